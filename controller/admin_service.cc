@@ -1,0 +1,113 @@
+#include "controller/admin_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "controller/log.h"
+#include "controller/message_validation.h"
+#include "controller/peer_auth.h"
+
+namespace polder::controller {
+namespace {
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+  int64_t us = absl::ToUnixMicros(t);
+  int64_t s = us / 1000000, rem = us % 1000000;
+  if (rem < 0) --s, rem += 1000000;
+  out->set_seconds(s);
+  out->set_nanos(static_cast<int32_t>(rem * 1000));
+}
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& s) {
+  auto* r = ctx->DefaultReactor();
+  r->Finish(ToGrpc(s));
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> AdminServiceImpl::Actor(grpc::CallbackServerContext* ctx) const {
+  if (insecure_) return absl::StrCat("insecure:", ctx->peer());
+  auto admin = AuthorizeAdmin(*ctx->auth_context());
+  if (!admin.ok())
+    Log(absl::StrCat("admin call from ", ctx->peer(), " refused: ", admin.status().message()));
+  return admin;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* ctx,
+                                                   const v1::StatusRequest*,
+                                                   v1::StatusResponse* resp) {
+  if (auto a = Actor(ctx); !a.ok()) return Done(ctx, a.status());
+  FleetStatus s = fleet_->Status();
+  resp->set_revision(s.revision);
+  resp->set_policy_error(s.policy_error);
+  for (const auto& h : s.hosts) {
+    auto* out = resp->add_hosts();
+    out->set_host(h.host);
+    out->set_connected(h.connected);
+    out->set_desired_revision(h.desired_revision);
+    out->set_applied_revision(h.applied_revision);
+    out->set_drift(h.drift);
+    if (h.last_report) SetTime(*h.last_report, out->mutable_last_report());
+    out->set_quarantined(h.quarantined);
+    out->set_last_error(h.last_error);
+  }
+  for (const auto& q : s.quarantines) {
+    auto* out = resp->add_quarantines();
+    out->set_target(q.target);
+    for (const auto& z : q.allow) out->add_allow(z);
+    out->set_reason(q.reason);
+    out->set_actor(q.actor);
+    SetTime(q.since, out->mutable_since());
+  }
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Quarantine(grpc::CallbackServerContext* ctx,
+                                                       const v1::QuarantineRequest* req,
+                                                       v1::QuarantineResponse* resp) {
+  auto actor = Actor(ctx);
+  if (!actor.ok()) return Done(ctx, actor.status());
+  if (auto s = ValidateQuarantineRequest(*req); !s.ok()) return Done(ctx, s);
+  QuarantineRecord order{req->target(),
+                         {req->allow().begin(), req->allow().end()},
+                         req->reason(),
+                         *actor,
+                         absl::Now()};
+  auto revision = fleet_->Quarantine(std::move(order), absl::Now());
+  if (!revision.ok()) return Done(ctx, revision.status());
+  resp->set_revision(*revision);
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Release(grpc::CallbackServerContext* ctx,
+                                                    const v1::ReleaseRequest* req,
+                                                    v1::ReleaseResponse* resp) {
+  auto actor = Actor(ctx);
+  if (!actor.ok()) return Done(ctx, actor.status());
+  if (auto s = ValidateReleaseRequest(*req); !s.ok()) return Done(ctx, s);
+  auto revision = fleet_->Release(req->target(), *actor, absl::Now());
+  if (!revision.ok()) return Done(ctx, revision.status());
+  resp->set_revision(*revision);
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::AuditLog(grpc::CallbackServerContext* ctx,
+                                                     const v1::AuditLogRequest* req,
+                                                     v1::AuditLogResponse* resp) {
+  if (auto a = Actor(ctx); !a.ok()) return Done(ctx, a.status());
+  int limit = req->limit() == 0 ? 100 : static_cast<int>(std::min<uint32_t>(req->limit(), 10000));
+  auto log = fleet_->AuditLog(limit);
+  if (!log.ok()) return Done(ctx, log.status());
+  for (const auto& e : *log) {
+    auto* out = resp->add_entries();
+    out->set_id(e.id);
+    SetTime(e.time, out->mutable_time());
+    out->set_kind(e.kind);
+    out->set_actor(e.actor);
+    out->set_target(e.target);
+    out->set_detail(e.detail);
+  }
+  return Done(ctx, absl::OkStatus());
+}
+
+}  // namespace polder::controller

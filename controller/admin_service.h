@@ -1,0 +1,37 @@
+// The Admin gRPC service (status, quarantine, release, audit log): checks
+// that the caller holds an admin certificate, validates the request and
+// translates between proto and Fleet types.
+#ifndef POLDER_CONTROLLER_ADMIN_SERVICE_H_
+#define POLDER_CONTROLLER_ADMIN_SERVICE_H_
+
+#include "controller/fleet.h"
+#include "polder/v1/polder.grpc.pb.h"
+
+namespace polder::controller {
+
+class AdminServiceImpl final : public v1::Admin::CallbackService {
+ public:
+  AdminServiceImpl(Fleet* fleet, bool insecure) : fleet_(fleet), insecure_(insecure) {}
+
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
+                                   v1::StatusResponse* resp) override;
+  grpc::ServerUnaryReactor* Quarantine(grpc::CallbackServerContext* ctx,
+                                       const v1::QuarantineRequest* req,
+                                       v1::QuarantineResponse* resp) override;
+  grpc::ServerUnaryReactor* Release(grpc::CallbackServerContext* ctx, const v1::ReleaseRequest* req,
+                                    v1::ReleaseResponse* resp) override;
+  grpc::ServerUnaryReactor* AuditLog(grpc::CallbackServerContext* ctx,
+                                     const v1::AuditLogRequest* req,
+                                     v1::AuditLogResponse* resp) override;
+
+ private:
+  // The admin's name, or an error status to finish the call with.
+  absl::StatusOr<std::string> Actor(grpc::CallbackServerContext* ctx) const;
+
+  Fleet* const fleet_;
+  const bool insecure_;
+};
+
+}  // namespace polder::controller
+
+#endif  // POLDER_CONTROLLER_ADMIN_SERVICE_H_

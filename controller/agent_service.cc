@@ -1,0 +1,169 @@
+#include "controller/agent_service.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "controller/log.h"
+#include "controller/message_validation.h"
+#include "controller/peer_auth.h"
+
+namespace polder::controller {
+namespace {
+
+using Reactor = grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>;
+
+v1::Mode ModeOf(const std::string& mode) {
+  return mode == "audit" ? v1::MODE_AUDIT : v1::MODE_ENFORCE;
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+class AgentStream final : public Reactor, public AgentSink {
+ public:
+  AgentStream(Fleet* fleet, grpc::CallbackServerContext* context, bool insecure)
+      : fleet_(fleet), context_(context), insecure_(insecure) {
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the agent closed its side or the call broke
+      FinishOnce(grpc::Status::OK);
+      return;
+    }
+    absl::Status s = Handle();
+    if (!s.ok()) {
+      Log(absl::StrCat("agent stream from ", context_->peer(),
+                       host_.empty() ? "" : absl::StrCat(" (", host_, ")"),
+                       " rejected: ", s.message()));
+      FinishOnce(ToGrpc(s));
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    out_.Clear();
+    if (finish_status_) {
+      Finish(*finish_status_);
+      return;
+    }
+    if (!ok) return;  // the pending read fails too and ends the stream
+    if (pending_) WriteLocked();
+  }
+
+  void OnDone() override {
+    if (session_ != 0) fleet_->Disconnect(host_, session_, absl::Now());
+    delete this;
+  }
+
+  void Assign(const AssignmentInfo& a) override {
+    absl::MutexLock lock(&mu_);
+    // Only the newest assignment matters; an unsent older one is dropped.
+    pending_.emplace();
+    auto* m = pending_->mutable_assignment();
+    m->set_revision(a.revision);
+    m->set_ruleset(*a.ruleset);
+    m->set_ruleset_hash(a.hash);
+    m->set_mode(ModeOf(a.mode));
+    m->mutable_confirm_deadline()->set_seconds(absl::ToUnixSeconds(a.confirm_deadline));
+    if (!writing_ && !finish_status_) WriteLocked();
+  }
+
+  void Close(const absl::Status& status) override { FinishOnce(ToGrpc(status)); }
+
+ private:
+  void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    out_ = std::move(*pending_);
+    pending_.reset();
+    writing_ = true;
+    StartWrite(&out_);
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (finish_status_) return;
+    finish_status_ = status;
+    pending_.reset();
+    if (!writing_) Finish(status);  // else OnWriteDone finishes
+  }
+
+  absl::Status Handle() {
+    using K = v1::AgentMessage;
+    if (session_ == 0) {
+      if (in_.kind_case() != K::kHello)
+        return absl::InvalidArgumentError("the first message on a stream must be a Hello");
+      return HandleHello(in_.hello());
+    }
+    absl::Time now = absl::Now();
+    switch (in_.kind_case()) {
+      case K::kHello:
+        return absl::InvalidArgumentError("a stream carries only one Hello");
+      case K::kApplyResult: {
+        const auto& r = in_.apply_result();
+        if (auto s = ValidateApplyResult(r); !s.ok()) return s;
+        absl::Duration d =
+            absl::Seconds(r.duration().seconds()) + absl::Nanoseconds(r.duration().nanos());
+        fleet_->OnApplyResult(host_, session_,
+                              {r.ok(), r.error(), d, r.ruleset_hash(), r.revision(), now});
+        return absl::OkStatus();
+      }
+      case K::kDriftReport: {
+        const auto& r = in_.drift_report();
+        if (auto s = ValidateDriftReport(r); !s.ok()) return s;
+        DriftRecord d{{r.differences().begin(), r.differences().end()},
+                      r.has_time() ? FromProto(r.time()) : now,
+                      r.pid(),
+                      r.remediated()};
+        fleet_->OnDrift(host_, session_, d);
+        return absl::OkStatus();
+      }
+      case K::kHeartbeat:
+        if (auto s = ValidateHeartbeat(in_.heartbeat()); !s.ok()) return s;
+        fleet_->OnHeartbeat(host_, session_, now);
+        return absl::OkStatus();
+      default:
+        return absl::InvalidArgumentError("message carries no known kind");
+    }
+  }
+
+  absl::Status HandleHello(const v1::Hello& hello) {
+    if (auto s = ValidateHello(hello); !s.ok()) return s;
+    if (!insecure_) {
+      if (auto s = AuthorizeAgent(*context_->auth_context(), hello.host()); !s.ok()) return s;
+    }
+    host_ = hello.host();
+    auto session = fleet_->Connect(
+        {hello.host(), hello.agent_version(), hello.applied_revision(), hello.ruleset_hash()}, this,
+        absl::Now());
+    if (!session.ok()) return session.status();
+    session_ = *session;
+    return absl::OkStatus();
+  }
+
+  Fleet* const fleet_;
+  grpc::CallbackServerContext* const context_;
+  const bool insecure_;
+  v1::AgentMessage in_;  // touched only by the read path
+  std::string host_;
+  uint64_t session_ = 0;
+
+  absl::Mutex mu_;
+  v1::ControllerMessage out_ ABSL_GUARDED_BY(mu_);
+  std::optional<v1::ControllerMessage> pending_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+Reactor* AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
+  return new AgentStream(fleet_, context, insecure_);
+}
+
+}  // namespace polder::controller

@@ -1,0 +1,326 @@
+#include "controller/fleet.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "controller/log.h"
+#include "controller/sha256.h"
+
+namespace polder::controller {
+namespace {
+
+bool InSync(const auto& h) {
+  return h.sink != nullptr && !h.hash.empty() && h.applied_hash == h.hash;
+}
+
+}  // namespace
+
+Fleet::Fleet(StateStore* store, PolicyCompiler compiler, FleetOptions options)
+    : store_(store), compiler_(std::move(compiler)), options_(options) {}
+
+void Fleet::StoreError(const absl::Status& s) {
+  if (!s.ok()) Log(absl::StrCat("state store error: ", s.message()));
+}
+
+void Fleet::AuditLocked(absl::Time now, std::string kind, std::string actor, std::string target,
+                        std::string detail) {
+  StoreError(store_->Audit(
+      {0, now, std::move(kind), std::move(actor), std::move(target), std::move(detail)}));
+}
+
+absl::Status Fleet::Start(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto quarantines = store_->LoadQuarantines();
+  if (!quarantines.ok()) return quarantines.status();
+  quarantines_ = std::move(*quarantines);
+  auto served = store_->LoadServed();
+  if (!served.ok()) return served.status();
+  if (served->has_value()) {
+    // The last good revision stays in force until a new one compiles.
+    revision_ = (*served)->revision;
+    mode_ = (*served)->mode;
+    for (auto& d : (*served)->hosts) {
+      Host& h = hosts_[d.host];
+      h.ruleset = std::make_shared<const std::string>(std::move(d.ruleset));
+      h.hash = d.hash;
+    }
+    auto records = store_->LoadHosts();
+    if (!records.ok()) return records.status();
+    for (auto& r : *records) {
+      auto it = hosts_.find(r.host);
+      if (it == hosts_.end()) continue;
+      it->second.applied_revision = r.applied_revision;
+      it->second.applied_hash = r.applied_hash;
+      it->second.drift = r.drift;
+      it->second.last_report = r.last_report;
+      it->second.last_error = r.last_error;
+    }
+    Log(absl::StrCat("restored revision ", revision_, " for ", hosts_.size(), " hosts"));
+  }
+  return ReloadLocked(now, "controller");
+}
+
+absl::Status Fleet::Reload(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  return ReloadLocked(now, "controller");
+}
+
+absl::Status Fleet::ReloadLocked(absl::Time now, const std::string& actor) {
+  auto compiled = compiler_(now, quarantines_);
+  if (!compiled.ok()) {
+    std::string why = std::string(compiled.status().message());
+    ++metrics_.policy_rejections;
+    if (why != policy_error_) {
+      AuditLocked(now, "policy-rejected", actor, "", why);
+      Log(absl::StrCat("policy refused, still serving revision ",
+                       revision_.empty() ? "(none)" : revision_, ": ", why));
+    }
+    policy_error_ = why;
+    return compiled.status();
+  }
+  policy_error_.clear();
+  RolloutLocked(std::move(*compiled), now, actor);
+  return absl::OkStatus();
+}
+
+void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor) {
+  for (const auto& w : compiled.warnings) Log(absl::StrCat("policy warning: ", w));
+  std::vector<DesiredRuleset> changed;
+  std::vector<std::string> all;
+  for (auto& [name, c] : compiled.hosts) {
+    all.push_back(name);
+    Host& h = hosts_[name];
+    h.zone = c.zone;
+    std::string hash = Sha256Hex(c.ruleset);
+    if (hash == h.hash) continue;
+    if (InSync(h)) --in_sync_;
+    h.hash = hash;
+    h.ruleset = std::make_shared<const std::string>(std::move(c.ruleset));
+    if (InSync(h)) ++in_sync_;
+    changed.push_back({name, compiled.revision, *h.ruleset, h.hash});
+  }
+  for (auto it = hosts_.begin(); it != hosts_.end();) {
+    if (compiled.hosts.count(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second.sink) {
+      if (InSync(it->second)) --in_sync_;
+      --connected_;
+      it->second.sink->Close(
+          absl::NotFoundError(absl::StrCat("host ", it->first, " was removed from the policy")));
+    }
+    it = hosts_.erase(it);
+  }
+  bool new_revision = compiled.revision != revision_;
+  revision_ = compiled.revision;
+  mode_ = compiled.mode;
+  zones_ = std::move(compiled.zones);
+  next_expiry_ = compiled.next_expiry;
+  StoreError(store_->SaveRollout(revision_, mode_, changed, all, now));
+  if (new_revision || !changed.empty()) {
+    ++metrics_.rollouts;
+    std::string detail = absl::StrCat("revision ", revision_, ", ", changed.size(), " of ",
+                                      all.size(), " hosts changed");
+    AuditLocked(now, "rollout", actor, "", detail);
+    Log(absl::StrCat("rollout: ", detail));
+  }
+  for (const auto& d : changed) {
+    Host& h = hosts_[d.host];
+    if (h.sink && h.applied_hash != h.hash) SendLocked(h, now);
+  }
+}
+
+void Fleet::SendLocked(Host& h, absl::Time now) {
+  h.sent_at = now;
+  h.sent_hash = h.hash;
+  ++metrics_.assignments_sent;
+  h.sink->Assign({revision_, h.ruleset, h.hash, mode_, now + options_.confirm_timeout});
+}
+
+absl::StatusOr<uint64_t> Fleet::Connect(const HelloInfo& hello, AgentSink* sink, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = hosts_.find(hello.host);
+  if (it == hosts_.end()) {
+    ++metrics_.refused_agents;
+    Log(absl::StrCat("refused agent for host ", hello.host, ": not in the policy"));
+    return absl::NotFoundError(absl::StrCat(
+        "host '", hello.host, "' is not in the policy served by this controller (revision ",
+        revision_.empty() ? "none" : revision_, "); add it to the policy or fix --host"));
+  }
+  Host& h = it->second;
+  if (InSync(h)) --in_sync_;
+  if (h.sink) {
+    // The newer stream wins: the older one is usually a dead TCP connection.
+    h.sink->Close(absl::AlreadyExistsError("replaced by a newer connection from this host"));
+    --connected_;
+  }
+  h.sink = sink;
+  h.session = ++next_session_;
+  ++connected_;
+  h.agent_version = hello.agent_version;
+  h.applied_hash = hello.ruleset_hash;
+  if (!hello.applied_revision.empty()) h.applied_revision = hello.applied_revision;
+  h.last_report = now;
+  if (InSync(h)) ++in_sync_;
+  Log(absl::StrCat("agent connected: ", hello.host, " (", hello.agent_version, ")"));
+  if (h.applied_hash != h.hash) SendLocked(h, now);
+  return h.session;
+}
+
+Fleet::Host* Fleet::SessionHost(const std::string& host, uint64_t session) {
+  auto it = hosts_.find(host);
+  if (it == hosts_.end() || it->second.session != session || it->second.sink == nullptr)
+    return nullptr;
+  return &it->second;
+}
+
+void Fleet::Disconnect(const std::string& host, uint64_t session, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  Host* h = SessionHost(host, session);
+  if (h == nullptr) return;
+  if (InSync(*h)) --in_sync_;
+  h->sink = nullptr;
+  --connected_;
+  h->last_report = now;
+  StoreError(store_->SetLastReport(host, now));
+  Log(absl::StrCat("agent disconnected: ", host));
+}
+
+void Fleet::OnApplyResult(const std::string& host, uint64_t session, const ApplyRecord& r) {
+  absl::MutexLock lock(&mu_);
+  Host* h = SessionHost(host, session);
+  if (h == nullptr) return;
+  StoreError(store_->RecordApply(host, r));
+  h->last_report = r.time;
+  if (h->sent_at && r.hash == h->sent_hash) {
+    metrics_.ObserveLatency(absl::ToDoubleSeconds(r.time - *h->sent_at));
+    h->sent_at.reset();
+  }
+  if (!r.ok) {
+    ++metrics_.apply_failed;
+    h->last_error = r.error;
+    Log(absl::StrCat("apply failed on ", host, ": ", r.error));
+    return;
+  }
+  ++metrics_.apply_ok;
+  if (InSync(*h)) --in_sync_;
+  h->applied_hash = r.hash;
+  h->applied_revision = r.revision;
+  h->drift = false;
+  h->last_error.clear();
+  if (InSync(*h)) ++in_sync_;
+}
+
+void Fleet::OnDrift(const std::string& host, uint64_t session, const DriftRecord& d) {
+  absl::MutexLock lock(&mu_);
+  Host* h = SessionHost(host, session);
+  if (h == nullptr) return;
+  ++metrics_.drift_events;
+  StoreError(store_->RecordDrift(host, d));
+  h->drift = !d.remediated;
+  h->last_report = d.time;
+  Log(absl::StrCat("drift on ", host, d.remediated ? " (remediated): " : ": ",
+                   absl::StrJoin(d.differences, "; ")));
+}
+
+void Fleet::OnHeartbeat(const std::string& host, uint64_t session, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  // Kept in memory only: persisting every heartbeat would cost a write per
+  // agent per interval; Disconnect persists the last one.
+  if (Host* h = SessionHost(host, session)) h->last_report = now;
+}
+
+absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (!hosts_.count(order.target) && !zones_.count(order.target))
+    return absl::NotFoundError(absl::StrCat("'", order.target, "' is neither a zone nor a host"));
+  for (const auto& z : order.allow)
+    if (!zones_.count(z)) return absl::NotFoundError(absl::StrCat("'", z, "' is not a zone"));
+  auto saved = quarantines_;
+  std::erase_if(quarantines_, [&](const auto& q) { return q.target == order.target; });
+  order.since = now;
+  quarantines_.push_back(order);
+  if (auto s = ReloadLocked(now, order.actor); !s.ok()) {
+    quarantines_ = std::move(saved);
+    return absl::FailedPreconditionError(
+        absl::StrCat("quarantine not applied, the policy does not compile: ", s.message()));
+  }
+  StoreError(store_->SaveQuarantine(order));
+  AuditLocked(now, "quarantine", order.actor, order.target,
+              absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason));
+  Log(absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason));
+  return revision_;
+}
+
+absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
+                                           absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto saved = quarantines_;
+  if (std::erase_if(quarantines_, [&](const auto& q) { return q.target == target; }) == 0)
+    return absl::NotFoundError(absl::StrCat("'", target, "' is not quarantined"));
+  if (auto s = ReloadLocked(now, actor); !s.ok()) {
+    quarantines_ = std::move(saved);
+    return absl::FailedPreconditionError(
+        absl::StrCat("release not applied, the policy does not compile: ", s.message()));
+  }
+  StoreError(store_->DeleteQuarantine(target));
+  AuditLocked(now, "release", actor, target, "");
+  Log(absl::StrCat("released ", target, " by ", actor));
+  return revision_;
+}
+
+bool Fleet::QuarantinedLocked(const std::string& host, const Host& h) const {
+  return std::any_of(quarantines_.begin(), quarantines_.end(),
+                     [&](const auto& q) { return q.target == host || q.target == h.zone; });
+}
+
+FleetStatus Fleet::Status() const {
+  absl::MutexLock lock(&mu_);
+  FleetStatus s{revision_, policy_error_, {}, quarantines_};
+  s.hosts.reserve(hosts_.size());
+  for (const auto& [name, h] : hosts_) {
+    // Hosts whose ruleset did not change across revisions are up to date
+    // with the served revision: what they run is byte-identical.
+    std::string applied =
+        !h.hash.empty() && h.applied_hash == h.hash ? revision_ : h.applied_revision;
+    s.hosts.push_back({name, h.zone, h.sink != nullptr, revision_, applied, h.drift, h.last_report,
+                       QuarantinedLocked(name, h), h.last_error});
+  }
+  return s;
+}
+
+absl::StatusOr<std::vector<AuditRecord>> Fleet::AuditLog(int limit) const {
+  absl::MutexLock lock(&mu_);
+  return store_->AuditLog(limit);
+}
+
+std::optional<absl::Time> Fleet::NextExpiry() const {
+  absl::MutexLock lock(&mu_);
+  return next_expiry_;
+}
+
+MetricsSnapshot Fleet::Metrics() const {
+  absl::MutexLock lock(&mu_);
+  MetricsSnapshot m = metrics_;
+  m.agents_connected = connected_;
+  m.hosts = static_cast<int64_t>(hosts_.size());
+  m.revision = revision_;
+  m.policy_error = !policy_error_.empty();
+  return m;
+}
+
+int Fleet::ConnectedInSync() const {
+  absl::MutexLock lock(&mu_);
+  return in_sync_;
+}
+
+bool Fleet::WaitConnectedInSync(int n, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return in_sync_ >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
+}  // namespace polder::controller

@@ -1,0 +1,160 @@
+// The controller's domain core: which revision is served, what each host
+// should run, which agents are connected, and what they reported. gRPC
+// services translate messages into calls on a Fleet and nothing more.
+//
+// Rules it enforces:
+//  - A policy that fails to compile is never rolled out; the last good
+//    revision stays in force and the reason is kept for `status`.
+//  - Each host receives only its own ruleset, and only when that ruleset's
+//    hash differs from what the agent has applied.
+//  - An agent for a host that is not in the policy is refused.
+// Thread-safe: one mutex guards everything; sinks are called under it and
+// must not call back into the Fleet.
+#ifndef POLDER_CONTROLLER_FLEET_H_
+#define POLDER_CONTROLLER_FLEET_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "controller/compiled_policy.h"
+#include "controller/metrics.h"
+#include "controller/state_store.h"
+
+namespace polder::controller {
+
+struct AssignmentInfo {
+  std::string revision;
+  std::shared_ptr<const std::string> ruleset;
+  std::string hash;
+  std::string mode;
+  absl::Time confirm_deadline;
+};
+
+// One connected agent stream, as the Fleet sees it.
+class AgentSink {
+ public:
+  virtual ~AgentSink() = default;
+  virtual void Assign(const AssignmentInfo& assignment) = 0;
+  // Ends the stream with `status` (e.g. replaced by a newer connection).
+  virtual void Close(const absl::Status& status) = 0;
+};
+
+struct HelloInfo {
+  std::string host;
+  std::string agent_version;
+  std::string applied_revision;
+  std::string ruleset_hash;
+};
+
+struct HostStatusInfo {
+  std::string host;
+  std::string zone;
+  bool connected = false;
+  std::string desired_revision;
+  std::string applied_revision;
+  bool drift = false;
+  std::optional<absl::Time> last_report;
+  bool quarantined = false;
+  std::string last_error;
+};
+
+struct FleetStatus {
+  std::string revision;
+  std::string policy_error;
+  std::vector<HostStatusInfo> hosts;
+  std::vector<QuarantineRecord> quarantines;
+};
+
+struct FleetOptions {
+  absl::Duration confirm_timeout = absl::Seconds(30);
+};
+
+class Fleet {
+ public:
+  Fleet(StateStore* store, PolicyCompiler compiler, FleetOptions options = {});
+
+  // Restores state from the store, then compiles and rolls out.
+  absl::Status Start(absl::Time now);
+  // Compiles again (policy changed or a flow expired) and rolls out changes.
+  absl::Status Reload(absl::Time now);
+
+  // An agent stream said Hello. Returns a session id for later calls.
+  absl::StatusOr<uint64_t> Connect(const HelloInfo& hello, AgentSink* sink, absl::Time now);
+  void Disconnect(const std::string& host, uint64_t session, absl::Time now);
+  void OnApplyResult(const std::string& host, uint64_t session, const ApplyRecord& r);
+  void OnDrift(const std::string& host, uint64_t session, const DriftRecord& d);
+  void OnHeartbeat(const std::string& host, uint64_t session, absl::Time now);
+
+  // Admin operations; both return the revision now served.
+  absl::StatusOr<std::string> Quarantine(QuarantineRecord order, absl::Time now);
+  absl::StatusOr<std::string> Release(const std::string& target, const std::string& actor,
+                                      absl::Time now);
+  FleetStatus Status() const;
+  absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit) const;
+
+  std::optional<absl::Time> NextExpiry() const;
+  MetricsSnapshot Metrics() const;
+
+  // Number of connected hosts whose applied ruleset equals the desired one.
+  int ConnectedInSync() const;
+  // Blocks until ConnectedInSync() >= n or the timeout passes.
+  bool WaitConnectedInSync(int n, absl::Duration timeout) const;
+
+ private:
+  struct Host {
+    std::string zone;
+    std::shared_ptr<const std::string> ruleset;
+    std::string hash;
+    std::string applied_revision;
+    std::string applied_hash;
+    bool drift = false;
+    std::optional<absl::Time> last_report;
+    std::string last_error;
+    std::string agent_version;
+    AgentSink* sink = nullptr;
+    uint64_t session = 0;
+    std::optional<absl::Time> sent_at;
+    std::string sent_hash;
+  };
+
+  absl::Status ReloadLocked(absl::Time now, const std::string& actor)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Host* SessionHost(const std::string& host, uint64_t session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool QuarantinedLocked(const std::string& host, const Host& h) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void AuditLocked(absl::Time now, std::string kind, std::string actor, std::string target,
+                   std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StoreError(const absl::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  StateStore* const store_;
+  const PolicyCompiler compiler_;
+  const FleetOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, Host> hosts_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> zones_ ABSL_GUARDED_BY(mu_);
+  std::string revision_ ABSL_GUARDED_BY(mu_);
+  std::string mode_ ABSL_GUARDED_BY(mu_) = "enforce";
+  std::string policy_error_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Time> next_expiry_ ABSL_GUARDED_BY(mu_);
+  std::vector<QuarantineRecord> quarantines_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 0;
+  int connected_ ABSL_GUARDED_BY(mu_) = 0;
+  int in_sync_ ABSL_GUARDED_BY(mu_) = 0;  // connected and applied == desired
+  MetricsSnapshot metrics_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace polder::controller
+
+#endif  // POLDER_CONTROLLER_FLEET_H_

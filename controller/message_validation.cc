@@ -1,0 +1,91 @@
+#include "controller/message_validation.h"
+
+#include "absl/strings/str_cat.h"
+#include "controller/sha256.h"
+
+namespace polder::controller {
+namespace {
+
+absl::Status Invalid(absl::string_view what) { return absl::InvalidArgumentError(what); }
+
+// Printable text without control characters other than tab.
+bool IsText(std::string_view s, size_t max) {
+  if (s.size() > max) return false;
+  for (unsigned char c : s)
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  return true;
+}
+
+bool OptionalHash(std::string_view s) { return s.empty() || IsSha256Hex(s); }
+
+absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_view field) {
+  // 0001-01-01 .. 9999-12-31, as google.protobuf.Timestamp defines.
+  if (t.seconds() < -62135596800 || t.seconds() > 253402300799 || t.nanos() < 0 ||
+      t.nanos() > 999999999)
+    return Invalid(absl::StrCat(field, " is not a valid timestamp"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsPolderName(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s[0] < 'a' || s[0] > 'z') return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  return true;
+}
+
+absl::Status ValidateHello(const v1::Hello& m) {
+  if (!IsPolderName(m.host())) return Invalid("hello.host is not a valid host name");
+  if (m.agent_version().empty() || !IsText(m.agent_version(), 128))
+    return Invalid("hello.agent_version must be 1-128 printable characters");
+  if (!OptionalHash(m.applied_revision()))
+    return Invalid("hello.applied_revision must be empty or SHA-256 hex");
+  if (!OptionalHash(m.ruleset_hash()))
+    return Invalid("hello.ruleset_hash must be empty or SHA-256 hex");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateApplyResult(const v1::ApplyResult& m) {
+  if (!IsSha256Hex(m.ruleset_hash()))
+    return Invalid("apply_result.ruleset_hash must be SHA-256 hex");
+  if (!OptionalHash(m.revision())) return Invalid("apply_result.revision must be SHA-256 hex");
+  if (!m.ok() && m.error().empty()) return Invalid("apply_result.error is required when !ok");
+  if (m.error().size() > kMaxErrorBytes) return Invalid("apply_result.error is too long");
+  const auto& d = m.duration();
+  if (d.seconds() < 0 || d.seconds() > 86400 || d.nanos() < 0 || d.nanos() > 999999999)
+    return Invalid("apply_result.duration is out of range");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDriftReport(const v1::DriftReport& m) {
+  if (m.differences().empty()) return Invalid("drift_report.differences is empty");
+  if (m.differences_size() > kMaxDifferences)
+    return Invalid("drift_report has too many differences");
+  for (const auto& d : m.differences())
+    if (d.empty() || d.size() > kMaxDifferenceBytes)
+      return Invalid("drift_report.differences holds an empty or oversized entry");
+  if (m.pid() < 0) return Invalid("drift_report.pid is negative");
+  return CheckTimestamp(m.time(), "drift_report.time");
+}
+
+absl::Status ValidateHeartbeat(const v1::Heartbeat& m) {
+  return CheckTimestamp(m.time(), "heartbeat.time");
+}
+
+absl::Status ValidateQuarantineRequest(const v1::QuarantineRequest& m) {
+  if (!IsPolderName(m.target())) return Invalid("quarantine target is not a valid name");
+  if (m.allow_size() > 1000) return Invalid("quarantine allows too many zones");
+  for (const auto& z : m.allow())
+    if (!IsPolderName(z)) return Invalid(absl::StrCat("'", z, "' is not a valid zone name"));
+  if (m.reason().empty() || !IsText(m.reason(), 1024))
+    return Invalid("quarantine reason must be 1-1024 printable characters");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateReleaseRequest(const v1::ReleaseRequest& m) {
+  if (!IsPolderName(m.target())) return Invalid("release target is not a valid name");
+  return absl::OkStatus();
+}
+
+}  // namespace polder::controller

@@ -1,0 +1,28 @@
+// Checks every message from the network before the controller uses it:
+// names, hashes, sizes and timestamps. A message that fails is rejected
+// (INVALID_ARGUMENT) and logged, never half-used.
+#ifndef POLDER_CONTROLLER_MESSAGE_VALIDATION_H_
+#define POLDER_CONTROLLER_MESSAGE_VALIDATION_H_
+
+#include "absl/status/status.h"
+#include "polder/v1/polder.pb.h"
+
+namespace polder::controller {
+
+inline constexpr size_t kMaxErrorBytes = 64 * 1024;
+inline constexpr int kMaxDifferences = 1000;
+inline constexpr size_t kMaxDifferenceBytes = 4096;
+
+// A polder name: [a-z][a-z0-9_-]{0,62} (spec §1).
+bool IsPolderName(std::string_view s);
+
+absl::Status ValidateHello(const v1::Hello& m);
+absl::Status ValidateApplyResult(const v1::ApplyResult& m);
+absl::Status ValidateDriftReport(const v1::DriftReport& m);
+absl::Status ValidateHeartbeat(const v1::Heartbeat& m);
+absl::Status ValidateQuarantineRequest(const v1::QuarantineRequest& m);
+absl::Status ValidateReleaseRequest(const v1::ReleaseRequest& m);
+
+}  // namespace polder::controller
+
+#endif  // POLDER_CONTROLLER_MESSAGE_VALIDATION_H_

@@ -1,0 +1,339 @@
+#include "controller/state_store.h"
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace polder::controller {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS revisions (
+  revision TEXT PRIMARY KEY, mode TEXT NOT NULL, first_served_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hosts (
+  host TEXT PRIMARY KEY,
+  desired_revision TEXT NOT NULL DEFAULT '', desired_ruleset TEXT NOT NULL DEFAULT '',
+  desired_hash TEXT NOT NULL DEFAULT '',
+  applied_revision TEXT NOT NULL DEFAULT '', applied_hash TEXT NOT NULL DEFAULT '',
+  drift INTEGER NOT NULL DEFAULT 0, last_report_us INTEGER, last_error TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS apply_results (
+  id INTEGER PRIMARY KEY, host TEXT NOT NULL, time_us INTEGER NOT NULL, ok INTEGER NOT NULL,
+  error TEXT NOT NULL, duration_us INTEGER NOT NULL, hash TEXT NOT NULL, revision TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS drift_reports (
+  id INTEGER PRIMARY KEY, host TEXT NOT NULL, time_us INTEGER NOT NULL, pid INTEGER NOT NULL,
+  remediated INTEGER NOT NULL, differences TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantines (
+  target TEXT PRIMARY KEY, allow TEXT NOT NULL, reason TEXT NOT NULL, actor TEXT NOT NULL,
+  since_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
+  actor TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+)sql";
+
+// One prepared statement; binds by position, finalises on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt& Bind(const std::string& v) {
+    if (ok())
+      rc_ = sqlite3_bind_text(stmt_, ++n_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int64_t v) {
+    if (ok()) rc_ = sqlite3_bind_int64(stmt_, ++n_, v);
+    return *this;
+  }
+  Stmt& BindNull() {
+    if (ok()) rc_ = sqlite3_bind_null(stmt_, ++n_);
+    return *this;
+  }
+  // Steps once; true while a row is available.
+  bool Step() {
+    if (!ok()) return false;
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    rc_ = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return false;
+  }
+  absl::Status Run() {
+    while (Step()) {
+    }
+    return status();
+  }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    n_ = 0;
+    rc_ = SQLITE_OK;
+  }
+  std::string Text(int col) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : "";
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  absl::Status status() const {
+    if (ok()) return absl::OkStatus();
+    return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+  }
+
+ private:
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+  int n_ = 0;
+};
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesystem::path& path) {
+  sqlite3* db = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::UnavailableError(absl::StrCat("cannot open state ", path.string(), ": ", msg));
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<StateStore> store(new StateStore(db));
+  if (auto s = store->Exec(kSchema); !s.ok()) return s;
+  return store;
+}
+
+StateStore::~StateStore() { sqlite3_close(db_); }
+
+absl::Status StateStore::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return absl::InternalError(absl::StrCat("sqlite: ", msg));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::SaveRollout(const std::string& revision, const std::string& mode,
+                                     const std::vector<DesiredRuleset>& changed,
+                                     const std::vector<std::string>& all_hosts, absl::Time time) {
+  if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  auto body = [&]() -> absl::Status {
+    if (auto s = Stmt(db_, "INSERT OR IGNORE INTO revisions VALUES (?, ?, ?)")
+                     .Bind(revision)
+                     .Bind(mode)
+                     .Bind(Micros(time))
+                     .Run();
+        !s.ok())
+      return s;
+    Stmt meta(db_, "INSERT OR REPLACE INTO meta VALUES (?, ?)");
+    for (auto [k, v] : {std::pair{"served_revision", revision}, std::pair{"mode", mode}}) {
+      meta.Reset();
+      if (auto s = meta.Bind(std::string(k)).Bind(v).Run(); !s.ok()) return s;
+    }
+    if (auto s = Exec("CREATE TEMP TABLE IF NOT EXISTS keep (host TEXT PRIMARY KEY);"
+                      "DELETE FROM keep");
+        !s.ok())
+      return s;
+    Stmt keep(db_, "INSERT OR IGNORE INTO keep VALUES (?)");
+    for (const auto& h : all_hosts) {
+      keep.Reset();
+      if (auto s = keep.Bind(h).Run(); !s.ok()) return s;
+    }
+    if (auto s = Exec("DELETE FROM hosts WHERE host NOT IN (SELECT host FROM keep)"); !s.ok())
+      return s;
+    Stmt up(db_,
+            "INSERT INTO hosts (host, desired_revision, desired_ruleset, desired_hash) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(host) DO UPDATE SET "
+            "desired_revision = excluded.desired_revision, "
+            "desired_ruleset = excluded.desired_ruleset, desired_hash = excluded.desired_hash");
+    for (const auto& d : changed) {
+      up.Reset();
+      if (auto s = up.Bind(d.host).Bind(d.revision).Bind(d.ruleset).Bind(d.hash).Run(); !s.ok())
+        return s;
+    }
+    return absl::OkStatus();
+  };
+  absl::Status s = body();
+  if (!s.ok()) {
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  }
+  return Exec("COMMIT");
+}
+
+absl::StatusOr<std::optional<ServedRevision>> StateStore::LoadServed() {
+  ServedRevision served;
+  Stmt meta(db_, "SELECT key, value FROM meta");
+  while (meta.Step()) {
+    if (meta.Text(0) == "served_revision") served.revision = meta.Text(1);
+    if (meta.Text(0) == "mode") served.mode = meta.Text(1);
+  }
+  if (auto s = meta.status(); !s.ok()) return s;
+  if (served.revision.empty()) return std::optional<ServedRevision>();
+  Stmt q(db_, "SELECT host, desired_revision, desired_ruleset, desired_hash FROM hosts");
+  while (q.Step()) served.hosts.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3)});
+  if (auto s = q.status(); !s.ok()) return s;
+  return std::optional<ServedRevision>(std::move(served));
+}
+
+absl::Status StateStore::RecordApply(const std::string& host, const ApplyRecord& r) {
+  if (auto s = Stmt(db_,
+                    "INSERT INTO apply_results "
+                    "(host, time_us, ok, error, duration_us, hash, revision) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)")
+                   .Bind(host)
+                   .Bind(Micros(r.time))
+                   .Bind(int64_t{r.ok})
+                   .Bind(r.error)
+                   .Bind(absl::ToInt64Microseconds(r.duration))
+                   .Bind(r.hash)
+                   .Bind(r.revision)
+                   .Run();
+      !s.ok())
+    return s;
+  if (!r.ok) {
+    return Stmt(db_, "UPDATE hosts SET last_error = ?, last_report_us = ? WHERE host = ?")
+        .Bind(r.error)
+        .Bind(Micros(r.time))
+        .Bind(host)
+        .Run();
+  }
+  return Stmt(db_,
+              "UPDATE hosts SET applied_revision = ?, applied_hash = ?, drift = 0, "
+              "last_error = '', last_report_us = ? WHERE host = ?")
+      .Bind(r.revision)
+      .Bind(r.hash)
+      .Bind(Micros(r.time))
+      .Bind(host)
+      .Run();
+}
+
+absl::Status StateStore::RecordDrift(const std::string& host, const DriftRecord& r) {
+  if (auto s = Stmt(db_,
+                    "INSERT INTO drift_reports "
+                    "(host, time_us, pid, remediated, differences) VALUES (?, ?, ?, ?, ?)")
+                   .Bind(host)
+                   .Bind(Micros(r.time))
+                   .Bind(int64_t{r.pid})
+                   .Bind(int64_t{r.remediated})
+                   .Bind(nlohmann::json(r.differences).dump())
+                   .Run();
+      !s.ok())
+    return s;
+  // A remediated drift is over: the table is as assigned again.
+  return Stmt(db_, "UPDATE hosts SET drift = ?, last_report_us = ? WHERE host = ?")
+      .Bind(int64_t{!r.remediated})
+      .Bind(Micros(r.time))
+      .Bind(host)
+      .Run();
+}
+
+absl::Status StateStore::SetLastReport(const std::string& host, absl::Time time) {
+  return Stmt(db_, "UPDATE hosts SET last_report_us = ? WHERE host = ?")
+      .Bind(Micros(time))
+      .Bind(host)
+      .Run();
+}
+
+absl::StatusOr<std::vector<HostRecord>> StateStore::LoadHosts() {
+  std::vector<HostRecord> out;
+  Stmt q(db_,
+         "SELECT host, applied_revision, applied_hash, drift, last_report_us, last_error "
+         "FROM hosts ORDER BY host");
+  while (q.Step()) {
+    HostRecord r{q.Text(0), q.Text(1), q.Text(2), q.Int(3) != 0, std::nullopt, q.Text(5)};
+    if (!q.IsNull(4)) r.last_report = FromMicros(q.Int(4));
+    out.push_back(std::move(r));
+  }
+  if (auto s = q.status(); !s.ok()) return s;
+  return out;
+}
+
+absl::Status StateStore::SaveQuarantine(const QuarantineRecord& q) {
+  return Stmt(db_, "INSERT OR REPLACE INTO quarantines VALUES (?, ?, ?, ?, ?)")
+      .Bind(q.target)
+      .Bind(nlohmann::json(q.allow).dump())
+      .Bind(q.reason)
+      .Bind(q.actor)
+      .Bind(Micros(q.since))
+      .Run();
+}
+
+absl::Status StateStore::DeleteQuarantine(const std::string& target) {
+  return Stmt(db_, "DELETE FROM quarantines WHERE target = ?").Bind(target).Run();
+}
+
+absl::StatusOr<std::vector<QuarantineRecord>> StateStore::LoadQuarantines() {
+  std::vector<QuarantineRecord> out;
+  Stmt q(db_, "SELECT target, allow, reason, actor, since_us FROM quarantines ORDER BY target");
+  while (q.Step()) {
+    auto allow = nlohmann::json::parse(q.Text(1), nullptr, false);
+    if (!allow.is_array()) return absl::DataLossError("corrupt quarantine record");
+    out.push_back({q.Text(0), allow.get<std::vector<std::string>>(), q.Text(2), q.Text(3),
+                   FromMicros(q.Int(4))});
+  }
+  if (auto s = q.status(); !s.ok()) return s;
+  return out;
+}
+
+absl::Status StateStore::Audit(const AuditRecord& r) {
+  return Stmt(db_, "INSERT INTO audit (time_us, kind, actor, target, detail) VALUES (?,?,?,?,?)")
+      .Bind(Micros(r.time))
+      .Bind(r.kind)
+      .Bind(r.actor)
+      .Bind(r.target)
+      .Bind(r.detail)
+      .Run();
+}
+
+absl::StatusOr<std::vector<AuditRecord>> StateStore::AuditLog(int limit) {
+  std::vector<AuditRecord> out;
+  Stmt q(db_,
+         "SELECT id, time_us, kind, actor, target, detail FROM audit "
+         "ORDER BY id DESC LIMIT ?");
+  q.Bind(int64_t{limit});
+  while (q.Step())
+    out.push_back({q.Int(0), FromMicros(q.Int(1)), q.Text(2), q.Text(3), q.Text(4), q.Text(5)});
+  if (auto s = q.status(); !s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> StateStore::CountApplyResults(const std::string& host) {
+  Stmt q(db_, "SELECT COUNT(*) FROM apply_results WHERE host = ?");
+  q.Bind(host);
+  int64_t n = q.Step() ? q.Int(0) : 0;
+  while (q.Step()) {
+  }
+  if (auto s = q.status(); !s.ok()) return s;
+  return n;
+}
+
+absl::StatusOr<int64_t> StateStore::CountDriftReports(const std::string& host) {
+  Stmt q(db_, "SELECT COUNT(*) FROM drift_reports WHERE host = ?");
+  q.Bind(host);
+  int64_t n = q.Step() ? q.Int(0) : 0;
+  while (q.Step()) {
+  }
+  if (auto s = q.status(); !s.ok()) return s;
+  return n;
+}
+
+}  // namespace polder::controller

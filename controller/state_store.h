@@ -1,0 +1,125 @@
+// The controller's durable memory: an embedded SQLite database holding the
+// revisions it rolled out, what each host should run and last reported, the
+// apply results and drift reports agents sent, active quarantines, and an
+// append-only audit log (UPDATE and DELETE on it are refused by triggers).
+//
+// The controller keeps its working state in memory and writes through to
+// this store, so after a restart it can serve the last good revision even if
+// the policy directory no longer compiles. Not thread-safe: the caller
+// serialises access (the Fleet holds its lock).
+#ifndef POLDER_CONTROLLER_STATE_STORE_H_
+#define POLDER_CONTROLLER_STATE_STORE_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+struct sqlite3;
+
+namespace polder::controller {
+
+// What a host should run, as of the revision that set it.
+struct DesiredRuleset {
+  std::string host;
+  std::string revision;
+  std::string ruleset;
+  std::string hash;
+};
+
+// What the controller last learnt from a host.
+struct HostRecord {
+  std::string host;
+  std::string applied_revision;
+  std::string applied_hash;
+  bool drift = false;
+  std::optional<absl::Time> last_report;
+  std::string last_error;
+};
+
+struct ServedRevision {
+  std::string revision;
+  std::string mode;  // enforce | audit
+  std::vector<DesiredRuleset> hosts;
+};
+
+struct ApplyRecord {
+  bool ok = false;
+  std::string error;
+  absl::Duration duration;
+  std::string hash;
+  std::string revision;
+  absl::Time time;
+};
+
+struct DriftRecord {
+  std::vector<std::string> differences;
+  absl::Time time;
+  int32_t pid = 0;
+  bool remediated = false;
+};
+
+struct QuarantineRecord {
+  std::string target;
+  std::vector<std::string> allow;
+  std::string reason;
+  std::string actor;
+  absl::Time since;
+};
+
+struct AuditRecord {
+  int64_t id = 0;
+  absl::Time time;
+  std::string kind;
+  std::string actor;
+  std::string target;
+  std::string detail;
+};
+
+class StateStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::filesystem::path& path);
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  // Records a rollout: the served revision, its mode and the rulesets of the
+  // hosts that changed; hosts not in `all_hosts` are forgotten.
+  absl::Status SaveRollout(const std::string& revision, const std::string& mode,
+                           const std::vector<DesiredRuleset>& changed,
+                           const std::vector<std::string>& all_hosts, absl::Time time);
+  // The last rollout, if any.
+  absl::StatusOr<std::optional<ServedRevision>> LoadServed();
+
+  absl::Status RecordApply(const std::string& host, const ApplyRecord& r);
+  absl::Status RecordDrift(const std::string& host, const DriftRecord& r);
+  absl::Status SetLastReport(const std::string& host, absl::Time time);
+  absl::StatusOr<std::vector<HostRecord>> LoadHosts();
+
+  absl::Status SaveQuarantine(const QuarantineRecord& q);
+  absl::Status DeleteQuarantine(const std::string& target);
+  absl::StatusOr<std::vector<QuarantineRecord>> LoadQuarantines();
+
+  absl::Status Audit(const AuditRecord& r);
+  // Newest first.
+  absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit);
+
+  // Number of apply results / drift reports stored for `host`.
+  absl::StatusOr<int64_t> CountApplyResults(const std::string& host);
+  absl::StatusOr<int64_t> CountDriftReports(const std::string& host);
+
+ private:
+  explicit StateStore(sqlite3* db) : db_(db) {}
+  absl::Status Exec(const char* sql);
+  sqlite3* db_;
+};
+
+}  // namespace polder::controller
+
+#endif  // POLDER_CONTROLLER_STATE_STORE_H_
