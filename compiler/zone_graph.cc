@@ -1,0 +1,394 @@
+#include "compiler/zone_graph.h"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace polder {
+namespace {
+
+using PairKey = uint64_t;
+
+PairKey KeyOf(ZoneId from, ZoneId to) {
+  return (static_cast<uint64_t>(from) << 32) | static_cast<uint32_t>(to);
+}
+ZoneId FromOf(PairKey k) { return static_cast<ZoneId>(k >> 32); }
+ZoneId ToOf(PairKey k) { return static_cast<ZoneId>(k & 0xffffffffu); }
+
+// One flow restricted to one zone pair: the addresses it covers on each side
+// and its services. Flows that name several zones become several boxes.
+struct Box {
+  FlowId flow = -1;
+  const AddressSet* src = nullptr;
+  const AddressSet* dst = nullptr;
+  const ServiceSpace* services = nullptr;
+};
+
+struct Entry {
+  PairKey key;
+  bool deny;
+  Box box;
+};
+
+// What a flow's `from` (or `to`) list covers, split by the zone each address
+// classifies into. `sources`, when given, narrows every part.
+std::map<ZoneId, AddressSet> PartsByZone(const Policy& policy, const std::vector<Endpoint>& ends,
+                                         const AddressSet* sources) {
+  std::map<ZoneId, AddressSet> parts;
+  std::vector<ZoneId> whole;
+  for (const Endpoint& e : ends) {
+    if (e.kind == Endpoint::Kind::kZone) {
+      whole.push_back(e.id);
+      continue;
+    }
+    for (const Address& a : policy.hosts[e.id].addresses) {
+      std::optional<ZoneId> z = policy.Classify(a);
+      if (z) parts[*z].Add(a);
+    }
+  }
+  // A zone's effective space already holds the addresses of its hosts.
+  for (ZoneId z : whole) parts[z] = policy.zones[z].effective;
+  for (auto it = parts.begin(); it != parts.end();) {
+    if (sources) it->second = it->second.Intersect(*sources);
+    it = it->second.Empty() ? parts.erase(it) : std::next(it);
+  }
+  return parts;
+}
+
+// Splits `space` where the given sets start and end, and returns, for each
+// distinct combination, which of the sets cover a piece (indices, sorted).
+// Pieces with the same combination are equivalent for the pair at hand.
+std::vector<std::vector<int>> CoverClasses(const AddressSet& space,
+                                           const std::vector<const AddressSet*>& sets) {
+  std::vector<std::vector<int>> classes;
+  for (Family f : {Family::kV4, Family::kV6}) {
+    std::vector<absl::uint128> cuts;
+    for (const AddressSet* s : sets) {
+      for (const Interval& i : s->intervals(f)) {
+        cuts.push_back(i.lo);
+        if (i.hi != FamilyMax(f)) cuts.push_back(i.hi + 1);
+      }
+    }
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    for (const Interval& i : space.intervals(f)) {
+      // Piece starts: i.lo and every cut strictly inside the interval.
+      std::vector<absl::uint128> starts{i.lo};
+      for (auto it = std::upper_bound(cuts.begin(), cuts.end(), i.lo);
+           it != cuts.end() && *it <= i.hi; ++it) {
+        starts.push_back(*it);
+      }
+      for (absl::uint128 start : starts) {
+        std::vector<int> cover;
+        for (int k = 0; k < static_cast<int>(sets.size()); ++k) {
+          if (sets[k]->Contains(Address{f, start})) cover.push_back(k);
+        }
+        classes.push_back(std::move(cover));
+      }
+    }
+  }
+  std::sort(classes.begin(), classes.end());
+  classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+  return classes;
+}
+
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(const Policy& policy) : policy_(policy) {}
+
+  ZoneGraph Build() {
+    ZoneGraph g{ZoneGraphBase(policy_.zones.size()), std::vector<bool>(policy_.flows.size(), false),
+                std::vector<bool>(policy_.flows.size(), false)};
+    graph_ = &g;
+    CollectBoxes();
+    EvaluatePairs();
+    AddAntiLockout();
+    std::sort(results_.begin(), results_.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [key, edge] : results_) {
+      std::sort(edge.flows.begin(), edge.flows.end());
+      edge.flows.erase(std::unique(edge.flows.begin(), edge.flows.end()), edge.flows.end());
+      std::sort(edge.narrowing.begin(), edge.narrowing.end());
+      edge.narrowing.erase(std::unique(edge.narrowing.begin(), edge.narrowing.end()),
+                           edge.narrowing.end());
+      boost::add_edge(FromOf(key), ToOf(key), std::move(edge), g.graph);
+    }
+    return g;
+  }
+
+ private:
+  void CollectBoxes() {
+    services_.reserve(policy_.flows.size());
+    for (FlowId id = 0; id < static_cast<FlowId>(policy_.flows.size()); ++id) {
+      const Flow& f = policy_.flows[id];
+      services_.push_back(SpaceOfServices(policy_, f.services));
+      if (!f.active || services_.back().Empty()) continue;
+      AddressSet sources;
+      if (f.sources) {
+        for (const Prefix& p : *f.sources) sources.Add(p);
+      }
+      auto from = PartsByZone(policy_, f.from, f.sources ? &sources : nullptr);
+      if (from.empty()) continue;
+      auto to = PartsByZone(policy_, f.to, nullptr);
+      std::vector<const AddressSet*> to_sets;
+      for (auto& [zone, set] : to) {
+        storage_.push_back(std::move(set));
+        to_sets.push_back(&storage_.back());
+      }
+      for (auto& [from_zone, from_set] : from) {
+        storage_.push_back(std::move(from_set));
+        const AddressSet* src = &storage_.back();
+        int k = 0;
+        for (const auto& [to_zone, unused] : to) {
+          entries_.push_back({KeyOf(from_zone, to_zone), f.action == Action::kDeny,
+                              Box{id, src, to_sets[k++], &services_.back()}});
+        }
+      }
+    }
+    std::stable_sort(entries_.begin(), entries_.end(),
+                     [](const Entry& a, const Entry& b) { return a.key < b.key; });
+  }
+
+  void EvaluatePairs() {
+    std::vector<const Box*> allows, denies;
+    for (size_t i = 0; i < entries_.size();) {
+      size_t j = i;
+      allows.clear();
+      denies.clear();
+      for (; j < entries_.size() && entries_[j].key == entries_[i].key; ++j) {
+        (entries_[j].deny ? denies : allows).push_back(&entries_[j].box);
+      }
+      if (!allows.empty()) {
+        ZoneEdge edge;
+        for (const Box* a : allows) EvaluateAllow(*a, denies, edge);
+        if (!edge.flows.empty()) results_.emplace_back(entries_[i].key, std::move(edge));
+      }
+      i = j;
+    }
+  }
+
+  // Adds to `edge` what `allow` still allows once the pair's denies are taken
+  // away, per class of equivalent (source, destination) addresses.
+  void EvaluateAllow(const Box& allow, const std::vector<const Box*>& denies, ZoneEdge& edge) {
+    std::vector<const Box*> relevant;
+    for (const Box* d : denies) {
+      if (d->services->Overlaps(*allow.services) && d->src->Overlaps(*allow.src) &&
+          d->dst->Overlaps(*allow.dst)) {
+        relevant.push_back(d);
+      }
+    }
+    if (relevant.empty()) {
+      edge.services.Add(*allow.services);
+      MarkEffective(allow.flow, edge);
+      return;
+    }
+    std::vector<const AddressSet*> srcs, dsts;
+    for (const Box* d : relevant) {
+      srcs.push_back(d->src);
+      dsts.push_back(d->dst);
+    }
+    auto src_classes = CoverClasses(*allow.src, srcs);
+    auto dst_classes = CoverClasses(*allow.dst, dsts);
+    bool effective = false;
+    std::vector<int> both;
+    for (const auto& sc : src_classes) {
+      for (const auto& dc : dst_classes) {
+        both.clear();
+        std::set_intersection(sc.begin(), sc.end(), dc.begin(), dc.end(), std::back_inserter(both));
+        ServiceSpace removed;
+        for (int k : both) {
+          removed.Add(*relevant[k]->services);
+          graph_->deny_used[relevant[k]->flow] = true;
+          edge.narrowing.push_back(relevant[k]->flow);
+        }
+        ServiceSpace rest = allow.services->Subtract(removed);
+        if (rest.Empty()) continue;
+        edge.services.Add(rest);
+        effective = true;
+      }
+    }
+    if (effective) MarkEffective(allow.flow, edge);
+  }
+
+  void MarkEffective(FlowId flow, ZoneEdge& edge) {
+    graph_->allow_effective[flow] = true;
+    edge.flows.push_back(flow);
+  }
+
+  // Managed hosts may always reach the controller (spec §7), whatever the
+  // flows and denies say, so this is added after them.
+  void AddAntiLockout() {
+    const auto& ctl = policy_.settings.controller;
+    if (!ctl) return;
+    std::vector<bool> managed(policy_.zones.size(), false);
+    for (const Host& h : policy_.hosts) {
+      for (const Address& a : h.addresses) {
+        if (policy_.Classify(a) == h.zone) managed[h.zone] = true;
+      }
+    }
+    std::vector<ZoneId> targets;
+    for (const Address& a : ctl->addresses) {
+      if (auto z = policy_.Classify(a)) targets.push_back(*z);
+    }
+    std::sort(targets.begin(), targets.end());
+    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+    ServiceSpace port = ServiceSpace::Of(ServicePort{Protocol::kTcp, ctl->port, ctl->port});
+    std::map<PairKey, size_t> index;
+    for (size_t i = 0; i < results_.size(); ++i) index[results_[i].first] = i;
+    for (ZoneId z = 0; z < static_cast<ZoneId>(managed.size()); ++z) {
+      if (!managed[z]) continue;
+      for (ZoneId t : targets) {
+        PairKey key = KeyOf(z, t);
+        auto it = index.find(key);
+        if (it == index.end()) {
+          it = index.emplace(key, results_.size()).first;
+          results_.emplace_back(key, ZoneEdge{});
+        }
+        ZoneEdge& edge = results_[it->second].second;
+        edge.anti_lockout = true;
+        edge.services.Add(port);
+      }
+    }
+  }
+
+  const Policy& policy_;
+  ZoneGraph* graph_ = nullptr;
+  std::vector<ServiceSpace> services_;  // per flow
+  std::deque<AddressSet> storage_;      // stable addresses for Box pointers
+  std::vector<Entry> entries_;
+  std::vector<std::pair<PairKey, ZoneEdge>> results_;
+};
+
+}  // namespace
+
+const ZoneEdge* ZoneGraph::Edge(ZoneId from, ZoneId to) const {
+  if (from < 0 || to < 0 || from >= zone_count() || to >= zone_count()) return nullptr;
+  auto [e, found] = boost::edge(from, to, graph);
+  return found ? &graph[e] : nullptr;
+}
+
+ZoneGraph BuildZoneGraph(const Policy& policy) { return GraphBuilder(policy).Build(); }
+
+std::optional<ZonePath> ShortestPath(const ZoneGraph& g, ZoneId from,
+                                     const std::vector<bool>& targets,
+                                     const std::vector<bool>& blocked) {
+  const int n = g.zone_count();
+  // `from` is not marked reached: a path needs at least one edge, so `from`
+  // counts as a target only when a cycle leads back to it.
+  std::vector<ZoneId> parent(n, -1);
+  std::vector<bool> reached(n, false);
+  std::deque<ZoneId> queue{from};
+  while (!queue.empty()) {
+    ZoneId u = queue.front();
+    queue.pop_front();
+    for (auto e : boost::make_iterator_range(boost::out_edges(u, g.graph))) {
+      ZoneId v = static_cast<ZoneId>(boost::target(e, g.graph));
+      if (reached[v] || (!blocked.empty() && blocked[v])) continue;
+      reached[v] = true;
+      parent[v] = u;
+      if (targets[v]) {
+        ZonePath path{v};
+        for (ZoneId z = u; z != from; z = parent[z]) path.push_back(z);
+        path.push_back(from);
+        std::reverse(path.begin(), path.end());
+        return path;
+      }
+      queue.push_back(v);
+    }
+  }
+  return std::nullopt;
+}
+
+ZonePath PathsTo::PathFrom(ZoneId z) const {
+  ZonePath path{z};
+  for (int steps = distance[z]; steps > 0; --steps) {
+    z = next[z];
+    path.push_back(z);
+  }
+  return path;
+}
+
+PathsTo ShortestPathsTo(const ZoneGraph& g, ZoneId target) {
+  const int n = g.zone_count();
+  PathsTo out{std::vector<int>(n, -1), std::vector<ZoneId>(n, -1)};
+  std::deque<ZoneId> queue;
+  // Distances are to `target` by one or more edges, so the target itself is
+  // only reached through a cycle.
+  auto relax_into = [&](ZoneId v, int dist) {
+    for (auto e : boost::make_iterator_range(boost::in_edges(v, g.graph))) {
+      ZoneId u = static_cast<ZoneId>(boost::source(e, g.graph));
+      if (out.distance[u] != -1) continue;
+      out.distance[u] = dist;
+      out.next[u] = v;
+      queue.push_back(u);
+    }
+  };
+  relax_into(target, 1);
+  while (!queue.empty()) {
+    ZoneId v = queue.front();
+    queue.pop_front();
+    relax_into(v, out.distance[v] + 1);
+  }
+  return out;
+}
+
+std::vector<bool> ReachableFrom(const ZoneGraph& g, ZoneId from) {
+  std::vector<bool> seen(g.zone_count(), false);
+  std::vector<ZoneId> stack{from};
+  while (!stack.empty()) {
+    ZoneId u = stack.back();
+    stack.pop_back();
+    for (auto e : boost::make_iterator_range(boost::out_edges(u, g.graph))) {
+      ZoneId v = static_cast<ZoneId>(boost::target(e, g.graph));
+      if (!seen[v]) {
+        seen[v] = true;
+        stack.push_back(v);
+      }
+    }
+  }
+  return seen;
+}
+
+std::vector<std::string> EdgeCitations(const Policy& policy, const ZoneEdge& edge) {
+  std::vector<std::string> out;
+  for (FlowId f : edge.flows) out.push_back(policy.flows[f].location.FileLine());
+  if (edge.anti_lockout) {
+    out.push_back(
+        absl::StrCat(policy.settings.location.FileLine(), " (settings.controller anti-lockout)"));
+  }
+  return out;
+}
+
+std::vector<PathStep> DescribePath(const Policy& policy, const ZoneGraph& g, const ZonePath& path) {
+  std::vector<PathStep> steps;
+  for (size_t i = 0; i < path.size(); ++i) {
+    PathStep step{policy.zones[path[i]].name, {}};
+    if (i > 0) {
+      if (const ZoneEdge* e = g.Edge(path[i - 1], path[i])) step.flows = EdgeCitations(policy, *e);
+    }
+    steps.push_back(std::move(step));
+  }
+  return steps;
+}
+
+std::string PathToString(const std::vector<PathStep>& steps) {
+  constexpr size_t kShown = 3;
+  std::string out;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (i > 0) absl::StrAppend(&out, " -> ");
+    absl::StrAppend(&out, steps[i].zone);
+    const auto& flows = steps[i].flows;
+    if (flows.empty()) continue;
+    std::vector<std::string> shown(flows.begin(), flows.begin() + std::min(kShown, flows.size()));
+    if (flows.size() > kShown)
+      shown.push_back(absl::StrCat("and ", flows.size() - kShown, " more"));
+    absl::StrAppend(&out, " (", absl::StrJoin(shown, ", "), ")");
+  }
+  return out;
+}
+
+}  // namespace polder

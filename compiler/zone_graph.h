@@ -1,0 +1,82 @@
+// ZoneGraph: the zone graph of spec §6, the model every verification runs on.
+//
+// One vertex per zone (vertex i is policy.zones[i]); an edge A->B when some
+// address of A may open a connection to some address of B on some port,
+// after denies (deny wins, `sources` narrows `from`) and expiry. Each edge
+// records the allow flows that make it, the denies that narrow it, the exact
+// (protocol, port) space it carries and whether settings.controller's
+// anti-lockout contributes to it.
+//
+// It agrees with Decide() (verdict.h) by construction and by a brute-force
+// test, but never looks at hosts one by one: flows are grouped by the zone
+// pair they touch, and within a pair the address space is split only where
+// the pair's denies tell addresses apart, so equivalent addresses form one
+// class. Building is near-linear in the size of the policy for policies where
+// few denies meet the same zone pair.
+#pragma once
+
+#include <boost/graph/adjacency_list.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/diagnostic.h"
+#include "compiler/policy.h"
+#include "compiler/service_space.h"
+#include "compiler/verdict.h"
+
+namespace polder {
+
+struct ZoneEdge {
+  std::vector<FlowId> flows;      // active allows with some effect on this edge
+  std::vector<FlowId> narrowing;  // active denies that take part of it away
+  ServiceSpace services;          // what some address pair of the edge may use
+  bool anti_lockout = false;      // settings.controller contributes (tcp/port)
+};
+
+using ZoneGraphBase = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS,
+                                            boost::no_property, ZoneEdge>;
+using ZoneEdgeRef = boost::graph_traits<ZoneGraphBase>::edge_descriptor;
+
+struct ZoneGraph {
+  ZoneGraphBase graph;  // vertex i == ZoneId i
+  // Per flow id: an active allow that allows something after denies.
+  std::vector<bool> allow_effective;
+  // Per flow id: an active deny that takes something away from an allow.
+  std::vector<bool> deny_used;
+
+  int zone_count() const { return static_cast<int>(boost::num_vertices(graph)); }
+  const ZoneEdge* Edge(ZoneId from, ZoneId to) const;
+};
+
+ZoneGraph BuildZoneGraph(const Policy& policy);
+
+// A path of one or more edges, as the zones it visits (first = start).
+using ZonePath = std::vector<ZoneId>;
+
+// A shortest path of at least one edge from `from` to any zone in `targets`,
+// never entering a zone marked in `blocked` (may be empty = none blocked).
+std::optional<ZonePath> ShortestPath(const ZoneGraph& g, ZoneId from,
+                                     const std::vector<bool>& targets,
+                                     const std::vector<bool>& blocked = {});
+
+// For every zone: the length of a shortest path (>= 1 edge) from it to
+// `target`, or -1; next[z] is the zone after z on such a path.
+struct PathsTo {
+  std::vector<int> distance;
+  std::vector<ZoneId> next;
+  ZonePath PathFrom(ZoneId z) const;
+};
+PathsTo ShortestPathsTo(const ZoneGraph& g, ZoneId target);
+
+// The zones reachable from `from` by one or more edges.
+std::vector<bool> ReachableFrom(const ZoneGraph& g, ZoneId from);
+
+// "file:line" of each flow making the edge; anti-lockout cites settings.
+std::vector<std::string> EdgeCitations(const Policy& policy, const ZoneEdge& edge);
+// The path as diagnostic steps: zone names and, per edge, its citations.
+std::vector<PathStep> DescribePath(const Policy& policy, const ZoneGraph& g, const ZonePath& path);
+// "internet -> web (flows.yaml:3) -> db (flows.yaml:9, flows.yaml:12)"
+std::string PathToString(const std::vector<PathStep>& steps);
+
+}  // namespace polder
