@@ -1,0 +1,219 @@
+#include "agent/enforcer.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+
+namespace polder::agent {
+
+Enforcer::Enforcer(std::unique_ptr<NftKernel> kernel, Options options, Observer observer)
+    : kernel_(std::move(kernel)),
+      options_(options),
+      observer_(std::move(observer)),
+      applier_(kernel_.get(), options.applier) {}
+
+Enforcer::~Enforcer() {
+  Stop();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+absl::Status Enforcer::Start() {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+  if (options_.watch_notifications) {
+    absl::StatusOr<std::unique_ptr<NftMonitor>> monitor = NftMonitor::Open();
+    if (!monitor.ok()) return monitor.status();
+    monitor_ = std::move(*monitor);
+  }
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+void Enforcer::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  Wake();
+  thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Request& r : requests_) r.done.set_value(absl::CancelledError("enforcer stopped"));
+  requests_.clear();
+}
+
+std::future<absl::Status> Enforcer::Apply(std::string text) {
+  return Enqueue(true, std::move(text));
+}
+
+std::future<absl::Status> Enforcer::CheckNow() { return Enqueue(false, ""); }
+
+std::future<absl::Status> Enforcer::Enqueue(bool is_apply, std::string text) {
+  Request r{is_apply, std::move(text), {}};
+  std::future<absl::Status> f = r.done.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ || !thread_.joinable()) {
+      r.done.set_value(absl::FailedPreconditionError("enforcer not running"));
+      return f;
+    }
+    requests_.push_back(std::move(r));
+  }
+  Wake();
+  return f;
+}
+
+void Enforcer::Wake() {
+  uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof(one)) < 0) {
+    // Only EAGAIN (counter saturated) is possible, and then a wake-up is pending anyway.
+  }
+}
+
+void Enforcer::Loop() {
+  loop_tid_ = gettid();
+  absl::Time next_full_check = absl::Now() + options_.full_check_interval;
+  while (!stop_) {
+    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {monitor_ ? monitor_->fd() : -1, POLLIN, 0}};
+    int64_t wait_ms = absl::ToInt64Milliseconds(next_full_check - absl::Now());
+    int n = poll(fds, 2, static_cast<int>(std::clamp<int64_t>(wait_ms, 0, 3'600'000)));
+    if (n < 0 && errno != EINTR) {
+      EmitError(absl::StrCat("poll: ", strerror(errno)));
+      return;
+    }
+    if (stop_) break;
+    if (fds[0].revents & POLLIN) {
+      uint64_t count;
+      while (read(wake_fd_, &count, sizeof(count)) > 0) {
+      }
+      HandleRequests();
+    }
+    if (fds[1].revents & (POLLIN | POLLERR)) HandleNotifications();
+    if (absl::Now() >= next_full_check) {
+      Verify("periodic", 0, "").IgnoreError();
+      next_full_check = absl::Now() + options_.full_check_interval;
+    }
+  }
+}
+
+void Enforcer::HandleRequests() {
+  for (;;) {
+    Request r;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (requests_.empty()) return;
+      r = std::move(requests_.front());
+      requests_.pop_front();
+    }
+    r.done.set_value(r.is_apply ? HandleApply(std::move(r.text)) : Verify("request", 0, ""));
+  }
+}
+
+void Enforcer::HandleNotifications() {
+  std::optional<NftTransaction> foreign;
+  absl::Status st = monitor_->ReadAvailable([&](const NftTransaction& t) {
+    if (t.pid != 0 && t.pid == static_cast<uint32_t>(loop_tid_)) return;  // Our own commit.
+    for (const std::string& chain : t.foreign_base_chains) {
+      AgentEvent e;
+      e.kind = AgentEvent::Kind::kForeignTable;
+      e.table = chain;
+      e.pid = t.pid;
+      e.process = t.process;
+      Emit(std::move(e));
+    }
+    if (t.touches_polder || !t.foreign_base_chains.empty()) foreign = t;
+  });
+  if (absl::IsDataLoss(st)) {
+    Verify("resync", 0, "").IgnoreError();
+  } else if (!st.ok()) {
+    EmitError(std::string(st.message()));
+  } else if (foreign) {
+    // Several foreign commits read at once are judged together: one comparison, one report.
+    Verify("event", foreign->pid, foreign->process).IgnoreError();
+  }
+}
+
+absl::Status Enforcer::HandleApply(std::string text) {
+  absl::StatusOr<RulesetApplier::Result> result = applier_.Apply(std::move(text));
+  if (!result.ok()) {
+    EmitError(std::string(result.status().message()));
+    return result.status();
+  }
+  last_reported_drift_.clear();
+  AgentEvent e;
+  switch (result->outcome) {
+    case RulesetApplier::Outcome::kApplied:
+      e.kind = AgentEvent::Kind::kApplied;
+      break;
+    case RulesetApplier::Outcome::kAdopted:
+      e.kind = AgentEvent::Kind::kAdopted;
+      break;
+    case RulesetApplier::Outcome::kUnchanged:
+      e.kind = AgentEvent::Kind::kUnchanged;
+      break;
+  }
+  const Ruleset& r = *applier_.current();
+  e.host = r.host;
+  e.revision = r.revision;
+  e.hash = r.hash;
+  e.duration_ms = absl::ToDoubleMilliseconds(result->duration);
+  Emit(std::move(e));
+  return absl::OkStatus();
+}
+
+absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std::string& process) {
+  absl::StatusOr<std::vector<std::string>> diff = applier_.Check();
+  if (!diff.ok()) {
+    EmitError(absl::StrCat("comparing table inet polder: ", diff.status().message()));
+    return diff.status();
+  }
+  if (diff->empty()) {
+    last_reported_drift_.clear();
+    return absl::OkStatus();
+  }
+  // Without remediation the same drift would be found on every check; report it once.
+  if (*diff != last_reported_drift_) {
+    AgentEvent e;
+    e.kind = AgentEvent::Kind::kDrift;
+    e.differences = *diff;
+    e.pid = pid;
+    e.process = process;
+    e.source = source;
+    Emit(std::move(e));
+    last_reported_drift_ = *diff;
+  }
+  if (!options_.remediate) return absl::OkStatus();
+  absl::StatusOr<absl::Duration> took = applier_.Restore();
+  if (!took.ok()) {
+    EmitError(std::string(took.status().message()));
+    return took.status();
+  }
+  last_reported_drift_.clear();
+  AgentEvent e;
+  e.kind = AgentEvent::Kind::kRestored;
+  const Ruleset& r = *applier_.current();
+  e.host = r.host;
+  e.revision = r.revision;
+  e.hash = r.hash;
+  e.duration_ms = absl::ToDoubleMilliseconds(*took);
+  Emit(std::move(e));
+  return absl::OkStatus();
+}
+
+void Enforcer::Emit(AgentEvent event) {
+  event.time = absl::Now();
+  if (observer_) observer_(event);
+}
+
+void Enforcer::EmitError(std::string message) {
+  AgentEvent e;
+  e.kind = AgentEvent::Kind::kError;
+  e.message = std::move(message);
+  Emit(std::move(e));
+}
+
+}  // namespace polder::agent

@@ -1,0 +1,85 @@
+// Enforcer is the agent's core, shared by the standalone CLI and the controller client: one
+// thread owns the kernel and keeps table inet polder equal to the last good ruleset. Any
+// thread may hand it a new ruleset (Apply) or ask for a full comparison (CheckNow); it watches
+// nftables notifications, reports drift made by anyone else, restores the table unless told
+// not to, and compares the whole table periodically in case notifications were lost. Every
+// outcome goes to the observer, called on the enforcer's thread.
+#ifndef POLDER_AGENT_ENFORCER_H_
+#define POLDER_AGENT_ENFORCER_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent/agent_event.h"
+#include "agent/nft_kernel.h"
+#include "agent/nft_monitor.h"
+#include "agent/ruleset_applier.h"
+
+namespace polder::agent {
+
+class Enforcer {
+ public:
+  struct Options {
+    bool remediate = true;
+    absl::Duration full_check_interval = absl::Seconds(60);
+    bool watch_notifications = true;  // Off only in unit tests without a kernel.
+    RulesetApplier::Options applier;
+  };
+  using Observer = std::function<void(const AgentEvent&)>;
+
+  Enforcer(std::unique_ptr<NftKernel> kernel, Options options, Observer observer);
+  ~Enforcer();  // Stops; never removes the table (a stopped agent leaves the host enforced).
+
+  absl::Status Start();
+  void Stop();
+
+  // Queues `text` for applying; the future holds the outcome (the observer sees it too).
+  std::future<absl::Status> Apply(std::string text);
+  // Queues a full comparison of the kernel table with the desired one.
+  std::future<absl::Status> CheckNow();
+
+ private:
+  struct Request {
+    bool is_apply;
+    std::string text;
+    std::promise<absl::Status> done;
+  };
+
+  std::future<absl::Status> Enqueue(bool is_apply, std::string text);
+  void Loop();
+  void Wake();
+  void HandleRequests();
+  void HandleNotifications();
+  absl::Status HandleApply(std::string text);
+  absl::Status Verify(const std::string& source, uint32_t pid, const std::string& process);
+  void Emit(AgentEvent event);
+  void EmitError(std::string message);
+
+  std::unique_ptr<NftKernel> kernel_;
+  Options options_;
+  Observer observer_;
+  RulesetApplier applier_;
+  std::unique_ptr<NftMonitor> monitor_;
+  int wake_fd_ = -1;
+  pid_t loop_tid_ = 0;
+  std::vector<std::string> last_reported_drift_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::deque<Request> requests_;  // Guarded by mu_.
+  std::thread thread_;
+};
+
+}  // namespace polder::agent
+
+#endif  // POLDER_AGENT_ENFORCER_H_

@@ -1,0 +1,237 @@
+#include "agent/enforcer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <condition_variable>
+
+#include "agent/fake_nft_kernel.h"
+#include "agent/kernel_test_util.h"
+#include "agent/libnftables_kernel.h"
+
+namespace polder::agent {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using Kind = AgentEvent::Kind;
+
+// Collects the enforcer's events (delivered on its thread) for the test thread to wait on.
+class EventLog {
+ public:
+  void Add(const AgentEvent& e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(e);
+    cv_.notify_all();
+  }
+  // The first event of `kind` at or after index `from`, waiting up to 5 s.
+  std::optional<AgentEvent> WaitFor(Kind kind, size_t from = 0) {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::optional<AgentEvent> found;
+    cv_.wait_for(lock, std::chrono::seconds(5), [&] {
+      for (size_t i = from; i < events_.size(); ++i) {
+        if (events_[i].kind == kind) {
+          found = events_[i];
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_.size();
+  }
+  int Count(Kind kind) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::count_if(events_.begin(), events_.end(),
+                         [&](const AgentEvent& e) { return e.kind == kind; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<AgentEvent> events_;
+};
+
+std::string V1() { return testing::SampleRuleset("db-1", {5432}, 0, "v1"); }
+std::string V2() { return testing::SampleRuleset("db-1", {5432, 6432}, 0, "v2"); }
+
+struct FakeSetup {
+  explicit FakeSetup(bool remediate) {
+    auto k = std::make_unique<FakeNftKernel>();
+    kernel = k.get();
+    Enforcer::Options options;
+    options.remediate = remediate;
+    options.watch_notifications = false;
+    enforcer = std::make_unique<Enforcer>(std::move(k), options,
+                                          [this](const AgentEvent& e) { log.Add(e); });
+  }
+  EventLog log;
+  FakeNftKernel* kernel;
+  std::unique_ptr<Enforcer> enforcer;
+};
+
+TEST(EnforcerFakeTest, AppliesFromAnotherThreadAndReportsIt) {
+  FakeSetup s(true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  absl::Status st;
+  std::thread caller([&] { st = s.enforcer->Apply(V1()).get(); });
+  caller.join();
+  ASSERT_TRUE(st.ok()) << st;
+  auto e = s.log.WaitFor(Kind::kApplied);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host, "db-1");
+  EXPECT_EQ(e->hash, Sha256Hex(V1()));
+  EXPECT_EQ(e->revision, Sha256Hex("v1"));
+}
+
+TEST(EnforcerFakeTest, BadRulesetIsAnErrorEventAndLastGoodStays) {
+  FakeSetup s(true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  std::string before = *s.kernel->table;
+  EXPECT_FALSE(s.enforcer->Apply("flush ruleset\n").get().ok());
+  EXPECT_FALSE(s.enforcer->Apply(V2() + "INVALID\n").get().ok());
+  EXPECT_EQ(s.log.Count(Kind::kError), 2);
+  EXPECT_EQ(*s.kernel->table, before);
+  // And the last good one is what gets restored.
+  s.kernel->table.reset();
+  ASSERT_TRUE(s.enforcer->CheckNow().get().ok());
+  EXPECT_EQ(*s.kernel->table, before);
+}
+
+TEST(EnforcerFakeTest, DriftIsReportedAndRestored) {
+  FakeSetup s(true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  std::string good = *s.kernel->table;
+  s.kernel->table->insert(s.kernel->table->find("\t\tiif"), "\t\ttcp dport 22 accept\n");
+  ASSERT_TRUE(s.enforcer->CheckNow().get().ok());
+  auto drift = s.log.WaitFor(Kind::kDrift);
+  ASSERT_TRUE(drift);
+  EXPECT_THAT(drift->differences, Contains(HasSubstr("tcp dport 22 accept")));
+  EXPECT_EQ(drift->source, "request");
+  ASSERT_TRUE(s.log.WaitFor(Kind::kRestored));
+  EXPECT_EQ(*s.kernel->table, good);
+}
+
+TEST(EnforcerFakeTest, NoRemediateReportsOnceAndLeavesTheChange) {
+  FakeSetup s(false);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  s.kernel->table.reset();
+  ASSERT_TRUE(s.enforcer->CheckNow().get().ok());
+  ASSERT_TRUE(s.enforcer->CheckNow().get().ok());
+  EXPECT_EQ(s.log.Count(Kind::kDrift), 1);
+  EXPECT_EQ(s.log.Count(Kind::kRestored), 0);
+  EXPECT_FALSE(s.kernel->table.has_value());
+}
+
+TEST(EnforcerFakeTest, StopLeavesTheTable) {
+  FakeSetup s(true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  s.enforcer->Stop();
+  EXPECT_TRUE(s.kernel->table.has_value());
+  EXPECT_FALSE(s.enforcer->Apply(V2()).get().ok());
+}
+
+TEST(AgentEventTest, JsonLineHasTheDocumentedFields) {
+  AgentEvent e;
+  e.kind = Kind::kDrift;
+  e.time = absl::FromUnixSeconds(1700000000);
+  e.differences = {"+ x"};
+  e.pid = 42;
+  std::string line = ToJsonLine(e);
+  EXPECT_EQ(line.back(), '\n');
+  EXPECT_THAT(line, HasSubstr("\"event\":\"drift\""));
+  EXPECT_THAT(line, HasSubstr("\"differences\":[\"+ x\"]"));
+  EXPECT_THAT(line, HasSubstr("\"pid\":42"));
+  EXPECT_THAT(line, HasSubstr("\"time\":\"2023-11-14T22:13:20+00:00\""));
+}
+
+// The real kernel: a tamperer thread in the same namespace changes the table.
+class EnforcerKernelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
+    netns_ = std::make_unique<testing::ScopedNetns>();
+    ASSERT_TRUE(netns_->ok());
+    auto k = LibNftablesKernel::Create();
+    ASSERT_TRUE(k.ok());
+    Enforcer::Options options;
+    options.full_check_interval = absl::Seconds(600);
+    enforcer_ = std::make_unique<Enforcer>(std::move(*k), options,
+                                           [this](const AgentEvent& e) { log_.Add(e); });
+    ASSERT_TRUE(enforcer_->Start().ok());
+    ASSERT_TRUE(enforcer_->Apply(V1()).get().ok());
+    auto lister = LibNftablesKernel::Create();
+    ASSERT_TRUE(lister.ok());
+    lister_ = std::move(*lister);
+    good_ = *lister_->ListPolderTable();
+  }
+  void TearDown() override {
+    enforcer_.reset();
+    lister_.reset();
+    netns_.reset();
+  }
+  void ExpectDriftRestored(const std::string& tamper, const std::string& expected_diff) {
+    size_t from = log_.size();
+    ASSERT_TRUE(testing::RunNft(tamper)) << tamper;
+    auto drift = log_.WaitFor(Kind::kDrift, from);
+    ASSERT_TRUE(drift) << tamper;
+    EXPECT_THAT(drift->differences, Contains(HasSubstr(expected_diff)));
+    EXPECT_EQ(drift->pid, static_cast<uint32_t>(gettid()));
+    EXPECT_EQ(drift->source, "event");
+    ASSERT_TRUE(log_.WaitFor(Kind::kRestored, from)) << tamper;
+    EXPECT_EQ(*lister_->ListPolderTable(), good_);
+  }
+
+  EventLog log_;
+  std::unique_ptr<testing::ScopedNetns> netns_;
+  std::unique_ptr<Enforcer> enforcer_;
+  std::unique_ptr<LibNftablesKernel> lister_;
+  std::string good_;
+};
+
+TEST_F(EnforcerKernelTest, RestoresAddedRule) {
+  ExpectDriftRestored("add rule inet polder input tcp dport 22 accept",
+                      "+ table inet polder > "
+                      "chain input: tcp dport 22 accept");
+}
+
+TEST_F(EnforcerKernelTest, RestoresDeletedSetElement) {
+  ExpectDriftRestored("delete element inet polder in_allow_v4 { 10.1.0.0/24 . tcp . 5432 }",
+                      "- table inet polder > set in_allow_v4: elements");
+}
+
+TEST_F(EnforcerKernelTest, RestoresFlushedAndDeletedTable) {
+  ExpectDriftRestored("flush table inet polder", "- table inet polder > chain input");
+  ExpectDriftRestored("delete table inet polder", "table deleted");
+}
+
+TEST_F(EnforcerKernelTest, ReportsForeignBaseChainAndLeavesIt) {
+  size_t from = log_.size();
+  ASSERT_TRUE(testing::RunNft(
+      "table ip intruder { chain in { type filter hook input priority -10; policy accept; }; }"));
+  auto e = log_.WaitFor(Kind::kForeignTable, from);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->table, "ip intruder/in");
+  EXPECT_TRUE(testing::RunNft("list table ip intruder"));
+  EXPECT_EQ(*lister_->ListPolderTable(), good_);
+  EXPECT_EQ(log_.Count(Kind::kDrift), 0);
+}
+
+TEST_F(EnforcerKernelTest, OwnAppliesAreNotDrift) {
+  ASSERT_TRUE(enforcer_->Apply(V2()).get().ok());
+  ASSERT_TRUE(enforcer_->Apply(V1()).get().ok());
+  ASSERT_TRUE(enforcer_->CheckNow().get().ok());  // Drains notifications queued so far.
+  EXPECT_EQ(log_.Count(Kind::kDrift), 0);
+  EXPECT_EQ(log_.Count(Kind::kApplied), 3);
+}
+
+}  // namespace
+}  // namespace polder::agent

@@ -1,0 +1,134 @@
+// Real-kernel tests. Each runs in a fresh network namespace of its own (never the host's).
+#include "agent/libnftables_kernel.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "agent/kernel_test_util.h"
+#include "agent/nft_monitor.h"
+#include "agent/ruleset_applier.h"
+
+namespace polder::agent {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+class LibNftablesKernelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
+    netns_ = std::make_unique<testing::ScopedNetns>();
+    ASSERT_TRUE(netns_->ok());
+    auto k = LibNftablesKernel::Create();
+    ASSERT_TRUE(k.ok());
+    kernel_ = std::move(*k);
+  }
+  void TearDown() override {
+    kernel_.reset();
+    netns_.reset();
+  }
+
+  std::unique_ptr<testing::ScopedNetns> netns_;
+  std::unique_ptr<LibNftablesKernel> kernel_;
+  std::string v1_ = testing::SampleRuleset("db-1", {5432}, 0, "v1");
+  std::string v2_ = testing::SampleRuleset("db-1", {5432, 6432}, 0, "v2");
+};
+
+TEST_F(LibNftablesKernelTest, AppliesAndReadsBack) {
+  EXPECT_TRUE(absl::IsNotFound(kernel_->ListPolderTable().status()));
+  RulesetApplier applier(kernel_.get(), {});
+  auto r = applier.Apply(v1_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, RulesetApplier::Outcome::kApplied);
+  auto listing = kernel_->ListPolderTable();
+  ASSERT_TRUE(listing.ok());
+  EXPECT_THAT(*listing, HasSubstr("10.1.0.0/24 . tcp . 5432"));
+  EXPECT_THAT(*listing, HasSubstr("policy drop"));
+  EXPECT_EQ(*listing, applier.desired_listing());
+  EXPECT_THAT(*applier.Check(), IsEmpty());
+
+  ASSERT_TRUE(applier.Apply(v2_).ok());
+  EXPECT_THAT(*kernel_->ListPolderTable(), HasSubstr("10.1.0.0/24 . tcp . 6432"));
+}
+
+TEST_F(LibNftablesKernelTest, KernelInvalidRulesetLeavesPreviousInForce) {
+  RulesetApplier applier(kernel_.get(), {});
+  ASSERT_TRUE(applier.Apply(v1_).ok());
+  std::string before = *kernel_->ListPolderTable();
+  std::string bad = v2_;
+  bad.insert(bad.find("\tchain output"), "\tchain input2 { ip saddr @no_such_set accept }\n");
+  auto r = applier.Apply(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(*kernel_->ListPolderTable(), before);
+  EXPECT_EQ(applier.current()->hash, Sha256Hex(v1_));
+}
+
+TEST_F(LibNftablesKernelTest, CommitTimeRejectionIsAtomicWithoutDryRun) {
+  RulesetApplier applier(kernel_.get(), {.dry_run = false});
+  ASSERT_TRUE(applier.Apply(v1_).ok());
+  std::string before = *kernel_->ListPolderTable();
+  // A jump loop passes the parser; only the kernel's commit-time validation refuses it, after
+  // the script's `delete table` has been queued in the same transaction.
+  std::string looping = v2_;
+  looping.insert(looping.find("\tchain output"),
+                 "\tchain a { jump b }\n\tchain b { jump a }\n\tchain c { type filter hook "
+                 "forward priority 0; jump a }\n");
+  auto r = applier.Apply(looping);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(*kernel_->ListPolderTable(), before);
+}
+
+TEST_F(LibNftablesKernelTest, RenderDoesNotTouchThisNamespace) {
+  RulesetApplier applier(kernel_.get(), {});
+  ASSERT_TRUE(applier.Apply(v1_).ok());
+  auto rendered = kernel_->Render(v2_);
+  ASSERT_TRUE(rendered.ok()) << rendered.status();
+  EXPECT_THAT(*rendered, HasSubstr("6432"));
+  EXPECT_THAT(*kernel_->ListPolderTable(), Not(HasSubstr("6432")));
+}
+
+TEST_F(LibNftablesKernelTest, RestartedApplierAdoptsWithoutAnyTransaction) {
+  {
+    RulesetApplier first(kernel_.get(), {});
+    ASSERT_TRUE(first.Apply(v1_).ok());
+  }
+  auto monitor = NftMonitor::Open();
+  ASSERT_TRUE(monitor.ok());
+  auto fresh = LibNftablesKernel::Create();
+  ASSERT_TRUE(fresh.ok());
+  RulesetApplier second(fresh->get(), {});
+  auto r = second.Apply(v1_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, RulesetApplier::Outcome::kAdopted);
+  int transactions = 0;
+  ASSERT_TRUE((*monitor)->ReadAvailable([&](const NftTransaction&) { ++transactions; }).ok());
+  EXPECT_EQ(transactions, 0);
+  EXPECT_THAT(*second.Check(), IsEmpty());
+
+  // A restart with a different ruleset replaces the table in one transaction.
+  auto other = LibNftablesKernel::Create();
+  RulesetApplier third(other->get(), {});
+  r = third.Apply(v2_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, RulesetApplier::Outcome::kApplied);
+  transactions = 0;
+  ASSERT_TRUE((*monitor)->ReadAvailable([&](const NftTransaction&) { ++transactions; }).ok());
+  EXPECT_EQ(transactions, 1);
+}
+
+TEST_F(LibNftablesKernelTest, ForeignTablesAreLeftAlone) {
+  ASSERT_TRUE(
+      testing::RunNft("table ip foreign { chain c { type filter hook input priority 0; "
+                      "policy accept; }; }"));
+  RulesetApplier applier(kernel_.get(), {});
+  ASSERT_TRUE(applier.Apply(v1_).ok());
+  ASSERT_TRUE(applier.Apply(v2_).ok());
+  ASSERT_TRUE(applier.Restore().ok());
+  EXPECT_TRUE(testing::RunNft("list table ip foreign"));
+}
+
+}  // namespace
+}  // namespace polder::agent

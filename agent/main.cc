@@ -1,0 +1,110 @@
+// polder-agent (standalone mode): applies one ruleset file to table inet polder in the current
+// network namespace and keeps it in force, printing one JSON line per event. SIGHUP re-reads
+// the file; SIGTERM/SIGINT stop the agent and leave the table in place.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "agent/enforcer.h"
+#include "agent/libnftables_kernel.h"
+
+namespace {
+
+using polder::agent::AgentEvent;
+
+std::mutex stdout_mu;
+
+void Print(const AgentEvent& e) {
+  std::string line = polder::agent::ToJsonLine(e);
+  std::lock_guard<std::mutex> lock(stdout_mu);
+  fwrite(line.data(), 1, line.size(), stdout);
+  fflush(stdout);
+}
+
+void PrintError(std::string message) {
+  AgentEvent e;
+  e.kind = AgentEvent::Kind::kError;
+  e.time = absl::Now();
+  e.message = std::move(message);
+  Print(e);
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return static_cast<bool>(in) || in.eof();
+}
+
+// Reads `path` and applies it; the enforcer reports success or failure as an event.
+absl::Status ApplyFile(polder::agent::Enforcer& enforcer, const std::string& path) {
+  std::string text;
+  if (!ReadFile(path, &text)) {
+    PrintError(absl::StrCat("cannot read ruleset ", path));
+    return absl::NotFoundError(path);
+  }
+  return enforcer.Apply(std::move(text)).get();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"polder-agent: enforce a polder ruleset on this host (standalone mode)"};
+  std::string ruleset_path;
+  bool no_remediate = false;
+  double full_check_seconds = 60;
+  bool no_dry_run = false;
+  app.add_option("--ruleset", ruleset_path, "nftables ruleset produced by `polder compile`")
+      ->required();
+  app.add_flag("--no-remediate", no_remediate, "report drift but do not restore the table");
+  app.add_option("--full-check-interval", full_check_seconds,
+                 "seconds between full comparisons of the table")
+      ->check(CLI::Range(0.01, 86400.0));
+  app.add_flag("--no-dry-run", no_dry_run,
+               "skip the kernel dry run before applying (the apply itself is atomic)");
+  CLI11_PARSE(app, argc, argv);
+
+  // Block the signals before any thread starts so only sigwait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto kernel = polder::agent::LibNftablesKernel::Create();
+  if (!kernel.ok()) {
+    PrintError(std::string(kernel.status().message()));
+    return 1;
+  }
+  polder::agent::Enforcer::Options options;
+  options.remediate = !no_remediate;
+  options.full_check_interval = absl::Seconds(full_check_seconds);
+  options.applier.dry_run = !no_dry_run;
+  polder::agent::Enforcer enforcer(std::move(*kernel), options, Print);
+  if (absl::Status st = enforcer.Start(); !st.ok()) {
+    PrintError(std::string(st.message()));
+    return 1;
+  }
+  // Without a first good ruleset there is nothing to keep in force; any table already in the
+  // kernel stays as it is.
+  if (!ApplyFile(enforcer, ruleset_path).ok()) return 1;
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      ApplyFile(enforcer, ruleset_path).IgnoreError();  // A failure keeps the last good one.
+      continue;
+    }
+    break;
+  }
+  enforcer.Stop();
+  return 0;
+}

@@ -1,0 +1,34 @@
+// NftKernel is the agent's only path to the kernel's nftables state. The real implementation
+// (LibNftablesKernel) talks netlink through libnftables; unit tests use FakeNftKernel. Calls on
+// one instance must come from one thread at a time (libnftables contexts are not thread-safe).
+#ifndef POLDER_AGENT_NFT_KERNEL_H_
+#define POLDER_AGENT_NFT_KERNEL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace polder::agent {
+
+class NftKernel {
+ public:
+  virtual ~NftKernel() = default;
+
+  // Runs an nft script as one transaction. With `dry_run` the kernel checks the whole
+  // transaction and then discards it. A failed script changes nothing.
+  virtual absl::Status Run(absl::string_view script, bool dry_run) = 0;
+
+  // `list table inet polder` without counter values (they change with traffic);
+  // NotFoundError when the table does not exist.
+  virtual absl::StatusOr<std::string> ListPolderTable() = 0;
+
+  // The listing table `inet polder` would have if `script` were applied, computed without
+  // touching the ruleset this kernel enforces (the real one uses a throwaway namespace).
+  virtual absl::StatusOr<std::string> Render(absl::string_view script) = 0;
+};
+
+}  // namespace polder::agent
+
+#endif  // POLDER_AGENT_NFT_KERNEL_H_

@@ -1,0 +1,56 @@
+// NftMonitor listens to the kernel's nftables change notifications (netlink group
+// NFNLGRP_NFTABLES) and folds each committed transaction into one NftTransaction, delivered
+// when its closing NFT_MSG_NEWGEN arrives. It only reads notifications; it never asks the
+// kernel for a dump, so watching costs nothing while nobody changes the ruleset.
+#ifndef POLDER_AGENT_NFT_MONITOR_H_
+#define POLDER_AGENT_NFT_MONITOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+struct mnl_socket;
+struct nlmsghdr;
+
+namespace polder::agent {
+
+struct NftTransaction {
+  uint32_t generation = 0;
+  uint32_t pid = 0;  // Kernel task id (thread id) of the process that committed it.
+  std::string process;
+  bool touches_polder = false;  // Some message of the transaction names table inet polder.
+  std::set<std::string> foreign_base_chains;  // "ip filter/input" for base chains elsewhere.
+};
+
+class NftMonitor {
+ public:
+  // `receive_buffer` bytes of socket buffer; large rulesets produce one message per element.
+  static absl::StatusOr<std::unique_ptr<NftMonitor>> Open(int receive_buffer = 64 << 20);
+  ~NftMonitor();
+
+  int fd() const;
+
+  // Reads every notification already queued, without blocking, calling `on_transaction` for
+  // each completed transaction. DataLossError means the kernel dropped notifications
+  // (ENOBUFS): the caller must compare the whole table instead.
+  absl::Status ReadAvailable(const std::function<void(const NftTransaction&)>& on_transaction);
+
+  // Folds one netlink message into the pending transaction; exposed for tests.
+  void HandleMessage(const ::nlmsghdr* nlh,
+                     const std::function<void(const NftTransaction&)>& on_transaction);
+
+ private:
+  explicit NftMonitor(mnl_socket* sock) : sock_(sock) {}
+
+  mnl_socket* sock_;
+  NftTransaction pending_;
+};
+
+}  // namespace polder::agent
+
+#endif  // POLDER_AGENT_NFT_MONITOR_H_

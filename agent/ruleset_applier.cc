@@ -1,0 +1,77 @@
+#include "agent/ruleset_applier.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/listing_diff.h"
+
+namespace polder::agent {
+
+absl::Status RulesetApplier::Commit(const Ruleset& ruleset) {
+  if (options_.dry_run) {
+    if (absl::Status st = kernel_->Run(ruleset.text, true); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("kernel refused ruleset: ", st.message()));
+    }
+  }
+  if (absl::Status st = kernel_->Run(ruleset.text, false); !st.ok()) {
+    return absl::Status(st.code(), absl::StrCat("applying ruleset failed: ", st.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RulesetApplier::Result> RulesetApplier::Apply(std::string text) {
+  absl::Time start = absl::Now();
+  absl::StatusOr<Ruleset> parsed = ParseRuleset(std::move(text));
+  if (!parsed.ok()) return parsed.status();
+
+  absl::StatusOr<std::string> in_kernel = kernel_->ListPolderTable();
+  if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
+
+  if (current_ && current_->hash == parsed->hash && in_kernel.ok() &&
+      *in_kernel == desired_listing_) {
+    return Result{Outcome::kUnchanged, absl::Now() - start};
+  }
+  if (!current_ && in_kernel.ok()) {
+    // A restarted agent: keep the kernel's table when it is already the one we would write.
+    // If rendering fails (say an interface the scratch namespace lacks), fall through to the
+    // atomic replace, which never leaves a moment without rules either.
+    absl::StatusOr<std::string> rendered = kernel_->Render(parsed->text);
+    if (rendered.ok() && *rendered == *in_kernel) {
+      current_ = std::move(*parsed);
+      desired_listing_ = std::move(*in_kernel);
+      return Result{Outcome::kAdopted, absl::Now() - start};
+    }
+  }
+  if (absl::Status st = Commit(*parsed); !st.ok()) return st;
+  absl::StatusOr<std::string> read_back = kernel_->ListPolderTable();
+  if (!read_back.ok()) {
+    return absl::InternalError(
+        absl::StrCat("table missing right after applying: ", read_back.status().message()));
+  }
+  current_ = std::move(*parsed);
+  desired_listing_ = std::move(*read_back);
+  return Result{Outcome::kApplied, absl::Now() - start};
+}
+
+absl::StatusOr<std::vector<std::string>> RulesetApplier::Check() {
+  if (!current_) return std::vector<std::string>{};
+  absl::StatusOr<std::string> actual = kernel_->ListPolderTable();
+  if (absl::IsNotFound(actual.status())) {
+    return std::vector<std::string>{"- table inet polder (table deleted)"};
+  }
+  if (!actual.ok()) return actual.status();
+  if (*actual == desired_listing_) return std::vector<std::string>{};
+  std::vector<std::string> diff = DiffListings(desired_listing_, *actual);
+  // Same lines in another order still matter: rule order decides verdicts.
+  if (diff.empty()) diff.push_back("~ same lines in a different order");
+  return diff;
+}
+
+absl::StatusOr<absl::Duration> RulesetApplier::Restore() {
+  if (!current_) return absl::FailedPreconditionError("no ruleset to restore");
+  absl::Time start = absl::Now();
+  if (absl::Status st = kernel_->Run(current_->text, false); !st.ok()) {
+    return absl::Status(st.code(), absl::StrCat("restore failed: ", st.message()));
+  }
+  return absl::Now() - start;
+}
+
+}  // namespace polder::agent

@@ -1,0 +1,60 @@
+// RulesetApplier owns "the ruleset this host should have": it validates a new ruleset, applies
+// it in one atomic kernel transaction (the script replaces table inet polder, nothing else),
+// reads the table back as the desired state, and later compares the kernel against that state
+// and restores it. On any failure the last good ruleset stays in force, in the kernel (a
+// rejected transaction changes nothing) and here.
+#ifndef POLDER_AGENT_RULESET_APPLIER_H_
+#define POLDER_AGENT_RULESET_APPLIER_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/nft_kernel.h"
+#include "agent/ruleset.h"
+
+namespace polder::agent {
+
+class RulesetApplier {
+ public:
+  struct Options {
+    // Let the kernel check the transaction before committing it. The commit is atomic anyway;
+    // the dry run only separates "refused" from "failed while applying" in reports.
+    bool dry_run = true;
+  };
+
+  enum class Outcome { kApplied, kAdopted, kUnchanged };
+  struct Result {
+    Outcome outcome;
+    absl::Duration duration;
+  };
+
+  RulesetApplier(NftKernel* kernel, Options options) : kernel_(kernel), options_(options) {}
+
+  // Makes `text` the enforced ruleset. The first call adopts a matching table already in the
+  // kernel (an agent restart) instead of replacing it.
+  absl::StatusOr<Result> Apply(std::string text);
+
+  // Differences between the kernel's table and the desired one; empty when in sync.
+  absl::StatusOr<std::vector<std::string>> Check();
+
+  // Puts the desired ruleset back with one atomic replace.
+  absl::StatusOr<absl::Duration> Restore();
+
+  const std::optional<Ruleset>& current() const { return current_; }
+  const std::string& desired_listing() const { return desired_listing_; }
+
+ private:
+  absl::Status Commit(const Ruleset& ruleset);
+
+  NftKernel* kernel_;
+  Options options_;
+  std::optional<Ruleset> current_;
+  std::string desired_listing_;
+};
+
+}  // namespace polder::agent
+
+#endif  // POLDER_AGENT_RULESET_APPLIER_H_

@@ -1,0 +1,1 @@
+# End-to-end tests of polder-agent (filled in below).
