@@ -110,6 +110,7 @@ class GraphBuilder {
     std::sort(results_.begin(), results_.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     for (auto& [key, edge] : results_) {
+      if (edge.flows.empty() && !edge.anti_lockout) continue;
       std::sort(edge.flows.begin(), edge.flows.end());
       edge.flows.erase(std::unique(edge.flows.begin(), edge.flows.end()), edge.flows.end());
       std::sort(edge.narrowing.begin(), edge.narrowing.end());
@@ -165,7 +166,11 @@ class GraphBuilder {
       if (!allows.empty()) {
         ZoneEdge edge;
         for (const Box* a : allows) EvaluateAllow(*a, denies, edge);
-        if (!edge.flows.empty()) results_.emplace_back(entries_[i].key, std::move(edge));
+        // Kept even when denies took everything: the anti-lockout may still
+        // add the edge, and then these denies narrow it.
+        if (!edge.flows.empty() || !edge.narrowing.empty()) {
+          results_.emplace_back(entries_[i].key, std::move(edge));
+        }
       }
       i = j;
     }
