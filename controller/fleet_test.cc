@@ -1,1 +1,253 @@
+#include "controller/fleet.h"
+
 #include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "controller/log.h"
+#include "controller/sha256.h"
+
+namespace polder::controller {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A policy source the test edits: host -> ruleset text, plus failure.
+struct FakePolicy {
+  std::map<std::string, std::string> rulesets;
+  std::string error;
+  std::vector<QuarantineRecord> last_quarantines;
+
+  PolicyCompiler Compiler() {
+    return [this](absl::Time,
+                  const std::vector<QuarantineRecord>& q) -> absl::StatusOr<CompiledPolicy> {
+      last_quarantines = q;
+      if (!error.empty()) return absl::FailedPreconditionError(error);
+      CompiledPolicy c;
+      std::string all;
+      for (const auto& [h, r] : rulesets) {
+        std::string text = r;
+        for (const auto& o : q)
+          if (o.target == h || o.target == "zone") text += "\nquarantined";
+        c.hosts[h] = {"zone", text};
+        absl::StrAppend(&all, h, "=", text, ";");
+      }
+      c.zones = {"zone", "mgmt"};
+      c.revision = Sha256Hex(all);
+      return c;
+    };
+  }
+};
+
+struct RecordingSink : AgentSink {
+  std::vector<AssignmentInfo> got;
+  std::optional<absl::Status> closed;
+  void Assign(const AssignmentInfo& a) override { got.push_back(a); }
+  void Close(const absl::Status& s) override { closed = s; }
+};
+
+class FleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetLogEnabled(false);
+    path_ = fs::temp_directory_path() /
+            ("fleet-test-" + std::to_string(getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+    Remove();
+    policy_.rulesets = {{"a", "ruleset a"}, {"b", "ruleset b"}};
+    Restart();
+  }
+  void TearDown() override {
+    fleet_.reset();
+    store_.reset();
+    Remove();
+  }
+  void Remove() {
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path_.string() + suffix);
+  }
+  void Restart() {
+    fleet_.reset();
+    store_.reset();
+    store_ = std::move(*StateStore::Open(path_));
+    fleet_ = std::make_unique<Fleet>(store_.get(), policy_.Compiler());
+    start_status_ = fleet_->Start(now_);
+  }
+  uint64_t Connect(const std::string& host, RecordingSink& sink, const std::string& hash = "") {
+    auto s = fleet_->Connect({host, "test", "", hash}, &sink, now_);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? *s : 0;
+  }
+  HostStatusInfo HostStatus(const std::string& host) {
+    for (auto& h : fleet_->Status().hosts)
+      if (h.host == host) return h;
+    ADD_FAILURE() << "no host " << host;
+    return {};
+  }
+
+  fs::path path_;
+  FakePolicy policy_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Fleet> fleet_;
+  absl::Status start_status_;
+  absl::Time now_ = absl::FromUnixSeconds(1800000000);
+};
+
+TEST_F(FleetTest, EachHostGetsOnlyItsOwnRuleset) {
+  ASSERT_TRUE(start_status_.ok());
+  RecordingSink a, b;
+  Connect("a", a);
+  Connect("b", b);
+  ASSERT_EQ(a.got.size(), 1u);
+  ASSERT_EQ(b.got.size(), 1u);
+  EXPECT_EQ(*a.got[0].ruleset, "ruleset a");
+  EXPECT_EQ(a.got[0].hash, Sha256Hex("ruleset a"));
+  EXPECT_EQ(*b.got[0].ruleset, "ruleset b");
+  EXPECT_EQ(a.got[0].revision, fleet_->Status().revision);
+}
+
+TEST_F(FleetTest, AgentThatAlreadyRunsTheRulesetGetsNothing) {
+  RecordingSink a;
+  Connect("a", a, Sha256Hex("ruleset a"));
+  EXPECT_TRUE(a.got.empty());
+  EXPECT_EQ(fleet_->ConnectedInSync(), 1);
+  EXPECT_EQ(HostStatus("a").applied_revision, fleet_->Status().revision);
+}
+
+TEST_F(FleetTest, OnlyChangedHostsReceiveNewAssignments) {
+  RecordingSink a, b;
+  uint64_t sa = Connect("a", a);
+  uint64_t sb = Connect("b", b);
+  fleet_->OnApplyResult("a", sa, {true, "", absl::Milliseconds(3), a.got[0].hash, "", now_});
+  fleet_->OnApplyResult("b", sb, {true, "", absl::Milliseconds(3), b.got[0].hash, "", now_});
+  EXPECT_EQ(fleet_->ConnectedInSync(), 2);
+  policy_.rulesets["b"] = "ruleset b v2";
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  EXPECT_EQ(a.got.size(), 1u);
+  ASSERT_EQ(b.got.size(), 2u);
+  EXPECT_EQ(*b.got[1].ruleset, "ruleset b v2");
+  EXPECT_EQ(fleet_->ConnectedInSync(), 1);
+  // A recompilation that changes nothing sends nothing.
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  EXPECT_EQ(b.got.size(), 2u);
+}
+
+TEST_F(FleetTest, UnknownHostIsRefusedWithAClearMessage) {
+  RecordingSink x;
+  auto s = fleet_->Connect({"ghost", "test", "", ""}, &x, now_);
+  ASSERT_EQ(s.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(s.status().message().find("not in the policy"), absl::string_view::npos);
+  EXPECT_EQ(fleet_->Metrics().refused_agents, 1);
+}
+
+TEST_F(FleetTest, BrokenPolicyIsNotRolledOutAndTheReasonIsKept) {
+  RecordingSink a;
+  Connect("a", a);
+  std::string good = fleet_->Status().revision;
+  policy_.rulesets["a"] = "would be new";
+  policy_.error = "flows.yaml:3:5: error: unknown zone [unknown-ref]";
+  EXPECT_FALSE(fleet_->Reload(now_).ok());
+  FleetStatus st = fleet_->Status();
+  EXPECT_EQ(st.revision, good);
+  EXPECT_EQ(st.policy_error, policy_.error);
+  EXPECT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(fleet_->AuditLog(1)->front().kind, "policy-rejected");
+  policy_.error.clear();
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  EXPECT_TRUE(fleet_->Status().policy_error.empty());
+  EXPECT_EQ(a.got.size(), 2u);
+}
+
+TEST_F(FleetTest, RestartServesLastGoodRevisionEvenIfPolicyNowFails) {
+  RecordingSink a;
+  uint64_t sa = Connect("a", a);
+  fleet_->OnApplyResult("a", sa, {true, "", absl::Milliseconds(3), a.got[0].hash, "", now_});
+  std::string good = fleet_->Status().revision;
+  policy_.error = "broken";
+  Restart();
+  EXPECT_FALSE(start_status_.ok());
+  EXPECT_EQ(fleet_->Status().revision, good);
+  // The host's applied state came back from the store; nothing to resend.
+  RecordingSink a2, b2;
+  Connect("a", a2, Sha256Hex("ruleset a"));
+  Connect("b", b2);
+  EXPECT_TRUE(a2.got.empty());
+  ASSERT_EQ(b2.got.size(), 1u);
+  EXPECT_EQ(*b2.got[0].ruleset, "ruleset b");
+}
+
+TEST_F(FleetTest, NewerStreamReplacesOlderOne) {
+  RecordingSink first, second;
+  uint64_t s1 = Connect("a", first);
+  Connect("a", second);
+  ASSERT_TRUE(first.closed.has_value());
+  EXPECT_EQ(first.closed->code(), absl::StatusCode::kAlreadyExists);
+  // The old stream ending later must not mark the host disconnected.
+  fleet_->Disconnect("a", s1, now_);
+  EXPECT_TRUE(HostStatus("a").connected);
+  EXPECT_EQ(fleet_->Metrics().agents_connected, 1);
+}
+
+TEST_F(FleetTest, QuarantineIsPushedAuditedAndSurvivesRestart) {
+  RecordingSink a, b;
+  Connect("a", a);
+  Connect("b", b);
+  auto rev = fleet_->Quarantine({"a", {"mgmt"}, "incident 7", "alice", {}}, now_);
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  ASSERT_EQ(a.got.size(), 2u);
+  EXPECT_EQ(*a.got[1].ruleset, "ruleset a\nquarantined");
+  EXPECT_EQ(b.got.size(), 1u);
+  EXPECT_TRUE(HostStatus("a").quarantined);
+  EXPECT_FALSE(HostStatus("b").quarantined);
+  auto log = fleet_->AuditLog(5);
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE(std::any_of(log->begin(), log->end(), [](const AuditRecord& r) {
+    return r.kind == "quarantine" && r.actor == "alice" && r.target == "a";
+  }));
+  Restart();
+  ASSERT_TRUE(start_status_.ok());
+  ASSERT_EQ(policy_.last_quarantines.size(), 1u);
+  EXPECT_EQ(policy_.last_quarantines[0].reason, "incident 7");
+  EXPECT_TRUE(HostStatus("a").quarantined);
+  EXPECT_EQ(fleet_->Status().revision, *rev);
+  ASSERT_TRUE(fleet_->Release("a", "bob", now_).ok());
+  EXPECT_FALSE(HostStatus("a").quarantined);
+  EXPECT_EQ(fleet_->Release("a", "bob", now_).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(fleet_->Quarantine({"nope", {}, "x", "alice", {}}, now_).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(FleetTest, ApplyFailureAndDriftShowInStatusAndMetrics) {
+  RecordingSink a;
+  uint64_t sa = Connect("a", a);
+  fleet_->OnApplyResult("a", sa,
+                        {false, "nft: syntax error", absl::Milliseconds(1), Sha256Hex("old"), "",
+                         now_ + absl::Milliseconds(20)});
+  EXPECT_EQ(HostStatus("a").last_error, "nft: syntax error");
+  fleet_->OnDrift("a", sa, {{"rule added to chain input"}, now_, 99, false});
+  EXPECT_TRUE(HostStatus("a").drift);
+  MetricsSnapshot m = fleet_->Metrics();
+  EXPECT_EQ(m.apply_failed, 1);
+  EXPECT_EQ(m.drift_events, 1);
+  EXPECT_EQ(m.latency_count, 0);  // the failed apply answered an older hash
+  fleet_->OnApplyResult(
+      "a", sa, {true, "", absl::Milliseconds(1), a.got[0].hash, "", now_ + absl::Milliseconds(30)});
+  EXPECT_FALSE(HostStatus("a").drift);
+  EXPECT_EQ(fleet_->Metrics().latency_count, 1);
+  EXPECT_NEAR(fleet_->Metrics().latency_sum, 0.030, 1e-6);
+  // Reports from a stale session are ignored.
+  fleet_->OnDrift("a", sa + 100, {{"x"}, now_, 1, false});
+  EXPECT_FALSE(HostStatus("a").drift);
+}
+
+TEST_F(FleetTest, RemovedHostIsDisconnected) {
+  RecordingSink b;
+  Connect("b", b);
+  policy_.rulesets.erase("b");
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  ASSERT_TRUE(b.closed.has_value());
+  EXPECT_EQ(b.closed->code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(fleet_->Status().hosts.size(), 1u);
+  EXPECT_EQ(fleet_->Metrics().agents_connected, 0);
+}
+
+}  // namespace
+}  // namespace polder::controller
