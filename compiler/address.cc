@@ -41,8 +41,9 @@ absl::uint128 HostMask(Family f, int length) {
 
 }  // namespace
 
-absl::StatusOr<Address> Address::Parse(std::string_view text) {
-  std::string s(text);
+absl::StatusOr<Address> Address::Parse(std::string_view text_view) {
+  std::string s(text_view);
+  const std::string& text = s;
   unsigned char bytes[16];
   if (inet_pton(AF_INET, s.c_str(), bytes) == 1) {
     return Address{Family::kV4, FromBytes(bytes, 4)};
@@ -50,23 +51,24 @@ absl::StatusOr<Address> Address::Parse(std::string_view text) {
   if (inet_pton(AF_INET6, s.c_str(), bytes) == 1) {
     return Address{Family::kV6, FromBytes(bytes, 16)};
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "`", text, "` is not an IP address; write e.g. 10.1.0.11 or 2001:db8::11"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("`", text, "` is not an IP address; write e.g. 10.1.0.11 or 2001:db8::11"));
 }
 
 std::string Address::ToString() const { return Format(family, value); }
 
-absl::StatusOr<Prefix> Prefix::Parse(std::string_view text) {
+absl::StatusOr<Prefix> Prefix::Parse(std::string_view text_view) {
+  const std::string text(text_view);
   size_t slash = text.find('/');
-  absl::StatusOr<Address> base = Address::Parse(text.substr(0, slash));
+  absl::StatusOr<Address> base = Address::Parse(std::string_view(text).substr(0, slash));
   if (!base.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "`", text, "` is not a CIDR prefix; write e.g. 10.1.0.0/24 or 2001:db8:1::/64"));
   }
   int bits = FamilyBits(base->family);
   int length = bits;
-  if (slash != std::string_view::npos) {
-    std::string_view len_text = text.substr(slash + 1);
+  if (slash != std::string::npos) {
+    std::string_view len_text = std::string_view(text).substr(slash + 1);
     auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), length);
     if (ec != std::errc() || end != len_text.data() + len_text.size() || len_text.empty() ||
         length < 0 || length > bits) {
@@ -77,8 +79,8 @@ absl::StatusOr<Prefix> Prefix::Parse(std::string_view text) {
   }
   if ((base->value & HostMask(base->family, length)) != 0) {
     Prefix fixed{Address{base->family, base->value & ~HostMask(base->family, length)}, length};
-    return absl::InvalidArgumentError(absl::StrCat("`", text, "` has host bits set; write `",
-                                                   fixed.ToString(), "`"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("`", text, "` has host bits set; write `", fixed.ToString(), "`"));
   }
   return Prefix{*base, length};
 }

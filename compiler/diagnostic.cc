@@ -9,8 +9,7 @@ void DiagnosticList::Error(const SourceLocation& loc, std::string code, std::str
   Add(Diagnostic{Severity::kError, std::move(code), std::move(message), loc, {}, {}});
 }
 
-void DiagnosticList::Warning(const SourceLocation& loc, std::string code,
-                             std::string message) {
+void DiagnosticList::Warning(const SourceLocation& loc, std::string code, std::string message) {
   Add(Diagnostic{Severity::kWarning, std::move(code), std::move(message), loc, {}, {}});
 }
 

@@ -28,8 +28,8 @@ struct Diagnostic {
   std::string code;  // e.g. "unknown-key"; see spec §9
   std::string message;
   SourceLocation location;
-  std::string invariant;        // set for invariant-violated
-  std::vector<PathStep> path;   // set for path violations
+  std::string invariant;       // set for invariant-violated
+  std::vector<PathStep> path;  // set for path violations
 };
 
 class DiagnosticList {

@@ -26,11 +26,10 @@ std::optional<ServiceId> Policy::FindService(std::string_view name) const {
 }
 
 std::optional<ZoneId> Policy::Classify(const Address& a) const {
-  auto it = std::upper_bound(segments.begin(), segments.end(), a,
-                             [](const Address& addr, const ZoneSegment& s) {
-                               return addr.family != s.family ? addr.family < s.family
-                                                              : addr.value < s.lo;
-                             });
+  auto it = std::upper_bound(
+      segments.begin(), segments.end(), a, [](const Address& addr, const ZoneSegment& s) {
+        return addr.family != s.family ? addr.family < s.family : addr.value < s.lo;
+      });
   if (it == segments.begin()) return std::nullopt;
   --it;
   if (it->family != a.family || it->hi < a.value) return std::nullopt;

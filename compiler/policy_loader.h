@@ -23,15 +23,16 @@ struct LoadOptions {
   absl::Time now = absl::Now();  // decides which flows have expired
 };
 
-struct LoadResult {
-  Policy policy;
-  DiagnosticList diagnostics;
-};
-
 // One policy file in memory; `path` is relative to the policy directory.
 struct SourceFile {
   std::string path;
   std::string content;
+};
+
+struct LoadResult {
+  Policy policy;
+  DiagnosticList diagnostics;
+  std::vector<SourceFile> sources;  // in load order, for quoting source lines
 };
 
 // Fails (exit status 2 territory) only when the directory cannot be read.

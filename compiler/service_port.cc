@@ -10,6 +10,9 @@
 namespace polder {
 namespace {
 
+// abseil here predates absl::string_view == std::string_view.
+absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
+
 struct IcmpType {
   std::string_view name;
   int type;
@@ -64,8 +67,8 @@ int LookupIcmp(const Table& table, std::string_view name) {
 
 template <typename Table>
 std::string IcmpNames(const Table& table) {
-  std::vector<std::string_view> names;
-  for (const IcmpType& t : table) names.push_back(t.name);
+  std::vector<std::string> names;
+  for (const IcmpType& t : table) names.emplace_back(t.name);
   return absl::StrJoin(names, ", ");
 }
 
@@ -77,7 +80,7 @@ bool ParseNumber(std::string_view s, int& out) {
 
 absl::Status BadItem(std::string_view text) {
   return absl::InvalidArgumentError(
-      absl::StrCat("`", text,
+      absl::StrCat("`", Sv(text),
                    "` is not a port item; write tcp/443, udp/1000-2000, sctp/P, "
                    "icmp, icmp/echo-request, icmpv6/echo-request or any"));
 }
@@ -91,12 +94,11 @@ absl::StatusOr<ServicePort> ParsePortRange(Protocol proto, std::string_view item
                 : ParseNumber(range.substr(0, dash), lo) && ParseNumber(range.substr(dash + 1), hi);
   if (!ok) return BadItem(item);
   if (lo < 1 || lo > 65535 || hi < 1 || hi > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("`", item, "`: ports are 1-65535"));
+    return absl::InvalidArgumentError(absl::StrCat("`", Sv(item), "`: ports are 1-65535"));
   }
   if (lo > hi) {
-    return absl::InvalidArgumentError(absl::StrCat("`", item, "`: the range is reversed; write ",
-                                                   ProtocolName(proto), "/", hi, "-", lo));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`", Sv(item), "`: the range is reversed; write ", ProtocolName(proto), "/", hi, "-", lo));
   }
   return ServicePort{proto, static_cast<uint16_t>(lo), static_cast<uint16_t>(hi)};
 }
@@ -107,34 +109,42 @@ absl::StatusOr<ServicePort> ParseIcmp(Protocol proto, std::string_view item,
   if (type.empty()) return BadItem(item);
   int number = v6 ? LookupIcmp(kIcmpv6Types, type) : LookupIcmp(kIcmpTypes, type);
   if (number < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "`", item, "`: unknown ", ProtocolName(proto), " type `", type, "`; known types: ",
-        v6 ? IcmpNames(kIcmpv6Types) : IcmpNames(kIcmpTypes)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("`", Sv(item), "`: unknown ", ProtocolName(proto), " type `", Sv(type),
+                     "`; known types: ", v6 ? IcmpNames(kIcmpv6Types) : IcmpNames(kIcmpTypes)));
   }
   return ServicePort{proto, static_cast<uint16_t>(number), static_cast<uint16_t>(number)};
 }
 
 }  // namespace
 
-std::string_view ProtocolName(Protocol p) {
+const char* ProtocolName(Protocol p) {
   switch (p) {
-    case Protocol::kAny: return "any";
-    case Protocol::kIcmp: return "icmp";
-    case Protocol::kTcp: return "tcp";
-    case Protocol::kUdp: return "udp";
-    case Protocol::kIcmpv6: return "icmpv6";
-    case Protocol::kSctp: return "sctp";
+    case Protocol::kAny:
+      return "any";
+    case Protocol::kIcmp:
+      return "icmp";
+    case Protocol::kTcp:
+      return "tcp";
+    case Protocol::kUdp:
+      return "udp";
+    case Protocol::kIcmpv6:
+      return "icmpv6";
+    case Protocol::kSctp:
+      return "sctp";
   }
   return "?";
 }
 
 bool IsIcmp(Protocol p) { return p == Protocol::kIcmp || p == Protocol::kIcmpv6; }
 
-std::string_view IcmpTypeName(bool v6, int type) {
+const char* IcmpTypeName(bool v6, int type) {
   if (v6) {
-    for (const IcmpType& t : kIcmpv6Types) if (t.type == type) return t.name;
+    for (const IcmpType& t : kIcmpv6Types)
+      if (t.type == type) return t.name.data();
   } else {
-    for (const IcmpType& t : kIcmpTypes) if (t.type == type) return t.name;
+    for (const IcmpType& t : kIcmpTypes)
+      if (t.type == type) return t.name.data();
   }
   return "";
 }
@@ -159,7 +169,7 @@ std::string ServicePort::ToString() const {
   if (protocol == Protocol::kAny) return "any";
   if (IsIcmp(protocol)) {
     if (lo == 0 && hi == 255) return std::string(ProtocolName(protocol));
-    std::string_view name = IcmpTypeName(protocol == Protocol::kIcmpv6, lo);
+    std::string name = IcmpTypeName(protocol == Protocol::kIcmpv6, lo);
     return absl::StrCat(ProtocolName(protocol), "/", name.empty() ? std::to_string(lo) : name);
   }
   if (lo == hi) return absl::StrCat(ProtocolName(protocol), "/", lo);

@@ -23,7 +23,7 @@ enum class Protocol : uint8_t {
   kSctp = 132,
 };
 
-std::string_view ProtocolName(Protocol p);  // "tcp", "icmpv6", "any", ...
+const char* ProtocolName(Protocol p);  // "tcp", "icmpv6", "any", ...
 bool IsIcmp(Protocol p);
 
 struct ServicePort {
@@ -40,6 +40,6 @@ struct ServicePort {
 };
 
 // The nftables name of an ICMP (v6 when `v6`) type number, or "" if unnamed.
-std::string_view IcmpTypeName(bool v6, int type);
+const char* IcmpTypeName(bool v6, int type);
 
 }  // namespace polder

@@ -80,8 +80,7 @@ std::vector<ZoneSegment> BuildZoneSegments(std::vector<ZonePrefix> prefixes) {
   return out;
 }
 
-std::vector<AddressSet> EffectiveSpaces(const std::vector<ZoneSegment>& segments,
-                                        int zone_count) {
+std::vector<AddressSet> EffectiveSpaces(const std::vector<ZoneSegment>& segments, int zone_count) {
   std::vector<std::vector<AddressRange>> ranges(zone_count);
   for (const ZoneSegment& s : segments) ranges[s.zone].push_back({s.family, s.lo, s.hi});
   std::vector<AddressSet> out(zone_count);

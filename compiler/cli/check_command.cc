@@ -1,0 +1,69 @@
+#include "compiler/cli/check_command.h"
+
+#include <iostream>
+#include <memory>
+
+#include "compiler/check.h"
+#include "compiler/cli/cli_common.h"
+#include "compiler/diagnostic_format.h"
+
+namespace polder::cli {
+namespace {
+
+struct CheckArgs {
+  std::string dir;
+  std::string now;
+  std::string format = "text";
+  std::string warn_expiry;
+};
+
+int RunCheck(const CheckArgs& args) {
+  absl::StatusOr<absl::Time> now = ParseNow(args.now);
+  if (!now.ok()) {
+    std::cerr << "polder: " << now.status().message() << "\n";
+    return kExitCannotRun;
+  }
+  CheckOptions options{*now, absl::ZeroDuration()};
+  if (!args.warn_expiry.empty() && !absl::ParseDuration(args.warn_expiry, &options.warn_expiry)) {
+    std::string days = args.warn_expiry;
+    if (days.empty() || days.back() != 'd' ||
+        !absl::ParseDuration(days.substr(0, days.size() - 1) + "h", &options.warn_expiry)) {
+      std::cerr << "polder: --warn-expiry `" << args.warn_expiry
+                << "` is not a duration like 14d or 36h\n";
+      return kExitCannotRun;
+    }
+    options.warn_expiry *= 24;
+  }
+  absl::StatusOr<LoadResult> result = CheckPolicy(args.dir, options);
+  if (!result.ok()) {
+    std::cerr << "polder: " << result.status().message() << "\n";
+    return kExitCannotRun;
+  }
+  const DiagnosticList& d = result->diagnostics;
+  if (args.format == "json") {
+    std::cout << FormatJson(d, result->policy.revision);
+  } else {
+    std::cout << FormatText(d, result->sources);
+    std::cerr << "polder check: " << Summary(d);
+    if (!d.HasErrors()) std::cerr << "; revision " << result->policy.revision;
+    std::cerr << "\n";
+  }
+  return d.HasErrors() ? kExitFindings : kExitOk;
+}
+
+}  // namespace
+
+void AddCheckCommand(CLI::App& app) {
+  auto args = std::make_shared<CheckArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("check", "Parse, resolve, verify invariants and lint a policy");
+  cmd->add_option("DIR", args->dir, "Policy directory")->required();
+  cmd->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time instead of now");
+  cmd->add_option("--format", args->format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--warn-expiry", args->warn_expiry,
+                  "Warn about flows expiring within this window, e.g. 14d");
+  cmd->callback([args] { throw CLI::RuntimeError(RunCheck(*args)); });
+}
+
+}  // namespace polder::cli

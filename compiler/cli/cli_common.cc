@@ -1,0 +1,45 @@
+#include "compiler/cli/cli_common.h"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "compiler/diagnostic_format.h"
+
+namespace polder::cli {
+
+absl::StatusOr<absl::Time> ParseNow(const std::string& text) {
+  if (text.empty()) return absl::Now();
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--now `", text, "` is not an RFC 3339 time, e.g. 2026-11-24T12:00:00Z"));
+  }
+  return t;
+}
+
+Loaded LoadOrReport(const std::string& dir, const std::string& now_text) {
+  Loaded out;
+  absl::StatusOr<absl::Time> now = ParseNow(now_text);
+  if (!now.ok()) {
+    std::cerr << "polder: " << now.status().message() << "\n";
+    out.exit_code = kExitCannotRun;
+    return out;
+  }
+  absl::StatusOr<LoadResult> loaded = LoadPolicy(dir, LoadOptions{*now});
+  if (!loaded.ok()) {
+    std::cerr << "polder: " << loaded.status().message() << "\n";
+    out.exit_code = kExitCannotRun;
+    return out;
+  }
+  if (loaded->diagnostics.HasErrors()) {
+    loaded->diagnostics.Sort();
+    std::cerr << FormatText(loaded->diagnostics, loaded->sources);
+    out.exit_code = kExitFindings;
+    return out;
+  }
+  out.result = std::move(*loaded);
+  return out;
+}
+
+}  // namespace polder::cli

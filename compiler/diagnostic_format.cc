@@ -1,0 +1,98 @@
+#include "compiler/diagnostic_format.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+
+namespace polder {
+namespace {
+
+const char* SeverityName(Severity s) { return s == Severity::kError ? "error" : "warning"; }
+
+// The given 1-based line of `content`, without its newline.
+std::string SourceLine(const std::string& content, int line) {
+  size_t start = 0;
+  for (int i = 1; i < line; ++i) {
+    start = content.find('\n', start);
+    if (start == std::string::npos) return "";
+    ++start;
+  }
+  size_t end = content.find('\n', start);
+  std::string text = content.substr(start, end == std::string::npos ? end : end - start);
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  return text;
+}
+
+void AppendQuote(std::string& out, const Diagnostic& d, const std::vector<SourceFile>& sources) {
+  if (d.location.line <= 0) return;
+  for (const SourceFile& f : sources) {
+    if (f.path != d.location.file) continue;
+    std::string line = SourceLine(f.content, d.location.line);
+    if (line.empty()) return;
+    std::string caret;
+    for (int i = 1; i < d.location.column && i <= static_cast<int>(line.size()); ++i) {
+      caret += line[i - 1] == '\t' ? '\t' : ' ';
+    }
+    absl::StrAppend(&out, line, "\n", caret, "^\n");
+    return;
+  }
+}
+
+void AppendPath(std::string& out, const Diagnostic& d) {
+  if (d.path.empty()) return;
+  std::vector<std::string> zones;
+  for (const PathStep& s : d.path) zones.push_back(s.zone);
+  absl::StrAppend(&out, "  path: ", absl::StrJoin(zones, " -> "), "\n");
+  for (size_t i = 1; i < d.path.size(); ++i) {
+    absl::StrAppend(&out, "    ", d.path[i - 1].zone, " -> ", d.path[i].zone, ": ",
+                    absl::StrJoin(d.path[i].flows, ", "), "\n");
+  }
+}
+
+}  // namespace
+
+std::string FormatText(const DiagnosticList& diagnostics, const std::vector<SourceFile>& sources) {
+  std::string out;
+  for (const Diagnostic& d : diagnostics.items()) {
+    absl::StrAppend(&out, d.location.file, ":", d.location.line, ":", d.location.column, ": ",
+                    SeverityName(d.severity), ": ", d.message, " [", d.code, "]\n");
+    AppendQuote(out, d, sources);
+    AppendPath(out, d);
+  }
+  return out;
+}
+
+std::string FormatJson(const DiagnosticList& diagnostics, const std::string& revision) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Diagnostic& d : diagnostics.items()) {
+    nlohmann::json j = {{"severity", SeverityName(d.severity)},
+                        {"code", d.code},
+                        {"file", d.location.file},
+                        {"line", d.location.line},
+                        {"column", d.location.column},
+                        {"message", d.message}};
+    if (!d.invariant.empty()) j["invariant"] = d.invariant;
+    if (!d.path.empty()) {
+      nlohmann::json zones = nlohmann::json::array(), flows = nlohmann::json::array();
+      for (const PathStep& s : d.path) {
+        zones.push_back(s.zone);
+        flows.push_back(s.flows);
+      }
+      j["path"] = zones;
+      j["path_flows"] = flows;  // path_flows[i]: flows making the edge into path[i]
+    }
+    list.push_back(std::move(j));
+  }
+  nlohmann::json doc = {{"revision", revision}, {"diagnostics", list}};
+  return doc.dump(2) + "\n";
+}
+
+std::string Summary(const DiagnosticList& diagnostics) {
+  size_t errors = diagnostics.error_count();
+  size_t warnings = diagnostics.items().size() - errors;
+  if (errors == 0 && warnings == 0) return "no problems";
+  return absl::StrCat(errors, errors == 1 ? " error" : " errors", ", ", warnings,
+                      warnings == 1 ? " warning" : " warnings");
+}
+
+}  // namespace polder
