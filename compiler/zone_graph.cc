@@ -101,8 +101,11 @@ class GraphBuilder {
   explicit GraphBuilder(const Policy& policy) : policy_(policy) {}
 
   ZoneGraph Build() {
-    ZoneGraph g{ZoneGraphBase(policy_.zones.size()), std::vector<bool>(policy_.flows.size(), false),
-                std::vector<bool>(policy_.flows.size(), false)};
+    ZoneGraph g;
+    g.graph = ZoneGraphBase(policy_.zones.size());
+    g.allow_effective.assign(policy_.flows.size(), false);
+    g.deny_used.assign(policy_.flows.size(), false);
+    g.denied_by.assign(policy_.flows.size(), {});
     graph_ = &g;
     CollectBoxes();
     EvaluatePairs();
@@ -208,6 +211,7 @@ class GraphBuilder {
         for (int k : both) {
           removed.Add(*relevant[k]->services);
           graph_->deny_used[relevant[k]->flow] = true;
+          graph_->denied_by[allow.flow].push_back(relevant[k]->flow);
           edge.narrowing.push_back(relevant[k]->flow);
         }
         ServiceSpace rest = allow.services->Subtract(removed);
@@ -217,6 +221,9 @@ class GraphBuilder {
       }
     }
     if (effective) MarkEffective(allow.flow, edge);
+    auto& by = graph_->denied_by[allow.flow];
+    std::sort(by.begin(), by.end());
+    by.erase(std::unique(by.begin(), by.end()), by.end());
   }
 
   void MarkEffective(FlowId flow, ZoneEdge& edge) {
@@ -277,6 +284,45 @@ const ZoneEdge* ZoneGraph::Edge(ZoneId from, ZoneId to) const {
 }
 
 ZoneGraph BuildZoneGraph(const Policy& policy) { return GraphBuilder(policy).Build(); }
+
+std::vector<FlowPart> FlowParts(const Policy& policy, const Flow& flow) {
+  AddressSet sources;
+  if (flow.sources) {
+    for (const Prefix& p : *flow.sources) sources.Add(p);
+  }
+  auto from = PartsByZone(policy, flow.from, flow.sources ? &sources : nullptr);
+  auto to = PartsByZone(policy, flow.to, nullptr);
+  std::vector<FlowPart> parts;
+  for (const auto& [fz, fs] : from) {
+    for (const auto& [tz, ts] : to) parts.push_back({fz, tz, fs, ts});
+  }
+  return parts;
+}
+
+std::optional<ZonePath> PathsFrom::PathTo(ZoneId z) const {
+  if (parent[z] < 0) return std::nullopt;
+  ZonePath path{z};
+  for (ZoneId u = parent[z]; u != from; u = parent[u]) path.push_back(u);
+  path.push_back(from);
+  std::reverse(path.begin(), path.end());
+  return path;
+}
+
+PathsFrom ShortestPathsFrom(const ZoneGraph& g, ZoneId from) {
+  PathsFrom out{from, std::vector<ZoneId>(g.zone_count(), -1)};
+  std::deque<ZoneId> queue{from};
+  while (!queue.empty()) {
+    ZoneId u = queue.front();
+    queue.pop_front();
+    for (auto e : boost::make_iterator_range(boost::out_edges(u, g.graph))) {
+      ZoneId v = static_cast<ZoneId>(boost::target(e, g.graph));
+      if (out.parent[v] >= 0) continue;
+      out.parent[v] = u;
+      queue.push_back(v);
+    }
+  }
+  return out;
+}
 
 std::optional<ZonePath> ShortestPath(const ZoneGraph& g, ZoneId from,
                                      const std::vector<bool>& targets,

@@ -44,12 +44,25 @@ struct ZoneGraph {
   std::vector<bool> allow_effective;
   // Per flow id: an active deny that takes something away from an allow.
   std::vector<bool> deny_used;
+  // Per allow flow id: the denies that take something away from it.
+  std::vector<std::vector<FlowId>> denied_by;
 
   int zone_count() const { return static_cast<int>(boost::num_vertices(graph)); }
   const ZoneEdge* Edge(ZoneId from, ZoneId to) const;
 };
 
 ZoneGraph BuildZoneGraph(const Policy& policy);
+
+// One flow restricted to one (from zone, to zone) pair: the addresses it
+// covers on each side (`sources` applied). A flow naming several zones or
+// hosts in several zones has several parts; one that covers nothing, none.
+struct FlowPart {
+  ZoneId from_zone = -1;
+  ZoneId to_zone = -1;
+  AddressSet src;
+  AddressSet dst;
+};
+std::vector<FlowPart> FlowParts(const Policy& policy, const Flow& flow);
 
 // A path of one or more edges, as the zones it visits (first = start).
 using ZonePath = std::vector<ZoneId>;
@@ -68,6 +81,15 @@ struct PathsTo {
   ZonePath PathFrom(ZoneId z) const;
 };
 PathsTo ShortestPathsTo(const ZoneGraph& g, ZoneId target);
+
+// Shortest paths (>= 1 edge) from `from` to every zone; parent[z] is the
+// zone before z, -1 when z is unreachable.
+struct PathsFrom {
+  ZoneId from = -1;
+  std::vector<ZoneId> parent;
+  std::optional<ZonePath> PathTo(ZoneId z) const;
+};
+PathsFrom ShortestPathsFrom(const ZoneGraph& g, ZoneId from);
 
 // The zones reachable from `from` by one or more edges.
 std::vector<bool> ReachableFrom(const ZoneGraph& g, ZoneId from);
