@@ -1,1 +1,11 @@
-# End-to-end tests of polder-agent (filled in below).
+# End-to-end tests of polder-agent: real kernel, real packets, in network namespaces the tests
+# create and remove themselves (names pt-<pid>-<n>). They need root; labelled `root` so they
+# can be selected (ctest -L root) or skipped (ctest -LE root).
+if(TARGET polder-agent)
+  foreach(script drift_e2e traffic_e2e)
+    add_test(NAME agent_${script}
+             COMMAND ${CMAKE_CURRENT_LIST_DIR}/agent/${script}.sh $<TARGET_FILE:polder-agent>)
+    set_tests_properties(agent_${script} PROPERTIES TIMEOUT 300 LABELS "root;e2e;agent"
+                         RUN_SERIAL TRUE)
+  endforeach()
+endif()
