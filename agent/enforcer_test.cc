@@ -233,5 +233,28 @@ TEST_F(EnforcerKernelTest, OwnAppliesAreNotDrift) {
   EXPECT_EQ(log_.Count(Kind::kApplied), 3);
 }
 
+// Lost notifications: with the event path off, the periodic full comparison still finds and
+// repairs a change.
+TEST(EnforcerPeriodicTest, FullCheckCatchesChangesWithoutNotifications) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
+  testing::ScopedNetns netns;
+  ASSERT_TRUE(netns.ok());
+  EventLog log;
+  Enforcer::Options options;
+  options.watch_notifications = false;
+  options.full_check_interval = absl::Milliseconds(100);
+  Enforcer enforcer(*LibNftablesKernel::Create(), options,
+                    [&log](const AgentEvent& e) { log.Add(e); });
+  ASSERT_TRUE(enforcer.Start().ok());
+  ASSERT_TRUE(enforcer.Apply(V1()).get().ok());
+  ASSERT_TRUE(testing::RunNft("delete table inet polder"));
+  auto drift = log.WaitFor(Kind::kDrift);
+  ASSERT_TRUE(drift);
+  EXPECT_EQ(drift->source, "periodic");
+  ASSERT_TRUE(log.WaitFor(Kind::kRestored));
+  EXPECT_TRUE(testing::RunNft("list table inet polder"));
+  enforcer.Stop();
+}
+
 }  // namespace
 }  // namespace polder::agent

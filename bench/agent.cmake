@@ -1,1 +1,8 @@
-# Benchmarks of polder-agent.
+# Benchmarks of polder-agent (Google Benchmark). The binary unshares its own network namespace,
+# so it never touches the host's ruleset; it needs root. Run:
+#   build/bench/polder_agent_bench --benchmark_filter=...
+if(TARGET polder_agent)
+  find_package(benchmark REQUIRED)
+  add_executable(polder_agent_bench ${CMAKE_CURRENT_LIST_DIR}/agent/agent_bench.cc)
+  target_link_libraries(polder_agent_bench PRIVATE polder_agent benchmark::benchmark)
+endif()
