@@ -15,6 +15,19 @@ bool InSync(const auto& h) {
   return h.sink != nullptr && !h.hash.empty() && h.applied_hash == h.hash;
 }
 
+// The renderer's first line names the revision, which changes with every
+// edit anywhere in the policy. Leading comment lines are therefore left out
+// when deciding whether a host's ruleset changed, so hosts whose rules are
+// the same keep what they run and receive nothing.
+std::string ContentHash(const std::string& ruleset) {
+  size_t start = 0;
+  while (start < ruleset.size() && ruleset[start] == '#') {
+    size_t nl = ruleset.find('\n', start);
+    start = nl == std::string::npos ? ruleset.size() : nl + 1;
+  }
+  return Sha256Hex(std::string_view(ruleset).substr(start));
+}
+
 }  // namespace
 
 Fleet::Fleet(StateStore* store, PolicyCompiler compiler, FleetOptions options)
@@ -43,6 +56,7 @@ absl::Status Fleet::Start(absl::Time now) {
     mode_ = (*served)->mode;
     for (auto& d : (*served)->hosts) {
       Host& h = hosts_[d.host];
+      h.content = ContentHash(d.ruleset);
       h.ruleset = std::make_shared<const std::string>(std::move(d.ruleset));
       h.hash = d.hash;
     }
@@ -93,10 +107,11 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
     all.push_back(name);
     Host& h = hosts_[name];
     h.zone = c.zone;
-    std::string hash = Sha256Hex(c.ruleset);
-    if (hash == h.hash) continue;
+    std::string content = ContentHash(c.ruleset);
+    if (content == h.content) continue;
     if (InSync(h)) --in_sync_;
-    h.hash = hash;
+    h.content = content;
+    h.hash = Sha256Hex(c.ruleset);
     h.ruleset = std::make_shared<const std::string>(std::move(c.ruleset));
     if (InSync(h)) ++in_sync_;
     changed.push_back({name, compiled.revision, *h.ruleset, h.hash});

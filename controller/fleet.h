@@ -112,7 +112,8 @@ class Fleet {
   struct Host {
     std::string zone;
     std::shared_ptr<const std::string> ruleset;
-    std::string hash;
+    std::string hash;     // of the whole text: what the agent reports back
+    std::string content;  // of the rules without leading comments
     std::string applied_revision;
     std::string applied_hash;
     bool drift = false;

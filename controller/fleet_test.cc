@@ -130,6 +130,22 @@ TEST_F(FleetTest, OnlyChangedHostsReceiveNewAssignments) {
   EXPECT_EQ(b.got.size(), 2u);
 }
 
+TEST_F(FleetTest, ChangeInTheHeaderCommentAloneIsNotSent) {
+  policy_.rulesets = {{"a", "# polder ruleset revision=1\nrules a"}, {"b", "rules b"}};
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  RecordingSink a;
+  Connect("a", a);
+  ASSERT_EQ(a.got.size(), 1u);
+  policy_.rulesets["a"] = "# polder ruleset revision=2\nrules a";
+  policy_.rulesets["b"] = "rules b changed";
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  EXPECT_EQ(a.got.size(), 1u);
+  policy_.rulesets["a"] = "# polder ruleset revision=3\nrules a changed";
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  ASSERT_EQ(a.got.size(), 2u);
+  EXPECT_EQ(*a.got[1].ruleset, "# polder ruleset revision=3\nrules a changed");
+}
+
 TEST_F(FleetTest, UnknownHostIsRefusedWithAClearMessage) {
   RecordingSink x;
   auto s = fleet_->Connect({"ghost", "test", "", ""}, &x, now_);

@@ -1,0 +1,145 @@
+// polder-controller: serves each agent its host's ruleset (spec §11).
+//
+// Startup: open the state database, restore the last good revision, compile
+// DIR, listen. Then wait for a policy edit (inotify), the next flow expiry,
+// SIGHUP (recompile) or SIGINT/SIGTERM (stop).
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "controller/fleet.h"
+#include "controller/log.h"
+#include "controller/metrics_server.h"
+#include "controller/policy_source.h"
+#include "controller/policy_watcher.h"
+#include "controller/server.h"
+#include "controller/state_store.h"
+
+namespace polder::controller {
+namespace {
+
+constexpr char kInsecureBanner[] =
+    "\n"
+    "************************************************************************\n"
+    "*  WARNING: polder-controller is running with --insecure.              *\n"
+    "*  No TLS, no client certificates: ANY process that can reach this     *\n"
+    "*  port can pose as any agent or admin, read every host's ruleset and  *\n"
+    "*  quarantine or release hosts. Use this for local trials only.        *\n"
+    "*  For production: polder pki init DIR, then --tls-dir DIR.            *\n"
+    "************************************************************************\n\n";
+
+struct Flags {
+  std::string policy, listen, tls_dir, state = "polder-state.db", metrics;
+  bool insecure = false;
+};
+
+// Milliseconds until `t` for poll(), or -1 (forever) when there is none.
+int PollTimeout(std::optional<absl::Time> t) {
+  if (!t) return -1;
+  absl::Duration d = *t - absl::Now();
+  if (d <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d) + 1, 3600 * 1000));
+}
+
+int Run(const Flags& f) {
+  if (f.insecure) std::fputs(kInsecureBanner, stderr);
+  // Signals are read synchronously from a signalfd in the main loop.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
+
+  auto store = StateStore::Open(f.state);
+  if (!store.ok()) {
+    Log(std::string(store.status().message()));
+    return 2;
+  }
+  Fleet fleet(store->get(), DirectoryCompiler(f.policy));
+  if (auto s = fleet.Start(absl::Now()); !s.ok())
+    Log(absl::StrCat("starting without a new revision: ", s.message()));
+
+  ServerOptions options{f.listen, std::nullopt};
+  if (!f.insecure) options.tls_dir = f.tls_dir;
+  auto server = ControllerServer::Start(&fleet, options);
+  if (!server.ok()) {
+    Log(std::string(server.status().message()));
+    return 2;
+  }
+  Log(absl::StrCat("listening on ", f.listen, f.insecure ? " (INSECURE)" : " (mutual TLS)"));
+  std::unique_ptr<MetricsServer> metrics;
+  if (!f.metrics.empty()) {
+    auto m = MetricsServer::Start(f.metrics, [&] { return RenderPrometheus(fleet.Metrics()); });
+    if (!m.ok()) {
+      Log(std::string(m.status().message()));
+      return 2;
+    }
+    metrics = std::move(*m);
+    Log(absl::StrCat("metrics on ", f.metrics, "/metrics"));
+  }
+  auto watcher = PolicyWatcher::Create(f.policy);
+  if (!watcher.ok()) {
+    Log(std::string(watcher.status().message()));
+    return 2;
+  }
+
+  for (;;) {
+    pollfd fds[2] = {{(*watcher)->fd(), POLLIN, 0}, {sfd, POLLIN, 0}};
+    int n = poll(fds, 2, PollTimeout(fleet.NextExpiry()));
+    if (n < 0 && errno == EINTR) continue;
+    if (fds[1].revents & POLLIN) {
+      signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGHUP) break;
+      Log("SIGHUP: recompiling");
+      fleet.Reload(absl::Now()).IgnoreError();
+      continue;
+    }
+    if (fds[0].revents & POLLIN) {
+      // Editors and deploy tools write in bursts; let the burst settle.
+      while ((*watcher)->Drain()) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      Log("policy directory changed: recompiling");
+      fleet.Reload(absl::Now()).IgnoreError();
+      continue;
+    }
+    auto next = fleet.NextExpiry();
+    if (n == 0 && next && *next <= absl::Now()) {
+      Log("a flow expired: recompiling");
+      fleet.Reload(absl::Now()).IgnoreError();
+    }
+  }
+  Log("shutting down");
+  (*server)->Shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace polder::controller
+
+int main(int argc, char** argv) {
+  polder::controller::Flags f;
+  CLI::App app{"polder-controller: serves each polder agent its host's ruleset"};
+  app.add_option("--policy", f.policy, "policy directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--listen", f.listen, "HOST:PORT for agents and admins")->required();
+  auto* tls = app.add_option("--tls-dir", f.tls_dir, "directory made by `polder pki init`")
+                  ->check(CLI::ExistingDirectory);
+  auto* insecure = app.add_flag("--insecure", f.insecure, "no TLS (local trials only)");
+  tls->excludes(insecure);
+  app.add_option("--state", f.state, "state database")->capture_default_str();
+  app.add_option("--metrics", f.metrics, "HOST:PORT for Prometheus /metrics");
+  CLI11_PARSE(app, argc, argv);
+  if (f.tls_dir.empty() && !f.insecure) {
+    std::cerr << "polder-controller: give --tls-dir DIR (mutual TLS) or --insecure\n";
+    return 2;
+  }
+  return polder::controller::Run(f);
+}

@@ -1,0 +1,75 @@
+#include "controller/policy_source.h"
+
+#include "absl/strings/str_cat.h"
+#include "compiler/check.h"
+#include "compiler/quarantine.h"
+#include "compiler/ruleset_renderer.h"
+
+namespace polder::controller {
+namespace {
+
+constexpr int kMaxErrorsShown = 20;
+
+std::string Cite(const Diagnostic& d) {
+  return absl::StrCat(d.location.file, ":", d.location.line, ":", d.location.column, ": ",
+                      d.message, " [", d.code, "]");
+}
+
+std::string ErrorSummary(const DiagnosticList& diagnostics) {
+  std::string out = absl::StrCat(diagnostics.error_count(), " error(s) in the policy");
+  int shown = 0;
+  for (const Diagnostic& d : diagnostics.items()) {
+    if (d.severity != Severity::kError) continue;
+    if (shown++ == kMaxErrorsShown) {
+      absl::StrAppend(&out, "; ...");
+      break;
+    }
+    absl::StrAppend(&out, "; ", Cite(d));
+  }
+  return out;
+}
+
+std::optional<absl::Time> NextExpiry(const Policy& p, absl::Time now) {
+  std::optional<absl::Time> next;
+  for (const Flow& f : p.flows)
+    if (f.expires && *f.expires > now && (!next || *f.expires < *next)) next = f.expires;
+  return next;
+}
+
+absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::Time now,
+                                       const std::vector<QuarantineRecord>& quarantines) {
+  CheckOptions options;
+  options.now = now;
+  auto loaded = CheckPolicy(dir, options);
+  if (!loaded.ok()) return loaded.status();
+  if (loaded->diagnostics.HasErrors())
+    return absl::FailedPreconditionError(ErrorSummary(loaded->diagnostics));
+  std::vector<QuarantineOrder> orders;
+  for (const auto& q : quarantines) orders.push_back({q.target, q.allow, q.reason});
+  auto policy = Quarantined(std::move(loaded->policy), orders);
+  if (!policy.ok()) return policy.status();
+
+  CompiledPolicy out;
+  out.revision = policy->revision;
+  out.mode = policy->settings.mode == Mode::kAudit ? "audit" : "enforce";
+  out.next_expiry = NextExpiry(*policy, now);
+  for (const Zone& z : policy->zones) out.zones.insert(z.name);
+  for (const Diagnostic& d : loaded->diagnostics.items())
+    if (d.severity == Severity::kWarning) out.warnings.push_back(Cite(d));
+  RulesetRenderer renderer(*policy);
+  for (HostId h = 0; h < static_cast<HostId>(policy->hosts.size()); ++h) {
+    const Host& host = policy->hosts[h];
+    out.hosts[host.name] = {policy->zones[host.zone].name, renderer.Render(h)};
+  }
+  return out;
+}
+
+}  // namespace
+
+PolicyCompiler DirectoryCompiler(std::filesystem::path dir) {
+  return [dir = std::move(dir)](absl::Time now, const std::vector<QuarantineRecord>& q) {
+    return Compile(dir, now, q);
+  };
+}
+
+}  // namespace polder::controller
