@@ -1,0 +1,369 @@
+// End-to-end controller tests over 127.0.0.1 with real mutual TLS.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "controller/fleet.h"
+#include "controller/log.h"
+#include "controller/pki.h"
+#include "controller/policy_source.h"
+#include "controller/server.h"
+#include "controller/sha256.h"
+#include "controller/state_store.h"
+#include "tests/controller/test_agent.h"
+
+namespace polder::controller {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TestAgent;
+
+constexpr char kPolicy[] = R"(
+settings:
+  controller: { addresses: [10.9.0.2], port: 7443 }
+zones:
+  - { name: internet, external: true, cidrs: [0.0.0.0/0] }
+  - { name: web, cidrs: [10.1.0.0/24] }
+  - { name: db, cidrs: [10.2.0.0/24] }
+  - { name: mgmt, cidrs: [10.9.0.0/24] }
+hosts:
+  - { name: web-1, addresses: [10.1.0.11] }
+  - { name: web-2, addresses: [10.1.0.12] }
+  - { name: db-1, addresses: [10.2.0.5] }
+  - { name: mgmt-1, addresses: [10.9.0.5] }
+services:
+  - { name: https, ports: [tcp/443] }
+  - { name: pg, ports: [tcp/5432] }
+  - { name: ssh, ports: [tcp/22] }
+flows:
+  - { from: internet, to: web, services: [https] }
+  - { from: web, to: db, services: [pg] }
+)";
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Creds(const fs::path& ca, const fs::path& dir,
+                                                const std::string& stem) {
+  return grpc::SslCredentials(
+      {Slurp(ca), Slurp(dir / (stem + ".key")), Slurp(dir / (stem + ".crt"))});
+}
+
+// PKI shared by all tests: making keys is the slow part.
+class Pki {
+ public:
+  Pki() {
+    root_ = fs::temp_directory_path() / ("ctl-loopback-" + std::to_string(getpid()));
+    fs::remove_all(root_);
+    ca_ = root_ / "pki";
+    EXPECT_TRUE(pki::InitPki(ca_, {}).ok());
+    // Expired certificate for web-1, kept aside before the valid one is made.
+    absl::Time now = absl::Now();
+    auto expired = pki::IssueAgent(ca_, "web-1", {now - absl::Hours(48), now - absl::Hours(24)});
+    EXPECT_TRUE(expired.ok());
+    fs::rename(*expired, root_ / "expired-web-1");
+    for (const char* h : {"web-1", "web-2", "db-1", "mgmt-1", "ghost"})
+      EXPECT_TRUE(pki::IssueAgent(ca_, h).ok());
+    EXPECT_TRUE(pki::IssueAdmin(ca_, "alice").ok());
+    // A second CA whose certificates must not get in.
+    EXPECT_TRUE(pki::InitPki(root_ / "other", {}).ok());
+    EXPECT_TRUE(pki::IssueAgent(root_ / "other", "web-1").ok());
+  }
+  ~Pki() { fs::remove_all(root_); }
+  fs::path ca_file() const { return ca_ / "ca.crt"; }
+  std::shared_ptr<grpc::ChannelCredentials> Agent(const std::string& host) const {
+    return Creds(ca_file(), ca_ / "agents" / host, "agent");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> Admin() const {
+    return Creds(ca_file(), ca_ / "admins" / "alice", "admin");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> Expired() const {
+    return Creds(ca_file(), root_ / "expired-web-1", "agent");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> OtherCa() const {
+    return Creds(ca_file(), root_ / "other" / "agents" / "web-1", "agent");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> NoCertificate() const {
+    return grpc::SslCredentials({Slurp(ca_file()), "", ""});
+  }
+  fs::path root_, ca_;
+};
+
+const Pki& SharedPki() {
+  static const Pki* pki = new Pki();
+  return *pki;
+}
+
+class ControllerLoopbackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetLogEnabled(false);
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = SharedPki().root_ / info->name();
+    fs::create_directories(dir_ / "policy");
+    WritePolicy(kPolicy);
+    StartController();
+  }
+  void TearDown() override {
+    StopController();
+    fs::remove_all(dir_);
+  }
+  void WritePolicy(const std::string& text) { std::ofstream(dir_ / "policy" / "p.yaml") << text; }
+  void StartController() {
+    store_ = std::move(*StateStore::Open(dir_ / "state.db"));
+    fleet_ = std::make_unique<Fleet>(store_.get(), DirectoryCompiler(dir_ / "policy"));
+    ASSERT_TRUE(fleet_->Start(absl::Now()).ok());
+    auto server = ControllerServer::Start(fleet_.get(), {"127.0.0.1:0", SharedPki().ca_});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    target_ = "127.0.0.1:" + std::to_string(server_->port());
+  }
+  void StopController() {
+    server_.reset();
+    fleet_.reset();
+    store_.reset();
+  }
+  std::unique_ptr<TestAgent> Agent(std::shared_ptr<grpc::ChannelCredentials> creds) {
+    return std::make_unique<TestAgent>(target_, creds);
+  }
+  // A connected agent for `host` that applied its first assignment.
+  std::unique_ptr<TestAgent> SyncedAgent(const std::string& host) {
+    auto a = Agent(SharedPki().Agent(host));
+    EXPECT_TRUE(a->SendHello(host));
+    auto got = a->WaitAssignments(1, absl::Seconds(10));
+    EXPECT_EQ(got.size(), 1u) << host;
+    if (!got.empty()) a->Ack(got[0]);
+    return a;
+  }
+  grpc::Status AdminStatus(std::shared_ptr<grpc::ChannelCredentials> creds,
+                           v1::StatusResponse* out) {
+    auto stub = v1::Admin::NewStub(grpc::CreateChannel(target_, creds));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub->Status(&ctx, {}, out);
+  }
+  const v1::HostStatus* Find(const v1::StatusResponse& s, const std::string& host) {
+    for (const auto& h : s.hosts())
+      if (h.host() == host) return &h;
+    return nullptr;
+  }
+  // Expects the stream to be refused with `code`; the fleet never saw it.
+  void ExpectRefused(TestAgent& a, grpc::StatusCode code) {
+    auto end = a.WaitEnd(absl::Seconds(10));
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->error_code(), code) << end->error_message();
+    EXPECT_TRUE(a.Assignments().empty());
+    EXPECT_EQ(fleet_->Metrics().agents_connected, 0);
+  }
+
+  fs::path dir_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Fleet> fleet_;
+  std::unique_ptr<ControllerServer> server_;
+  std::string target_;
+};
+
+TEST_F(ControllerLoopbackTest, AgentGetsItsOwnRulesetAndReportsBack) {
+  auto a = Agent(SharedPki().Agent("web-1"));
+  ASSERT_TRUE(a->SendHello("web-1"));
+  auto got = a->WaitAssignments(1, absl::Seconds(10));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(got[0].ruleset(), "host=web-1")) << got[0].ruleset();
+  EXPECT_EQ(got[0].ruleset_hash(), Sha256Hex(got[0].ruleset()));
+  EXPECT_EQ(got[0].mode(), v1::MODE_ENFORCE);
+  EXPECT_GT(got[0].confirm_deadline().seconds(), absl::ToUnixSeconds(absl::Now()));
+  ASSERT_TRUE(a->Ack(got[0]));
+  ASSERT_TRUE(fleet_->WaitConnectedInSync(1, absl::Seconds(10)));
+  v1::StatusResponse st;
+  ASSERT_TRUE(AdminStatus(SharedPki().Admin(), &st).ok());
+  const auto* h = Find(st, "web-1");
+  ASSERT_NE(h, nullptr);
+  EXPECT_TRUE(h->connected());
+  EXPECT_EQ(h->applied_revision(), st.revision());
+  EXPECT_FALSE(Find(st, "db-1")->connected());
+}
+
+TEST_F(ControllerLoopbackTest, ClientWithoutCertificateIsRefused) {
+  auto a = Agent(SharedPki().NoCertificate());
+  a->SendHello("web-1");
+  ExpectRefused(*a, grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(ControllerLoopbackTest, CertificateFromAnotherCaIsRefused) {
+  auto a = Agent(SharedPki().OtherCa());
+  a->SendHello("web-1");
+  ExpectRefused(*a, grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(ControllerLoopbackTest, ExpiredCertificateIsRefused) {
+  auto a = Agent(SharedPki().Expired());
+  a->SendHello("web-1");
+  ExpectRefused(*a, grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(ControllerLoopbackTest, AnotherHostsCertificateIsRefused) {
+  auto a = Agent(SharedPki().Agent("web-2"));
+  a->SendHello("web-1");
+  ExpectRefused(*a, grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ControllerLoopbackTest, AdminCertificateCannotPoseAsAgent) {
+  auto a = Agent(SharedPki().Admin());
+  a->SendHello("alice");
+  ExpectRefused(*a, grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ControllerLoopbackTest, HostNotInPolicyIsRefusedWithClearMessage) {
+  auto a = Agent(SharedPki().Agent("ghost"));
+  a->SendHello("ghost");
+  auto end = a->WaitEnd(absl::Seconds(10));
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(end->error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(absl::StrContains(end->error_message(), "not in the policy")) << end->error_message();
+}
+
+TEST_F(ControllerLoopbackTest, AdminServiceRefusesAgentCertificates) {
+  v1::StatusResponse st;
+  grpc::Status s = AdminStatus(SharedPki().Agent("web-1"), &st);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(st.hosts_size(), 0);
+  EXPECT_EQ(AdminStatus(SharedPki().NoCertificate(), &st).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  auto stub = v1::Admin::NewStub(grpc::CreateChannel(target_, SharedPki().Agent("web-1")));
+  grpc::ClientContext ctx;
+  v1::QuarantineRequest q;
+  q.set_target("web-2");
+  q.set_reason("hijack attempt");
+  v1::QuarantineResponse qr;
+  EXPECT_EQ(stub->Quarantine(&ctx, q, &qr).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(fleet_->Status().quarantines.empty());
+}
+
+TEST_F(ControllerLoopbackTest, MalformedMessagesAreRejected) {
+  {  // first message not a Hello
+    auto a = Agent(SharedPki().Agent("web-1"));
+    v1::AgentMessage m;
+    m.mutable_heartbeat();
+    a->Send(m);
+    ExpectRefused(*a, grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {  // Hello with a hash that is no hash
+    auto a = Agent(SharedPki().Agent("web-1"));
+    a->SendHello("web-1", "not-a-sha256");
+    ExpectRefused(*a, grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {  // empty message
+    auto a = Agent(SharedPki().Agent("web-1"));
+    a->Send(v1::AgentMessage());
+    ExpectRefused(*a, grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {  // a bad report after a good Hello; the report is not recorded
+    auto a = Agent(SharedPki().Agent("web-1"));
+    a->SendHello("web-1");
+    ASSERT_EQ(a->WaitAssignments(1, absl::Seconds(10)).size(), 1u);
+    v1::AgentMessage m;
+    m.mutable_drift_report()->set_pid(-1);
+    a->Send(m);
+    auto end = a->WaitEnd(absl::Seconds(10));
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(*store_->CountDriftReports("web-1"), 0);
+  }
+}
+
+TEST_F(ControllerLoopbackTest, OnlyChangedHostsReceiveNewAssignments) {
+  std::map<std::string, std::unique_ptr<TestAgent>> agents;
+  for (const char* h : {"web-1", "web-2", "db-1", "mgmt-1"}) agents[h] = SyncedAgent(h);
+  ASSERT_TRUE(fleet_->WaitConnectedInSync(4, absl::Seconds(10)));
+  // mgmt -> db ssh concerns db-1 (inbound) and mgmt-1 (outbound) only.
+  WritePolicy(std::string(kPolicy) + "  - { from: mgmt, to: db, services: [ssh] }\n");
+  ASSERT_TRUE(fleet_->Reload(absl::Now()).ok());
+  EXPECT_EQ(agents["db-1"]->WaitAssignments(2, absl::Seconds(10)).size(), 2u);
+  EXPECT_EQ(agents["mgmt-1"]->WaitAssignments(2, absl::Seconds(10)).size(), 2u);
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(agents["web-1"]->Assignments().size(), 1u);
+  EXPECT_EQ(agents["web-2"]->Assignments().size(), 1u);
+  EXPECT_EQ(fleet_->Metrics().assignments_sent, 6);
+}
+
+TEST_F(ControllerLoopbackTest, BrokenPolicyKeepsServingLastGoodRevision) {
+  auto a = SyncedAgent("db-1");
+  std::string good = fleet_->Status().revision;
+  WritePolicy(std::string(kPolicy) + "  - { from: nowhere, to: db, services: [ssh] }\n");
+  EXPECT_FALSE(fleet_->Reload(absl::Now()).ok());
+  v1::StatusResponse st;
+  ASSERT_TRUE(AdminStatus(SharedPki().Admin(), &st).ok());
+  EXPECT_EQ(st.revision(), good);
+  EXPECT_TRUE(absl::StrContains(st.policy_error(), "unknown-ref")) << st.policy_error();
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(a->Assignments().size(), 1u);
+}
+
+TEST_F(ControllerLoopbackTest, QuarantineAndStateSurviveRestart) {
+  auto web1 = SyncedAgent("web-1");
+  auto mgmt = SyncedAgent("mgmt-1");
+  ASSERT_TRUE(fleet_->WaitConnectedInSync(2, absl::Seconds(10)));
+  auto stub = v1::Admin::NewStub(grpc::CreateChannel(target_, SharedPki().Admin()));
+  {
+    grpc::ClientContext ctx;
+    v1::QuarantineRequest q;
+    q.set_target("web-1");
+    q.add_allow("mgmt");
+    q.set_reason("incident 42");
+    v1::QuarantineResponse r;
+    ASSERT_TRUE(stub->Quarantine(&ctx, q, &r).ok());
+  }
+  // Pushed at once to the quarantined host; the allowed zone is untouched.
+  auto got = web1->WaitAssignments(2, absl::Seconds(10));
+  ASSERT_EQ(got.size(), 2u);
+  web1->Ack(got[1]);
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(mgmt->Assignments().size(), 1u);
+  ASSERT_TRUE(fleet_->WaitConnectedInSync(2, absl::Seconds(10)));
+  std::string revision = fleet_->Status().revision;
+  web1.reset();
+  mgmt.reset();
+
+  StopController();
+  StartController();
+  v1::StatusResponse st;
+  ASSERT_TRUE(AdminStatus(SharedPki().Admin(), &st).ok());
+  EXPECT_EQ(st.revision(), revision);
+  ASSERT_EQ(st.quarantines_size(), 1);
+  EXPECT_EQ(st.quarantines(0).reason(), "incident 42");
+  EXPECT_EQ(st.quarantines(0).actor(), "alice");
+  EXPECT_TRUE(Find(st, "web-1")->quarantined());
+  EXPECT_EQ(Find(st, "web-1")->applied_revision(), revision);
+  EXPECT_FALSE(Find(st, "web-1")->connected());
+  EXPECT_TRUE(Find(st, "web-1")->has_last_report());
+  // An agent that reconnects with what it applied gets nothing new.
+  auto again = Agent(SharedPki().Agent("web-1"));
+  again->SendHello("web-1", got[1].ruleset_hash());
+  ASSERT_TRUE(fleet_->WaitConnectedInSync(1, absl::Seconds(10)));
+  EXPECT_TRUE(again->Assignments().empty());
+
+  v1::AuditLogResponse log;
+  auto stub2 = v1::Admin::NewStub(grpc::CreateChannel(target_, SharedPki().Admin()));
+  grpc::ClientContext ctx2;
+  ASSERT_TRUE(stub2->AuditLog(&ctx2, {}, &log).ok());
+  bool found = false;
+  for (const auto& e : log.entries())
+    found |= e.kind() == "quarantine" && e.target() == "web-1" && e.actor() == "alice";
+  EXPECT_TRUE(found);
+  grpc::ClientContext ctx3;
+  v1::ReleaseRequest rel;
+  rel.set_target("web-1");
+  v1::ReleaseResponse rr;
+  ASSERT_TRUE(stub2->Release(&ctx3, rel, &rr).ok());
+  EXPECT_EQ(again->WaitAssignments(1, absl::Seconds(10)).size(), 1u);
+}
+
+}  // namespace
+}  // namespace polder::controller
