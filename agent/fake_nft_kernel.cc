@@ -33,9 +33,15 @@ absl::StatusOr<std::string> FakeNftKernel::ListPolderTable() {
   return *table;
 }
 
-absl::StatusOr<std::string> FakeNftKernel::Render(absl::string_view script) {
+absl::StatusOr<TableSnapshot> FakeNftKernel::Snapshot() {
+  if (!table) return absl::NotFoundError("Error: No such file or directory");
+  ++snapshots;
+  return TableSnapshot{*table, 0};
+}
+
+absl::StatusOr<TableSnapshot> FakeNftKernel::Render(absl::string_view script) {
   if (absl::StrContains(script, reject_marker)) return absl::InvalidArgumentError("invalid");
-  return ListingOf(script);
+  return TableSnapshot{ListingOf(script), 0};
 }
 
 }  // namespace polder::agent

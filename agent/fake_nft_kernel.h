@@ -15,7 +15,8 @@ class FakeNftKernel : public NftKernel {
  public:
   absl::Status Run(absl::string_view script, bool dry_run) override;
   absl::StatusOr<std::string> ListPolderTable() override;
-  absl::StatusOr<std::string> Render(absl::string_view script) override;
+  absl::StatusOr<TableSnapshot> Snapshot() override;
+  absl::StatusOr<TableSnapshot> Render(absl::string_view script) override;
 
   // What the fake shows for a script: its last table block.
   static std::string ListingOf(absl::string_view script);
@@ -24,6 +25,7 @@ class FakeNftKernel : public NftKernel {
   std::string reject_marker = "INVALID";  // Scripts containing this fail.
   int applies = 0;                        // Committed (non-dry) runs.
   int dry_runs = 0;
+  int snapshots = 0;
 };
 
 }  // namespace polder::agent

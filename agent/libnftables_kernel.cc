@@ -52,10 +52,12 @@ absl::StatusOr<std::string> LibNftablesKernel::ListPolderTable() {
   return out;
 }
 
-absl::StatusOr<std::string> LibNftablesKernel::Render(absl::string_view script) {
+absl::StatusOr<TableSnapshot> LibNftablesKernel::Snapshot() { return SnapshotPolderTable(); }
+
+absl::StatusOr<TableSnapshot> LibNftablesKernel::Render(absl::string_view script) {
   // unshare(CLONE_NEWNET) moves only the calling thread, so a short-lived thread gets an empty
   // namespace to apply into; the namespace disappears with the thread.
-  absl::StatusOr<std::string> result = absl::InternalError("render did not run");
+  absl::StatusOr<TableSnapshot> result = absl::InternalError("render did not run");
   std::thread worker([&] {
     if (unshare(CLONE_NEWNET) != 0) {
       result = absl::InternalError(absl::StrCat("unshare(CLONE_NEWNET): ", strerror(errno)));
@@ -70,7 +72,7 @@ absl::StatusOr<std::string> LibNftablesKernel::Render(absl::string_view script) 
       result = st;
       return;
     }
-    result = (*scratch)->ListPolderTable();
+    result = (*scratch)->Snapshot();
   });
   worker.join();
   return result;

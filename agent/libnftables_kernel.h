@@ -18,7 +18,8 @@ class LibNftablesKernel : public NftKernel {
 
   absl::Status Run(absl::string_view script, bool dry_run) override;
   absl::StatusOr<std::string> ListPolderTable() override;
-  absl::StatusOr<std::string> Render(absl::string_view script) override;
+  absl::StatusOr<TableSnapshot> Snapshot() override;
+  absl::StatusOr<TableSnapshot> Render(absl::string_view script) override;
 
  private:
   explicit LibNftablesKernel(nft_ctx* ctx) : ctx_(ctx) {}

@@ -86,8 +86,49 @@ TEST_F(LibNftablesKernelTest, RenderDoesNotTouchThisNamespace) {
   ASSERT_TRUE(applier.Apply(v1_).ok());
   auto rendered = kernel_->Render(v2_);
   ASSERT_TRUE(rendered.ok()) << rendered.status();
-  EXPECT_THAT(*rendered, HasSubstr("6432"));
+  EXPECT_EQ(rendered->elements, 2u);
+  EXPECT_EQ(kernel_->Snapshot()->elements, 1u);
   EXPECT_THAT(*kernel_->ListPolderTable(), Not(HasSubstr("6432")));
+  // Rendering the applied ruleset gives exactly the kernel's snapshot.
+  EXPECT_EQ(*kernel_->Render(v1_), *kernel_->Snapshot());
+}
+
+TEST_F(LibNftablesKernelTest, SnapshotSeesEveryKindOfChangeAndIgnoresHandles) {
+  EXPECT_TRUE(absl::IsNotFound(kernel_->Snapshot().status()));
+  ASSERT_TRUE(kernel_->Run(v1_, false).ok());
+  TableSnapshot base = *kernel_->Snapshot();
+  EXPECT_EQ(base.elements, 1u);
+  // Re-applying creates new handles for everything but must compare equal.
+  ASSERT_TRUE(kernel_->Run(v1_, false).ok());
+  EXPECT_EQ(*kernel_->Snapshot(), base);
+  for (const char* change : {
+           "add rule inet polder input tcp dport 22 accept",
+           "insert rule inet polder input tcp dport 22 accept",
+           "add element inet polder in_allow_v4 { 10.9.0.0/16 . udp . 53 }",
+           "delete element inet polder in_allow_v4 { 10.1.0.0/24 . tcp . 5432 }",
+           "add chain inet polder input { policy accept; }",
+           "add chain inet polder extra",
+           "add set inet polder extra { type ipv4_addr; }",
+           "add counter inet polder extra",
+       }) {
+    ASSERT_TRUE(testing::RunNft(change)) << change;
+    auto snap = kernel_->Snapshot();
+    ASSERT_TRUE(snap.ok());
+    EXPECT_NE(*snap, base) << change;
+    ASSERT_TRUE(kernel_->Run(v1_, false).ok());
+    EXPECT_EQ(*kernel_->Snapshot(), base) << change;
+  }
+}
+
+TEST_F(LibNftablesKernelTest, SnapshotIgnoresCounterValues) {
+  std::string counted = v1_;
+  counted.insert(counted.find("\t\tiif \"lo\" accept"), "\t\tcounter\n");
+  ASSERT_TRUE(kernel_->Run(counted, false).ok());
+  TableSnapshot before = *kernel_->Snapshot();
+  // Loopback traffic passes the counter rule first.
+  ASSERT_EQ(system("ip link set lo up && ping -c 2 -i 0.2 -W 1 127.0.0.1 >/dev/null 2>&1"), 0);
+  ASSERT_EQ(system("nft list table inet polder | grep -q 'counter packets [1-9]'"), 0);
+  EXPECT_EQ(*kernel_->Snapshot(), before);
 }
 
 TEST_F(LibNftablesKernelTest, RestartedApplierAdoptsWithoutAnyTransaction) {

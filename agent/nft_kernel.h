@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/table_snapshot.h"
 
 namespace polder::agent {
 
@@ -24,9 +25,13 @@ class NftKernel {
   // NotFoundError when the table does not exist.
   virtual absl::StatusOr<std::string> ListPolderTable() = 0;
 
-  // The listing table `inet polder` would have if `script` were applied, computed without
+  // Canonical snapshot of table inet polder (see table_snapshot.h); NotFoundError when the
+  // table does not exist. Cheap even for very large sets, unlike the listing.
+  virtual absl::StatusOr<TableSnapshot> Snapshot() = 0;
+
+  // The snapshot table `inet polder` would have if `script` were applied, computed without
   // touching the ruleset this kernel enforces (the real one uses a throwaway namespace).
-  virtual absl::StatusOr<std::string> Render(absl::string_view script) = 0;
+  virtual absl::StatusOr<TableSnapshot> Render(absl::string_view script) = 0;
 };
 
 }  // namespace polder::agent

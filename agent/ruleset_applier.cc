@@ -22,44 +22,60 @@ absl::StatusOr<RulesetApplier::Result> RulesetApplier::Apply(std::string text) {
   absl::StatusOr<Ruleset> parsed = ParseRuleset(std::move(text));
   if (!parsed.ok()) return parsed.status();
 
-  absl::StatusOr<std::string> in_kernel = kernel_->ListPolderTable();
+  absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot();
   if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
 
   if (current_ && current_->hash == parsed->hash && in_kernel.ok() &&
-      *in_kernel == desired_listing_) {
+      *in_kernel == desired_snapshot_) {
     return Result{Outcome::kUnchanged, absl::Now() - start};
   }
   if (!current_ && in_kernel.ok()) {
     // A restarted agent: keep the kernel's table when it is already the one we would write.
     // If rendering fails (say an interface the scratch namespace lacks), fall through to the
     // atomic replace, which never leaves a moment without rules either.
-    absl::StatusOr<std::string> rendered = kernel_->Render(parsed->text);
+    absl::StatusOr<TableSnapshot> rendered = kernel_->Render(parsed->text);
     if (rendered.ok() && *rendered == *in_kernel) {
       current_ = std::move(*parsed);
-      desired_listing_ = std::move(*in_kernel);
+      KeepDesired(std::move(*in_kernel));
       return Result{Outcome::kAdopted, absl::Now() - start};
     }
   }
   if (absl::Status st = Commit(*parsed); !st.ok()) return st;
-  absl::StatusOr<std::string> read_back = kernel_->ListPolderTable();
+  absl::StatusOr<TableSnapshot> read_back = kernel_->Snapshot();
   if (!read_back.ok()) {
     return absl::InternalError(
         absl::StrCat("table missing right after applying: ", read_back.status().message()));
   }
   current_ = std::move(*parsed);
-  desired_listing_ = std::move(*read_back);
+  KeepDesired(std::move(*read_back));
   return Result{Outcome::kApplied, absl::Now() - start};
+}
+
+void RulesetApplier::KeepDesired(TableSnapshot snapshot) {
+  desired_snapshot_ = std::move(snapshot);
+  desired_listing_.clear();
+  // The text listing makes drift reports readable but costs seconds for big sets.
+  if (desired_snapshot_.elements <= options_.max_elements_for_text_diff) {
+    absl::StatusOr<std::string> listing = kernel_->ListPolderTable();
+    if (listing.ok()) desired_listing_ = std::move(*listing);
+  }
 }
 
 absl::StatusOr<std::vector<std::string>> RulesetApplier::Check() {
   if (!current_) return std::vector<std::string>{};
-  absl::StatusOr<std::string> actual = kernel_->ListPolderTable();
+  absl::StatusOr<TableSnapshot> actual = kernel_->Snapshot();
   if (absl::IsNotFound(actual.status())) {
     return std::vector<std::string>{"- table inet polder (table deleted)"};
   }
   if (!actual.ok()) return actual.status();
-  if (*actual == desired_listing_) return std::vector<std::string>{};
-  std::vector<std::string> diff = DiffListings(desired_listing_, *actual);
+  if (*actual == desired_snapshot_) return std::vector<std::string>{};
+  std::vector<std::string> diff;
+  if (!desired_listing_.empty()) {
+    absl::StatusOr<std::string> listing = kernel_->ListPolderTable();
+    if (listing.ok()) diff = DiffListings(desired_listing_, *listing);
+  }
+  // Big tables, or a difference the text does not show: report the kernel-level lines.
+  if (diff.empty()) diff = DiffListings(desired_snapshot_.lines, actual->lines);
   // Same lines in another order still matter: rule order decides verdicts.
   if (diff.empty()) diff.push_back("~ same lines in a different order");
   return diff;

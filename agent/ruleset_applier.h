@@ -23,6 +23,8 @@ class RulesetApplier {
     // Let the kernel check the transaction before committing it. The commit is atomic anyway;
     // the dry run only separates "refused" from "failed while applying" in reports.
     bool dry_run = true;
+    // Tables with more set elements are compared and reported at the netlink level only.
+    size_t max_elements_for_text_diff = 10000;
   };
 
   enum class Outcome { kApplied, kAdopted, kUnchanged };
@@ -44,14 +46,18 @@ class RulesetApplier {
   absl::StatusOr<absl::Duration> Restore();
 
   const std::optional<Ruleset>& current() const { return current_; }
+  const TableSnapshot& desired_snapshot() const { return desired_snapshot_; }
+  // Empty for tables too big for text diffs.
   const std::string& desired_listing() const { return desired_listing_; }
 
  private:
   absl::Status Commit(const Ruleset& ruleset);
+  void KeepDesired(TableSnapshot snapshot);
 
   NftKernel* kernel_;
   Options options_;
   std::optional<Ruleset> current_;
+  TableSnapshot desired_snapshot_;
   std::string desired_listing_;
 };
 

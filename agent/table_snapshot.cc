@@ -1,0 +1,256 @@
+#include "agent/table_snapshot.h"
+
+#include <arpa/inet.h>  // Before the linux headers, which clash with it otherwise.
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace polder::agent {
+namespace {
+
+constexpr char kTable[] = "polder";
+
+using Socket = std::unique_ptr<mnl_socket, int (*)(mnl_socket*)>;
+using MessageFn = std::function<void(const nlmsghdr*)>;
+
+// libmnl's iteration macros do not compile as C++ on const messages; these do the same.
+template <typename Fn>
+void ForEachAttr(const void* start, size_t len, const Fn& fn) {
+  const char* end = static_cast<const char*>(start) + len;
+  for (const nlattr* a = static_cast<const nlattr*>(start);
+       mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a)));
+       a = mnl_attr_next(a)) {
+    fn(a);
+  }
+}
+
+template <typename Fn>
+void ForEachNested(const nlattr* nest, const Fn& fn) {
+  ForEachAttr(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), fn);
+}
+
+template <typename Fn>
+void ForEachTop(const nlmsghdr* nlh, const Fn& fn) {
+  ForEachAttr(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)),
+              mnl_nlmsg_get_payload_len(nlh) - MNL_ALIGN(sizeof(nfgenmsg)), fn);
+}
+
+std::string AttrStr(const nlattr* a) {
+  const char* s = static_cast<const char*>(mnl_attr_get_payload(a));
+  return std::string(s, strnlen(s, mnl_attr_get_payload_len(a)));
+}
+
+std::string Hex(const nlattr* a) {
+  return absl::BytesToHexString(absl::string_view(static_cast<const char*>(mnl_attr_get_payload(a)),
+                                                  mnl_attr_get_payload_len(a)));
+}
+
+// Expressions whose attributes hold traffic state rather than configuration.
+bool IsStateful(const std::string& expr) {
+  return expr == "counter" || expr == "quota" || expr == "last" || expr == "connlimit";
+}
+
+// A rule's expressions, with the data of stateful ones dropped.
+std::string CanonicalExpressions(const nlattr* list) {
+  std::string out;
+  ForEachNested(list, [&](const nlattr* elem) {
+    std::string name, data;
+    ForEachNested(elem, [&](const nlattr* a) {
+      if (mnl_attr_get_type(a) == NFTA_EXPR_NAME) name = AttrStr(a);
+      if (mnl_attr_get_type(a) == NFTA_EXPR_DATA) data = Hex(a);
+    });
+    absl::StrAppend(&out, name, IsStateful(name) ? "" : absl::StrCat("(", data, ")"), " ");
+  });
+  return out;
+}
+
+// All attributes of `nlh` except `skip`, as "type=hex" words; `special` may render one itself.
+std::string CanonicalAttrs(const nlmsghdr* nlh, const std::set<uint16_t>& skip,
+                           const std::function<bool(const nlattr*, std::string*)>& special = {}) {
+  std::string out;
+  ForEachTop(nlh, [&](const nlattr* a) {
+    uint16_t type = mnl_attr_get_type(a);
+    if (skip.count(type)) return;
+    std::string rendered;
+    if (special && special(a, &rendered)) {
+      absl::StrAppend(&out, type, "=", rendered, " ");
+    } else {
+      absl::StrAppend(&out, type, "=", Hex(a), " ");
+    }
+  });
+  return out;
+}
+
+const nlattr* FindAttr(const nlmsghdr* nlh, uint16_t type) {
+  const nlattr* found = nullptr;
+  ForEachTop(nlh, [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) == type) found = a;
+  });
+  return found;
+}
+
+class Dumper {
+ public:
+  explicit Dumper(mnl_socket* sock) : sock_(sock) {}
+
+  // Sends one request (a dump unless `single`) and calls `fn` for each answer message.
+  absl::Status Request(uint16_t msg, bool single,
+                       const std::vector<std::pair<uint16_t, std::string>>& attrs,
+                       const MessageFn& fn) {
+    std::vector<char> buf(std::max<size_t>(MNL_SOCKET_BUFFER_SIZE, 1 << 16));
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+    nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | msg;
+    nlh->nlmsg_flags = NLM_F_REQUEST | (single ? NLM_F_ACK : NLM_F_DUMP);
+    nlh->nlmsg_seq = ++seq_;
+    auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+    nfg->nfgen_family = NFPROTO_INET;
+    nfg->version = NFNETLINK_V0;
+    nfg->res_id = 0;
+    for (const auto& [type, value] : attrs) mnl_attr_put_strz(nlh, type, value.c_str());
+    if (mnl_socket_sendto(sock_, nlh, nlh->nlmsg_len) < 0) {
+      return absl::InternalError(absl::StrCat("netlink send: ", strerror(errno)));
+    }
+    unsigned int portid = mnl_socket_get_portid(sock_);
+    for (;;) {
+      ssize_t n = mnl_socket_recvfrom(sock_, buf.data(), buf.size());
+      if (n < 0) return absl::InternalError(absl::StrCat("netlink recv: ", strerror(errno)));
+      int rc =
+          mnl_cb_run(buf.data(), n, seq_, portid, &Dumper::OnMessage, const_cast<MessageFn*>(&fn));
+      if (rc < 0) {
+        if (errno == ENOENT) return absl::NotFoundError("table inet polder does not exist");
+        return absl::InternalError(absl::StrCat("netlink: ", strerror(errno)));
+      }
+      if (rc == MNL_CB_STOP) return absl::OkStatus();
+    }
+  }
+
+ private:
+  static int OnMessage(const nlmsghdr* nlh, void* data) {
+    (*static_cast<MessageFn*>(data))(nlh);
+    return MNL_CB_OK;
+  }
+
+  mnl_socket* sock_;
+  unsigned int seq_ = static_cast<unsigned int>(time(nullptr));
+};
+
+bool InPolder(const nlmsghdr* nlh, uint16_t table_attr) {
+  const nlattr* t = FindAttr(nlh, table_attr);
+  return t != nullptr && AttrStr(t) == kTable;
+}
+
+}  // namespace
+
+absl::StatusOr<TableSnapshot> SnapshotPolderTable() {
+  Socket sock(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC), mnl_socket_close);
+  if (!sock || mnl_socket_bind(sock.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    return absl::InternalError(absl::StrCat("netlink socket: ", strerror(errno)));
+  }
+  Dumper dumper(sock.get());
+  std::vector<std::string> lines;
+  TableSnapshot snap;
+  const std::vector<std::pair<uint16_t, std::string>> no_attrs;
+
+  absl::Status st =
+      dumper.Request(NFT_MSG_GETTABLE, true, {{NFTA_TABLE_NAME, kTable}}, [&](const nlmsghdr* nlh) {
+        lines.push_back(absl::StrCat(
+            "table ", CanonicalAttrs(nlh, {NFTA_TABLE_USE, NFTA_TABLE_HANDLE, NFTA_TABLE_OWNER})));
+      });
+  if (!st.ok()) return st;
+
+  st = dumper.Request(NFT_MSG_GETCHAIN, false, no_attrs, [&](const nlmsghdr* nlh) {
+    if (!InPolder(nlh, NFTA_CHAIN_TABLE)) return;
+    lines.push_back(
+        absl::StrCat("chain ", CanonicalAttrs(nlh, {NFTA_CHAIN_HANDLE, NFTA_CHAIN_USE,
+                                                    NFTA_CHAIN_COUNTERS, NFTA_CHAIN_ID})));
+  });
+  if (!st.ok()) return st;
+
+  // Rules in kernel order: their order within a chain is part of the configuration.
+  st =
+      dumper.Request(NFT_MSG_GETRULE, false, {{NFTA_RULE_TABLE, kTable}}, [&](const nlmsghdr* nlh) {
+        if (!InPolder(nlh, NFTA_RULE_TABLE)) return;
+        lines.push_back(absl::StrCat(
+            "rule ", CanonicalAttrs(nlh,
+                                    {NFTA_RULE_HANDLE, NFTA_RULE_POSITION, NFTA_RULE_ID,
+                                     NFTA_RULE_POSITION_ID, NFTA_RULE_CHAIN_ID},
+                                    [](const nlattr* a, std::string* out) {
+                                      if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
+                                        return false;
+                                      *out = CanonicalExpressions(a);
+                                      return true;
+                                    })));
+      });
+  if (!st.ok()) return st;
+
+  std::vector<std::string> set_names;
+  st = dumper.Request(NFT_MSG_GETSET, false, {{NFTA_SET_TABLE, kTable}}, [&](const nlmsghdr* nlh) {
+    if (!InPolder(nlh, NFTA_SET_TABLE)) return;
+    const nlattr* name = FindAttr(nlh, NFTA_SET_NAME);
+    if (name == nullptr) return;
+    set_names.push_back(AttrStr(name));
+    lines.push_back(absl::StrCat(
+        "set ",
+        CanonicalAttrs(nlh, {NFTA_SET_HANDLE, NFTA_SET_ID, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS})));
+  });
+  if (!st.ok()) return st;
+
+  for (const std::string& set : set_names) {
+    std::vector<std::string> elements;
+    st = dumper.Request(NFT_MSG_GETSETELEM, false,
+                        {{NFTA_SET_ELEM_LIST_TABLE, kTable}, {NFTA_SET_ELEM_LIST_SET, set}},
+                        [&](const nlmsghdr* nlh) {
+                          const nlattr* list = FindAttr(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+                          if (list == nullptr) return;
+                          ForEachNested(list, [&](const nlattr* elem) {
+                            std::string e;
+                            ForEachNested(elem, [&](const nlattr* a) {
+                              uint16_t type = mnl_attr_get_type(a);
+                              if (type == NFTA_SET_ELEM_EXPIRATION || type == NFTA_SET_ELEM_EXPR ||
+                                  type == NFTA_SET_ELEM_EXPRESSIONS) {
+                                return;
+                              }
+                              absl::StrAppend(&e, type, "=", Hex(a), " ");
+                            });
+                            elements.push_back(std::move(e));
+                          });
+                        });
+    if (!st.ok()) return st;
+    std::sort(elements.begin(), elements.end());
+    snap.elements += elements.size();
+    for (std::string& e : elements) lines.push_back(absl::StrCat("element ", set, " ", e));
+  }
+
+  st = dumper.Request(NFT_MSG_GETOBJ, false, {{NFTA_OBJ_TABLE, kTable}}, [&](const nlmsghdr* nlh) {
+    if (!InPolder(nlh, NFTA_OBJ_TABLE)) return;
+    lines.push_back(absl::StrCat(
+        "object ", CanonicalAttrs(nlh, {NFTA_OBJ_DATA, NFTA_OBJ_USE, NFTA_OBJ_HANDLE})));
+  });
+  if (!st.ok()) return st;
+
+  st = dumper.Request(NFT_MSG_GETFLOWTABLE, false, no_attrs, [&](const nlmsghdr* nlh) {
+    if (!InPolder(nlh, NFTA_FLOWTABLE_TABLE)) return;
+    lines.push_back(absl::StrCat("flowtable ",
+                                 CanonicalAttrs(nlh, {NFTA_FLOWTABLE_USE, NFTA_FLOWTABLE_HANDLE})));
+  });
+  if (!st.ok()) return st;
+
+  snap.lines = absl::StrJoin(lines, "\n");
+  return snap;
+}
+
+}  // namespace polder::agent
