@@ -256,6 +256,7 @@ struct ProbeRow {
   ProbeRequest request;
   ProbeOutcome observed = ProbeOutcome::kError;
   Verdict expected;
+  bool audit = false;  // audit mode: what policy denies is logged, not dropped
 };
 
 // Starts a listener child in every namespace; returns them once all are ready.
@@ -302,6 +303,7 @@ std::vector<ProbeRow> PlanProbes(const Policy& policy, const LabState& s,
             if (icmp && (p.protocol == Protocol::kIcmp) != (sa.family == Family::kV4)) continue;
             ProbeRow row{&src, &dst, {sa, da, p.protocol, p.port}, ProbeOutcome::kError, {}};
             row.expected = Decide(policy, ToConnection(row.request));
+            row.audit = policy.settings.mode == Mode::kAudit;
             rows.push_back(row);
           }
         }
@@ -356,7 +358,7 @@ absl::Status RunAllProbes(const LabState& s, std::vector<ProbeRow>& rows, absl::
 std::string ServiceText(const ProbeRequest& r) { return ProbePort{r.protocol, r.port}.ToString(); }
 
 bool Agrees(const ProbeRow& r) {
-  return (r.observed == ProbeOutcome::kAllowed) == r.expected.allowed &&
+  return (r.observed == ProbeOutcome::kAllowed) == (r.expected.allowed || r.audit) &&
          r.observed != ProbeOutcome::kError;
 }
 
@@ -403,7 +405,8 @@ void PrintJson(const LabState& s, const std::vector<ProbeRow>& rows) {
                            {"destination_address", r.request.destination.ToString()},
                            {"service", ServiceText(r.request)},
                            {"observed", OutcomeName(r.observed)},
-                           {"expected", r.expected.allowed ? "allowed" : "blocked"},
+                           {"expected", r.expected.allowed || r.audit ? "allowed" : "blocked"},
+                           {"policy", r.expected.allowed ? "allowed" : "denied"},
                            {"agrees", Agrees(r)}});
   }
   j["disagreements"] = bad;
