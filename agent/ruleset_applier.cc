@@ -22,10 +22,15 @@ absl::StatusOr<RulesetApplier::Result> RulesetApplier::Apply(std::string text) {
   absl::StatusOr<Ruleset> parsed = ParseRuleset(std::move(text));
   if (!parsed.ok()) return parsed.status();
 
-  absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot();
-  if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
+  // The kernel's table only matters for a restart (adopt) or a repeat of the current ruleset;
+  // a new ruleset replaces whatever is there, so skip the snapshot (it is not free on big sets).
+  absl::StatusOr<TableSnapshot> in_kernel = absl::NotFoundError("not read");
+  if (!current_ || current_->hash == parsed->hash) {
+    in_kernel = kernel_->Snapshot();
+    if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
+  }
 
-  if (current_ && current_->hash == parsed->hash && in_kernel.ok() &&
+  if (current_ && in_kernel.ok() && current_->hash == parsed->hash &&
       *in_kernel == desired_snapshot_) {
     return Result{Outcome::kUnchanged, absl::Now() - start};
   }

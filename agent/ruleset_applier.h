@@ -24,7 +24,7 @@ class RulesetApplier {
     // the dry run only separates "refused" from "failed while applying" in reports.
     bool dry_run = true;
     // Tables with more set elements are compared and reported at the netlink level only.
-    size_t max_elements_for_text_diff = 10000;
+    size_t max_elements_for_text_diff = 1000;
   };
 
   enum class Outcome { kApplied, kAdopted, kUnchanged };

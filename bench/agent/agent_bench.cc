@@ -5,6 +5,7 @@
 //                           ruleset whose allow set holds N elements, alternating two versions so
 //                           every iteration really replaces the table
 //   BM_Change1k/N           apply a ruleset differing from the current one by 1,000 of N elements
+//   BM_Snapshot/N           the netlink snapshot that compares the table on every event
 //   BM_DriftLatency         a foreign `nft add rule` until the agent's drift report (p50/p99),
 //                           and the restore that follows
 #include <benchmark/benchmark.h>
@@ -77,7 +78,7 @@ BENCHMARK(BM_Apply)
     ->ArgNames({"elements", "dry_run"})
     ->Args({1000000, 1})
     ->Args({1000000, 0})
-    ->Iterations(4)
+    ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
@@ -96,6 +97,27 @@ void BM_Change1k(benchmark::State& state) {
 }
 BENCHMARK(BM_Change1k)
     ->ArgName("elements")
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The netlink-level comparison the drift check does on every foreign change.
+void BM_Snapshot(benchmark::State& state) {
+  auto kernel = LibNftablesKernel::Create();
+  if (!(*kernel)->Run(MakeRuleset(static_cast<int>(state.range(0)), 0), false).ok()) {
+    state.SkipWithError("apply failed");
+  }
+  for (auto _ : state) {
+    auto snap = (*kernel)->Snapshot();
+    if (!snap.ok()) state.SkipWithError("snapshot failed");
+    benchmark::DoNotOptimize(snap);
+  }
+  Cleanup(kernel->get());
+}
+BENCHMARK(BM_Snapshot)
+    ->ArgName("elements")
+    ->Arg(100)
     ->Arg(10000)
     ->Arg(100000)
     ->Unit(benchmark::kMillisecond)
