@@ -1,9 +1,17 @@
 #include "compiler/check.h"
 
+#include "compiler/invariants.h"
+#include "compiler/lint.h"
+#include "compiler/zone_graph.h"
+
 namespace polder {
 
 void VerifyLoaded(LoadResult& loaded, const CheckOptions& options) {
-  (void)options;
+  if (!loaded.diagnostics.HasErrors()) {
+    ZoneGraph graph = BuildZoneGraph(loaded.policy);
+    CheckInvariants(loaded.policy, graph, loaded.diagnostics);
+    Lint(loaded.policy, graph, LintOptions{options.warn_expiry}, loaded.diagnostics);
+  }
   loaded.diagnostics.Sort();
 }
 

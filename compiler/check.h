@@ -14,7 +14,7 @@ namespace polder {
 
 struct CheckOptions {
   absl::Time now = absl::Now();
-  absl::Duration warn_expiry = absl::ZeroDuration();  // 0: no expiring-soon warnings
+  absl::Duration warn_expiry = absl::Hours(24 * 14);  // 0: no expiring-soon warnings
 };
 
 // The loaded policy plus every diagnostic, sorted by location. The policy is

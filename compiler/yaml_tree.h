@@ -6,10 +6,11 @@
 #pragma once
 
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace polder {
+
+struct YamlEntry;
 
 struct YamlNode {
   enum class Kind { kNull, kScalar, kSequence, kMap };
@@ -18,7 +19,7 @@ struct YamlNode {
   std::string scalar;           // kScalar
   bool plain = true;            // kScalar: false when quoted or a block literal
   std::vector<YamlNode> items;  // kSequence
-  std::vector<std::pair<YamlNode, YamlNode>> entries;  // kMap, in file order
+  std::vector<YamlEntry> entries;  // kMap, in file order
   int line = 0;                                        // 1-based
   int column = 0;                                      // 1-based
   int anchor = 0;  // the yaml-cpp anchor id that defined this node, or 0
@@ -27,6 +28,11 @@ struct YamlNode {
   bool IsMap() const { return kind == Kind::kMap; }
   bool IsSequence() const { return kind == Kind::kSequence; }
   bool IsNull() const { return kind == Kind::kNull; }
+};
+
+struct YamlEntry {
+  YamlNode key;
+  YamlNode value;
 };
 
 }  // namespace polder

@@ -6,6 +6,7 @@
 #include "compiler/check.h"
 #include "compiler/cli/cli_common.h"
 #include "compiler/diagnostic_format.h"
+#include "compiler/lint.h"
 
 namespace polder::cli {
 namespace {
@@ -23,16 +24,15 @@ int RunCheck(const CheckArgs& args) {
     std::cerr << "polder: " << now.status().message() << "\n";
     return kExitCannotRun;
   }
-  CheckOptions options{*now, absl::ZeroDuration()};
-  if (!args.warn_expiry.empty() && !absl::ParseDuration(args.warn_expiry, &options.warn_expiry)) {
-    std::string days = args.warn_expiry;
-    if (days.empty() || days.back() != 'd' ||
-        !absl::ParseDuration(days.substr(0, days.size() - 1) + "h", &options.warn_expiry)) {
-      std::cerr << "polder: --warn-expiry `" << args.warn_expiry
-                << "` is not a duration like 14d or 36h\n";
+  CheckOptions options;
+  options.now = *now;
+  if (!args.warn_expiry.empty()) {
+    absl::StatusOr<absl::Duration> window = ParseExpiryWindow(args.warn_expiry);
+    if (!window.ok()) {
+      std::cerr << "polder: --warn-expiry: " << window.status().message() << "\n";
       return kExitCannotRun;
     }
-    options.warn_expiry *= 24;
+    options.warn_expiry = *window;
   }
   absl::StatusOr<LoadResult> result = CheckPolicy(args.dir, options);
   if (!result.ok()) {
@@ -62,7 +62,7 @@ void AddCheckCommand(CLI::App& app) {
   cmd->add_option("--format", args->format, "Output format")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("--warn-expiry", args->warn_expiry,
-                  "Warn about flows expiring within this window, e.g. 14d");
+                  "Warn about flows expiring within this window (default 14d; 0 turns it off)");
   cmd->callback([args] { throw CLI::RuntimeError(RunCheck(*args)); });
 }
 

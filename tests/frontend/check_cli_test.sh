@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `polder check` on the bundled policies, and one-line changes to each that
+# must produce the expected error code. Usage: check_cli_test.sh POLDER SRC
+set -uo pipefail
+polder=$1
+src=$2
+now=2026-11-24T00:00:00Z
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+expect() {  # expect NAME WANT_EXIT WANT_TEXT COMMAND...
+  local name=$1 want_exit=$2 want_text=$3
+  shift 3
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -eq "$want_exit" ] && grep -qF -- "$want_text" <<<"$out"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: exit $rc (want $want_exit), want text: $want_text"
+    echo "$out" | head -20
+  fi
+}
+
+copy() {  # copy POLICY -> prints a fresh copy's path
+  local dir="$work/$1-$RANDOM$RANDOM"
+  cp -r "$src/policies/$1" "$dir"
+  echo "$dir"
+}
+
+for p in municipality shared-service; do
+  expect "$p clean" 0 "no problems" "$polder" check "$src/policies/$p" --now $now
+  expect "$p json" 0 '"diagnostics": []' "$polder" check "$src/policies/$p" --now $now --format json
+done
+
+# Office gets SSH to the bastion: backups become reachable through mgmt.
+d=$(copy municipality)
+sed -i 's/  - name: staff-to-portal/  - {from: office, to: mgmt, services: ssh}\n  - name: staff-to-portal/' "$d/flows/internal.yaml"
+expect "office->mgmt opens backups" 1 "path: office -> mgmt -> backup" "$polder" check "$d" --now $now
+expect "violation json path" 1 '"office",' "$polder" check "$d" --now $now --format json
+
+# A typo in a zone reference.
+d=$(copy municipality)
+sed -i 's/    to: db$/    to: dbb/' "$d/flows/internal.yaml"
+expect "typo unknown-ref" 1 "unknown zone or host \`dbb\` in \`to\` (did you mean \`db\`?) [unknown-ref]" "$polder" check "$d" --now $now
+
+# Time passes: the supplier flow expires (a warning, not an error).
+expect "expiry warning" 0 "[expired-flow]" "$polder" check "$src/policies/municipality" --now 2027-07-01T00:00:00Z
+expect "expiring soon" 0 "[expiring-soon]" "$polder" check "$src/policies/municipality" --now 2027-06-25T00:00:00Z
+
+# Shared service: one more public application breaks the exposure budget.
+d=$(copy shared-service)
+sed -i 's/    to: app-elections$/    to: [app-elections, app-geo]/' "$d/flows-partners.yaml"
+expect "exposure budget" 1 "public-exposure-budget" "$polder" check "$d" --now $now
+# A partner prefix with host bits set.
+d=$(copy shared-service)
+sed -i 's|198.18.7.0/24|198.18.7.1/24|' "$d/zones.yaml"
+expect "host bits" 1 "zones.yaml:20:9: error: \`198.18.7.1/24\` has host bits set; write \`198.18.7.0/24\` [invalid-cidr]" "$polder" check "$d" --now $now
+
+# Cannot run: exit 2.
+expect "missing dir" 2 "not a readable directory" "$polder" check "$work/nope"
+expect "bad --now" 2 "not an RFC 3339 time" "$polder" check "$src/policies/municipality" --now yesterday
+expect "usage" 2 "" "$polder" check
+mkdir -p "$work/empty"
+expect "empty dir" 1 "holds no *.yaml or *.yml files" "$polder" check "$work/empty"
+
+# Billion laughs through the CLI returns at once.
+mkdir -p "$work/laughs"
+python3 - "$work/laughs/x.yaml" <<'PY'
+import sys
+doc = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+names = "abcdefghi"
+for i in range(1, 9):
+    doc += f"{names[i]}: &{names[i]} [" + ",".join(["*" + names[i-1]] * 9) + "]\n"
+open(sys.argv[1], "w").write(doc)
+PY
+expect "billion laughs" 1 "[limit-exceeded]" timeout 5 "$polder" check "$work/laughs"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
