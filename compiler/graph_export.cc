@@ -33,6 +33,10 @@ Marks MarkViolations(const DiagnosticList& violations) {
 std::string Quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";  // dot's own line break
+      continue;
+    }
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }

@@ -62,7 +62,7 @@ TEST(GraphExportTest, DotMarksExternalZonesAntiLockoutAndViolations) {
   std::string dot = ToDot(p, g, Violations(p, g));
   EXPECT_THAT(dot, HasSubstr("digraph polder {"));
   EXPECT_THAT(dot, HasSubstr("\"internet\" [shape=box, style=\"filled,dashed\""));
-  EXPECT_THAT(dot, HasSubstr("\"internet\" -> \"web\" [label=\"https\nviolates "
+  EXPECT_THAT(dot, HasSubstr("\"internet\" -> \"web\" [label=\"https\\nviolates "
                              "no-internet-to-db\", color=red"));
   EXPECT_THAT(dot, HasSubstr("\"web\" -> \"mgmt\" [label=\"controller tcp/7443\", style=dashed"));
   std::string clean = ToDot(p, g, DiagnosticList());

@@ -1,0 +1,228 @@
+#include "compiler/cli/verify_commands.h"
+
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "compiler/cli/cli_common.h"
+#include "compiler/graph_export.h"
+#include "compiler/invariants.h"
+#include "compiler/policy_diff.h"
+#include "compiler/verdict.h"
+#include "compiler/zone_graph.h"
+
+namespace polder::cli {
+namespace {
+
+// Thrown out of a command body to finish with a usage error (exit 2).
+struct UsageError {
+  std::string message;
+};
+
+// A zone or host name, as a zone.
+ZoneId ZoneNamed(const Policy& policy, const std::string& name) {
+  if (auto z = policy.FindZone(name)) return *z;
+  if (auto h = policy.FindHost(name)) return policy.hosts[*h].zone;
+  throw UsageError{absl::StrCat("`", name, "` is neither a zone nor a host of the policy")};
+}
+
+// The first address of the zone that no host has, within a few tries.
+std::optional<Address> NonHostAddress(const Policy& policy, const Zone& zone) {
+  for (const AddressRange& r : zone.effective.Ranges()) {
+    absl::uint128 v = r.lo;
+    for (int tries = 0; tries < 64; ++tries) {
+      Address a{r.family, v};
+      if (!policy.HostWithAddress(a)) return a;
+      if (v == r.hi) break;
+      ++v;
+    }
+  }
+  return std::nullopt;
+}
+
+// An address for --from/--to of explain: a literal address, a host's first
+// address, or an address of the zone that is not a host's (so that the
+// answer is about the zone's flows, not one host's).
+Address AddressNamed(const Policy& policy, const std::string& text, std::string& note) {
+  if (auto a = Address::Parse(text); a.ok()) return *a;
+  if (auto h = policy.FindHost(text)) {
+    const Address& a = policy.hosts[*h].addresses.front();
+    note += absl::StrCat("using ", a.ToString(), " for host ", text, "\n");
+    return a;
+  }
+  auto z = policy.FindZone(text);
+  if (!z) throw UsageError{absl::StrCat("`", text, "` is not an address, host or zone")};
+  const Zone& zone = policy.zones[*z];
+  Address pick = NonHostAddress(policy, zone).value_or(zone.effective.Representative());
+  note +=
+      absl::StrCat("using ", pick.ToString(), " as a representative address of zone ", text, "\n");
+  return pick;
+}
+
+Connection ParseConnection(const Policy& policy, const std::string& from, const std::string& to,
+                           const std::string& port, std::string& note) {
+  absl::StatusOr<ServicePort> sp = ServicePort::Parse(port);
+  if (!sp.ok()) throw UsageError{absl::StrCat("--port: ", sp.status().message())};
+  if (sp->protocol == Protocol::kAny || sp->lo != sp->hi) {
+    throw UsageError{absl::StrCat("--port `", port,
+                                  "`: name one protocol and one port or type, "
+                                  "e.g. tcp/5432, udp/53 or icmp/echo-request")};
+  }
+  Connection c;
+  c.source = AddressNamed(policy, from, note);
+  c.destination = AddressNamed(policy, to, note);
+  c.protocol = sp->protocol;
+  c.port = sp->lo;
+  return c;
+}
+
+std::string FlowLine(const Policy& policy, FlowId f, const char* role) {
+  const Flow& flow = policy.flows[f];
+  std::string cite = flow.location.FileLine();
+  if (flow.name == cite) return absl::StrCat("  ", role, " ", cite, "\n");
+  return absl::StrCat("  ", role, " ", cite, "  flow `", flow.name, "`\n");
+}
+
+std::string ZoneOf(const Policy& policy, std::optional<ZoneId> z) {
+  return z ? policy.zones[*z].name : "no zone";
+}
+
+int RunExplain(const std::string& dir, const std::string& now, const std::string& from,
+               const std::string& to, const std::string& port) {
+  Loaded loaded = LoadOrReport(dir, now);
+  if (!loaded.result) return loaded.exit_code;
+  const Policy& policy = loaded.result->policy;
+  std::string note;
+  Connection c = ParseConnection(policy, from, to, port, note);
+  Verdict v = Decide(policy, c);
+  std::cout << note << c.source.ToString() << " (" << ZoneOf(policy, v.source_zone) << ") -> "
+            << c.destination.ToString() << " (" << ZoneOf(policy, v.destination_zone) << ") "
+            << port << ": " << (v.allowed ? "ALLOWED" : "DENIED") << "\n  " << v.reason << "\n";
+  if (v.anti_lockout) {
+    std::cout << "  by " << policy.settings.location.FileLine() << "  settings.controller\n";
+  }
+  for (FlowId f : v.denying) std::cout << FlowLine(policy, f, "deny ");
+  for (FlowId f : v.allowing) {
+    std::cout << FlowLine(policy, f, v.denying.empty() ? "allow" : "allow (overridden by deny)");
+  }
+  return v.allowed ? kExitOk : kExitFindings;
+}
+
+int RunReach(const std::string& dir, const std::string& now, const std::string& from,
+             const std::string& to) {
+  Loaded loaded = LoadOrReport(dir, now);
+  if (!loaded.result) return loaded.exit_code;
+  const Policy& policy = loaded.result->policy;
+  ZoneId a = ZoneNamed(policy, from), b = ZoneNamed(policy, to);
+  ZoneGraph graph = BuildZoneGraph(policy);
+  std::vector<bool> target(graph.zone_count(), false);
+  target[b] = true;
+  std::optional<ZonePath> path = ShortestPath(graph, a, target);
+  if (!path) {
+    std::cout << policy.zones[b].name << " is not reachable from " << policy.zones[a].name << "\n";
+    return kExitFindings;
+  }
+  std::cout << policy.zones[b].name << " is reachable from " << policy.zones[a].name << " in "
+            << path->size() - 1 << (path->size() == 2 ? " edge" : " edges") << ":\n  "
+            << policy.zones[a].name << "\n";
+  for (size_t i = 1; i < path->size(); ++i) {
+    const ZoneEdge& edge = *graph.Edge((*path)[i - 1], (*path)[i]);
+    std::cout << "  -> " << policy.zones[(*path)[i]].name << "  [" << EdgeLabel(policy, edge)
+              << "]";
+    for (const std::string& cite : EdgeCitations(policy, edge)) std::cout << "  " << cite;
+    std::cout << "\n";
+  }
+  return kExitOk;
+}
+
+int RunGraph(const std::string& dir, const std::string& now, const std::string& format) {
+  Loaded loaded = LoadOrReport(dir, now);
+  if (!loaded.result) return loaded.exit_code;
+  const Policy& policy = loaded.result->policy;
+  ZoneGraph graph = BuildZoneGraph(policy);
+  DiagnosticList violations;
+  CheckInvariants(policy, graph, violations);
+  std::cout << (format == "json" ? ToGraphJson(policy, graph, violations)
+                                 : ToDot(policy, graph, violations));
+  return kExitOk;
+}
+
+int RunDiff(const std::string& old_dir, const std::string& new_dir, const std::string& now,
+            size_t max_pairs) {
+  Loaded before = LoadOrReport(old_dir, now);
+  if (!before.result) return before.exit_code;
+  Loaded after = LoadOrReport(new_dir, now);
+  if (!after.result) return after.exit_code;
+  const Policy& p0 = before.result->policy;
+  const Policy& p1 = after.result->policy;
+  PolicyDiff diff = DiffPolicies(p0, BuildZoneGraph(p0), p1, BuildZoneGraph(p1));
+  std::cout << FormatDiff(diff, max_pairs);
+  return diff.Empty() ? kExitOk : kExitFindings;
+}
+
+// Runs a command body, turning usage errors into exit status 2.
+template <typename F>
+int Guard(F&& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::cerr << "polder: " << e.message << "\n";
+    return kExitCannotRun;
+  }
+}
+
+}  // namespace
+
+void AddVerifyCommands(CLI::App& app) {
+  struct Args {
+    std::string dir, dir2, now, from, to, port, format = "dot";
+    size_t max_pairs = 200;
+  };
+  auto args = std::make_shared<Args>();
+
+  CLI::App* reach = app.add_subcommand(
+      "reach", "Is zone B reachable from zone A? Prints one shortest path with its flows");
+  reach->add_option("DIR", args->dir, "Policy directory")->required();
+  reach->add_option("--from", args->from, "Zone or host")->required();
+  reach->add_option("--to", args->to, "Zone or host")->required();
+  reach->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
+  reach->callback([args] {
+    throw CLI::RuntimeError(
+        Guard([&] { return RunReach(args->dir, args->now, args->from, args->to); }));
+  });
+
+  CLI::App* explain = app.add_subcommand(
+      "explain", "The verdict for one connection and the flows or denies that decide it");
+  explain->add_option("DIR", args->dir, "Policy directory")->required();
+  explain->add_option("--from", args->from, "Source address, host or zone")->required();
+  explain->add_option("--to", args->to, "Destination address, host or zone")->required();
+  explain->add_option("--port", args->port, "e.g. tcp/5432, udp/53, icmp/echo-request")->required();
+  explain->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
+  explain->callback([args] {
+    throw CLI::RuntimeError(
+        Guard([&] { return RunExplain(args->dir, args->now, args->from, args->to, args->port); }));
+  });
+
+  CLI::App* graph = app.add_subcommand("graph", "Print the zone graph (Graphviz dot or JSON)");
+  graph->add_option("DIR", args->dir, "Policy directory")->required();
+  graph->add_option("--format", args->format, "dot (default) or json")
+      ->check(CLI::IsMember({"dot", "json"}));
+  graph->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
+  graph->callback([args] {
+    throw CLI::RuntimeError(Guard([&] { return RunGraph(args->dir, args->now, args->format); }));
+  });
+
+  CLI::App* diff = app.add_subcommand(
+      "diff", "Edges and zone pairs that become (un)reachable between two policy revisions");
+  diff->add_option("OLD_DIR", args->dir, "The policy before")->required();
+  diff->add_option("NEW_DIR", args->dir2, "The policy after")->required();
+  diff->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
+  diff->add_option("--max-pairs", args->max_pairs,
+                   "Show at most this many reachability changes (default 200)");
+  diff->callback([args] {
+    throw CLI::RuntimeError(
+        Guard([&] { return RunDiff(args->dir, args->dir2, args->now, args->max_pairs); }));
+  });
+}
+
+}  // namespace polder::cli
