@@ -48,7 +48,7 @@ class AgentStream final : public Reactor, public AgentSink {
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    out_.Clear();
+    out_ = v1::ControllerMessage();  // frees the ruleset copy; Clear() would keep it
     if (finish_status_) {
       Finish(*finish_status_);
       return;

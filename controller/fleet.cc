@@ -31,7 +31,10 @@ std::string ContentHash(const std::string& ruleset) {
 }  // namespace
 
 Fleet::Fleet(StateStore* store, PolicyCompiler compiler, FleetOptions options)
-    : store_(store), compiler_(std::move(compiler)), options_(options) {}
+    : store_(store),
+      compiler_(std::move(compiler)),
+      options_(options),
+      writer_([this] { WriterLoop(); }) {}
 
 void Fleet::StoreError(const absl::Status& s) {
   if (!s.ok()) Log(absl::StrCat("state store error: ", s.message()));
@@ -39,17 +42,52 @@ void Fleet::StoreError(const absl::Status& s) {
 
 void Fleet::AuditLocked(absl::Time now, std::string kind, std::string actor, std::string target,
                         std::string detail) {
-  StoreError(store_->Audit(
-      {0, now, std::move(kind), std::move(actor), std::move(target), std::move(detail)}));
+  Persist([r = AuditRecord{0, now, std::move(kind), std::move(actor), std::move(target),
+                           std::move(detail)}](StateStore& s) { return s.Audit(r); });
+}
+
+void Fleet::Persist(Write write) { pending_.push_back(std::move(write)); }
+
+void Fleet::Flush() {
+  // store_mu_ first: batches reach the database in the order they were made.
+  absl::MutexLock store_lock(&store_mu_);
+  std::vector<Write> batch;
+  {
+    absl::MutexLock lock(&mu_);
+    batch.swap(pending_);
+  }
+  if (batch.empty()) return;
+  // One transaction per batch: a thousand apply results cost one commit.
+  StoreError(store_->Begin());
+  for (auto& w : batch) StoreError(w(*store_));
+  StoreError(store_->Commit());
+}
+
+void Fleet::WriterLoop() {
+  while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(50))) Flush();
+  Flush();
+}
+
+Fleet::~Fleet() {
+  stop_.Notify();
+  writer_.join();
 }
 
 absl::Status Fleet::Start(absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  auto quarantines = store_->LoadQuarantines();
+  absl::StatusOr<std::vector<QuarantineRecord>> quarantines;
+  absl::StatusOr<std::optional<ServedRevision>> served;
+  absl::StatusOr<std::vector<HostRecord>> records;
+  {
+    absl::MutexLock store_lock(&store_mu_);
+    quarantines = store_->LoadQuarantines();
+    served = store_->LoadServed();
+    records = store_->LoadHosts();
+  }
   if (!quarantines.ok()) return quarantines.status();
-  quarantines_ = std::move(*quarantines);
-  auto served = store_->LoadServed();
   if (!served.ok()) return served.status();
+  if (!records.ok()) return records.status();
+  absl::MutexLock lock(&mu_);
+  quarantines_ = std::move(*quarantines);
   if (served->has_value()) {
     // The last good revision stays in force until a new one compiles.
     revision_ = (*served)->revision;
@@ -60,8 +98,6 @@ absl::Status Fleet::Start(absl::Time now) {
       h.ruleset = std::make_shared<const std::string>(std::move(d.ruleset));
       h.hash = d.hash;
     }
-    auto records = store_->LoadHosts();
-    if (!records.ok()) return records.status();
     for (auto& r : *records) {
       auto it = hosts_.find(r.host);
       if (it == hosts_.end()) continue;
@@ -134,7 +170,11 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
   mode_ = compiled.mode;
   zones_ = std::move(compiled.zones);
   next_expiry_ = compiled.next_expiry;
-  StoreError(store_->SaveRollout(revision_, mode_, changed, all, now));
+  // Agents first: the database write happens on the writer thread.
+  for (const auto& d : changed) {
+    Host& h = hosts_[d.host];
+    if (h.sink && h.applied_hash != h.hash) SendLocked(h, now);
+  }
   if (new_revision || !changed.empty()) {
     ++metrics_.rollouts;
     std::string detail = absl::StrCat("revision ", revision_, ", ", changed.size(), " of ",
@@ -142,10 +182,8 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
     AuditLocked(now, "rollout", actor, "", detail);
     Log(absl::StrCat("rollout: ", detail));
   }
-  for (const auto& d : changed) {
-    Host& h = hosts_[d.host];
-    if (h.sink && h.applied_hash != h.hash) SendLocked(h, now);
-  }
+  Persist([rev = revision_, mode = mode_, changed = std::move(changed), all = std::move(all),
+           now](StateStore& s) { return s.SaveRollout(rev, mode, changed, all, now); });
 }
 
 void Fleet::SendLocked(Host& h, absl::Time now) {
@@ -200,7 +238,7 @@ void Fleet::Disconnect(const std::string& host, uint64_t session, absl::Time now
   h->sink = nullptr;
   --connected_;
   h->last_report = now;
-  StoreError(store_->SetLastReport(host, now));
+  Persist([host, now](StateStore& s) { return s.SetLastReport(host, now); });
   Log(absl::StrCat("agent disconnected: ", host));
 }
 
@@ -208,7 +246,7 @@ void Fleet::OnApplyResult(const std::string& host, uint64_t session, const Apply
   absl::MutexLock lock(&mu_);
   Host* h = SessionHost(host, session);
   if (h == nullptr) return;
-  StoreError(store_->RecordApply(host, r));
+  Persist([host, r](StateStore& s) { return s.RecordApply(host, r); });
   h->last_report = r.time;
   if (h->sent_at && r.hash == h->sent_hash) {
     metrics_.ObserveLatency(absl::ToDoubleSeconds(r.time - *h->sent_at));
@@ -234,7 +272,7 @@ void Fleet::OnDrift(const std::string& host, uint64_t session, const DriftRecord
   Host* h = SessionHost(host, session);
   if (h == nullptr) return;
   ++metrics_.drift_events;
-  StoreError(store_->RecordDrift(host, d));
+  Persist([host, d](StateStore& s) { return s.RecordDrift(host, d); });
   h->drift = !d.remediated;
   h->last_report = d.time;
   Log(absl::StrCat("drift on ", host, d.remediated ? " (remediated): " : ": ",
@@ -249,6 +287,19 @@ void Fleet::OnHeartbeat(const std::string& host, uint64_t session, absl::Time no
 }
 
 absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time now) {
+  auto revision = QuarantineImpl(std::move(order), now);
+  Flush();  // an operator's order is on disk before it is acknowledged
+  return revision;
+}
+
+absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
+                                           absl::Time now) {
+  auto revision = ReleaseImpl(target, actor, now);
+  Flush();
+  return revision;
+}
+
+absl::StatusOr<std::string> Fleet::QuarantineImpl(QuarantineRecord order, absl::Time now) {
   absl::MutexLock lock(&mu_);
   if (!hosts_.count(order.target) && !zones_.count(order.target))
     return absl::NotFoundError(absl::StrCat("'", order.target, "' is neither a zone nor a host"));
@@ -263,15 +314,15 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
     return absl::FailedPreconditionError(
         absl::StrCat("quarantine not applied, the policy does not compile: ", s.message()));
   }
-  StoreError(store_->SaveQuarantine(order));
+  Persist([order](StateStore& s) { return s.SaveQuarantine(order); });
   AuditLocked(now, "quarantine", order.actor, order.target,
               absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason));
   Log(absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason));
   return revision_;
 }
 
-absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
-                                           absl::Time now) {
+absl::StatusOr<std::string> Fleet::ReleaseImpl(const std::string& target, const std::string& actor,
+                                               absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto saved = quarantines_;
   if (std::erase_if(quarantines_, [&](const auto& q) { return q.target == target; }) == 0)
@@ -281,7 +332,7 @@ absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std:
     return absl::FailedPreconditionError(
         absl::StrCat("release not applied, the policy does not compile: ", s.message()));
   }
-  StoreError(store_->DeleteQuarantine(target));
+  Persist([target](StateStore& s) { return s.DeleteQuarantine(target); });
   AuditLocked(now, "release", actor, target, "");
   Log(absl::StrCat("released ", target, " by ", actor));
   return revision_;
@@ -307,8 +358,9 @@ FleetStatus Fleet::Status() const {
   return s;
 }
 
-absl::StatusOr<std::vector<AuditRecord>> Fleet::AuditLog(int limit) const {
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<std::vector<AuditRecord>> Fleet::AuditLog(int limit) {
+  Flush();
+  absl::MutexLock store_lock(&store_mu_);
   return store_->AuditLog(limit);
 }
 

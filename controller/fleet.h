@@ -14,15 +14,19 @@
 #define POLDER_CONTROLLER_FLEET_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "controller/compiled_policy.h"
 #include "controller/metrics.h"
@@ -79,7 +83,12 @@ struct FleetOptions {
 
 class Fleet {
  public:
+  // Writes to `store` go through a writer thread in batched transactions,
+  // so a thousand apply results cost one commit and no agent waits on disk.
   Fleet(StateStore* store, PolicyCompiler compiler, FleetOptions options = {});
+  ~Fleet();  // flushes pending writes
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
 
   // Restores state from the store, then compiles and rolls out.
   absl::Status Start(absl::Time now);
@@ -98,7 +107,9 @@ class Fleet {
   absl::StatusOr<std::string> Release(const std::string& target, const std::string& actor,
                                       absl::Time now);
   FleetStatus Status() const;
-  absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit) const;
+  absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit);
+  // Writes everything pending to the store now.
+  void Flush();
 
   std::optional<absl::Time> NextExpiry() const;
   MetricsSnapshot Metrics() const;
@@ -126,6 +137,9 @@ class Fleet {
     std::string sent_hash;
   };
 
+  absl::StatusOr<std::string> QuarantineImpl(QuarantineRecord order, absl::Time now);
+  absl::StatusOr<std::string> ReleaseImpl(const std::string& target, const std::string& actor,
+                                          absl::Time now);
   absl::Status ReloadLocked(absl::Time now, const std::string& actor)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor)
@@ -137,6 +151,10 @@ class Fleet {
   void AuditLocked(absl::Time now, std::string kind, std::string actor, std::string target,
                    std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StoreError(const absl::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  using Write = std::function<absl::Status(StateStore&)>;
+  void Persist(Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriterLoop();
 
   StateStore* const store_;
   const PolicyCompiler compiler_;
@@ -154,6 +172,12 @@ class Fleet {
   int connected_ ABSL_GUARDED_BY(mu_) = 0;
   int in_sync_ ABSL_GUARDED_BY(mu_) = 0;  // connected and applied == desired
   MetricsSnapshot metrics_ ABSL_GUARDED_BY(mu_);
+  std::vector<Write> pending_ ABSL_GUARDED_BY(mu_);
+
+  // Lock order: store_mu_ before mu_, never the other way round.
+  absl::Mutex store_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::Notification stop_;
+  std::thread writer_;  // last: starts once everything above exists
 };
 
 }  // namespace polder::controller

@@ -131,10 +131,17 @@ absl::Status StateStore::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
+absl::Status StateStore::Begin() { return Exec("BEGIN IMMEDIATE"); }
+absl::Status StateStore::Commit() { return Exec("COMMIT"); }
+
 absl::Status StateStore::SaveRollout(const std::string& revision, const std::string& mode,
                                      const std::vector<DesiredRuleset>& changed,
                                      const std::vector<std::string>& all_hosts, absl::Time time) {
-  if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  // Inside a caller's transaction the caller commits; else this is one.
+  bool own = sqlite3_get_autocommit(db_) != 0;
+  if (own) {
+    if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  }
   auto body = [&]() -> absl::Status {
     if (auto s = Stmt(db_, "INSERT OR IGNORE INTO revisions VALUES (?, ?, ?)")
                      .Bind(revision)
@@ -172,6 +179,7 @@ absl::Status StateStore::SaveRollout(const std::string& revision, const std::str
     return absl::OkStatus();
   };
   absl::Status s = body();
+  if (!own) return s;
   if (!s.ok()) {
     Exec("ROLLBACK").IgnoreError();
     return s;

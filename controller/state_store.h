@@ -89,6 +89,10 @@ class StateStore {
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
+  // Group several writes into one transaction (SaveRollout joins it).
+  absl::Status Begin();
+  absl::Status Commit();
+
   // Records a rollout: the served revision, its mode and the rulesets of the
   // hosts that changed; hosts not in `all_hosts` are forgotten.
   absl::Status SaveRollout(const std::string& revision, const std::string& mode,
