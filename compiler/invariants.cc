@@ -56,7 +56,7 @@ void CheckIsolate(const Policy& policy, const ZoneGraph& graph, const Invariant&
     std::vector<bool> allowed = Mark(graph.zone_count(), inv.except);
     allowed[z] = true;
     PathsTo paths = ShortestPathsTo(graph, z);
-    for (ZoneId s = 0; s < graph.zone_count(); ++s) {
+    for (ZoneId s = 0; s < graph.zone_count() && !out.Full(); ++s) {
       if (allowed[s] || paths.distance[s] < 0) continue;
       std::string except =
           inv.except.empty() ? "no other zone" : absl::StrCat("only ", Names(policy, inv.except));
@@ -132,6 +132,9 @@ std::vector<ExposureItem> Exposure(const ZoneGraph& graph, const std::vector<Zon
 
 void CheckInvariants(const Policy& policy, const ZoneGraph& graph, DiagnosticList& out) {
   for (const Invariant& inv : policy.invariants) {
+    // Past DiagnosticList's bound further errors are dropped; do not spend
+    // time finding their paths.
+    if (out.Full()) break;
     switch (inv.kind) {
       case InvariantKind::kNoPath:
         CheckNoPath(policy, graph, inv, out);
