@@ -95,12 +95,32 @@ std::string ToDot(const Policy& policy, const ZoneGraph& graph, const Diagnostic
       "  node [shape=ellipse, style=filled, fillcolor=\"#e8f0fb\", fontname=\"Helvetica\", "
       "fontsize=10];\n"
       "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#666666\", arrowsize=0.6];\n");
-  for (const Zone& z : policy.zones) {
-    std::vector<std::string> attrs;
-    if (z.external) {
-      attrs = {"shape=box", "style=\"filled,dashed\"", "fillcolor=\"#f0f0f0\"",
-               absl::StrCat("label=", Quote(z.name + "\n(external)"))};
+  // Edges that only the anti-lockout makes run from nearly every zone to
+  // the controller's; drawn one by one they bury the graph, so they are
+  // summarised on the controller's zone unless a violation uses them.
+  std::map<ZoneId, int> lockout_only;
+  for (auto e : boost::make_iterator_range(boost::edges(graph.graph))) {
+    const ZoneEdge& edge = graph.graph[e];
+    const std::string& from = policy.zones[boost::source(e, graph.graph)].name;
+    const std::string& to = policy.zones[boost::target(e, graph.graph)].name;
+    if (edge.flows.empty() && !marks.edges.count({from, to})) {
+      ++lockout_only[static_cast<ZoneId>(boost::target(e, graph.graph))];
     }
+  }
+  for (ZoneId id = 0; id < static_cast<ZoneId>(policy.zones.size()); ++id) {
+    const Zone& z = policy.zones[id];
+    std::vector<std::string> attrs;
+    std::string label = z.name;
+    if (z.external) {
+      attrs = {"shape=box", "style=\"filled,dashed\"", "fillcolor=\"#f0f0f0\""};
+      label += "\n(external)";
+    }
+    if (auto it = lockout_only.find(id); it != lockout_only.end()) {
+      absl::StrAppend(&label, "\n(controller: tcp/", policy.settings.controller->port, " from ",
+                      it->second, it->second == 1 ? " zone" : " zones", ")");
+      attrs.push_back("color=\"#3366cc\"");
+    }
+    if (label != z.name) attrs.push_back(absl::StrCat("label=", Quote(label)));
     if (marks.zones.count(z.name)) attrs.push_back("color=red, penwidth=2");
     absl::StrAppend(&out, "  ", Quote(z.name),
                     attrs.empty() ? "" : absl::StrCat(" [", absl::StrJoin(attrs, ", "), "]"),
@@ -113,6 +133,7 @@ std::string ToDot(const Policy& policy, const ZoneGraph& graph, const Diagnostic
     std::string label = Shorten(EdgeLabel(policy, edge));
     std::vector<std::string> attrs;
     auto it = marks.edges.find({from, to});
+    if (edge.flows.empty() && it == marks.edges.end()) continue;  // summarised above
     if (it != marks.edges.end()) {
       absl::StrAppend(&label, "\nviolates ", absl::StrJoin(it->second, ", "));
       attrs = {"color=red", "fontcolor=red", "penwidth=2"};
