@@ -74,6 +74,31 @@ Fleet::~Fleet() {
 }
 
 absl::Status Fleet::Start(absl::Time now) {
+  absl::MutexLock sinks(&sinks_mu_);
+  absl::Status s = StartImpl(now);
+  DeliverOutbox();
+  return s;
+}
+
+absl::Status Fleet::Reload(absl::Time now) {
+  absl::MutexLock sinks(&sinks_mu_);
+  absl::Status s = ReloadImpl(now);
+  DeliverOutbox();
+  return s;
+}
+
+void Fleet::DeliverOutbox() {
+  std::vector<std::pair<AgentSink*, AssignmentInfo>> out;
+  {
+    absl::MutexLock lock(&mu_);
+    out.swap(outbox_);
+  }
+  // Outside mu_, so agents' acknowledgements are handled while we write;
+  // sinks_mu_ (held by the caller) keeps every sink alive meanwhile.
+  for (auto& [sink, assignment] : out) sink->Assign(assignment);
+}
+
+absl::Status Fleet::StartImpl(absl::Time now) {
   absl::StatusOr<std::vector<QuarantineRecord>> quarantines;
   absl::StatusOr<std::optional<ServedRevision>> served;
   absl::StatusOr<std::vector<HostRecord>> records;
@@ -112,7 +137,7 @@ absl::Status Fleet::Start(absl::Time now) {
   return ReloadLocked(now, "controller");
 }
 
-absl::Status Fleet::Reload(absl::Time now) {
+absl::Status Fleet::ReloadImpl(absl::Time now) {
   absl::MutexLock lock(&mu_);
   return ReloadLocked(now, "controller");
 }
@@ -173,7 +198,7 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
   // Agents first: the database write happens on the writer thread.
   for (const auto& d : changed) {
     Host& h = hosts_[d.host];
-    if (h.sink && h.applied_hash != h.hash) SendLocked(h, now);
+    if (h.sink && h.applied_hash != h.hash) outbox_.emplace_back(h.sink, AssignLocked(h, now));
   }
   if (new_revision || !changed.empty()) {
     ++metrics_.rollouts;
@@ -186,12 +211,14 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
            now](StateStore& s) { return s.SaveRollout(rev, mode, changed, all, now); });
 }
 
-void Fleet::SendLocked(Host& h, absl::Time now) {
+AssignmentInfo Fleet::AssignLocked(Host& h, absl::Time now) {
   h.sent_at = now;
   h.sent_hash = h.hash;
   ++metrics_.assignments_sent;
-  h.sink->Assign({revision_, h.ruleset, h.hash, mode_, now + options_.confirm_timeout});
+  return {revision_, h.ruleset, h.hash, mode_, now + options_.confirm_timeout};
 }
+
+void Fleet::SendLocked(Host& h, absl::Time now) { h.sink->Assign(AssignLocked(h, now)); }
 
 absl::StatusOr<uint64_t> Fleet::Connect(const HelloInfo& hello, AgentSink* sink, absl::Time now) {
   absl::MutexLock lock(&mu_);
@@ -231,6 +258,7 @@ Fleet::Host* Fleet::SessionHost(const std::string& host, uint64_t session) {
 }
 
 void Fleet::Disconnect(const std::string& host, uint64_t session, absl::Time now) {
+  absl::MutexLock sinks(&sinks_mu_);  // not while a rollout writes to this sink
   absl::MutexLock lock(&mu_);
   Host* h = SessionHost(host, session);
   if (h == nullptr) return;
@@ -287,14 +315,24 @@ void Fleet::OnHeartbeat(const std::string& host, uint64_t session, absl::Time no
 }
 
 absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time now) {
-  auto revision = QuarantineImpl(std::move(order), now);
+  absl::StatusOr<std::string> revision;
+  {
+    absl::MutexLock sinks(&sinks_mu_);
+    revision = QuarantineImpl(std::move(order), now);
+    DeliverOutbox();
+  }
   Flush();  // an operator's order is on disk before it is acknowledged
   return revision;
 }
 
 absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
                                            absl::Time now) {
-  auto revision = ReleaseImpl(target, actor, now);
+  absl::StatusOr<std::string> revision;
+  {
+    absl::MutexLock sinks(&sinks_mu_);
+    revision = ReleaseImpl(target, actor, now);
+    DeliverOutbox();
+  }
   Flush();
   return revision;
 }

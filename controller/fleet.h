@@ -137,6 +137,11 @@ class Fleet {
     std::string sent_hash;
   };
 
+  absl::Status StartImpl(absl::Time now);
+  absl::Status ReloadImpl(absl::Time now);
+  // Writes the assignments a rollout queued. Caller holds sinks_mu_, not mu_.
+  void DeliverOutbox();
+  AssignmentInfo AssignLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::string> QuarantineImpl(QuarantineRecord order, absl::Time now);
   absl::StatusOr<std::string> ReleaseImpl(const std::string& target, const std::string& actor,
                                           absl::Time now);
@@ -174,7 +179,12 @@ class Fleet {
   MetricsSnapshot metrics_ ABSL_GUARDED_BY(mu_);
   std::vector<Write> pending_ ABSL_GUARDED_BY(mu_);
 
-  // Lock order: store_mu_ before mu_, never the other way round.
+  std::vector<std::pair<AgentSink*, AssignmentInfo>> outbox_ ABSL_GUARDED_BY(mu_);
+
+  // Lock order: sinks_mu_, then store_mu_, then mu_. sinks_mu_ is held while
+  // rollouts write to sinks outside mu_, and by Disconnect, so a sink is
+  // never destroyed while being written to.
+  absl::Mutex sinks_mu_ ABSL_ACQUIRED_BEFORE(store_mu_);
   absl::Mutex store_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Notification stop_;
   std::thread writer_;  // last: starts once everything above exists
