@@ -155,6 +155,7 @@ absl::Status Fleet::ReloadLocked(absl::Time now, const std::string& actor) {
     policy_error_ = why;
     return compiled.status();
   }
+  if (!policy_error_.empty()) Log("policy compiles again; the refusal is over");
   policy_error_.clear();
   RolloutLocked(std::move(*compiled), now, actor);
   return absl::OkStatus();
