@@ -3,7 +3,6 @@
 // Startup: open the state database, restore the last good revision, compile
 // DIR, listen. Then wait for a policy edit (inotify), the next flow expiry,
 // SIGHUP (recompile) or SIGINT/SIGTERM (stop).
-#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -21,6 +20,7 @@
 #include "controller/metrics_server.h"
 #include "controller/policy_source.h"
 #include "controller/policy_watcher.h"
+#include "controller/process_tuning.h"
 #include "controller/server.h"
 #include "controller/state_store.h"
 
@@ -51,10 +51,7 @@ int PollTimeout(std::optional<absl::Time> t) {
 }
 
 int Run(const Flags& f) {
-  // gRPC spreads small allocations over many threads; with one malloc arena
-  // per thread the idle memory per connected agent grows by ~10%
-  // (bench/controller/fleet_bench.cc).
-  mallopt(M_ARENA_MAX, 2);
+  TuneProcessForManyAgents();
   if (f.insecure) std::fputs(kInsecureBanner, stderr);
   // Signals are read synchronously from a signalfd in the main loop.
   sigset_t signals;

@@ -8,7 +8,6 @@
 //
 //   controller_fleet_bench [N=1000] [--per-channel K=1] [--ruleset-bytes B=2000]
 #include <grpcpp/grpcpp.h>
-#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
+#include "controller/process_tuning.h"
 #include "controller/server.h"
 #include "controller/sha256.h"
 #include "polder/v1/polder.grpc.pb.h"
@@ -90,8 +90,7 @@ double CpuSeconds() {
 }
 
 [[noreturn]] void RunController(int hosts, int bytes, int cmd_fd, int reply_fd) {
-  // As polder-controller does (controller_main.cc): fewer malloc arenas.
-  mallopt(M_ARENA_MAX, 2);
+  controller::TuneProcessForManyAgents();  // as polder-controller does
   controller::SetLogEnabled(false);
   std::string db = absl::StrCat("/tmp/polder-fleet-bench-", getpid(), ".db");
   SyntheticPolicy policy{hosts, bytes};
