@@ -130,25 +130,30 @@ std::vector<ExposureItem> Exposure(const ZoneGraph& graph, const std::vector<Zon
   return items;
 }
 
+void CheckInvariant(const Policy& policy, const ZoneGraph& graph, const Invariant& inv,
+                    DiagnosticList& out) {
+  switch (inv.kind) {
+    case InvariantKind::kNoPath:
+      CheckNoPath(policy, graph, inv, out);
+      break;
+    case InvariantKind::kIsolate:
+      CheckIsolate(policy, graph, inv, out);
+      break;
+    case InvariantKind::kVia:
+      CheckVia(policy, graph, inv, out);
+      break;
+    case InvariantKind::kExposure:
+      CheckExposure(policy, graph, inv, out);
+      break;
+  }
+}
+
 void CheckInvariants(const Policy& policy, const ZoneGraph& graph, DiagnosticList& out) {
   for (const Invariant& inv : policy.invariants) {
     // Past DiagnosticList's bound further errors are dropped; do not spend
     // time finding their paths.
     if (out.Full()) break;
-    switch (inv.kind) {
-      case InvariantKind::kNoPath:
-        CheckNoPath(policy, graph, inv, out);
-        break;
-      case InvariantKind::kIsolate:
-        CheckIsolate(policy, graph, inv, out);
-        break;
-      case InvariantKind::kVia:
-        CheckVia(policy, graph, inv, out);
-        break;
-      case InvariantKind::kExposure:
-        CheckExposure(policy, graph, inv, out);
-        break;
-    }
+    CheckInvariant(policy, graph, inv, out);
   }
 }
 

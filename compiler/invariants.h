@@ -17,6 +17,9 @@
 namespace polder {
 
 void CheckInvariants(const Policy& policy, const ZoneGraph& graph, DiagnosticList& out);
+// One invariant (CheckInvariants stops once `out` is full).
+void CheckInvariant(const Policy& policy, const ZoneGraph& graph, const Invariant& invariant,
+                    DiagnosticList& out);
 
 // One (zone, protocol, port-range) triple reached in one edge.
 struct ExposureItem {
