@@ -134,8 +134,9 @@ std::string FormatDiff(const PolicyDiff& diff, size_t max_pairs) {
                         Citations(e.flows), "\n");
         break;
       case Change::kRemoved:
-        absl::StrAppend(&out, "  - ", e.from, " -> ", e.to, " [", e.services_before,
-                        "] was allowed by", Citations(e.flows), "\n");
+        absl::StrAppend(&out, "  - ", e.from, " -> ", e.to, " [", e.services_before, "]",
+                        e.flows.empty() ? "" : " was allowed by ", absl::StrJoin(e.flows, ", "),
+                        "\n");
         break;
       case Change::kChanged:
         absl::StrAppend(&out, "  ~ ", e.from, " -> ", e.to, " [", e.services_before, "] => [",
