@@ -1,5 +1,7 @@
 #include "compiler/diagnostic_format.h"
 
+#include <unordered_map>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
@@ -9,33 +11,51 @@ namespace {
 
 const char* SeverityName(Severity s) { return s == Severity::kError ? "error" : "warning"; }
 
-// The given 1-based line of `content`, without its newline.
-std::string SourceLine(const std::string& content, int line) {
-  size_t start = 0;
-  for (int i = 1; i < line; ++i) {
-    start = content.find('\n', start);
-    if (start == std::string::npos) return "";
-    ++start;
-  }
-  size_t end = content.find('\n', start);
-  std::string text = content.substr(start, end == std::string::npos ? end : end - start);
-  if (!text.empty() && text.back() == '\r') text.pop_back();
-  return text;
-}
-
-void AppendQuote(std::string& out, const Diagnostic& d, const std::vector<SourceFile>& sources) {
-  if (d.location.line <= 0) return;
-  for (const SourceFile& f : sources) {
-    if (f.path != d.location.file) continue;
-    std::string line = SourceLine(f.content, d.location.line);
-    if (line.empty()) return;
-    std::string caret;
-    for (int i = 1; i < d.location.column && i <= static_cast<int>(line.size()); ++i) {
-      caret += line[i - 1] == '\t' ? '\t' : ' ';
+// Quotes source lines by index: diagnostics can number in the thousands, so
+// each file's line starts are found once, not per diagnostic.
+class SourceIndex {
+ public:
+  explicit SourceIndex(const std::vector<SourceFile>& sources) {
+    for (const SourceFile& f : sources) {
+      std::vector<size_t>& starts = files_[f.path].starts;
+      files_[f.path].content = &f.content;
+      starts.push_back(0);
+      for (size_t i = 0; i < f.content.size(); ++i) {
+        if (f.content[i] == '\n') starts.push_back(i + 1);
+      }
     }
-    absl::StrAppend(&out, line, "\n", caret, "^\n");
-    return;
   }
+
+  // The 1-based line of `file`, without its newline; "" if unknown.
+  std::string Line(const std::string& file, int line) const {
+    auto it = files_.find(file);
+    if (it == files_.end() || line < 1 || static_cast<size_t>(line) > it->second.starts.size()) {
+      return "";
+    }
+    const std::string& content = *it->second.content;
+    size_t start = it->second.starts[line - 1];
+    size_t end = content.find('\n', start);
+    std::string text = content.substr(start, end == std::string::npos ? end : end - start);
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    return text;
+  }
+
+ private:
+  struct File {
+    const std::string* content = nullptr;
+    std::vector<size_t> starts;
+  };
+  std::unordered_map<std::string, File> files_;
+};
+
+void AppendQuote(std::string& out, const Diagnostic& d, const SourceIndex& sources) {
+  std::string line = sources.Line(d.location.file, d.location.line);
+  if (line.empty()) return;
+  std::string caret;
+  for (int i = 1; i < d.location.column && i <= static_cast<int>(line.size()); ++i) {
+    caret += line[i - 1] == '\t' ? '\t' : ' ';
+  }
+  absl::StrAppend(&out, line, "\n", caret, "^\n");
 }
 
 void AppendPath(std::string& out, const Diagnostic& d) {
@@ -53,10 +73,11 @@ void AppendPath(std::string& out, const Diagnostic& d) {
 
 std::string FormatText(const DiagnosticList& diagnostics, const std::vector<SourceFile>& sources) {
   std::string out;
+  SourceIndex index(sources);
   for (const Diagnostic& d : diagnostics.items()) {
     absl::StrAppend(&out, d.location.file, ":", d.location.line, ":", d.location.column, ": ",
                     SeverityName(d.severity), ": ", d.message, " [", d.code, "]\n");
-    AppendQuote(out, d, sources);
+    AppendQuote(out, d, index);
     AppendPath(out, d);
   }
   return out;

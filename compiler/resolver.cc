@@ -1,6 +1,7 @@
 #include "compiler/resolver.h"
 
 #include <map>
+#include <unordered_map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +36,7 @@ class Resolver {
   Resolver(absl::Time now, DiagnosticList& diagnostics) : diagnostics_(diagnostics) {
     policy_.now = now;
     policy_.services.push_back(Service{"any", {ServicePort::Any()}, {}, true});
+    service_ids_.emplace("any", 0);
   }
 
   Policy Run(const std::vector<ParsedFile>& files) {
@@ -274,12 +276,15 @@ class Resolver {
   std::optional<ZoneId> ResolveZoneRef(YamlAccess& a, const YamlNode& n) {
     std::optional<std::string> name = a.String(n, "a zone");
     if (!name) return std::nullopt;
-    if (std::optional<ZoneId> z = policy_.FindZone(*name)) return z;
+    auto it = endpoint_names_.find(*name);
+    if (it != endpoint_names_.end() && it->second.first.kind == Endpoint::Kind::kZone) {
+      return it->second.first.id;
+    }
     std::string detail;
-    if (std::optional<HostId> h = policy_.FindHost(*name)) {
-      detail =
-          absl::StrCat("; `", *name, "` is a host (in zone `",
-                       policy_.zones[policy_.hosts[*h].zone].name, "`), name its zone instead");
+    if (it != endpoint_names_.end()) {
+      detail = absl::StrCat("; `", *name, "` is a host (in zone `",
+                            policy_.zones[policy_.hosts[it->second.first.id].zone].name,
+                            "`), name its zone instead");
     } else {
       detail = DidYouMean(*name, ZoneNames());
     }
@@ -300,8 +305,8 @@ class Resolver {
     const YamlNode* name_node = a.Require(n, "name", "a service");
     std::optional<std::string> name = name_node ? a.Name(*name_node, "service name") : std::nullopt;
     if (!name) return;
-    if (std::optional<ServiceId> prior = policy_.FindService(*name)) {
-      const Service& p = policy_.services[*prior];
+    if (auto prior = service_ids_.find(*name); prior != service_ids_.end()) {
+      const Service& p = policy_.services[prior->second];
       a.Error(*name_node, "duplicate-name",
               p.builtin
                   ? absl::StrCat("service `any` is built in; choose another name")
@@ -329,6 +334,7 @@ class Resolver {
       }
       s.ports.push_back(*p);
     }
+    service_ids_.emplace(s.name, static_cast<ServiceId>(policy_.services.size()));
     policy_.services.push_back(std::move(s));
   }
 
@@ -404,8 +410,8 @@ class Resolver {
     for (const YamlNode* item : a.List(n, "`services`", true)) {
       std::optional<std::string> name = a.String(*item, "a service");
       if (!name) continue;
-      if (std::optional<ServiceId> s = policy_.FindService(*name)) {
-        out.push_back(*s);
+      if (auto s = service_ids_.find(*name); s != service_ids_.end()) {
+        out.push_back(s->second);
         continue;
       }
       std::vector<std::string> known;
@@ -617,6 +623,7 @@ class Resolver {
   std::map<Prefix, std::pair<ZoneId, SourceLocation>> prefix_owner_;
   std::map<Address, std::pair<std::string, SourceLocation>> address_owner_;
   std::map<std::string, SourceLocation> flow_names_;
+  std::unordered_map<std::string, ServiceId> service_ids_;
   std::map<std::string, SourceLocation> invariant_names_;
 };
 

@@ -41,13 +41,18 @@ bool YamlAccess::CheckMap(const YamlNode& node, const std::vector<std::string>& 
           absl::StrCat(what, " must be a mapping of keys to values, not ", Describe(node)));
     return false;
   }
-  std::set<std::string> seen;
-  for (const auto& [key, value] : node.entries) {
+  for (size_t i = 0; i < node.entries.size(); ++i) {
+    const YamlNode& key = node.entries[i].key;
     if (!key.IsScalar()) {
       Error(key, "parse-error", absl::StrCat("keys of ", what, " must be plain words"));
       continue;
     }
-    if (!seen.insert(key.scalar).second) {
+    // Mappings in a policy hold a handful of keys: a scan beats a set.
+    bool repeated = false;
+    for (size_t j = 0; j < i && !repeated; ++j) {
+      repeated = node.entries[j].key.IsScalar() && node.entries[j].key.scalar == key.scalar;
+    }
+    if (repeated) {
       Error(key, "parse-error",
             absl::StrCat("key `", key.scalar, "` appears twice in ", what, "; keep one"));
       continue;

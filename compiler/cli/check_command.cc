@@ -6,7 +6,9 @@
 #include "compiler/check.h"
 #include "compiler/cli/cli_common.h"
 #include "compiler/diagnostic_format.h"
+#include "compiler/junit.h"
 #include "compiler/lint.h"
+#include "compiler/sarif.h"
 
 namespace polder::cli {
 namespace {
@@ -16,6 +18,7 @@ struct CheckArgs {
   std::string now;
   std::string format = "text";
   std::string warn_expiry;
+  std::string sarif_prefix;
 };
 
 int RunCheck(const CheckArgs& args) {
@@ -42,6 +45,13 @@ int RunCheck(const CheckArgs& args) {
   const DiagnosticList& d = result->diagnostics;
   if (args.format == "json") {
     std::cout << FormatJson(d, result->policy.revision);
+  } else if (args.format == "sarif") {
+    SarifOptions sarif;
+    sarif.revision = result->policy.revision;
+    sarif.uri_prefix = args.sarif_prefix;
+    std::cout << ToSarif(d, sarif);
+  } else if (args.format == "junit") {
+    std::cout << ToJunit(d, result->policy.revision, result->policy.invariants);
   } else {
     std::cout << FormatText(d, result->sources);
     std::cerr << "polder check: " << Summary(d);
@@ -60,7 +70,9 @@ void AddCheckCommand(CLI::App& app) {
   cmd->add_option("DIR", args->dir, "Policy directory")->required();
   cmd->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time instead of now");
   cmd->add_option("--format", args->format, "Output format")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->check(CLI::IsMember({"text", "json", "sarif", "junit"}));
+  cmd->add_option("--sarif-uri-prefix", args->sarif_prefix,
+                  "Policy directory relative to the repository root, for SARIF locations");
   cmd->add_option("--warn-expiry", args->warn_expiry,
                   "Warn about flows expiring within this window (default 14d; 0 turns it off)");
   cmd->callback([args] { throw CLI::RuntimeError(RunCheck(*args)); });

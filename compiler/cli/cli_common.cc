@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "compiler/check.h"
 #include "compiler/diagnostic_format.h"
 
 namespace polder::cli {
@@ -18,7 +19,7 @@ absl::StatusOr<absl::Time> ParseNow(const std::string& text) {
   return t;
 }
 
-Loaded LoadOrReport(const std::string& dir, const std::string& now_text) {
+Loaded LoadOrReport(const std::string& dir, const std::string& now_text, bool verify) {
   Loaded out;
   absl::StatusOr<absl::Time> now = ParseNow(now_text);
   if (!now.ok()) {
@@ -31,6 +32,11 @@ Loaded LoadOrReport(const std::string& dir, const std::string& now_text) {
     std::cerr << "polder: " << loaded.status().message() << "\n";
     out.exit_code = kExitCannotRun;
     return out;
+  }
+  if (verify) {
+    CheckOptions options;
+    options.now = *now;
+    VerifyLoaded(*loaded, options);
   }
   if (loaded->diagnostics.HasErrors()) {
     loaded->diagnostics.Sort();

@@ -19,12 +19,14 @@ inline constexpr int kExitCannotRun = 2;
 // Parses --now (RFC 3339); empty means the wall clock.
 absl::StatusOr<absl::Time> ParseNow(const std::string& text);
 
-// Loads DIR at `now`. On failure prints why (diagnostics as text to stderr,
-// or the I/O error) and returns the exit code to use.
+// Loads DIR at `now` (and with `verify`, also checks invariants and lint, as
+// `polder check` does). On errors prints why (diagnostics as text to stderr,
+// or the I/O error) and returns the exit code to use; warnings go to stderr
+// too but do not stop.
 struct Loaded {
   std::optional<LoadResult> result;
   int exit_code = kExitOk;
 };
-Loaded LoadOrReport(const std::string& dir, const std::string& now_text);
+Loaded LoadOrReport(const std::string& dir, const std::string& now_text, bool verify = false);
 
 }  // namespace polder::cli

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "compiler/cli/cli_common.h"
+#include "compiler/did_you_mean.h"
 #include "compiler/revision.h"
 #include "compiler/ruleset_renderer.h"
 #include "nlohmann/json.hpp"
@@ -43,14 +44,19 @@ int RunCompile(const CompileArgs& args) {
     std::cerr << "polder compile: give exactly one of --host H or --out OUTDIR\n";
     return kExitCannotRun;
   }
-  Loaded loaded = LoadOrReport(args.dir, args.now);
+  // Rulesets are only worth enforcing for a policy that passes check, as
+  // the controller also insists.
+  Loaded loaded = LoadOrReport(args.dir, args.now, /*verify=*/true);
   if (!loaded.result) return loaded.exit_code;
   const Policy& policy = loaded.result->policy;
   if (!args.host.empty()) {
     std::optional<HostId> h = policy.FindHost(args.host);
     if (!h) {
-      std::cerr << "polder compile: no host `" << args.host << "` in " << args.dir << "\n";
-      return kExitFindings;
+      std::vector<std::string> names;
+      for (const Host& host : policy.hosts) names.push_back(host.name);
+      std::cerr << "polder compile: no host `" << args.host << "` in " << args.dir
+                << DidYouMean(args.host, names) << "\n";
+      return kExitCannotRun;
     }
     std::cout << RenderRuleset(policy, *h);
     return kExitOk;

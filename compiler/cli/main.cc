@@ -6,13 +6,8 @@
 #include "compiler/cli/cli_common.h"
 #include "compiler/cli/compile_commands.h"
 #include "compiler/cli/lab_commands.h"
-#if __has_include("compiler/cli/verify_commands.h")
-#include "compiler/cli/verify_commands.h"
-#define POLDER_HAVE_VERIFY 1
-#endif
-#if POLDER_HAVE_FLEET
 #include "compiler/cli/fleet_commands.h"
-#endif
+#include "compiler/cli/verify_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"polder: compile, verify and enforce network segmentation policies"};
@@ -21,12 +16,8 @@ int main(int argc, char** argv) {
   polder::cli::AddCheckCommand(app);
   polder::cli::AddCompileCommands(app);
   polder::cli::AddLabCommands(app);
-#if POLDER_HAVE_VERIFY
   polder::cli::AddVerifyCommands(app);
-#endif
-#if POLDER_HAVE_FLEET
   polder::cli::AddFleetCommands(app);
-#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& done) {

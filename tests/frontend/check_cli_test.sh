@@ -39,6 +39,7 @@ done
 # Office gets SSH to the bastion: backups become reachable through mgmt.
 d=$(copy municipality)
 sed -i 's/  - name: staff-to-portal/  - {from: office, to: mgmt, services: ssh}\n  - name: staff-to-portal/' "$d/flows/internal.yaml"
+d0=$d
 expect "office->mgmt opens backups" 1 "path: office -> mgmt -> backup" "$polder" check "$d" --now $now
 expect "violation json path" 1 '"office",' "$polder" check "$d" --now $now --format json
 
@@ -59,6 +60,11 @@ expect "exposure budget" 1 "public-exposure-budget" "$polder" check "$d" --now $
 d=$(copy shared-service)
 sed -i 's|198.18.7.0/24|198.18.7.1/24|' "$d/zones.yaml"
 expect "host bits" 1 "zones.yaml:20:9: error: \`198.18.7.1/24\` has host bits set; write \`198.18.7.0/24\` [invalid-cidr]" "$polder" check "$d" --now $now
+
+# CI formats carry the violation at the invariant's line.
+expect "sarif" 1 '"ruleId": "invariant-violated"' "$polder" check "$d0" --now $now --format sarif
+expect "sarif version" 1 '"version": "2.1.0"' "$polder" check "$d0" --now $now --format sarif
+expect "junit" 1 '<testcase name="backups-isolated"' "$polder" check "$d0" --now $now --format junit
 
 # Cannot run: exit 2.
 expect "missing dir" 2 "not a readable directory" "$polder" check "$work/nope"
