@@ -212,3 +212,20 @@ TEST(LoaderTest, EmptyDirectoryIsAnError) {
 
 }  // namespace
 }  // namespace polder
+
+namespace polder {
+namespace {
+
+TEST(LoaderTest, NodeLimitCountsAcrossFiles) {
+  // Two files of 600,000 nodes each: each is fine alone, together too many.
+  std::string half = "flows: [";
+  for (int i = 0; i < 600'000; ++i) half += "1,";
+  half += "1]\n";
+  LoadResult r = LoadPolicyFromFiles({{"a.yaml", half}, {"b.yaml", half}}, LoadOptions{Now()});
+  ASSERT_TRUE(r.diagnostics.HasErrors());
+  EXPECT_EQ(r.diagnostics.items()[0].code, "limit-exceeded");
+  EXPECT_EQ(r.diagnostics.items()[0].location.file, "b.yaml");
+}
+
+}  // namespace
+}  // namespace polder

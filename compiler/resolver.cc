@@ -1,8 +1,8 @@
 #include "compiler/resolver.h"
 
 #include <map>
-#include <unordered_map>
 #include <set>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"

@@ -5,98 +5,103 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
-#include "nlohmann/json.hpp"
+#include "absl/strings/str_cat.h"
 
 namespace polder {
 namespace {
 
-using nlohmann::json;
-
-json Sorted(std::vector<std::string> v) {
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-  return json(v);
+// The normal form is plain text, one line per object, each line a sequence of
+// quoted fields; lines are sorted within their section. (It used to be a JSON
+// document, which cost seconds at 100,000 hosts.)
+std::string Quote(std::string_view text) {
+  return absl::StrCat("\"", absl::CEscape(absl::string_view(text.data(), text.size())), "\"");
 }
 
 template <typename T, typename F>
-json SortedMap(const std::vector<T>& items, F f) {
+std::string SortedList(const std::vector<T>& items, F f) {
   std::vector<std::string> v;
+  v.reserve(items.size());
   for (const T& item : items) v.push_back(f(item));
-  return Sorted(std::move(v));
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  std::string out = "[";
+  for (const std::string& x : v) absl::StrAppend(&out, Quote(x), ",");
+  return out + "]";
 }
 
-json EndpointsJson(const Policy& p, const std::vector<Endpoint>& ends) {
-  return SortedMap(ends, [&](const Endpoint& e) { return p.EndpointName(e); });
+std::string Endpoints(const Policy& p, const std::vector<Endpoint>& ends) {
+  return SortedList(ends, [&](const Endpoint& e) { return p.EndpointName(e); });
 }
 
-json ZoneNamesJson(const Policy& p, const std::vector<ZoneId>& zones) {
-  return SortedMap(zones, [&](ZoneId z) { return p.zones[z].name; });
+std::string ZoneNames(const Policy& p, const std::vector<ZoneId>& zones) {
+  return SortedList(zones, [&](ZoneId z) { return p.zones[z].name; });
 }
 
-json FlowJson(const Policy& p, const Flow& f) {
-  json j = {{"action", f.action == Action::kDeny ? "deny" : "allow"},
-            {"from", EndpointsJson(p, f.from)},
-            {"to", EndpointsJson(p, f.to)},
-            {"services", SortedMap(f.services, [&](ServiceId s) { return p.services[s].name; })},
-            {"reason", f.reason},
-            {"owner", f.owner},
-            {"ticket", f.ticket}};
+std::string FlowLine(const Policy& p, const Flow& f) {
   // A declared name is part of the policy; the default "<file>:<line>" is not.
-  if (f.name != f.location.FileLine()) j["name"] = f.name;
-  if (f.sources) j["sources"] = SortedMap(*f.sources, [](const Prefix& x) { return x.ToString(); });
-  if (f.expires) j["expires"] = absl::ToUnixSeconds(*f.expires);
-  return j;
+  std::string name = f.name != f.location.FileLine() ? Quote(f.name) : "-";
+  std::string sources =
+      f.sources ? SortedList(*f.sources, [](const Prefix& x) { return x.ToString(); }) : "-";
+  std::string expires = f.expires ? absl::StrCat(absl::ToUnixSeconds(*f.expires)) : "-";
+  return absl::StrCat("flow ", name, " ", f.action == Action::kDeny ? "deny" : "allow", " ",
+                      Endpoints(p, f.from), " ", Endpoints(p, f.to), " ",
+                      SortedList(f.services, [&](ServiceId s) { return p.services[s].name; }), " ",
+                      sources, " ", expires, " ", Quote(f.reason), " ", Quote(f.owner), " ",
+                      Quote(f.ticket));
 }
 
-json InvariantJson(const Policy& p, const Invariant& inv) {
-  return {{"name", inv.name},
-          {"kind", static_cast<int>(inv.kind)},
-          {"from", ZoneNamesJson(p, inv.from)},
-          {"to", ZoneNamesJson(p, inv.to)},
-          {"through", ZoneNamesJson(p, inv.through)},
-          {"except", ZoneNamesJson(p, inv.except)},
-          {"max", inv.max}};
+std::string InvariantLine(const Policy& p, const Invariant& inv) {
+  return absl::StrCat("invariant ", Quote(inv.name), " ", static_cast<int>(inv.kind), " ",
+                      ZoneNames(p, inv.from), " ", ZoneNames(p, inv.to), " ",
+                      ZoneNames(p, inv.through), " ", ZoneNames(p, inv.except), " ", inv.max);
 }
 
-json SettingsJson(const Settings& s) {
-  json j = {{"log_denied", s.log_denied}, {"mode", s.mode == Mode::kAudit ? "audit" : "enforce"}};
+std::string SettingsLine(const Settings& s) {
+  std::string line = absl::StrCat("settings ", s.log_denied ? "log_denied" : "quiet", " ",
+                                  s.mode == Mode::kAudit ? "audit" : "enforce");
   if (s.controller) {
-    j["controller"] = {{"addresses", SortedMap(s.controller->addresses,
-                                               [](const Address& a) { return a.ToString(); })},
-                       {"port", s.controller->port}};
+    absl::StrAppend(
+        &line, " controller ",
+        SortedList(s.controller->addresses, [](const Address& a) { return a.ToString(); }), " ",
+        s.controller->port);
   }
-  return j;
+  return line;
+}
+
+void AppendSorted(std::string& out, std::vector<std::string> lines) {
+  std::sort(lines.begin(), lines.end());
+  for (const std::string& line : lines) absl::StrAppend(&out, line, "\n");
 }
 
 }  // namespace
 
 std::string NormalisedPolicy(const Policy& p) {
-  json zones = json::object(), hosts = json::object(), services = json::object();
+  std::vector<std::string> zones, hosts, services, flows, invariants;
   for (const Zone& z : p.zones) {
-    zones[z.name] = {{"external", z.external},
-                     {"cidrs", SortedMap(z.cidrs, [](const Prefix& x) { return x.ToString(); })},
-                     {"description", z.description}};
+    zones.push_back(absl::StrCat("zone ", Quote(z.name), " ", z.external ? "external" : "internal",
+                                 " ",
+                                 SortedList(z.cidrs, [](const Prefix& x) { return x.ToString(); }),
+                                 " ", Quote(z.description)));
   }
   for (const Host& h : p.hosts) {
-    hosts[h.name] = {
-        {"zone", p.zones[h.zone].name},
-        {"addresses", SortedMap(h.addresses, [](const Address& a) { return a.ToString(); })}};
+    hosts.push_back(
+        absl::StrCat("host ", Quote(h.name), " ", Quote(p.zones[h.zone].name), " ",
+                     SortedList(h.addresses, [](const Address& a) { return a.ToString(); })));
   }
   for (const Service& s : p.services) {
-    if (!s.builtin)
-      services[s.name] = SortedMap(s.ports, [](const ServicePort& x) { return x.ToString(); });
+    if (s.builtin) continue;
+    services.push_back(
+        absl::StrCat("service ", Quote(s.name), " ",
+                     SortedList(s.ports, [](const ServicePort& x) { return x.ToString(); })));
   }
-  std::vector<std::string> flows, invariants;
-  for (const Flow& f : p.flows) flows.push_back(FlowJson(p, f).dump());
-  for (const Invariant& i : p.invariants) invariants.push_back(InvariantJson(p, i).dump());
-  json all = {{"version", 1},
-              {"zones", zones},
-              {"hosts", hosts},
-              {"services", services},
-              {"flows", Sorted(flows)},
-              {"invariants", Sorted(invariants)},
-              {"settings", SettingsJson(p.settings)}};
-  return all.dump();
+  for (const Flow& f : p.flows) flows.push_back(FlowLine(p, f));
+  for (const Invariant& i : p.invariants) invariants.push_back(InvariantLine(p, i));
+  std::string out = "polder policy 1\n";
+  for (auto* section : {&zones, &hosts, &services, &flows, &invariants}) {
+    AppendSorted(out, std::move(*section));
+  }
+  absl::StrAppend(&out, SettingsLine(p.settings), "\n");
+  return out;
 }
 
 std::string Sha256Hex(const std::string& data) {

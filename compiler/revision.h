@@ -12,7 +12,7 @@
 
 namespace polder {
 
-std::string NormalisedPolicy(const Policy& policy);  // canonical JSON text
+std::string NormalisedPolicy(const Policy& policy);  // canonical text, one line per object
 std::string ComputeRevision(const Policy& policy);   // 64 lower-case hex digits
 std::string Sha256Hex(const std::string& data);
 

@@ -5,8 +5,8 @@
 #include "compiler/cli/check_command.h"
 #include "compiler/cli/cli_common.h"
 #include "compiler/cli/compile_commands.h"
-#include "compiler/cli/lab_commands.h"
 #include "compiler/cli/fleet_commands.h"
+#include "compiler/cli/lab_commands.h"
 #include "compiler/cli/verify_commands.h"
 
 int main(int argc, char** argv) {

@@ -64,7 +64,7 @@ expect "host bits" 1 "zones.yaml:20:9: error: \`198.18.7.1/24\` has host bits se
 # CI formats carry the violation at the invariant's line.
 expect "sarif" 1 '"ruleId": "invariant-violated"' "$polder" check "$d0" --now $now --format sarif
 expect "sarif version" 1 '"version": "2.1.0"' "$polder" check "$d0" --now $now --format sarif
-expect "junit" 1 '<testcase name="backups-isolated"' "$polder" check "$d0" --now $now --format junit
+expect "junit" 1 'name="backups-isolated" file="invariants.yaml" line="2"' "$polder" check "$d0" --now $now --format junit
 
 # Cannot run: exit 2.
 expect "missing dir" 2 "not a readable directory" "$polder" check "$work/nope"
