@@ -114,13 +114,30 @@ class Resolver {
     endpoint_names_.try_emplace(name, e, a.At(name_node));
   }
 
+  // The common start of every named declaration: a mapping with only known
+  // keys and a valid `name`. `what` is e.g. "a zone", `label` "zone name".
+  struct Named {
+    const YamlNode* name_node;
+    std::string name;
+  };
+  std::optional<Named> ReadNamed(YamlAccess& a, const YamlNode& n,
+                                 const std::vector<std::string>& keys, const char* what,
+                                 const char* label) {
+    if (!a.CheckMap(n, keys, what)) return std::nullopt;
+    const YamlNode* name_node = a.Require(n, "name", what);
+    if (!name_node) return std::nullopt;
+    std::optional<std::string> name = a.Name(*name_node, label);
+    if (!name) return std::nullopt;
+    return Named{name_node, *name};
+  }
+
   void ResolveZone(const Decl& d) {
     YamlAccess a = Access(d);
     const YamlNode& n = *d.node;
-    if (!a.CheckMap(n, kZoneKeys, "a zone")) return;
-    const YamlNode* name_node = a.Require(n, "name", "a zone");
-    std::optional<std::string> name = name_node ? a.Name(*name_node, "zone name") : std::nullopt;
-    if (!name) return;
+    std::optional<Named> named = ReadNamed(a, n, kZoneKeys, "a zone", "zone name");
+    if (!named) return;
+    const YamlNode* name_node = named->name_node;
+    const std::string* name = &named->name;
     Zone z;
     z.name = *name;
     z.location = a.At(*name_node);
@@ -185,10 +202,10 @@ class Resolver {
   void ResolveHost(const Decl& d) {
     YamlAccess a = Access(d);
     const YamlNode& n = *d.node;
-    if (!a.CheckMap(n, kHostKeys, "a host")) return;
-    const YamlNode* name_node = a.Require(n, "name", "a host");
-    std::optional<std::string> name = name_node ? a.Name(*name_node, "host name") : std::nullopt;
-    if (!name) return;
+    std::optional<Named> named = ReadNamed(a, n, kHostKeys, "a host", "host name");
+    if (!named) return;
+    const YamlNode* name_node = named->name_node;
+    const std::string* name = &named->name;
     Host h;
     h.name = *name;
     h.location = a.At(*name_node);
@@ -301,10 +318,10 @@ class Resolver {
   void ResolveService(const Decl& d) {
     YamlAccess a = Access(d);
     const YamlNode& n = *d.node;
-    if (!a.CheckMap(n, kServiceKeys, "a service")) return;
-    const YamlNode* name_node = a.Require(n, "name", "a service");
-    std::optional<std::string> name = name_node ? a.Name(*name_node, "service name") : std::nullopt;
-    if (!name) return;
+    std::optional<Named> named = ReadNamed(a, n, kServiceKeys, "a service", "service name");
+    if (!named) return;
+    const YamlNode* name_node = named->name_node;
+    const std::string* name = &named->name;
     if (auto prior = service_ids_.find(*name); prior != service_ids_.end()) {
       const Service& p = policy_.services[prior->second];
       a.Error(*name_node, "duplicate-name",
@@ -541,11 +558,10 @@ class Resolver {
   void ResolveInvariant(const Decl& d) {
     YamlAccess a = Access(d);
     const YamlNode& n = *d.node;
-    if (!a.CheckMap(n, kInvariantKeys, "an invariant")) return;
-    const YamlNode* name_node = a.Require(n, "name", "an invariant");
-    std::optional<std::string> name =
-        name_node ? a.Name(*name_node, "invariant name") : std::nullopt;
-    if (!name) return;
+    std::optional<Named> named = ReadNamed(a, n, kInvariantKeys, "an invariant", "invariant name");
+    if (!named) return;
+    const YamlNode* name_node = named->name_node;
+    const std::string* name = &named->name;
     Invariant inv;
     inv.name = *name;
     inv.location = a.At(n);
