@@ -1,6 +1,7 @@
 // polder-agent (standalone mode): applies one ruleset file to table inet polder in the current
 // network namespace and keeps it in force, printing one JSON line per event. SIGHUP re-reads
-// the file; SIGTERM/SIGINT stop the agent and leave the table in place.
+// the file; SIGTERM/SIGINT stop the agent and leave the table in place. With --controller it
+// takes its rulesets from a polder controller instead (agent/controller_mode.h).
 #include <pthread.h>
 #include <signal.h>
 
@@ -11,6 +12,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "agent/controller_mode.h"
 #include "agent/enforcer.h"
 #include "agent/libnftables_kernel.h"
 
@@ -57,13 +59,28 @@ absl::Status ApplyFile(polder::agent::Enforcer& enforcer, const std::string& pat
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"polder-agent: enforce a polder ruleset on this host (standalone mode)"};
+  CLI::App app{
+      "polder-agent: enforce a polder ruleset on this host (standalone, or from a controller)"};
   std::string ruleset_path;
   bool no_remediate = false;
   double full_check_seconds = 60;
   bool no_dry_run = false;
-  app.add_option("--ruleset", ruleset_path, "nftables ruleset produced by `polder compile`")
-      ->required();
+  polder::agent::ControllerModeFlags fleet;
+  auto* ruleset_opt =
+      app.add_option("--ruleset", ruleset_path, "nftables ruleset produced by `polder compile`");
+  auto* controller_opt =
+      app.add_option("--controller", fleet.controller, "controller HOST:PORT (controller mode)");
+  ruleset_opt->excludes(controller_opt);
+  auto* host_opt =
+      app.add_option("--host", fleet.host, "this host's name in the policy")->needs(controller_opt);
+  auto* tls_opt = app.add_option("--tls-dir", fleet.tls_dir,
+                                 "ca.crt, agent.crt, agent.key (polder pki issue DIR --host NAME)")
+                      ->needs(controller_opt);
+  auto* insecure_opt = app.add_flag("--insecure", fleet.insecure, "no TLS: local trials only")
+                           ->needs(controller_opt);
+  tls_opt->excludes(insecure_opt);
+  app.add_option("--state-dir", fleet.state_dir, "where the last confirmed ruleset is kept")
+      ->needs(controller_opt);
   app.add_flag("--no-remediate", no_remediate, "report drift but do not restore the table");
   app.add_option("--full-check-interval", full_check_seconds,
                  "seconds between full comparisons of the table")
@@ -71,12 +88,29 @@ int main(int argc, char** argv) {
   app.add_flag("--no-dry-run", no_dry_run,
                "skip the kernel dry run before applying (the apply itself is atomic)");
   CLI11_PARSE(app, argc, argv);
+  if (ruleset_path.empty() && fleet.controller.empty()) {
+    fputs("polder-agent: give --ruleset FILE or --controller HOST:PORT\n", stderr);
+    return 2;
+  }
+  if (!fleet.controller.empty() &&
+      (host_opt->count() == 0 || (tls_opt->count() == 0 && !fleet.insecure))) {
+    fputs("polder-agent: --controller needs --host NAME and --tls-dir DIR (or --insecure)\n",
+          stderr);
+    return 2;
+  }
 
   // Block the signals before any thread starts so only sigwait below receives them.
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (!fleet.controller.empty()) {
+    fleet.no_remediate = no_remediate;
+    fleet.full_check_seconds = full_check_seconds;
+    fleet.no_dry_run = no_dry_run;
+    fleet.version = "polder-agent/" POLDER_VERSION;
+    return polder::agent::RunControllerMode(fleet, signals);
+  }
 
   auto kernel = polder::agent::LibNftablesKernel::Create();
   if (!kernel.ok()) {

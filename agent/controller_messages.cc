@@ -1,0 +1,119 @@
+#include "agent/controller_messages.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace polder::agent {
+namespace {
+
+bool IsSha256Hex(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+  int64_t ns = absl::ToUnixNanos(t);
+  out->set_seconds(ns / 1'000'000'000);
+  out->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+}
+
+std::string Clip(std::string s, size_t max) {
+  if (s.size() > max) s.resize(max);
+  return s;
+}
+
+}  // namespace
+
+std::string NoRulesetHash() { return Sha256Hex(""); }
+
+absl::StatusOr<CheckedAssignment> CheckAssignment(const v1::Assignment& a,
+                                                  const std::string& host) {
+  auto refuse = [](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("assignment refused: ", why));
+  };
+  if (!IsSha256Hex(a.revision())) return refuse("revision is not SHA-256 hex");
+  if (!IsSha256Hex(a.ruleset_hash())) return refuse("ruleset_hash is not SHA-256 hex");
+  if (a.ruleset().empty()) return refuse("ruleset is empty");
+  if (a.ruleset().size() > kMaxAssignedRulesetBytes) {
+    return refuse(absl::StrCat("ruleset has ", a.ruleset().size(), " bytes, more than ",
+                               kMaxAssignedRulesetBytes));
+  }
+  if (a.mode() != v1::MODE_ENFORCE && a.mode() != v1::MODE_AUDIT) return refuse("unknown mode");
+  if (Sha256Hex(a.ruleset()) != a.ruleset_hash()) {
+    return refuse("ruleset_hash is not the SHA-256 of the ruleset");
+  }
+  if (a.has_confirm_deadline()) {
+    const auto& d = a.confirm_deadline();
+    if (d.seconds() < 0 || d.seconds() > 253402300799 || d.nanos() < 0 || d.nanos() > 999999999) {
+      return refuse("confirm_deadline is not a valid timestamp");
+    }
+  }
+  absl::StatusOr<Ruleset> parsed = ParseRuleset(a.ruleset());
+  if (!parsed.ok()) return refuse(parsed.status().message());
+  if (parsed->host != host) {
+    return refuse(absl::StrCat("ruleset is for host '", Clip(parsed->host, 64),
+                               "', this agent is '", host, "'"));
+  }
+  if (parsed->revision != a.revision()) {
+    return refuse("ruleset header names another revision than the assignment");
+  }
+  CheckedAssignment out;
+  out.ruleset = std::move(*parsed);
+  out.revision = a.revision();
+  if (a.has_confirm_deadline()) {
+    out.confirm_deadline = absl::FromUnixSeconds(a.confirm_deadline().seconds()) +
+                           absl::Nanoseconds(a.confirm_deadline().nanos());
+  }
+  return out;
+}
+
+v1::AgentMessage HelloMessage(const std::string& host, const std::string& version,
+                              const std::string& revision, const std::string& hash) {
+  v1::AgentMessage m;
+  v1::Hello* h = m.mutable_hello();
+  h->set_host(host);
+  h->set_agent_version(version);
+  h->set_applied_revision(revision);
+  h->set_ruleset_hash(hash);
+  return m;
+}
+
+v1::AgentMessage ApplyResultMessage(bool ok, const std::string& error, absl::Duration duration,
+                                    const std::string& hash, const std::string& revision) {
+  v1::AgentMessage m;
+  v1::ApplyResult* r = m.mutable_apply_result();
+  r->set_ok(ok);
+  if (!ok) r->set_error(error.empty() ? "failed" : Clip(error, kMaxReportedErrorBytes));
+  duration = std::clamp(duration, absl::ZeroDuration(), absl::Hours(24));
+  int64_t ns = absl::ToInt64Nanoseconds(duration);
+  r->mutable_duration()->set_seconds(ns / 1'000'000'000);
+  r->mutable_duration()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+  r->set_ruleset_hash(hash.empty() ? NoRulesetHash() : hash);
+  if (IsSha256Hex(revision)) r->set_revision(revision);
+  return m;
+}
+
+v1::AgentMessage DriftMessage(const std::vector<std::string>& differences, absl::Time time,
+                              uint32_t pid, bool remediated) {
+  v1::AgentMessage m;
+  v1::DriftReport* d = m.mutable_drift_report();
+  for (const std::string& line : differences) {
+    if (d->differences_size() == kMaxReportedDifferences) break;
+    if (!line.empty()) d->add_differences(Clip(line, kMaxReportedDifferenceBytes));
+  }
+  if (d->differences_size() == 0) d->add_differences("table inet polder differs");
+  SetTime(time, d->mutable_time());
+  d->set_pid(static_cast<int32_t>(std::min<uint32_t>(pid, INT32_MAX)));
+  d->set_remediated(remediated);
+  return m;
+}
+
+v1::AgentMessage HeartbeatMessage(absl::Time time) {
+  v1::AgentMessage m;
+  SetTime(time, m.mutable_heartbeat()->mutable_time());
+  return m;
+}
+
+}  // namespace polder::agent
