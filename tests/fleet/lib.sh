@@ -70,10 +70,10 @@ fleet_stop() {  # NAME [SIGNAL]: stops one recorded process and waits for it (bo
   [ -f "$f" ] || return 0
   local pid
   pid=$(cat "$f")
-  kill "-${2:-TERM}" "$pid" 2>/dev/null
+  kill "-${2:-TERM}" "$pid" 2>/dev/null || true
   for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   rm -f "$f"
 }
 
