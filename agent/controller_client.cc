@@ -205,6 +205,7 @@ bool ControllerClient::RunSession() {
     inbox_ = Inbox();
   }
   auto stream = stub->Connect(&ctx);
+  absl::Time opened = absl::Now();
   Applied now_applied;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -269,7 +270,13 @@ bool ControllerClient::RunSession() {
       next_heartbeat = absl::Now() + options_.heartbeat_interval;
     }
   }
-  ctx.TryCancel();
+  bool closed_by_peer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_by_peer = inbox_.closed;
+  }
+  // Cancelling a call the controller already finished would hide its reason (a refusal).
+  if (!closed_by_peer) ctx.TryCancel();
   reader.join();
   grpc::Status status = stream->Finish();
   {
@@ -286,7 +293,8 @@ bool ControllerClient::RunSession() {
   Log(refused ? "refused" : "disconnected",
       absl::StrCat("stream to ", options_.target,
                    " ended: ", status.ok() ? "closed by the controller" : status.error_message()));
-  return established && !refused;
+  // A stream the controller ends at once is no reason to retry at full speed.
+  return established && !refused && absl::Now() - opened >= absl::Seconds(2);
 }
 
 bool ControllerClient::WaitForConnected(grpc::Channel& channel, absl::Time deadline) {
