@@ -232,8 +232,16 @@ commit-confirmed)
   # agent's new ruleset stops new connections to it.
   sed -i "s/port: $FLEET_CTRL_PORT/port: $((FLEET_CTRL_PORT + 1))/" "$FLEET_DIR/policy/settings.yaml"
   others=$(fleet_hosts | grep -vx "$FLEET_CTRL_HOST")
+  new=""
+  for _ in $(seq 100); do
+    new=$(fleet_revision)
+    [ "$new" != "$old" ] && break
+    sleep 0.1
+  done
+  [ "$new" != "$old" ] || fleet_die "the controller did not serve the edited policy"
   for h in $others; do
-    wait_for 10000 "$h applied the cutting ruleset" grep -q '"event":"applied"' "$FLEET_DIR/logs/agent-$h.log" 
+    wait_for 10000 "$h applied the cutting ruleset" \
+      grep -q "\"event\":\"applied\".*\"revision\":\"$new\"" "$FLEET_DIR/logs/agent-$h.log"
   done
   for h in $others; do
     wait_for 45000 "$h rolled back" grep -q '"event":"rolled-back"' "$FLEET_DIR/logs/agent-$h.log"
