@@ -369,6 +369,7 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
         Send(ApplyResultMessage(false, why, took, hash, checked->revision));
         return;
       }
+      if (rolled_back_.size() >= 64) rolled_back_.clear();  // bounded; a retry costs one window
       rolled_back_.insert(hash);
       absl::Status back = enforcer_->Apply(before.text).get();
       std::string why =
