@@ -17,7 +17,6 @@ if(TARGET polder_controller)
   add_executable(fleet_commands_test
     ${PROJECT_SOURCE_DIR}/compiler/cli/fleet_commands.cc
     ${PROJECT_SOURCE_DIR}/compiler/cli/fleet_commands_test.cc)
-  target_compile_definitions(fleet_commands_test PRIVATE POLDER_HAVE_FLEET=1)
   target_link_libraries(fleet_commands_test PRIVATE polder_controller CLI11::CLI11 GTest::gtest_main)
   add_test(NAME fleet_commands_test COMMAND fleet_commands_test)
 endif()

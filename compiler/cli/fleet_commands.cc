@@ -1,5 +1,3 @@
-#if POLDER_HAVE_FLEET  // compiled into `polder` only with the controller library
-
 #include "compiler/cli/fleet_commands.h"
 
 #include <grpcpp/grpcpp.h>
@@ -266,5 +264,3 @@ void AddFleetCommands(CLI::App& app) {
 }
 
 }  // namespace polder::cli
-
-#endif  // POLDER_HAVE_FLEET

@@ -1,7 +1,6 @@
 // `polder status | pki | quarantine | release`: the commands that talk to a
 // running controller or manage its certificates. They live apart from the
-// policy commands because they need gRPC and the controller library; the CLI
-// registers them only when that library is built (POLDER_HAVE_FLEET).
+// policy commands because they need gRPC and the controller library.
 #pragma once
 
 #include <nlohmann/json.hpp>
