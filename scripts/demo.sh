@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled example, end to end: install what is missing, build, check and
 # compile policies/municipality, then run the whole fleet loop in a lab of network namespaces
-# (one per host, a bridge in a namespace of its own): a CA and one certificate per host
+# (one per host and per zone without hosts, a bridge in a namespace of its own): a CA and one
+# certificate per host
 # (`polder pki`), polder-controller in the controller host's namespace, a polder-agent in every
 # host namespace talking mutual TLS, `polder status`, a probe table of real packets that must
 # agree with the compiler, and a tampering attempt restored by the agent. Everything it made
@@ -30,9 +31,12 @@ echo "== polder compile (all hosts) -> $FLEET_DIR/out"
 "$POLDER" compile "$policy" --out "$FLEET_DIR/out" >/dev/null
 ls "$FLEET_DIR/out"
 
-echo "== lab: one network namespace per host on a bridge"
+echo "== lab: a network namespace per host, and per zone without hosts (stand-ins), on a bridge"
 fleet_network "$policy"
-column -t "$FLEET_DIR/hosts.tsv" | cut -c1-100
+{
+  awk '{print "host", $1, $2, $4, $5}' "$FLEET_DIR/hosts.tsv"
+  awk '{print "zone", $1, $2, $4, $5}' "$FLEET_DIR/zones.tsv"
+} | column -t
 
 echo "== polder pki init / issue (CA, controller, one certificate per host, an admin)"
 fleet_pki
@@ -50,7 +54,7 @@ echo "== polder status"
 ip netns exec "$FLEET_CTRL_NS" "$POLDER" status --controller "$FLEET_CTRL_ADDR:$FLEET_CTRL_PORT" \
   --tls-dir "$FLEET_DIR/pki/admins/fleet-test"
 
-echo "== probe table: real packets between the hosts vs. the compiler (controller host left out)"
+echo "== probe table: real TCP/UDP/ICMP between every pair of namespaces vs. the compiler"
 fleet_probe
 
 victim=$(fleet_hosts | grep -x db-1 || fleet_hosts | grep -vx "$FLEET_CTRL_HOST" | head -1)

@@ -9,9 +9,9 @@ zones=${2:-1000}
 hosts=${3:-100000}
 flows=${4:-50000}
 runs=${5:-5}
-gen=$(find "$build" -name polder-gen-policy -type f -perm -u+x | head -n 1)
+gen=$(find "$build" -name polder_gen_policy -type f -perm -u+x | head -n 1)
 polder="$build/compiler/cli/polder"
-[ -x "$gen" ] || { echo "polder-gen-policy not built" >&2; exit 2; }
+[ -x "$gen" ] || { echo "polder_gen_policy not built" >&2; exit 2; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$gen" --zones "$zones" --hosts "$hosts" --flows "$flows" --seed 1 "$dir/policy" >/dev/null
@@ -20,7 +20,7 @@ times=()
 for i in $(seq "$runs"); do
   /usr/bin/time -f "%e %M" -o "$dir/time" "$polder" check "$dir/policy" --now 2026-11-24T00:00:00Z \
     --warn-expiry 0 >/dev/null 2>&1 || true
-  read -r secs kb <"$dir/time"
+  read -r secs kb < <(tail -n 1 "$dir/time")
   echo "run $i: ${secs} s, peak ${kb} KiB"
   times+=("$secs")
 done

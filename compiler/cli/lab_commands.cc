@@ -34,6 +34,7 @@ struct LabArgs {
   std::string now;
   std::string agent;
   bool apply_with_nft = false;
+  bool no_agents = false;
   std::string format = "text";
   int timeout_ms = 800;
 };
@@ -139,7 +140,7 @@ absl::Status WaitForAgent(const std::string& log, int pid, absl::Duration timeou
 absl::Status StartEnforcement(LabState& s, const std::string& agent) {
   std::string lab = LabDir(s.name);
   for (const LabEndpoint& e : s.endpoints) {
-    if (!e.managed) continue;
+    if (!e.managed || s.apply == "none") continue;
     std::string ruleset = absl::StrCat(lab, "/rulesets/", e.name, ".nft");
     if (s.apply == "nft") {
       RETURN_IF_ERROR(RunCommand({"ip", "netns", "exec", e.netns, "nft", "-f", ruleset}).status());
@@ -209,13 +210,13 @@ int RunUp(const LabArgs& args) {
   s.name = args.name;
   s.policy_dir = fs::absolute(args.dir).string();
   s.ns_prefix = args.ns_prefix;
-  s.apply = args.apply_with_nft ? "nft" : "agent";
+  s.apply = args.no_agents ? "none" : args.apply_with_nft ? "nft" : "agent";
   std::string prefix = LabNetnsPrefix(args.ns_prefix, args.name);
   s.bridge_netns = prefix + "br";
   s.endpoints = PlanEndpoints(policy);
   for (size_t i = 0; i < s.endpoints.size(); ++i) s.endpoints[i].netns = absl::StrCat(prefix, i);
   std::string agent = args.agent.empty() ? DefaultAgentPath() : args.agent;
-  if (!args.apply_with_nft && access(agent.c_str(), X_OK) != 0) {
+  if (s.apply == "agent" && access(agent.c_str(), X_OK) != 0) {
     std::cerr << "polder lab: no agent at " << agent << " (give --agent PATH)\n";
     return kExitCannotRun;
   }
@@ -472,6 +473,10 @@ void AddLabCommands(CLI::App& app) {
   up->add_option("--agent", up_args->agent, "polder-agent binary (default: beside polder)");
   up->add_flag("--apply-with-nft", up_args->apply_with_nft,
                "Load rulesets with `nft -f` instead of running agents (debugging)");
+  up->add_flag("--no-agents", up_args->no_agents,
+               "Only build the namespaces and rulesets; agents are started by someone else "
+               "(e.g. under polder-controller)")
+      ->excludes("--apply-with-nft");
   up->callback([up_args] { throw CLI::RuntimeError(RunUp(*up_args)); });
 
   auto probe_args = std::make_shared<LabArgs>();

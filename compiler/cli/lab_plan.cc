@@ -66,6 +66,13 @@ std::vector<LabEndpoint> PlanEndpoints(const Policy& policy) {
     out.push_back({h.name, true, policy.zones[h.zone].name, h.addresses, ""});
     for (const Address& a : h.addresses) used.Add(a);
   }
+  // A stand-in should be an ordinary member of its zone, not one a flow singles out with
+  // `sources` (a blocked range, say), so the probes show what the zone as a whole may do.
+  AddressSet singled_out;
+  for (const Flow& f : policy.flows) {
+    for (const Prefix& p : f.sources.value_or(std::vector<Prefix>{})) singled_out.Add(p);
+  }
+  AddressSet avoid = used.Union(singled_out);
   for (const Zone& z : policy.zones) {
     if (!z.hosts.empty()) continue;
     LabEndpoint e{z.name, false, z.name, {}, ""};
@@ -82,9 +89,13 @@ std::vector<LabEndpoint> PlanEndpoints(const Policy& policy) {
           }
         }
       }
-      if (!picked && !PickStandInAddress(z.effective, fam, used, &a)) continue;
+      if (!picked && !PickStandInAddress(z.effective, fam, avoid, &a) &&
+          !PickStandInAddress(z.effective, fam, used, &a)) {
+        continue;
+      }
       e.addresses.push_back(a);
       used.Add(a);
+      avoid.Add(a);
     }
     if (!e.addresses.empty()) out.push_back(std::move(e));
   }

@@ -58,7 +58,7 @@ struct LabState {
   std::string bridge_netns;
   std::vector<LabEndpoint> endpoints;
   std::vector<AgentRecord> agents;
-  std::string apply;  // "agent" or "nft"
+  std::string apply;  // "agent", "nft" or "none" (agents run under a controller)
 };
 
 // /run/polder-lab/NAME (or $POLDER_LAB_DIR/NAME).

@@ -183,8 +183,14 @@ int ServeListeners(const std::vector<Address>& addresses, const std::vector<uint
         setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof one);
         sockaddr_storage ss;
         socklen_t len = ToSockaddr(a, port, &ss);
-        if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
-            (pass == 0 && listen(fd, 512) != 0)) {
+        bool bound = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+        if (fd >= 0 && !bound && errno == EADDRINUSE) {
+          // A service of the host (e.g. polder-controller) already answers on this port, which
+          // is all the probe needs.
+          close(fd);
+          continue;
+        }
+        if (!bound || (pass == 0 && listen(fd, 512) != 0)) {
           dprintf(2, "listener %s port %u: %s\n", a.ToString().c_str(), port, strerror(errno));
           ok = false;
           continue;

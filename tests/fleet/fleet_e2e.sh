@@ -37,10 +37,9 @@ up() {  # agents everywhere, converged
   fleet_log "converged: $(fleet_hosts | wc -l) agents"
 }
 
-probe_ok() {
-  local out
-  out=$(fleet_probe) || { echo "$out" >&2; fleet_die "probes disagree with the policy ($1)"; }
-  fleet_log "probes agree with the policy ($1): $(echo "$out" | head -1)"
+probe_ok() {  # WHEN: every probe agrees with the policy; the table is left in $FLEET_DIR/probe.txt
+  fleet_probe >"$FLEET_DIR/probe.txt" || { cat "$FLEET_DIR/probe.txt" >&2; fleet_die "probes disagree with the policy ($1)"; }
+  fleet_log "probes agree with the policy ($1): $(head -1 "$FLEET_DIR/probe.txt")"
 }
 
 host_json() {  # HOST FIELD: one field of one host from polder status
@@ -94,6 +93,12 @@ for h in s["hosts"]:
     ) >/dev/null || fleet_die "$h's table is not what polder compile gives"
   done
   probe_ok "after convergence"
+  # The zones without hosts take part through stand-ins: citizens reach the portal, and the
+  # controller host is probed with its controller answering on its port.
+  grep -Eq '^  internet [0-9.]+ -> portal-1 10\.10\.1\.10: tcp/443' "$FLEET_DIR/probe.txt" ||
+    fleet_die "no probe from the internet stand-in reached the portal"
+  grep -Eq '^  app-1 [0-9.]+ -> controller-1 10\.10\.0\.2: tcp/7443' "$FLEET_DIR/probe.txt" ||
+    fleet_die "anti-lockout to the controller was not probed"
   ;;
 
 edit)

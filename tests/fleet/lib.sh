@@ -2,13 +2,14 @@
 # up in network namespaces with a real controller and real agents.
 #
 #   fleet_init PREFIX             work dir + namespace prefix; installs the cleanup trap
-#   fleet_network POLICY_DIR      bridge namespace + one namespace per host (its addresses)
+#   fleet_network POLICY_DIR      `polder lab up --no-agents`: a namespace per host and per zone
+#                                 without hosts, on a bridge in a namespace of its own
 #   fleet_pki                     CA, controller certificate, one per host, one admin
 #   fleet_controller_start        polder-controller in the controller host's namespace
 #   fleet_agent_start HOST [ARGS] polder-agent --controller in HOST's namespace
 #   fleet_status                  `polder status --format json` (admin certificate)
 #   fleet_wait_converged SECONDS  every agent connected with applied == desired == served
-#   fleet_lab_state NAME          a `polder lab probe` state for the managed hosts' namespaces
+#   fleet_probe                   `polder lab probe`: real packets between all namespaces
 #
 # Needs root. Namespace names are PREFIX + a short suffix (PREFIX should hold the pid); every
 # process started is recorded and killed by pid, every namespace is deleted, also on failure.
@@ -81,36 +82,26 @@ fleet_ns() { awk -v h="$1" '$1 == h {print $2}' "$FLEET_DIR/hosts.tsv"; }
 fleet_addr() { awk -v h="$1" '$1 == h {print $3}' "$FLEET_DIR/hosts.tsv"; }
 fleet_hosts() { awk '{print $1}' "$FLEET_DIR/hosts.tsv"; }
 
+# The namespaces come from `polder lab up --no-agents`: one per host with its addresses, one
+# per zone without hosts (e.g. the internet) with an address of that zone, on a bridge in a
+# namespace of its own. hosts.tsv lists the managed hosts: NAME NETNS FIRST_ADDRESS ADDRESS...
 fleet_network() {
   FLEET_POLICY=$1
-  local br="${FLEET_PREFIX}br" i=0 name addrs a ns
   read -r FLEET_CTRL_ADDR FLEET_CTRL_PORT < <(python3 "$FLEET_LIB_DIR/policy_info.py" controller "$FLEET_POLICY")
-  ip netns add "$br" || fleet_die "cannot create namespace $br"
-  ip -n "$br" link set lo up
-  ip -n "$br" link add br0 type bridge mcast_snooping 0
-  ip -n "$br" link set br0 up
-  : >"$FLEET_DIR/hosts.tsv"
-  while read -r name addrs; do
-    ns="${FLEET_PREFIX}h$i"
-    ip netns add "$ns" || fleet_die "cannot create namespace $ns"
-    ip -n "$br" link add "v$i" type veth peer name eth0 netns "$ns"
-    ip -n "$br" link set "v$i" master br0 up
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set eth0 up
-    local v4=0 v6=0
-    for a in $addrs; do
-      case $a in
-        *:*) ip -n "$ns" -6 addr add "$a/128" dev eth0 nodad; v6=1 ;;
-        *) ip -n "$ns" addr add "$a/32" dev eth0; v4=1 ;;
-      esac
-    done
-    [ $v4 = 1 ] && ip -n "$ns" route add default dev eth0
-    [ $v6 = 1 ] && ip -n "$ns" -6 route add default dev eth0
-    ip netns exec "$ns" sysctl -qw "net.ipv4.ping_group_range=0 2147483647"
-    echo "$name $ns ${addrs%% *} $addrs" >>"$FLEET_DIR/hosts.tsv"
+  "$POLDER" lab up "$FLEET_POLICY" --name fleet --ns-prefix "$FLEET_PREFIX" --no-agents \
+    >"$FLEET_DIR/logs/lab-up.log" 2>&1 || fleet_die "polder lab up: $(cat "$FLEET_DIR/logs/lab-up.log")"
+  python3 - "$POLDER_LAB_DIR/fleet/state.json" "$FLEET_DIR/hosts.tsv" "$FLEET_DIR/zones.tsv" <<'PY'
+import json, sys
+state, hosts, zones = sys.argv[1:4]
+with open(hosts, "w") as h, open(zones, "w") as z:
+    for e in json.load(open(state))["endpoints"]:
+        out = h if e["managed"] else z
+        out.write(" ".join([e["name"], e["netns"], e["addresses"][0]] + e["addresses"]) + "\n")
+PY
+  local name addrs
+  while read -r name _ _ addrs; do
     case " $addrs " in *" $FLEET_CTRL_ADDR "*) FLEET_CTRL_HOST=$name ;; esac
-    i=$((i + 1))
-  done < <(python3 "$FLEET_LIB_DIR/policy_info.py" hosts "$FLEET_POLICY")
+  done <"$FLEET_DIR/hosts.tsv"
   [ -n "${FLEET_CTRL_HOST:-}" ] || fleet_die "no host of the policy has the controller address $FLEET_CTRL_ADDR"
   FLEET_CTRL_NS=$(fleet_ns "$FLEET_CTRL_HOST")
 }
@@ -191,30 +182,10 @@ fleet_wait_converged() {  # SECONDS [OLD_REVISION]
 
 fleet_revision() { fleet_status | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])'; }
 
-# A state file `polder lab probe --name NAME` reads: the managed hosts' namespaces except the
-# controller's (its port is taken by the controller, and the probe listens on every port).
-fleet_lab_state() {
-  local name=$1
-  mkdir -p "$POLDER_LAB_DIR/$name"
-  python3 - "$FLEET_DIR/hosts.tsv" "$FLEET_POLICY" "$FLEET_CTRL_HOST" "$name" >"$POLDER_LAB_DIR/$name/state.json" <<'PY'
-import json, sys
-tsv, policy, ctrl, name = sys.argv[1:5]
-eps = []
-for line in open(tsv):
-    f = line.split()
-    if f[0] == ctrl:
-        continue
-    eps.append({"name": f[0], "managed": True, "zone": "", "addresses": f[3:], "netns": f[1]})
-print(json.dumps({"name": name, "policy_dir": policy, "ns_prefix": "", "bridge_netns": "",
-                  "apply": "agent", "endpoints": eps, "agents": []}))
-PY
-}
-
-# Probes every pair of managed hosts (but the controller's) against the policy; fails on any
-# disagreement. Extra arguments go to `polder lab probe`.
+# Probes every pair of the lab's namespaces (hosts and zone stand-ins) against the policy with
+# `polder lab probe`; fails on any disagreement. Extra arguments go to `polder lab probe`.
 fleet_probe() {
-  fleet_lab_state probe
-  "$POLDER" lab probe --name probe --timeout-ms "${FLEET_PROBE_TIMEOUT_MS:-300}" "$@"
+  "$POLDER" lab probe --name fleet --timeout-ms "${FLEET_PROBE_TIMEOUT_MS:-300}" "$@"
 }
 
 # tcp_open SRC_HOST DST_ADDR PORT: 0 when a TCP connection is accepted within 0.3 s.
