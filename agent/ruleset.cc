@@ -31,9 +31,13 @@ class ScopeChecker {
       } else if (c == '\\' && i_ + 1 < s_.size() && s_[i_ + 1] == '\n') {
         ++i_;
       } else if (c == '"') {
+        // A string is a token of its own for nft's lexer, also when nothing separates it from
+        // the word before (`include"/etc/x"`), so it must be one here too.
         size_t end = s_.find('"', i_ + 1);
         if (end == absl::string_view::npos) return Error("unterminated string");
+        EndWord();
         word_.append(s_.data() + i_, end - i_ + 1);
+        EndWord();
         i_ = end;
       } else if (c == '\n' || c == ';') {
         if (auto st = EndStatement(); !st.ok()) return st;
@@ -49,6 +53,8 @@ class ScopeChecker {
     }
     if (auto st = EndStatement(); !st.ok()) return st;
     if (depth_ != 0) return Error("unbalanced braces");
+    // A script that only deletes or flushes the table would leave the host open.
+    if (!saw_table_block_) return Error("no `table inet polder { ... }` block");
     return absl::OkStatus();
   }
 
@@ -95,6 +101,7 @@ class ScopeChecker {
     if (after_top_block_) return Error("text after the table block");
     if (auto st = CheckWords(true); !st.ok()) return st;
     if (depth_ == 0 && words_.empty()) return Error("block without a table");
+    if (depth_ == 0) saw_table_block_ = true;  // CheckWords allowed only `table inet polder`
     words_.clear();
     ++depth_;
     return absl::OkStatus();
@@ -112,6 +119,7 @@ class ScopeChecker {
   size_t i_ = 0;
   int depth_ = 0;
   bool after_top_block_ = false;
+  bool saw_table_block_ = false;
   std::string word_;
   std::vector<std::string> words_;
 };

@@ -41,7 +41,8 @@ TEST(RulesetTest, AcceptsOnlyPolderTableStatements) {
   EXPECT_TRUE(CheckScope("table inet polder\ndelete table inet polder\nflush table inet polder\n"
                          "table inet polder { chain c { } }\n")
                   .ok());
-  EXPECT_TRUE(CheckScope("table inet polder; delete table inet polder;").ok());
+  EXPECT_TRUE(
+      CheckScope("table inet polder; delete table inet polder; table inet polder { }").ok());
 }
 
 TEST(RulesetTest, RefusesStatementsOutsideThePolderTable) {
@@ -58,6 +59,10 @@ TEST(RulesetTest, RefusesStatementsOutsideThePolderTable) {
            "table inet polder { }; table ip evil { }\n",
            "table inet polder { } table ip evil { }\n",
            "delete table inet polder { }\n",
+           // Deleting or flushing alone would leave the host open.
+           "delete table inet polder\n",
+           "flush table inet polder\n",
+           "",
            "{ }\n",
        }) {
     EXPECT_FALSE(CheckScope(bad).ok()) << bad;
@@ -67,6 +72,10 @@ TEST(RulesetTest, RefusesStatementsOutsideThePolderTable) {
 TEST(RulesetTest, RefusesIncludeAndTableFlags) {
   EXPECT_FALSE(CheckScope("include \"/etc/nftables.conf\"\n").ok());
   EXPECT_FALSE(CheckScope("table inet polder {\n include \"/tmp/x\"\n}\n").ok());
+  // nft's lexer ends a word at a quote: no space is needed before the file name.
+  EXPECT_FALSE(CheckScope("include\"/etc/nftables.conf\"\n").ok());
+  EXPECT_FALSE(CheckScope("table inet polder { chain c { include\"/etc/shadow\" } }\n").ok());
+  EXPECT_FALSE(CheckScope("table inet polder {\n\tinclude\"/tmp/x\";\n}\n").ok());
   EXPECT_FALSE(CheckScope("table inet polder { flags owner; }\n").ok());
   EXPECT_FALSE(CheckScope("table inet polder {\n\tflags dormant\n}\n").ok());
   // Set and chain flags are part of the body.
