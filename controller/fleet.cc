@@ -122,6 +122,7 @@ absl::Status Fleet::StartImpl(absl::Time now) {
       h.content = ContentHash(d.ruleset);
       h.ruleset = std::make_shared<const std::string>(std::move(d.ruleset));
       h.hash = d.hash;
+      h.ruleset_revision = d.revision;
     }
     for (auto& r : *records) {
       auto it = hosts_.find(r.host);
@@ -175,6 +176,7 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
     h.content = content;
     h.hash = Sha256Hex(c.ruleset);
     h.ruleset = std::make_shared<const std::string>(std::move(c.ruleset));
+    h.ruleset_revision = compiled.revision;
     if (InSync(h)) ++in_sync_;
     changed.push_back({name, compiled.revision, *h.ruleset, h.hash});
   }
@@ -216,7 +218,8 @@ AssignmentInfo Fleet::AssignLocked(Host& h, absl::Time now) {
   h.sent_at = now;
   h.sent_hash = h.hash;
   ++metrics_.assignments_sent;
-  return {revision_, h.ruleset, h.hash, mode_, now + options_.confirm_timeout};
+  // The agent checks the revision against the ruleset's header.
+  return {h.ruleset_revision, h.ruleset, h.hash, mode_, now + options_.confirm_timeout};
 }
 
 void Fleet::SendLocked(Host& h, absl::Time now) { h.sink->Assign(AssignLocked(h, now)); }

@@ -125,6 +125,9 @@ class Fleet {
     std::shared_ptr<const std::string> ruleset;
     std::string hash;     // of the whole text: what the agent reports back
     std::string content;  // of the rules without leading comments
+    // The revision the ruleset was compiled for, as its header says; older than the served
+    // one when later revisions left this host's rules alone.
+    std::string ruleset_revision;
     std::string applied_revision;
     std::string applied_hash;
     bool drift = false;

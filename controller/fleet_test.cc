@@ -146,6 +146,29 @@ TEST_F(FleetTest, ChangeInTheHeaderCommentAloneIsNotSent) {
   EXPECT_EQ(*a.got[1].ruleset, "# polder ruleset revision=3\nrules a changed");
 }
 
+TEST_F(FleetTest, UnchangedRulesetIsAssignedWithTheRevisionItWasCompiledFor) {
+  std::string first = fleet_->Status().revision;
+  policy_.rulesets["b"] = "ruleset b v2";
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  ASSERT_NE(fleet_->Status().revision, first);
+  // A new agent for `a`, whose rules the second revision left alone: the assignment names the
+  // revision in the ruleset's header, or the agent would refuse it.
+  RecordingSink a;
+  Connect("a", a);
+  ASSERT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(a.got[0].revision, first);
+  RecordingSink b;
+  Connect("b", b);
+  ASSERT_EQ(b.got.size(), 1u);
+  EXPECT_EQ(b.got[0].revision, fleet_->Status().revision);
+  fleet_->Flush();
+  Restart();
+  RecordingSink a2;
+  Connect("a", a2);
+  ASSERT_EQ(a2.got.size(), 1u);
+  EXPECT_EQ(a2.got[0].revision, first);
+}
+
 TEST_F(FleetTest, UnknownHostIsRefusedWithAClearMessage) {
   RecordingSink x;
   auto s = fleet_->Connect({"ghost", "test", "", ""}, &x, now_);
