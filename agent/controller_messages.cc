@@ -1,5 +1,7 @@
 #include "agent/controller_messages.h"
 
+#include <google/protobuf/stubs/common.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -19,9 +21,18 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
 }
 
-std::string Clip(std::string s, size_t max) {
-  if (s.size() > max) s.resize(max);
-  return s;
+// At most `max` bytes of valid UTF-8: protobuf refuses to parse a string field that is not,
+// so a cut through a character (or a stray byte from nft) would cost the whole report. The
+// check is protobuf's own, the one the controller's parser applies.
+std::string Clip(const std::string& s, size_t max) {
+  namespace pbi = google::protobuf::internal;
+  std::string out(s.size(), '\0');
+  if (pbi::UTF8CoerceToStructurallyValid(s, out.data(), '?') != out.data()) out = s;
+  if (out.size() > max) {
+    out.resize(max);
+    out.resize(pbi::UTF8SpnStructurallyValid(out));
+  }
+  return out;
 }
 
 }  // namespace

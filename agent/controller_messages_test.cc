@@ -110,5 +110,17 @@ TEST(AgentMessagesTest, DriftReportIsBoundedAndNeverEmpty) {
   EXPECT_EQ(DriftMessage({}, absl::Now(), 0, false).drift_report().differences_size(), 1);
 }
 
+TEST(AgentMessagesTest, ReportedTextIsValidUtf8EvenWhenCutOrMangled) {
+  // A two-byte character straddles the limit, and nft's message holds a stray byte.
+  std::string error = std::string(kMaxReportedErrorBytes - 1, 'e') + "\xc3\xa9";
+  v1::AgentMessage m = ApplyResultMessage(false, error, absl::Milliseconds(1), "", "");
+  EXPECT_EQ(m.apply_result().error(), std::string(kMaxReportedErrorBytes - 1, 'e'));
+  m = ApplyResultMessage(false, "bad \xff byte, caf\xc3\xa9", absl::Milliseconds(1), "", "");
+  EXPECT_EQ(m.apply_result().error(), "bad ? byte, caf\xc3\xa9");
+  // What the agent sends, the controller can parse.
+  v1::AgentMessage back;
+  EXPECT_TRUE(back.ParseFromString(m.SerializeAsString()));
+}
+
 }  // namespace
 }  // namespace polder::agent

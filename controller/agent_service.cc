@@ -1,6 +1,8 @@
 #include "controller/agent_service.h"
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -110,14 +112,17 @@ class AgentStream final : public Reactor, public AgentSink {
         absl::Duration d =
             absl::Seconds(r.duration().seconds()) + absl::Nanoseconds(r.duration().nanos());
         fleet_->OnApplyResult(host_, session_,
-                              {r.ok(), r.error(), d, r.ruleset_hash(), r.revision(), now});
+                              {r.ok(), EscapeControlCharacters(r.error()), d, r.ruleset_hash(),
+                               r.revision(), now});
         return absl::OkStatus();
       }
       case K::kDriftReport: {
         const auto& r = in_.drift_report();
         if (auto s = ValidateDriftReport(r); !s.ok()) return s;
-        DriftRecord d{{r.differences().begin(), r.differences().end()},
-                      r.has_time() ? FromProto(r.time()) : now,
+        std::vector<std::string> differences;
+        for (const std::string& text : r.differences())
+          differences.push_back(EscapeControlCharacters(text));
+        DriftRecord d{std::move(differences), r.has_time() ? FromProto(r.time()) : now,
                       r.pid(),
                       r.remediated()};
         fleet_->OnDrift(host_, session_, d);

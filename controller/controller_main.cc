@@ -8,8 +8,11 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -59,6 +62,10 @@ int Run(const Flags& f) {
   for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
+  if (sfd < 0) {
+    Log(absl::StrCat("signalfd: ", strerror(errno)));
+    return 2;
+  }
 
   auto store = StateStore::Open(f.state);
   if (!store.ok()) {
@@ -93,9 +100,14 @@ int Run(const Flags& f) {
     return 2;
   }
 
+  // While the directory does not compile, the expiry that is due stays due: retry it every
+  // few seconds instead of recompiling back to back.
+  absl::Time expiry_retry = absl::InfinitePast();
   for (;;) {
     pollfd fds[2] = {{(*watcher)->fd(), POLLIN, 0}, {sfd, POLLIN, 0}};
-    int n = poll(fds, 2, PollTimeout(fleet.NextExpiry()));
+    std::optional<absl::Time> wake = fleet.NextExpiry();
+    if (wake) wake = std::max(*wake, expiry_retry);
+    int n = poll(fds, 2, PollTimeout(wake));
     if (n < 0 && errno == EINTR) continue;
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo si;
@@ -115,6 +127,7 @@ int Run(const Flags& f) {
     if (n == 0 && next && *next <= absl::Now()) {
       Log("a flow expired: recompiling");
       fleet.Reload(absl::Now()).IgnoreError();
+      expiry_retry = absl::Now() + absl::Seconds(5);
     }
   }
   Log("shutting down");

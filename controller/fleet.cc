@@ -307,8 +307,14 @@ void Fleet::OnDrift(const std::string& host, uint64_t session, const DriftRecord
   Persist([host, d](StateStore& s) { return s.RecordDrift(host, d); });
   h->drift = !d.remediated;
   h->last_report = d.time;
-  Log(absl::StrCat("drift on ", host, d.remediated ? " (remediated): " : ": ",
-                   absl::StrJoin(d.differences, "; ")));
+  // One log line stays readable however much an agent reports; the whole report is stored.
+  constexpr size_t kMaxLogged = 2000;
+  std::string what = absl::StrJoin(d.differences, "; ");
+  if (what.size() > kMaxLogged) {
+    what = absl::StrCat(what.substr(0, kMaxLogged), "... (", d.differences.size(),
+                        " differences in all)");
+  }
+  Log(absl::StrCat("drift on ", host, d.remediated ? " (remediated): " : ": ", what));
 }
 
 void Fleet::OnHeartbeat(const std::string& host, uint64_t session, absl::Time now) {

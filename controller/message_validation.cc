@@ -1,6 +1,7 @@
 #include "controller/message_validation.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "controller/sha256.h"
 
 namespace polder::controller {
@@ -27,6 +28,23 @@ absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_v
 }
 
 }  // namespace
+
+std::string EscapeControlCharacters(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      absl::StrAppendFormat(&out, "\\x%02x", c);
+    }
+  }
+  return out;
+}
 
 bool IsPolderName(std::string_view s) {
   if (s.empty() || s.size() > 63 || s[0] < 'a' || s[0] > 'z') return false;

@@ -4,6 +4,9 @@
 #ifndef POLDER_CONTROLLER_MESSAGE_VALIDATION_H_
 #define POLDER_CONTROLLER_MESSAGE_VALIDATION_H_
 
+#include <string>
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "polder/v1/polder.pb.h"
 
@@ -15,6 +18,11 @@ inline constexpr size_t kMaxDifferenceBytes = 4096;
 
 // A polder name: [a-z][a-z0-9_-]{0,62} (spec §1).
 bool IsPolderName(std::string_view s);
+
+// Free text from an agent (an apply error, a drift difference) as the controller logs, stores
+// and shows it: control characters, newlines and terminal escapes included, are written as
+// \n, \t or \xNN, so a host cannot forge log lines or drive an admin's terminal.
+std::string EscapeControlCharacters(std::string_view s);
 
 absl::Status ValidateHello(const v1::Hello& m);
 absl::Status ValidateApplyResult(const v1::ApplyResult& m);

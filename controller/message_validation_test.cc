@@ -82,5 +82,11 @@ TEST(MessageValidationTest, QuarantineAndRelease) {
   EXPECT_TRUE(ValidateReleaseRequest(r).ok());
 }
 
+TEST(MessageValidationTest, ControlCharactersFromAgentsAreEscaped) {
+  EXPECT_EQ(EscapeControlCharacters("Error: bad\n\x1b[2Jfake line\r\tx\x7f ok"),
+            "Error: bad\\n\\x1b[2Jfake line\\x0d\\tx\\x7f ok");
+  EXPECT_EQ(EscapeControlCharacters("plain text, caf\xc3\xa9"), "plain text, caf\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace polder::controller
