@@ -74,17 +74,19 @@ Fleet::~Fleet() {
 }
 
 absl::Status Fleet::Start(absl::Time now) {
-  absl::MutexLock sinks(&sinks_mu_);
-  absl::Status s = StartImpl(now);
-  DeliverOutbox();
-  return s;
+  absl::MutexLock reload(&reload_mu_);
+  if (absl::Status s = Restore(); !s.ok()) return s;
+  return CompileAndRollout(now, "controller", CurrentQuarantines(), nullptr);
 }
 
 absl::Status Fleet::Reload(absl::Time now) {
-  absl::MutexLock sinks(&sinks_mu_);
-  absl::Status s = ReloadImpl(now);
-  DeliverOutbox();
-  return s;
+  absl::MutexLock reload(&reload_mu_);
+  return CompileAndRollout(now, "controller", CurrentQuarantines(), nullptr);
+}
+
+std::vector<QuarantineRecord> Fleet::CurrentQuarantines() const {
+  absl::MutexLock lock(&mu_);
+  return quarantines_;
 }
 
 void Fleet::DeliverOutbox() {
@@ -98,7 +100,7 @@ void Fleet::DeliverOutbox() {
   for (auto& [sink, assignment] : out) sink->Assign(assignment);
 }
 
-absl::Status Fleet::StartImpl(absl::Time now) {
+absl::Status Fleet::Restore() {
   absl::StatusOr<std::vector<QuarantineRecord>> quarantines;
   absl::StatusOr<std::optional<ServedRevision>> served;
   absl::StatusOr<std::vector<HostRecord>> records;
@@ -135,31 +137,38 @@ absl::Status Fleet::StartImpl(absl::Time now) {
     }
     Log(absl::StrCat("restored revision ", revision_, " for ", hosts_.size(), " hosts"));
   }
-  return ReloadLocked(now, "controller");
-}
-
-absl::Status Fleet::ReloadImpl(absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  return ReloadLocked(now, "controller");
-}
-
-absl::Status Fleet::ReloadLocked(absl::Time now, const std::string& actor) {
-  auto compiled = compiler_(now, quarantines_);
-  if (!compiled.ok()) {
-    std::string why = std::string(compiled.status().message());
-    ++metrics_.policy_rejections;
-    if (why != policy_error_) {
-      AuditLocked(now, "policy-rejected", actor, "", why);
-      Log(absl::StrCat("policy refused, still serving revision ",
-                       revision_.empty() ? "(none)" : revision_, ": ", why));
-    }
-    policy_error_ = why;
-    return compiled.status();
-  }
-  if (!policy_error_.empty()) Log("policy compiles again; the refusal is over");
-  policy_error_.clear();
-  RolloutLocked(std::move(*compiled), now, actor);
   return absl::OkStatus();
+}
+
+absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
+                                      std::vector<QuarantineRecord> quarantines,
+                                      const std::function<void()>& installed) {
+  // Compiling a large policy takes seconds: agents' reports and status calls go on meanwhile.
+  absl::StatusOr<CompiledPolicy> compiled = compiler_(now, quarantines);
+  absl::Status result;
+  absl::MutexLock sinks(&sinks_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (compiled.ok()) {
+      if (!policy_error_.empty()) Log("policy compiles again; the refusal is over");
+      policy_error_.clear();
+      quarantines_ = std::move(quarantines);
+      RolloutLocked(std::move(*compiled), now, actor);
+      if (installed) installed();
+    } else {
+      result = compiled.status();
+      std::string why(result.message());
+      ++metrics_.policy_rejections;
+      if (why != policy_error_) {
+        AuditLocked(now, "policy-rejected", actor, "", why);
+        Log(absl::StrCat("policy refused, still serving revision ",
+                         revision_.empty() ? "(none)" : revision_, ": ", why));
+      }
+      policy_error_ = why;
+    }
+  }
+  DeliverOutbox();
+  return result;
 }
 
 void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor) {
@@ -325,11 +334,31 @@ void Fleet::OnHeartbeat(const std::string& host, uint64_t session, absl::Time no
 }
 
 absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time now) {
-  absl::StatusOr<std::string> revision;
+  absl::MutexLock reload(&reload_mu_);
+  std::vector<QuarantineRecord> next;
   {
-    absl::MutexLock sinks(&sinks_mu_);
-    revision = QuarantineImpl(std::move(order), now);
-    DeliverOutbox();
+    absl::MutexLock lock(&mu_);
+    if (!hosts_.count(order.target) && !zones_.count(order.target))
+      return absl::NotFoundError(absl::StrCat("'", order.target, "' is neither a zone nor a host"));
+    for (const auto& z : order.allow)
+      if (!zones_.count(z)) return absl::NotFoundError(absl::StrCat("'", z, "' is not a zone"));
+    next = quarantines_;
+  }
+  std::erase_if(next, [&](const auto& q) { return q.target == order.target; });
+  order.since = now;
+  next.push_back(order);
+  std::string revision;
+  absl::Status s = CompileAndRollout(now, order.actor, std::move(next), [&] {
+    mu_.AssertHeld();
+    Persist([order](StateStore& s) { return s.SaveQuarantine(order); });
+    AuditLocked(now, "quarantine", order.actor, order.target,
+                absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason));
+    Log(absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason));
+    revision = revision_;
+  });
+  if (!s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("quarantine not applied, the policy does not compile: ", s.message()));
   }
   Flush();  // an operator's order is on disk before it is acknowledged
   return revision;
@@ -337,53 +366,24 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
 
 absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
                                            absl::Time now) {
-  absl::StatusOr<std::string> revision;
-  {
-    absl::MutexLock sinks(&sinks_mu_);
-    revision = ReleaseImpl(target, actor, now);
-    DeliverOutbox();
-  }
-  Flush();
-  return revision;
-}
-
-absl::StatusOr<std::string> Fleet::QuarantineImpl(QuarantineRecord order, absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  if (!hosts_.count(order.target) && !zones_.count(order.target))
-    return absl::NotFoundError(absl::StrCat("'", order.target, "' is neither a zone nor a host"));
-  for (const auto& z : order.allow)
-    if (!zones_.count(z)) return absl::NotFoundError(absl::StrCat("'", z, "' is not a zone"));
-  auto saved = quarantines_;
-  std::erase_if(quarantines_, [&](const auto& q) { return q.target == order.target; });
-  order.since = now;
-  quarantines_.push_back(order);
-  if (auto s = ReloadLocked(now, order.actor); !s.ok()) {
-    quarantines_ = std::move(saved);
-    return absl::FailedPreconditionError(
-        absl::StrCat("quarantine not applied, the policy does not compile: ", s.message()));
-  }
-  Persist([order](StateStore& s) { return s.SaveQuarantine(order); });
-  AuditLocked(now, "quarantine", order.actor, order.target,
-              absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason));
-  Log(absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason));
-  return revision_;
-}
-
-absl::StatusOr<std::string> Fleet::ReleaseImpl(const std::string& target, const std::string& actor,
-                                               absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  auto saved = quarantines_;
-  if (std::erase_if(quarantines_, [&](const auto& q) { return q.target == target; }) == 0)
+  absl::MutexLock reload(&reload_mu_);
+  std::vector<QuarantineRecord> next = CurrentQuarantines();
+  if (std::erase_if(next, [&](const auto& q) { return q.target == target; }) == 0)
     return absl::NotFoundError(absl::StrCat("'", target, "' is not quarantined"));
-  if (auto s = ReloadLocked(now, actor); !s.ok()) {
-    quarantines_ = std::move(saved);
+  std::string revision;
+  absl::Status s = CompileAndRollout(now, actor, std::move(next), [&] {
+    mu_.AssertHeld();
+    Persist([target](StateStore& s) { return s.DeleteQuarantine(target); });
+    AuditLocked(now, "release", actor, target, "");
+    Log(absl::StrCat("released ", target, " by ", actor));
+    revision = revision_;
+  });
+  if (!s.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("release not applied, the policy does not compile: ", s.message()));
   }
-  Persist([target](StateStore& s) { return s.DeleteQuarantine(target); });
-  AuditLocked(now, "release", actor, target, "");
-  Log(absl::StrCat("released ", target, " by ", actor));
-  return revision_;
+  Flush();
+  return revision;
 }
 
 bool Fleet::QuarantinedLocked(const std::string& host, const Host& h) const {

@@ -8,8 +8,8 @@
 //  - Each host receives only its own ruleset, and only when that ruleset's
 //    hash differs from what the agent has applied.
 //  - An agent for a host that is not in the policy is refused.
-// Thread-safe: one mutex guards everything; sinks are called under it and
-// must not call back into the Fleet.
+// Thread-safe: one mutex guards the state; a policy compile holds none of
+// the locks agents' reports need. Sinks must not call back into the Fleet.
 #ifndef POLDER_CONTROLLER_FLEET_H_
 #define POLDER_CONTROLLER_FLEET_H_
 
@@ -140,16 +140,19 @@ class Fleet {
     std::string sent_hash;
   };
 
-  absl::Status StartImpl(absl::Time now);
-  absl::Status ReloadImpl(absl::Time now);
+  // Loads what the store kept (served revision, hosts, quarantines) into memory.
+  absl::Status Restore();
+  std::vector<QuarantineRecord> CurrentQuarantines() const;
+  // Compiles with `quarantines` holding no lock but reload_mu_, then installs the result
+  // (quarantines_ included), runs `installed` under mu_, and delivers the assignments.
+  // A compile failure is recorded as the policy's refusal and returned.
+  absl::Status CompileAndRollout(absl::Time now, const std::string& actor,
+                                 std::vector<QuarantineRecord> quarantines,
+                                 const std::function<void()>& installed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // Writes the assignments a rollout queued. Caller holds sinks_mu_, not mu_.
   void DeliverOutbox();
   AssignmentInfo AssignLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::string> QuarantineImpl(QuarantineRecord order, absl::Time now);
-  absl::StatusOr<std::string> ReleaseImpl(const std::string& target, const std::string& actor,
-                                          absl::Time now);
-  absl::Status ReloadLocked(absl::Time now, const std::string& actor)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -184,9 +187,12 @@ class Fleet {
 
   std::vector<std::pair<AgentSink*, AssignmentInfo>> outbox_ ABSL_GUARDED_BY(mu_);
 
-  // Lock order: sinks_mu_, then store_mu_, then mu_. sinks_mu_ is held while
+  // Lock order: reload_mu_, sinks_mu_, store_mu_, mu_. reload_mu_ lets one
+  // compile-and-rollout (reload, quarantine, release) run at a time while
+  // the others stay free during the compile. sinks_mu_ is held while
   // rollouts write to sinks outside mu_, and by Disconnect, so a sink is
   // never destroyed while being written to.
+  absl::Mutex reload_mu_ ABSL_ACQUIRED_BEFORE(sinks_mu_);
   absl::Mutex sinks_mu_ ABSL_ACQUIRED_BEFORE(store_mu_);
   absl::Mutex store_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Notification stop_;

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "controller/log.h"
 #include "controller/sha256.h"
 
@@ -16,10 +20,12 @@ struct FakePolicy {
   std::map<std::string, std::string> rulesets;
   std::string error;
   std::vector<QuarantineRecord> last_quarantines;
+  std::function<void()> during_compile;
 
   PolicyCompiler Compiler() {
     return [this](absl::Time,
                   const std::vector<QuarantineRecord>& q) -> absl::StatusOr<CompiledPolicy> {
+      if (during_compile) during_compile();
       last_quarantines = q;
       if (!error.empty()) return absl::FailedPreconditionError(error);
       CompiledPolicy c;
@@ -167,6 +173,29 @@ TEST_F(FleetTest, UnchangedRulesetIsAssignedWithTheRevisionItWasCompiledFor) {
   Connect("a", a2);
   ASSERT_EQ(a2.got.size(), 1u);
   EXPECT_EQ(a2.got[0].revision, first);
+}
+
+TEST_F(FleetTest, ReportsAndStatusAreServedWhileAPolicyCompiles) {
+  RecordingSink a;
+  uint64_t session = Connect("a", a);
+  absl::Notification compiling, finish_compile, served;
+  policy_.during_compile = [&] {
+    compiling.Notify();
+    finish_compile.WaitForNotification();
+  };
+  std::thread reload([&] { fleet_->Reload(now_).IgnoreError(); });
+  compiling.WaitForNotification();
+  std::thread agent([&] {
+    fleet_->OnHeartbeat("a", session, now_ + absl::Seconds(1));
+    fleet_->Status();
+    served.Notify();
+  });
+  EXPECT_TRUE(served.WaitForNotificationWithTimeout(absl::Seconds(5)))
+      << "a heartbeat or status call waited for the compile";
+  finish_compile.Notify();
+  agent.join();
+  reload.join();
+  EXPECT_EQ(HostStatus("a").last_report, now_ + absl::Seconds(1));
 }
 
 TEST_F(FleetTest, UnknownHostIsRefusedWithAClearMessage) {
