@@ -111,9 +111,9 @@ class AgentStream final : public Reactor, public AgentSink {
         if (auto s = ValidateApplyResult(r); !s.ok()) return s;
         absl::Duration d =
             absl::Seconds(r.duration().seconds()) + absl::Nanoseconds(r.duration().nanos());
-        fleet_->OnApplyResult(host_, session_,
-                              {r.ok(), EscapeControlCharacters(r.error()), d, r.ruleset_hash(),
-                               r.revision(), now});
+        fleet_->OnApplyResult(
+            host_, session_,
+            {r.ok(), EscapeControlCharacters(r.error()), d, r.ruleset_hash(), r.revision(), now});
         return absl::OkStatus();
       }
       case K::kDriftReport: {
@@ -122,8 +122,7 @@ class AgentStream final : public Reactor, public AgentSink {
         std::vector<std::string> differences;
         for (const std::string& text : r.differences())
           differences.push_back(EscapeControlCharacters(text));
-        DriftRecord d{std::move(differences), r.has_time() ? FromProto(r.time()) : now,
-                      r.pid(),
+        DriftRecord d{std::move(differences), r.has_time() ? FromProto(r.time()) : now, r.pid(),
                       r.remediated()};
         fleet_->OnDrift(host_, session_, d);
         return absl::OkStatus();

@@ -28,6 +28,13 @@ std::string ContentHash(const std::string& ruleset) {
   return Sha256Hex(std::string_view(ruleset).substr(start));
 }
 
+absl::Status NotRecorded(absl::string_view what, const std::string& revision,
+                         const absl::Status& why) {
+  return absl::InternalError(absl::StrCat(what, " is in force (revision ", revision,
+                                          ") but the state database did not record it (",
+                                          why.message(), "); a controller restart would undo it"));
+}
+
 }  // namespace
 
 Fleet::Fleet(StateStore* store, PolicyCompiler compiler, FleetOptions options)
@@ -48,7 +55,7 @@ void Fleet::AuditLocked(absl::Time now, std::string kind, std::string actor, std
 
 void Fleet::Persist(Write write) { pending_.push_back(std::move(write)); }
 
-void Fleet::Flush() {
+absl::Status Fleet::Flush() {
   // store_mu_ first: batches reach the database in the order they were made.
   absl::MutexLock store_lock(&store_mu_);
   std::vector<Write> batch;
@@ -56,16 +63,18 @@ void Fleet::Flush() {
     absl::MutexLock lock(&mu_);
     batch.swap(pending_);
   }
-  if (batch.empty()) return;
+  if (batch.empty()) return absl::OkStatus();
   // One transaction per batch: a thousand apply results cost one commit.
-  StoreError(store_->Begin());
-  for (auto& w : batch) StoreError(w(*store_));
-  StoreError(store_->Commit());
+  absl::Status first = store_->Begin();
+  for (auto& w : batch) first.Update(w(*store_));
+  first.Update(store_->Commit());
+  StoreError(first);
+  return first;
 }
 
 void Fleet::WriterLoop() {
-  while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(50))) Flush();
-  Flush();
+  while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(50))) Flush().IgnoreError();
+  Flush().IgnoreError();
 }
 
 Fleet::~Fleet() {
@@ -360,7 +369,9 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
     return absl::FailedPreconditionError(
         absl::StrCat("quarantine not applied, the policy does not compile: ", s.message()));
   }
-  Flush();  // an operator's order is on disk before it is acknowledged
+  // An operator's order is on disk before it is acknowledged.
+  if (absl::Status stored = Flush(); !stored.ok())
+    return NotRecorded("quarantine", revision, stored);
   return revision;
 }
 
@@ -382,7 +393,7 @@ absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std:
     return absl::FailedPreconditionError(
         absl::StrCat("release not applied, the policy does not compile: ", s.message()));
   }
-  Flush();
+  if (absl::Status stored = Flush(); !stored.ok()) return NotRecorded("release", revision, stored);
   return revision;
 }
 
@@ -407,7 +418,7 @@ FleetStatus Fleet::Status() const {
 }
 
 absl::StatusOr<std::vector<AuditRecord>> Fleet::AuditLog(int limit) {
-  Flush();
+  Flush().IgnoreError();  // logged; what is on disk is still worth reading
   absl::MutexLock store_lock(&store_mu_);
   return store_->AuditLog(limit);
 }

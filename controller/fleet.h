@@ -108,8 +108,8 @@ class Fleet {
                                       absl::Time now);
   FleetStatus Status() const;
   absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit);
-  // Writes everything pending to the store now.
-  void Flush();
+  // Writes everything pending to the store now; the first error, if any.
+  absl::Status Flush();
 
   std::optional<absl::Time> NextExpiry() const;
   MetricsSnapshot Metrics() const;

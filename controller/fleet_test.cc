@@ -167,7 +167,7 @@ TEST_F(FleetTest, UnchangedRulesetIsAssignedWithTheRevisionItWasCompiledFor) {
   Connect("b", b);
   ASSERT_EQ(b.got.size(), 1u);
   EXPECT_EQ(b.got[0].revision, fleet_->Status().revision);
-  fleet_->Flush();
+  ASSERT_TRUE(fleet_->Flush().ok());
   Restart();
   RecordingSink a2;
   Connect("a", a2);

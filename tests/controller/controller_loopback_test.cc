@@ -274,7 +274,7 @@ TEST_F(ControllerLoopbackTest, MalformedMessagesAreRejected) {
     auto end = a->WaitEnd(absl::Seconds(10));
     ASSERT_TRUE(end.has_value());
     EXPECT_EQ(end->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    fleet_->Flush();
+    ASSERT_TRUE(fleet_->Flush().ok());
     EXPECT_EQ(*store_->CountDriftReports("web-1"), 0);
   }
 }
