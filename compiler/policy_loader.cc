@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -57,16 +58,22 @@ struct FileParse {
 };
 
 // Parses every file, on all cores: yaml-cpp is most of the load time and the
-// files are independent. Each file gets the whole node budget; the policy's
-// total is checked afterwards in file order, so the outcome (and where a
-// limit-exceeded lands) does not depend on thread timing.
+// files are independent. A file stops early when it and the files before it
+// pass the node limit (see YamlBudget); the total is checked again afterwards
+// in file order, so the excess is reported at the first file that crosses it
+// whatever the thread timing.
 std::vector<ParsedFile> ParseAll(const std::vector<SourceFile>& files, DiagnosticList& out) {
   YamlLimits limits;
   std::vector<FileParse> results(files.size());
   std::atomic<size_t> next{0};
+  std::unique_ptr<std::atomic<size_t>[]> counts(new std::atomic<size_t>[files.size()]());
   auto worker = [&] {
     for (size_t i = next++; i < files.size(); i = next++) {
-      YamlBudget budget;
+      YamlBudget budget{0, &counts[i], [&counts, i] {
+                          size_t sum = 0;
+                          for (size_t j = 0; j < i; ++j) sum += counts[j].load();
+                          return sum;
+                        }};
       results[i].root =
           ReadYaml(files[i].path, files[i].content, limits, budget, results[i].diagnostics);
       results[i].nodes = budget.nodes;

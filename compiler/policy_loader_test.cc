@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "compiler/diagnostic_format.h"
 
 namespace polder {
@@ -225,6 +227,33 @@ TEST(LoaderTest, NodeLimitCountsAcrossFiles) {
   ASSERT_TRUE(r.diagnostics.HasErrors());
   EXPECT_EQ(r.diagnostics.items()[0].code, "limit-exceeded");
   EXPECT_EQ(r.diagnostics.items()[0].location.file, "b.yaml");
+}
+
+TEST(LoaderTest, NodeLimitStopsAtTheFirstFileThatCrossesIt) {
+  // Eight files of 400,000 nodes: the third crosses the limit, whichever thread gets there
+  // first, and the files after it are not held in full.
+  std::string part = "flows: [";
+  for (int i = 0; i < 400'000; ++i) part += "1,";
+  part += "1]\n";
+  std::vector<SourceFile> files;
+  for (char c = 'a'; c < 'i'; ++c) files.push_back({std::string(1, c) + ".yaml", part});
+  LoadResult r = LoadPolicyFromFiles(files, LoadOptions{Now()});
+  ASSERT_TRUE(r.diagnostics.HasErrors());
+  EXPECT_EQ(r.diagnostics.items()[0].code, "limit-exceeded");
+  EXPECT_EQ(r.diagnostics.items()[0].location.file, "c.yaml");
+}
+
+TEST(LoaderTest, ManyKeysInOneMappingAreCheckedInLinearTime) {
+  // 200,000 unknown keys: each is an error (reported up to the bound), none compared with
+  // every other.
+  std::string doc;
+  for (int i = 0; i < 200'000; ++i) doc += "k" + std::to_string(i) + ": 1\n";
+  auto start = std::chrono::steady_clock::now();
+  LoadResult r = LoadPolicyFromFiles({{"a.yaml", doc}}, LoadOptions{Now()});
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r.diagnostics.HasErrors());
+  EXPECT_EQ(r.diagnostics.items()[0].code, "unknown-key");
+  EXPECT_LT(seconds, 10.0);  // quadratic took minutes
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "compiler/did_you_mean.h"
@@ -41,18 +42,15 @@ bool YamlAccess::CheckMap(const YamlNode& node, const std::vector<std::string>& 
           absl::StrCat(what, " must be a mapping of keys to values, not ", Describe(node)));
     return false;
   }
+  // A set, not a scan of earlier keys: a hostile file may hold 100,000 keys in one mapping.
+  absl::flat_hash_set<absl::string_view> seen;
   for (size_t i = 0; i < node.entries.size(); ++i) {
     const YamlNode& key = node.entries[i].key;
     if (!key.IsScalar()) {
       Error(key, "parse-error", absl::StrCat("keys of ", what, " must be plain words"));
       continue;
     }
-    // Mappings in a policy hold a handful of keys: a scan beats a set.
-    bool repeated = false;
-    for (size_t j = 0; j < i && !repeated; ++j) {
-      repeated = node.entries[j].key.IsScalar() && node.entries[j].key.scalar == key.scalar;
-    }
-    if (repeated) {
+    if (!seen.insert(key.scalar).second) {
       Error(key, "parse-error",
             absl::StrCat("key `", key.scalar, "` appears twice in ", what, "; keep one"));
       continue;

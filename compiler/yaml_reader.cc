@@ -159,10 +159,16 @@ class TreeBuilder : public YAML::EventHandler {
 
   void Charge(size_t nodes, const YAML::Mark& mark) {
     budget_.nodes += nodes;
-    if (budget_.nodes > limits_.max_nodes) {
+    if (budget_.published != nullptr) budget_.published->store(budget_.nodes);
+    if (budget_.counted_before && budget_.nodes >= next_look_before_) {
+      counted_before_ = budget_.counted_before();
+      next_look_before_ = budget_.nodes + 4096;
+    }
+    if (budget_.nodes + counted_before_ > limits_.max_nodes) {
       Fail(mark, "limit-exceeded",
            absl::StrCat("the policy has more than ", limits_.max_nodes,
-                        " YAML nodes (aliases counted as expanded); split or simplify it"));
+                        " YAML nodes (aliases counted as expanded, anchored nodes twice); split or "
+                        "simplify it"));
     }
   }
 
@@ -229,6 +235,12 @@ class TreeBuilder : public YAML::EventHandler {
   void Complete(YamlNode n) {
     if (n.anchor != 0 && !anchors_.count(n.anchor)) {
       auto [size, height] = Measure(n);
+      // The copy kept for later aliases is memory like any other node: without charging it,
+      // anchors nested in anchors hold depth x nodes.
+      YAML::Mark mark;
+      mark.line = n.line - 1;
+      mark.column = n.column - 1;
+      Charge(size, mark);
       anchors_[n.anchor] = Anchored{n, size, height};
     }
     if (stack_.empty()) {
@@ -256,6 +268,8 @@ class TreeBuilder : public YAML::EventHandler {
   std::map<YAML::anchor_t, std::string> names_;
   std::map<int, int> expansions_;
   std::string pending_name_;
+  size_t counted_before_ = 0;  // by the files before this one, when last looked at
+  size_t next_look_before_ = 0;
 };
 
 bool Precheck(const std::string& file, const std::string& content, const YamlLimits& limits,

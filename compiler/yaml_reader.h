@@ -8,7 +8,9 @@
 // empty are refused before yaml-cpp sees them.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -24,9 +26,15 @@ struct YamlLimits {
   int max_alias_expansions = 1'000;
 };
 
-// Nodes used so far by the policy being loaded; shared by all its files.
+// The policy's node count as seen from one file. Files are parsed in parallel: each shows
+// its count to the files after it (`published`), and reads what the files before it have
+// counted so far (`counted_before`, a lower bound that only grows, read every few thousand
+// nodes). A file stops once that total passes the limit, so a policy of many large files
+// is refused without holding them all, and never because of the files after it.
 struct YamlBudget {
-  size_t nodes = 0;
+  size_t nodes = 0;  // this file's
+  std::atomic<size_t>* published = nullptr;
+  std::function<size_t()> counted_before;
 };
 
 // Returns the document's root, or nullopt after adding a parse-error or
