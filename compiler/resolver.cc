@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "compiler/did_you_mean.h"
+#include "compiler/rfc3339.h"
 #include "compiler/yaml_access.h"
 #include "compiler/zone_map.h"
 
@@ -509,13 +510,11 @@ class Resolver {
   std::optional<absl::Time> ReadTime(YamlAccess& a, const YamlNode& n) {
     std::optional<std::string> text = a.String(n, "`expires`");
     if (!text) return std::nullopt;
-    absl::Time t;
-    std::string err;
-    if (!absl::ParseTime(absl::RFC3339_full, *text, &t, &err)) {
+    std::optional<absl::Time> t = ParseRfc3339(*text);
+    if (!t) {
       a.Error(n, "parse-error",
               absl::StrCat("`expires: ", *text,
                            "` is not an RFC 3339 time; write e.g. 2027-03-01T00:00:00Z"));
-      return std::nullopt;
     }
     return t;
   }

@@ -38,7 +38,8 @@ constexpr std::array<IcmpType, 15> kIcmpTypes = {{
     {"address-mask-reply", 18},
 }};
 
-constexpr std::array<IcmpType, 16> kIcmpv6Types = {{
+// nftables' names (`nft describe icmpv6 type`); the first name of a number is the one printed.
+constexpr std::array<IcmpType, 19> kIcmpv6Types = {{
     {"destination-unreachable", 1},
     {"packet-too-big", 2},
     {"time-exceeded", 3},
@@ -48,12 +49,15 @@ constexpr std::array<IcmpType, 16> kIcmpv6Types = {{
     {"mld-listener-query", 130},
     {"mld-listener-report", 131},
     {"mld-listener-done", 132},
+    {"mld-listener-reduction", 132},
     {"nd-router-solicit", 133},
     {"nd-router-advert", 134},
     {"nd-neighbor-solicit", 135},
     {"nd-neighbor-advert", 136},
     {"nd-redirect", 137},
     {"router-renumbering", 138},
+    {"ind-neighbor-solicit", 141},
+    {"ind-neighbor-advert", 142},
     {"mld2-listener-report", 143},
 }};
 

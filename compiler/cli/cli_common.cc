@@ -5,18 +5,18 @@
 #include "absl/strings/str_cat.h"
 #include "compiler/check.h"
 #include "compiler/diagnostic_format.h"
+#include "compiler/rfc3339.h"
 
 namespace polder::cli {
 
 absl::StatusOr<absl::Time> ParseNow(const std::string& text) {
   if (text.empty()) return absl::Now();
-  absl::Time t;
-  std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
+  std::optional<absl::Time> t = ParseRfc3339(text);
+  if (!t) {
     return absl::InvalidArgumentError(
         absl::StrCat("--now `", text, "` is not an RFC 3339 time, e.g. 2026-11-24T12:00:00Z"));
   }
-  return t;
+  return *t;
 }
 
 Loaded LoadOrReport(const std::string& dir, const std::string& now_text, bool verify) {

@@ -421,7 +421,7 @@ int RunProbe(const LabArgs& args) {
     return kExitCannotRun;
   }
   Loaded loaded = LoadOrReport(args.dir.empty() ? state->policy_dir : args.dir, args.now);
-  if (!loaded.result) return loaded.exit_code;
+  if (!loaded.result) return kExitCannotRun;  // 1 means the probes disagree
   const Policy& policy = loaded.result->policy;
   std::vector<ProbePort> ports = PlanPorts(policy);
   std::vector<ProbeRow> rows = PlanProbes(policy, *state, ports);

@@ -90,7 +90,7 @@ std::string ZoneOf(const Policy& policy, std::optional<ZoneId> z) {
 int RunExplain(const std::string& dir, const std::string& now, const std::string& from,
                const std::string& to, const std::string& port) {
   Loaded loaded = LoadOrReport(dir, now);
-  if (!loaded.result) return loaded.exit_code;
+  if (!loaded.result) return kExitCannotRun;  // 1 is an answer here
   const Policy& policy = loaded.result->policy;
   std::string note;
   Connection c = ParseConnection(policy, from, to, port, note);
@@ -111,7 +111,7 @@ int RunExplain(const std::string& dir, const std::string& now, const std::string
 int RunReach(const std::string& dir, const std::string& now, const std::string& from,
              const std::string& to) {
   Loaded loaded = LoadOrReport(dir, now);
-  if (!loaded.result) return loaded.exit_code;
+  if (!loaded.result) return kExitCannotRun;  // 1 is an answer here
   const Policy& policy = loaded.result->policy;
   ZoneId a = ZoneNamed(policy, from), b = ZoneNamed(policy, to);
   ZoneGraph graph = BuildZoneGraph(policy);
@@ -137,7 +137,7 @@ int RunReach(const std::string& dir, const std::string& now, const std::string& 
 
 int RunGraph(const std::string& dir, const std::string& now, const std::string& format) {
   Loaded loaded = LoadOrReport(dir, now);
-  if (!loaded.result) return loaded.exit_code;
+  if (!loaded.result) return kExitCannotRun;  // 1 is an answer here
   const Policy& policy = loaded.result->policy;
   ZoneGraph graph = BuildZoneGraph(policy);
   DiagnosticList violations;
@@ -150,9 +150,9 @@ int RunGraph(const std::string& dir, const std::string& now, const std::string& 
 int RunDiff(const std::string& old_dir, const std::string& new_dir, const std::string& now,
             size_t max_pairs) {
   Loaded before = LoadOrReport(old_dir, now);
-  if (!before.result) return before.exit_code;
+  if (!before.result) return kExitCannotRun;  // 1 is an answer here
   Loaded after = LoadOrReport(new_dir, now);
-  if (!after.result) return after.exit_code;
+  if (!after.result) return kExitCannotRun;
   const Policy& p0 = before.result->policy;
   const Policy& p1 = after.result->policy;
   PolicyDiff diff = DiffPolicies(p0, BuildZoneGraph(p0), p1, BuildZoneGraph(p1));

@@ -47,6 +47,12 @@ expect "violation json path" 1 '"office",' "$polder" check "$d" --now $now --for
 d=$(copy municipality)
 sed -i 's/    to: db$/    to: dbb/' "$d/flows/internal.yaml"
 expect "typo unknown-ref" 1 "unknown zone or host \`dbb\` in \`to\` (did you mean \`db\`?) [unknown-ref]" "$polder" check "$d" --now $now
+# For reach, explain, graph and diff, exit 1 is an answer (not reachable, denied, changed):
+# a policy with errors cannot be answered for, which is 2.
+expect "reach on a broken policy" 2 "[unknown-ref]" "$polder" reach "$d" --from office --to db --now $now
+expect "explain on a broken policy" 2 "[unknown-ref]" "$polder" explain "$d" --from office --to db --port tcp/5432 --now $now
+expect "graph on a broken policy" 2 "[unknown-ref]" "$polder" graph "$d" --now $now
+expect "diff against a broken policy" 2 "[unknown-ref]" "$polder" diff "$src/policies/municipality" "$d" --now $now
 
 # Time passes: the supplier flow expires (a warning, not an error).
 expect "expiry warning" 0 "[expired-flow]" "$polder" check "$src/policies/municipality" --now 2027-07-01T00:00:00Z
