@@ -128,6 +128,16 @@ const Case kCases[] = {
      "has no_path, isolate [parse-error]"},
     {"settings_bad_mode", "settings:\n  mode: block\n",
      "b.yaml:2:9: error: `mode` is enforce or audit, not `block` [parse-error]"},
+    // A value left empty is reported at its key, not at whatever token follows.
+    {"empty_cidrs", "zones:\n  - name: app\n    cidrs:\n  - name: lan\n    cidrs: [10.9.0.0/24]\n",
+     "b.yaml:3:5: error: zone `app` needs at least one prefix in `cidrs` [invalid-cidr]"},
+    {"empty_to", "flows:\n  - from: internet\n    to:\n    services: https\n",
+     "b.yaml:3:5: error: `to` must be a list or a single name, not nothing [parse-error]"},
+    {"expires_five_digit_year",
+     "flows:\n  - from: internet\n    to: web\n    services: https\n    expires: "
+     "20270-01-01T00:00:00Z\n",
+     "b.yaml:5:14: error: `expires: 20270-01-01T00:00:00Z` is not an RFC 3339 time; write e.g. "
+     "2027-03-01T00:00:00Z [parse-error]"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Diagnostics, DiagnosticCase,

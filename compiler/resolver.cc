@@ -417,7 +417,8 @@ class Resolver {
       }
       out.push_back(it->second.first);
     }
-    if (out.empty() && (n.IsNull() || (n.IsSequence() && n.items.empty()))) {
+    // A null was reported by List already.
+    if (out.empty() && n.IsSequence() && n.items.empty()) {
       a.Error(n, "parse-error", absl::StrCat("`", what, "` names no zone or host"));
     }
     return out;

@@ -80,7 +80,15 @@ class TreeBuilder : public YAML::EventHandler {
   void OnAnchor(const YAML::Mark&, const std::string& name) override { pending_name_ = name; }
 
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    Complete(Leaf(YamlNode::Kind::kNull, mark, anchor));
+    YamlNode n = Leaf(YamlNode::Kind::kNull, mark, anchor);
+    // A value left empty (`cidrs:`) has no text of its own; yaml-cpp marks the next token,
+    // often on another line or object. Its key is what the user wrote and must fix.
+    if (!stack_.empty() && stack_.back().node.kind == YamlNode::Kind::kMap &&
+        stack_.back().pending_key) {
+      n.line = stack_.back().pending_key->line;
+      n.column = stack_.back().pending_key->column;
+    }
+    Complete(std::move(n));
   }
 
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
