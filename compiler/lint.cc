@@ -50,6 +50,20 @@ void CheckNegatedAndUnusedDenies(const Policy& policy, const ZoneGraph& graph,
   }
 }
 
+// `sources` that miss every address of `from` leave a flow that matches nothing; check
+// accepts it, so say so rather than let an engineer believe the access exists (or is denied).
+void CheckSourcesOutsideFrom(const Policy& policy, DiagnosticList& out) {
+  for (const Flow& f : policy.flows) {
+    if (!f.active || !f.sources || f.sources->empty() || !FlowParts(policy, f).empty()) continue;
+    std::vector<std::string> prefixes;
+    for (const Prefix& p : *f.sources) prefixes.push_back(p.ToString());
+    out.Warning(f.location, "sources-outside-from",
+                absl::StrCat(FlowLabel(f), " matches nothing: its `sources` (",
+                             absl::StrJoin(prefixes, ", "),
+                             ") hold no address of its `from`. Fix `sources` or `from`."));
+  }
+}
+
 struct Part {
   FlowPart part;
   ServiceSpace services;
@@ -198,6 +212,7 @@ absl::StatusOr<absl::Duration> ParseExpiryWindow(std::string_view text) {
 void Lint(const Policy& policy, const ZoneGraph& graph, const LintOptions& options,
           DiagnosticList& out) {
   CheckNegatedAndUnusedDenies(policy, graph, out);
+  CheckSourcesOutsideFrom(policy, out);
   CheckShadowed(policy, graph, out);
   CheckUnused(policy, out);
   CheckExpiringSoon(policy, options, out);

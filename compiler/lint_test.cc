@@ -55,6 +55,19 @@ TEST(LintTest, NegatedFlowAndUnusedDeny) {
   EXPECT_THAT(Warnings(p), ElementsAre("negated-flow@flows.yaml:2", "unused-deny@flows.yaml:4"));
 }
 
+TEST(LintTest, SourcesOutsideFromMatchNothing) {
+  Policy p =
+      Base()
+          .Flow({.from = {"internet"}, .to = {"web"}, .services = {"https"}})
+          .Flow({.from = {"web"}, .to = {"db"}, .services = {"pg"}})
+          .Flow(
+              {.from = {"web"}, .to = {"db"}, .services = {"https"}, .sources = {"192.168.0.0/16"}})
+          .Flow({.from = {"web"}, .to = {"db"}, .services = {"https"}, .sources = {"10.1.0.0/25"}})
+          .Finish();
+  // The second narrowed flow is shadowed by nothing and matches half of web: no warning.
+  EXPECT_THAT(Warnings(p), ElementsAre("sources-outside-from@flows.yaml:3"));
+}
+
 TEST(LintTest, ShadowedFlowNamesTheWiderFlow) {
   Policy p = Base()
                  .Service("web", {"tcp/443", "tcp/80"})

@@ -505,6 +505,11 @@ class Resolver {
       }
       out.push_back(*p);
     }
+    if (n.IsSequence() && n.items.empty()) {
+      a.Error(n, "parse-error",
+              "`sources: []` narrows the flow to no address at all; list prefixes, or remove "
+              "`sources` to mean every address of `from`");
+    }
     return out;
   }
 
