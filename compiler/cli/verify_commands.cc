@@ -114,6 +114,14 @@ int RunReach(const std::string& dir, const std::string& now, const std::string& 
   if (!loaded.result) return kExitCannotRun;  // 1 is an answer here
   const Policy& policy = loaded.result->policy;
   ZoneId a = ZoneNamed(policy, from), b = ZoneNamed(policy, to);
+  // The zone graph (spec §6) is the unit of reach; say so when a host was named, since a flow
+  // to another host of the zone makes the zone reachable but not necessarily this host.
+  for (const std::string& name : {from, to}) {
+    if (policy.FindZone(name)) continue;
+    std::cout << "note: reach answers for zones: host `" << name << "` stands for its zone `"
+              << policy.zones[ZoneNamed(policy, name)].name
+              << "`; `polder explain` answers for the host and one port\n";
+  }
   ZoneGraph graph = BuildZoneGraph(policy);
   std::vector<bool> target(graph.zone_count(), false);
   target[b] = true;

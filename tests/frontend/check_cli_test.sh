@@ -89,6 +89,9 @@ for i in range(1, 9):
     doc += f"{names[i]}: &{names[i]} [" + ",".join(["*" + names[i-1]] * 9) + "]\n"
 open(sys.argv[1], "w").write(doc)
 PY
+expect "reach names the zone a host stands for" 0 "host \`app-2\` stands for its zone \`app\`" \
+  "$polder" reach "$src/policies/municipality" --from suppliers --to app-2 --now $now
+
 expect "billion laughs" 1 "[limit-exceeded]" timeout 5 "$polder" check "$work/laughs"
 
 echo "$passed passed, $failed failed"
