@@ -66,6 +66,10 @@ Verdict Decide(const Policy& policy, const Connection& c) {
                             " belongs to no zone, so no flow can allow it");
     return v;
   }
+  if (c.source.family != c.destination.family) {
+    v.reason = "an IPv4 and an IPv6 address cannot be the two ends of one connection";
+    return v;
+  }
   for (FlowId i = 0; i < static_cast<FlowId>(policy.flows.size()); ++i) {
     const Flow& f = policy.flows[i];
     if (!f.active || !FlowMatches(policy, f, c)) continue;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -59,13 +60,14 @@ std::map<ZoneId, AddressSet> PartsByZone(const Policy& policy, const std::vector
   return parts;
 }
 
-// Splits `space` where the given sets start and end, and returns, for each
-// distinct combination, which of the sets cover a piece (indices, sorted).
-// Pieces with the same combination are equivalent for the pair at hand.
+// Splits `space`'s addresses of family `f` where the given sets start and end,
+// and returns, for each distinct combination, which of the sets cover a piece
+// (indices, sorted). Pieces with the same combination are equivalent for the
+// pair at hand.
 std::vector<std::vector<int>> CoverClasses(const AddressSet& space,
-                                           const std::vector<const AddressSet*>& sets) {
+                                           const std::vector<const AddressSet*>& sets, Family f) {
   std::vector<std::vector<int>> classes;
-  for (Family f : {Family::kV4, Family::kV6}) {
+  {
     std::vector<absl::uint128> cuts;
     for (const AddressSet* s : sets) {
       for (const Interval& i : s->intervals(f)) {
@@ -189,6 +191,15 @@ class GraphBuilder {
         relevant.push_back(d);
       }
     }
+    // A connection joins two addresses of one family: an IPv6 source never
+    // reaches an IPv4 destination, so each family is a pair of its own.
+    std::vector<Family> families;
+    for (Family f : {Family::kV4, Family::kV6}) {
+      if (!allow.src->intervals(f).empty() && !allow.dst->intervals(f).empty()) {
+        families.push_back(f);
+      }
+    }
+    if (families.empty()) return;
     if (relevant.empty()) {
       edge.services.Add(*allow.services);
       MarkEffective(allow.flow, edge);
@@ -199,10 +210,22 @@ class GraphBuilder {
       srcs.push_back(d->src);
       dsts.push_back(d->dst);
     }
-    auto src_classes = CoverClasses(*allow.src, srcs);
-    auto dst_classes = CoverClasses(*allow.dst, dsts);
     bool effective = false;
     std::vector<int> both;
+    for (Family f : families) {
+      EvaluateFamily(allow, relevant, CoverClasses(*allow.src, srcs, f),
+                     CoverClasses(*allow.dst, dsts, f), edge, effective, both);
+    }
+    if (effective) MarkEffective(allow.flow, edge);
+    auto& by = graph_->denied_by[allow.flow];
+    std::sort(by.begin(), by.end());
+    by.erase(std::unique(by.begin(), by.end()), by.end());
+  }
+
+  void EvaluateFamily(const Box& allow, const std::vector<const Box*>& relevant,
+                      const std::vector<std::vector<int>>& src_classes,
+                      const std::vector<std::vector<int>>& dst_classes, ZoneEdge& edge,
+                      bool& effective, std::vector<int>& both) {
     for (const auto& sc : src_classes) {
       for (const auto& dc : dst_classes) {
         both.clear();
@@ -220,10 +243,6 @@ class GraphBuilder {
         effective = true;
       }
     }
-    if (effective) MarkEffective(allow.flow, edge);
-    auto& by = graph_->denied_by[allow.flow];
-    std::sort(by.begin(), by.end());
-    by.erase(std::unique(by.begin(), by.end()), by.end());
   }
 
   void MarkEffective(FlowId flow, ZoneEdge& edge) {
@@ -236,24 +255,22 @@ class GraphBuilder {
   void AddAntiLockout() {
     const auto& ctl = policy_.settings.controller;
     if (!ctl) return;
-    std::vector<bool> managed(policy_.zones.size(), false);
+    // By family: a host reaches a controller address of its own address family only.
+    std::set<std::pair<ZoneId, Family>> managed, targets;
     for (const Host& h : policy_.hosts) {
       for (const Address& a : h.addresses) {
-        if (policy_.Classify(a) == h.zone) managed[h.zone] = true;
+        if (policy_.Classify(a) == h.zone) managed.insert({h.zone, a.family});
       }
     }
-    std::vector<ZoneId> targets;
     for (const Address& a : ctl->addresses) {
-      if (auto z = policy_.Classify(a)) targets.push_back(*z);
+      if (auto z = policy_.Classify(a)) targets.insert({*z, a.family});
     }
-    std::sort(targets.begin(), targets.end());
-    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
     ServiceSpace port = ServiceSpace::Of(ServicePort{Protocol::kTcp, ctl->port, ctl->port});
     std::map<PairKey, size_t> index;
     for (size_t i = 0; i < results_.size(); ++i) index[results_[i].first] = i;
-    for (ZoneId z = 0; z < static_cast<ZoneId>(managed.size()); ++z) {
-      if (!managed[z]) continue;
-      for (ZoneId t : targets) {
+    for (const auto& [z, zf] : managed) {
+      for (const auto& [t, tf] : targets) {
+        if (zf != tf) continue;
         PairKey key = KeyOf(z, t);
         auto it = index.find(key);
         if (it == index.end()) {

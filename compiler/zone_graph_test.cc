@@ -86,7 +86,7 @@ TEST(ZoneGraphTest, ExpiredFlowsHaveNoEffect) {
 TEST(ZoneGraphTest, HostFlowsConnectTheHostsZones) {
   Policy p = ThreeZones()
                  .Host("web-1", {"10.1.0.11"})
-                 .Host("db-1", {"2001:db8:2::5"})
+                 .Host("db-1", {"10.2.0.5", "2001:db8:2::5"})
                  .Flow({.from = {"web-1"}, .to = {"db-1"}, .services = {"pg"}})
                  // A deny for another host of the zone does not touch web-1.
                  .Flow({.from = {"web"}, .to = {"db"}, .deny = true, .sources = {"10.1.0.12"}})
@@ -97,6 +97,18 @@ TEST(ZoneGraphTest, HostFlowsConnectTheHostsZones) {
   EXPECT_THAT(e->flows, ElementsAre(0));
   EXPECT_THAT(e->narrowing, IsEmpty());
   EXPECT_FALSE(g.deny_used[1]);
+}
+
+TEST(ZoneGraphTest, NoEdgeBetweenAddressFamilies) {
+  // web has IPv4 only and db-6 IPv6 only: no connection can join them, whatever flows say.
+  Policy p = ThreeZones()
+                 .Zone("db6", {"2001:db8:6::/64"})
+                 .Flow({.from = {"web"}, .to = {"db6"}, .services = {"pg"}})
+                 .Flow({.from = {"web"}, .to = {"db"}, .services = {"pg"}})
+                 .Finish();
+  ZoneGraph g = BuildZoneGraph(p);
+  EXPECT_EQ(g.Edge(Z(p, "web"), Z(p, "db6")), nullptr);
+  EXPECT_NE(g.Edge(Z(p, "web"), Z(p, "db")), nullptr);
 }
 
 TEST(ZoneGraphTest, AntiLockoutGivesManagedZonesAnEdgeToTheController) {

@@ -94,6 +94,17 @@ int RunExplain(const std::string& dir, const std::string& now, const std::string
   const Policy& policy = loaded.result->policy;
   std::string note;
   Connection c = ParseConnection(policy, from, to, port, note);
+  if (c.source.family != c.destination.family) {
+    throw UsageError{absl::StrCat("`", c.source.ToString(), "` and `", c.destination.ToString(),
+                                  "` are of different address families; a connection joins two "
+                                  "IPv4 or two IPv6 addresses")};
+  }
+  if (c.source == c.destination) {
+    std::cout << note << c.source.ToString() << " -> itself " << port
+              << ": ALLOWED\n  loopback: a host's connections to itself never leave it and are "
+                 "always allowed (spec §5)\n";
+    return kExitOk;
+  }
   Verdict v = Decide(policy, c);
   std::cout << note << c.source.ToString() << " (" << ZoneOf(policy, v.source_zone) << ") -> "
             << c.destination.ToString() << " (" << ZoneOf(policy, v.destination_zone) << ") "

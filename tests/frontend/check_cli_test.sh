@@ -92,6 +92,11 @@ PY
 expect "reach names the zone a host stands for" 0 "host \`app-2\` stands for its zone \`app\`" \
   "$polder" reach "$src/policies/municipality" --from suppliers --to app-2 --now $now
 
+expect "explain across families" 2 "different address families" \
+  "$polder" explain "$src/policies/municipality" --from 2001:db8:10:1::10 --to 10.10.2.10 --port tcp/8443 --now $now
+expect "explain a host to itself" 0 "loopback" \
+  "$polder" explain "$src/policies/municipality" --from db-1 --to db-1 --port tcp/5432 --now $now
+
 expect "billion laughs" 1 "[limit-exceeded]" timeout 5 "$polder" check "$work/laughs"
 
 echo "$passed passed, $failed failed"
