@@ -217,6 +217,7 @@ absl::Status StateStore::RecordApply(const std::string& host, const ApplyRecord&
                    .Run();
       !s.ok())
     return s;
+  if (auto s = Trim("apply_results"); !s.ok()) return s;
   if (!r.ok) {
     return Stmt(db_, "UPDATE hosts SET last_error = ?, last_report_us = ? WHERE host = ?")
         .Bind(r.error)
@@ -234,6 +235,15 @@ absl::Status StateStore::RecordApply(const std::string& host, const ApplyRecord&
       .Run();
 }
 
+absl::Status StateStore::Trim(const char* table) {
+  // The row just inserted has the highest id: keep the newest kKeptReports rows.
+  int64_t newest = sqlite3_last_insert_rowid(db_);
+  if (newest <= kKeptReports) return absl::OkStatus();
+  return Stmt(db_, absl::StrCat("DELETE FROM ", table, " WHERE id <= ?").c_str())
+      .Bind(newest - kKeptReports)
+      .Run();
+}
+
 absl::Status StateStore::RecordDrift(const std::string& host, const DriftRecord& r) {
   if (auto s = Stmt(db_,
                     "INSERT INTO drift_reports "
@@ -246,6 +256,7 @@ absl::Status StateStore::RecordDrift(const std::string& host, const DriftRecord&
                    .Run();
       !s.ok())
     return s;
+  if (auto s = Trim("drift_reports"); !s.ok()) return s;
   // A remediated drift is over: the table is as assigned again.
   return Stmt(db_, "UPDATE hosts SET drift = ?, last_report_us = ? WHERE host = ?")
       .Bind(int64_t{!r.remediated})

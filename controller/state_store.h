@@ -101,6 +101,9 @@ class StateStore {
   // The last rollout, if any.
   absl::StatusOr<std::optional<ServedRevision>> LoadServed();
 
+  // Apply results and drift reports: the newest kKeptReports of each are kept, so an agent
+  // that reports without end cannot fill the disk.
+  static constexpr int64_t kKeptReports = 100'000;
   absl::Status RecordApply(const std::string& host, const ApplyRecord& r);
   absl::Status RecordDrift(const std::string& host, const DriftRecord& r);
   absl::Status SetLastReport(const std::string& host, absl::Time time);
@@ -121,6 +124,7 @@ class StateStore {
  private:
   explicit StateStore(sqlite3* db) : db_(db) {}
   absl::Status Exec(const char* sql);
+  absl::Status Trim(const char* table);
   sqlite3* db_;
 };
 

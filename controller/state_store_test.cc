@@ -76,6 +76,17 @@ TEST_F(StateStoreTest, RolloutForgetsHostsThatLeftThePolicyAndKeepsUnchangedOnes
   EXPECT_EQ(names, (std::vector<std::string>{"a=x", "c=z"}));
 }
 
+TEST_F(StateStoreTest, OnlyTheNewestReportsAreKept) {
+  auto s = Open();
+  ASSERT_TRUE(s->SaveRollout("r1", "enforce", {{"a", "r1", "rs-a", "ha"}}, {"a"}, t0_).ok());
+  ASSERT_TRUE(s->Begin().ok());
+  for (int64_t i = 0; i < StateStore::kKeptReports + 50; ++i) {
+    ASSERT_TRUE(s->RecordDrift("a", {{"rule added"}, t0_, 7, true}).ok());
+  }
+  ASSERT_TRUE(s->Commit().ok());
+  EXPECT_EQ(*s->CountDriftReports("a"), StateStore::kKeptReports);
+}
+
 TEST_F(StateStoreTest, AuditLogIsAppendOnlyAndNewestFirst) {
   auto s = Open();
   ASSERT_TRUE(s->Audit({0, t0_, "rollout", "controller", "", "r1"}).ok());
