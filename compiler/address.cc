@@ -70,8 +70,10 @@ absl::StatusOr<Prefix> Prefix::Parse(std::string_view text_view) {
   if (slash != std::string::npos) {
     std::string_view len_text = std::string_view(text).substr(slash + 1);
     auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), length);
+    // No leading zeros (`/08`): nftables and most tools reject or misread them.
+    bool leading_zero = len_text.size() > 1 && len_text[0] == '0';
     if (ec != std::errc() || end != len_text.data() + len_text.size() || len_text.empty() ||
-        length < 0 || length > bits) {
+        leading_zero || length < 0 || length > bits) {
       return absl::InvalidArgumentError(absl::StrCat("`", text, "` has an invalid prefix length; ",
                                                      "use 0 to ", bits, " for IPv",
                                                      static_cast<int>(base->family)));

@@ -27,6 +27,8 @@ TEST(PrefixTest, RejectsHostBitsAndSaysTheFix) {
 
 TEST(PrefixTest, RejectsBadLengthsAndText) {
   EXPECT_FALSE(Prefix::Parse("10.0.0.0/33").ok());
+  EXPECT_FALSE(Prefix::Parse("10.0.0.0/08").ok());  // leading zero
+  EXPECT_TRUE(Prefix::Parse("0.0.0.0/0").ok());
   EXPECT_FALSE(Prefix::Parse("10.0.0.0/").ok());
   EXPECT_FALSE(Prefix::Parse("10.0.0.0/-1").ok());
   EXPECT_FALSE(Prefix::Parse("banana/8").ok());

@@ -128,6 +128,11 @@ const Case kCases[] = {
      "has no_path, isolate [parse-error]"},
     {"settings_bad_mode", "settings:\n  mode: block\n",
      "b.yaml:2:9: error: `mode` is enforce or audit, not `block` [parse-error]"},
+    {"controller_port_zero", "settings:\n  controller: {addresses: [10.1.0.2], port: 0}\n",
+     "b.yaml:2:45: error: the controller port must be 1-65535, not 0 [invalid-port]"},
+    {"prefix_twice_in_a_zone", "zones:\n  - name: lan\n    cidrs: [10.9.0.0/24, 10.9.0.0/24]\n",
+     "b.yaml:3:26: error: prefix 10.9.0.0/24 is listed twice in zone `lan` (first at b.yaml:3:13); "
+     "remove one [invalid-cidr]"},
     // A value left empty is reported at its key, not at whatever token follows.
     {"empty_cidrs", "zones:\n  - name: app\n    cidrs:\n  - name: lan\n    cidrs: [10.9.0.0/24]\n",
      "b.yaml:3:5: error: zone `app` needs at least one prefix in `cidrs` [invalid-cidr]"},

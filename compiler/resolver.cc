@@ -1,5 +1,6 @@
 #include "compiler/resolver.h"
 
+#include <limits>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -172,10 +173,13 @@ class Resolver {
       auto [it, fresh] = prefix_owner_.try_emplace(*p, id, a.At(*item));
       if (!fresh) {
         const SourceLocation& first = it->second.second;
-        a.Error(
-            *item, "invalid-cidr",
-            absl::StrCat("prefix ", p->ToString(), " is already claimed at ", first.file, ":",
-                         first.line, ":", first.column, "; a prefix may belong to one zone only"));
+        std::string at = absl::StrCat(first.file, ":", first.line, ":", first.column);
+        a.Error(*item, "invalid-cidr",
+                it->second.first == id
+                    ? absl::StrCat("prefix ", p->ToString(), " is listed twice in zone `", z.name,
+                                   "` (first at ", at, "); remove one")
+                    : absl::StrCat("prefix ", p->ToString(), " is already claimed at ", at,
+                                   "; a prefix may belong to one zone only"));
         continue;
       }
       z.cidrs.push_back(*p);
@@ -391,9 +395,13 @@ class Resolver {
       }
     }
     if (const YamlNode* port = a.Require(c, "port", "`settings.controller`")) {
-      std::optional<long> p = a.Integer(*port, "`port`", 1, 65535);
-      if (!p) {
-        diagnostics_.Error(a.At(*port), "invalid-port", "the controller port must be 1-65535");
+      // Not a number: parse-error (from Integer); a number out of range: invalid-port.
+      std::optional<long> p = a.Integer(*port, "`port`", std::numeric_limits<long>::min(),
+                                        std::numeric_limits<long>::max());
+      if (!p) return;
+      if (*p < 1 || *p > 65535) {
+        diagnostics_.Error(a.At(*port), "invalid-port",
+                           absl::StrCat("the controller port must be 1-65535, not ", *p));
         return;
       }
       ctl.port = static_cast<uint16_t>(*p);
