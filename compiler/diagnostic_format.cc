@@ -51,9 +51,15 @@ class SourceIndex {
 void AppendQuote(std::string& out, const Diagnostic& d, const SourceIndex& sources) {
   std::string line = sources.Line(d.location.file, d.location.line);
   if (line.empty()) return;
+  // Columns count bytes; the caret counts characters (a UTF-8 continuation byte adds none).
   std::string caret;
   for (int i = 1; i < d.location.column && i <= static_cast<int>(line.size()); ++i) {
-    caret += line[i - 1] == '\t' ? '\t' : ' ';
+    unsigned char c = line[i - 1];
+    if ((c & 0xc0) != 0x80) caret += c == '\t' ? '\t' : ' ';
+  }
+  // The line goes to a terminal: no control character of the file reaches it.
+  for (char& c : line) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = '?';
   }
   absl::StrAppend(&out, line, "\n", caret, "^\n");
 }

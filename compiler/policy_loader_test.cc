@@ -169,6 +169,12 @@ TEST(LoaderTest, QuotesSourceLineWithCaret) {
               ::testing::HasSubstr("[unknown-ref]\n    to: wbe\n        ^\n"));
 }
 
+TEST(LoaderTest, CaretCountsCharactersAndQuotesNoControlBytes) {
+  LoadResult r = Load("flows:\n  - {name: caf\xc3\xa9, from: internet, to: wbe}  # \x1b[2J\n");
+  EXPECT_THAT(FormatText(r.diagnostics, r.sources),
+              ::testing::HasSubstr("to: wbe}  # ?[2J\n" + std::string(37, ' ') + "^\n"));
+}
+
 TEST(LoaderTest, CollectsManyErrors) {
   std::string flows = "flows:\n";
   for (int i = 0; i < 5; ++i) flows += "  - {from: nowhere, to: web, services: https}\n";
