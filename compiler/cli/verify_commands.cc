@@ -26,37 +26,43 @@ ZoneId ZoneNamed(const Policy& policy, const std::string& name) {
   throw UsageError{absl::StrCat("`", name, "` is neither a zone nor a host of the policy")};
 }
 
-// The first address of the zone that no host has, within a few tries.
-std::optional<Address> NonHostAddress(const Policy& policy, const Zone& zone) {
-  for (const AddressRange& r : zone.effective.Ranges()) {
-    absl::uint128 v = r.lo;
-    for (int tries = 0; tries < 64; ++tries) {
-      Address a{r.family, v};
-      if (!policy.HostWithAddress(a)) return a;
-      if (v == r.hi) break;
-      ++v;
+// Up to two addresses per family of the zone that no host has (within a few
+// tries), so that explain answers about the zone's flows, not one host's, and
+// a zone can be asked about connections inside itself.
+std::vector<Address> ZoneAddresses(const Policy& policy, const Zone& zone) {
+  std::vector<Address> out;
+  for (Family f : {Family::kV4, Family::kV6}) {
+    int found = 0, tries = 0;
+    for (const Interval& r : zone.effective.intervals(f)) {
+      for (absl::uint128 v = r.lo; found < 2 && tries < 64; ++v, ++tries) {
+        if (!policy.HostWithAddress(Address{f, v})) {
+          out.push_back(Address{f, v});
+          ++found;
+        }
+        if (v == r.hi) break;
+      }
     }
   }
-  return std::nullopt;
+  if (out.empty()) out.push_back(zone.effective.Representative());
+  return out;
 }
 
-// An address for --from/--to of explain: a literal address, a host's first
-// address, or an address of the zone that is not a host's (so that the
-// answer is about the zone's flows, not one host's).
-Address AddressNamed(const Policy& policy, const std::string& text, std::string& note) {
-  if (auto a = Address::Parse(text); a.ok()) return *a;
-  if (auto h = policy.FindHost(text)) {
-    const Address& a = policy.hosts[*h].addresses.front();
-    note += absl::StrCat("using ", a.ToString(), " for host ", text, "\n");
-    return a;
-  }
+// The addresses --from/--to may stand for: a literal address, a host's
+// addresses, or representative addresses of a zone.
+std::vector<Address> AddressesNamed(const Policy& policy, const std::string& text) {
+  if (auto a = Address::Parse(text); a.ok()) return {*a};
+  if (auto h = policy.FindHost(text)) return policy.hosts[*h].addresses;
   auto z = policy.FindZone(text);
   if (!z) throw UsageError{absl::StrCat("`", text, "` is not an address, host or zone")};
-  const Zone& zone = policy.zones[*z];
-  Address pick = NonHostAddress(policy, zone).value_or(zone.effective.Representative());
-  note +=
-      absl::StrCat("using ", pick.ToString(), " as a representative address of zone ", text, "\n");
-  return pick;
+  return ZoneAddresses(policy, policy.zones[*z]);
+}
+
+void NotePick(const Policy& policy, const std::string& text, const Address& a, std::string& note) {
+  if (Address::Parse(text).ok()) return;
+  note += policy.FindHost(text)
+              ? absl::StrCat("using ", a.ToString(), " for host ", text, "\n")
+              : absl::StrCat("using ", a.ToString(), " as a representative address of zone ",
+                             text, "\n");
 }
 
 Connection ParseConnection(const Policy& policy, const std::string& from, const std::string& to,
@@ -68,12 +74,20 @@ Connection ParseConnection(const Policy& policy, const std::string& from, const 
                                   "`: name one protocol and one port or type, "
                                   "e.g. tcp/5432, udp/53 or icmp/echo-request")};
   }
-  Connection c;
-  c.source = AddressNamed(policy, from, note);
-  c.destination = AddressNamed(policy, to, note);
-  c.protocol = sp->protocol;
-  c.port = sp->lo;
-  return c;
+  // One host or one address on both ends is loopback; a zone on both ends means two of its
+  // addresses. The ends share an address family: a connection joins two IPv4 or two IPv6.
+  bool same_end = from == to && !policy.FindZone(from);
+  for (const Address& s : AddressesNamed(policy, from)) {
+    for (const Address& d : AddressesNamed(policy, to)) {
+      if (s.family != d.family || (s == d && !same_end)) continue;
+      NotePick(policy, from, s, note);
+      NotePick(policy, to, d, note);
+      return Connection{s, d, sp->protocol, sp->lo};
+    }
+  }
+  throw UsageError{absl::StrCat("`", from, "` and `", to,
+                                "` share no address family; a connection joins two IPv4 or two "
+                                "IPv6 addresses")};
 }
 
 std::string FlowLine(const Policy& policy, FlowId f, const char* role) {
@@ -94,11 +108,6 @@ int RunExplain(const std::string& dir, const std::string& now, const std::string
   const Policy& policy = loaded.result->policy;
   std::string note;
   Connection c = ParseConnection(policy, from, to, port, note);
-  if (c.source.family != c.destination.family) {
-    throw UsageError{absl::StrCat("`", c.source.ToString(), "` and `", c.destination.ToString(),
-                                  "` are of different address families; a connection joins two "
-                                  "IPv4 or two IPv6 addresses")};
-  }
   if (c.source == c.destination) {
     std::cout << note << c.source.ToString() << " -> itself " << port
               << ": ALLOWED\n  loopback: a host's connections to itself never leave it and are "

@@ -92,10 +92,16 @@ PY
 expect "reach names the zone a host stands for" 0 "host \`app-2\` stands for its zone \`app\`" \
   "$polder" reach "$src/policies/municipality" --from suppliers --to app-2 --now $now
 
-expect "explain across families" 2 "different address families" \
+expect "explain across families" 2 "share no address family" \
   "$polder" explain "$src/policies/municipality" --from 2001:db8:10:1::10 --to 10.10.2.10 --port tcp/8443 --now $now
 expect "explain a host to itself" 0 "loopback" \
   "$polder" explain "$src/policies/municipality" --from db-1 --to db-1 --port tcp/5432 --now $now
+# Inside a zone, flows decide (none allows db -> db), not loopback.
+expect "explain inside a zone" 1 "no active flow allows db -> db" \
+  "$polder" explain "$src/policies/municipality" --from db --to db --port tcp/5432 --now $now
+# A dual-stack host to an IPv6-only address: the IPv6 ends are used.
+expect "explain picks the shared family" 0 "using 2001:db8:10:1::10 for host portal-1" \
+  "$polder" explain "$src/policies/municipality" --from portal-1 --to 2001:db8:10:2::10 --port tcp/8443 --now $now
 
 expect "billion laughs" 1 "[limit-exceeded]" timeout 5 "$polder" check "$work/laughs"
 
