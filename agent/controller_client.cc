@@ -217,12 +217,12 @@ bool ControllerClient::RunSession() {
     v1::ControllerMessage m;
     while (stream->Read(&m)) {
       std::lock_guard<std::mutex> lock(mu_);
-      // Only the newest assignment matters; keeping the older ones while an apply waits for
-      // its confirmation would let the inbox grow without bound.
+      // Only the newest assignment matters (and nothing else is read); keeping more while an
+      // apply waits for its confirmation would let the inbox grow without bound.
       if (m.has_assignment()) {
-        std::erase_if(inbox_.messages, [](const auto& x) { return x.has_assignment(); });
+        inbox_.messages.clear();
+        inbox_.messages.push_back(std::move(m));
       }
-      inbox_.messages.push_back(std::move(m));
       m = v1::ControllerMessage();
       cv_.notify_all();
     }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 
 namespace polder {
@@ -119,6 +120,18 @@ TEST(YamlReaderTest, NestedAnchorsAreChargedForTheCopiesTheyKeep) {
   EXPECT_FALSE(o.ok);
   EXPECT_EQ(o.code, "limit-exceeded");
   EXPECT_NE(o.message.find("anchored nodes twice"), std::string::npos) << o.message;
+}
+
+TEST(YamlReaderTest, StopsWhenTheFilesBeforeItFillTheBudget) {
+  // The files before this one already hold 999,995 nodes: ten more are too many, and the
+  // count this file publishes is what it had read when it stopped.
+  std::atomic<size_t> published{0};
+  YamlBudget budget{0, &published, [] { return size_t{999'995}; }};
+  DiagnosticList d;
+  EXPECT_FALSE(ReadYaml("f.yaml", "a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n", {}, budget, d));
+  ASSERT_FALSE(d.items().empty());
+  EXPECT_EQ(d.items()[0].code, "limit-exceeded");
+  EXPECT_LE(published.load(), 6u);
 }
 
 TEST(YamlReaderTest, OversizedFileIsRefusedBeforeParsing) {

@@ -126,8 +126,7 @@ int Run(const Flags& f) {
     auto next = fleet.NextExpiry();
     if (n == 0 && next && *next <= absl::Now()) {
       Log("a flow expired: recompiling");
-      fleet.Reload(absl::Now()).IgnoreError();
-      expiry_retry = absl::Now() + absl::Seconds(5);
+      if (!fleet.Reload(absl::Now()).ok()) expiry_retry = absl::Now() + absl::Seconds(5);
     }
   }
   Log("shutting down");

@@ -72,6 +72,15 @@ absl::Status Fleet::Flush() {
   return first;
 }
 
+absl::Status Fleet::StoreNow(const Write& write) {
+  // Pending batches first, so the database sees writes in the order they were made.
+  Flush().IgnoreError();  // logged; the order's own write decides
+  absl::MutexLock store_lock(&store_mu_);
+  absl::Status s = write(*store_);
+  StoreError(s);
+  return s;
+}
+
 void Fleet::WriterLoop() {
   while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(50))) Flush().IgnoreError();
   Flush().IgnoreError();
@@ -329,8 +338,9 @@ void Fleet::OnDrift(const std::string& host, uint64_t session, const DriftRecord
   constexpr size_t kMaxLogged = 2000;
   std::string what = absl::StrJoin(d.differences, "; ");
   if (what.size() > kMaxLogged) {
-    what = absl::StrCat(what.substr(0, kMaxLogged), "... (", d.differences.size(),
-                        " differences in all)");
+    size_t cut = kMaxLogged;
+    while (cut > 0 && (static_cast<unsigned char>(what[cut]) & 0xc0) == 0x80) --cut;  // UTF-8
+    what = absl::StrCat(what.substr(0, cut), "... (", d.differences.size(), " differences in all)");
   }
   Log(absl::StrCat("drift on ", host, d.remediated ? " (remediated): " : ": ", what));
 }
@@ -359,7 +369,6 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
   std::string revision;
   absl::Status s = CompileAndRollout(now, order.actor, std::move(next), [&] {
     mu_.AssertHeld();
-    Persist([order](StateStore& s) { return s.SaveQuarantine(order); });
     AuditLocked(now, "quarantine", order.actor, order.target,
                 absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason));
     Log(absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason));
@@ -369,9 +378,12 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
     return absl::FailedPreconditionError(
         absl::StrCat("quarantine not applied, the policy does not compile: ", s.message()));
   }
-  // An operator's order is on disk before it is acknowledged.
-  if (absl::Status stored = Flush(); !stored.ok())
+  // An operator's order is on disk before it is acknowledged: written here, with its own
+  // status, not in a batch of the writer thread.
+  if (absl::Status stored = StoreNow([&](StateStore& st) { return st.SaveQuarantine(order); });
+      !stored.ok()) {
     return NotRecorded("quarantine", revision, stored);
+  }
   return revision;
 }
 
@@ -384,7 +396,6 @@ absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std:
   std::string revision;
   absl::Status s = CompileAndRollout(now, actor, std::move(next), [&] {
     mu_.AssertHeld();
-    Persist([target](StateStore& s) { return s.DeleteQuarantine(target); });
     AuditLocked(now, "release", actor, target, "");
     Log(absl::StrCat("released ", target, " by ", actor));
     revision = revision_;
@@ -393,7 +404,10 @@ absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std:
     return absl::FailedPreconditionError(
         absl::StrCat("release not applied, the policy does not compile: ", s.message()));
   }
-  if (absl::Status stored = Flush(); !stored.ok()) return NotRecorded("release", revision, stored);
+  if (absl::Status stored = StoreNow([&](StateStore& st) { return st.DeleteQuarantine(target); });
+      !stored.ok()) {
+    return NotRecorded("release", revision, stored);
+  }
   return revision;
 }
 

@@ -161,10 +161,12 @@ class Fleet {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void AuditLocked(absl::Time now, std::string kind, std::string actor, std::string target,
                    std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void StoreError(const absl::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void StoreError(const absl::Status& s);  // logs it
 
   using Write = std::function<absl::Status(StateStore&)>;
   void Persist(Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes now, outside any batch, and returns that write's own status.
+  absl::Status StoreNow(const Write& write);
   void WriterLoop();
 
   StateStore* const store_;

@@ -1,6 +1,7 @@
 #include "controller/fleet.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <functional>
 #include <thread>
@@ -281,6 +282,20 @@ TEST_F(FleetTest, QuarantineIsPushedAuditedAndSurvivesRestart) {
   EXPECT_EQ(fleet_->Release("a", "bob", now_).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(fleet_->Quarantine({"nope", {}, "x", "alice", {}}, now_).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST_F(FleetTest, QuarantineTheDatabaseDidNotRecordIsNotAcknowledged) {
+  // Another process breaks the database: the order's own write fails.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "DROP TABLE quarantines", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  auto rev = fleet_->Quarantine({"a", {"mgmt"}, "incident 8", "alice", {}}, now_);
+  ASSERT_FALSE(rev.ok());
+  EXPECT_EQ(rev.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(rev.status().message().find("did not record"), std::string::npos) << rev.status();
+  // It is in force all the same, which the message says.
+  EXPECT_TRUE(HostStatus("a").quarantined);
 }
 
 TEST_F(FleetTest, ApplyFailureAndDriftShowInStatusAndMetrics) {

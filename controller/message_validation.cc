@@ -32,8 +32,14 @@ absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_v
 std::string EscapeControlCharacters(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c != 0x7f) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = s[i];
+    unsigned char next = i + 1 < s.size() ? s[i + 1] : 0;
+    if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      // C1 controls (U+0080-U+009F) hold an 8-bit escape some terminals obey.
+      absl::StrAppendFormat(&out, "\\xc2\\x%02x", next);
+      ++i;
+    } else if (c >= 0x20 && c != 0x7f) {
       out += static_cast<char>(c);
     } else if (c == '\n') {
       out += "\\n";

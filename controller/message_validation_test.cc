@@ -86,6 +86,9 @@ TEST(MessageValidationTest, ControlCharactersFromAgentsAreEscaped) {
   EXPECT_EQ(EscapeControlCharacters("Error: bad\n\x1b[2Jfake line\r\tx\x7f ok"),
             "Error: bad\\n\\x1b[2Jfake line\\x0d\\tx\\x7f ok");
   EXPECT_EQ(EscapeControlCharacters("plain text, caf\xc3\xa9"), "plain text, caf\xc3\xa9");
+  EXPECT_EQ(EscapeControlCharacters("csi \xc2\x9b"
+                                    "2J"),
+            "csi \\xc2\\x9b2J");
 }
 
 }  // namespace

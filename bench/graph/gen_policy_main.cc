@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
 #include "bench/graph/policy_generator.h"
+#include "compiler/rfc3339.h"
 
 int main(int argc, char** argv) {
   polder::bench::GeneratorOptions o;
@@ -21,11 +22,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   o.now = absl::Now();
   if (!now.empty()) {
-    std::string err;
-    if (!absl::ParseTime(absl::RFC3339_full, now, &o.now, &err)) {
-      std::cerr << "polder-gen-policy: --now: " << err << "\n";
+    std::optional<absl::Time> t = polder::ParseRfc3339(now);
+    if (!t) {
+      std::cerr << "polder-gen-policy: --now `" << now << "` is not an RFC 3339 time\n";
       return 2;
     }
+    o.now = *t;
   }
   if (absl::Status s = polder::bench::ValidateOptions(o); !s.ok()) {
     std::cerr << "polder-gen-policy: " << s.message() << "\n";

@@ -59,10 +59,9 @@ std::vector<Address> AddressesNamed(const Policy& policy, const std::string& tex
 
 void NotePick(const Policy& policy, const std::string& text, const Address& a, std::string& note) {
   if (Address::Parse(text).ok()) return;
-  note += policy.FindHost(text)
-              ? absl::StrCat("using ", a.ToString(), " for host ", text, "\n")
-              : absl::StrCat("using ", a.ToString(), " as a representative address of zone ",
-                             text, "\n");
+  note += policy.FindHost(text) ? absl::StrCat("using ", a.ToString(), " for host ", text, "\n")
+                                : absl::StrCat("using ", a.ToString(),
+                                               " as a representative address of zone ", text, "\n");
 }
 
 Connection ParseConnection(const Policy& policy, const std::string& from, const std::string& to,
