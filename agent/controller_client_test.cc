@@ -260,8 +260,9 @@ TEST_F(ControllerClientTest, RefusesMalformedAssignmentsAndNeverAppliesThem) {
   EXPECT_FALSE(result->apply_result().ok());
   EXPECT_THAT(result->apply_result().error(), HasSubstr("refused"));
   EXPECT_EQ(result->apply_result().ruleset_hash(), NoRulesetHash());
-  fake_->Assign(AssignmentFor(testing::SampleRuleset("app-1", {443})));
+  // Counted before the assignment goes out: its result may arrive before Assign returns.
   size_t from = fake_->received();
+  fake_->Assign(AssignmentFor(testing::SampleRuleset("app-1", {443})));
   auto second = fake_->WaitFor(IsResult, from);
   ASSERT_TRUE(second.has_value());
   EXPECT_THAT(second->apply_result().error(), HasSubstr("for host 'app-1'"));
