@@ -52,7 +52,7 @@ absl::StatusOr<std::string> LibNftablesKernel::ListPolderTable() {
   return out;
 }
 
-absl::StatusOr<TableSnapshot> LibNftablesKernel::Snapshot() { return SnapshotPolderTable(); }
+absl::StatusOr<TableSnapshot> LibNftablesKernel::Snapshot() { return reader_.Snapshot(); }
 
 absl::StatusOr<TableSnapshot> LibNftablesKernel::Render(absl::string_view script) {
   // unshare(CLONE_NEWNET) moves only the calling thread, so a short-lived thread gets an empty

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "agent/nft_kernel.h"
+#include "agent/table_snapshot.h"
 
 struct nft_ctx;
 
@@ -26,6 +27,7 @@ class LibNftablesKernel : public NftKernel {
   absl::Status RunCommand(const std::string& cmd);
 
   nft_ctx* ctx_;
+  TableReader reader_;
 };
 
 }  // namespace polder::agent

@@ -24,7 +24,6 @@ namespace {
 
 constexpr char kTable[] = "polder";
 
-using Socket = std::unique_ptr<mnl_socket, int (*)(mnl_socket*)>;
 using MessageFn = std::function<void(const nlmsghdr*)>;
 
 // libmnl's iteration macros do not compile as C++ on const messages; these do the same.
@@ -105,7 +104,7 @@ const nlattr* FindAttr(const nlmsghdr* nlh, uint16_t type) {
 
 class Dumper {
  public:
-  explicit Dumper(mnl_socket* sock) : sock_(sock) {}
+  Dumper(mnl_socket* sock, unsigned int& seq) : sock_(sock), seq_(seq) {}
 
   // Sends one request (a dump unless `single`) and calls `fn` for each answer message.
   absl::Status Request(uint16_t msg, bool single,
@@ -145,7 +144,7 @@ class Dumper {
   }
 
   mnl_socket* sock_;
-  unsigned int seq_ = static_cast<unsigned int>(time(nullptr));
+  unsigned int& seq_;
 };
 
 bool InPolder(const nlmsghdr* nlh, uint16_t table_attr) {
@@ -153,14 +152,7 @@ bool InPolder(const nlmsghdr* nlh, uint16_t table_attr) {
   return t != nullptr && AttrStr(t) == kTable;
 }
 
-}  // namespace
-
-absl::StatusOr<TableSnapshot> SnapshotPolderTable() {
-  Socket sock(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC), mnl_socket_close);
-  if (!sock || mnl_socket_bind(sock.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return absl::InternalError(absl::StrCat("netlink socket: ", strerror(errno)));
-  }
-  Dumper dumper(sock.get());
+absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper) {
   std::vector<std::string> lines;
   TableSnapshot snap;
   const std::vector<std::pair<uint16_t, std::string>> no_attrs;
@@ -250,6 +242,35 @@ absl::StatusOr<TableSnapshot> SnapshotPolderTable() {
   if (!st.ok()) return st;
 
   snap.lines = absl::StrJoin(lines, "\n");
+  return snap;
+}
+
+}  // namespace
+
+TableReader::TableReader() : sock_(nullptr), seq_(static_cast<unsigned int>(time(nullptr))) {}
+
+TableReader::~TableReader() {
+  if (sock_ != nullptr) mnl_socket_close(sock_);
+}
+
+absl::StatusOr<TableSnapshot> TableReader::Snapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sock_ == nullptr) {
+    sock_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    if (sock_ == nullptr || mnl_socket_bind(sock_, 0, MNL_SOCKET_AUTOPID) < 0) {
+      std::string why = strerror(errno);
+      if (sock_ != nullptr) mnl_socket_close(sock_);
+      sock_ = nullptr;
+      return absl::InternalError(absl::StrCat("netlink socket: ", why));
+    }
+  }
+  Dumper dumper(sock_, seq_);
+  absl::StatusOr<TableSnapshot> snap = ReadSnapshot(dumper);
+  // A dump that broke off may leave messages behind: start the next one on a fresh socket.
+  if (!snap.ok() && !absl::IsNotFound(snap.status())) {
+    mnl_socket_close(sock_);
+    sock_ = nullptr;
+  }
   return snap;
 }
 

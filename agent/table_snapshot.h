@@ -9,9 +9,12 @@
 #define POLDER_AGENT_TABLE_SNAPSHOT_H_
 
 #include <cstddef>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
+
+struct mnl_socket;
 
 namespace polder::agent {
 
@@ -21,8 +24,25 @@ struct TableSnapshot {
   bool operator==(const TableSnapshot& o) const { return lines == o.lines; }
 };
 
-// NotFoundError when the table does not exist. Uses the calling thread's network namespace.
-absl::StatusOr<TableSnapshot> SnapshotPolderTable();
+// Takes snapshots over one netlink socket, kept open: closing a netfilter netlink socket
+// right after a ruleset commit waits for the kernel (about 12 ms here, against 0.2 ms for the
+// snapshot itself), which delayed every drift report by as much. Thread-safe.
+class TableReader {
+ public:
+  TableReader();
+  ~TableReader();
+  TableReader(const TableReader&) = delete;
+  TableReader& operator=(const TableReader&) = delete;
+
+  // NotFoundError when the table does not exist. The socket lives in the network namespace
+  // of the thread that first calls this.
+  absl::StatusOr<TableSnapshot> Snapshot();
+
+ private:
+  std::mutex mu_;
+  mnl_socket* sock_;
+  unsigned int seq_;
+};
 
 }  // namespace polder::agent
 
