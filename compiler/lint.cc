@@ -40,6 +40,15 @@ void CheckNegatedAndUnusedDenies(const Policy& policy, const ZoneGraph& graph,
                                Cite(policy, graph.denied_by[i]),
                                ", and deny wins. Remove the flow or narrow the deny."));
     }
+    // Not denied and yet allowing nothing: `from` and `to` share no address family (an
+    // IPv4-only side and an IPv6-only side), since empty parts are `sources-outside-from`.
+    if (f.action == Action::kAllow && !graph.allow_effective[i] && graph.denied_by[i].empty() &&
+        !FlowParts(policy, f).empty()) {
+      out.Warning(f.location, "no-common-family",
+                  absl::StrCat(FlowLabel(f),
+                               " allows nothing: its `from` and `to` share no address family, "
+                               "and a connection joins two IPv4 or two IPv6 addresses."));
+    }
     if (f.action == Action::kDeny && !graph.deny_used[i]) {
       out.Warning(f.location, "unused-deny",
                   absl::StrCat(FlowLabel(f),

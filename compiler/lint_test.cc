@@ -68,6 +68,16 @@ TEST(LintTest, SourcesOutsideFromMatchNothing) {
   EXPECT_THAT(Warnings(p), ElementsAre("sources-outside-from@flows.yaml:3"));
 }
 
+TEST(LintTest, FlowBetweenAddressFamiliesAllowsNothing) {
+  Policy p = Base()
+                 .Zone("v6", {"2001:db8:6::/64"})
+                 .Flow({.from = {"internet"}, .to = {"web"}, .services = {"https"}})
+                 .Flow({.from = {"web"}, .to = {"db"}, .services = {"pg"}})
+                 .Flow({.from = {"web"}, .to = {"v6"}, .services = {"https"}})
+                 .Finish();
+  EXPECT_THAT(Warnings(p), ElementsAre("no-common-family@flows.yaml:3"));
+}
+
 TEST(LintTest, ShadowedFlowNamesTheWiderFlow) {
   Policy p = Base()
                  .Service("web", {"tcp/443", "tcp/80"})
