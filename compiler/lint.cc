@@ -16,6 +16,8 @@ namespace {
 constexpr size_t kMaxShadowCandidates = 256;
 
 std::string FlowLabel(const Flow& f) {
+  // An unnamed flow's name is its place already.
+  if (f.name == f.location.FileLine()) return absl::StrCat("the flow at ", f.name);
   return absl::StrCat("flow `", f.name, "` (", f.location.FileLine(), ")");
 }
 
