@@ -40,24 +40,12 @@ constexpr std::array<IcmpType, 15> kIcmpTypes = {{
 
 // nftables' names (`nft describe icmpv6 type`); the first name of a number is the one printed.
 constexpr std::array<IcmpType, 19> kIcmpv6Types = {{
-    {"destination-unreachable", 1},
-    {"packet-too-big", 2},
-    {"time-exceeded", 3},
-    {"parameter-problem", 4},
-    {"echo-request", 128},
-    {"echo-reply", 129},
-    {"mld-listener-query", 130},
-    {"mld-listener-report", 131},
-    {"mld-listener-done", 132},
-    {"mld-listener-reduction", 132},
-    {"nd-router-solicit", 133},
-    {"nd-router-advert", 134},
-    {"nd-neighbor-solicit", 135},
-    {"nd-neighbor-advert", 136},
-    {"nd-redirect", 137},
-    {"router-renumbering", 138},
-    {"ind-neighbor-solicit", 141},
-    {"ind-neighbor-advert", 142},
+    {"destination-unreachable", 1},  {"packet-too-big", 2},         {"time-exceeded", 3},
+    {"parameter-problem", 4},        {"echo-request", 128},         {"echo-reply", 129},
+    {"mld-listener-query", 130},     {"mld-listener-report", 131},  {"mld-listener-done", 132},
+    {"mld-listener-reduction", 132}, {"nd-router-solicit", 133},    {"nd-router-advert", 134},
+    {"nd-neighbor-solicit", 135},    {"nd-neighbor-advert", 136},   {"nd-redirect", 137},
+    {"router-renumbering", 138},     {"ind-neighbor-solicit", 141}, {"ind-neighbor-advert", 142},
     {"mld2-listener-report", 143},
 }};
 

@@ -16,13 +16,13 @@ struct YamlNode {
   enum class Kind { kNull, kScalar, kSequence, kMap };
 
   Kind kind = Kind::kNull;
-  std::string scalar;           // kScalar
-  bool plain = true;            // kScalar: false when quoted or a block literal
-  std::vector<YamlNode> items;  // kSequence
+  std::string scalar;              // kScalar
+  bool plain = true;               // kScalar: false when quoted or a block literal
+  std::vector<YamlNode> items;     // kSequence
   std::vector<YamlEntry> entries;  // kMap, in file order
-  int line = 0;                                        // 1-based
-  int column = 0;                                      // 1-based
-  int anchor = 0;  // the yaml-cpp anchor id that defined this node, or 0
+  int line = 0;                    // 1-based
+  int column = 0;                  // 1-based
+  int anchor = 0;                  // the yaml-cpp anchor id that defined this node, or 0
 
   bool IsScalar() const { return kind == Kind::kScalar; }
   bool IsMap() const { return kind == Kind::kMap; }
