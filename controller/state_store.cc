@@ -245,6 +245,18 @@ absl::Status StateStore::Trim(const char* table) {
 }
 
 absl::Status StateStore::RecordDrift(const std::string& host, const DriftRecord& r) {
+  // A report may hold 1,000 lines of 4 KiB; the first kMaxStoredDriftBytes of them say what
+  // happened, and keep the kept reports within a known size.
+  std::vector<std::string> kept;
+  size_t bytes = 0;
+  for (const std::string& line : r.differences) {
+    if (bytes + line.size() > kMaxStoredDriftBytes) {
+      kept.push_back(absl::StrCat("... ", r.differences.size() - kept.size(), " more"));
+      break;
+    }
+    bytes += line.size();
+    kept.push_back(line);
+  }
   if (auto s = Stmt(db_,
                     "INSERT INTO drift_reports "
                     "(host, time_us, pid, remediated, differences) VALUES (?, ?, ?, ?, ?)")
@@ -252,7 +264,7 @@ absl::Status StateStore::RecordDrift(const std::string& host, const DriftRecord&
                    .Bind(Micros(r.time))
                    .Bind(int64_t{r.pid})
                    .Bind(int64_t{r.remediated})
-                   .Bind(nlohmann::json(r.differences).dump())
+                   .Bind(nlohmann::json(kept).dump())
                    .Run();
       !s.ok())
     return s;

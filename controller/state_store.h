@@ -104,6 +104,7 @@ class StateStore {
   // Apply results and drift reports: the newest kKeptReports of each are kept, so an agent
   // that reports without end cannot fill the disk.
   static constexpr int64_t kKeptReports = 100'000;
+  static constexpr size_t kMaxStoredDriftBytes = 16 * 1024;  // of one report's differences
   absl::Status RecordApply(const std::string& host, const ApplyRecord& r);
   absl::Status RecordDrift(const std::string& host, const DriftRecord& r);
   absl::Status SetLastReport(const std::string& host, absl::Time time);

@@ -87,6 +87,25 @@ TEST_F(StateStoreTest, OnlyTheNewestReportsAreKept) {
   EXPECT_EQ(*s->CountDriftReports("a"), StateStore::kKeptReports);
 }
 
+TEST_F(StateStoreTest, AStoredDriftReportIsBoundedInSize) {
+  {
+    auto s = Open();
+    std::vector<std::string> lines(1000, std::string(4096, 'x'));
+    ASSERT_TRUE(s->RecordDrift("a", {lines, t0_, 7, true}).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT differences FROM drift_reports", -1, &q, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  std::string stored(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  EXPECT_LT(stored.size(), StateStore::kMaxStoredDriftBytes + 100);
+  EXPECT_NE(stored.find("... 996 more"), std::string::npos) << stored.substr(stored.size() - 40);
+}
+
 TEST_F(StateStoreTest, AuditLogIsAppendOnlyAndNewestFirst) {
   auto s = Open();
   ASSERT_TRUE(s->Audit({0, t0_, "rollout", "controller", "", "r1"}).ok());
