@@ -26,8 +26,21 @@ absl::Time FromProto(const google::protobuf::Timestamp& t) {
 
 class AgentStream final : public Reactor, public AgentSink {
  public:
-  AgentStream(Fleet* fleet, grpc::CallbackServerContext* context, bool insecure)
-      : fleet_(fleet), context_(context), insecure_(insecure) {
+  AgentStream(Fleet* fleet, grpc::CallbackServerContext* context, bool insecure,
+              SilentStreams* silent)
+      : fleet_(fleet), context_(context), insecure_(insecure), silent_(silent) {
+    if (!insecure_) {
+      auto peer = PeerIdentityOf(*context_->auth_context());
+      std::string name = peer.ok() ? peer->common_name : "";
+      if (!silent_->Admit(name)) {
+        Log(absl::StrCat("agent stream from ", context_->peer(), " (", name,
+                         ") refused: too many streams without a Hello"));
+        FinishOnce(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "too many streams from this certificate without a Hello"));
+        return;
+      }
+      silent_peer_ = std::move(name);
+    }
     StartRead(&in_);
   }
 
@@ -60,6 +73,7 @@ class AgentStream final : public Reactor, public AgentSink {
   }
 
   void OnDone() override {
+    SpokeOrEnded();
     if (session_ != 0) fleet_->Disconnect(host_, session_, absl::Now());
     delete this;
   }
@@ -98,6 +112,7 @@ class AgentStream final : public Reactor, public AgentSink {
   absl::Status Handle() {
     using K = v1::AgentMessage;
     if (session_ == 0) {
+      SpokeOrEnded();
       if (in_.kind_case() != K::kHello)
         return absl::InvalidArgumentError("the first message on a stream must be a Hello");
       return HandleHello(in_.hello());
@@ -136,6 +151,12 @@ class AgentStream final : public Reactor, public AgentSink {
     }
   }
 
+  // The stream is no longer one without a Hello (called from the read path and OnDone only).
+  void SpokeOrEnded() {
+    if (silent_peer_) silent_->Release(*silent_peer_);
+    silent_peer_.reset();
+  }
+
   absl::Status HandleHello(const v1::Hello& hello) {
     if (auto s = ValidateHello(hello); !s.ok()) return s;
     if (!insecure_) {
@@ -153,7 +174,9 @@ class AgentStream final : public Reactor, public AgentSink {
   Fleet* const fleet_;
   grpc::CallbackServerContext* const context_;
   const bool insecure_;
-  v1::AgentMessage in_;  // touched only by the read path
+  SilentStreams* const silent_;
+  std::optional<std::string> silent_peer_;  // admitted, and no message read yet
+  v1::AgentMessage in_;                     // touched only by the read path
   std::string host_;
   uint64_t session_ = 0;
 
@@ -166,8 +189,22 @@ class AgentStream final : public Reactor, public AgentSink {
 
 }  // namespace
 
+bool SilentStreams::Admit(const std::string& peer) {
+  absl::MutexLock lock(&mu_);
+  int& n = count_[peer];
+  if (n >= kMaxPerPeer) return false;
+  ++n;
+  return true;
+}
+
+void SilentStreams::Release(const std::string& peer) {
+  absl::MutexLock lock(&mu_);
+  auto it = count_.find(peer);
+  if (it != count_.end() && --it->second <= 0) count_.erase(it);
+}
+
 Reactor* AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
-  return new AgentStream(fleet_, context, insecure_);
+  return new AgentStream(fleet_, context, insecure_, &silent_);
 }
 
 }  // namespace polder::controller

@@ -6,10 +6,28 @@
 #ifndef POLDER_CONTROLLER_AGENT_SERVICE_H_
 #define POLDER_CONTROLLER_AGENT_SERVICE_H_
 
+#include <map>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
 #include "controller/fleet.h"
 #include "polder/v1/polder.grpc.pb.h"
 
 namespace polder::controller {
+
+// Streams that have not said Hello yet, per client certificate. A stream costs the
+// controller memory until it ends, and a peer holding a valid certificate could otherwise
+// open them without end and never speak; an agent needs one at a time.
+class SilentStreams {
+ public:
+  static constexpr int kMaxPerPeer = 4;
+  bool Admit(const std::string& peer);
+  void Release(const std::string& peer);
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, int> count_ ABSL_GUARDED_BY(mu_);
+};
 
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
@@ -22,6 +40,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
  private:
   Fleet* const fleet_;
   const bool insecure_;
+  SilentStreams silent_;
 };
 
 }  // namespace polder::controller

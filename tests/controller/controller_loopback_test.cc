@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "controller/agent_service.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
 #include "controller/pki.h"
@@ -277,6 +278,29 @@ TEST_F(ControllerLoopbackTest, MalformedMessagesAreRejected) {
     ASSERT_TRUE(fleet_->Flush().ok());
     EXPECT_EQ(*store_->CountDriftReports("web-1"), 0);
   }
+}
+
+TEST_F(ControllerLoopbackTest, StreamsThatNeverSayHelloAreBoundedPerCertificate) {
+  std::vector<std::unique_ptr<TestAgent>> silent;
+  for (int i = 0; i < SilentStreams::kMaxPerPeer; ++i) {
+    silent.push_back(Agent(SharedPki().Agent("web-1")));
+  }
+  // Give the server time to see the silent streams before the extra one arrives.
+  absl::SleepFor(absl::Milliseconds(300));
+  auto extra = Agent(SharedPki().Agent("web-1"));
+  auto end = extra->WaitEnd(absl::Seconds(10));
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(end->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << end->error_message();
+  // Another certificate is not held back by them, and once one of them speaks, web-1 may
+  // open a stream again.
+  auto db = Agent(SharedPki().Agent("db-1"));
+  ASSERT_TRUE(db->SendHello("db-1"));
+  EXPECT_EQ(db->WaitAssignments(1, absl::Seconds(10)).size(), 1u);
+  ASSERT_TRUE(silent[0]->SendHello("web-1"));
+  EXPECT_EQ(silent[0]->WaitAssignments(1, absl::Seconds(10)).size(), 1u);
+  auto again = Agent(SharedPki().Agent("web-1"));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(again->WaitEnd(absl::Milliseconds(1)).has_value());
 }
 
 TEST_F(ControllerLoopbackTest, OnlyChangedHostsReceiveNewAssignments) {
