@@ -366,25 +366,11 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
   std::erase_if(next, [&](const auto& q) { return q.target == order.target; });
   order.since = now;
   next.push_back(order);
-  std::string revision;
-  absl::Status s = CompileAndRollout(now, order.actor, std::move(next), [&] {
-    mu_.AssertHeld();
-    AuditLocked(now, "quarantine", order.actor, order.target,
-                absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason));
-    Log(absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason));
-    revision = revision_;
-  });
-  if (!s.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("quarantine not applied, the policy does not compile: ", s.message()));
-  }
-  // An operator's order is on disk before it is acknowledged: written here, with its own
-  // status, not in a batch of the writer thread.
-  if (absl::Status stored = StoreNow([&](StateStore& st) { return st.SaveQuarantine(order); });
-      !stored.ok()) {
-    return NotRecorded("quarantine", revision, stored);
-  }
-  return revision;
+  return CarryOut(
+      {"quarantine", order.actor, order.target,
+       absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason),
+       absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason)},
+      std::move(next), [&](StateStore& st) { return st.SaveQuarantine(order); }, now);
 }
 
 absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
@@ -393,20 +379,29 @@ absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std:
   std::vector<QuarantineRecord> next = CurrentQuarantines();
   if (std::erase_if(next, [&](const auto& q) { return q.target == target; }) == 0)
     return absl::NotFoundError(absl::StrCat("'", target, "' is not quarantined"));
+  return CarryOut(
+      {"release", actor, target, "", absl::StrCat("released ", target, " by ", actor)},
+      std::move(next), [&](StateStore& st) { return st.DeleteQuarantine(target); }, now);
+}
+
+absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
+                                            std::vector<QuarantineRecord> quarantines,
+                                            const Write& record, absl::Time now) {
   std::string revision;
-  absl::Status s = CompileAndRollout(now, actor, std::move(next), [&] {
+  absl::Status s = CompileAndRollout(now, order.actor, std::move(quarantines), [&] {
     mu_.AssertHeld();
-    AuditLocked(now, "release", actor, target, "");
-    Log(absl::StrCat("released ", target, " by ", actor));
+    AuditLocked(now, order.kind, order.actor, order.target, order.detail);
+    Log(order.log);
     revision = revision_;
   });
   if (!s.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("release not applied, the policy does not compile: ", s.message()));
+        absl::StrCat(order.kind, " not applied, the policy does not compile: ", s.message()));
   }
-  if (absl::Status stored = StoreNow([&](StateStore& st) { return st.DeleteQuarantine(target); });
-      !stored.ok()) {
-    return NotRecorded("release", revision, stored);
+  // An operator's order is on disk before it is acknowledged: written here, with its own
+  // status, not in a batch of the writer thread.
+  if (absl::Status stored = StoreNow(record); !stored.ok()) {
+    return NotRecorded(order.kind, revision, stored);
   }
   return revision;
 }

@@ -150,6 +150,22 @@ class Fleet {
                                  std::vector<QuarantineRecord> quarantines,
                                  const std::function<void()>& installed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  using Write = std::function<absl::Status(StateStore&)>;
+
+  // An operator's quarantine or release, as audited and logged.
+  struct AdminOrder {
+    std::string kind;  // "quarantine" or "release"
+    std::string actor;
+    std::string target;
+    std::string detail;  // for the audit log
+    std::string log;
+  };
+  // Rolls out `quarantines` for `order`, audits it, and writes it with `record` before it
+  // is acknowledged; returns the revision now served.
+  absl::StatusOr<std::string> CarryOut(const AdminOrder& order,
+                                       std::vector<QuarantineRecord> quarantines,
+                                       const Write& record, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // Writes the assignments a rollout queued. Caller holds sinks_mu_, not mu_.
   void DeliverOutbox();
   AssignmentInfo AssignLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -163,7 +179,6 @@ class Fleet {
                    std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void StoreError(const absl::Status& s);  // logs it
 
-  using Write = std::function<absl::Status(StateStore&)>;
   void Persist(Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes now, outside any batch, and returns that write's own status.
   absl::Status StoreNow(const Write& write);
