@@ -42,15 +42,6 @@ void CheckNegatedAndUnusedDenies(const Policy& policy, const ZoneGraph& graph,
                                Cite(policy, graph.denied_by[i]),
                                ", and deny wins. Remove the flow or narrow the deny."));
     }
-    // Not denied and yet allowing nothing: `from` and `to` share no address family (an
-    // IPv4-only side and an IPv6-only side), since empty parts are `sources-outside-from`.
-    if (f.action == Action::kAllow && !graph.allow_effective[i] && graph.denied_by[i].empty() &&
-        !FlowParts(policy, f).empty()) {
-      out.Warning(f.location, "no-common-family",
-                  absl::StrCat(FlowLabel(f),
-                               " allows nothing: its `from` and `to` share no address family, "
-                               "and a connection joins two IPv4 or two IPv6 addresses."));
-    }
     if (f.action == Action::kDeny && !graph.deny_used[i]) {
       out.Warning(f.location, "unused-deny",
                   absl::StrCat(FlowLabel(f),
@@ -61,17 +52,30 @@ void CheckNegatedAndUnusedDenies(const Policy& policy, const ZoneGraph& graph,
   }
 }
 
-// `sources` that miss every address of `from` leave a flow that matches nothing; check
-// accepts it, so say so rather than let an engineer believe the access exists (or is denied).
-void CheckSourcesOutsideFrom(const Policy& policy, DiagnosticList& out) {
-  for (const Flow& f : policy.flows) {
-    if (!f.active || !f.sources || f.sources->empty() || !FlowParts(policy, f).empty()) continue;
-    std::vector<std::string> prefixes;
-    for (const Prefix& p : *f.sources) prefixes.push_back(p.ToString());
-    out.Warning(f.location, "sources-outside-from",
-                absl::StrCat(FlowLabel(f), " matches nothing: its `sources` (",
-                             absl::StrJoin(prefixes, ", "),
-                             ") hold no address of its `from`. Fix `sources` or `from`."));
+// Flows that check accepts but that match nothing, which an engineer would not guess: their
+// `sources` miss every address of `from`, or (an allow no deny touches that still allows
+// nothing) `from` and `to` share no address family.
+void CheckFlowsThatMatchNothing(const Policy& policy, const ZoneGraph& graph, DiagnosticList& out) {
+  for (FlowId i = 0; i < static_cast<FlowId>(policy.flows.size()); ++i) {
+    const Flow& f = policy.flows[i];
+    bool narrowed = f.sources && !f.sources->empty();
+    bool idle_allow =
+        f.action == Action::kAllow && !graph.allow_effective[i] && graph.denied_by[i].empty();
+    if (!f.active || (!narrowed && !idle_allow)) continue;
+    bool no_parts = FlowParts(policy, f).empty();
+    if (narrowed && no_parts) {
+      std::vector<std::string> prefixes;
+      for (const Prefix& p : *f.sources) prefixes.push_back(p.ToString());
+      out.Warning(f.location, "sources-outside-from",
+                  absl::StrCat(FlowLabel(f), " matches nothing: its `sources` (",
+                               absl::StrJoin(prefixes, ", "),
+                               ") hold no address of its `from`. Fix `sources` or `from`."));
+    } else if (idle_allow && !no_parts) {
+      out.Warning(f.location, "no-common-family",
+                  absl::StrCat(FlowLabel(f),
+                               " allows nothing: its `from` and `to` share no address family, "
+                               "and a connection joins two IPv4 or two IPv6 addresses."));
+    }
   }
 }
 
@@ -223,7 +227,7 @@ absl::StatusOr<absl::Duration> ParseExpiryWindow(std::string_view text) {
 void Lint(const Policy& policy, const ZoneGraph& graph, const LintOptions& options,
           DiagnosticList& out) {
   CheckNegatedAndUnusedDenies(policy, graph, out);
-  CheckSourcesOutsideFrom(policy, out);
+  CheckFlowsThatMatchNothing(policy, graph, out);
   CheckShadowed(policy, graph, out);
   CheckUnused(policy, out);
   CheckExpiringSoon(policy, options, out);
