@@ -67,30 +67,28 @@ std::map<ZoneId, AddressSet> PartsByZone(const Policy& policy, const std::vector
 std::vector<std::vector<int>> CoverClasses(const AddressSet& space,
                                            const std::vector<const AddressSet*>& sets, Family f) {
   std::vector<std::vector<int>> classes;
-  {
-    std::vector<absl::uint128> cuts;
-    for (const AddressSet* s : sets) {
-      for (const Interval& i : s->intervals(f)) {
-        cuts.push_back(i.lo);
-        if (i.hi != FamilyMax(f)) cuts.push_back(i.hi + 1);
-      }
+  std::vector<absl::uint128> cuts;
+  for (const AddressSet* s : sets) {
+    for (const Interval& i : s->intervals(f)) {
+      cuts.push_back(i.lo);
+      if (i.hi != FamilyMax(f)) cuts.push_back(i.hi + 1);
     }
-    std::sort(cuts.begin(), cuts.end());
-    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-    for (const Interval& i : space.intervals(f)) {
-      // Piece starts: i.lo and every cut strictly inside the interval.
-      std::vector<absl::uint128> starts{i.lo};
-      for (auto it = std::upper_bound(cuts.begin(), cuts.end(), i.lo);
-           it != cuts.end() && *it <= i.hi; ++it) {
-        starts.push_back(*it);
+  }
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  for (const Interval& i : space.intervals(f)) {
+    // Piece starts: i.lo and every cut strictly inside the interval.
+    std::vector<absl::uint128> starts{i.lo};
+    for (auto it = std::upper_bound(cuts.begin(), cuts.end(), i.lo);
+         it != cuts.end() && *it <= i.hi; ++it) {
+      starts.push_back(*it);
+    }
+    for (absl::uint128 start : starts) {
+      std::vector<int> cover;
+      for (int k = 0; k < static_cast<int>(sets.size()); ++k) {
+        if (sets[k]->Contains(Address{f, start})) cover.push_back(k);
       }
-      for (absl::uint128 start : starts) {
-        std::vector<int> cover;
-        for (int k = 0; k < static_cast<int>(sets.size()); ++k) {
-          if (sets[k]->Contains(Address{f, start})) cover.push_back(k);
-        }
-        classes.push_back(std::move(cover));
-      }
+      classes.push_back(std::move(cover));
     }
   }
   std::sort(classes.begin(), classes.end());
@@ -211,22 +209,23 @@ class GraphBuilder {
       dsts.push_back(d->dst);
     }
     bool effective = false;
-    std::vector<int> both;
-    for (Family f : families) {
-      EvaluateFamily(allow, relevant, CoverClasses(*allow.src, srcs, f),
-                     CoverClasses(*allow.dst, dsts, f), edge, effective, both);
-    }
+    for (Family f : families) effective |= EvaluateFamily(allow, relevant, srcs, dsts, f, edge);
     if (effective) MarkEffective(allow.flow, edge);
     auto& by = graph_->denied_by[allow.flow];
     std::sort(by.begin(), by.end());
     by.erase(std::unique(by.begin(), by.end()), by.end());
   }
 
-  void EvaluateFamily(const Box& allow, const std::vector<const Box*>& relevant,
-                      const std::vector<std::vector<int>>& src_classes,
-                      const std::vector<std::vector<int>>& dst_classes, ZoneEdge& edge,
-                      bool& effective, std::vector<int>& both) {
-    for (const auto& sc : src_classes) {
+  // Adds to `edge` what `allow` still allows between addresses of family `f`
+  // once `relevant` denies (whose address sets are `srcs`, `dsts`) are taken
+  // away; true if anything is left.
+  bool EvaluateFamily(const Box& allow, const std::vector<const Box*>& relevant,
+                      const std::vector<const AddressSet*>& srcs,
+                      const std::vector<const AddressSet*>& dsts, Family f, ZoneEdge& edge) {
+    bool effective = false;
+    std::vector<int> both;
+    std::vector<std::vector<int>> dst_classes = CoverClasses(*allow.dst, dsts, f);
+    for (const auto& sc : CoverClasses(*allow.src, srcs, f)) {
       for (const auto& dc : dst_classes) {
         both.clear();
         std::set_intersection(sc.begin(), sc.end(), dc.begin(), dc.end(), std::back_inserter(both));
@@ -243,6 +242,7 @@ class GraphBuilder {
         effective = true;
       }
     }
+    return effective;
   }
 
   void MarkEffective(FlowId flow, ZoneEdge& edge) {
