@@ -217,12 +217,7 @@ bool ControllerClient::RunSession() {
     v1::ControllerMessage m;
     while (stream->Read(&m)) {
       std::lock_guard<std::mutex> lock(mu_);
-      // Only the newest assignment matters (and nothing else is read); keeping more while an
-      // apply waits for its confirmation would let the inbox grow without bound.
-      if (m.has_assignment()) {
-        inbox_.messages.clear();
-        inbox_.messages.push_back(std::move(m));
-      }
+      if (m.has_assignment()) inbox_.assignment = std::move(*m.mutable_assignment());
       m = v1::ControllerMessage();
       cv_.notify_all();
     }
@@ -241,14 +236,10 @@ bool ControllerClient::RunSession() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, ToChrono(next_heartbeat), [&] {
-        return stop_ || inbox_.closed || !inbox_.messages.empty() || !outbox_.empty();
+        return stop_ || inbox_.closed || inbox_.assignment || !outbox_.empty();
       });
       if (stop_ || inbox_.closed) break;
-      // Only the newest assignment matters.
-      for (auto& m : inbox_.messages) {
-        if (m.has_assignment()) assignment = std::move(*m.mutable_assignment());
-      }
-      inbox_.messages.clear();
+      assignment.swap(inbox_.assignment);
       out.swap(outbox_);
     }
     while (!out.empty()) {

@@ -90,7 +90,9 @@ class ControllerClient {
     std::string hash;
   };
   struct Inbox {
-    std::deque<v1::ControllerMessage> messages;
+    // Only the newest assignment matters, and the controller sends nothing else; one slot
+    // keeps the inbox bounded while an apply waits for its confirmation.
+    std::optional<v1::Assignment> assignment;
     bool closed = false;
   };
 
