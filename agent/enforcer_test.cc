@@ -1,4 +1,5 @@
 #include "agent/enforcer.h"
+#include "wire/sha256.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,8 +7,8 @@
 
 #include <condition_variable>
 
-#include "agent/fake_nft_kernel.h"
-#include "agent/kernel_test_util.h"
+#include "agent/testing/fake_nft_kernel.h"
+#include "agent/testing/kernel_test_util.h"
 #include "agent/libnftables_kernel.h"
 
 namespace polder::agent {
@@ -84,8 +85,8 @@ TEST(EnforcerFakeTest, AppliesFromAnotherThreadAndReportsIt) {
   auto e = s.log.WaitFor(Kind::kApplied);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->host, "db-1");
-  EXPECT_EQ(e->hash, Sha256Hex(V1()));
-  EXPECT_EQ(e->revision, Sha256Hex("v1"));
+  EXPECT_EQ(e->hash, wire::Sha256Hex(V1()));
+  EXPECT_EQ(e->revision, wire::Sha256Hex("v1"));
 }
 
 TEST(EnforcerFakeTest, BadRulesetIsAnErrorEventAndLastGoodStays) {

@@ -1,11 +1,12 @@
 // Real-kernel tests. Each runs in a fresh network namespace of its own (never the host's).
 #include "agent/libnftables_kernel.h"
+#include "wire/sha256.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "agent/kernel_test_util.h"
+#include "agent/testing/kernel_test_util.h"
 #include "agent/nft_monitor.h"
 #include "agent/ruleset_applier.h"
 
@@ -63,7 +64,7 @@ TEST_F(LibNftablesKernelTest, KernelInvalidRulesetLeavesPreviousInForce) {
   auto r = applier.Apply(bad);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(*kernel_->ListPolderTable(), before);
-  EXPECT_EQ(applier.current()->hash, Sha256Hex(v1_));
+  EXPECT_EQ(applier.current()->hash, wire::Sha256Hex(v1_));
 }
 
 TEST_F(LibNftablesKernelTest, CommitTimeRejectionIsAtomicWithoutDryRun) {

@@ -12,7 +12,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "agent/controller_mode.h"
+#include "agent/uplink/controller_mode.h"
 #include "agent/enforcer.h"
 #include "agent/libnftables_kernel.h"
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "agent/kernel_test_util.h"
+#include "agent/testing/kernel_test_util.h"
 
 namespace polder::agent {
 namespace {

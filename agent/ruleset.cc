@@ -1,6 +1,6 @@
 #include "agent/ruleset.h"
-
-#include <openssl/evp.h>
+#include "wire/ruleset_header.h"
+#include "wire/sha256.h"
 
 #include <vector>
 
@@ -12,8 +12,6 @@
 
 namespace polder::agent {
 namespace {
-
-constexpr absl::string_view kHeaderPrefix = "# polder ruleset ";
 
 // Splits nft syntax into statements the way the nft lexer sees them: comments run to the end
 // of the line, strings are "..." without escapes, a backslash before a newline joins lines.
@@ -124,55 +122,19 @@ class ScopeChecker {
   std::vector<std::string> words_;
 };
 
-bool IsHex64(absl::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 absl::Status CheckScope(absl::string_view script) { return ScopeChecker(script).Run(); }
 
-std::string Sha256Hex(absl::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
-}
-
 absl::StatusOr<Ruleset> ParseRuleset(std::string text) {
-  absl::string_view first = absl::string_view(text).substr(0, text.find('\n'));
-  if (!absl::StartsWith(first, kHeaderPrefix)) {
-    return absl::InvalidArgumentError("ruleset refused: missing '# polder ruleset' header line");
-  }
+  absl::StatusOr<wire::RulesetHeader> header = wire::ParseRulesetHeader(text);
+  if (!header.ok()) return header.status();
   Ruleset r;
-  for (absl::string_view field :
-       absl::StrSplit(first.substr(kHeaderPrefix.size()), ' ', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> kv =
-        absl::StrSplit(field, absl::MaxSplits('=', 1));
-    if (kv.first == "host") r.host = std::string(kv.second);
-    if (kv.first == "revision") r.revision = std::string(kv.second);
-    if (kv.first == "mode") r.mode = std::string(kv.second);
-  }
-  if (r.host.empty()) return absl::InvalidArgumentError("ruleset refused: header has no host");
-  if (!IsHex64(r.revision)) {
-    return absl::InvalidArgumentError("ruleset refused: header revision is not 64 hex digits");
-  }
-  if (r.mode != "enforce" && r.mode != "audit") {
-    return absl::InvalidArgumentError("ruleset refused: header mode is not enforce or audit");
-  }
+  r.host = std::move(header->host);
+  r.revision = std::move(header->revision);
+  r.mode = header->mode;
   if (auto st = CheckScope(text); !st.ok()) return st;
-  r.hash = Sha256Hex(text);
+  r.hash = wire::Sha256Hex(text);
   r.text = std::move(text);
   return r;
 }

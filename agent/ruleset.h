@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "wire/mode.h"
 
 namespace polder::agent {
 
@@ -17,7 +18,7 @@ struct Ruleset {
   std::string text;
   std::string host;
   std::string revision;
-  std::string mode;
+  wire::Mode mode = wire::Mode::kEnforce;
   std::string hash;  // SHA-256 hex of `text`, the identity of the ruleset.
 };
 
@@ -28,8 +29,6 @@ absl::StatusOr<Ruleset> ParseRuleset(std::string text);
 // or `flush table inet polder`; no `include` anywhere and no table flags (`owner` would drop
 // the table when the agent exits, `dormant` would switch it off).
 absl::Status CheckScope(absl::string_view script);
-
-std::string Sha256Hex(absl::string_view data);
 
 }  // namespace polder::agent
 

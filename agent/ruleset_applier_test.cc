@@ -1,10 +1,11 @@
 #include "agent/ruleset_applier.h"
+#include "wire/sha256.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "agent/fake_nft_kernel.h"
-#include "agent/kernel_test_util.h"
+#include "agent/testing/fake_nft_kernel.h"
+#include "agent/testing/kernel_test_util.h"
 
 namespace polder::agent {
 namespace {
@@ -28,7 +29,7 @@ TEST_F(RulesetApplierTest, AppliesWithDryRunFirstAndKeepsTheReadBackAsDesired) {
   EXPECT_EQ(kernel_.dry_runs, 1);
   EXPECT_EQ(kernel_.applies, 1);
   EXPECT_EQ(applier_.desired_listing(), *kernel_.table);
-  EXPECT_EQ(applier_.current()->hash, Sha256Hex(v1_));
+  EXPECT_EQ(applier_.current()->hash, wire::Sha256Hex(v1_));
 }
 
 TEST_F(RulesetApplierTest, RefusesOutOfScopeScriptWithoutTouchingTheKernel) {
@@ -38,7 +39,7 @@ TEST_F(RulesetApplierTest, RefusesOutOfScopeScriptWithoutTouchingTheKernel) {
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(kernel_.dry_runs, 1);
   EXPECT_EQ(kernel_.applies, 1);
-  EXPECT_EQ(applier_.current()->hash, Sha256Hex(v1_));
+  EXPECT_EQ(applier_.current()->hash, wire::Sha256Hex(v1_));
 }
 
 TEST_F(RulesetApplierTest, KernelRejectionKeepsLastGood) {
@@ -50,7 +51,7 @@ TEST_F(RulesetApplierTest, KernelRejectionKeepsLastGood) {
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("refused"));
   EXPECT_EQ(*kernel_.table, before);
-  EXPECT_EQ(applier_.current()->hash, Sha256Hex(v1_));
+  EXPECT_EQ(applier_.current()->hash, wire::Sha256Hex(v1_));
   EXPECT_EQ(applier_.desired_listing(), before);
   auto check = applier_.Check();
   ASSERT_TRUE(check.ok());

@@ -1,9 +1,10 @@
 #include "agent/ruleset.h"
+#include "wire/sha256.h"
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "agent/kernel_test_util.h"
+#include "agent/testing/kernel_test_util.h"
 
 namespace polder::agent {
 namespace {
@@ -16,14 +17,14 @@ TEST(RulesetTest, ParsesHeaderAndHashesTheBytes) {
   absl::StatusOr<Ruleset> r = ParseRuleset(text);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->host, "db-1");
-  EXPECT_EQ(r->revision, Sha256Hex("a"));
-  EXPECT_EQ(r->mode, "enforce");
-  EXPECT_EQ(r->hash, Sha256Hex(text));
+  EXPECT_EQ(r->revision, wire::Sha256Hex("a"));
+  EXPECT_EQ(r->mode, wire::Mode::kEnforce);
+  EXPECT_EQ(r->hash, wire::Sha256Hex(text));
   EXPECT_EQ(r->text, text);
 }
 
 TEST(RulesetTest, Sha256MatchesKnownVector) {
-  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(wire::Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(RulesetTest, RefusesMissingOrBadHeader) {

@@ -1,6 +1,6 @@
 # Benchmarks of polder-agent (Google Benchmark). The binary unshares its own network namespace,
 # so it never touches the host's ruleset; it needs root. Run:
-#   build/bench/polder_agent_bench --benchmark_filter=...
+#   build/bin/polder_agent_bench --benchmark_filter=...
 if(TARGET polder_agent)
   find_package(benchmark REQUIRED)
   add_executable(polder_agent_bench ${CMAKE_CURRENT_LIST_DIR}/agent/agent_bench.cc)

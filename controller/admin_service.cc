@@ -5,17 +5,10 @@
 #include "controller/log.h"
 #include "controller/message_validation.h"
 #include "controller/peer_auth.h"
+#include "wire/proto_convert.h"
 
 namespace polder::controller {
 namespace {
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
-  int64_t us = absl::ToUnixMicros(t);
-  int64_t s = us / 1000000, rem = us % 1000000;
-  if (rem < 0) --s, rem += 1000000;
-  out->set_seconds(s);
-  out->set_nanos(static_cast<int32_t>(rem * 1000));
-}
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& s) {
   auto* r = ctx->DefaultReactor();
@@ -47,7 +40,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
     out->set_desired_revision(h.desired_revision);
     out->set_applied_revision(h.applied_revision);
     out->set_drift(h.drift);
-    if (h.last_report) SetTime(*h.last_report, out->mutable_last_report());
+    if (h.last_report) wire::SetTimestamp(*h.last_report, out->mutable_last_report());
     out->set_quarantined(h.quarantined);
     out->set_last_error(h.last_error);
   }
@@ -57,7 +50,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
     for (const auto& z : q.allow) out->add_allow(z);
     out->set_reason(q.reason);
     out->set_actor(q.actor);
-    SetTime(q.since, out->mutable_since());
+    wire::SetTimestamp(q.since, out->mutable_since());
   }
   return Done(ctx, absl::OkStatus());
 }
@@ -101,7 +94,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AuditLog(grpc::CallbackServerContext
   for (const auto& e : *log) {
     auto* out = resp->add_entries();
     out->set_id(e.id);
-    SetTime(e.time, out->mutable_time());
+    wire::SetTimestamp(e.time, out->mutable_time());
     out->set_kind(e.kind);
     out->set_actor(e.actor);
     out->set_target(e.target);

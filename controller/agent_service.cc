@@ -10,19 +10,12 @@
 #include "controller/log.h"
 #include "controller/message_validation.h"
 #include "controller/peer_auth.h"
+#include "wire/proto_convert.h"
 
 namespace polder::controller {
 namespace {
 
 using Reactor = grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>;
-
-v1::Mode ModeOf(const std::string& mode) {
-  return mode == "audit" ? v1::MODE_AUDIT : v1::MODE_ENFORCE;
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 class AgentStream final : public Reactor, public AgentSink {
  public:
@@ -86,8 +79,9 @@ class AgentStream final : public Reactor, public AgentSink {
     m->set_revision(a.revision);
     m->set_ruleset(*a.ruleset);
     m->set_ruleset_hash(a.hash);
-    m->set_mode(ModeOf(a.mode));
-    m->mutable_confirm_deadline()->set_seconds(absl::ToUnixSeconds(a.confirm_deadline));
+    m->set_mode(wire::ToProto(a.mode));
+    // Nanoseconds kept: a deadline rounded down to its second could lapse before it is due.
+    wire::SetTimestamp(a.confirm_deadline, m->mutable_confirm_deadline());
     if (!writing_ && !finish_status_) WriteLocked();
   }
 
@@ -137,7 +131,7 @@ class AgentStream final : public Reactor, public AgentSink {
         std::vector<std::string> differences;
         for (const std::string& text : r.differences())
           differences.push_back(EscapeControlCharacters(text));
-        DriftRecord d{std::move(differences), r.has_time() ? FromProto(r.time()) : now, r.pid(),
+        DriftRecord d{std::move(differences), r.has_time() ? wire::FromTimestamp(r.time()) : now, r.pid(),
                       r.remediated()};
         fleet_->OnDrift(host_, session_, d);
         return absl::OkStatus();

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controller/state_store.h"
+#include "wire/mode.h"
 
 namespace polder::controller {
 
@@ -25,7 +26,7 @@ struct CompiledHost {
 struct CompiledPolicy {
   // Revision of the effective policy (the policy plus active quarantines).
   std::string revision;
-  std::string mode = "enforce";  // enforce | audit
+  wire::Mode mode = wire::Mode::kEnforce;
   std::map<std::string, CompiledHost> hosts;
   std::set<std::string> zones;
   // When the next flow expires, so the controller recompiles then.

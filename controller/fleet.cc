@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/log.h"
-#include "controller/sha256.h"
+#include "wire/sha256.h"
 
 namespace polder::controller {
 namespace {
@@ -25,7 +25,7 @@ std::string ContentHash(const std::string& ruleset) {
     size_t nl = ruleset.find('\n', start);
     start = nl == std::string::npos ? ruleset.size() : nl + 1;
   }
-  return Sha256Hex(std::string_view(ruleset).substr(start));
+  return wire::Sha256Hex(absl::string_view(ruleset).substr(start));
 }
 
 absl::Status NotRecorded(absl::string_view what, const std::string& revision,
@@ -201,7 +201,7 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
     if (content == h.content) continue;
     if (InSync(h)) --in_sync_;
     h.content = content;
-    h.hash = Sha256Hex(c.ruleset);
+    h.hash = wire::Sha256Hex(c.ruleset);
     h.ruleset = std::make_shared<const std::string>(std::move(c.ruleset));
     h.ruleset_revision = compiled.revision;
     if (InSync(h)) ++in_sync_;

@@ -38,7 +38,7 @@ struct AssignmentInfo {
   std::string revision;
   std::shared_ptr<const std::string> ruleset;
   std::string hash;
-  std::string mode;
+  wire::Mode mode = wire::Mode::kEnforce;
   absl::Time confirm_deadline;
 };
 
@@ -192,7 +192,7 @@ class Fleet {
   std::map<std::string, Host> hosts_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> zones_ ABSL_GUARDED_BY(mu_);
   std::string revision_ ABSL_GUARDED_BY(mu_);
-  std::string mode_ ABSL_GUARDED_BY(mu_) = "enforce";
+  wire::Mode mode_ ABSL_GUARDED_BY(mu_) = wire::Mode::kEnforce;
   std::string policy_error_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Time> next_expiry_ ABSL_GUARDED_BY(mu_);
   std::vector<QuarantineRecord> quarantines_ ABSL_GUARDED_BY(mu_);

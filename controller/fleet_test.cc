@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "controller/log.h"
-#include "controller/sha256.h"
+#include "wire/sha256.h"
 
 namespace polder::controller {
 namespace {
@@ -39,7 +39,7 @@ struct FakePolicy {
         absl::StrAppend(&all, h, "=", text, ";");
       }
       c.zones = {"zone", "mgmt"};
-      c.revision = Sha256Hex(all);
+      c.revision = wire::Sha256Hex(all);
       return c;
     };
   }
@@ -106,14 +106,14 @@ TEST_F(FleetTest, EachHostGetsOnlyItsOwnRuleset) {
   ASSERT_EQ(a.got.size(), 1u);
   ASSERT_EQ(b.got.size(), 1u);
   EXPECT_EQ(*a.got[0].ruleset, "ruleset a");
-  EXPECT_EQ(a.got[0].hash, Sha256Hex("ruleset a"));
+  EXPECT_EQ(a.got[0].hash, wire::Sha256Hex("ruleset a"));
   EXPECT_EQ(*b.got[0].ruleset, "ruleset b");
   EXPECT_EQ(a.got[0].revision, fleet_->Status().revision);
 }
 
 TEST_F(FleetTest, AgentThatAlreadyRunsTheRulesetGetsNothing) {
   RecordingSink a;
-  Connect("a", a, Sha256Hex("ruleset a"));
+  Connect("a", a, wire::Sha256Hex("ruleset a"));
   EXPECT_TRUE(a.got.empty());
   EXPECT_EQ(fleet_->ConnectedInSync(), 1);
   EXPECT_EQ(HostStatus("a").applied_revision, fleet_->Status().revision);
@@ -236,7 +236,7 @@ TEST_F(FleetTest, RestartServesLastGoodRevisionEvenIfPolicyNowFails) {
   EXPECT_EQ(fleet_->Status().revision, good);
   // The host's applied state came back from the store; nothing to resend.
   RecordingSink a2, b2;
-  Connect("a", a2, Sha256Hex("ruleset a"));
+  Connect("a", a2, wire::Sha256Hex("ruleset a"));
   Connect("b", b2);
   EXPECT_TRUE(a2.got.empty());
   ASSERT_EQ(b2.got.size(), 1u);
@@ -302,7 +302,7 @@ TEST_F(FleetTest, ApplyFailureAndDriftShowInStatusAndMetrics) {
   RecordingSink a;
   uint64_t sa = Connect("a", a);
   fleet_->OnApplyResult("a", sa,
-                        {false, "nft: syntax error", absl::Milliseconds(1), Sha256Hex("old"), "",
+                        {false, "nft: syntax error", absl::Milliseconds(1), wire::Sha256Hex("old"), "",
                          now_ + absl::Milliseconds(20)});
   EXPECT_EQ(HostStatus("a").last_error, "nft: syntax error");
   fleet_->OnDrift("a", sa, {{"rule added to chain input"}, now_, 99, false});

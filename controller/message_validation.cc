@@ -2,7 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "controller/sha256.h"
+#include "wire/limits.h"
+#include "wire/proto_convert.h"
+#include "wire/sha256.h"
 
 namespace polder::controller {
 namespace {
@@ -17,12 +19,10 @@ bool IsText(std::string_view s, size_t max) {
   return true;
 }
 
-bool OptionalHash(std::string_view s) { return s.empty() || IsSha256Hex(s); }
+bool OptionalHash(absl::string_view s) { return s.empty() || wire::IsSha256Hex(s); }
 
 absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_view field) {
-  // 0001-01-01 .. 9999-12-31, as google.protobuf.Timestamp defines.
-  if (t.seconds() < -62135596800 || t.seconds() > 253402300799 || t.nanos() < 0 ||
-      t.nanos() > 999999999)
+  if (!wire::IsValidTimestamp(t))
     return Invalid(absl::StrCat(field, " is not a valid timestamp"));
   return absl::OkStatus();
 }
@@ -71,11 +71,11 @@ absl::Status ValidateHello(const v1::Hello& m) {
 }
 
 absl::Status ValidateApplyResult(const v1::ApplyResult& m) {
-  if (!IsSha256Hex(m.ruleset_hash()))
+  if (!wire::IsSha256Hex(m.ruleset_hash()))
     return Invalid("apply_result.ruleset_hash must be SHA-256 hex");
   if (!OptionalHash(m.revision())) return Invalid("apply_result.revision must be SHA-256 hex");
   if (!m.ok() && m.error().empty()) return Invalid("apply_result.error is required when !ok");
-  if (m.error().size() > kMaxErrorBytes) return Invalid("apply_result.error is too long");
+  if (m.error().size() > wire::kMaxErrorBytes) return Invalid("apply_result.error is too long");
   const auto& d = m.duration();
   if (d.seconds() < 0 || d.seconds() > 86400 || d.nanos() < 0 || d.nanos() > 999999999)
     return Invalid("apply_result.duration is out of range");
@@ -84,10 +84,10 @@ absl::Status ValidateApplyResult(const v1::ApplyResult& m) {
 
 absl::Status ValidateDriftReport(const v1::DriftReport& m) {
   if (m.differences().empty()) return Invalid("drift_report.differences is empty");
-  if (m.differences_size() > kMaxDifferences)
+  if (m.differences_size() > wire::kMaxDifferences)
     return Invalid("drift_report has too many differences");
   for (const auto& d : m.differences())
-    if (d.empty() || d.size() > kMaxDifferenceBytes)
+    if (d.empty() || d.size() > wire::kMaxDifferenceBytes)
       return Invalid("drift_report.differences holds an empty or oversized entry");
   if (m.pid() < 0) return Invalid("drift_report.pid is negative");
   return CheckTimestamp(m.time(), "drift_report.time");

@@ -1,6 +1,7 @@
 // Checks every message from the network before the controller uses it:
 // names, hashes, sizes and timestamps. A message that fails is rejected
-// (INVALID_ARGUMENT) and logged, never half-used.
+// (INVALID_ARGUMENT) and logged, never half-used. Sizes are the wire
+// contract's (wire/limits.h).
 #ifndef POLDER_CONTROLLER_MESSAGE_VALIDATION_H_
 #define POLDER_CONTROLLER_MESSAGE_VALIDATION_H_
 
@@ -11,10 +12,6 @@
 #include "polder/v1/polder.pb.h"
 
 namespace polder::controller {
-
-inline constexpr size_t kMaxErrorBytes = 64 * 1024;
-inline constexpr int kMaxDifferences = 1000;
-inline constexpr size_t kMaxDifferenceBytes = 4096;
 
 // A polder name: [a-z][a-z0-9_-]{0,62} (spec §1).
 bool IsPolderName(std::string_view s);

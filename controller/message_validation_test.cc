@@ -2,7 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "controller/sha256.h"
+#include "wire/limits.h"
+#include "wire/sha256.h"
 
 namespace polder::controller {
 namespace {
@@ -11,7 +12,7 @@ v1::Hello GoodHello() {
   v1::Hello h;
   h.set_host("web-1");
   h.set_agent_version("0.1.0");
-  h.set_ruleset_hash(Sha256Hex("x"));
+  h.set_ruleset_hash(wire::Sha256Hex("x"));
   return h;
 }
 
@@ -35,7 +36,7 @@ TEST(MessageValidationTest, Hello) {
 TEST(MessageValidationTest, ApplyResult) {
   v1::ApplyResult r;
   r.set_ok(true);
-  r.set_ruleset_hash(Sha256Hex("x"));
+  r.set_ruleset_hash(wire::Sha256Hex("x"));
   EXPECT_TRUE(ValidateApplyResult(r).ok());
   r.set_ok(false);
   EXPECT_FALSE(ValidateApplyResult(r).ok());  // failure without a reason
@@ -59,7 +60,7 @@ TEST(MessageValidationTest, DriftReport) {
   d.set_pid(-4);
   EXPECT_FALSE(ValidateDriftReport(d).ok());
   d.set_pid(4);
-  d.add_differences(std::string(kMaxDifferenceBytes + 1, 'x'));
+  d.add_differences(std::string(wire::kMaxDifferenceBytes + 1, 'x'));
   EXPECT_FALSE(ValidateDriftReport(d).ok());
 }
 

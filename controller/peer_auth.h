@@ -10,7 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "controller/pki.h"
+#include "pki/pki.h"
 
 namespace polder::controller {
 

@@ -1,9 +1,9 @@
 #include "controller/policy_source.h"
 
 #include "absl/strings/str_cat.h"
-#include "compiler/check.h"
-#include "compiler/quarantine.h"
-#include "compiler/ruleset_renderer.h"
+#include "compiler/verify/check.h"
+#include "compiler/model/quarantine.h"
+#include "compiler/render/ruleset_renderer.h"
 
 namespace polder::controller {
 namespace {
@@ -51,7 +51,7 @@ absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::T
 
   CompiledPolicy out;
   out.revision = policy->revision;
-  out.mode = policy->settings.mode == Mode::kAudit ? "audit" : "enforce";
+  out.mode = policy->settings.mode;
   out.next_expiry = NextExpiry(*policy, now);
   for (const Zone& z : policy->zones) out.zones.insert(z.name);
   for (const Diagnostic& d : loaded->diagnostics.items())

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "controller/sha256.h"
+#include "wire/sha256.h"
 
 namespace polder::controller {
 namespace {
@@ -65,7 +65,7 @@ class PolicySourceTest : public ::testing::Test {
 TEST_F(PolicySourceTest, CompilesEveryHostWithItsZone) {
   auto c = DirectoryCompiler(dir_)(now_, {});
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_TRUE(IsSha256Hex(c->revision));
+  EXPECT_TRUE(wire::IsSha256Hex(c->revision));
   ASSERT_EQ(c->hosts.size(), 4u);
   EXPECT_EQ(c->hosts.at("web-1").zone, "web");
   EXPECT_NE(c->hosts.at("db-1").ruleset.find("table inet polder"), std::string::npos);
@@ -73,7 +73,7 @@ TEST_F(PolicySourceTest, CompilesEveryHostWithItsZone) {
   EXPECT_EQ(c->next_expiry,
             absl::FromCivil(absl::CivilSecond(2030, 1, 1, 0, 0, 0), absl::UTCTimeZone()));
   EXPECT_EQ(c->zones.count("mgmt"), 1u);
-  EXPECT_EQ(c->mode, "enforce");
+  EXPECT_EQ(c->mode, wire::Mode::kEnforce);
 }
 
 TEST_F(PolicySourceTest, ExpiredFlowChangesOnlyAffectedRulesetsAndClearsExpiry) {

@@ -40,15 +40,6 @@ class ControllerServer {
   int port_ = 0;
 };
 
-// Server credentials from DIR/{ca.crt,controller.crt,controller.key}: clients
-// must present a certificate signed by the CA.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> LoadServerCredentials(
-    const std::filesystem::path& dir);
-
-// Client credentials from DIR/ca.crt plus admin.{crt,key} or agent.{crt,key}.
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientCredentials(
-    const std::filesystem::path& dir);
-
 }  // namespace polder::controller
 
 #endif  // POLDER_CONTROLLER_SERVER_H_

@@ -134,7 +134,7 @@ absl::Status StateStore::Exec(const char* sql) {
 absl::Status StateStore::Begin() { return Exec("BEGIN IMMEDIATE"); }
 absl::Status StateStore::Commit() { return Exec("COMMIT"); }
 
-absl::Status StateStore::SaveRollout(const std::string& revision, const std::string& mode,
+absl::Status StateStore::SaveRollout(const std::string& revision, wire::Mode mode,
                                      const std::vector<DesiredRuleset>& changed,
                                      const std::vector<std::string>& all_hosts, absl::Time time) {
   // Inside a caller's transaction the caller commits; else this is one.
@@ -145,13 +145,13 @@ absl::Status StateStore::SaveRollout(const std::string& revision, const std::str
   auto body = [&]() -> absl::Status {
     if (auto s = Stmt(db_, "INSERT OR IGNORE INTO revisions VALUES (?, ?, ?)")
                      .Bind(revision)
-                     .Bind(mode)
+                     .Bind(std::string(wire::ModeName(mode)))
                      .Bind(Micros(time))
                      .Run();
         !s.ok())
       return s;
     Stmt meta(db_, "INSERT OR REPLACE INTO meta VALUES (?, ?)");
-    for (auto [k, v] : {std::pair{"served_revision", revision}, std::pair{"mode", mode}}) {
+    for (auto [k, v] : {std::pair{"served_revision", revision}, std::pair{"mode", std::string(wire::ModeName(mode))}}) {
       meta.Reset();
       if (auto s = meta.Bind(std::string(k)).Bind(v).Run(); !s.ok()) return s;
     }
@@ -192,7 +192,11 @@ absl::StatusOr<std::optional<ServedRevision>> StateStore::LoadServed() {
   Stmt meta(db_, "SELECT key, value FROM meta");
   while (meta.Step()) {
     if (meta.Text(0) == "served_revision") served.revision = meta.Text(1);
-    if (meta.Text(0) == "mode") served.mode = meta.Text(1);
+    if (meta.Text(0) == "mode") {
+      std::optional<wire::Mode> mode = wire::ParseMode(meta.Text(1));
+      if (!mode) return absl::DataLossError(absl::StrCat("state database: unknown mode '", meta.Text(1), "'"));
+      served.mode = *mode;
+    }
   }
   if (auto s = meta.status(); !s.ok()) return s;
   if (served.revision.empty()) return std::optional<ServedRevision>();

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "wire/mode.h"
 
 struct sqlite3;
 
@@ -45,7 +46,7 @@ struct HostRecord {
 
 struct ServedRevision {
   std::string revision;
-  std::string mode;  // enforce | audit
+  wire::Mode mode = wire::Mode::kEnforce;
   std::vector<DesiredRuleset> hosts;
 };
 
@@ -95,7 +96,7 @@ class StateStore {
 
   // Records a rollout: the served revision, its mode and the rulesets of the
   // hosts that changed; hosts not in `all_hosts` are forgotten.
-  absl::Status SaveRollout(const std::string& revision, const std::string& mode,
+  absl::Status SaveRollout(const std::string& revision, wire::Mode mode,
                            const std::vector<DesiredRuleset>& changed,
                            const std::vector<std::string>& all_hosts, absl::Time time);
   // The last rollout, if any.

@@ -33,7 +33,7 @@ class StateStoreTest : public ::testing::Test {
 TEST_F(StateStoreTest, RolloutAndReportsSurviveReopen) {
   {
     auto s = Open();
-    ASSERT_TRUE(s->SaveRollout("r1", "enforce",
+    ASSERT_TRUE(s->SaveRollout("r1", wire::Mode::kEnforce,
                                {{"a", "r1", "rs-a", "ha"}, {"b", "r1", "rs-b", "hb"}}, {"a", "b"},
                                t0_)
                     .ok());
@@ -62,14 +62,14 @@ TEST_F(StateStoreTest, RolloutAndReportsSurviveReopen) {
 
 TEST_F(StateStoreTest, RolloutForgetsHostsThatLeftThePolicyAndKeepsUnchangedOnes) {
   auto s = Open();
-  ASSERT_TRUE(s->SaveRollout("r1", "enforce", {{"a", "r1", "x", "h1"}, {"b", "r1", "y", "h2"}},
+  ASSERT_TRUE(s->SaveRollout("r1", wire::Mode::kEnforce, {{"a", "r1", "x", "h1"}, {"b", "r1", "y", "h2"}},
                              {"a", "b"}, t0_)
                   .ok());
-  ASSERT_TRUE(s->SaveRollout("r2", "audit", {{"c", "r2", "z", "h3"}}, {"a", "c"}, t0_).ok());
+  ASSERT_TRUE(s->SaveRollout("r2", wire::Mode::kAudit, {{"c", "r2", "z", "h3"}}, {"a", "c"}, t0_).ok());
   auto served = s->LoadServed();
   ASSERT_TRUE(served.ok() && served->has_value());
   EXPECT_EQ((*served)->revision, "r2");
-  EXPECT_EQ((*served)->mode, "audit");
+  EXPECT_EQ((*served)->mode, wire::Mode::kAudit);
   std::vector<std::string> names;
   for (const auto& h : (*served)->hosts) names.push_back(h.host + "=" + h.ruleset);
   std::sort(names.begin(), names.end());
@@ -78,7 +78,7 @@ TEST_F(StateStoreTest, RolloutForgetsHostsThatLeftThePolicyAndKeepsUnchangedOnes
 
 TEST_F(StateStoreTest, OnlyTheNewestReportsAreKept) {
   auto s = Open();
-  ASSERT_TRUE(s->SaveRollout("r1", "enforce", {{"a", "r1", "rs-a", "ha"}}, {"a"}, t0_).ok());
+  ASSERT_TRUE(s->SaveRollout("r1", wire::Mode::kEnforce, {{"a", "r1", "rs-a", "ha"}}, {"a"}, t0_).ok());
   ASSERT_TRUE(s->Begin().ok());
   for (int64_t i = 0; i < StateStore::kKeptReports + 50; ++i) {
     ASSERT_TRUE(s->RecordDrift("a", {{"rule added"}, t0_, 7, true}).ok());

@@ -17,9 +17,9 @@ if [ -z "${POLDER_BUILD_DIR:-}" ]; then
   bash "$top/scripts/build.sh"
   POLDER_BUILD_DIR=$top/build
 fi
-export POLDER=$POLDER_BUILD_DIR/compiler/cli/polder
-export POLDER_CONTROLLER=$POLDER_BUILD_DIR/controller/polder-controller
-export POLDER_AGENT=$POLDER_BUILD_DIR/agent/polder-agent
+export POLDER=$POLDER_BUILD_DIR/bin/polder
+export POLDER_CONTROLLER=$POLDER_BUILD_DIR/bin/polder-controller
+export POLDER_AGENT=$POLDER_BUILD_DIR/bin/polder-agent
 # shellcheck source=../tests/fleet/lib.sh
 . "$top/tests/fleet/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (it makes network namespaces)"; exit 2; }

@@ -10,9 +10,9 @@ CC=clang CXX=clang++ cmake -S "$top" -B "$build" -G Ninja -DPOLDER_FUZZ=ON \
 cmake --build "$build" --target policy_loader_fuzz -j2 >/dev/null
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-cp "$top"/compiler/fuzz_corpus/* "$corpus"/
+cp "$top"/compiler/frontend/fuzz_corpus/* "$corpus"/
 cd "$build"
 UBSAN_OPTIONS=halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
-  ./compiler/policy_loader_fuzz -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  ./bin/policy_loader_fuzz -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
   -max_len=65536 "$corpus" 2>&1 | tail -n 5
 echo "fuzz: ${seconds}s under ASan/UBSan, no crash"

@@ -9,14 +9,3 @@ if(TARGET polder_controller)
   add_test(NAME controller_loopback_test COMMAND controller_loopback_test)
   set_tests_properties(controller_loopback_test PROPERTIES TIMEOUT 300)
 endif()
-
-# The fleet commands of the `polder` CLI, built on their own so they are
-# tested whether or not the CLI links the controller yet.
-if(TARGET polder_controller)
-  find_package(CLI11 REQUIRED)
-  add_executable(fleet_commands_test
-    ${PROJECT_SOURCE_DIR}/compiler/cli/fleet_commands.cc
-    ${PROJECT_SOURCE_DIR}/compiler/cli/fleet_commands_test.cc)
-  target_link_libraries(fleet_commands_test PRIVATE polder_controller CLI11::CLI11 GTest::gtest_main)
-  add_test(NAME fleet_commands_test COMMAND fleet_commands_test)
-endif()

@@ -18,11 +18,13 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "wire/sha256.h"
 #include "absl/strings/str_join.h"
 #include "agent/enforcer.h"
 #include "agent/libnftables_kernel.h"
 #include "agent/ruleset.h"
 #include "agent/ruleset_applier.h"
+#include "wire/ruleset_header.h"
 
 namespace polder::agent {
 namespace {
@@ -38,8 +40,9 @@ std::string MakeRuleset(int n, int offset) {
                     " . tcp . ", 1000 + (i / (1 << 23)));
   }
   return absl::StrCat(
-      "# polder ruleset host=bench revision=", Sha256Hex(absl::StrCat(n, "/", offset)),
-      " mode=enforce\ntable inet polder\ndelete table inet polder\ntable inet polder {\n"
+      wire::FormatRulesetHeader(
+          {"bench", wire::Sha256Hex(absl::StrCat(n, "/", offset)), wire::Mode::kEnforce}),
+      "table inet polder\ndelete table inet polder\ntable inet polder {\n"
       "\tset in_allow_v4 { type ipv4_addr . inet_proto . inet_service; flags interval; "
       "elements = { ",
       elements,

@@ -10,7 +10,7 @@ hosts=${3:-100000}
 flows=${4:-50000}
 runs=${5:-5}
 gen=$(find "$build" -name polder_gen_policy -type f -perm -u+x | head -n 1)
-polder="$build/compiler/cli/polder"
+polder="$build/bin/polder"
 [ -x "$gen" ] || { echo "polder_gen_policy not built" >&2; exit 2; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

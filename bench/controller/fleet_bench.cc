@@ -29,8 +29,9 @@
 #include "controller/log.h"
 #include "controller/process_tuning.h"
 #include "controller/server.h"
-#include "controller/sha256.h"
+#include "wire/sha256.h"
 #include "polder/v1/polder.grpc.pb.h"
+#include "wire/ruleset_header.h"
 
 namespace polder::bench {
 namespace {
@@ -61,7 +62,7 @@ struct SyntheticPolicy {
   absl::StatusOr<CompiledPolicy> Compile(absl::Time, const std::vector<QuarantineRecord>&) {
     CompiledPolicy c;
     int port = flow_port.load();
-    c.revision = controller::Sha256Hex(absl::StrCat("rev", port));
+    c.revision = wire::Sha256Hex(absl::StrCat("rev", port));
     c.zones = {"zone"};
     std::string filler;
     while (static_cast<int>(filler.size()) < bytes)
@@ -69,8 +70,8 @@ struct SyntheticPolicy {
                       ".0/24 . tcp . ", 1000 + filler.size(), " }\n");
     for (int i = 0; i < hosts; ++i) {
       std::string name = HostName(i);
-      c.hosts[name] = {"zone", absl::StrCat("# polder ruleset host=", name,
-                                            " revision=", c.revision, "\ntable inet polder\n",
+      c.hosts[name] = {"zone", absl::StrCat(wire::FormatRulesetHeader({name, c.revision, wire::Mode::kEnforce}),
+                                            "table inet polder\n",
                                             "delete table inet polder\n# host ", i, "\n", filler,
                                             "    add element inet polder allow_in { 10.9.0.0/24 "
                                             ". tcp . ",
@@ -151,7 +152,7 @@ class SimAgent final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::Cont
       auto* r = ack.mutable_apply_result();
       r->set_ok(true);
       r->set_revision(in_.assignment().revision());
-      r->set_ruleset_hash(controller::Sha256Hex(in_.assignment().ruleset()));
+      r->set_ruleset_hash(wire::Sha256Hex(in_.assignment().ruleset()));
       Queue(std::move(ack));
       applied_->fetch_add(1);
     }

@@ -9,8 +9,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
 agents=${2:-50}
 rounds=${3:-5}
-export POLDER=$build/compiler/cli/polder POLDER_CONTROLLER=$build/controller/polder-controller
-export POLDER_AGENT=$build/agent/polder-agent
+export POLDER=$build/bin/polder POLDER_CONTROLLER=$build/bin/polder-controller
+export POLDER_AGENT=$build/bin/polder-agent
 # shellcheck source=../../tests/fleet/lib.sh
 . "$top/tests/fleet/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }

@@ -5,7 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
 #include "bench/graph/policy_generator.h"
-#include "compiler/rfc3339.h"
+#include "wire/rfc3339.h"
 
 int main(int argc, char** argv) {
   polder::bench::GeneratorOptions o;

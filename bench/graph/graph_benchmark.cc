@@ -6,10 +6,10 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/graph/policy_generator.h"
-#include "compiler/invariants.h"
-#include "compiler/lint.h"
-#include "compiler/policy_diff.h"
-#include "compiler/zone_graph.h"
+#include "compiler/verify/invariants.h"
+#include "compiler/verify/lint.h"
+#include "compiler/verify/policy_diff.h"
+#include "compiler/verify/zone_graph.h"
 
 namespace polder::bench {
 namespace {
@@ -39,7 +39,7 @@ void BM_BuildGraph(benchmark::State& state) {
   size_t edges = 0;
   for (auto _ : state) {
     ZoneGraph g = BuildZoneGraph(p);
-    edges = boost::num_edges(g.graph);
+    edges = g.edge_count();
     benchmark::DoNotOptimize(edges);
   }
   SetCounters(state, p);

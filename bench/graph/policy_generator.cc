@@ -6,7 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "compiler/zone_map.h"
+#include "compiler/model/zone_map.h"
+#include "wire/rfc3339.h"
 
 namespace polder::bench {
 namespace {
@@ -84,7 +85,7 @@ class Generator {
   }
 
   void Services() {
-    p_.services.push_back(Service{"any", {ServicePort::Any()}, {}, true});
+    p_.services.push_back(BuiltinAnyService());
     for (int s = 0; s < o_.services; ++s) {
       Service svc;
       svc.name = absl::StrCat("svc-", s);
@@ -276,7 +277,7 @@ std::string FlowsYaml(const Policy& p) {
     }
     if (f.expires) {
       absl::StrAppend(&out, "    expires: ",
-                      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *f.expires, absl::UTCTimeZone()),
+                      FormatRfc3339(*f.expires),
                       "\n");
     }
   }

@@ -14,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "compiler/policy.h"
+#include "compiler/model/policy.h"
 
 namespace polder::bench {
 

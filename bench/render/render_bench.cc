@@ -4,8 +4,8 @@
 #include <random>
 
 #include "benchmark/benchmark.h"
-#include "compiler/ruleset_renderer.h"
-#include "tests/render/policy_builder.h"
+#include "compiler/render/ruleset_renderer.h"
+#include "compiler/testing/policy_builder.h"
 
 namespace {
 

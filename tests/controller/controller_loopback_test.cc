@@ -9,10 +9,10 @@
 #include "controller/agent_service.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
-#include "controller/pki.h"
+#include "pki/pki.h"
 #include "controller/policy_source.h"
 #include "controller/server.h"
-#include "controller/sha256.h"
+#include "wire/sha256.h"
 #include "controller/state_store.h"
 #include "tests/controller/test_agent.h"
 
@@ -177,7 +177,7 @@ TEST_F(ControllerLoopbackTest, AgentGetsItsOwnRulesetAndReportsBack) {
   auto got = a->WaitAssignments(1, absl::Seconds(10));
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(absl::StrContains(got[0].ruleset(), "host=web-1")) << got[0].ruleset();
-  EXPECT_EQ(got[0].ruleset_hash(), Sha256Hex(got[0].ruleset()));
+  EXPECT_EQ(got[0].ruleset_hash(), wire::Sha256Hex(got[0].ruleset()));
   EXPECT_EQ(got[0].mode(), v1::MODE_ENFORCE);
   EXPECT_GT(got[0].confirm_deadline().seconds(), absl::ToUnixSeconds(absl::Now()));
   ASSERT_TRUE(a->Ack(got[0]));

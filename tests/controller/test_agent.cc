@@ -1,6 +1,6 @@
 #include "tests/controller/test_agent.h"
 
-#include "controller/sha256.h"
+#include "wire/sha256.h"
 
 namespace polder::testing {
 
@@ -43,7 +43,7 @@ bool TestAgent::Ack(const v1::Assignment& a) {
   auto* r = m.mutable_apply_result();
   r->set_ok(true);
   r->set_revision(a.revision());
-  r->set_ruleset_hash(controller::Sha256Hex(a.ruleset()));
+  r->set_ruleset_hash(wire::Sha256Hex(a.ruleset()));
   r->mutable_duration()->set_nanos(1000000);
   return Send(m);
 }

@@ -1,0 +1,383 @@
+#include "agent/uplink/controller_client.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "agent/uplink/backoff.h"
+#include "agent/uplink/messages.h"
+#include "nlohmann/json.hpp"
+#include "polder/v1/polder.grpc.pb.h"
+#include "wire/limits.h"
+#include "wire/tls_credentials.h"
+
+namespace polder::agent {
+namespace {
+
+constexpr size_t kMaxOutbox = 256;
+
+// A channel of its own (never sharing a connection with another channel), so that connecting
+// proves the network path as it is now.
+std::shared_ptr<grpc::Channel> FreshChannel(const std::string& target,
+                                            const std::shared_ptr<grpc::ChannelCredentials>& creds,
+                                            uint64_t nonce) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("polder.nonce", static_cast<int>(nonce & 0x7fffffff));
+  args.SetMaxReceiveMessageSize(static_cast<int>(wire::kMaxMessageToAgentBytes));
+  // Above the controller's minimum ping interval (10 s), so it never calls our pings abuse;
+  // heartbeats carry data more often anyway.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  return grpc::CreateCustomChannel(target, creds, args);
+}
+
+std::chrono::system_clock::time_point ToChrono(absl::Time t) { return absl::ToChronoTime(t); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ControllerClient>> ControllerClient::Create(Options options,
+                                                                           Enforcer* enforcer,
+                                                                           RulesetStore* store,
+                                                                           LogSink log) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (options.tls_dir.empty()) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    auto loaded = wire::LoadClientCredentials(options.tls_dir);
+    if (!loaded.ok()) return loaded.status();
+    creds = *loaded;
+  }
+  return std::unique_ptr<ControllerClient>(
+      new ControllerClient(std::move(options), std::move(creds), enforcer, store, std::move(log)));
+}
+
+ControllerClient::ControllerClient(Options options, std::shared_ptr<grpc::ChannelCredentials> creds,
+                                   Enforcer* enforcer, RulesetStore* store, LogSink log)
+    : options_(std::move(options)),
+      creds_(std::move(creds)),
+      enforcer_(enforcer),
+      store_(store),
+      log_(std::move(log)) {}
+
+ControllerClient::~ControllerClient() { Stop(); }
+
+void ControllerClient::Log(const std::string& event, const std::string& message) {
+  if (!log_) return;
+  nlohmann::ordered_json j;
+  j["event"] = event;
+  j["time"] = absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
+  j["host"] = options_.host;
+  j["message"] = message;
+  log_(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+std::string ControllerClient::applied_hash() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return applied_ ? applied_->hash : "";
+}
+
+void ControllerClient::RestoreStored() {
+  absl::StatusOr<std::optional<StoredRuleset>> stored = store_->Load();
+  if (!stored.ok()) {
+    Log("store-error", std::string(stored.status().message()));
+    return;
+  }
+  if (!stored->has_value()) return;
+  absl::StatusOr<Ruleset> parsed = ParseRuleset((*stored)->text);
+  if (!parsed.ok() || parsed->host != options_.host) {
+    Log("store-error", absl::StrCat("stored ruleset ignored: ",
+                                    parsed.ok() ? "it is for host " + parsed->host
+                                                : std::string(parsed.status().message())));
+    return;
+  }
+  absl::Status st = enforcer_->Apply((*stored)->text).get();
+  if (!st.ok()) {
+    Log("store-error", absl::StrCat("stored ruleset not applied: ", st.message()));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  applied_ = Applied{(*stored)->revision, (*stored)->text, parsed->hash};
+  Log("restored", absl::StrCat("enforcing the stored ruleset of revision ", (*stored)->revision));
+}
+
+void ControllerClient::OnEnforcerEvent(const AgentEvent& e) {
+  if (e.kind == AgentEvent::Kind::kDrift) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_drift_ = e.differences;
+    }
+    Send(DriftMessage(e.differences, e.time, e.pid, false));
+  } else if (e.kind == AgentEvent::Kind::kRestored) {
+    std::vector<std::string> diffs;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      diffs.swap(last_drift_);
+    }
+    Send(DriftMessage(diffs, e.time, 0, true));
+  }
+}
+
+void ControllerClient::Send(v1::AgentMessage m) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (outbox_.size() >= kMaxOutbox) {
+    // Keep apply results; the oldest drift report goes first.
+    auto drift = std::find_if(outbox_.begin(), outbox_.end(),
+                              [](const v1::AgentMessage& x) { return x.has_drift_report(); });
+    outbox_.erase(drift != outbox_.end() ? drift : outbox_.begin());
+  }
+  outbox_.push_back(std::move(m));
+  cv_.notify_all();
+}
+
+bool ControllerClient::SleepUnlessStopped(absl::Duration d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, absl::ToChronoNanoseconds(d), [&] { return stop_; });
+  return !stop_;
+}
+
+void ControllerClient::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = true;
+  if (live_context_) live_context_->TryCancel();
+  cv_.notify_all();
+}
+
+void ControllerClient::Run() {
+  Backoff backoff(options_.backoff_initial, options_.backoff_max,
+                  std::hash<std::string>()(options_.host) ^ static_cast<uint64_t>(getpid()) ^
+                      static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    if (RunSession()) backoff.Reset();
+    absl::Duration wait = backoff.Next();
+    Log("reconnect", absl::StrCat("next attempt in ", absl::FormatDuration(wait)));
+    if (!SleepUnlessStopped(wait)) return;
+  }
+}
+
+bool ControllerClient::RunSession() {
+  auto channel = FreshChannel(options_.target, creds_, ++probe_counter_);
+  if (!WaitForConnected(*channel, absl::Now() + options_.connect_timeout)) {
+    Log("unreachable", absl::StrCat("cannot connect to the controller at ", options_.target,
+                                    " (network, or TLS refused: check the certificates)"));
+    return false;
+  }
+  auto stub = v1::AgentService::NewStub(channel);
+  grpc::ClientContext ctx;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return false;
+    live_context_ = &ctx;
+    inbox_ = Inbox();
+  }
+  auto stream = stub->Connect(&ctx);
+  absl::Time opened = absl::Now();
+  Applied now_applied;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (applied_) now_applied = *applied_;
+  }
+  bool established = stream->Write(
+      HelloMessage(options_.host, options_.agent_version, now_applied.revision, now_applied.hash));
+  std::thread reader([&] {
+    v1::ControllerMessage m;
+    while (stream->Read(&m)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (m.has_assignment()) inbox_.assignment = std::move(*m.mutable_assignment());
+      m = v1::ControllerMessage();
+      cv_.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox_.closed = true;
+    cv_.notify_all();
+  });
+  if (established)
+    Log("connected", absl::StrCat("stream open to ", options_.target, ", Hello sent"));
+
+  absl::Time next_heartbeat = absl::Now() + options_.heartbeat_interval;
+  bool ok = established;
+  while (ok) {
+    std::optional<v1::Assignment> assignment;
+    std::deque<v1::AgentMessage> out;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_until(lock, ToChrono(next_heartbeat), [&] {
+        return stop_ || inbox_.closed || inbox_.assignment || !outbox_.empty();
+      });
+      if (stop_ || inbox_.closed) break;
+      assignment.swap(inbox_.assignment);
+      out.swap(outbox_);
+    }
+    while (!out.empty()) {
+      if (!stream->Write(out.front())) {
+        ok = false;
+        break;
+      }
+      out.pop_front();
+    }
+    if (!out.empty()) {  // Not sent: back to the front of the queue for the next stream.
+      std::lock_guard<std::mutex> lock(mu_);
+      while (!out.empty()) {
+        outbox_.push_front(std::move(out.back()));
+        out.pop_back();
+      }
+      break;
+    }
+    if (assignment) {
+      HandleAssignment(*assignment);
+      continue;  // Its result is in the outbox.
+    }
+    if (absl::Now() >= next_heartbeat) {
+      if (!stream->Write(HeartbeatMessage(absl::Now()))) break;
+      next_heartbeat = absl::Now() + options_.heartbeat_interval;
+    }
+  }
+  bool closed_by_peer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_by_peer = inbox_.closed;
+  }
+  // Cancelling a call the controller already finished would hide its reason (a refusal).
+  if (!closed_by_peer) ctx.TryCancel();
+  reader.join();
+  grpc::Status status = stream->Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_context_ = nullptr;
+    if (stop_) return established;
+  }
+  // A refusal (wrong identity, unknown host, a message it would not take) is not fixed by
+  // reconnecting at once: back off as if the connection had failed.
+  bool refused = status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+                 status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+                 status.error_code() == grpc::StatusCode::NOT_FOUND ||
+                 status.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
+  Log(refused ? "refused" : "disconnected",
+      absl::StrCat("stream to ", options_.target,
+                   " ended: ", status.ok() ? "closed by the controller" : status.error_message()));
+  // A stream the controller ends at once is no reason to retry at full speed.
+  return established && !refused && absl::Now() - opened >= absl::Seconds(2);
+}
+
+bool ControllerClient::WaitForConnected(grpc::Channel& channel, absl::Time deadline) {
+  // In slices, so that Stop() is not held up by a controller that does not answer.
+  while (absl::Now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return false;
+    }
+    absl::Time slice = std::min(deadline, absl::Now() + absl::Milliseconds(250));
+    if (channel.WaitForConnected(ToChrono(slice))) return true;
+  }
+  return false;
+}
+
+void ControllerClient::HandleAssignment(const v1::Assignment& a) {
+  Applied before;
+  bool had_before = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (applied_) {
+      before = *applied_;
+      had_before = true;
+    }
+  }
+  absl::StatusOr<CheckedAssignment> checked = CheckAssignment(a, options_.host);
+  if (!checked.ok()) {
+    Log("rejected", std::string(checked.status().message()));
+    Send(ApplyResultMessage(false, std::string(checked.status().message()), absl::ZeroDuration(),
+                            before.hash, a.revision()));
+    return;
+  }
+  const std::string& hash = checked->ruleset.hash;
+  if (had_before && hash == before.hash) {
+    if (checked->revision != before.revision) {
+      std::lock_guard<std::mutex> lock(mu_);
+      applied_->revision = checked->revision;
+    }
+    Send(ApplyResultMessage(true, "", absl::ZeroDuration(), hash, checked->revision));
+    return;
+  }
+  if (rolled_back_.count(hash)) {
+    std::string why = absl::StrCat("rolled back earlier: revision ", checked->revision,
+                                   " cut this agent off from the controller; not applied again");
+    Log("not-applied", why);
+    Send(ApplyResultMessage(false, why, absl::ZeroDuration(), before.hash, checked->revision));
+    return;
+  }
+  absl::Time start = absl::Now();
+  absl::Status st = enforcer_->Apply(checked->ruleset.text).get();
+  absl::Duration took = absl::Now() - start;
+  if (!st.ok()) {
+    Log("apply-failed", std::string(st.message()));
+    Send(
+        ApplyResultMessage(false, std::string(st.message()), took, before.hash, checked->revision));
+    return;
+  }
+  if (checked->confirm_deadline) {
+    absl::Duration window = std::clamp(*checked->confirm_deadline - absl::Now(),
+                                       options_.confirm_min, options_.confirm_max);
+    if (!ConfirmReachable(absl::Now() + window)) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;  // Not confirmed; a restart enforces the stored (previous) ruleset.
+      }
+      if (!had_before) {
+        std::string why =
+            absl::StrCat("not confirmed: controller unreachable for ", absl::FormatDuration(window),
+                         " after applying revision ", checked->revision,
+                         "; no previous ruleset to return to, keeping it");
+        Log("unconfirmed", why);
+        Send(ApplyResultMessage(false, why, took, hash, checked->revision));
+        return;
+      }
+      if (rolled_back_.size() >= 64) rolled_back_.clear();  // bounded; a retry costs one window
+      rolled_back_.insert(hash);
+      absl::Status back = enforcer_->Apply(before.text).get();
+      std::string why =
+          absl::StrCat("rolled back: controller unreachable for ", absl::FormatDuration(window),
+                       " after applying revision ", checked->revision, "; back to revision ",
+                       before.revision, back.ok() ? "" : absl::StrCat(" FAILED: ", back.message()));
+      Log("rolled-back", why);
+      Send(ApplyResultMessage(false, why, took, back.ok() ? before.hash : hash, checked->revision));
+      return;
+    }
+  }
+  Applied now{checked->revision, checked->ruleset.text, hash};
+  if (absl::Status saved = store_->Save({now.revision, now.text}); !saved.ok()) {
+    Log("store-error", std::string(saved.message()));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    applied_ = now;
+  }
+  Log("applied", absl::StrCat("revision ", now.revision, " in ", absl::FormatDuration(took)));
+  Send(ApplyResultMessage(true, "", took, hash, checked->revision));
+}
+
+bool ControllerClient::ConfirmReachable(absl::Time deadline) {
+  if (options_.reachable) return options_.reachable(deadline);
+  while (absl::Now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return false;
+    }
+    auto channel = FreshChannel(options_.target, creds_, ++probe_counter_);
+    absl::Time attempt = std::min(deadline, absl::Now() + options_.confirm_attempt);
+    if (WaitForConnected(*channel, attempt)) return true;
+    if (!SleepUnlessStopped(std::min(absl::Milliseconds(200), deadline - absl::Now()))) {
+      return false;
+    }
+  }
+  return false;
+}
+
+}  // namespace polder::agent

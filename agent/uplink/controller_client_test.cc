@@ -1,0 +1,387 @@
+// ControllerClient against an in-process fake controller (gRPC on 127.0.0.1, insecure) and an
+// Enforcer over the fake kernel: Hello contents, applying and reporting, refusing malformed
+// assignments, drift reports, commit confirmed with rollback, reconnecting, and the stored
+// ruleset enforced by a restarted agent before any controller is reachable.
+#include "agent/uplink/controller_client.h"
+#include "wire/sha256.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/uplink/messages.h"
+#include "agent/testing/fake_nft_kernel.h"
+#include "agent/testing/kernel_test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "polder/v1/polder.grpc.pb.h"
+
+namespace polder::agent {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+// Records what agents send and sends what the test queues, on every stream it serves.
+class FakeController final : public v1::AgentService::Service {
+ public:
+  grpc::Status Connect(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::ControllerMessage, v1::AgentMessage>* stream) override {
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!done) {
+        cv_.wait_for(lock, std::chrono::milliseconds(20));
+        while (!to_send_.empty()) {
+          v1::ControllerMessage m = std::move(to_send_.front());
+          to_send_.pop_front();
+          lock.unlock();
+          stream->Write(m);
+          lock.lock();
+        }
+      }
+    });
+    v1::AgentMessage m;
+    while (stream->Read(&m)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      received_.push_back(m);
+      cv_.notify_all();
+    }
+    done = true;
+    writer.join();
+    (void)ctx;
+    return grpc::Status::OK;
+  }
+
+  void Assign(const v1::Assignment& a) {
+    std::lock_guard<std::mutex> lock(mu_);
+    v1::ControllerMessage m;
+    *m.mutable_assignment() = a;
+    to_send_.push_back(m);
+    cv_.notify_all();
+  }
+
+  // The first message at index >= from matching `pred`, waiting up to `timeout`.
+  std::optional<v1::AgentMessage> WaitFor(
+      std::function<bool(const v1::AgentMessage&)> pred, size_t from = 0,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::optional<v1::AgentMessage> found;
+    cv_.wait_for(lock, timeout, [&] {
+      for (size_t i = from; i < received_.size(); ++i) {
+        if (pred(received_[i])) {
+          found = received_[i];
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+  size_t received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<v1::AgentMessage> received_;
+  std::deque<v1::ControllerMessage> to_send_;
+};
+
+bool IsHello(const v1::AgentMessage& m) { return m.has_hello(); }
+bool IsResult(const v1::AgentMessage& m) { return m.has_apply_result(); }
+
+v1::Assignment AssignmentFor(const std::string& text, std::optional<absl::Time> deadline = {}) {
+  auto parsed = ParseRuleset(text);
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  v1::Assignment a;
+  a.set_revision(parsed->revision);
+  a.set_ruleset(text);
+  a.set_ruleset_hash(parsed->hash);
+  a.set_mode(v1::MODE_ENFORCE);
+  if (deadline) a.mutable_confirm_deadline()->set_seconds(absl::ToUnixSeconds(*deadline));
+  return a;
+}
+
+class ControllerClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/polder-client-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    StartServer(0);
+  }
+  void TearDown() override {
+    StopAgent();
+    if (server_) server_->Shutdown(std::chrono::system_clock::now());
+    fs::remove_all(dir_);
+  }
+
+  void StartServer(int port) {
+    fake_ = std::make_unique<FakeController>();
+    grpc::ServerBuilder b;
+    b.AddListeningPort(absl::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials(), &port_);
+    b.RegisterService(fake_.get());
+    server_ = b.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void KillServer() {
+    server_->Shutdown(std::chrono::system_clock::now());
+    server_->Wait();
+    server_.reset();
+  }
+
+  void StartAgent() {
+    auto kernel = std::make_unique<FakeNftKernel>();
+    kernel_ = kernel.get();
+    Enforcer::Options eo;
+    eo.watch_notifications = false;
+    eo.full_check_interval = absl::Hours(1);
+    enforcer_ = std::make_unique<Enforcer>(std::move(kernel), eo, [this](const AgentEvent& e) {
+      if (e.kind == AgentEvent::Kind::kApplied) {
+        std::lock_guard<std::mutex> lock(log_mu_);
+        applied_hashes_.push_back(e.hash);
+      }
+      if (ControllerClient* c = client_ptr_.load()) c->OnEnforcerEvent(e);
+    });
+    store_ = std::make_unique<RulesetStore>(dir_ / "state");
+    ControllerClient::Options o;
+    o.target = absl::StrCat("127.0.0.1:", port_);
+    o.host = "db-1";
+    o.agent_version = "test/1";
+    o.heartbeat_interval = absl::Milliseconds(200);
+    o.backoff_initial = absl::Milliseconds(50);
+    o.backoff_max = absl::Milliseconds(300);
+    o.connect_timeout = absl::Milliseconds(500);
+    o.confirm_min = absl::Seconds(1);
+    o.confirm_attempt = absl::Milliseconds(300);
+    o.reachable = [this](absl::Time deadline) {
+      if (reachable_) return true;
+      absl::SleepFor(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+      return false;
+    };
+    auto c =
+        ControllerClient::Create(o, enforcer_.get(), store_.get(), [this](const std::string& l) {
+          std::lock_guard<std::mutex> lock(log_mu_);
+          log_ += l;
+        });
+    ASSERT_TRUE(c.ok()) << c.status();
+    client_ = std::move(*c);
+    client_ptr_ = client_.get();
+    ASSERT_TRUE(enforcer_->Start().ok());
+    client_->RestoreStored();
+    runner_ = std::thread([this] { client_->Run(); });
+  }
+  void StopAgent() {
+    if (!client_) return;
+    client_->Stop();
+    runner_.join();
+    enforcer_->Stop();
+    client_ptr_ = nullptr;
+    client_.reset();
+    enforcer_.reset();
+  }
+  // The fake kernel's table, read on the enforcer's thread.
+  std::string Table() {
+    enforcer_->CheckNow().get().IgnoreError();
+    return kernel_->table.value_or("");
+  }
+  bool AppliedHash(const std::string& hash) {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    return std::find(applied_hashes_.begin(), applied_hashes_.end(), hash) != applied_hashes_.end();
+  }
+  std::string LogText() {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    return log_;
+  }
+
+  fs::path dir_;
+  int port_ = 0;
+  std::unique_ptr<FakeController> fake_;
+  std::unique_ptr<grpc::Server> server_;
+  FakeNftKernel* kernel_ = nullptr;
+  std::unique_ptr<Enforcer> enforcer_;
+  std::unique_ptr<RulesetStore> store_;
+  std::atomic<ControllerClient*> client_ptr_{nullptr};
+  std::unique_ptr<ControllerClient> client_;
+  std::thread runner_;
+  std::atomic<bool> reachable_{true};
+  std::mutex log_mu_;
+  std::string log_;
+  std::vector<std::string> applied_hashes_;
+};
+
+const std::string& V1() {
+  static const std::string s = testing::SampleRuleset("db-1", {5432}, 0, "v1");
+  return s;
+}
+const std::string& V2() {
+  static const std::string s = testing::SampleRuleset("db-1", {5432, 6432}, 0, "v2");
+  return s;
+}
+
+TEST_F(ControllerClientTest, SaysHelloAppliesAssignmentReportsAndStoresIt) {
+  StartAgent();
+  auto hello = fake_->WaitFor(IsHello);
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->hello().host(), "db-1");
+  EXPECT_EQ(hello->hello().agent_version(), "test/1");
+  EXPECT_TRUE(hello->hello().applied_revision().empty());
+
+  fake_->Assign(AssignmentFor(V1(), absl::Now() + absl::Seconds(10)));
+  auto result = fake_->WaitFor(IsResult);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->apply_result().ok()) << result->apply_result().error();
+  EXPECT_EQ(result->apply_result().ruleset_hash(), wire::Sha256Hex(V1()));
+  EXPECT_EQ(result->apply_result().revision(), ParseRuleset(V1())->revision);
+  EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
+  auto stored = store_->Load();
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->text, V1());
+  // Heartbeats follow while connected.
+  EXPECT_TRUE(fake_->WaitFor([](const v1::AgentMessage& m) { return m.has_heartbeat(); }));
+}
+
+TEST_F(ControllerClientTest, RefusesMalformedAssignmentsAndNeverAppliesThem) {
+  StartAgent();
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  v1::Assignment bad = AssignmentFor(V1());
+  bad.set_ruleset_hash(wire::Sha256Hex("something else"));
+  fake_->Assign(bad);
+  auto result = fake_->WaitFor(IsResult);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_FALSE(result->apply_result().ok());
+  EXPECT_THAT(result->apply_result().error(), HasSubstr("refused"));
+  EXPECT_EQ(result->apply_result().ruleset_hash(), NoRulesetHash());
+  // Counted before the assignment goes out: its result may arrive before Assign returns.
+  size_t from = fake_->received();
+  fake_->Assign(AssignmentFor(testing::SampleRuleset("app-1", {443})));
+  auto second = fake_->WaitFor(IsResult, from);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_THAT(second->apply_result().error(), HasSubstr("for host 'app-1'"));
+  EXPECT_EQ(kernel_->applies, 0);
+  EXPECT_FALSE(store_->Load()->has_value());
+}
+
+TEST_F(ControllerClientTest, ForwardsDriftAndRestoreAsDriftReports) {
+  StartAgent();
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  fake_->Assign(AssignmentFor(V1()));
+  ASSERT_TRUE(fake_->WaitFor(IsResult));
+  // Tamper with the fake kernel's table and let the enforcer find and restore it.
+  enforcer_->CheckNow().get().IgnoreError();
+  kernel_->table = kernel_->table.value_or("") + "\n\tchain sneaky { }";
+  enforcer_->CheckNow().get().IgnoreError();
+  auto drift = fake_->WaitFor([](const v1::AgentMessage& m) {
+    return m.has_drift_report() && !m.drift_report().remediated();
+  });
+  ASSERT_TRUE(drift.has_value());
+  EXPECT_GT(drift->drift_report().differences_size(), 0);
+  auto restored = fake_->WaitFor([](const v1::AgentMessage& m) {
+    return m.has_drift_report() && m.drift_report().remediated();
+  });
+  ASSERT_TRUE(restored.has_value());
+  EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
+}
+
+TEST_F(ControllerClientTest, RollsBackWhenTheControllerIsUnreachableBeforeTheDeadline) {
+  StartAgent();
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  fake_->Assign(AssignmentFor(V1()));
+  ASSERT_TRUE(fake_->WaitFor(IsResult));
+  ASSERT_EQ(client_->applied_hash(), wire::Sha256Hex(V1()));
+
+  // V2 cuts the agent off: no new connection to the controller gets through.
+  reachable_ = false;
+  size_t from = fake_->received();
+  fake_->Assign(AssignmentFor(V2(), absl::Now() + absl::Seconds(1)));
+  auto result = fake_->WaitFor(IsResult, from);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_FALSE(result->apply_result().ok());
+  EXPECT_THAT(result->apply_result().error(), HasSubstr("rolled back: "));
+  EXPECT_EQ(result->apply_result().ruleset_hash(), wire::Sha256Hex(V1()));
+  EXPECT_THAT(LogText(), HasSubstr("rolled-back"));
+  EXPECT_TRUE(AppliedHash(wire::Sha256Hex(V2()))) << "V2 was never applied";
+  EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
+  EXPECT_EQ(client_->applied_hash(), wire::Sha256Hex(V1()));
+  EXPECT_EQ((*store_->Load())->text, V1());
+
+  // The same ruleset again is not re-applied (it would cut the agent off again).
+  reachable_ = true;
+  int applies = kernel_->applies;
+  from = fake_->received();
+  fake_->Assign(AssignmentFor(V2(), absl::Now() + absl::Seconds(2)));
+  auto again = fake_->WaitFor(IsResult, from);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_THAT(again->apply_result().error(), HasSubstr("not applied again"));
+  EXPECT_EQ(kernel_->applies, applies);
+}
+
+TEST_F(ControllerClientTest, ReportsWhatHappenedWhileDisconnectedAfterReconnecting) {
+  StartAgent();
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  fake_->Assign(AssignmentFor(V1()));
+  ASSERT_TRUE(fake_->WaitFor(IsResult));
+  int port = port_;
+  KillServer();
+  // Drift found while no controller listens is reported to the next one.
+  enforcer_->CheckNow().get().IgnoreError();
+  kernel_->table = kernel_->table.value_or("") + "\n\tchain sneaky { }";
+  enforcer_->CheckNow().get().IgnoreError();
+  EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));  // restored while disconnected
+  StartServer(port);
+  auto hello = fake_->WaitFor(IsHello);
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
+  EXPECT_TRUE(fake_->WaitFor([](const v1::AgentMessage& m) {
+    return m.has_drift_report() && m.drift_report().remediated();
+  }));
+}
+
+TEST_F(ControllerClientTest, ConfirmsWhenReachableAndKeepsTheNewRuleset) {
+  StartAgent();
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  fake_->Assign(AssignmentFor(V1()));
+  ASSERT_TRUE(fake_->WaitFor(IsResult));
+  size_t from = fake_->received();
+  fake_->Assign(AssignmentFor(V2(), absl::Now() + absl::Seconds(3)));
+  auto result = fake_->WaitFor(IsResult, from);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->apply_result().ok()) << result->apply_result().error();
+  EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V2()));
+  EXPECT_EQ((*store_->Load())->text, V2());
+}
+
+TEST_F(ControllerClientTest, RestartedAgentEnforcesTheStoredRulesetWithoutAController) {
+  StartAgent();
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  fake_->Assign(AssignmentFor(V1()));
+  ASSERT_TRUE(fake_->WaitFor(IsResult));
+  StopAgent();
+  int port = port_;
+  KillServer();
+
+  StartAgent();  // fresh fake kernel: empty table
+  EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
+  EXPECT_THAT(LogText(), HasSubstr("\"restored\""));
+  // Disconnected: nothing changes the rules while retrying.
+  int applies = kernel_->applies;
+  usleep(500000);
+  EXPECT_EQ(kernel_->applies, applies);
+  StartServer(port);
+  auto hello = fake_->WaitFor(IsHello);
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
+  EXPECT_EQ(hello->hello().applied_revision(), ParseRuleset(V1())->revision);
+}
+
+}  // namespace
+}  // namespace polder::agent

@@ -1,0 +1,100 @@
+#include "agent/uplink/controller_mode.h"
+
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "agent/uplink/controller_client.h"
+#include "agent/enforcer.h"
+#include "agent/libnftables_kernel.h"
+
+namespace polder::agent {
+namespace {
+
+std::mutex out_mu;
+
+void PrintLine(const std::string& line) {
+  std::lock_guard<std::mutex> lock(out_mu);
+  fwrite(line.data(), 1, line.size(), stdout);
+  fflush(stdout);
+}
+
+void PrintError(const std::string& message) {
+  AgentEvent e;
+  e.kind = AgentEvent::Kind::kError;
+  e.time = absl::Now();
+  e.message = message;
+  PrintLine(ToJsonLine(e));
+}
+
+constexpr char kInsecureBanner[] =
+    "polder-agent: WARNING: --insecure: the controller connection is NOT encrypted or\n"
+    "polder-agent: WARNING: authenticated; anyone on the path can change this host's firewall.\n"
+    "polder-agent: WARNING: use --tls-dir (polder pki issue DIR --host NAME) outside trials.\n";
+
+bool ValidHostName(const std::string& s) {
+  if (s.empty() || s.size() > 63 || s[0] < 'a' || s[0] > 'z') return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int RunControllerMode(const ControllerModeFlags& flags, const sigset_t& signals) {
+  if (flags.insecure) fputs(kInsecureBanner, stderr);
+  if (!ValidHostName(flags.host)) {
+    PrintError(absl::StrCat("--host '", flags.host, "' is not a polder host name"));
+    return 2;
+  }
+  auto kernel = LibNftablesKernel::Create();
+  if (!kernel.ok()) {
+    PrintError(std::string(kernel.status().message()));
+    return 1;
+  }
+  RulesetStore store(flags.state_dir);
+  ControllerClient::Options options;
+  options.target = flags.controller;
+  options.host = flags.host;
+  options.tls_dir = flags.insecure ? "" : flags.tls_dir;
+  options.agent_version = flags.version;
+
+  // The enforcer reports to the client, which exists only after the enforcer: the pointer is set
+  // before the enforcer starts and cleared after it stops.
+  std::atomic<ControllerClient*> client_ptr{nullptr};
+  Enforcer::Options eo;
+  eo.remediate = !flags.no_remediate;
+  eo.full_check_interval = absl::Seconds(flags.full_check_seconds);
+  eo.applier.dry_run = !flags.no_dry_run;
+  Enforcer enforcer(std::move(*kernel), eo, [&](const AgentEvent& e) {
+    PrintLine(ToJsonLine(e));
+    if (ControllerClient* c = client_ptr.load()) c->OnEnforcerEvent(e);
+  });
+  auto client = ControllerClient::Create(options, &enforcer, &store, PrintLine);
+  if (!client.ok()) {
+    PrintError(absl::StrCat("cannot load the agent's credentials: ", client.status().message()));
+    return 1;
+  }
+  client_ptr = client->get();
+  if (absl::Status st = enforcer.Start(); !st.ok()) {
+    PrintError(std::string(st.message()));
+    return 1;
+  }
+  (*client)->RestoreStored();
+  std::thread runner([&] { (*client)->Run(); });
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) continue;  // Rulesets come from the controller; nothing to re-read.
+    break;
+  }
+  (*client)->Stop();
+  runner.join();
+  enforcer.Stop();
+  client_ptr = nullptr;
+  return 0;
+}
+
+}  // namespace polder::agent

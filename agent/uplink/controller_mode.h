@@ -1,0 +1,30 @@
+// The `polder-agent --controller` process: builds the Enforcer and the ControllerClient, enforces
+// the locally stored ruleset first (so a restarted agent without its controller is not open),
+// then serves the controller until SIGTERM/SIGINT. main.cc keeps the standalone mode.
+#ifndef POLDER_AGENT_UPLINK_CONTROLLER_MODE_H_
+#define POLDER_AGENT_UPLINK_CONTROLLER_MODE_H_
+
+#include <signal.h>
+
+#include <string>
+
+namespace polder::agent {
+
+struct ControllerModeFlags {
+  std::string controller;  // HOST:PORT
+  std::string host;
+  std::string tls_dir;  // empty with insecure
+  bool insecure = false;
+  std::string state_dir = "/var/lib/polder-agent";
+  bool no_remediate = false;
+  double full_check_seconds = 60;
+  bool no_dry_run = false;
+  std::string version;
+};
+
+// `signals` are blocked in every thread; the caller's thread waits for them. Returns the exit code.
+int RunControllerMode(const ControllerModeFlags& flags, const sigset_t& signals);
+
+}  // namespace polder::agent
+
+#endif  // POLDER_AGENT_UPLINK_CONTROLLER_MODE_H_

@@ -1,0 +1,103 @@
+#include "cli/compile_commands.h"
+#include "wire/sha256.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "cli/cli_common.h"
+#include "compiler/frontend/did_you_mean.h"
+#include "compiler/model/revision.h"
+#include "compiler/render/ruleset_renderer.h"
+#include "nlohmann/json.hpp"
+
+namespace polder::cli {
+namespace {
+
+struct CompileArgs {
+  std::string dir;
+  std::string host;
+  std::string out;
+  std::string now;
+};
+
+absl::Status WriteFile(const std::filesystem::path& path, const std::string& text) {
+  // Write beside, then rename: a reader (an agent, the controller) never sees
+  // half a ruleset.
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << text;
+    if (!f.flush()) return absl::InternalError(absl::StrCat("cannot write ", tmp.string()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot write ", path.string(), ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+int RunCompile(const CompileArgs& args) {
+  if (args.host.empty() == args.out.empty()) {
+    std::cerr << "polder compile: give exactly one of --host H or --out OUTDIR\n";
+    return kExitCannotRun;
+  }
+  // Rulesets are only worth enforcing for a policy that passes check, as
+  // the controller also insists.
+  Loaded loaded = LoadOrReport(args.dir, args.now, /*verify=*/true);
+  if (!loaded.result) return loaded.exit_code;
+  const Policy& policy = loaded.result->policy;
+  if (!args.host.empty()) {
+    std::optional<HostId> h = policy.FindHost(args.host);
+    if (!h) {
+      std::vector<std::string> names;
+      for (const Host& host : policy.hosts) names.push_back(host.name);
+      std::cerr << "polder compile: no host `" << args.host << "` in " << args.dir
+                << DidYouMean(args.host, names) << "\n";
+      return kExitCannotRun;
+    }
+    std::cout << RenderRuleset(policy, *h);
+    return kExitOk;
+  }
+  absl::Status written = WriteRulesets(policy, args.out);
+  if (!written.ok()) {
+    std::cerr << "polder compile: " << written.message() << "\n";
+    return kExitCannotRun;
+  }
+  std::cerr << "polder compile: " << policy.hosts.size() << " rulesets in " << args.out
+            << "; revision " << policy.revision << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", out_dir, ": ", ec.message()));
+  nlohmann::ordered_json manifest;
+  manifest["revision"] = policy.revision;
+  manifest["hosts"] = nlohmann::ordered_json::object();
+  for (const HostRuleset& r : RenderAllRulesets(policy)) {
+    std::string file = r.host + ".nft";
+    absl::Status s = WriteFile(std::filesystem::path(out_dir) / file, r.text);
+    if (!s.ok()) return s;
+    manifest["hosts"][r.host] = {{"file", file}, {"sha256", wire::Sha256Hex(r.text)}};
+  }
+  return WriteFile(std::filesystem::path(out_dir) / "manifest.json", manifest.dump(2) + "\n");
+}
+
+void AddCompileCommands(CLI::App& app) {
+  auto args = std::make_shared<CompileArgs>();
+  CLI::App* cmd = app.add_subcommand("compile", "Render nftables rulesets for managed hosts");
+  cmd->add_option("DIR", args->dir, "Policy directory")->required();
+  cmd->add_option("--host", args->host, "Print this host's ruleset");
+  cmd->add_option("--out", args->out, "Write every host's ruleset and manifest.json here");
+  cmd->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time instead of now");
+  cmd->callback([args] { throw CLI::RuntimeError(RunCompile(*args)); });
+}
+
+}  // namespace polder::cli

@@ -1,0 +1,263 @@
+#include "cli/fleet_commands.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <iostream>
+#include <memory>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "cli/cli_common.h"
+#include "pki/pki.h"
+#include "polder/v1/polder.grpc.pb.h"
+#include "wire/proto_convert.h"
+#include "wire/rfc3339.h"
+#include "wire/tls_credentials.h"
+
+namespace polder::cli {
+namespace {
+
+struct Connection {
+  std::string controller;
+  std::string tls_dir;
+  bool insecure = false;
+};
+
+void AddConnectionOptions(CLI::App* cmd, Connection* c) {
+  cmd->add_option("--controller", c->controller, "Controller HOST:PORT")->required();
+  auto* tls = cmd->add_option("--tls-dir", c->tls_dir,
+                              "Directory with ca.crt and admin.crt/admin.key "
+                              "(polder pki issue DIR --admin NAME)");
+  auto* ins = cmd->add_flag("--insecure", c->insecure, "No TLS (controller runs --insecure)");
+  tls->excludes(ins);
+}
+
+// The Admin stub, or an exit code after explaining why there is none.
+std::unique_ptr<v1::Admin::Stub> Connect(const Connection& c, int* exit_code) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (c.insecure) {
+    std::cerr << "polder: WARNING: talking to the controller without TLS (--insecure)\n";
+    creds = grpc::InsecureChannelCredentials();
+  } else if (c.tls_dir.empty()) {
+    std::cerr << "polder: give --tls-dir DIR (an admin certificate) or --insecure\n";
+    *exit_code = kExitCannotRun;
+    return nullptr;
+  } else {
+    auto loaded = wire::LoadClientCredentials(c.tls_dir);
+    if (!loaded.ok()) {
+      std::cerr << "polder: " << loaded.status().message() << "\n";
+      *exit_code = kExitCannotRun;
+      return nullptr;
+    }
+    creds = *loaded;
+  }
+  return v1::Admin::NewStub(grpc::CreateChannel(c.controller, creds));
+}
+
+void Deadline(grpc::ClientContext* ctx) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+}
+
+int Failed(const grpc::Status& s, const std::string& controller) {
+  std::cerr << "polder: controller " << controller << ": " << s.error_message() << " ("
+            << s.error_code() << ")\n";
+  // A refusal of the request itself is a finding; no answer means we could not run.
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                 s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+             ? kExitCannotRun
+             : kExitFindings;
+}
+
+int RunStatus(const Connection& c, const std::string& format) {
+  int code = kExitOk;
+  auto stub = Connect(c, &code);
+  if (!stub) return code;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::StatusResponse resp;
+  if (grpc::Status s = stub->Status(&ctx, {}, &resp); !s.ok()) return Failed(s, c.controller);
+  if (format == "json") {
+    std::cout << StatusJson(resp).dump(2) << "\n";
+  } else {
+    std::cout << StatusText(resp);
+  }
+  return kExitOk;
+}
+
+int RunQuarantine(const Connection& c, const std::string& target,
+                  const std::vector<std::string>& allow, const std::string& reason) {
+  int code = kExitOk;
+  auto stub = Connect(c, &code);
+  if (!stub) return code;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::QuarantineRequest req;
+  req.set_target(target);
+  for (const auto& z : allow) req.add_allow(z);
+  req.set_reason(reason);
+  v1::QuarantineResponse resp;
+  if (grpc::Status s = stub->Quarantine(&ctx, req, &resp); !s.ok()) return Failed(s, c.controller);
+  std::cout << "quarantined " << target << "; controller now serves revision " << resp.revision()
+            << "\n";
+  return kExitOk;
+}
+
+int RunRelease(const Connection& c, const std::string& target) {
+  int code = kExitOk;
+  auto stub = Connect(c, &code);
+  if (!stub) return code;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::ReleaseRequest req;
+  req.set_target(target);
+  v1::ReleaseResponse resp;
+  if (grpc::Status s = stub->Release(&ctx, req, &resp); !s.ok()) return Failed(s, c.controller);
+  std::cout << "released " << target << "; controller now serves revision " << resp.revision()
+            << "\n";
+  return kExitOk;
+}
+
+int RunPkiInit(const std::string& dir, const std::vector<std::string>& names,
+               const std::vector<std::string>& addresses) {
+  if (auto s = polder::pki::InitPki(dir, {names, addresses}); !s.ok()) {
+    std::cerr << "polder: " << s.message() << "\n";
+    return s.code() == absl::StatusCode::kInvalidArgument ? kExitCannotRun : kExitFindings;
+  }
+  std::cout << "CA and controller certificate written to " << dir
+            << " (start the controller with --tls-dir " << dir << ")\n";
+  return kExitOk;
+}
+
+int RunPkiIssue(const std::string& dir, const std::string& host, const std::string& admin) {
+  auto out =
+      host.empty() ? polder::pki::IssueAdmin(dir, admin) : polder::pki::IssueAgent(dir, host);
+  if (!out.ok()) {
+    std::cerr << "polder: " << out.status().message() << "\n";
+    return kExitCannotRun;
+  }
+  std::cout << (host.empty() ? "admin" : "agent") << " certificate for "
+            << (host.empty() ? admin : host) << " written to " << out->string()
+            << " (use it as --tls-dir)\n";
+  return kExitOk;
+}
+
+void AddStatus(CLI::App& app) {
+  auto* cmd = app.add_subcommand("status", "Show every host's state as the controller sees it");
+  auto c = std::make_shared<Connection>();
+  auto format = std::make_shared<std::string>("text");
+  AddConnectionOptions(cmd, c.get());
+  cmd->add_option("--format", *format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->callback([c, format] { throw CLI::RuntimeError(RunStatus(*c, *format)); });
+}
+
+void AddPki(CLI::App& app) {
+  auto* pki =
+      app.add_subcommand("pki", "Certificates for mutual TLS between controller and agents");
+  pki->require_subcommand(1);
+
+  auto* init = pki->add_subcommand("init", "Create a CA and the controller's certificate in DIR");
+  auto dir = std::make_shared<std::string>();
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto addrs = std::make_shared<std::vector<std::string>>();
+  init->add_option("DIR", *dir, "Directory to create")->required();
+  init->add_option("--controller-name", *names, "DNS name of the controller (repeatable)");
+  init->add_option("--controller-address", *addrs, "IP address of the controller (repeatable)");
+  init->callback([=] { throw CLI::RuntimeError(RunPkiInit(*dir, *names, *addrs)); });
+
+  auto* issue = pki->add_subcommand("issue", "Issue an agent or admin certificate from DIR's CA");
+  auto idir = std::make_shared<std::string>();
+  auto host = std::make_shared<std::string>();
+  auto admin = std::make_shared<std::string>();
+  issue->add_option("DIR", *idir, "Directory made by `polder pki init`")->required();
+  auto* h = issue->add_option("--host", *host, "Host name the agent runs for");
+  auto* a = issue->add_option("--admin", *admin, "Name of the administrator");
+  h->excludes(a);
+  issue->callback([=] {
+    if (host->empty() == admin->empty()) {
+      std::cerr << "polder pki issue: give exactly one of --host NAME or --admin NAME\n";
+      throw CLI::RuntimeError(kExitCannotRun);
+    }
+    throw CLI::RuntimeError(RunPkiIssue(*idir, *host, *admin));
+  });
+}
+
+void AddQuarantine(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "quarantine", "Cut a zone or host off, except from the allowed zones and the controller");
+  auto c = std::make_shared<Connection>();
+  auto target = std::make_shared<std::string>();
+  auto allow = std::make_shared<std::vector<std::string>>();
+  auto reason = std::make_shared<std::string>();
+  AddConnectionOptions(cmd, c.get());
+  cmd->add_option("TARGET", *target, "Zone or host")->required();
+  cmd->add_option("--allow", *allow, "Zones that keep their access (e.g. management)");
+  cmd->add_option("--reason", *reason, "Why (recorded in the audit log)")->required();
+  cmd->callback([=] { throw CLI::RuntimeError(RunQuarantine(*c, *target, *allow, *reason)); });
+}
+
+void AddRelease(CLI::App& app) {
+  auto* cmd = app.add_subcommand("release", "End the quarantine of a zone or host");
+  auto c = std::make_shared<Connection>();
+  auto target = std::make_shared<std::string>();
+  AddConnectionOptions(cmd, c.get());
+  cmd->add_option("TARGET", *target, "Zone or host")->required();
+  cmd->callback([=] { throw CLI::RuntimeError(RunRelease(*c, *target)); });
+}
+
+}  // namespace
+
+nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
+  nlohmann::ordered_json out;
+  out["revision"] = status.revision();
+  out["hosts"] = nlohmann::ordered_json::array();
+  for (const auto& h : status.hosts()) {
+    nlohmann::ordered_json j;
+    j["host"] = h.host();
+    j["connected"] = h.connected();
+    j["desired_revision"] = h.desired_revision();
+    j["applied_revision"] = h.applied_revision();
+    j["drift"] = h.drift();
+    j["last_report"] = h.has_last_report() ? nlohmann::ordered_json(FormatRfc3339(wire::FromTimestamp(h.last_report())))
+                                           : nlohmann::ordered_json(nullptr);
+    j["quarantined"] = h.quarantined();
+    out["hosts"].push_back(std::move(j));
+  }
+  return out;
+}
+
+std::string StatusText(const v1::StatusResponse& status) {
+  std::string out = absl::StrCat("revision ", status.revision(), "\n");
+  if (!status.policy_error().empty())
+    absl::StrAppend(&out, "NEWEST POLICY REFUSED, still serving the revision above: ",
+                    status.policy_error(), "\n");
+  for (const auto& q : status.quarantines())
+    absl::StrAppend(&out, "quarantine ", q.target(), " by ", q.actor(), ": ", q.reason(), "\n");
+  absl::StrAppend(&out, absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %s\n", "HOST", "CONNECTED",
+                                        "APPLIED", "DRIFT", "LAST REPORT", "NOTE"));
+  for (const auto& h : status.hosts()) {
+    std::string applied = h.applied_revision().empty() ? "none"
+                          : h.applied_revision() == h.desired_revision()
+                              ? "current"
+                              : h.applied_revision().substr(0, 8);
+    std::string note = h.quarantined() ? "quarantined" : "";
+    if (!h.last_error().empty()) absl::StrAppend(&note, note.empty() ? "" : "; ", h.last_error());
+    absl::StrAppend(
+        &out, absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %s\n", h.host(),
+                              h.connected() ? "yes" : "NO", applied, h.drift() ? "YES" : "no",
+                              h.has_last_report() ? FormatRfc3339(wire::FromTimestamp(h.last_report())) : "never", note));
+  }
+  return out;
+}
+
+void AddFleetCommands(CLI::App& app) {
+  AddStatus(app);
+  AddPki(app);
+  AddQuarantine(app);
+  AddRelease(app);
+}
+
+}  // namespace polder::cli

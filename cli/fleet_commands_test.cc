@@ -1,0 +1,132 @@
+#include "cli/fleet_commands.h"
+
+#include <gtest/gtest.h>
+
+#include "CLI/CLI.hpp"
+#include "absl/time/clock.h"
+#include "controller/fleet.h"
+#include "controller/log.h"
+#include "controller/server.h"
+#include "wire/sha256.h"
+
+namespace polder::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Runs `polder ARGS...` through the fleet commands; returns the exit code.
+int RunPolder(std::vector<std::string> args) {
+  CLI::App app;
+  app.require_subcommand(1);
+  AddFleetCommands(app);
+  std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::RuntimeError& done) {
+    return done.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    return 2;
+  }
+  return 0;
+}
+
+TEST(FleetCommandsTest, StatusJsonHasTheSpecShape) {
+  v1::StatusResponse r;
+  r.set_revision("abc");
+  auto* h = r.add_hosts();
+  h->set_host("db-1");
+  h->set_connected(true);
+  h->set_desired_revision("abc");
+  h->set_applied_revision("abc");
+  h->mutable_last_report()->set_seconds(1795341600);  // 2026-11-22T10:00:00Z
+  r.add_hosts()->set_host("web-1");
+  EXPECT_EQ(StatusJson(r).dump(),
+            R"({"revision":"abc","hosts":[)"
+            R"({"host":"db-1","connected":true,"desired_revision":"abc","applied_revision":"abc",)"
+            R"("drift":false,"last_report":"2026-11-22T10:00:00Z","quarantined":false},)"
+            R"({"host":"web-1","connected":false,"desired_revision":"","applied_revision":"",)"
+            R"("drift":false,"last_report":null,"quarantined":false}]})");
+}
+
+class FleetCommandsLoopbackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    controller::SetLogEnabled(false);
+    dir_ = fs::temp_directory_path() / ("fleet-cmd-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    server_.reset();
+    fleet_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void StartController() {
+    store_ = std::move(*controller::StateStore::Open(dir_ / "state.db"));
+    fleet_ = std::make_unique<controller::Fleet>(
+        store_.get(),
+        [](absl::Time, const std::vector<controller::QuarantineRecord>& q)
+            -> absl::StatusOr<controller::CompiledPolicy> {
+          controller::CompiledPolicy c;
+          c.revision = wire::Sha256Hex(std::to_string(q.size()));
+          c.hosts["web-1"] = {"web", q.empty() ? "open" : "closed"};
+          c.zones = {"web", "mgmt"};
+          return c;
+        });
+    ASSERT_TRUE(fleet_->Start(absl::Now()).ok());
+    auto s = controller::ControllerServer::Start(fleet_.get(), {"127.0.0.1:0", dir_ / "pki"});
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+    target_ = "127.0.0.1:" + std::to_string(server_->port());
+  }
+  fs::path dir_;
+  std::unique_ptr<controller::StateStore> store_;
+  std::unique_ptr<controller::Fleet> fleet_;
+  std::unique_ptr<controller::ControllerServer> server_;
+  std::string target_;
+};
+
+TEST_F(FleetCommandsLoopbackTest, PkiThenStatusQuarantineRelease) {
+  std::string pki = (dir_ / "pki").string();
+  ASSERT_EQ(RunPolder({"pki", "init", pki, "--controller-name", "ctl.example"}), 0);
+  EXPECT_NE(RunPolder({"pki", "init", pki}), 0);  // never overwrites a CA
+  ASSERT_EQ(RunPolder({"pki", "issue", pki, "--admin", "alice"}), 0);
+  ASSERT_EQ(RunPolder({"pki", "issue", pki, "--host", "web-1"}), 0);
+  EXPECT_EQ(RunPolder({"pki", "issue", pki}), 2);
+  StartController();
+  std::string admin = (dir_ / "pki" / "admins" / "alice").string();
+  std::string agent = (dir_ / "pki" / "agents" / "web-1").string();
+
+  ::testing::internal::CaptureStdout();
+  int code = RunPolder({"status", "--controller", target_, "--format", "json", "--tls-dir", admin});
+  std::string out = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(code, 0) << out;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["revision"], fleet_->Status().revision);
+  ASSERT_EQ(j["hosts"].size(), 1u);
+  EXPECT_EQ(j["hosts"][0]["host"], "web-1");
+  EXPECT_EQ(j["hosts"][0]["connected"], false);
+
+  // An agent certificate is refused by the Admin service.
+  EXPECT_EQ(RunPolder({"status", "--controller", target_, "--tls-dir", agent}), 1);
+  EXPECT_EQ(RunPolder({"status", "--controller", target_}), 2);  // neither --tls-dir nor --insecure
+
+  ::testing::internal::CaptureStdout();
+  code = RunPolder({"quarantine", "--controller", target_, "--tls-dir", admin, "web-1", "--allow",
+                    "mgmt", "--reason", "incident 9"});
+  ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(code, 0);
+  ASSERT_EQ(fleet_->Status().quarantines.size(), 1u);
+  EXPECT_EQ(fleet_->Status().quarantines[0].actor, "alice");
+  EXPECT_TRUE(fleet_->Status().hosts[0].quarantined);
+  ::testing::internal::CaptureStdout();
+  code = RunPolder({"release", "--controller", target_, "--tls-dir", admin, "web-1"});
+  ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(code, 0);
+  EXPECT_TRUE(fleet_->Status().quarantines.empty());
+  EXPECT_EQ(RunPolder({"release", "--controller", target_, "--tls-dir", admin, "web-1"}), 1);
+}
+
+}  // namespace
+}  // namespace polder::cli

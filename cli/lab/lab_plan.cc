@@ -1,0 +1,214 @@
+#include "cli/lab/lab_plan.h"
+#include "wire/sha256.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "compiler/model/revision.h"
+#include "nlohmann/json.hpp"
+
+namespace polder::cli {
+namespace {
+
+AddressSet Prefixes(const std::vector<const char*>& texts) {
+  AddressSet s;
+  for (const char* t : texts) s.Add(*Prefix::Parse(t));
+  return s;
+}
+
+// Addresses a stand-in must not use: they are not ordinary unicast.
+const AddressSet& Unusable() {
+  static const AddressSet* set =
+      new AddressSet(Prefixes({"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3", "::/8",
+                               "fe80::/10", "ff00::/8"}));
+  return *set;
+}
+
+std::vector<Address> Candidates(Family family) {
+  std::vector<const char*> texts =
+      family == Family::kV4
+          ? std::vector<const char*>{"203.0.113.77", "198.51.100.77", "192.0.2.77", "100.64.0.77"}
+          : std::vector<const char*>{"2001:db8:ffff::77", "2001:db8::77", "fd00::77"};
+  std::vector<Address> out;
+  for (const char* t : texts) out.push_back(*Address::Parse(t));
+  return out;
+}
+
+std::string ProtocolText(Protocol p) { return std::string(ProtocolName(p)); }
+
+}  // namespace
+
+bool PickStandInAddress(const AddressSet& space, Family family, const AddressSet& used,
+                        Address* out) {
+  AddressSet ok = space.Subtract(Unusable()).Subtract(used);
+  for (const Address& c : Candidates(family)) {
+    if (ok.Contains(c)) {
+      *out = c;
+      return true;
+    }
+  }
+  const auto& intervals = ok.intervals(family);
+  if (intervals.empty()) return false;
+  const Interval& first = intervals.front();
+  // Skip a network's ".0" address when the range allows it.
+  absl::uint128 v = first.lo;
+  if ((v & 0xff) == 0 && first.hi > v) ++v;
+  *out = Address{family, v};
+  return true;
+}
+
+std::vector<LabEndpoint> PlanEndpoints(const Policy& policy) {
+  std::vector<LabEndpoint> out;
+  AddressSet used;
+  for (const Host& h : policy.hosts) {
+    out.push_back({h.name, true, policy.zones[h.zone].name, h.addresses, ""});
+    for (const Address& a : h.addresses) used.Add(a);
+  }
+  // A stand-in should be an ordinary member of its zone, not one a flow singles out with
+  // `sources` (a blocked range, say), so the probes show what the zone as a whole may do.
+  AddressSet singled_out;
+  for (const Flow& f : policy.flows) {
+    for (const Prefix& p : f.sources.value_or(std::vector<Prefix>{})) singled_out.Add(p);
+  }
+  AddressSet avoid = used.Union(singled_out);
+  for (const Zone& z : policy.zones) {
+    if (!z.hosts.empty()) continue;
+    LabEndpoint e{z.name, false, z.name, {}, ""};
+    for (Family fam : {Family::kV4, Family::kV6}) {
+      Address a;
+      // A controller no host owns gets a stand-in, so anti-lockout is probed.
+      bool picked = false;
+      if (policy.settings.controller) {
+        for (const Address& c : policy.settings.controller->addresses) {
+          if (c.family == fam && z.effective.Contains(c) && !used.Contains(c)) {
+            a = c;
+            picked = true;
+            break;
+          }
+        }
+      }
+      if (!picked && !PickStandInAddress(z.effective, fam, avoid, &a) &&
+          !PickStandInAddress(z.effective, fam, used, &a)) {
+        continue;
+      }
+      e.addresses.push_back(a);
+      used.Add(a);
+      avoid.Add(a);
+    }
+    if (!e.addresses.empty()) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::string ProbePort::ToString() const {
+  if (protocol == Protocol::kIcmp || protocol == Protocol::kIcmpv6) {
+    return absl::StrCat(ProtocolText(protocol), "/echo-request");
+  }
+  return absl::StrCat(ProtocolText(protocol), "/", port);
+}
+
+std::vector<ProbePort> PlanPorts(const Policy& policy) {
+  std::map<Protocol, std::set<uint16_t>> ports;
+  auto sample = [&](Protocol p, uint32_t lo, uint32_t hi) {
+    for (uint32_t v : {lo, hi, lo - 1, hi + 1}) {
+      if (v >= 1 && v <= 65535) ports[p].insert(static_cast<uint16_t>(v));
+    }
+  };
+  std::set<ServiceId> used;
+  for (const Flow& f : policy.flows) used.insert(f.services.begin(), f.services.end());
+  for (ServiceId s : used) {
+    for (const ServicePort& p : policy.services[s].ports) {
+      if (p.protocol == Protocol::kTcp || p.protocol == Protocol::kUdp) {
+        sample(p.protocol, p.lo, p.hi);
+      }
+    }
+  }
+  if (policy.settings.controller)
+    sample(Protocol::kTcp, policy.settings.controller->port, policy.settings.controller->port);
+  std::vector<ProbePort> out;
+  for (Protocol p : {Protocol::kTcp, Protocol::kUdp}) {
+    // One port no service names checks the default deny (and `any` flows).
+    uint16_t spare = 40999;
+    while (ports[p].count(spare)) ++spare;
+    std::vector<uint16_t> list(ports[p].begin(), ports[p].end());
+    if (list.size() + 1 > kMaxPortsPerProtocol) {
+      // Keep an even spread so both ends of the range list stay covered.
+      std::vector<uint16_t> kept;
+      for (size_t i = 0; i + 1 < kMaxPortsPerProtocol; ++i) {
+        kept.push_back(list[i * (list.size() - 1) / (kMaxPortsPerProtocol - 2)]);
+      }
+      list = kept;
+    }
+    list.push_back(spare);
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+    for (uint16_t v : list) out.push_back({p, v});
+  }
+  out.push_back({Protocol::kIcmp, 8});
+  out.push_back({Protocol::kIcmpv6, 128});
+  return out;
+}
+
+std::string LabDir(const std::string& name) {
+  const char* base = std::getenv("POLDER_LAB_DIR");
+  return absl::StrCat(base && *base ? base : "/run/polder-lab", "/", name);
+}
+
+std::string LabNetnsPrefix(const std::string& ns_prefix, const std::string& name) {
+  return absl::StrCat(ns_prefix, wire::Sha256Hex(name).substr(0, 8), "-");
+}
+
+std::string StateToJson(const LabState& s) {
+  nlohmann::ordered_json j;
+  j["name"] = s.name;
+  j["policy_dir"] = s.policy_dir;
+  j["ns_prefix"] = s.ns_prefix;
+  j["bridge_netns"] = s.bridge_netns;
+  j["apply"] = s.apply;
+  j["endpoints"] = nlohmann::ordered_json::array();
+  for (const LabEndpoint& e : s.endpoints) {
+    nlohmann::ordered_json addrs = nlohmann::ordered_json::array();
+    for (const Address& a : e.addresses) addrs.push_back(a.ToString());
+    j["endpoints"].push_back({{"name", e.name},
+                              {"managed", e.managed},
+                              {"zone", e.zone},
+                              {"netns", e.netns},
+                              {"addresses", addrs}});
+  }
+  j["agents"] = nlohmann::ordered_json::array();
+  for (const AgentRecord& a : s.agents) j["agents"].push_back({{"host", a.host}, {"pid", a.pid}});
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<LabState> StateFromJson(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return absl::DataLossError("lab state is not JSON");
+  LabState s;
+  s.name = j.value("name", "");
+  s.policy_dir = j.value("policy_dir", "");
+  s.ns_prefix = j.value("ns_prefix", "");
+  s.bridge_netns = j.value("bridge_netns", "");
+  s.apply = j.value("apply", "agent");
+  for (const auto& e : j.value("endpoints", nlohmann::json::array())) {
+    LabEndpoint ep{e.value("name", ""),
+                   e.value("managed", false),
+                   e.value("zone", ""),
+                   {},
+                   e.value("netns", "")};
+    for (const auto& a : e.value("addresses", nlohmann::json::array())) {
+      auto addr = Address::Parse(a.get<std::string>());
+      if (!addr.ok()) return addr.status();
+      ep.addresses.push_back(*addr);
+    }
+    s.endpoints.push_back(std::move(ep));
+  }
+  for (const auto& a : j.value("agents", nlohmann::json::array())) {
+    s.agents.push_back({a.value("host", ""), a.value("pid", 0)});
+  }
+  return s;
+}
+
+}  // namespace polder::cli

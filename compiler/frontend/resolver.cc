@@ -1,0 +1,666 @@
+#include "compiler/frontend/resolver.h"
+
+#include <limits>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "compiler/frontend/did_you_mean.h"
+#include "wire/rfc3339.h"
+#include "compiler/frontend/yaml_access.h"
+#include "compiler/model/zone_map.h"
+
+namespace polder {
+namespace {
+
+const std::vector<std::string> kRootKeys = {"version",  "settings", "zones",     "hosts",
+                                            "services", "flows",    "invariants"};
+const std::vector<std::string> kZoneKeys = {"name", "external", "cidrs", "description"};
+const std::vector<std::string> kHostKeys = {"name", "addresses", "zone"};
+const std::vector<std::string> kServiceKeys = {"name", "ports"};
+const std::vector<std::string> kFlowKeys = {"name",    "action",  "from",   "to",    "services",
+                                            "sources", "expires", "reason", "owner", "ticket"};
+const std::vector<std::string> kInvariantKeys = {"name",   "no_path", "isolate",
+                                                 "except", "via",     "exposure"};
+const std::vector<std::string> kSettingsKeys = {"controller", "log_denied", "mode"};
+const std::vector<std::string> kControllerKeys = {"addresses", "port"};
+
+// A declaration awaiting resolution: its node and the file it is in.
+struct Decl {
+  const YamlNode* node;
+  const std::string* file;
+};
+
+class Resolver {
+ public:
+  Resolver(absl::Time now, DiagnosticList& diagnostics) : diagnostics_(diagnostics) {
+    policy_.now = now;
+    policy_.services.push_back(BuiltinAnyService());
+    service_ids_.emplace(policy_.services.back().name, 0);
+  }
+
+  Policy Run(const std::vector<ParsedFile>& files) {
+    for (const ParsedFile& f : files) CollectFile(f);
+    for (const Decl& d : zone_decls_) ResolveZone(d);
+    ClassifyZones();
+    for (const Decl& d : host_decls_) ResolveHost(d);
+    for (const Decl& d : service_decls_) ResolveService(d);
+    if (settings_decl_) ResolveSettings(*settings_decl_);
+    for (const Decl& d : flow_decls_) ResolveFlow(d);
+    for (const Decl& d : invariant_decls_) ResolveInvariant(d);
+    return std::move(policy_);
+  }
+
+ private:
+  YamlAccess Access(const Decl& d) { return YamlAccess(*d.file, diagnostics_); }
+
+  void CollectFile(const ParsedFile& f) {
+    YamlAccess a(f.path, diagnostics_);
+    if (!a.CheckMap(f.root, kRootKeys, "a policy file")) return;
+    for (const auto& [key, value] : f.root.entries) {
+      if (!key.IsScalar()) continue;
+      Collect(a, f, key.scalar, value);
+    }
+  }
+
+  void Collect(YamlAccess& a, const ParsedFile& f, const std::string& key, const YamlNode& value) {
+    auto add_all = [&](std::vector<Decl>& into, const char* what) {
+      for (const YamlNode* item : a.List(value, absl::StrCat("`", what, "`"), false)) {
+        into.push_back({item, &f.path});
+      }
+    };
+    if (key == "version") {
+      a.Integer(value, "`version`", 1, 1);
+    } else if (key == "settings") {
+      if (settings_decl_) {
+        a.Error(value, "duplicate-name",
+                absl::StrCat("`settings` is already given in ", *settings_decl_->file,
+                             "; keep settings in one file"));
+      } else {
+        settings_decl_ = Decl{&value, &f.path};
+      }
+    } else if (key == "zones") {
+      add_all(zone_decls_, "zones");
+    } else if (key == "hosts") {
+      add_all(host_decls_, "hosts");
+    } else if (key == "services") {
+      add_all(service_decls_, "services");
+    } else if (key == "flows") {
+      add_all(flow_decls_, "flows");
+    } else if (key == "invariants") {
+      add_all(invariant_decls_, "invariants");
+    }
+  }
+
+  // Zones and hosts share one namespace (a flow's from/to may name either).
+  // Reports a clash; the name is recorded only by RecordEndpointName, once
+  // the zone or host is known to be valid, so indices stay consistent.
+  bool EndpointNameFree(YamlAccess& a, const YamlNode& name_node, const std::string& name,
+                        Endpoint::Kind kind) {
+    auto it = endpoint_names_.find(name);
+    if (it != endpoint_names_.end()) {
+      const SourceLocation& first = it->second.second;
+      a.Error(name_node, "duplicate-name",
+              absl::StrCat(kind == Endpoint::Kind::kZone ? "zone" : "host", " name `", name,
+                           "` is already used at ", first.file, ":", first.line, ":", first.column,
+                           "; zones and hosts need distinct names"));
+      return false;
+    }
+    return true;
+  }
+
+  void RecordEndpointName(YamlAccess& a, const YamlNode& name_node, const std::string& name,
+                          Endpoint e) {
+    endpoint_names_.try_emplace(name, e, a.At(name_node));
+  }
+
+  // The common start of every named declaration: a mapping with only known
+  // keys and a valid `name`. `what` is e.g. "a zone", `label` "zone name".
+  struct Named {
+    const YamlNode* name_node;
+    std::string name;
+  };
+  std::optional<Named> ReadNamed(YamlAccess& a, const YamlNode& n,
+                                 const std::vector<std::string>& keys, const char* what,
+                                 const char* label) {
+    if (!a.CheckMap(n, keys, what)) return std::nullopt;
+    const YamlNode* name_node = a.Require(n, "name", what);
+    if (!name_node) return std::nullopt;
+    std::optional<std::string> name = a.Name(*name_node, label);
+    if (!name) return std::nullopt;
+    return Named{name_node, *name};
+  }
+
+  void ResolveZone(const Decl& d) {
+    YamlAccess a = Access(d);
+    const YamlNode& n = *d.node;
+    std::optional<Named> named = ReadNamed(a, n, kZoneKeys, "a zone", "zone name");
+    if (!named) return;
+    const YamlNode* name_node = named->name_node;
+    const std::string* name = &named->name;
+    Zone z;
+    z.name = *name;
+    z.location = a.At(*name_node);
+    if (const YamlNode* ext = a.Find(n, "external"))
+      z.external = a.Bool(*ext, "`external`").value_or(false);
+    if (const YamlNode* desc = a.Find(n, "description"))
+      z.description = a.String(*desc, "`description`").value_or("");
+    ZoneId id = static_cast<ZoneId>(policy_.zones.size());
+    if (!EndpointNameFree(a, *name_node, z.name, Endpoint::Kind::kZone)) return;
+    RecordEndpointName(a, *name_node, z.name, {Endpoint::Kind::kZone, id});
+    if (const YamlNode* cidrs = a.Require(n, "cidrs", absl::StrCat("zone `", z.name, "`"))) {
+      ResolveCidrs(a, *cidrs, id, z);
+    }
+    policy_.zones.push_back(std::move(z));
+  }
+
+  void ResolveCidrs(YamlAccess& a, const YamlNode& cidrs, ZoneId id, Zone& z) {
+    std::vector<const YamlNode*> items = a.List(cidrs, "`cidrs`", false);
+    if (items.empty() && (cidrs.IsSequence() || cidrs.IsNull())) {
+      a.Error(cidrs, "invalid-cidr",
+              absl::StrCat("zone `", z.name, "` needs at least one prefix in `cidrs`"));
+    }
+    for (const YamlNode* item : items) {
+      std::optional<std::string> text = a.String(*item, "a prefix");
+      if (!text) continue;
+      absl::StatusOr<Prefix> p = Prefix::Parse(*text);
+      if (!p.ok()) {
+        a.Error(*item, "invalid-cidr", std::string(p.status().message()));
+        continue;
+      }
+      auto [it, fresh] = prefix_owner_.try_emplace(*p, id, a.At(*item));
+      if (!fresh) {
+        const SourceLocation& first = it->second.second;
+        std::string at = absl::StrCat(first.file, ":", first.line, ":", first.column);
+        a.Error(*item, "invalid-cidr",
+                it->second.first == id
+                    ? absl::StrCat("prefix ", p->ToString(), " is listed twice in zone `", z.name,
+                                   "` (first at ", at, "); remove one")
+                    : absl::StrCat("prefix ", p->ToString(), " is already claimed at ", at,
+                                   "; a prefix may belong to one zone only"));
+        continue;
+      }
+      z.cidrs.push_back(*p);
+    }
+  }
+
+  void ClassifyZones() {
+    std::vector<ZonePrefix> prefixes;
+    for (const auto& [prefix, owner] : prefix_owner_) prefixes.push_back({prefix, owner.first});
+    policy_.segments = BuildZoneSegments(std::move(prefixes));
+    std::vector<AddressSet> spaces = EffectiveSpaces(policy_.segments, policy_.zones.size());
+    for (size_t z = 0; z < policy_.zones.size(); ++z) {
+      Zone& zone = policy_.zones[z];
+      zone.effective = std::move(spaces[z]);
+      if (zone.effective.Empty() && !zone.cidrs.empty()) {
+        diagnostics_.Error(zone.location, "empty-zone",
+                           absl::StrCat("zone `", zone.name,
+                                        "` has no addresses of its own: more specific prefixes of "
+                                        "other zones cover all of its cidrs; remove the zone or "
+                                        "give it a prefix of its own"));
+      }
+    }
+  }
+
+  void ResolveHost(const Decl& d) {
+    YamlAccess a = Access(d);
+    const YamlNode& n = *d.node;
+    std::optional<Named> named = ReadNamed(a, n, kHostKeys, "a host", "host name");
+    if (!named) return;
+    const YamlNode* name_node = named->name_node;
+    const std::string* name = &named->name;
+    Host h;
+    h.name = *name;
+    h.location = a.At(*name_node);
+    HostId id = static_cast<HostId>(policy_.hosts.size());
+    if (!EndpointNameFree(a, *name_node, h.name, Endpoint::Kind::kHost)) return;
+    std::optional<ZoneId> declared;
+    if (const YamlNode* zone = a.Find(n, "zone")) {
+      declared = ResolveZoneRef(a, *zone);
+      if (!declared) return;
+    }
+    const YamlNode* addrs = a.Require(n, "addresses", absl::StrCat("host `", h.name, "`"));
+    if (!addrs) return;
+    std::optional<ZoneId> zone = ResolveHostAddresses(a, *addrs, declared, h);
+    if (!zone) return;
+    h.zone = *zone;
+    RecordEndpointName(a, *name_node, h.name, {Endpoint::Kind::kHost, id});
+    policy_.zones[*zone].hosts.push_back(id);
+    policy_.hosts.push_back(std::move(h));
+  }
+
+  std::optional<ZoneId> ResolveHostAddresses(YamlAccess& a, const YamlNode& addrs,
+                                             std::optional<ZoneId> declared, Host& h) {
+    std::optional<ZoneId> zone = declared;
+    bool ok = true;
+    std::vector<const YamlNode*> items = a.List(addrs, "`addresses`", false);
+    if (items.empty()) {
+      a.Error(addrs, "invalid-cidr",
+              absl::StrCat("host `", h.name, "` needs at least one address"));
+      return std::nullopt;
+    }
+    for (const YamlNode* item : items) {
+      std::optional<std::string> text = a.String(*item, "an address");
+      if (!text) {
+        ok = false;
+        continue;
+      }
+      absl::StatusOr<Address> addr = Address::Parse(*text);
+      if (!addr.ok()) {
+        a.Error(*item, "invalid-cidr", std::string(addr.status().message()));
+        ok = false;
+        continue;
+      }
+      ok &= CheckHostAddress(a, *item, *addr, zone, h);
+      h.addresses.push_back(*addr);
+    }
+    if (!ok || !zone) return std::nullopt;
+    if (policy_.zones[*zone].external) {
+      a.Error(addrs, "address-outside-zone",
+              absl::StrCat("host `", h.name, "` is in external zone `", policy_.zones[*zone].name,
+                           "`; agents run only in internal zones, so move the host or make the "
+                           "zone internal"));
+      return std::nullopt;
+    }
+    return zone;
+  }
+
+  bool CheckHostAddress(YamlAccess& a, const YamlNode& item, const Address& addr,
+                        std::optional<ZoneId>& zone, const Host& h) {
+    auto [it, fresh] = address_owner_.try_emplace(addr, h.name, a.At(item));
+    if (!fresh) {
+      a.Error(item, "duplicate-name",
+              absl::StrCat("address ", addr.ToString(), " is already used by host `",
+                           it->second.first, "` at ", it->second.second.FileLine(),
+                           "; two hosts may not share an address"));
+      return false;
+    }
+    std::optional<ZoneId> cls = policy_.Classify(addr);
+    if (!cls) {
+      a.Error(item, "address-outside-zone",
+              absl::StrCat("address ", addr.ToString(), " of host `", h.name,
+                           "` belongs to no zone; add a prefix covering it to the host's zone"));
+      return false;
+    }
+    if (zone && *zone != *cls) {
+      a.Error(item, "address-outside-zone",
+              absl::StrCat("address ", addr.ToString(), " of host `", h.name,
+                           "` classifies into zone `", policy_.zones[*cls].name, "`, not `",
+                           policy_.zones[*zone].name, "`; fix the address or the zone's cidrs"));
+      return false;
+    }
+    zone = cls;
+    return true;
+  }
+
+  std::optional<ZoneId> ResolveZoneRef(YamlAccess& a, const YamlNode& n) {
+    std::optional<std::string> name = a.String(n, "a zone");
+    if (!name) return std::nullopt;
+    auto it = endpoint_names_.find(*name);
+    if (it != endpoint_names_.end() && it->second.first.kind == Endpoint::Kind::kZone) {
+      return it->second.first.id;
+    }
+    std::string detail;
+    if (it != endpoint_names_.end()) {
+      detail = absl::StrCat("; `", *name, "` is a host (in zone `",
+                            policy_.zones[policy_.hosts[it->second.first.id].zone].name,
+                            "`), name its zone instead");
+    } else {
+      detail = DidYouMean(*name, ZoneNames());
+    }
+    a.Error(n, "unknown-ref", absl::StrCat("unknown zone `", *name, "`", detail));
+    return std::nullopt;
+  }
+
+  std::vector<std::string> ZoneNames() const {
+    std::vector<std::string> names;
+    for (const Zone& z : policy_.zones) names.push_back(z.name);
+    return names;
+  }
+
+  void ResolveService(const Decl& d) {
+    YamlAccess a = Access(d);
+    const YamlNode& n = *d.node;
+    std::optional<Named> named = ReadNamed(a, n, kServiceKeys, "a service", "service name");
+    if (!named) return;
+    const YamlNode* name_node = named->name_node;
+    const std::string* name = &named->name;
+    if (auto prior = service_ids_.find(*name); prior != service_ids_.end()) {
+      const Service& p = policy_.services[prior->second];
+      a.Error(*name_node, "duplicate-name",
+              p.builtin
+                  ? absl::StrCat("service `any` is built in; choose another name")
+                  : absl::StrCat("service `", *name, "` is already declared at ", p.location.file,
+                                 ":", p.location.line, ":", p.location.column));
+      return;
+    }
+    Service s;
+    s.name = *name;
+    s.location = a.At(*name_node);
+    const YamlNode* ports = a.Require(n, "ports", absl::StrCat("service `", s.name, "`"));
+    if (!ports) return;
+    std::vector<const YamlNode*> items = a.List(*ports, "`ports`", true);
+    if (items.empty()) {
+      a.Error(*ports, "invalid-port",
+              absl::StrCat("service `", s.name, "` needs at least one port item, e.g. tcp/443"));
+    }
+    for (const YamlNode* item : items) {
+      std::optional<std::string> text = a.String(*item, "a port item");
+      if (!text) continue;
+      absl::StatusOr<ServicePort> p = ServicePort::Parse(*text);
+      if (!p.ok()) {
+        a.Error(*item, "invalid-port", std::string(p.status().message()));
+        continue;
+      }
+      s.ports.push_back(*p);
+    }
+    service_ids_.emplace(s.name, static_cast<ServiceId>(policy_.services.size()));
+    policy_.services.push_back(std::move(s));
+  }
+
+  void ResolveSettings(const Decl& d) {
+    YamlAccess a = Access(d);
+    const YamlNode& n = *d.node;
+    if (!a.CheckMap(n, kSettingsKeys, "`settings`")) return;
+    policy_.settings.location = a.At(n);
+    if (const YamlNode* v = a.Find(n, "log_denied")) {
+      policy_.settings.log_denied = a.Bool(*v, "`log_denied`").value_or(false);
+    }
+    if (const YamlNode* v = a.Find(n, "mode")) {
+      std::optional<std::string> mode = a.String(*v, "`mode`");
+      if (std::optional<Mode> parsed = mode ? wire::ParseMode(*mode) : std::nullopt) {
+        policy_.settings.mode = *parsed;
+      } else if (mode) {
+        a.Error(*v, "parse-error", absl::StrCat("`mode` is enforce or audit, not `", *mode, "`"));
+      }
+    }
+    if (const YamlNode* c = a.Find(n, "controller")) ResolveController(a, *c);
+  }
+
+  void ResolveController(YamlAccess& a, const YamlNode& c) {
+    if (!a.CheckMap(c, kControllerKeys, "`settings.controller`")) return;
+    ControllerSettings ctl;
+    if (const YamlNode* addrs = a.Require(c, "addresses", "`settings.controller`")) {
+      for (const YamlNode* item : a.List(*addrs, "`addresses`", true)) {
+        std::optional<std::string> text = a.String(*item, "an address");
+        if (!text) continue;
+        absl::StatusOr<Address> addr = Address::Parse(*text);
+        if (!addr.ok()) {
+          a.Error(*item, "invalid-cidr", std::string(addr.status().message()));
+          continue;
+        }
+        ctl.addresses.push_back(*addr);
+      }
+    }
+    if (const YamlNode* port = a.Require(c, "port", "`settings.controller`")) {
+      // Not a number: parse-error (from Integer); a number out of range: invalid-port.
+      std::optional<long> p = a.Integer(*port, "`port`", std::numeric_limits<long>::min(),
+                                        std::numeric_limits<long>::max());
+      if (!p) return;
+      if (*p < 1 || *p > 65535) {
+        diagnostics_.Error(a.At(*port), "invalid-port",
+                           absl::StrCat("the controller port must be 1-65535, not ", *p));
+        return;
+      }
+      ctl.port = static_cast<uint16_t>(*p);
+    }
+    policy_.settings.controller = std::move(ctl);
+  }
+
+  std::vector<Endpoint> ResolveEndpoints(YamlAccess& a, const YamlNode& n, const char* what) {
+    std::vector<Endpoint> out;
+    for (const YamlNode* item : a.List(n, absl::StrCat("`", what, "`"), true)) {
+      std::optional<std::string> name = a.String(*item, "a zone or host");
+      if (!name) continue;
+      auto it = endpoint_names_.find(*name);
+      if (it == endpoint_names_.end()) {
+        std::vector<std::string> known;
+        for (const auto& [k, v] : endpoint_names_) known.push_back(k);
+        a.Error(*item, "unknown-ref",
+                absl::StrCat("unknown zone or host `", *name, "` in `", what, "`",
+                             DidYouMean(*name, known)));
+        continue;
+      }
+      out.push_back(it->second.first);
+    }
+    // A null was reported by List already.
+    if (out.empty() && n.IsSequence() && n.items.empty()) {
+      a.Error(n, "parse-error", absl::StrCat("`", what, "` names no zone or host"));
+    }
+    return out;
+  }
+
+  std::vector<ServiceId> ResolveServiceRefs(YamlAccess& a, const YamlNode& n) {
+    std::vector<ServiceId> out;
+    for (const YamlNode* item : a.List(n, "`services`", true)) {
+      std::optional<std::string> name = a.String(*item, "a service");
+      if (!name) continue;
+      if (auto s = service_ids_.find(*name); s != service_ids_.end()) {
+        out.push_back(s->second);
+        continue;
+      }
+      std::vector<std::string> known;
+      for (const Service& s : policy_.services) known.push_back(s.name);
+      a.Error(*item, "unknown-ref",
+              absl::StrCat("unknown service `", *name, "`", DidYouMean(*name, known),
+                           "; declare it under `services:`"));
+    }
+    if (out.empty() && (n.IsNull() || (n.IsSequence() && n.items.empty()))) {
+      a.Error(n, "parse-error", "`services` names no service; use `any` for every service");
+    }
+    return out;
+  }
+
+  void ResolveFlow(const Decl& d) {
+    YamlAccess a = Access(d);
+    const YamlNode& n = *d.node;
+    if (!a.CheckMap(n, kFlowKeys, "a flow")) return;
+    Flow f;
+    f.location = a.At(n);
+    f.name = f.location.FileLine();
+    size_t errors_before = diagnostics_.error_count();
+    ReadFlowFields(a, n, f);
+    const YamlNode* from = a.Require(n, "from", "a flow");
+    const YamlNode* to = a.Require(n, "to", "a flow");
+    const YamlNode* services = a.Require(n, "services", "a flow");
+    if (from) f.from = ResolveEndpoints(a, *from, "from");
+    if (to) f.to = ResolveEndpoints(a, *to, "to");
+    if (services) f.services = ResolveServiceRefs(a, *services);
+    if (diagnostics_.error_count() != errors_before) return;
+    CheckExternalToExternal(a, from ? *from : n, f);
+    CheckExpiry(f);
+    policy_.flows.push_back(std::move(f));
+  }
+
+  void ReadFlowFields(YamlAccess& a, const YamlNode& n, Flow& f) {
+    if (const YamlNode* v = a.Find(n, "name")) {
+      if (std::optional<std::string> name = a.Name(*v, "flow name")) {
+        auto [it, fresh] = flow_names_.try_emplace(*name, a.At(*v));
+        if (!fresh) {
+          a.Error(*v, "duplicate-name",
+                  absl::StrCat("flow `", *name, "` is already declared at ", it->second.file, ":",
+                               it->second.line, ":", it->second.column));
+        }
+        f.name = *name;
+      }
+    }
+    if (const YamlNode* v = a.Find(n, "action")) {
+      std::optional<std::string> action = a.String(*v, "`action`");
+      if (action == "deny") {
+        f.action = Action::kDeny;
+      } else if (action && *action != "allow") {
+        a.Error(*v, "parse-error", absl::StrCat("`action` is allow or deny, not `", *action, "`"));
+      }
+    }
+    if (const YamlNode* v = a.Find(n, "sources")) f.sources = ReadSources(a, *v);
+    if (const YamlNode* v = a.Find(n, "expires")) f.expires = ReadTime(a, *v);
+    if (const YamlNode* v = a.Find(n, "reason")) f.reason = a.String(*v, "`reason`").value_or("");
+    if (const YamlNode* v = a.Find(n, "owner")) f.owner = a.String(*v, "`owner`").value_or("");
+    if (const YamlNode* v = a.Find(n, "ticket")) f.ticket = a.String(*v, "`ticket`").value_or("");
+  }
+
+  std::vector<Prefix> ReadSources(YamlAccess& a, const YamlNode& n) {
+    std::vector<Prefix> out;
+    for (const YamlNode* item : a.List(n, "`sources`", true)) {
+      std::optional<std::string> text = a.String(*item, "a prefix");
+      if (!text) continue;
+      absl::StatusOr<Prefix> p = Prefix::Parse(*text);
+      if (!p.ok()) {
+        a.Error(*item, "invalid-cidr", std::string(p.status().message()));
+        continue;
+      }
+      out.push_back(*p);
+    }
+    if (n.IsSequence() && n.items.empty()) {
+      a.Error(n, "parse-error",
+              "`sources: []` narrows the flow to no address at all; list prefixes, or remove "
+              "`sources` to mean every address of `from`");
+    }
+    return out;
+  }
+
+  std::optional<absl::Time> ReadTime(YamlAccess& a, const YamlNode& n) {
+    std::optional<std::string> text = a.String(n, "`expires`");
+    if (!text) return std::nullopt;
+    std::optional<absl::Time> t = ParseRfc3339(*text);
+    if (!t) {
+      a.Error(n, "parse-error",
+              absl::StrCat("`expires: ", *text,
+                           "` is not an RFC 3339 time; write e.g. 2027-03-01T00:00:00Z"));
+    }
+    return t;
+  }
+
+  void CheckExternalToExternal(YamlAccess& a, const YamlNode& at, const Flow& f) {
+    for (const Endpoint& from : f.from) {
+      for (const Endpoint& to : f.to) {
+        const Zone& zf = policy_.zones[policy_.ZoneOf(from)];
+        const Zone& zt = policy_.zones[policy_.ZoneOf(to)];
+        if (zf.external && zt.external) {
+          a.Error(
+              at, "external-to-external",
+              absl::StrCat("flow `", f.name, "` goes from external zone `", zf.name,
+                           "` to external zone `", zt.name,
+                           "`; no agent could enforce it, so name an internal zone on one side"));
+          return;
+        }
+      }
+    }
+  }
+
+  void CheckExpiry(Flow& f) {
+    if (!f.expires || *f.expires > policy_.now) return;
+    f.active = false;
+    diagnostics_.Warning(
+        f.location, "expired-flow",
+        absl::StrCat("flow `", f.name, "` expired at ",
+                     FormatRfc3339(*f.expires),
+                     " and has no effect; remove it or extend `expires`"));
+  }
+
+  std::vector<ZoneId> ZoneList(YamlAccess& a, const YamlNode& n, const char* what) {
+    std::vector<ZoneId> out;
+    for (const YamlNode* item : a.List(n, absl::StrCat("`", what, "`"), true)) {
+      if (std::optional<ZoneId> z = ResolveZoneRef(a, *item)) out.push_back(*z);
+    }
+    return out;
+  }
+
+  void ResolveInvariant(const Decl& d) {
+    YamlAccess a = Access(d);
+    const YamlNode& n = *d.node;
+    std::optional<Named> named = ReadNamed(a, n, kInvariantKeys, "an invariant", "invariant name");
+    if (!named) return;
+    const YamlNode* name_node = named->name_node;
+    const std::string* name = &named->name;
+    Invariant inv;
+    inv.name = *name;
+    inv.location = a.At(n);
+    auto [it, fresh] = invariant_names_.try_emplace(*name, a.At(*name_node));
+    if (!fresh) {
+      a.Error(*name_node, "duplicate-name",
+              absl::StrCat("invariant `", *name, "` is already declared at ", it->second.file, ":",
+                           it->second.line, ":", it->second.column));
+      return;
+    }
+    size_t errors_before = diagnostics_.error_count();
+    if (!ReadInvariantKind(a, n, inv) || diagnostics_.error_count() != errors_before) return;
+    policy_.invariants.push_back(std::move(inv));
+  }
+
+  bool ReadInvariantKind(YamlAccess& a, const YamlNode& n, Invariant& inv) {
+    std::vector<std::string> kinds;
+    for (const char* k : {"no_path", "isolate", "via", "exposure"}) {
+      if (a.Find(n, k)) kinds.push_back(k);
+    }
+    if (kinds.size() != 1) {
+      a.Error(
+          n, "parse-error",
+          absl::StrCat("invariant `", inv.name,
+                       "` needs exactly one of no_path, isolate, via, "
+                       "exposure",
+                       kinds.empty() ? "" : absl::StrCat("; it has ", absl::StrJoin(kinds, ", "))));
+      return false;
+    }
+    const YamlNode& body = *a.Find(n, kinds[0]);
+    const YamlNode* except = a.Find(n, "except");
+    if (except && kinds[0] != "isolate") {
+      a.Error(*except, "parse-error", "`except` belongs to `isolate` invariants only");
+      return false;
+    }
+    if (kinds[0] == "isolate") {
+      inv.kind = InvariantKind::kIsolate;
+      inv.to = ZoneList(a, body, "isolate");
+      if (except) inv.except = ZoneList(a, *except, "except");
+      return true;
+    }
+    if (kinds[0] == "no_path") return ReadPathInvariant(a, body, InvariantKind::kNoPath, inv);
+    if (kinds[0] == "via") return ReadPathInvariant(a, body, InvariantKind::kVia, inv);
+    inv.kind = InvariantKind::kExposure;
+    if (!a.CheckMap(body, {"from", "max"}, "`exposure`")) return false;
+    if (const YamlNode* from = a.Require(body, "from", "`exposure`"))
+      inv.from = ZoneList(a, *from, "from");
+    if (const YamlNode* max = a.Require(body, "max", "`exposure`")) {
+      inv.max = static_cast<int>(a.Integer(*max, "`max`", 0, 1'000'000'000).value_or(0));
+    }
+    return true;
+  }
+
+  bool ReadPathInvariant(YamlAccess& a, const YamlNode& body, InvariantKind kind, Invariant& inv) {
+    inv.kind = kind;
+    bool via = kind == InvariantKind::kVia;
+    std::vector<std::string> keys = {"from", "to"};
+    if (via) keys.push_back("through");
+    const char* what = via ? "`via`" : "`no_path`";
+    if (!a.CheckMap(body, keys, what)) return false;
+    if (const YamlNode* from = a.Require(body, "from", what)) inv.from = ZoneList(a, *from, "from");
+    if (const YamlNode* to = a.Require(body, "to", what)) inv.to = ZoneList(a, *to, "to");
+    if (via) {
+      if (const YamlNode* t = a.Require(body, "through", what))
+        inv.through = ZoneList(a, *t, "through");
+    }
+    return true;
+  }
+
+  DiagnosticList& diagnostics_;
+  Policy policy_;
+  std::vector<Decl> zone_decls_, host_decls_, service_decls_, flow_decls_, invariant_decls_;
+  std::optional<Decl> settings_decl_;
+  std::map<std::string, std::pair<Endpoint, SourceLocation>> endpoint_names_;
+  std::map<Prefix, std::pair<ZoneId, SourceLocation>> prefix_owner_;
+  std::map<Address, std::pair<std::string, SourceLocation>> address_owner_;
+  std::map<std::string, SourceLocation> flow_names_;
+  std::unordered_map<std::string, ServiceId> service_ids_;
+  std::map<std::string, SourceLocation> invariant_names_;
+};
+
+}  // namespace
+
+Policy ResolvePolicy(const std::vector<ParsedFile>& files, absl::Time now,
+                     DiagnosticList& diagnostics) {
+  return Resolver(now, diagnostics).Run(files);
+}
+
+}  // namespace polder

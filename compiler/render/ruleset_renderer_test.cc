@@ -1,0 +1,211 @@
+#include "compiler/render/ruleset_renderer.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "compiler/testing/policy_builder.h"
+
+namespace polder {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::PolicyBuilder;
+
+// internet, web (two hosts), db (one host), https/postgres/ping.
+PolicyBuilder SmallPolicy() {
+  PolicyBuilder b;
+  b.Zone("internet", {"0.0.0.0/0", "::/0"}, true);
+  b.Zone("web", {"10.1.0.0/24", "2001:db8:1::/64"});
+  b.Zone("db", {"10.2.0.0/24"});
+  b.Host("web-1", "web", {"10.1.0.11", "2001:db8:1::11"});
+  b.Host("web-2", "web", {"10.1.0.12", "2001:db8:1::12"});
+  b.Host("db-1", "db", {"10.2.0.5"});
+  b.Service("https", {"tcp/443"});
+  b.Service("postgres", {"tcp/5432"});
+  b.Service("ping", {"icmp/echo-request", "icmpv6/echo-request"});
+  return b;
+}
+
+std::vector<std::string> Lines(const std::string& text) { return absl::StrSplit(text, '\n'); }
+
+TEST(RulesetRendererTest, StartsWithHeaderAndReplacesTheTable) {
+  PolicyBuilder b = SmallPolicy();
+  b.Flow({"internet"}, {"web"}, {"https"});
+  Policy p = b.Build();
+  auto lines = Lines(RenderRuleset(p, *p.FindHost("web-1")));
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_EQ(lines[0],
+            "# polder ruleset host=web-1 revision=" + std::string(64, '0') + " mode=enforce");
+  EXPECT_EQ(lines[1], "table inet polder");
+  EXPECT_EQ(lines[2], "delete table inet polder");
+  EXPECT_EQ(lines[3], "table inet polder {");
+}
+
+TEST(RulesetRendererTest, InboundUsesEffectiveSpaceOfTheSourceZone) {
+  PolicyBuilder b = SmallPolicy();
+  b.Flow({"internet"}, {"web"}, {"https"});
+  Policy p = b.Build();
+  std::string web = RenderRuleset(p, *p.FindHost("web-1"));
+  // internet minus web and db: 10.1.0.0/24 and 10.2.0.0/24 are carved out.
+  EXPECT_THAT(web, HasSubstr("0.0.0.0-10.0.255.255 . tcp . 443"));
+  EXPECT_THAT(web, HasSubstr("10.2.1.0-255.255.255.255 . tcp . 443"));
+  EXPECT_THAT(web, HasSubstr("10.1.1.0-10.1.255.255 . tcp . 443"));
+  EXPECT_THAT(web, Not(HasSubstr("10.1.0.0/24 . tcp")));
+  EXPECT_THAT(web, HasSubstr("ip saddr . meta l4proto . th dport @in4_l4 accept"));
+  EXPECT_THAT(web, HasSubstr("ip6 saddr . meta l4proto . th dport @in6_l4 accept"));
+  // db is not involved in the flow at all.
+  std::string db = RenderRuleset(p, *p.FindHost("db-1"));
+  EXPECT_THAT(db, Not(HasSubstr("443")));
+}
+
+TEST(RulesetRendererTest, OutboundKeysOnDestinationAndSkipsOtherHostsFlows) {
+  PolicyBuilder b = SmallPolicy();
+  b.Flow({"web-1"}, {"db"}, {"postgres"});
+  Policy p = b.Build();
+  EXPECT_THAT(RenderRuleset(p, *p.FindHost("web-1")),
+              HasSubstr("ip daddr . meta l4proto . th dport @out4_l4 accept"));
+  EXPECT_THAT(RenderRuleset(p, *p.FindHost("web-1")), HasSubstr("10.2.0.0/24 . tcp . 5432"));
+  EXPECT_THAT(RenderRuleset(p, *p.FindHost("web-2")), Not(HasSubstr("5432")));
+  std::string db = RenderRuleset(p, *p.FindHost("db-1"));
+  EXPECT_THAT(db, HasSubstr("10.1.0.11/32 . tcp . 5432"));
+  EXPECT_THAT(db, Not(HasSubstr("10.1.0.12")));
+}
+
+TEST(RulesetRendererTest, DenySetsComeBeforeAllowSetsWithCounters) {
+  PolicyBuilder b = SmallPolicy();
+  b.Flow({"internet"}, {"web"}, {"https"});
+  b.Flow({"internet"}, {"web"}, {"any"}, Action::kDeny).sources =
+      std::vector<Prefix>{*Prefix::Parse("203.0.113.0/24")};
+  Policy p = b.Build();
+  std::string text = RenderRuleset(p, *p.FindHost("web-1"));
+  size_t deny = text.find("ip saddr @in4_deny_any counter drop");
+  size_t allow = text.find("@in4_l4 accept");
+  ASSERT_NE(deny, std::string::npos) << text;
+  ASSERT_NE(allow, std::string::npos);
+  EXPECT_LT(deny, allow);
+  // The deny is narrowed to its sources.
+  EXPECT_THAT(text, HasSubstr("set in4_deny_any {\n    type ipv4_addr\n    flags interval\n"
+                              "    elements = {\n      203.0.113.0/24\n    }"));
+}
+
+TEST(RulesetRendererTest, IcmpUsesTypeSetsPerFamily) {
+  PolicyBuilder b = SmallPolicy();
+  b.Flow({"web"}, {"web"}, {"ping"});
+  Policy p = b.Build();
+  std::string text = RenderRuleset(p, *p.FindHost("web-1"));
+  EXPECT_THAT(text, HasSubstr("ip saddr . icmp type @in4_icmp accept"));
+  EXPECT_THAT(text, HasSubstr("10.1.0.0/24 . echo-request"));
+  EXPECT_THAT(text, HasSubstr("ip6 saddr . icmpv6 type @in6_icmp accept"));
+  EXPECT_THAT(text, HasSubstr("2001:db8:1::/64 . echo-request"));
+  EXPECT_THAT(text, Not(HasSubstr("th dport")));
+}
+
+TEST(RulesetRendererTest, ExpiredFlowsHaveNoEffect) {
+  PolicyBuilder b = SmallPolicy();
+  b.Flow({"internet"}, {"web"}, {"https"}).active = false;
+  Policy p = b.Build();
+  EXPECT_THAT(RenderRuleset(p, *p.FindHost("web-1")), Not(HasSubstr("443")));
+}
+
+TEST(RulesetRendererTest, AntiLockoutBeforeDenies) {
+  PolicyBuilder b = SmallPolicy();
+  b.settings().controller = ControllerSettings{{*Address::Parse("10.2.0.5")}, 7443};
+  b.Flow({"web"}, {"db"}, {"any"}, Action::kDeny);
+  Policy p = b.Build();
+  std::string web = RenderRuleset(p, *p.FindHost("web-1"));
+  size_t ctl = web.find("ip daddr . tcp dport @controller4 accept");
+  ASSERT_NE(ctl, std::string::npos) << web;
+  EXPECT_LT(ctl, web.find("@out4_deny_any counter drop"));
+  EXPECT_THAT(web, HasSubstr("10.2.0.5 . 7443"));
+  EXPECT_THAT(web, Not(HasSubstr("@managed4")));
+  std::string db = RenderRuleset(p, *p.FindHost("db-1"));
+  EXPECT_THAT(db, HasSubstr("ip daddr . tcp dport @controller4 ip saddr @managed4 accept"));
+  EXPECT_THAT(db, HasSubstr("10.1.0.11-10.1.0.12"));
+}
+
+TEST(RulesetRendererTest, AuditModeLogsCountsAndAccepts) {
+  PolicyBuilder b = SmallPolicy();
+  b.settings().mode = Mode::kAudit;
+  b.Flow({"internet"}, {"web"}, {"any"}, Action::kDeny);
+  Policy p = b.Build();
+  std::string text = RenderRuleset(p, *p.FindHost("web-1"));
+  EXPECT_THAT(text, HasSubstr("mode=audit"));
+  EXPECT_THAT(text, HasSubstr("policy accept;"));
+  EXPECT_THAT(text, Not(HasSubstr("policy drop;")));
+  EXPECT_THAT(text, HasSubstr("@in4_deny_any counter log prefix \"polder-audit \" accept"));
+  EXPECT_THAT(text, HasSubstr("    log prefix \"polder-audit \" counter accept\n  }"));
+  EXPECT_THAT(text, Not(HasSubstr(" drop")));
+}
+
+TEST(RulesetRendererTest, LogDeniedRateLimitsBeforeThePolicyDrop) {
+  PolicyBuilder b = SmallPolicy();
+  b.settings().log_denied = true;
+  b.Flow({"internet"}, {"web"}, {"any"}, Action::kDeny);
+  Policy p = b.Build();
+  std::string text = RenderRuleset(p, *p.FindHost("web-1"));
+  EXPECT_THAT(text, HasSubstr("@in4_deny_any counter goto denied"));
+  EXPECT_THAT(text,
+              HasSubstr("    limit rate 10/second burst 20 packets log prefix \"polder-deny \"\n"
+                        "  }"));
+  EXPECT_THAT(text, HasSubstr("chain denied {"));
+}
+
+TEST(RulesetRendererTest, PartialSourcesKeyOutboundOnTheHostAddress) {
+  PolicyBuilder b = SmallPolicy();
+  b.Flow({"web"}, {"db"}, {"postgres"}).sources =
+      std::vector<Prefix>{*Prefix::Parse("10.1.0.11/32")};
+  Policy p = b.Build();
+  // web-1 has 10.1.0.11 (admitted) and an IPv6 address; only IPv4 matters here.
+  std::string web1 = RenderRuleset(p, *p.FindHost("web-1"));
+  EXPECT_THAT(web1, HasSubstr("10.2.0.0/24 . tcp . 5432"));
+  std::string web2 = RenderRuleset(p, *p.FindHost("web-2"));
+  EXPECT_THAT(web2, Not(HasSubstr("5432")));
+
+  PolicyBuilder b2 = SmallPolicy();
+  b2.Host("web-3", "web", {"10.1.0.13", "10.1.0.14"});
+  b2.Flow({"web"}, {"db"}, {"postgres"}).sources =
+      std::vector<Prefix>{*Prefix::Parse("10.1.0.13/32")};
+  Policy p2 = b2.Build();
+  std::string web3 = RenderRuleset(p2, *p2.FindHost("web-3"));
+  EXPECT_THAT(web3, HasSubstr("ip saddr . ip daddr . meta l4proto . th dport @out4s_l4 accept"));
+  EXPECT_THAT(web3, HasSubstr("10.1.0.13/32 . 10.2.0.0/24 . tcp . 5432"));
+  EXPECT_THAT(web3, Not(HasSubstr("10.1.0.14/32 .")));
+}
+
+TEST(RulesetRendererTest, DeterministicAndCachedByContent) {
+  PolicyBuilder b = SmallPolicy();
+  b.Flow({"internet"}, {"web"}, {"https"});
+  b.Flow({"web"}, {"db"}, {"postgres"});
+  Policy p = b.Build();
+  auto first = RenderAllRulesets(p);
+  auto second = RenderAllRulesets(p);
+  ASSERT_EQ(first.size(), 3u);
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i].text, second[i].text);
+
+  RulesetRenderer renderer(p);
+  std::string w1 = renderer.Render(*p.FindHost("web-1"));
+  std::string w2 = renderer.Render(*p.FindHost("web-2"));
+  renderer.Render(*p.FindHost("db-1"));
+  EXPECT_EQ(renderer.distinct_bodies(), 2u);
+  EXPECT_EQ(w1.substr(w1.find('\n')), w2.substr(w2.find('\n')));
+  EXPECT_NE(w1, w2);  // the header names the host
+}
+
+TEST(RulesetRendererTest, OverlappingFlowsBecomeDisjointElements) {
+  PolicyBuilder b = SmallPolicy();
+  b.Service("web-alt", {"tcp/440-450"});
+  b.Flow({"internet"}, {"web"}, {"https"});
+  b.Flow({"db"}, {"web"}, {"web-alt"});
+  Policy p = b.Build();
+  std::string text = RenderRuleset(p, *p.FindHost("web-1"));
+  // Port 443 is cut out of db's 440-450 and merged with internet's 443, so
+  // no two elements overlap.
+  EXPECT_THAT(text, HasSubstr("10.2.0.0/24 . tcp . 440-442,\n"));
+  EXPECT_THAT(text, HasSubstr("10.1.1.0-255.255.255.255 . tcp . 443,\n"));
+  EXPECT_THAT(text, HasSubstr("10.2.0.0/24 . tcp . 444-450\n"));
+}
+
+}  // namespace
+}  // namespace polder

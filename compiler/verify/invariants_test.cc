@@ -1,0 +1,127 @@
+#include "compiler/verify/invariants.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "compiler/testing/policy_test_builder.h"
+
+namespace polder {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::PolicyTestBuilder;
+
+// internet -> dmz -> app -> db, office -> bastion -> db, office -> app.
+PolicyTestBuilder Net() {
+  PolicyTestBuilder b;
+  b.Zone("internet", {"0.0.0.0/0"}, true)
+      .Zone("dmz", {"10.1.0.0/24"})
+      .Zone("app", {"10.2.0.0/24"})
+      .Zone("db", {"10.3.0.0/24"})
+      .Zone("office", {"10.4.0.0/24"})
+      .Zone("bastion", {"10.5.0.0/24"})
+      .Service("https", {"tcp/443"})
+      .Service("pg", {"tcp/5432"})
+      .Service("ssh", {"tcp/22"})
+      .Flow({.from = {"internet"}, .to = {"dmz"}, .services = {"https"}})
+      .Flow({.from = {"dmz"}, .to = {"app"}, .services = {"https"}})
+      .Flow({.from = {"app"}, .to = {"db"}, .services = {"pg"}})
+      .Flow({.from = {"office"}, .to = {"bastion"}, .services = {"ssh"}})
+      .Flow({.from = {"bastion"}, .to = {"db"}, .services = {"ssh"}})
+      .Flow({.from = {"office"}, .to = {"app"}, .services = {"ssh"}});
+  return b;
+}
+
+Invariant Make(const PolicyTestBuilder& b, std::string name, InvariantKind kind,
+               std::vector<std::string> from, std::vector<std::string> to) {
+  Invariant inv;
+  inv.name = std::move(name);
+  inv.kind = kind;
+  inv.from = b.Zones(from);
+  inv.to = b.Zones(to);
+  return inv;
+}
+
+DiagnosticList Check(const Policy& p) {
+  DiagnosticList out;
+  CheckInvariants(p, BuildZoneGraph(p), out);
+  return out;
+}
+
+std::vector<std::string> Zones(const Diagnostic& d) {
+  std::vector<std::string> out;
+  for (const PathStep& s : d.path) out.push_back(s.zone);
+  return out;
+}
+
+TEST(InvariantsTest, NoPathReportsAShortestPathWithFlows) {
+  PolicyTestBuilder b = Net();
+  b.Invariant(Make(b, "no-internet-to-db", InvariantKind::kNoPath, {"internet"}, {"db"}));
+  b.Invariant(Make(b, "no-db-to-internet", InvariantKind::kNoPath, {"db"}, {"internet"}));
+  DiagnosticList out = Check(b.Finish());
+  ASSERT_EQ(out.items().size(), 1u);
+  const Diagnostic& d = out.items()[0];
+  EXPECT_EQ(d.code, "invariant-violated");
+  EXPECT_EQ(d.invariant, "no-internet-to-db");
+  EXPECT_EQ(d.location.FileLine(), "invariants.yaml:1");
+  EXPECT_THAT(Zones(d), ElementsAre("internet", "dmz", "app", "db"));
+  EXPECT_THAT(d.path[3].flows, ElementsAre("flows.yaml:3"));
+  EXPECT_THAT(d.message, HasSubstr("db is reachable from internet; shortest path: internet -> dmz "
+                                   "(flows.yaml:1) -> app (flows.yaml:2) -> db (flows.yaml:3)"));
+}
+
+TEST(InvariantsTest, IsolateCountsPathsThroughExceptedZones) {
+  PolicyTestBuilder b = Net();
+  Invariant inv = Make(b, "db-isolated", InvariantKind::kIsolate, {}, {"db"});
+  inv.except = b.Zones({"app", "bastion"});
+  b.Invariant(inv);
+  DiagnosticList out = Check(b.Finish());
+  // internet (via dmz, app), dmz (via app) and office (via bastion or app).
+  std::vector<std::vector<std::string>> paths;
+  for (const Diagnostic& d : out.items()) paths.push_back(Zones(d));
+  EXPECT_THAT(paths, ElementsAre(ElementsAre("internet", "dmz", "app", "db"),
+                                 ElementsAre("dmz", "app", "db"), ::testing::SizeIs(3)));
+  EXPECT_EQ(paths[2][0], "office");
+}
+
+TEST(InvariantsTest, ViaFindsThePathThatAvoidsTheWaypoint) {
+  PolicyTestBuilder b = Net();
+  Invariant inv = Make(b, "admin-via-bastion", InvariantKind::kVia, {"office"}, {"db"});
+  inv.through = b.Zones({"bastion"});
+  b.Invariant(inv);
+  DiagnosticList out = Check(b.Finish());
+  ASSERT_EQ(out.items().size(), 1u);
+  EXPECT_THAT(Zones(out.items()[0]), ElementsAre("office", "app", "db"));
+  EXPECT_THAT(out.items()[0].message, HasSubstr("without passing through bastion"));
+
+  PolicyTestBuilder ok = Net();
+  ok.Flow({.from = {"office"}, .to = {"app"}, .deny = true});
+  inv.from = ok.Zones({"office"});
+  ok.Invariant(inv);
+  EXPECT_THAT(Check(ok.Finish()).items(), IsEmpty());
+}
+
+TEST(InvariantsTest, ExposureCountsZoneProtocolRangeTriples) {
+  PolicyTestBuilder b = Net();
+  b.Service("web", {"tcp/80", "tcp/443", "tcp/8000-8099"})
+      .Flow({.from = {"internet"}, .to = {"dmz"}, .services = {"web"}})
+      .Flow({.from = {"internet"}, .to = {"app"}, .services = {"any"}});
+  Invariant inv = Make(b, "small-surface", InvariantKind::kExposure, {"internet"}, {});
+  Policy p = b.Finish();
+  ZoneGraph g = BuildZoneGraph(p);
+  // dmz: tcp/80, tcp/443, tcp/8000-8099; app: any.
+  EXPECT_EQ(Exposure(g, inv.from).size(), 4u);
+  inv.max = 4;
+  p.invariants = {inv};
+  EXPECT_THAT(Check(p).items(), IsEmpty());
+  p.invariants[0].max = 3;
+  DiagnosticList out = Check(p);
+  ASSERT_EQ(out.items().size(), 1u);
+  EXPECT_THAT(out.items()[0].message,
+              HasSubstr("dmz tcp/80; dmz tcp/443; dmz tcp/8000-8099; app any"));
+}
+
+}  // namespace
+}  // namespace polder

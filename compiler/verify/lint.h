@@ -1,0 +1,36 @@
+// Lint: warnings about a valid policy that probably does not say what its
+// authors meant. None of them stops a rollout; each names the object to fix.
+//
+// Codes: `negated-flow` (an allow that denies take away entirely),
+// `shadowed-flow` (an allow whose every connection another single allow
+// already allows), `unused-deny` (a deny that overlaps no allow),
+// `unused-zone`, `unused-service`, `host-without-flows`, and `expiring-soon`
+// (an active flow whose `expires` lies within the warning window).
+//
+// Everything runs in time near-linear in the policy: flows are compared only
+// with flows that touch the same zone pair, never all with all.
+#pragma once
+
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "compiler/model/diagnostic.h"
+#include "compiler/model/policy.h"
+#include "compiler/verify/zone_graph.h"
+
+namespace polder {
+
+struct LintOptions {
+  // Warn about flows that expire within this window from the policy's now;
+  // zero disables `expiring-soon`.
+  absl::Duration expiry_window = absl::Hours(24 * 14);
+};
+
+// Parses a window like "14d", "36h", "90m" or "0" (for --warn-expiry).
+absl::StatusOr<absl::Duration> ParseExpiryWindow(std::string_view text);
+
+void Lint(const Policy& policy, const ZoneGraph& graph, const LintOptions& options,
+          DiagnosticList& out);
+
+}  // namespace polder

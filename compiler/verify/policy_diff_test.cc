@@ -1,0 +1,86 @@
+#include "compiler/verify/policy_diff.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "compiler/testing/policy_test_builder.h"
+
+namespace polder {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::PolicyTestBuilder;
+
+PolicyTestBuilder Chain() {
+  PolicyTestBuilder b;
+  b.Zone("a", {"10.1.0.0/24"})
+      .Zone("b", {"10.2.0.0/24"})
+      .Zone("c", {"10.3.0.0/24"})
+      .Service("https", {"tcp/443"})
+      .Service("pg", {"tcp/5432"})
+      .Flow({.from = {"a"}, .to = {"b"}, .services = {"https"}});
+  return b;
+}
+
+PolicyDiff Diff(const Policy& x, const Policy& y) {
+  return DiffPolicies(x, BuildZoneGraph(x), y, BuildZoneGraph(y));
+}
+
+TEST(PolicyDiffTest, IdenticalPoliciesHaveNoDiff) {
+  Policy p = Chain().Finish();
+  EXPECT_TRUE(Diff(p, p).Empty());
+  EXPECT_EQ(FormatDiff(Diff(p, p)), "no change in reachability\n");
+}
+
+TEST(PolicyDiffTest, OneNewFlowAddsAnEdgeAndTransitivePairs) {
+  Policy before = Chain().Finish();
+  Policy after = Chain().Flow({.from = {"b"}, .to = {"c"}, .services = {"pg"}}).Finish();
+  PolicyDiff d = Diff(before, after);
+  ASSERT_EQ(d.edges.size(), 1u);
+  EXPECT_EQ(d.edges[0].change, Change::kAdded);
+  EXPECT_EQ(d.edges[0].from, "b");
+  EXPECT_EQ(d.edges[0].services_after, "tcp/5432");
+  EXPECT_THAT(d.edges[0].flows, ElementsAre("flows.yaml:2"));
+  std::vector<std::string> pairs;
+  for (const PairChange& p : d.pairs) {
+    EXPECT_EQ(p.change, Change::kAdded);
+    pairs.push_back(p.from + ">" + p.to);
+  }
+  EXPECT_THAT(pairs, ElementsAre("a>c", "b>c"));
+  EXPECT_EQ(d.pairs[0].path.size(), 3u);
+  EXPECT_THAT(FormatDiff(d), HasSubstr("+ c is now reachable from a by a -> b (flows.yaml:1) -> "
+                                       "c (flows.yaml:2)"));
+  // And the other way round, everything is removed.
+  PolicyDiff back = Diff(after, before);
+  ASSERT_EQ(back.edges.size(), 1u);
+  EXPECT_EQ(back.edges[0].change, Change::kRemoved);
+  EXPECT_EQ(back.pairs.size(), 2u);
+  EXPECT_EQ(back.pairs[0].change, Change::kRemoved);
+}
+
+TEST(PolicyDiffTest, NarrowedServicesAreAChangedEdge) {
+  Policy before = Chain().Finish();
+  Policy after = Chain().Flow({.from = {"a"}, .to = {"b"}, .services = {"pg"}}).Finish();
+  PolicyDiff d = Diff(before, after);
+  ASSERT_EQ(d.edges.size(), 1u);
+  EXPECT_EQ(d.edges[0].change, Change::kChanged);
+  EXPECT_EQ(d.edges[0].services_before, "tcp/443");
+  EXPECT_EQ(d.edges[0].services_after, "tcp/443, tcp/5432");
+  EXPECT_TRUE(d.pairs.empty());
+}
+
+TEST(PolicyDiffTest, ClosureHandlesCyclesAndSelfLoops) {
+  Policy p = Chain().Flow({.from = {"b"}, .to = {"a"}}).Flow({.from = {"c"}, .to = {"c"}}).Finish();
+  auto r = TransitiveClosure(BuildZoneGraph(p));
+  EXPECT_THAT(r[0], ElementsAre(true, true, false));
+  EXPECT_THAT(r[1], ElementsAre(true, true, false));
+  EXPECT_THAT(r[2], ElementsAre(false, false, true));
+  Policy dag = Chain().Flow({.from = {"b"}, .to = {"c"}}).Finish();
+  auto d = TransitiveClosure(BuildZoneGraph(dag));
+  EXPECT_THAT(d[0], ElementsAre(false, true, true));
+  EXPECT_THAT(d[2], ElementsAre(false, false, false));
+}
+
+}  // namespace
+}  // namespace polder
