@@ -4,10 +4,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
-build="$top/build-fuzz"
-CC=clang CXX=clang++ cmake -S "$top" -B "$build" -G Ninja -DPOLDER_FUZZ=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target policy_loader_fuzz -j2 >/dev/null
+build="$top/build-clang"
+bash "$top/scripts/build-clang.sh" >/dev/null  # incremental: cheap when up to date
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 cp "$top"/compiler/frontend/fuzz_corpus/* "$corpus"/
