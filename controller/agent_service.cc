@@ -197,6 +197,12 @@ void SilentStreams::Release(const std::string& peer) {
   if (it != count_.end() && --it->second <= 0) count_.erase(it);
 }
 
+int SilentStreams::Count(const std::string& peer) const {
+  absl::MutexLock lock(&mu_);
+  auto it = count_.find(peer);
+  return it == count_.end() ? 0 : it->second;
+}
+
 Reactor* AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
   return new AgentStream(fleet_, context, insecure_, &silent_);
 }

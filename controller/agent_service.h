@@ -23,9 +23,11 @@ class SilentStreams {
   static constexpr int kMaxPerPeer = 4;
   bool Admit(const std::string& peer);
   void Release(const std::string& peer);
+  // How many of `peer`'s streams have not said Hello yet.
+  int Count(const std::string& peer) const;
 
  private:
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<std::string, int> count_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -36,6 +38,8 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Connect(
       grpc::CallbackServerContext* context) override;
+  // Streams of a certificate's common name that have not said Hello (a signal for tests).
+  int StreamsWithoutHello(const std::string& peer) const { return silent_.Count(peer); }
 
  private:
   Fleet* const fleet_;

@@ -29,6 +29,7 @@ class ControllerServer {
                                                                  const ServerOptions& options);
   ~ControllerServer();
   int port() const { return port_; }
+  const AgentServiceImpl& agent_service() const { return agents_; }
   void Shutdown();
 
  private:

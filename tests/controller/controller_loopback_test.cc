@@ -285,8 +285,13 @@ TEST_F(ControllerLoopbackTest, StreamsThatNeverSayHelloAreBoundedPerCertificate)
   for (int i = 0; i < SilentStreams::kMaxPerPeer; ++i) {
     silent.push_back(Agent(SharedPki().Agent("web-1")));
   }
-  // Give the server time to see the silent streams before the extra one arrives.
-  absl::SleepFor(absl::Milliseconds(300));
+  // The server must have seen every silent stream before the extra one arrives.
+  absl::Time seen_by = absl::Now() + absl::Seconds(10);
+  while (server_->agent_service().StreamsWithoutHello("web-1") < SilentStreams::kMaxPerPeer &&
+         absl::Now() < seen_by) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(server_->agent_service().StreamsWithoutHello("web-1"), SilentStreams::kMaxPerPeer);
   auto extra = Agent(SharedPki().Agent("web-1"));
   auto end = extra->WaitEnd(absl::Seconds(10));
   ASSERT_TRUE(end.has_value());
@@ -298,8 +303,17 @@ TEST_F(ControllerLoopbackTest, StreamsThatNeverSayHelloAreBoundedPerCertificate)
   EXPECT_EQ(db->WaitAssignments(1, absl::Seconds(10)).size(), 1u);
   ASSERT_TRUE(silent[0]->SendHello("web-1"));
   EXPECT_EQ(silent[0]->WaitAssignments(1, absl::Seconds(10)).size(), 1u);
+  // The freed slot admits a new silent stream: it is served once it speaks (a refused one
+  // would have ended before its Hello and received nothing).
   auto again = Agent(SharedPki().Agent("web-1"));
-  absl::SleepFor(absl::Milliseconds(300));
+  absl::Time admitted_by = absl::Now() + absl::Seconds(10);
+  while (server_->agent_service().StreamsWithoutHello("web-1") < SilentStreams::kMaxPerPeer &&
+         absl::Now() < admitted_by) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(server_->agent_service().StreamsWithoutHello("web-1"), SilentStreams::kMaxPerPeer);
+  ASSERT_TRUE(again->SendHello("web-1"));
+  EXPECT_EQ(again->WaitAssignments(1, absl::Seconds(10)).size(), 1u);
   EXPECT_FALSE(again->WaitEnd(absl::Milliseconds(1)).has_value());
 }
 
@@ -310,12 +324,22 @@ TEST_F(ControllerLoopbackTest, OnlyChangedHostsReceiveNewAssignments) {
   // mgmt -> db ssh concerns db-1 (inbound) and mgmt-1 (outbound) only.
   WritePolicy(std::string(kPolicy) + "  - { from: mgmt, to: db, services: [ssh] }\n");
   ASSERT_TRUE(fleet_->Reload(absl::Now()).ok());
+  // Reload decides every assignment before it returns: exactly two were added.
+  EXPECT_EQ(fleet_->Metrics().assignments_sent, 6);
   EXPECT_EQ(agents["db-1"]->WaitAssignments(2, absl::Seconds(10)).size(), 2u);
   EXPECT_EQ(agents["mgmt-1"]->WaitAssignments(2, absl::Seconds(10)).size(), 2u);
-  absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_EQ(agents["web-1"]->Assignments().size(), 1u);
-  EXPECT_EQ(agents["web-2"]->Assignments().size(), 1u);
-  EXPECT_EQ(fleet_->Metrics().assignments_sent, 6);
+  std::string middle = fleet_->Status().revision;
+  // A change that does concern web-1 and web-2 is their marker: a stream delivers in order, so
+  // when it arrives as their second assignment, nothing came from the rollout before it.
+  WritePolicy(std::string(kPolicy) + "  - { from: mgmt, to: db, services: [ssh] }\n" +
+              "  - { from: mgmt, to: web, services: [ssh] }\n");
+  ASSERT_TRUE(fleet_->Reload(absl::Now()).ok());
+  for (const char* h : {"web-1", "web-2"}) {
+    auto got = agents[h]->WaitAssignments(2, absl::Seconds(10));
+    ASSERT_EQ(got.size(), 2u) << h;
+    EXPECT_NE(got[1].revision(), middle) << h;
+    EXPECT_EQ(got[1].revision(), fleet_->Status().revision) << h;
+  }
 }
 
 TEST_F(ControllerLoopbackTest, BrokenPolicyKeepsServingLastGoodRevision) {
@@ -327,8 +351,14 @@ TEST_F(ControllerLoopbackTest, BrokenPolicyKeepsServingLastGoodRevision) {
   ASSERT_TRUE(AdminStatus(SharedPki().Admin(), &st).ok());
   EXPECT_EQ(st.revision(), good);
   EXPECT_TRUE(absl::StrContains(st.policy_error(), "unknown-ref")) << st.policy_error();
-  absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_EQ(a->Assignments().size(), 1u);
+  // A fixed policy that concerns db-1 is the marker: its assignment must be the second one,
+  // so the broken revision sent nothing.
+  WritePolicy(std::string(kPolicy) + "  - { from: mgmt, to: db, services: [ssh] }\n");
+  ASSERT_TRUE(fleet_->Reload(absl::Now()).ok());
+  auto got = a->WaitAssignments(2, absl::Seconds(10));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].revision(), fleet_->Status().revision);
+  EXPECT_NE(got[1].revision(), good);
 }
 
 TEST_F(ControllerLoopbackTest, QuarantineAndStateSurviveRestart) {
@@ -336,6 +366,7 @@ TEST_F(ControllerLoopbackTest, QuarantineAndStateSurviveRestart) {
   auto mgmt = SyncedAgent("mgmt-1");
   ASSERT_TRUE(fleet_->WaitConnectedInSync(2, absl::Seconds(10)));
   auto stub = v1::Admin::NewStub(grpc::CreateChannel(target_, SharedPki().Admin()));
+  int64_t sent_before = fleet_->Metrics().assignments_sent;
   {
     grpc::ClientContext ctx;
     v1::QuarantineRequest q;
@@ -349,7 +380,8 @@ TEST_F(ControllerLoopbackTest, QuarantineAndStateSurviveRestart) {
   auto got = web1->WaitAssignments(2, absl::Seconds(10));
   ASSERT_EQ(got.size(), 2u);
   web1->Ack(got[1]);
-  absl::SleepFor(absl::Milliseconds(200));
+  // The order's rollout was decided before the RPC answered: one assignment, to web-1 only.
+  EXPECT_EQ(fleet_->Metrics().assignments_sent, sent_before + 1);
   EXPECT_EQ(mgmt->Assignments().size(), 1u);
   ASSERT_TRUE(fleet_->WaitConnectedInSync(2, absl::Seconds(10)));
   std::string revision = fleet_->Status().revision;

@@ -213,9 +213,18 @@ refused)
   # A good agent alongside shows the controller is serving.
   fleet_agent_start bastion-1
   FLEET_WAIT_HOSTS=bastion-1 fleet_wait_converged 10 || fleet_die "the good agent did not converge"
-  sleep 2
   refused="db-1 app-1 backup-1"
   [ $expired = yes ] && refused="$refused portal-1"
+  # Each refused agent must have tried and failed at least twice (two backoffs logged) before
+  # its state is judged, so a late success cannot hide behind a fixed sleep.
+  for h in $refused; do
+    for _ in $(seq 200); do
+      [ "$(grep -c '"event":"reconnect"' "$FLEET_DIR/logs/agent-$h.log" 2>/dev/null)" -ge 2 ] && break
+      sleep 0.1
+    done
+    [ "$(grep -c '"event":"reconnect"' "$FLEET_DIR/logs/agent-$h.log")" -ge 2 ] ||
+      fleet_die "agent $h did not retry twice within 20 s: $(tail -3 "$FLEET_DIR/logs/agent-$h.log")"
+  done
   for h in $refused; do
     [ "$(host_json "$h" connected)" = false ] || fleet_die "$h connected with a bad identity"
     if fleet_nft "$h" list table inet polder >/dev/null 2>&1; then
