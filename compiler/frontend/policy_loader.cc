@@ -37,6 +37,12 @@ absl::StatusOr<std::vector<SourceFile>> ReadPolicyFiles(const std::filesystem::p
     if (ec)
       return absl::PermissionDeniedError(
           absl::StrCat("cannot read ", dir.string(), ": ", ec.message()));
+    // Spec §1: names starting with `.` (.git/, .github/, an editor's .#flows.yaml) are not
+    // policy, and neither is anything below such a directory.
+    if (it->path().filename().string().starts_with(".")) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
     if (!it->is_regular_file(ec) || !IsPolicyFile(it->path())) continue;
     SourceFile f;
     f.path = fs::relative(it->path(), dir, ec).generic_string();

@@ -22,7 +22,7 @@ namespace polder {
 struct YamlLimits {
   size_t max_file_bytes = 16 * 1024 * 1024;
   int max_depth = 64;
-  size_t max_nodes = 1'000'000;  // across the whole policy
+  size_t max_nodes = 4'000'000;  // across the whole policy (spec §10)
   int max_alias_expansions = 1'000;
 };
 

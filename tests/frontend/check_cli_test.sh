@@ -105,5 +105,13 @@ expect "explain picks the shared family" 0 "using 2001:db8:10:1::10 for host por
 
 expect "billion laughs" 1 "[limit-exceeded]" timeout 5 "$polder" check "$work/laughs"
 
+# Spec §1: dot-directories and dot-files (a CI folder, an editor's lock file) are not policy.
+d=$(copy municipality)
+mkdir -p "$d/.github/workflows" "$d/.git"
+printf 'on: [push]\njobs: {}\n' >"$d/.github/workflows/ci.yaml"
+printf 'zones: [unterminated\n' >"$d/.#zones.yaml"
+printf 'not: policy\n' >"$d/.git/config.yml"
+expect "dot files skipped" 0 "no problems" "$polder" check "$d" --now $now
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
