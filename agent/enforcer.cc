@@ -41,7 +41,7 @@ void Enforcer::Stop() {
   stop_ = true;
   Wake();
   thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (Request& r : requests_) r.done.set_value(absl::CancelledError("enforcer stopped"));
   requests_.clear();
 }
@@ -56,7 +56,7 @@ std::future<absl::Status> Enforcer::Enqueue(bool is_apply, std::string text) {
   Request r{is_apply, std::move(text), {}};
   std::future<absl::Status> f = r.done.get_future();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stop_ || !thread_.joinable()) {
       r.done.set_value(absl::FailedPreconditionError("enforcer not running"));
       return f;
@@ -104,7 +104,7 @@ void Enforcer::HandleRequests() {
   for (;;) {
     Request r;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (requests_.empty()) return;
       r = std::move(requests_.front());
       requests_.pop_front();

@@ -14,12 +14,12 @@
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent_event.h"
 #include "agent/nft_kernel.h"
@@ -42,12 +42,12 @@ class Enforcer {
   ~Enforcer();  // Stops; never removes the table (a stopped agent leaves the host enforced).
 
   absl::Status Start();
-  void Stop();
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Queues `text` for applying; the future holds the outcome (the observer sees it too).
-  std::future<absl::Status> Apply(std::string text);
+  std::future<absl::Status> Apply(std::string text) ABSL_LOCKS_EXCLUDED(mu_);
   // Queues a full comparison of the kernel table with the desired one.
-  std::future<absl::Status> CheckNow();
+  std::future<absl::Status> CheckNow() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Request {
@@ -56,10 +56,10 @@ class Enforcer {
     std::promise<absl::Status> done;
   };
 
-  std::future<absl::Status> Enqueue(bool is_apply, std::string text);
-  void Loop();
+  std::future<absl::Status> Enqueue(bool is_apply, std::string text) ABSL_LOCKS_EXCLUDED(mu_);
+  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
   void Wake();
-  void HandleRequests();
+  void HandleRequests() ABSL_LOCKS_EXCLUDED(mu_);
   void HandleNotifications();
   absl::Status HandleApply(std::string text);
   absl::Status Verify(const std::string& source, uint32_t pid, const std::string& process);
@@ -75,8 +75,9 @@ class Enforcer {
   pid_t loop_tid_ = 0;
   std::vector<std::string> last_reported_drift_;
   std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::deque<Request> requests_;  // Guarded by mu_.
+  absl::Mutex mu_;
+  std::deque<Request> requests_ ABSL_GUARDED_BY(mu_);
+  // Started and joined by the owner's thread (Start, Stop); Enqueue only asks whether it runs.
   std::thread thread_;
 };
 

@@ -1,15 +1,14 @@
 #include "agent/enforcer.h"
-#include "wire/sha256.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <condition_variable>
-
+#include "absl/synchronization/mutex.h"
+#include "agent/libnftables_kernel.h"
 #include "agent/testing/fake_nft_kernel.h"
 #include "agent/testing/kernel_test_util.h"
-#include "agent/libnftables_kernel.h"
+#include "wire/sha256.h"
 
 namespace polder::agent {
 namespace {
@@ -21,16 +20,15 @@ using Kind = AgentEvent::Kind;
 // Collects the enforcer's events (delivered on its thread) for the test thread to wait on.
 class EventLog {
  public:
-  void Add(const AgentEvent& e) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Add(const AgentEvent& e) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     events_.push_back(e);
-    cv_.notify_all();
   }
   // The first event of `kind` at or after index `from`, waiting up to 5 s.
-  std::optional<AgentEvent> WaitFor(Kind kind, size_t from = 0) {
-    std::unique_lock<std::mutex> lock(mu_);
+  std::optional<AgentEvent> WaitFor(Kind kind, size_t from = 0) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     std::optional<AgentEvent> found;
-    cv_.wait_for(lock, std::chrono::seconds(5), [&] {
+    auto seen = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       for (size_t i = from; i < events_.size(); ++i) {
         if (events_[i].kind == kind) {
           found = events_[i];
@@ -38,23 +36,23 @@ class EventLog {
         }
       }
       return false;
-    });
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&seen), absl::Seconds(5));
     return found;
   }
-  size_t size() {
-    std::lock_guard<std::mutex> lock(mu_);
+  size_t size() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     return events_.size();
   }
-  int Count(Kind kind) {
-    std::lock_guard<std::mutex> lock(mu_);
+  int Count(Kind kind) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     return std::count_if(events_.begin(), events_.end(),
                          [&](const AgentEvent& e) { return e.kind == kind; });
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<AgentEvent> events_;
+  absl::Mutex mu_;
+  std::vector<AgentEvent> events_ ABSL_GUARDED_BY(mu_);
 };
 
 std::string V1() { return testing::SampleRuleset("db-1", {5432}, 0, "v1"); }

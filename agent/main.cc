@@ -7,24 +7,24 @@
 
 #include <cstdio>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "agent/uplink/controller_mode.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/enforcer.h"
 #include "agent/libnftables_kernel.h"
+#include "agent/uplink/controller_mode.h"
 
 namespace {
 
 using polder::agent::AgentEvent;
 
-std::mutex stdout_mu;
+ABSL_CONST_INIT absl::Mutex stdout_mu(absl::kConstInit);
 
 void Print(const AgentEvent& e) {
   std::string line = polder::agent::ToJsonLine(e);
-  std::lock_guard<std::mutex> lock(stdout_mu);
+  absl::MutexLock lock(&stdout_mu);
   fwrite(line.data(), 1, line.size(), stdout);
   fflush(stdout);
 }

@@ -254,7 +254,7 @@ TableReader::~TableReader() {
 }
 
 absl::StatusOr<TableSnapshot> TableReader::Snapshot() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (sock_ == nullptr) {
     sock_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
     if (sock_ == nullptr || mnl_socket_bind(sock_, 0, MNL_SOCKET_AUTOPID) < 0) {

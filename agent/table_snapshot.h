@@ -9,10 +9,10 @@
 #define POLDER_AGENT_TABLE_SNAPSHOT_H_
 
 #include <cstddef>
-#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 struct mnl_socket;
 
@@ -36,12 +36,12 @@ class TableReader {
 
   // NotFoundError when the table does not exist. The socket lives in the network namespace
   // of the thread that first calls this.
-  absl::StatusOr<TableSnapshot> Snapshot();
+  absl::StatusOr<TableSnapshot> Snapshot() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  std::mutex mu_;
-  mnl_socket* sock_;
-  unsigned int seq_;
+  absl::Mutex mu_;
+  mnl_socket* sock_ ABSL_GUARDED_BY(mu_);
+  unsigned int seq_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace polder::agent

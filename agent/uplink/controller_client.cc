@@ -77,7 +77,7 @@ void ControllerClient::Log(const std::string& event, const std::string& message)
 }
 
 std::string ControllerClient::applied_hash() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return applied_ ? applied_->hash : "";
 }
 
@@ -100,7 +100,7 @@ void ControllerClient::RestoreStored() {
     Log("store-error", absl::StrCat("stored ruleset not applied: ", st.message()));
     return;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   applied_ = Applied{(*stored)->revision, (*stored)->text, parsed->hash};
   Log("restored", absl::StrCat("enforcing the stored ruleset of revision ", (*stored)->revision));
 }
@@ -108,14 +108,14 @@ void ControllerClient::RestoreStored() {
 void ControllerClient::OnEnforcerEvent(const AgentEvent& e) {
   if (e.kind == AgentEvent::Kind::kDrift) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       last_drift_ = e.differences;
     }
     Send(DriftMessage(e.differences, e.time, e.pid, false));
   } else if (e.kind == AgentEvent::Kind::kRestored) {
     std::vector<std::string> diffs;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       diffs.swap(last_drift_);
     }
     Send(DriftMessage(diffs, e.time, 0, true));
@@ -123,7 +123,7 @@ void ControllerClient::OnEnforcerEvent(const AgentEvent& e) {
 }
 
 void ControllerClient::Send(v1::AgentMessage m) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (outbox_.size() >= kMaxOutbox) {
     // Keep apply results; the oldest drift report goes first.
     auto drift = std::find_if(outbox_.begin(), outbox_.end(),
@@ -131,31 +131,34 @@ void ControllerClient::Send(v1::AgentMessage m) {
     outbox_.erase(drift != outbox_.end() ? drift : outbox_.begin());
   }
   outbox_.push_back(std::move(m));
-  cv_.notify_all();
 }
 
 bool ControllerClient::SleepUnlessStopped(absl::Duration d) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, absl::ToChronoNanoseconds(d), [&] { return stop_; });
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
   return !stop_;
 }
 
+bool ControllerClient::Stopped() const {
+  absl::MutexLock lock(&mu_);
+  return stop_;
+}
+
+bool ControllerClient::PumpHasWork() const {
+  return stop_ || inbox_.closed || inbox_.assignment.has_value() || !outbox_.empty();
+}
+
 void ControllerClient::Stop() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   stop_ = true;
   if (live_context_) live_context_->TryCancel();
-  cv_.notify_all();
 }
 
 void ControllerClient::Run() {
   Backoff backoff(options_.backoff_initial, options_.backoff_max,
                   std::hash<std::string>()(options_.host) ^ static_cast<uint64_t>(getpid()) ^
                       static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return;
-    }
+  while (!Stopped()) {
     if (RunSession()) backoff.Reset();
     absl::Duration wait = backoff.Next();
     Log("reconnect", absl::StrCat("next attempt in ", absl::FormatDuration(wait)));
@@ -173,7 +176,7 @@ bool ControllerClient::RunSession() {
   auto stub = v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stop_) return false;
     live_context_ = &ctx;
     inbox_ = Inbox();
@@ -182,7 +185,7 @@ bool ControllerClient::RunSession() {
   absl::Time opened = absl::Now();
   Applied now_applied;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (applied_) now_applied = *applied_;
   }
   bool established = stream->Write(
@@ -190,14 +193,12 @@ bool ControllerClient::RunSession() {
   std::thread reader([&] {
     v1::ControllerMessage m;
     while (stream->Read(&m)) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (m.has_assignment()) inbox_.assignment = std::move(*m.mutable_assignment());
       m = v1::ControllerMessage();
-      cv_.notify_all();
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     inbox_.closed = true;
-    cv_.notify_all();
   });
   if (established)
     Log("connected", absl::StrCat("stream open to ", options_.target, ", Hello sent"));
@@ -208,10 +209,8 @@ bool ControllerClient::RunSession() {
     std::optional<v1::Assignment> assignment;
     std::deque<v1::AgentMessage> out;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_until(lock, ToChrono(next_heartbeat), [&] {
-        return stop_ || inbox_.closed || inbox_.assignment || !outbox_.empty();
-      });
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithDeadline(absl::Condition(this, &ControllerClient::PumpHasWork), next_heartbeat);
       if (stop_ || inbox_.closed) break;
       assignment.swap(inbox_.assignment);
       out.swap(outbox_);
@@ -224,7 +223,7 @@ bool ControllerClient::RunSession() {
       out.pop_front();
     }
     if (!out.empty()) {  // Not sent: back to the front of the queue for the next stream.
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       while (!out.empty()) {
         outbox_.push_front(std::move(out.back()));
         out.pop_back();
@@ -242,7 +241,7 @@ bool ControllerClient::RunSession() {
   }
   bool closed_by_peer;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     closed_by_peer = inbox_.closed;
   }
   // Cancelling a call the controller already finished would hide its reason (a refusal).
@@ -250,7 +249,7 @@ bool ControllerClient::RunSession() {
   reader.join();
   grpc::Status status = stream->Finish();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     live_context_ = nullptr;
     if (stop_) return established;
   }
@@ -270,10 +269,7 @@ bool ControllerClient::RunSession() {
 bool ControllerClient::WaitForConnected(grpc::Channel& channel, absl::Time deadline) {
   // In slices, so that Stop() is not held up by a controller that does not answer.
   while (absl::Now() < deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return false;
-    }
+    if (Stopped()) return false;
     absl::Time slice = std::min(deadline, absl::Now() + absl::Milliseconds(250));
     if (channel.WaitForConnected(ToChrono(slice))) return true;
   }
@@ -284,7 +280,7 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
   Applied before;
   bool had_before = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (applied_) {
       before = *applied_;
       had_before = true;
@@ -300,7 +296,7 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
   const std::string& hash = checked->ruleset.hash;
   if (had_before && hash == before.hash) {
     if (checked->revision != before.revision) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       applied_->revision = checked->revision;
     }
     Send(ApplyResultMessage(true, "", absl::ZeroDuration(), hash, checked->revision));
@@ -326,10 +322,8 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
     absl::Duration window = std::clamp(*checked->confirm_deadline - absl::Now(),
                                        options_.confirm_min, options_.confirm_max);
     if (!ConfirmReachable(absl::Now() + window)) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (stop_) return;  // Not confirmed; a restart enforces the stored (previous) ruleset.
-      }
+      // Not confirmed; a restart enforces the stored (previous) ruleset.
+      if (Stopped()) return;
       if (!had_before) {
         std::string why =
             absl::StrCat("not confirmed: controller unreachable for ", absl::FormatDuration(window),
@@ -356,7 +350,7 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
     Log("store-error", std::string(saved.message()));
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     applied_ = now;
   }
   Log("applied", absl::StrCat("revision ", now.revision, " in ", absl::FormatDuration(took)));
@@ -366,10 +360,7 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
 bool ControllerClient::ConfirmReachable(absl::Time deadline) {
   if (options_.reachable) return options_.reachable(deadline);
   while (absl::Now() < deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return false;
-    }
+    if (Stopped()) return false;
     auto channel = FreshChannel(options_.target, creds_, ++probe_counter_);
     absl::Time attempt = std::min(deadline, absl::Now() + options_.confirm_attempt);
     if (WaitForConnected(*channel, attempt)) return true;

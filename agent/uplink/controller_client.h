@@ -15,17 +15,16 @@
 #ifndef POLDER_AGENT_UPLINK_CONTROLLER_CLIENT_H_
 #define POLDER_AGENT_UPLINK_CONTROLLER_CLIENT_H_
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent_event.h"
 #include "agent/enforcer.h"
@@ -71,17 +70,17 @@ class ControllerClient {
 
   // Enforces the stored ruleset, if any, before the controller is reached (adopting a matching
   // table left by a previous run). A corrupt or foreign store is reported and ignored.
-  void RestoreStored();
+  void RestoreStored() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Feed the Enforcer's events here (any thread): drift and restores become DriftReports.
-  void OnEnforcerEvent(const AgentEvent& event);
+  void OnEnforcerEvent(const AgentEvent& event) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Connects, serves and reconnects until Stop(). Call from one thread.
-  void Run();
-  void Stop();  // Any thread; Run returns soon after.
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);  // Any thread; Run returns soon after.
 
   // What is applied and confirmed (empty before the first), for tests.
-  std::string applied_hash() const;
+  std::string applied_hash() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Applied {
@@ -99,12 +98,17 @@ class ControllerClient {
   ControllerClient(Options options, std::shared_ptr<grpc::ChannelCredentials> creds,
                    Enforcer* enforcer, RulesetStore* store, LogSink log);
 
-  bool RunSession();  // True when the stream was established (backoff resets).
-  void HandleAssignment(const v1::Assignment& a);
-  bool ConfirmReachable(absl::Time deadline);
-  bool WaitForConnected(grpc::Channel& channel, absl::Time deadline);
-  void Send(v1::AgentMessage m);  // Queued until a stream can take it.
-  bool SleepUnlessStopped(absl::Duration d);
+  // True when the stream was established (backoff resets).
+  bool RunSession() ABSL_LOCKS_EXCLUDED(mu_);
+  void HandleAssignment(const v1::Assignment& a) ABSL_LOCKS_EXCLUDED(mu_);
+  bool ConfirmReachable(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
+  bool WaitForConnected(grpc::Channel& channel, absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
+  // Queued until a stream can take it.
+  void Send(v1::AgentMessage m) ABSL_LOCKS_EXCLUDED(mu_);
+  bool SleepUnlessStopped(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
+  bool Stopped() const ABSL_LOCKS_EXCLUDED(mu_);
+  // What the session's pump waits for: a stop, the stream's end, an assignment or messages.
+  bool PumpHasWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void Log(const std::string& event, const std::string& message);
 
   const Options options_;
@@ -113,16 +117,16 @@ class ControllerClient {
   RulesetStore* const store_;
   const LogSink log_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;                            // Guarded by mu_.
-  grpc::ClientContext* live_context_ = nullptr;  // Guarded by mu_; cancelled by Stop.
-  Inbox inbox_;                                  // Guarded by mu_.
-  std::deque<v1::AgentMessage> outbox_;          // Guarded by mu_.
-  std::optional<Applied> applied_;               // Guarded by mu_.
-  std::vector<std::string> last_drift_;          // Guarded by mu_.
-  std::set<std::string> rolled_back_;            // Hashes; touched by Run's thread only.
-  uint64_t probe_counter_ = 0;                   // Run's thread only.
+  mutable absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* live_context_ ABSL_GUARDED_BY(mu_) = nullptr;  // cancelled by Stop
+  Inbox inbox_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::AgentMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  std::optional<Applied> applied_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> last_drift_ ABSL_GUARDED_BY(mu_);
+  // Touched by Run's thread only, so unguarded.
+  std::set<std::string> rolled_back_;  // hashes
+  uint64_t probe_counter_ = 0;
 };
 
 }  // namespace polder::agent

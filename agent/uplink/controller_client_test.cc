@@ -3,23 +3,23 @@
 // assignments, drift reports, commit confirmed with rollback, reconnecting, and the stored
 // ruleset enforced by a restarted agent before any controller is reachable.
 #include "agent/uplink/controller_client.h"
-#include "wire/sha256.h"
 
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <filesystem>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/uplink/messages.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/testing/fake_nft_kernel.h"
 #include "agent/testing/kernel_test_util.h"
+#include "agent/uplink/messages.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "polder/v1/polder.grpc.pb.h"
+#include "wire/sha256.h"
 
 namespace polder::agent {
 namespace {
@@ -35,23 +35,24 @@ class FakeController final : public v1::AgentService::Service {
       grpc::ServerReaderWriter<v1::ControllerMessage, v1::AgentMessage>* stream) override {
     std::atomic<bool> done{false};
     std::thread writer([&] {
-      std::unique_lock<std::mutex> lock(mu_);
       while (!done) {
-        cv_.wait_for(lock, std::chrono::milliseconds(20));
-        while (!to_send_.empty()) {
-          v1::ControllerMessage m = std::move(to_send_.front());
+        std::optional<v1::ControllerMessage> next;
+        {
+          absl::MutexLock lock(&mu_);
+          // `done` is no member of mu_'s state: look at it again every 20 ms.
+          mu_.AwaitWithTimeout(absl::Condition(this, &FakeController::HasToSend),
+                               absl::Milliseconds(20));
+          if (to_send_.empty()) continue;
+          next = std::move(to_send_.front());
           to_send_.pop_front();
-          lock.unlock();
-          stream->Write(m);
-          lock.lock();
         }
+        stream->Write(*next);
       }
     });
     v1::AgentMessage m;
     while (stream->Read(&m)) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       received_.push_back(m);
-      cv_.notify_all();
     }
     done = true;
     writer.join();
@@ -59,21 +60,21 @@ class FakeController final : public v1::AgentService::Service {
     return grpc::Status::OK;
   }
 
-  void Assign(const v1::Assignment& a) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Assign(const v1::Assignment& a) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     v1::ControllerMessage m;
     *m.mutable_assignment() = a;
     to_send_.push_back(m);
-    cv_.notify_all();
   }
 
   // The first message at index >= from matching `pred`, waiting up to `timeout`.
-  std::optional<v1::AgentMessage> WaitFor(
-      std::function<bool(const v1::AgentMessage&)> pred, size_t from = 0,
-      std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
-    std::unique_lock<std::mutex> lock(mu_);
+  std::optional<v1::AgentMessage> WaitFor(std::function<bool(const v1::AgentMessage&)> pred,
+                                          size_t from = 0,
+                                          absl::Duration timeout = absl::Seconds(10))
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     std::optional<v1::AgentMessage> found;
-    cv_.wait_for(lock, timeout, [&] {
+    auto seen = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       for (size_t i = from; i < received_.size(); ++i) {
         if (pred(received_[i])) {
           found = received_[i];
@@ -81,19 +82,21 @@ class FakeController final : public v1::AgentService::Service {
         }
       }
       return false;
-    });
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
     return found;
   }
-  size_t received() {
-    std::lock_guard<std::mutex> lock(mu_);
+  size_t received() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     return received_.size();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<v1::AgentMessage> received_;
-  std::deque<v1::ControllerMessage> to_send_;
+  bool HasToSend() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !to_send_.empty(); }
+
+  absl::Mutex mu_;
+  std::vector<v1::AgentMessage> received_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::ControllerMessage> to_send_ ABSL_GUARDED_BY(mu_);
 };
 
 bool IsHello(const v1::AgentMessage& m) { return m.has_hello(); }
@@ -147,7 +150,7 @@ class ControllerClientTest : public ::testing::Test {
     eo.full_check_interval = absl::Hours(1);
     enforcer_ = std::make_unique<Enforcer>(std::move(kernel), eo, [this](const AgentEvent& e) {
       if (e.kind == AgentEvent::Kind::kApplied) {
-        std::lock_guard<std::mutex> lock(log_mu_);
+        absl::MutexLock lock(&log_mu_);
         applied_hashes_.push_back(e.hash);
       }
       if (ControllerClient* c = client_ptr_.load()) c->OnEnforcerEvent(e);
@@ -170,7 +173,7 @@ class ControllerClientTest : public ::testing::Test {
     };
     auto c =
         ControllerClient::Create(o, enforcer_.get(), store_.get(), [this](const std::string& l) {
-          std::lock_guard<std::mutex> lock(log_mu_);
+          absl::MutexLock lock(&log_mu_);
           log_ += l;
         });
     ASSERT_TRUE(c.ok()) << c.status();
@@ -195,11 +198,11 @@ class ControllerClientTest : public ::testing::Test {
     return kernel_->table.value_or("");
   }
   bool AppliedHash(const std::string& hash) {
-    std::lock_guard<std::mutex> lock(log_mu_);
+    absl::MutexLock lock(&log_mu_);
     return std::find(applied_hashes_.begin(), applied_hashes_.end(), hash) != applied_hashes_.end();
   }
   std::string LogText() {
-    std::lock_guard<std::mutex> lock(log_mu_);
+    absl::MutexLock lock(&log_mu_);
     return log_;
   }
 
@@ -214,9 +217,9 @@ class ControllerClientTest : public ::testing::Test {
   std::unique_ptr<ControllerClient> client_;
   std::thread runner_;
   std::atomic<bool> reachable_{true};
-  std::mutex log_mu_;
-  std::string log_;
-  std::vector<std::string> applied_hashes_;
+  absl::Mutex log_mu_;
+  std::string log_ ABSL_GUARDED_BY(log_mu_);
+  std::vector<std::string> applied_hashes_ ABSL_GUARDED_BY(log_mu_);
 };
 
 const std::string& V1() {

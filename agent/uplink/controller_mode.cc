@@ -1,21 +1,21 @@
 #include "agent/uplink/controller_mode.h"
 
 #include <cstdio>
-#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "agent/uplink/controller_client.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/enforcer.h"
 #include "agent/libnftables_kernel.h"
+#include "agent/uplink/controller_client.h"
 
 namespace polder::agent {
 namespace {
 
-std::mutex out_mu;
+ABSL_CONST_INIT absl::Mutex out_mu(absl::kConstInit);
 
 void PrintLine(const std::string& line) {
-  std::lock_guard<std::mutex> lock(out_mu);
+  absl::MutexLock lock(&out_mu);
   fwrite(line.data(), 1, line.size(), stdout);
   fflush(stdout);
 }
