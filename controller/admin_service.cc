@@ -43,6 +43,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
     if (h.last_report) wire::SetTimestamp(*h.last_report, out->mutable_last_report());
     out->set_quarantined(h.quarantined);
     out->set_last_error(h.last_error);
+    out->set_reported_revision(h.reported_revision);
   }
   for (const auto& q : s.quarantines) {
     auto* out = resp->add_quarantines();

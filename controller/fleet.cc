@@ -244,6 +244,8 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
 AssignmentInfo Fleet::AssignLocked(Host& h, absl::Time now) {
   h.sent_at = now;
   h.sent_hash = h.hash;
+  h.sent_this_session.emplace_back(h.ruleset_revision, h.hash);
+  if (h.sent_this_session.size() > 8) h.sent_this_session.pop_front();
   ++metrics_.assignments_sent;
   // The agent checks the revision against the ruleset's header.
   return {h.ruleset_revision, h.ruleset, h.hash, mode_, now + options_.confirm_timeout};
@@ -272,8 +274,12 @@ absl::StatusOr<uint64_t> Fleet::Connect(const HelloInfo& hello, AgentSink* sink,
   h.session = ++next_session_;
   ++connected_;
   h.agent_version = hello.agent_version;
+  h.sent_this_session.clear();
+  // The hash decides whether to send (sending is always safe); the revision is only a claim,
+  // verified when the hash is that of the ruleset this controller wants the host to run.
   h.applied_hash = hello.ruleset_hash;
-  if (!hello.applied_revision.empty()) h.applied_revision = hello.applied_revision;
+  h.reported_revision = hello.applied_revision;
+  if (!h.hash.empty() && hello.ruleset_hash == h.hash) h.applied_revision = h.ruleset_revision;
   h.last_report = now;
   if (InSync(h)) ++in_sync_;
   Log(absl::StrCat("agent connected: ", hello.host, " (", hello.agent_version, ")"));
@@ -305,8 +311,20 @@ void Fleet::OnApplyResult(const std::string& host, uint64_t session, const Apply
   absl::MutexLock lock(&mu_);
   Host* h = SessionHost(host, session);
   if (h == nullptr) return;
-  Persist([host, r](StateStore& s) { return s.RecordApply(host, r); });
   h->last_report = r.time;
+  if (r.ok) h->reported_revision = r.revision;
+  bool answers_sent = std::any_of(
+      h->sent_this_session.begin(), h->sent_this_session.end(),
+      [&](const auto& sent) { return sent.first == r.revision && (!r.ok || sent.second == r.hash); });
+  bool is_desired = r.ok && !h->hash.empty() && r.hash == h->hash && r.revision == h->ruleset_revision;
+  if (!answers_sent && !is_desired) {
+    ++metrics_.unverified_results;
+    Log(absl::StrCat("apply result from ", host, " ignored: revision ", r.revision.substr(0, 12),
+                     " (hash ", r.hash.substr(0, 12),
+                     ") answers no assignment this controller sent on its stream"));
+    return;
+  }
+  Persist([host, r](StateStore& s) { return s.RecordApply(host, r); });
   if (h->sent_at && r.hash == h->sent_hash) {
     metrics_.ObserveLatency(absl::ToDoubleSeconds(r.time - *h->sent_at));
     h->sent_at.reset();
@@ -420,8 +438,12 @@ FleetStatus Fleet::Status() const {
     // with the served revision: what they run is byte-identical.
     std::string applied =
         !h.hash.empty() && h.applied_hash == h.hash ? revision_ : h.applied_revision;
+    std::string reported =
+        h.reported_revision == applied || h.reported_revision == h.applied_revision
+            ? ""
+            : h.reported_revision;
     s.hosts.push_back({name, h.zone, h.sink != nullptr, revision_, applied, h.drift, h.last_report,
-                       QuarantinedLocked(name, h), h.last_error});
+                       QuarantinedLocked(name, h), h.last_error, reported});
   }
   return s;
 }

@@ -14,6 +14,7 @@
 #define POLDER_CONTROLLER_FLEET_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -63,11 +64,13 @@ struct HostStatusInfo {
   std::string zone;
   bool connected = false;
   std::string desired_revision;
-  std::string applied_revision;
+  std::string applied_revision;  // verified: the answer to an assignment this controller sent
   bool drift = false;
   std::optional<absl::Time> last_report;
   bool quarantined = false;
   std::string last_error;
+  // What the agent itself last claimed to run, when that differs from applied_revision.
+  std::string reported_revision;
 };
 
 struct FleetStatus {
@@ -98,6 +101,10 @@ class Fleet {
   // An agent stream said Hello. Returns a session id for later calls.
   absl::StatusOr<uint64_t> Connect(const HelloInfo& hello, AgentSink* sink, absl::Time now);
   void Disconnect(const std::string& host, uint64_t session, absl::Time now);
+  // Takes a result only as the answer to an assignment sent on this session (its revision, and
+  // for a success its ruleset hash, must match), or as a success with exactly the ruleset this
+  // controller wants the host to run. Anything else is logged, counted and kept only as the
+  // host's reported revision: an agent cannot make `polder status` show what it likes.
   void OnApplyResult(const std::string& host, uint64_t session, const ApplyRecord& r);
   void OnDrift(const std::string& host, uint64_t session, const DriftRecord& d);
   void OnHeartbeat(const std::string& host, uint64_t session, absl::Time now);
@@ -138,6 +145,10 @@ class Fleet {
     uint64_t session = 0;
     std::optional<absl::Time> sent_at;
     std::string sent_hash;
+    // (revision, ruleset hash) of the assignments sent on this session, newest last; a few,
+    // since an agent may answer one that a newer assignment replaced.
+    std::deque<std::pair<std::string, std::string>> sent_this_session;
+    std::string reported_revision;  // the agent's own last claim (Hello or result)
   };
 
   // Loads what the store kept (served revision, hosts, quarantines) into memory.

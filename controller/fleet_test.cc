@@ -123,8 +123,8 @@ TEST_F(FleetTest, OnlyChangedHostsReceiveNewAssignments) {
   RecordingSink a, b;
   uint64_t sa = Connect("a", a);
   uint64_t sb = Connect("b", b);
-  fleet_->OnApplyResult("a", sa, {true, "", absl::Milliseconds(3), a.got[0].hash, "", now_});
-  fleet_->OnApplyResult("b", sb, {true, "", absl::Milliseconds(3), b.got[0].hash, "", now_});
+  fleet_->OnApplyResult("a", sa, {true, "", absl::Milliseconds(3), a.got[0].hash, a.got[0].revision, now_});
+  fleet_->OnApplyResult("b", sb, {true, "", absl::Milliseconds(3), b.got[0].hash, b.got[0].revision, now_});
   EXPECT_EQ(fleet_->ConnectedInSync(), 2);
   policy_.rulesets["b"] = "ruleset b v2";
   ASSERT_TRUE(fleet_->Reload(now_).ok());
@@ -228,7 +228,7 @@ TEST_F(FleetTest, BrokenPolicyIsNotRolledOutAndTheReasonIsKept) {
 TEST_F(FleetTest, RestartServesLastGoodRevisionEvenIfPolicyNowFails) {
   RecordingSink a;
   uint64_t sa = Connect("a", a);
-  fleet_->OnApplyResult("a", sa, {true, "", absl::Milliseconds(3), a.got[0].hash, "", now_});
+  fleet_->OnApplyResult("a", sa, {true, "", absl::Milliseconds(3), a.got[0].hash, a.got[0].revision, now_});
   std::string good = fleet_->Status().revision;
   policy_.error = "broken";
   Restart();
@@ -302,7 +302,7 @@ TEST_F(FleetTest, ApplyFailureAndDriftShowInStatusAndMetrics) {
   RecordingSink a;
   uint64_t sa = Connect("a", a);
   fleet_->OnApplyResult("a", sa,
-                        {false, "nft: syntax error", absl::Milliseconds(1), wire::Sha256Hex("old"), "",
+                        {false, "nft: syntax error", absl::Milliseconds(1), wire::Sha256Hex("old"), a.got[0].revision,
                          now_ + absl::Milliseconds(20)});
   EXPECT_EQ(HostStatus("a").last_error, "nft: syntax error");
   fleet_->OnDrift("a", sa, {{"rule added to chain input"}, now_, 99, false});
@@ -312,13 +312,32 @@ TEST_F(FleetTest, ApplyFailureAndDriftShowInStatusAndMetrics) {
   EXPECT_EQ(m.drift_events, 1);
   EXPECT_EQ(m.latency_count, 0);  // the failed apply answered an older hash
   fleet_->OnApplyResult(
-      "a", sa, {true, "", absl::Milliseconds(1), a.got[0].hash, "", now_ + absl::Milliseconds(30)});
+      "a", sa, {true, "", absl::Milliseconds(1), a.got[0].hash, a.got[0].revision, now_ + absl::Milliseconds(30)});
   EXPECT_FALSE(HostStatus("a").drift);
   EXPECT_EQ(fleet_->Metrics().latency_count, 1);
   EXPECT_NEAR(fleet_->Metrics().latency_sum, 0.030, 1e-6);
   // Reports from a stale session are ignored.
   fleet_->OnDrift("a", sa + 100, {{"x"}, now_, 1, false});
   EXPECT_FALSE(HostStatus("a").drift);
+}
+
+TEST_F(FleetTest, ResultsThatAnswerNoAssignmentAreOnlyReported) {
+  RecordingSink a;
+  uint64_t sa = Connect("a", a);
+  const std::string forged(64, 'e');
+  fleet_->OnApplyResult("a", sa, {true, "", absl::Milliseconds(1), a.got[0].hash, forged, now_});
+  fleet_->OnApplyResult(
+      "a", sa, {true, "", absl::Milliseconds(1), wire::Sha256Hex("x"), a.got[0].revision, now_});
+  EXPECT_EQ(fleet_->Metrics().unverified_results, 2);
+  EXPECT_EQ(fleet_->Metrics().apply_ok, 0);
+  EXPECT_EQ(fleet_->ConnectedInSync(), 0);
+  EXPECT_NE(HostStatus("a").applied_revision, a.got[0].revision);
+  EXPECT_EQ(HostStatus("a").reported_revision, a.got[0].revision);
+  fleet_->OnApplyResult("a", sa,
+                        {true, "", absl::Milliseconds(1), a.got[0].hash, a.got[0].revision, now_});
+  EXPECT_EQ(fleet_->ConnectedInSync(), 1);
+  EXPECT_EQ(HostStatus("a").applied_revision, fleet_->Status().revision);
+  EXPECT_EQ(HostStatus("a").reported_revision, "");
 }
 
 TEST_F(FleetTest, RemovedHostIsDisconnected) {

@@ -46,6 +46,9 @@ std::string RenderPrometheus(const MetricsSnapshot& m) {
          plain(m.drift_events));
   Metric(out, "polder_refused_agents_total", "counter", "Agent streams refused.",
          plain(m.refused_agents));
+  Metric(out, "polder_unverified_apply_results_total", "counter",
+         "Apply results ignored because they answer no assignment this controller sent.",
+         plain(m.unverified_results));
   absl::StrAppend(&out,
                   "# HELP polder_apply_latency_seconds From sending an assignment to its "
                   "apply result.\n# TYPE polder_apply_latency_seconds histogram\n");

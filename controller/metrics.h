@@ -24,6 +24,7 @@ struct MetricsSnapshot {
   int64_t apply_failed = 0;
   int64_t drift_events = 0;
   int64_t refused_agents = 0;
+  int64_t unverified_results = 0;  // apply results that answer no assignment sent
   // Apply latency: time from sending an assignment to its ApplyResult.
   std::array<int64_t, kLatencyBuckets.size()> latency_buckets{};  // not cumulative
   int64_t latency_count = 0;

@@ -280,6 +280,42 @@ TEST_F(ControllerLoopbackTest, MalformedMessagesAreRejected) {
   }
 }
 
+TEST_F(ControllerLoopbackTest, ApplyResultsThatAnswerNothingSentAreNotBelieved) {
+  auto a = Agent(SharedPki().Agent("web-1"));
+  ASSERT_TRUE(a->SendHello("web-1"));
+  auto got = a->WaitAssignments(1, absl::Seconds(10));
+  ASSERT_EQ(got.size(), 1u);
+  // Well formed, but a revision and ruleset this controller never sent.
+  const std::string forged(64, 'f');
+  v1::AgentMessage m;
+  auto* r = m.mutable_apply_result();
+  r->set_ok(true);
+  r->set_revision(forged);
+  r->set_ruleset_hash(wire::Sha256Hex("a ruleset nobody sent"));
+  ASSERT_TRUE(a->Send(m));
+  // A success for the right revision with another ruleset's hash is not believed either.
+  r->set_revision(got[0].revision());
+  ASSERT_TRUE(a->Send(m));
+  absl::Time by = absl::Now() + absl::Seconds(10);
+  while (fleet_->Metrics().unverified_results < 2 && absl::Now() < by) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(fleet_->Metrics().unverified_results, 2);
+  v1::StatusResponse st;
+  ASSERT_TRUE(AdminStatus(SharedPki().Admin(), &st).ok());
+  const v1::HostStatus* h = Find(st, "web-1");
+  ASSERT_NE(h, nullptr);
+  EXPECT_NE(h->applied_revision(), forged);
+  EXPECT_NE(h->applied_revision(), got[0].revision());
+  EXPECT_EQ(h->reported_revision(), got[0].revision());
+  EXPECT_TRUE(a->Ack(got[0]));  // the real answer is taken
+  ASSERT_TRUE(fleet_->WaitConnectedInSync(1, absl::Seconds(10)));
+  ASSERT_TRUE(AdminStatus(SharedPki().Admin(), &st).ok());
+  EXPECT_EQ(Find(st, "web-1")->applied_revision(), st.revision());
+  EXPECT_EQ(Find(st, "web-1")->reported_revision(), "");
+  EXPECT_FALSE(a->WaitEnd(absl::Milliseconds(1)).has_value());  // ignored, not a reason to hang up
+}
+
 TEST_F(ControllerLoopbackTest, StreamsThatNeverSayHelloAreBoundedPerCertificate) {
   std::vector<std::unique_ptr<TestAgent>> silent;
   for (int i = 0; i < SilentStreams::kMaxPerPeer; ++i) {
