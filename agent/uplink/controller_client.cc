@@ -36,7 +36,9 @@ std::shared_ptr<grpc::Channel> FreshChannel(const std::string& target,
   return grpc::CreateCustomChannel(target, creds, args);
 }
 
-std::chrono::system_clock::time_point ToChrono(absl::Time t) { return absl::ToChronoTime(t); }
+// A stream the controller ends sooner than this does not reset the backoff: a controller that
+// accepts and then drops every connection is not hammered at full speed.
+constexpr absl::Duration kEstablishedAfter = absl::Seconds(2);
 
 }  // namespace
 
@@ -62,7 +64,8 @@ ControllerClient::ControllerClient(Options options, std::shared_ptr<grpc::Channe
       creds_(std::move(creds)),
       enforcer_(enforcer),
       store_(store),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      clock_(options_.clock) {}
 
 ControllerClient::~ControllerClient() { Stop(); }
 
@@ -70,7 +73,7 @@ void ControllerClient::Log(const std::string& event, const std::string& message)
   if (!log_) return;
   nlohmann::ordered_json j;
   j["event"] = event;
-  j["time"] = absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
+  j["time"] = absl::FormatTime(absl::RFC3339_full, clock_->Now(), absl::UTCTimeZone());
   j["host"] = options_.host;
   j["message"] = message;
   log_(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
@@ -135,7 +138,7 @@ void ControllerClient::Send(v1::AgentMessage m) {
 
 bool ControllerClient::SleepUnlessStopped(absl::Duration d) {
   absl::MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
+  clock_->AwaitWithDeadline(mu_, absl::Condition(&stop_), clock_->Now() + d);
   return !stop_;
 }
 
@@ -157,7 +160,7 @@ void ControllerClient::Stop() {
 void ControllerClient::Run() {
   Backoff backoff(options_.backoff_initial, options_.backoff_max,
                   std::hash<std::string>()(options_.host) ^ static_cast<uint64_t>(getpid()) ^
-                      static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
+                      static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now())));
   while (!Stopped()) {
     if (RunSession()) backoff.Reset();
     absl::Duration wait = backoff.Next();
@@ -168,7 +171,7 @@ void ControllerClient::Run() {
 
 bool ControllerClient::RunSession() {
   auto channel = FreshChannel(options_.target, creds_, ++probe_counter_);
-  if (!WaitForConnected(*channel, absl::Now() + options_.connect_timeout)) {
+  if (!WaitForConnected(*channel, clock_->Now() + options_.connect_timeout)) {
     Log("unreachable", absl::StrCat("cannot connect to the controller at ", options_.target,
                                     " (network, or TLS refused: check the certificates)"));
     return false;
@@ -182,7 +185,7 @@ bool ControllerClient::RunSession() {
     inbox_ = Inbox();
   }
   auto stream = stub->Connect(&ctx);
-  absl::Time opened = absl::Now();
+  absl::Time opened = clock_->Now();
   Applied now_applied;
   {
     absl::MutexLock lock(&mu_);
@@ -203,14 +206,15 @@ bool ControllerClient::RunSession() {
   if (established)
     Log("connected", absl::StrCat("stream open to ", options_.target, ", Hello sent"));
 
-  absl::Time next_heartbeat = absl::Now() + options_.heartbeat_interval;
+  absl::Time next_heartbeat = clock_->Now() + options_.heartbeat_interval;
   bool ok = established;
   while (ok) {
     std::optional<v1::Assignment> assignment;
     std::deque<v1::AgentMessage> out;
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithDeadline(absl::Condition(this, &ControllerClient::PumpHasWork), next_heartbeat);
+      clock_->AwaitWithDeadline(mu_, absl::Condition(this, &ControllerClient::PumpHasWork),
+                                next_heartbeat);
       if (stop_ || inbox_.closed) break;
       assignment.swap(inbox_.assignment);
       out.swap(outbox_);
@@ -234,9 +238,9 @@ bool ControllerClient::RunSession() {
       HandleAssignment(*assignment);
       continue;  // Its result is in the outbox.
     }
-    if (absl::Now() >= next_heartbeat) {
-      if (!stream->Write(HeartbeatMessage(absl::Now()))) break;
-      next_heartbeat = absl::Now() + options_.heartbeat_interval;
+    if (clock_->Now() >= next_heartbeat) {
+      if (!stream->Write(HeartbeatMessage(clock_->Now()))) break;
+      next_heartbeat = clock_->Now() + options_.heartbeat_interval;
     }
   }
   bool closed_by_peer;
@@ -263,15 +267,19 @@ bool ControllerClient::RunSession() {
       absl::StrCat("stream to ", options_.target,
                    " ended: ", status.ok() ? "closed by the controller" : status.error_message()));
   // A stream the controller ends at once is no reason to retry at full speed.
-  return established && !refused && absl::Now() - opened >= absl::Seconds(2);
+  return established && !refused && clock_->Now() - opened >= kEstablishedAfter;
 }
 
 bool ControllerClient::WaitForConnected(grpc::Channel& channel, absl::Time deadline) {
   // In slices, so that Stop() is not held up by a controller that does not answer.
-  while (absl::Now() < deadline) {
+  while (clock_->Now() < deadline) {
     if (Stopped()) return false;
-    absl::Time slice = std::min(deadline, absl::Now() + absl::Milliseconds(250));
-    if (channel.WaitForConnected(ToChrono(slice))) return true;
+    absl::Duration slice = std::min(deadline - clock_->Now(), absl::Milliseconds(250));
+    // gRPC waits on its own (real) clock, so the slice goes to it as a span from now.
+    if (channel.WaitForConnected(std::chrono::system_clock::now() +
+                                 absl::ToChronoNanoseconds(slice))) {
+      return true;
+    }
   }
   return false;
 }
@@ -309,9 +317,9 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
     Send(ApplyResultMessage(false, why, absl::ZeroDuration(), before.hash, checked->revision));
     return;
   }
-  absl::Time start = absl::Now();
+  absl::Time start = clock_->Now();
   absl::Status st = enforcer_->Apply(checked->ruleset.text).get();
-  absl::Duration took = absl::Now() - start;
+  absl::Duration took = clock_->Now() - start;
   if (!st.ok()) {
     Log("apply-failed", std::string(st.message()));
     Send(
@@ -319,9 +327,9 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
     return;
   }
   if (checked->confirm_deadline) {
-    absl::Duration window = std::clamp(*checked->confirm_deadline - absl::Now(),
+    absl::Duration window = std::clamp(*checked->confirm_deadline - clock_->Now(),
                                        options_.confirm_min, options_.confirm_max);
-    if (!ConfirmReachable(absl::Now() + window)) {
+    if (!ConfirmReachable(clock_->Now() + window)) {
       // Not confirmed; a restart enforces the stored (previous) ruleset.
       if (Stopped()) return;
       if (!had_before) {
@@ -359,12 +367,12 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
 
 bool ControllerClient::ConfirmReachable(absl::Time deadline) {
   if (options_.reachable) return options_.reachable(deadline);
-  while (absl::Now() < deadline) {
+  while (clock_->Now() < deadline) {
     if (Stopped()) return false;
     auto channel = FreshChannel(options_.target, creds_, ++probe_counter_);
-    absl::Time attempt = std::min(deadline, absl::Now() + options_.confirm_attempt);
+    absl::Time attempt = std::min(deadline, clock_->Now() + options_.confirm_attempt);
     if (WaitForConnected(*channel, attempt)) return true;
-    if (!SleepUnlessStopped(std::min(absl::Milliseconds(200), deadline - absl::Now()))) {
+    if (!SleepUnlessStopped(std::min(absl::Milliseconds(200), deadline - clock_->Now()))) {
       return false;
     }
   }

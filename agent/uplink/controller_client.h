@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent_event.h"
+#include "agent/clock.h"
 #include "agent/enforcer.h"
 #include "agent/ruleset_store.h"
 #include "polder/v1/polder.pb.h"
@@ -58,6 +59,8 @@ class ControllerClient {
     // Whether the controller can be reached anew before the deadline. Unset: open fresh
     // connections (TCP + TLS handshake) until one succeeds. Tests replace it.
     std::function<bool(absl::Time deadline)> reachable;
+    // Every time the client measures or waits for (not gRPC's own timeouts). Not owned.
+    Clock* clock = Clock::Real();
   };
   // One JSON object per line (ends with '\n'): what the client did or what went wrong.
   using LogSink = std::function<void(const std::string& line)>;
@@ -116,6 +119,7 @@ class ControllerClient {
   Enforcer* const enforcer_;
   RulesetStore* const store_;
   const LogSink log_;
+  Clock* const clock_;
 
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

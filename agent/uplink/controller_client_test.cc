@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/testing/fake_clock.h"
 #include "agent/testing/fake_nft_kernel.h"
 #include "agent/testing/kernel_test_util.h"
 #include "agent/uplink/messages.h"
@@ -33,6 +35,10 @@ class FakeController final : public v1::AgentService::Service {
   grpc::Status Connect(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<v1::ControllerMessage, v1::AgentMessage>* stream) override {
+    {
+      absl::MutexLock lock(&mu_);
+      live_.insert(ctx);
+    }
     std::atomic<bool> done{false};
     std::thread writer([&] {
       while (!done) {
@@ -56,8 +62,15 @@ class FakeController final : public v1::AgentService::Service {
     }
     done = true;
     writer.join();
-    (void)ctx;
+    absl::MutexLock lock(&mu_);
+    live_.erase(ctx);
     return grpc::Status::OK;
+  }
+
+  // Ends every stream being served now, as a controller going away would.
+  void EndStreams() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    for (grpc::ServerContext* ctx : live_) ctx->TryCancel();
   }
 
   void Assign(const v1::Assignment& a) ABSL_LOCKS_EXCLUDED(mu_) {
@@ -97,6 +110,7 @@ class FakeController final : public v1::AgentService::Service {
   absl::Mutex mu_;
   std::vector<v1::AgentMessage> received_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::ControllerMessage> to_send_ ABSL_GUARDED_BY(mu_);
+  std::set<grpc::ServerContext*> live_ ABSL_GUARDED_BY(mu_);
 };
 
 bool IsHello(const v1::AgentMessage& m) { return m.has_hello(); }
@@ -142,7 +156,8 @@ class ControllerClientTest : public ::testing::Test {
     server_.reset();
   }
 
-  void StartAgent() {
+  // `adjust` changes the client's options after the test defaults are set.
+  void StartAgent(const std::function<void(ControllerClient::Options&)>& adjust = {}) {
     auto kernel = std::make_unique<FakeNftKernel>();
     kernel_ = kernel.get();
     Enforcer::Options eo;
@@ -171,6 +186,7 @@ class ControllerClientTest : public ::testing::Test {
       absl::SleepFor(std::max(absl::ZeroDuration(), deadline - absl::Now()));
       return false;
     };
+    if (adjust) adjust(o);
     auto c =
         ControllerClient::Create(o, enforcer_.get(), store_.get(), [this](const std::string& l) {
           absl::MutexLock lock(&log_mu_);
@@ -205,6 +221,50 @@ class ControllerClientTest : public ::testing::Test {
     absl::MutexLock lock(&log_mu_);
     return log_;
   }
+  // Waits (up to 10 s) until the client has logged `n` lines of `event`; false on timeout.
+  bool WaitForLogged(const std::string& event, int n) {
+    std::string key = absl::StrCat("\"event\":\"", event, "\"");
+    absl::MutexLock lock(&log_mu_);
+    auto logged = [&]() ABSL_SHARED_LOCKS_REQUIRED(log_mu_) {
+      int count = 0;
+      for (size_t at = log_.find(key); at != std::string::npos; at = log_.find(key, at + 1)) {
+        ++count;
+      }
+      return count >= n;
+    };
+    return log_mu_.AwaitWithTimeout(absl::Condition(&logged), absl::Seconds(10));
+  }
+
+  // On the fake clock: two sessions of `length` each, every one ended by the controller once the
+  // clock has moved by `length`; `second_wait` is the backoff wait after the second session.
+  void TwoSessionsOf(absl::Duration length, absl::Duration* second_wait) {
+    FakeClock& clock = fake_clock_;
+    size_t from = fake_->received();
+    for (int session = 1; session <= 2; ++session) {
+      if (session == 1) {
+        StartAgent([&](ControllerClient::Options& o) {
+          o.clock = &clock;
+          o.backoff_initial = absl::Seconds(1);
+          o.backoff_max = absl::Minutes(1);
+          o.heartbeat_interval = absl::Hours(1);
+          o.connect_timeout = absl::Hours(1);
+        });
+      }
+      ASSERT_TRUE(fake_->WaitFor(IsHello, from)) << "session " << session;
+      clock.Advance(length);
+      fake_->EndStreams();
+      // Logged once the session is over and the backoff has drawn its wait.
+      ASSERT_TRUE(WaitForLogged("reconnect", session)) << LogText();
+      std::optional<absl::Duration> wait = clock.AwaitWaiter();
+      ASSERT_TRUE(wait.has_value()) << "the client does not wait on its clock";
+      *second_wait = *wait;
+      if (session == 2) break;
+      EXPECT_GE(*wait, absl::Milliseconds(500)) << "first wait, from backoff_initial";
+      EXPECT_LT(*wait, absl::Seconds(1)) << "first wait, from backoff_initial";
+      from = fake_->received();
+      clock.Advance(*wait);
+    }
+  }
 
   fs::path dir_;
   int port_ = 0;
@@ -220,6 +280,7 @@ class ControllerClientTest : public ::testing::Test {
   absl::Mutex log_mu_;
   std::string log_ ABSL_GUARDED_BY(log_mu_);
   std::vector<std::string> applied_hashes_ ABSL_GUARDED_BY(log_mu_);
+  FakeClock fake_clock_;  // for tests that give it to the client; outlives it (TearDown)
 };
 
 const std::string& V1() {
@@ -384,6 +445,23 @@ TEST_F(ControllerClientTest, RestartedAgentEnforcesTheStoredRulesetWithoutAContr
   ASSERT_TRUE(hello.has_value());
   EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
   EXPECT_EQ(hello->hello().applied_revision(), ParseRuleset(V1())->revision);
+}
+
+// The 2-second rule: a stream that lasted 2 s counts as established and resets the backoff, so
+// the wait after the second session is drawn from backoff_initial (1 s) again: in [0.5, 1) s.
+TEST_F(ControllerClientTest, SessionOfTwoSecondsResetsTheBackoff) {
+  absl::Duration wait;
+  ASSERT_NO_FATAL_FAILURE(TwoSessionsOf(absl::Seconds(2), &wait));
+  EXPECT_GE(wait, absl::Milliseconds(500));
+  EXPECT_LT(wait, absl::Seconds(1)) << "the backoff was not reset";
+}
+
+// A stream the controller ends sooner does not: the second wait has doubled, to [1, 2) s.
+TEST_F(ControllerClientTest, SessionShorterThanTwoSecondsKeepsBackingOff) {
+  absl::Duration wait;
+  ASSERT_NO_FATAL_FAILURE(TwoSessionsOf(absl::Seconds(2) - absl::Milliseconds(1), &wait));
+  EXPECT_GE(wait, absl::Seconds(1)) << "the backoff was reset";
+  EXPECT_LT(wait, absl::Seconds(2));
 }
 
 }  // namespace
