@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -98,6 +99,12 @@ class Stmt {
   int n_ = 0;
 };
 
+// dump() throws on a string that is not UTF-8 (an agent's drift lines are the kernel's bytes);
+// such bytes are stored as U+FFFD instead.
+std::string JsonText(const std::vector<std::string>& lines) {
+  return nlohmann::json(lines).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 
@@ -151,7 +158,8 @@ absl::Status StateStore::SaveRollout(const std::string& revision, wire::Mode mod
         !s.ok())
       return s;
     Stmt meta(db_, "INSERT OR REPLACE INTO meta VALUES (?, ?)");
-    for (auto [k, v] : {std::pair{"served_revision", revision}, std::pair{"mode", std::string(wire::ModeName(mode))}}) {
+    for (auto [k, v] : {std::pair{"served_revision", revision},
+                        std::pair{"mode", std::string(wire::ModeName(mode))}}) {
       meta.Reset();
       if (auto s = meta.Bind(std::string(k)).Bind(v).Run(); !s.ok()) return s;
     }
@@ -194,7 +202,9 @@ absl::StatusOr<std::optional<ServedRevision>> StateStore::LoadServed() {
     if (meta.Text(0) == "served_revision") served.revision = meta.Text(1);
     if (meta.Text(0) == "mode") {
       std::optional<wire::Mode> mode = wire::ParseMode(meta.Text(1));
-      if (!mode) return absl::DataLossError(absl::StrCat("state database: unknown mode '", meta.Text(1), "'"));
+      if (!mode)
+        return absl::DataLossError(
+            absl::StrCat("state database: unknown mode '", meta.Text(1), "'"));
       served.mode = *mode;
     }
   }
@@ -268,7 +278,7 @@ absl::Status StateStore::RecordDrift(const std::string& host, const DriftRecord&
                    .Bind(Micros(r.time))
                    .Bind(int64_t{r.pid})
                    .Bind(int64_t{r.remediated})
-                   .Bind(nlohmann::json(kept).dump())
+                   .Bind(JsonText(kept))
                    .Run();
       !s.ok())
     return s;
@@ -305,7 +315,7 @@ absl::StatusOr<std::vector<HostRecord>> StateStore::LoadHosts() {
 absl::Status StateStore::SaveQuarantine(const QuarantineRecord& q) {
   return Stmt(db_, "INSERT OR REPLACE INTO quarantines VALUES (?, ?, ?, ?, ?)")
       .Bind(q.target)
-      .Bind(nlohmann::json(q.allow).dump())
+      .Bind(JsonText(q.allow))
       .Bind(q.reason)
       .Bind(q.actor)
       .Bind(Micros(q.since))
@@ -320,10 +330,19 @@ absl::StatusOr<std::vector<QuarantineRecord>> StateStore::LoadQuarantines() {
   std::vector<QuarantineRecord> out;
   Stmt q(db_, "SELECT target, allow, reason, actor, since_us FROM quarantines ORDER BY target");
   while (q.Step()) {
-    auto allow = nlohmann::json::parse(q.Text(1), nullptr, false);
-    if (!allow.is_array()) return absl::DataLossError("corrupt quarantine record");
-    out.push_back({q.Text(0), allow.get<std::vector<std::string>>(), q.Text(2), q.Text(3),
-                   FromMicros(q.Int(4))});
+    // Checked element by element: get<std::vector<std::string>>() would throw on a corrupt row
+    // such as [1] rather than report it.
+    auto allow = nlohmann::json::parse(q.Text(1), nullptr, /*allow_exceptions=*/false);
+    bool zone_names = allow.is_array() && std::all_of(allow.begin(), allow.end(),
+                                                      [](const auto& z) { return z.is_string(); });
+    if (!zone_names) {
+      return absl::DataLossError(absl::StrCat("state database: the quarantine of `", q.Text(0),
+                                              "` is corrupt: allow is `", q.Text(1),
+                                              "`, not a JSON array of zone names"));
+    }
+    QuarantineRecord r{q.Text(0), {}, q.Text(2), q.Text(3), FromMicros(q.Int(4))};
+    for (const auto& z : allow) r.allow.push_back(z.get<std::string>());
+    out.push_back(std::move(r));
   }
   if (auto s = q.status(); !s.ok()) return s;
   return out;

@@ -62,10 +62,11 @@ TEST_F(StateStoreTest, RolloutAndReportsSurviveReopen) {
 
 TEST_F(StateStoreTest, RolloutForgetsHostsThatLeftThePolicyAndKeepsUnchangedOnes) {
   auto s = Open();
-  ASSERT_TRUE(s->SaveRollout("r1", wire::Mode::kEnforce, {{"a", "r1", "x", "h1"}, {"b", "r1", "y", "h2"}},
-                             {"a", "b"}, t0_)
+  ASSERT_TRUE(s->SaveRollout("r1", wire::Mode::kEnforce,
+                             {{"a", "r1", "x", "h1"}, {"b", "r1", "y", "h2"}}, {"a", "b"}, t0_)
                   .ok());
-  ASSERT_TRUE(s->SaveRollout("r2", wire::Mode::kAudit, {{"c", "r2", "z", "h3"}}, {"a", "c"}, t0_).ok());
+  ASSERT_TRUE(
+      s->SaveRollout("r2", wire::Mode::kAudit, {{"c", "r2", "z", "h3"}}, {"a", "c"}, t0_).ok());
   auto served = s->LoadServed();
   ASSERT_TRUE(served.ok() && served->has_value());
   EXPECT_EQ((*served)->revision, "r2");
@@ -78,7 +79,8 @@ TEST_F(StateStoreTest, RolloutForgetsHostsThatLeftThePolicyAndKeepsUnchangedOnes
 
 TEST_F(StateStoreTest, OnlyTheNewestReportsAreKept) {
   auto s = Open();
-  ASSERT_TRUE(s->SaveRollout("r1", wire::Mode::kEnforce, {{"a", "r1", "rs-a", "ha"}}, {"a"}, t0_).ok());
+  ASSERT_TRUE(
+      s->SaveRollout("r1", wire::Mode::kEnforce, {{"a", "r1", "rs-a", "ha"}}, {"a"}, t0_).ok());
   ASSERT_TRUE(s->Begin().ok());
   for (int64_t i = 0; i < StateStore::kKeptReports + 50; ++i) {
     ASSERT_TRUE(s->RecordDrift("a", {{"rule added"}, t0_, 7, true}).ok());
@@ -123,6 +125,41 @@ TEST_F(StateStoreTest, AuditLogIsAppendOnlyAndNewestFirst) {
             SQLITE_OK);
   sqlite3_close(db);
   EXPECT_EQ(s->AuditLog(10)->size(), 2u);
+}
+
+TEST_F(StateStoreTest, ACorruptQuarantineRowIsAnErrorNotACrash) {
+  auto s = Open();
+  ASSERT_TRUE(s->SaveQuarantine({"web", {"mgmt"}, "incident", "alice", t0_}).ok());
+  ASSERT_TRUE(s->LoadQuarantines().ok());
+  // Rows as a disk error, a hand edit or another program could leave them.
+  for (const char* allow : {"[1, 2]", "[\"mgmt\", null]", "{\"zone\": \"mgmt\"}", "[\"mgm"}) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* update = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE quarantines SET allow = ? WHERE target = 'web'", -1,
+                                 &update, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_text(update, 1, allow, -1, SQLITE_TRANSIENT);
+    EXPECT_EQ(sqlite3_step(update), SQLITE_DONE);
+    sqlite3_finalize(update);
+    sqlite3_close(db);
+    auto q = s->LoadQuarantines();
+    ASSERT_FALSE(q.ok()) << allow;
+    EXPECT_EQ(q.status().code(), absl::StatusCode::kDataLoss) << q.status();
+    EXPECT_NE(q.status().message().find("quarantine of `web` is corrupt"), std::string::npos)
+        << q.status();
+    EXPECT_NE(q.status().message().find(allow), std::string::npos) << q.status();
+  }
+}
+
+TEST_F(StateStoreTest, DriftLinesThatAreNotUtf8AreStoredNotThrown) {
+  auto s = Open();
+  ASSERT_TRUE(s->RecordDrift("a", {{"rule \xff\xfe added"}, t0_, 7, false}).ok());
+  EXPECT_EQ(*s->CountDriftReports("a"), 1);
+  ASSERT_TRUE(s->SaveQuarantine({"web", {"mg\xffmt"}, "incident", "alice", t0_}).ok());
+  auto q = s->LoadQuarantines();
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ((*q)[0].allow, std::vector<std::string>{"mg\xef\xbf\xbdmt"});  // U+FFFD
 }
 
 TEST_F(StateStoreTest, EmptyStoreServesNothing) {
