@@ -169,93 +169,117 @@ void ControllerClient::Run() {
   }
 }
 
+// One Connect stream and what it needs; lives on Run's thread for one session.
+struct ControllerClient::Session {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::AgentService::Stub> stub;
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>> stream;
+  absl::Time opened;
+  bool established = false;  // Hello went out
+  std::thread reader;        // ReadAssignments; joined by End
+};
+
 bool ControllerClient::RunSession() {
-  auto channel = FreshChannel(options_.target, creds_, ++probe_counter_);
-  if (!WaitForConnected(*channel, clock_->Now() + options_.connect_timeout)) {
+  std::unique_ptr<Session> session = ConnectAndSayHello();
+  if (session == nullptr) return false;
+  session->reader = std::thread([this, s = session.get()] { ReadAssignments(*s); });
+  if (session->established) Pump(*session);
+  return End(*session);
+}
+
+std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello() {
+  auto s = std::make_unique<Session>();
+  s->channel = FreshChannel(options_.target, creds_, ++probe_counter_);
+  if (!WaitForConnected(*s->channel, clock_->Now() + options_.connect_timeout)) {
     Log("unreachable", absl::StrCat("cannot connect to the controller at ", options_.target,
                                     " (network, or TLS refused: check the certificates)"));
-    return false;
+    return nullptr;
   }
-  auto stub = v1::AgentService::NewStub(channel);
-  grpc::ClientContext ctx;
+  s->stub = v1::AgentService::NewStub(s->channel);
   {
     absl::MutexLock lock(&mu_);
-    if (stop_) return false;
-    live_context_ = &ctx;
+    if (stop_) return nullptr;
+    live_context_ = &s->ctx;
     inbox_ = Inbox();
   }
-  auto stream = stub->Connect(&ctx);
-  absl::Time opened = clock_->Now();
+  s->stream = s->stub->Connect(&s->ctx);
+  s->opened = clock_->Now();
   Applied now_applied;
   {
     absl::MutexLock lock(&mu_);
     if (applied_) now_applied = *applied_;
   }
-  bool established = stream->Write(
+  s->established = s->stream->Write(
       HelloMessage(options_.host, options_.agent_version, now_applied.revision, now_applied.hash));
-  std::thread reader([&] {
-    v1::ControllerMessage m;
-    while (stream->Read(&m)) {
-      absl::MutexLock lock(&mu_);
-      if (m.has_assignment()) inbox_.assignment = std::move(*m.mutable_assignment());
-      m = v1::ControllerMessage();
-    }
-    absl::MutexLock lock(&mu_);
-    inbox_.closed = true;
-  });
-  if (established)
+  if (s->established) {
     Log("connected", absl::StrCat("stream open to ", options_.target, ", Hello sent"));
+  }
+  return s;
+}
 
+void ControllerClient::ReadAssignments(Session& s) {
+  v1::ControllerMessage m;
+  while (s.stream->Read(&m)) {
+    absl::MutexLock lock(&mu_);
+    if (m.has_assignment()) inbox_.assignment = std::move(*m.mutable_assignment());
+    m = v1::ControllerMessage();
+  }
+  absl::MutexLock lock(&mu_);
+  inbox_.closed = true;
+}
+
+void ControllerClient::Pump(Session& s) {
   absl::Time next_heartbeat = clock_->Now() + options_.heartbeat_interval;
-  bool ok = established;
-  while (ok) {
+  for (;;) {
     std::optional<v1::Assignment> assignment;
     std::deque<v1::AgentMessage> out;
     {
       absl::MutexLock lock(&mu_);
       clock_->AwaitWithDeadline(mu_, absl::Condition(this, &ControllerClient::PumpHasWork),
                                 next_heartbeat);
-      if (stop_ || inbox_.closed) break;
+      if (stop_ || inbox_.closed) return;
       assignment.swap(inbox_.assignment);
       out.swap(outbox_);
     }
-    while (!out.empty()) {
-      if (!stream->Write(out.front())) {
-        ok = false;
-        break;
-      }
-      out.pop_front();
-    }
-    if (!out.empty()) {  // Not sent: back to the front of the queue for the next stream.
-      absl::MutexLock lock(&mu_);
-      while (!out.empty()) {
-        outbox_.push_front(std::move(out.back()));
-        out.pop_back();
-      }
-      break;
-    }
+    if (!SendOrRequeue(s, std::move(out))) return;
     if (assignment) {
       HandleAssignment(*assignment);
       continue;  // Its result is in the outbox.
     }
     if (clock_->Now() >= next_heartbeat) {
-      if (!stream->Write(HeartbeatMessage(clock_->Now()))) break;
+      if (!s.stream->Write(HeartbeatMessage(clock_->Now()))) return;
       next_heartbeat = clock_->Now() + options_.heartbeat_interval;
     }
   }
+}
+
+bool ControllerClient::SendOrRequeue(Session& s, std::deque<v1::AgentMessage> out) {
+  while (!out.empty() && s.stream->Write(out.front())) out.pop_front();
+  if (out.empty()) return true;
+  // Not sent: back to the front of the queue for the next stream.
+  absl::MutexLock lock(&mu_);
+  while (!out.empty()) {
+    outbox_.push_front(std::move(out.back()));
+    out.pop_back();
+  }
+  return false;
+}
+
+bool ControllerClient::End(Session& s) {
   bool closed_by_peer;
   {
     absl::MutexLock lock(&mu_);
     closed_by_peer = inbox_.closed;
   }
   // Cancelling a call the controller already finished would hide its reason (a refusal).
-  if (!closed_by_peer) ctx.TryCancel();
-  reader.join();
-  grpc::Status status = stream->Finish();
+  if (!closed_by_peer) s.ctx.TryCancel();
+  s.reader.join();
+  grpc::Status status = s.stream->Finish();
   {
     absl::MutexLock lock(&mu_);
     live_context_ = nullptr;
-    if (stop_) return established;
+    if (stop_) return s.established;
   }
   // A refusal (wrong identity, unknown host, a message it would not take) is not fixed by
   // reconnecting at once: back off as if the connection had failed.
@@ -267,7 +291,7 @@ bool ControllerClient::RunSession() {
       absl::StrCat("stream to ", options_.target,
                    " ended: ", status.ok() ? "closed by the controller" : status.error_message()));
   // A stream the controller ends at once is no reason to retry at full speed.
-  return established && !refused && clock_->Now() - opened >= kEstablishedAfter;
+  return s.established && !refused && clock_->Now() - s.opened >= kEstablishedAfter;
 }
 
 bool ControllerClient::WaitForConnected(grpc::Channel& channel, absl::Time deadline) {

@@ -101,8 +101,22 @@ class ControllerClient {
   ControllerClient(Options options, std::shared_ptr<grpc::ChannelCredentials> creds,
                    Enforcer* enforcer, RulesetStore* store, LogSink log);
 
-  // True when the stream was established (backoff resets).
+  struct Session;
+
+  // One stream to the controller, in stages: connect and say Hello, read assignments (its own
+  // thread), pump (send queued messages and heartbeats, handle assignments), requeue what could
+  // not be sent, end. True when the stream counts as established (backoff resets).
   bool RunSession() ABSL_LOCKS_EXCLUDED(mu_);
+  // Null when the controller cannot be reached or Stop() came first.
+  std::unique_ptr<Session> ConnectAndSayHello() ABSL_LOCKS_EXCLUDED(mu_);
+  // Until the stream ends: the newest assignment into the inbox, then inbox_.closed.
+  void ReadAssignments(Session& s) ABSL_LOCKS_EXCLUDED(mu_);
+  // Until Stop(), the stream's end, or a failed write.
+  void Pump(Session& s) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes `out` in order; what a broken stream did not take goes back to the outbox's front.
+  bool SendOrRequeue(Session& s, std::deque<v1::AgentMessage> out) ABSL_LOCKS_EXCLUDED(mu_);
+  // Finishes the call, logs why it ended, and judges it (the 2-second rule).
+  bool End(Session& s) ABSL_LOCKS_EXCLUDED(mu_);
   void HandleAssignment(const v1::Assignment& a) ABSL_LOCKS_EXCLUDED(mu_);
   bool ConfirmReachable(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   bool WaitForConnected(grpc::Channel& channel, absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
