@@ -152,95 +152,124 @@ bool InPolder(const nlmsghdr* nlh, uint16_t table_attr) {
   return t != nullptr && AttrStr(t) == kTable;
 }
 
+// One kind of object in the table: how to ask the kernel for all of them and which of their
+// attributes are configuration.
+struct ObjectKind {
+  const char* line;  // what its lines start with
+  uint16_t msg;      // NFT_MSG_GET...
+  bool single;       // one object (the table itself) rather than a dump
+  uint16_t table_attr;
+  // Whether the request names the table; the kernel dumps chains and flowtables of every
+  // table regardless, so those answers are filtered here only.
+  bool request_names_table;
+  std::set<uint16_t> skip;   // handles, ids, use counts, traffic state
+  uint16_t expressions = 0;  // attribute holding rule expressions, rendered without state
+};
+
+// In the order of the snapshot's lines. Rules come in kernel order: their order within a
+// chain is part of the configuration.
+const std::vector<ObjectKind>& ObjectKinds() {
+  static const std::vector<ObjectKind>* const kinds = new std::vector<ObjectKind>{
+      {"table",
+       NFT_MSG_GETTABLE,
+       true,
+       NFTA_TABLE_NAME,
+       true,
+       {NFTA_TABLE_USE, NFTA_TABLE_HANDLE, NFTA_TABLE_OWNER}},
+      {"chain",
+       NFT_MSG_GETCHAIN,
+       false,
+       NFTA_CHAIN_TABLE,
+       false,
+       {NFTA_CHAIN_HANDLE, NFTA_CHAIN_USE, NFTA_CHAIN_COUNTERS, NFTA_CHAIN_ID}},
+      {"rule",
+       NFT_MSG_GETRULE,
+       false,
+       NFTA_RULE_TABLE,
+       true,
+       {NFTA_RULE_HANDLE, NFTA_RULE_POSITION, NFTA_RULE_ID, NFTA_RULE_POSITION_ID,
+        NFTA_RULE_CHAIN_ID},
+       NFTA_RULE_EXPRESSIONS},
+      {"set",
+       NFT_MSG_GETSET,
+       false,
+       NFTA_SET_TABLE,
+       true,
+       {NFTA_SET_HANDLE, NFTA_SET_ID, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS}},
+      {"object",
+       NFT_MSG_GETOBJ,
+       false,
+       NFTA_OBJ_TABLE,
+       true,
+       {NFTA_OBJ_DATA, NFTA_OBJ_USE, NFTA_OBJ_HANDLE}},
+      {"flowtable",
+       NFT_MSG_GETFLOWTABLE,
+       false,
+       NFTA_FLOWTABLE_TABLE,
+       false,
+       {NFTA_FLOWTABLE_USE, NFTA_FLOWTABLE_HANDLE}},
+  };
+  return *kinds;
+}
+
+// The elements of `set`, sorted (the kernel's order is its hash's), appended as lines.
+absl::Status ReadElements(Dumper& dumper, const std::string& set, std::vector<std::string>& lines,
+                          size_t& count) {
+  std::vector<std::string> elements;
+  absl::Status st =
+      dumper.Request(NFT_MSG_GETSETELEM, false,
+                     {{NFTA_SET_ELEM_LIST_TABLE, kTable}, {NFTA_SET_ELEM_LIST_SET, set}},
+                     [&](const nlmsghdr* nlh) {
+                       const nlattr* list = FindAttr(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+                       if (list == nullptr) return;
+                       ForEachNested(list, [&](const nlattr* elem) {
+                         std::string e;
+                         ForEachNested(elem, [&](const nlattr* a) {
+                           uint16_t type = mnl_attr_get_type(a);
+                           if (type == NFTA_SET_ELEM_EXPIRATION || type == NFTA_SET_ELEM_EXPR ||
+                               type == NFTA_SET_ELEM_EXPRESSIONS) {
+                             return;
+                           }
+                           absl::StrAppend(&e, type, "=", Hex(a), " ");
+                         });
+                         elements.push_back(std::move(e));
+                       });
+                     });
+  if (!st.ok()) return st;
+  std::sort(elements.begin(), elements.end());
+  count += elements.size();
+  for (std::string& e : elements) lines.push_back(absl::StrCat("element ", set, " ", e));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper) {
   std::vector<std::string> lines;
   TableSnapshot snap;
-  const std::vector<std::pair<uint16_t, std::string>> no_attrs;
-
-  absl::Status st =
-      dumper.Request(NFT_MSG_GETTABLE, true, {{NFTA_TABLE_NAME, kTable}}, [&](const nlmsghdr* nlh) {
-        lines.push_back(absl::StrCat(
-            "table ", CanonicalAttrs(nlh, {NFTA_TABLE_USE, NFTA_TABLE_HANDLE, NFTA_TABLE_OWNER})));
-      });
-  if (!st.ok()) return st;
-
-  st = dumper.Request(NFT_MSG_GETCHAIN, false, no_attrs, [&](const nlmsghdr* nlh) {
-    if (!InPolder(nlh, NFTA_CHAIN_TABLE)) return;
-    lines.push_back(
-        absl::StrCat("chain ", CanonicalAttrs(nlh, {NFTA_CHAIN_HANDLE, NFTA_CHAIN_USE,
-                                                    NFTA_CHAIN_COUNTERS, NFTA_CHAIN_ID})));
-  });
-  if (!st.ok()) return st;
-
-  // Rules in kernel order: their order within a chain is part of the configuration.
-  st =
-      dumper.Request(NFT_MSG_GETRULE, false, {{NFTA_RULE_TABLE, kTable}}, [&](const nlmsghdr* nlh) {
-        if (!InPolder(nlh, NFTA_RULE_TABLE)) return;
-        lines.push_back(absl::StrCat(
-            "rule ", CanonicalAttrs(nlh,
-                                    {NFTA_RULE_HANDLE, NFTA_RULE_POSITION, NFTA_RULE_ID,
-                                     NFTA_RULE_POSITION_ID, NFTA_RULE_CHAIN_ID},
-                                    [](const nlattr* a, std::string* out) {
-                                      if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
-                                        return false;
-                                      *out = CanonicalExpressions(a);
-                                      return true;
-                                    })));
-      });
-  if (!st.ok()) return st;
-
-  std::vector<std::string> set_names;
-  st = dumper.Request(NFT_MSG_GETSET, false, {{NFTA_SET_TABLE, kTable}}, [&](const nlmsghdr* nlh) {
-    if (!InPolder(nlh, NFTA_SET_TABLE)) return;
-    const nlattr* name = FindAttr(nlh, NFTA_SET_NAME);
-    if (name == nullptr) return;
-    set_names.push_back(AttrStr(name));
-    lines.push_back(absl::StrCat(
-        "set ",
-        CanonicalAttrs(nlh, {NFTA_SET_HANDLE, NFTA_SET_ID, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS})));
-  });
-  if (!st.ok()) return st;
-
-  for (const std::string& set : set_names) {
-    std::vector<std::string> elements;
-    st = dumper.Request(NFT_MSG_GETSETELEM, false,
-                        {{NFTA_SET_ELEM_LIST_TABLE, kTable}, {NFTA_SET_ELEM_LIST_SET, set}},
-                        [&](const nlmsghdr* nlh) {
-                          const nlattr* list = FindAttr(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-                          if (list == nullptr) return;
-                          ForEachNested(list, [&](const nlattr* elem) {
-                            std::string e;
-                            ForEachNested(elem, [&](const nlattr* a) {
-                              uint16_t type = mnl_attr_get_type(a);
-                              if (type == NFTA_SET_ELEM_EXPIRATION || type == NFTA_SET_ELEM_EXPR ||
-                                  type == NFTA_SET_ELEM_EXPRESSIONS) {
-                                return;
-                              }
-                              absl::StrAppend(&e, type, "=", Hex(a), " ");
-                            });
-                            elements.push_back(std::move(e));
-                          });
-                        });
+  for (const ObjectKind& kind : ObjectKinds()) {
+    std::vector<std::pair<uint16_t, std::string>> request;
+    if (kind.request_names_table) request.emplace_back(kind.table_attr, kTable);
+    auto render_expressions = [&kind](const nlattr* a, std::string* out) {
+      if (kind.expressions == 0 || mnl_attr_get_type(a) != kind.expressions) return false;
+      *out = CanonicalExpressions(a);
+      return true;
+    };
+    std::vector<std::string> set_names;
+    absl::Status st = dumper.Request(kind.msg, kind.single, request, [&](const nlmsghdr* nlh) {
+      if (!InPolder(nlh, kind.table_attr)) return;
+      if (kind.msg == NFT_MSG_GETSET) {
+        const nlattr* name = FindAttr(nlh, NFTA_SET_NAME);
+        if (name == nullptr) return;
+        set_names.push_back(AttrStr(name));
+      }
+      lines.push_back(
+          absl::StrCat(kind.line, " ", CanonicalAttrs(nlh, kind.skip, render_expressions)));
+    });
     if (!st.ok()) return st;
-    std::sort(elements.begin(), elements.end());
-    snap.elements += elements.size();
-    for (std::string& e : elements) lines.push_back(absl::StrCat("element ", set, " ", e));
+    // Each set's elements follow the sets.
+    for (const std::string& set : set_names) {
+      if (absl::Status el = ReadElements(dumper, set, lines, snap.elements); !el.ok()) return el;
+    }
   }
-
-  st = dumper.Request(NFT_MSG_GETOBJ, false, {{NFTA_OBJ_TABLE, kTable}}, [&](const nlmsghdr* nlh) {
-    if (!InPolder(nlh, NFTA_OBJ_TABLE)) return;
-    lines.push_back(absl::StrCat(
-        "object ", CanonicalAttrs(nlh, {NFTA_OBJ_DATA, NFTA_OBJ_USE, NFTA_OBJ_HANDLE})));
-  });
-  if (!st.ok()) return st;
-
-  st = dumper.Request(NFT_MSG_GETFLOWTABLE, false, no_attrs, [&](const nlmsghdr* nlh) {
-    if (!InPolder(nlh, NFTA_FLOWTABLE_TABLE)) return;
-    lines.push_back(absl::StrCat("flowtable ",
-                                 CanonicalAttrs(nlh, {NFTA_FLOWTABLE_USE, NFTA_FLOWTABLE_HANDLE})));
-  });
-  if (!st.ok()) return st;
-
   snap.lines = absl::StrJoin(lines, "\n");
   return snap;
 }
