@@ -1,41 +1,20 @@
 // polder-agent (standalone mode): applies one ruleset file to table inet polder in the current
 // network namespace and keeps it in force, printing one JSON line per event. SIGHUP re-reads
 // the file; SIGTERM/SIGINT stop the agent and leave the table in place. With --controller it
-// takes its rulesets from a polder controller instead (agent/controller_mode.h).
-#include <pthread.h>
-#include <signal.h>
-
+// takes its rulesets from a polder controller instead (agent/uplink/controller_mode.h).
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "agent/agent_process.h"
 #include "agent/enforcer.h"
-#include "agent/libnftables_kernel.h"
 #include "agent/uplink/controller_mode.h"
 
 namespace {
 
-using polder::agent::AgentEvent;
-
-ABSL_CONST_INIT absl::Mutex stdout_mu(absl::kConstInit);
-
-void Print(const AgentEvent& e) {
-  std::string line = polder::agent::ToJsonLine(e);
-  absl::MutexLock lock(&stdout_mu);
-  fwrite(line.data(), 1, line.size(), stdout);
-  fflush(stdout);
-}
-
-void PrintError(std::string message) {
-  AgentEvent e;
-  e.kind = AgentEvent::Kind::kError;
-  e.time = absl::Now();
-  e.message = std::move(message);
-  Print(e);
-}
+using polder::agent::PrintError;
 
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
@@ -62,10 +41,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "polder-agent: enforce a polder ruleset on this host (standalone, or from a controller)"};
   std::string ruleset_path;
-  bool no_remediate = false;
-  double full_check_seconds = 60;
-  bool no_dry_run = false;
   polder::agent::ControllerModeFlags fleet;
+  polder::agent::EnforcerFlags& enforcing = fleet.enforcer;  // the same in both modes
   auto* ruleset_opt =
       app.add_option("--ruleset", ruleset_path, "nftables ruleset produced by `polder compile`");
   auto* controller_opt =
@@ -81,11 +58,12 @@ int main(int argc, char** argv) {
   tls_opt->excludes(insecure_opt);
   app.add_option("--state-dir", fleet.state_dir, "where the last confirmed ruleset is kept")
       ->needs(controller_opt);
-  app.add_flag("--no-remediate", no_remediate, "report drift but do not restore the table");
-  app.add_option("--full-check-interval", full_check_seconds,
+  app.add_flag("--no-remediate", enforcing.no_remediate,
+               "report drift but do not restore the table");
+  app.add_option("--full-check-interval", enforcing.full_check_seconds,
                  "seconds between full comparisons of the table")
       ->check(CLI::Range(0.01, 86400.0));
-  app.add_flag("--no-dry-run", no_dry_run,
+  app.add_flag("--no-dry-run", enforcing.no_dry_run,
                "skip the kernel dry run before applying (the apply itself is atomic)");
   CLI11_PARSE(app, argc, argv);
   if (ruleset_path.empty() && fleet.controller.empty()) {
@@ -99,46 +77,25 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Block the signals before any thread starts so only sigwait below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  if (!fleet.controller.empty()) {
-    fleet.no_remediate = no_remediate;
-    fleet.full_check_seconds = full_check_seconds;
-    fleet.no_dry_run = no_dry_run;
-    fleet.version = "polder-agent/" POLDER_VERSION;
-    return polder::agent::RunControllerMode(fleet, signals);
-  }
+  sigset_t signals = polder::agent::BlockStopSignals();
+  if (!fleet.controller.empty()) return polder::agent::RunControllerMode(fleet, signals);
 
-  auto kernel = polder::agent::LibNftablesKernel::Create();
-  if (!kernel.ok()) {
-    PrintError(std::string(kernel.status().message()));
+  auto enforcer = polder::agent::MakeEnforcer(enforcing, [](const polder::agent::AgentEvent& e) {
+    polder::agent::PrintLine(polder::agent::ToJsonLine(e));
+  });
+  if (!enforcer.ok()) {
+    PrintError(std::string(enforcer.status().message()));
     return 1;
   }
-  polder::agent::Enforcer::Options options;
-  options.remediate = !no_remediate;
-  options.full_check_interval = absl::Seconds(full_check_seconds);
-  options.applier.dry_run = !no_dry_run;
-  polder::agent::Enforcer enforcer(std::move(*kernel), options, Print);
-  if (absl::Status st = enforcer.Start(); !st.ok()) {
+  if (absl::Status st = (*enforcer)->Start(); !st.ok()) {
     PrintError(std::string(st.message()));
     return 1;
   }
   // Without a first good ruleset there is nothing to keep in force; any table already in the
   // kernel stays as it is.
-  if (!ApplyFile(enforcer, ruleset_path).ok()) return 1;
-
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      ApplyFile(enforcer, ruleset_path).IgnoreError();  // A failure keeps the last good one.
-      continue;
-    }
-    break;
-  }
-  enforcer.Stop();
+  if (!ApplyFile(**enforcer, ruleset_path).ok()) return 1;
+  // A failure to re-read or apply keeps the last good one.
+  polder::agent::WaitForStop(signals, [&] { ApplyFile(**enforcer, ruleset_path).IgnoreError(); });
+  (*enforcer)->Stop();
   return 0;
 }

@@ -1,32 +1,15 @@
 #include "agent/uplink/controller_mode.h"
 
+#include <atomic>
 #include <cstdio>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "agent/enforcer.h"
-#include "agent/libnftables_kernel.h"
 #include "agent/uplink/controller_client.h"
+#include "wire/version.h"
 
 namespace polder::agent {
 namespace {
-
-ABSL_CONST_INIT absl::Mutex out_mu(absl::kConstInit);
-
-void PrintLine(const std::string& line) {
-  absl::MutexLock lock(&out_mu);
-  fwrite(line.data(), 1, line.size(), stdout);
-  fflush(stdout);
-}
-
-void PrintError(const std::string& message) {
-  AgentEvent e;
-  e.kind = AgentEvent::Kind::kError;
-  e.time = absl::Now();
-  e.message = message;
-  PrintLine(ToJsonLine(e));
-}
 
 constexpr char kInsecureBanner[] =
     "polder-agent: WARNING: --insecure: the controller connection is NOT encrypted or\n"
@@ -49,9 +32,16 @@ int RunControllerMode(const ControllerModeFlags& flags, const sigset_t& signals)
     PrintError(absl::StrCat("--host '", flags.host, "' is not a polder host name"));
     return 2;
   }
-  auto kernel = LibNftablesKernel::Create();
-  if (!kernel.ok()) {
-    PrintError(std::string(kernel.status().message()));
+  // The enforcer reports to the client, which exists only after the enforcer: the pointer is set
+  // before the enforcer starts and cleared after it stops.
+  std::atomic<ControllerClient*> client_ptr{nullptr};
+  absl::StatusOr<std::unique_ptr<Enforcer>> enforcer =
+      MakeEnforcer(flags.enforcer, [&](const AgentEvent& e) {
+        PrintLine(ToJsonLine(e));
+        if (ControllerClient* c = client_ptr.load()) c->OnEnforcerEvent(e);
+      });
+  if (!enforcer.ok()) {
+    PrintError(std::string(enforcer.status().message()));
     return 1;
   }
   RulesetStore store(flags.state_dir);
@@ -59,40 +49,24 @@ int RunControllerMode(const ControllerModeFlags& flags, const sigset_t& signals)
   options.target = flags.controller;
   options.host = flags.host;
   options.tls_dir = flags.insecure ? "" : flags.tls_dir;
-  options.agent_version = flags.version;
-
-  // The enforcer reports to the client, which exists only after the enforcer: the pointer is set
-  // before the enforcer starts and cleared after it stops.
-  std::atomic<ControllerClient*> client_ptr{nullptr};
-  Enforcer::Options eo;
-  eo.remediate = !flags.no_remediate;
-  eo.full_check_interval = absl::Seconds(flags.full_check_seconds);
-  eo.applier.dry_run = !flags.no_dry_run;
-  Enforcer enforcer(std::move(*kernel), eo, [&](const AgentEvent& e) {
-    PrintLine(ToJsonLine(e));
-    if (ControllerClient* c = client_ptr.load()) c->OnEnforcerEvent(e);
-  });
-  auto client = ControllerClient::Create(options, &enforcer, &store, PrintLine);
+  options.agent_version = absl::StrCat("polder-agent/", kPolderVersion);
+  auto client = ControllerClient::Create(options, enforcer->get(), &store, PrintLine);
   if (!client.ok()) {
     PrintError(absl::StrCat("cannot load the agent's credentials: ", client.status().message()));
     return 1;
   }
   client_ptr = client->get();
-  if (absl::Status st = enforcer.Start(); !st.ok()) {
+  if (absl::Status st = (*enforcer)->Start(); !st.ok()) {
     PrintError(std::string(st.message()));
     return 1;
   }
   (*client)->RestoreStored();
   std::thread runner([&] { (*client)->Run(); });
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) continue;  // Rulesets come from the controller; nothing to re-read.
-    break;
-  }
+  // Rulesets come from the controller: on SIGHUP there is nothing to re-read.
+  WaitForStop(signals, nullptr);
   (*client)->Stop();
   runner.join();
-  enforcer.Stop();
+  (*enforcer)->Stop();
   client_ptr = nullptr;
   return 0;
 }

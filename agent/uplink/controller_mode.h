@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "agent/agent_process.h"
+
 namespace polder::agent {
 
 struct ControllerModeFlags {
@@ -16,13 +18,11 @@ struct ControllerModeFlags {
   std::string tls_dir;  // empty with insecure
   bool insecure = false;
   std::string state_dir = "/var/lib/polder-agent";
-  bool no_remediate = false;
-  double full_check_seconds = 60;
-  bool no_dry_run = false;
-  std::string version;
+  EnforcerFlags enforcer;
 };
 
-// `signals` are blocked in every thread; the caller's thread waits for them. Returns the exit code.
+// `signals` come from BlockStopSignals; the caller's thread waits for them. Returns the exit
+// code.
 int RunControllerMode(const ControllerModeFlags& flags, const sigset_t& signals);
 
 }  // namespace polder::agent
