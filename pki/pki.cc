@@ -217,9 +217,15 @@ absl::StatusOr<Ca> LoadCa(const fs::path& dir) {
 
 absl::StatusOr<fs::path> IssueClient(const fs::path& dir, std::string_view name, const char* unit,
                                      const std::string& stem, const std::string& subdir,
-                                     const Validity& validity) {
+                                     const Validity& validity, bool overwrite) {
   if (!ValidName(name))
     return absl::InvalidArgumentError(absl::StrCat("invalid name '", std::string(name), "'"));
+  fs::path existing = dir / subdir / std::string(name) / (stem + ".key");
+  std::error_code exists_ec;
+  if (!overwrite && fs::exists(existing, exists_ec)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        existing.string(), " already exists; give --force to replace the key and certificate"));
+  }
   auto ca = LoadCa(dir);
   if (!ca.ok()) return ca.status();
   auto key = NewKey();
@@ -277,13 +283,13 @@ absl::Status InitPki(const fs::path& dir, const InitOptions& options) {
 }
 
 absl::StatusOr<fs::path> IssueAgent(const fs::path& dir, std::string_view host,
-                                    const Validity& validity) {
-  return IssueClient(dir, host, kAgentUnit, "agent", "agents", validity);
+                                    const Validity& validity, bool overwrite) {
+  return IssueClient(dir, host, kAgentUnit, "agent", "agents", validity, overwrite);
 }
 
 absl::StatusOr<fs::path> IssueAdmin(const fs::path& dir, std::string_view name,
-                                    const Validity& validity) {
-  return IssueClient(dir, name, kAdminUnit, "admin", "admins", validity);
+                                    const Validity& validity, bool overwrite) {
+  return IssueClient(dir, name, kAdminUnit, "admin", "admins", validity, overwrite);
 }
 
 absl::StatusOr<PeerIdentity> IdentityFromPem(std::string_view pem) {

@@ -51,14 +51,19 @@ struct Validity {
 absl::Status InitPki(const std::filesystem::path& dir, const InitOptions& options);
 
 // Issues a client certificate for host `host` and returns its directory.
+// Refuses (AlreadyExists) to replace a key that is already there unless
+// `overwrite`: a replaced key cannot be recovered, and the agent using it
+// would be locked out until it gets the new files.
 absl::StatusOr<std::filesystem::path> IssueAgent(const std::filesystem::path& dir,
                                                  std::string_view host,
-                                                 const Validity& validity = {});
+                                                 const Validity& validity = {},
+                                                 bool overwrite = false);
 
-// Issues an admin client certificate and returns its directory.
+// Issues an admin client certificate and returns its directory (same rule).
 absl::StatusOr<std::filesystem::path> IssueAdmin(const std::filesystem::path& dir,
                                                  std::string_view name,
-                                                 const Validity& validity = {});
+                                                 const Validity& validity = {},
+                                                 bool overwrite = false);
 
 enum class Role { kUnknown, kAgent, kAdmin, kController };
 

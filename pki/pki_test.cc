@@ -83,6 +83,24 @@ TEST(PkiTest, RefusesBadNamesAndMissingCa) {
   fs::remove_all(d);
 }
 
+TEST(PkiTest, IssuingAgainRefusesToReplaceAKeyUnlessTold) {
+  fs::path d = TempDir("again");
+  ASSERT_TRUE(InitPki(d, {}).ok());
+  auto first = IssueAgent(d, "web-1");
+  ASSERT_TRUE(first.ok());
+  std::string key = Slurp(*first / "agent.key");
+  auto again = IssueAgent(d, "web-1");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(again.status().message().find("--force"), std::string::npos) << again.status();
+  EXPECT_EQ(Slurp(*first / "agent.key"), key);  // untouched
+  EXPECT_EQ(IssueAdmin(d, "alice").status().code(), absl::StatusCode::kOk);
+  EXPECT_EQ(IssueAdmin(d, "alice").status().code(), absl::StatusCode::kAlreadyExists);
+  auto forced = IssueAgent(d, "web-1", {}, /*overwrite=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_NE(Slurp(*first / "agent.key"), key);
+  fs::remove_all(d);
+}
+
 TEST(PkiTest, GarbageIsNoIdentity) { EXPECT_FALSE(IdentityFromPem("not a certificate").ok()); }
 
 }  // namespace
