@@ -27,10 +27,13 @@ Enforcer::~Enforcer() {
 absl::Status Enforcer::Start() {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
-  if (options_.watch_notifications) {
+  if (options_.watch_notifications && options_.notifications != nullptr) {
+    notifications_ = options_.notifications;
+  } else if (options_.watch_notifications) {
     absl::StatusOr<std::unique_ptr<NftMonitor>> monitor = NftMonitor::Open();
     if (!monitor.ok()) return monitor.status();
     monitor_ = std::move(*monitor);
+    notifications_ = monitor_.get();
   }
   thread_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
@@ -78,7 +81,8 @@ void Enforcer::Loop() {
   loop_tid_ = gettid();
   absl::Time next_full_check = absl::Now() + options_.full_check_interval;
   while (!stop_) {
-    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {monitor_ ? monitor_->fd() : -1, POLLIN, 0}};
+    pollfd fds[2] = {{wake_fd_, POLLIN, 0},
+                     {notifications_ ? notifications_->fd() : -1, POLLIN, 0}};
     int64_t wait_ms = absl::ToInt64Milliseconds(next_full_check - absl::Now());
     int n = poll(fds, 2, static_cast<int>(std::clamp<int64_t>(wait_ms, 0, 3'600'000)));
     if (n < 0 && errno != EINTR) {
@@ -115,7 +119,7 @@ void Enforcer::HandleRequests() {
 
 void Enforcer::HandleNotifications() {
   std::optional<NftTransaction> foreign;
-  absl::Status st = monitor_->ReadAvailable([&](const NftTransaction& t) {
+  absl::Status st = notifications_->ReadAvailable([&](const NftTransaction& t) {
     if (t.pid != 0 && t.pid == static_cast<uint32_t>(loop_tid_)) return;  // Our own commit.
     for (const std::string& chain : t.foreign_base_chains) {
       AgentEvent e;

@@ -34,6 +34,9 @@ class Enforcer {
     bool remediate = true;
     absl::Duration full_check_interval = absl::Seconds(60);
     bool watch_notifications = true;  // Off only in unit tests without a kernel.
+    // Where notifications come from when watched; null: an NftMonitor that Start opens. Not
+    // owned; must outlive the enforcer (FakeNftKernel::Notifications in unit tests).
+    NftNotifications* notifications = nullptr;
     RulesetApplier::Options applier;
   };
   using Observer = std::function<void(const AgentEvent&)>;
@@ -70,7 +73,8 @@ class Enforcer {
   Options options_;
   Observer observer_;
   RulesetApplier applier_;
-  std::unique_ptr<NftMonitor> monitor_;
+  std::unique_ptr<NftMonitor> monitor_;  // when Start opened one
+  NftNotifications* notifications_ = nullptr;
   int wake_fd_ = -1;
   pid_t loop_tid_ = 0;
   std::vector<std::string> last_reported_drift_;

@@ -59,12 +59,14 @@ std::string V1() { return testing::SampleRuleset("db-1", {5432}, 0, "v1"); }
 std::string V2() { return testing::SampleRuleset("db-1", {5432, 6432}, 0, "v2"); }
 
 struct FakeSetup {
-  explicit FakeSetup(bool remediate) {
+  // With `watch`, the enforcer reads the fake kernel's notifications as it would the kernel's.
+  explicit FakeSetup(bool remediate, bool watch = false) {
     auto k = std::make_unique<FakeNftKernel>();
     kernel = k.get();
     Enforcer::Options options;
     options.remediate = remediate;
-    options.watch_notifications = false;
+    options.watch_notifications = watch;
+    if (watch) options.notifications = kernel->Notifications();
     enforcer = std::make_unique<Enforcer>(std::move(k), options,
                                           [this](const AgentEvent& e) { log.Add(e); });
   }
@@ -136,6 +138,90 @@ TEST(EnforcerFakeTest, StopLeavesTheTable) {
   s.enforcer->Stop();
   EXPECT_TRUE(s.kernel->table.has_value());
   EXPECT_FALSE(s.enforcer->Apply(V2()).get().ok());
+}
+
+using Op = FakeNftKernel::Operation::Kind;
+
+// Waits until the enforcer has read every notification the fake reported, then lets it finish
+// handling them: a request is served only after the notifications read before it.
+void Settle(FakeSetup& s) {
+  ASSERT_TRUE(s.kernel->AwaitNotificationsRead()) << "the enforcer does not read notifications";
+  ASSERT_TRUE(s.enforcer->CheckNow().get().ok());
+}
+
+TEST(EnforcerNotificationTest, OwnAppliesAreNotCompared) {
+  FakeSetup s(true, /*watch=*/true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  ASSERT_NO_FATAL_FAILURE(Settle(s));
+  size_t from = s.kernel->operations().size();
+  ASSERT_TRUE(s.enforcer->Apply(V2()).get().ok());
+  ASSERT_NO_FATAL_FAILURE(Settle(s));
+  // The commit's own read-back and Settle's comparison; none for the commit's notification.
+  EXPECT_EQ(s.kernel->CountSince(from, Op::kCommit), 1);
+  EXPECT_EQ(s.kernel->CountSince(from, Op::kSnapshot), 2);
+  EXPECT_EQ(s.log.Count(Kind::kDrift), 0);
+}
+
+TEST(EnforcerNotificationTest, ForeignCommitIsComparedEvenWhenItChangedNothing) {
+  FakeSetup s(true, /*watch=*/true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  ASSERT_NO_FATAL_FAILURE(Settle(s));
+  size_t from = s.kernel->operations().size();
+  s.kernel->ForeignCommit(FakeNftKernel::ListingOf(V1()));
+  ASSERT_NO_FATAL_FAILURE(Settle(s));
+  EXPECT_EQ(s.kernel->CountSince(from, Op::kSnapshot), 2);  // the event's and Settle's
+  EXPECT_EQ(s.log.Count(Kind::kDrift), 0);
+}
+
+TEST(EnforcerNotificationTest, ForeignRuleIsDriftFromTheEventAndRestored) {
+  FakeSetup s(true, /*watch=*/true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  std::string good = FakeNftKernel::ListingOf(V1());
+  std::string tampered = good;
+  tampered.insert(tampered.find("\t\tiif"), "\t\ttcp dport 22 accept\n");
+  size_t from = s.log.size();
+  s.kernel->ForeignCommit(tampered, 4242, "nft");
+  auto drift = s.log.WaitFor(Kind::kDrift, from);
+  ASSERT_TRUE(drift);
+  EXPECT_EQ(drift->source, "event");
+  EXPECT_EQ(drift->pid, 4242u);
+  EXPECT_EQ(drift->process, "nft");
+  EXPECT_THAT(drift->differences, Contains(HasSubstr("tcp dport 22 accept")));
+  ASSERT_TRUE(s.log.WaitFor(Kind::kRestored, from));
+  ASSERT_NO_FATAL_FAILURE(Settle(s));
+  EXPECT_EQ(*s.kernel->ListPolderTable(), good);
+}
+
+TEST(EnforcerNotificationTest, ForeignBaseChainIsReportedAndLeftAlone) {
+  FakeSetup s(true, /*watch=*/true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  size_t from = s.log.size();
+  s.kernel->ForeignBaseChain("ip intruder/in", 4242, "nft");
+  auto e = s.log.WaitFor(Kind::kForeignTable, from);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->table, "ip intruder/in");
+  EXPECT_EQ(e->pid, 4242u);
+  ASSERT_NO_FATAL_FAILURE(Settle(s));
+  EXPECT_EQ(s.log.Count(Kind::kDrift), 0);
+  EXPECT_EQ(s.log.Count(Kind::kRestored), 0);
+}
+
+TEST(EnforcerNotificationTest, LostNotificationsMeanAFullComparison) {
+  FakeSetup s(true, /*watch=*/true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  ASSERT_NO_FATAL_FAILURE(Settle(s));
+  size_t from = s.log.size();
+  s.kernel->ForeignCommit(std::nullopt);  // its notification is lost
+  s.kernel->LoseNotifications();
+  auto drift = s.log.WaitFor(Kind::kDrift, from);
+  ASSERT_TRUE(drift);
+  EXPECT_EQ(drift->source, "resync");
+  ASSERT_TRUE(s.log.WaitFor(Kind::kRestored, from));
 }
 
 TEST(AgentEventTest, JsonLineHasTheDocumentedFields) {

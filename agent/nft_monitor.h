@@ -27,18 +27,31 @@ struct NftTransaction {
   std::set<std::string> foreign_base_chains;  // "ip filter/input" for base chains elsewhere.
 };
 
-class NftMonitor {
+// Where the Enforcer reads committed transactions from: the kernel (NftMonitor) or, in unit
+// tests, FakeNftKernel, which reports the transactions it was given.
+class NftNotifications {
+ public:
+  virtual ~NftNotifications() = default;
+
+  // Readable (poll) while notifications wait.
+  virtual int fd() const = 0;
+
+  // Reads every notification already queued, without blocking, calling `on_transaction` for
+  // each completed transaction. DataLossError means notifications were dropped (the kernel's
+  // ENOBUFS): the caller must compare the whole table instead.
+  virtual absl::Status ReadAvailable(
+      const std::function<void(const NftTransaction&)>& on_transaction) = 0;
+};
+
+class NftMonitor final : public NftNotifications {
  public:
   // `receive_buffer` bytes of socket buffer; large rulesets produce one message per element.
   static absl::StatusOr<std::unique_ptr<NftMonitor>> Open(int receive_buffer = 64 << 20);
-  ~NftMonitor();
+  ~NftMonitor() override;
 
-  int fd() const;
-
-  // Reads every notification already queued, without blocking, calling `on_transaction` for
-  // each completed transaction. DataLossError means the kernel dropped notifications
-  // (ENOBUFS): the caller must compare the whole table instead.
-  absl::Status ReadAvailable(const std::function<void(const NftTransaction&)>& on_transaction);
+  int fd() const override;
+  absl::Status ReadAvailable(
+      const std::function<void(const NftTransaction&)>& on_transaction) override;
 
   // Folds one netlink message into the pending transaction; exposed for tests.
   void HandleMessage(const ::nlmsghdr* nlh,
