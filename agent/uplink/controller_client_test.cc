@@ -221,18 +221,24 @@ class ControllerClientTest : public ::testing::Test {
     absl::MutexLock lock(&log_mu_);
     return log_;
   }
-  // Waits (up to 10 s) until the client has logged `n` lines of `event`; false on timeout.
-  bool WaitForLogged(const std::string& event, int n) {
-    std::string key = absl::StrCat("\"event\":\"", event, "\"");
+  // How many lines of `event` the client has logged, in this test's every agent.
+  int Logged(const std::string& event) ABSL_LOCKS_EXCLUDED(log_mu_) {
     absl::MutexLock lock(&log_mu_);
-    auto logged = [&]() ABSL_SHARED_LOCKS_REQUIRED(log_mu_) {
-      int count = 0;
-      for (size_t at = log_.find(key); at != std::string::npos; at = log_.find(key, at + 1)) {
-        ++count;
-      }
-      return count >= n;
-    };
+    return CountLogged(event);
+  }
+  // Waits (up to 10 s) until the client has logged `n` lines of `event`; false on timeout.
+  bool WaitForLogged(const std::string& event, int n) ABSL_LOCKS_EXCLUDED(log_mu_) {
+    absl::MutexLock lock(&log_mu_);
+    auto logged = [&]() ABSL_SHARED_LOCKS_REQUIRED(log_mu_) { return CountLogged(event) >= n; };
     return log_mu_.AwaitWithTimeout(absl::Condition(&logged), absl::Seconds(10));
+  }
+  int CountLogged(const std::string& event) ABSL_SHARED_LOCKS_REQUIRED(log_mu_) {
+    std::string key = absl::StrCat("\"event\":\"", event, "\"");
+    int count = 0;
+    for (size_t at = log_.find(key); at != std::string::npos; at = log_.find(key, at + 1)) {
+      ++count;
+    }
+    return count;
   }
 
   // On the fake clock: two sessions of `length` each, every one ended by the controller once the
@@ -436,9 +442,11 @@ TEST_F(ControllerClientTest, RestartedAgentEnforcesTheStoredRulesetWithoutAContr
   StartAgent();  // fresh fake kernel: empty table
   EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
   EXPECT_THAT(LogText(), HasSubstr("\"restored\""));
-  // Disconnected: nothing changes the rules while retrying.
+  // Disconnected: nothing changes the rules while retrying. Two failed attempts logged show
+  // the client did retry before the rules are looked at.
   int applies = kernel_->applies;
-  usleep(500000);
+  ASSERT_TRUE(WaitForLogged("unreachable", Logged("unreachable") + 2)) << LogText();
+  EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
   EXPECT_EQ(kernel_->applies, applies);
   StartServer(port);
   auto hello = fake_->WaitFor(IsHello);
