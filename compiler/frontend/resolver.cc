@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "compiler/frontend/did_you_mean.h"
-#include "wire/rfc3339.h"
 #include "compiler/frontend/yaml_access.h"
 #include "compiler/model/zone_map.h"
+#include "wire/rfc3339.h"
 
 namespace polder {
 namespace {
@@ -32,6 +32,48 @@ struct Decl {
   const YamlNode* node;
   const std::string* file;
 };
+
+// Hands each item of a list, parsed by T::Parse (Prefix, Address,
+// ServicePort), to `use` with its node, in list order. An item that is not
+// a string or does not parse is reported (a parse failure as
+// `invalid_code`) and skipped. Returns whether every item parsed.
+template <typename T, typename Use>
+bool ParseItems(YamlAccess& a, const std::vector<const YamlNode*>& items, const char* item_what,
+                const char* invalid_code, Use use) {
+  bool all_parsed = true;
+  for (const YamlNode* item : items) {
+    std::optional<std::string> text = a.String(*item, item_what);
+    if (!text) {
+      all_parsed = false;
+      continue;
+    }
+    absl::StatusOr<T> value = T::Parse(*text);
+    if (!value.ok()) {
+      a.Error(*item, invalid_code, std::string(value.status().message()));
+      all_parsed = false;
+      continue;
+    }
+    use(*item, *value);
+  }
+  return all_parsed;
+}
+
+// The items of a list that parse, for lists whose items need no further
+// checks.
+template <typename T>
+std::vector<T> ParseAll(YamlAccess& a, const std::vector<const YamlNode*>& items,
+                        const char* item_what, const char* invalid_code) {
+  std::vector<T> out;
+  ParseItems<T>(a, items, item_what, invalid_code,
+                [&](const YamlNode&, const T& value) { out.push_back(value); });
+  return out;
+}
+
+// The message for a second declaration of a name that must be unique.
+std::string AlreadyDeclared(const char* what, const std::string& name,
+                            const SourceLocation& first) {
+  return absl::StrCat(what, " `", name, "` is already declared at ", first.FileLineColumn());
+}
 
 class Resolver {
  public:
@@ -104,7 +146,7 @@ class Resolver {
       const SourceLocation& first = it->second.second;
       a.Error(name_node, "duplicate-name",
               absl::StrCat(kind == Endpoint::Kind::kZone ? "zone" : "host", " name `", name,
-                           "` is already used at ", first.file, ":", first.line, ":", first.column,
+                           "` is already used at ", first.FileLineColumn(),
                            "; zones and hosts need distinct names"));
       return false;
     }
@@ -138,10 +180,9 @@ class Resolver {
     const YamlNode& n = *d.node;
     std::optional<Named> named = ReadNamed(a, n, kZoneKeys, "a zone", "zone name");
     if (!named) return;
-    const YamlNode* name_node = named->name_node;
-    const std::string* name = &named->name;
+    const auto& [name_node, name] = *named;
     Zone z;
-    z.name = *name;
+    z.name = name;
     z.location = a.At(*name_node);
     if (const YamlNode* ext = a.Find(n, "external"))
       z.external = a.Bool(*ext, "`external`").value_or(false);
@@ -162,28 +203,21 @@ class Resolver {
       a.Error(cidrs, "invalid-cidr",
               absl::StrCat("zone `", z.name, "` needs at least one prefix in `cidrs`"));
     }
-    for (const YamlNode* item : items) {
-      std::optional<std::string> text = a.String(*item, "a prefix");
-      if (!text) continue;
-      absl::StatusOr<Prefix> p = Prefix::Parse(*text);
-      if (!p.ok()) {
-        a.Error(*item, "invalid-cidr", std::string(p.status().message()));
-        continue;
-      }
-      auto [it, fresh] = prefix_owner_.try_emplace(*p, id, a.At(*item));
-      if (!fresh) {
-        const SourceLocation& first = it->second.second;
-        std::string at = absl::StrCat(first.file, ":", first.line, ":", first.column);
-        a.Error(*item, "invalid-cidr",
-                it->second.first == id
-                    ? absl::StrCat("prefix ", p->ToString(), " is listed twice in zone `", z.name,
-                                   "` (first at ", at, "); remove one")
-                    : absl::StrCat("prefix ", p->ToString(), " is already claimed at ", at,
-                                   "; a prefix may belong to one zone only"));
-        continue;
-      }
-      z.cidrs.push_back(*p);
-    }
+    ParseItems<Prefix>(
+        a, items, "a prefix", "invalid-cidr", [&](const YamlNode& item, const Prefix& p) {
+          auto [it, fresh] = prefix_owner_.try_emplace(p, id, a.At(item));
+          if (!fresh) {
+            std::string at = it->second.second.FileLineColumn();
+            a.Error(item, "invalid-cidr",
+                    it->second.first == id
+                        ? absl::StrCat("prefix ", p.ToString(), " is listed twice in zone `",
+                                       z.name, "` (first at ", at, "); remove one")
+                        : absl::StrCat("prefix ", p.ToString(), " is already claimed at ", at,
+                                       "; a prefix may belong to one zone only"));
+            return;
+          }
+          z.cidrs.push_back(p);
+        });
   }
 
   void ClassifyZones() {
@@ -209,10 +243,9 @@ class Resolver {
     const YamlNode& n = *d.node;
     std::optional<Named> named = ReadNamed(a, n, kHostKeys, "a host", "host name");
     if (!named) return;
-    const YamlNode* name_node = named->name_node;
-    const std::string* name = &named->name;
+    const auto& [name_node, name] = *named;
     Host h;
-    h.name = *name;
+    h.name = name;
     h.location = a.At(*name_node);
     HostId id = static_cast<HostId>(policy_.hosts.size());
     if (!EndpointNameFree(a, *name_node, h.name, Endpoint::Kind::kHost)) return;
@@ -234,29 +267,19 @@ class Resolver {
   std::optional<ZoneId> ResolveHostAddresses(YamlAccess& a, const YamlNode& addrs,
                                              std::optional<ZoneId> declared, Host& h) {
     std::optional<ZoneId> zone = declared;
-    bool ok = true;
     std::vector<const YamlNode*> items = a.List(addrs, "`addresses`", false);
     if (items.empty()) {
       a.Error(addrs, "invalid-cidr",
               absl::StrCat("host `", h.name, "` needs at least one address"));
       return std::nullopt;
     }
-    for (const YamlNode* item : items) {
-      std::optional<std::string> text = a.String(*item, "an address");
-      if (!text) {
-        ok = false;
-        continue;
-      }
-      absl::StatusOr<Address> addr = Address::Parse(*text);
-      if (!addr.ok()) {
-        a.Error(*item, "invalid-cidr", std::string(addr.status().message()));
-        ok = false;
-        continue;
-      }
-      ok &= CheckHostAddress(a, *item, *addr, zone, h);
-      h.addresses.push_back(*addr);
-    }
-    if (!ok || !zone) return std::nullopt;
+    bool addresses_fit = true;
+    bool parsed = ParseItems<Address>(a, items, "an address", "invalid-cidr",
+                                      [&](const YamlNode& item, const Address& addr) {
+                                        addresses_fit &= CheckHostAddress(a, item, addr, zone, h);
+                                        h.addresses.push_back(addr);
+                                      });
+    if (!parsed || !addresses_fit || !zone) return std::nullopt;
     if (policy_.zones[*zone].external) {
       a.Error(addrs, "address-outside-zone",
               absl::StrCat("host `", h.name, "` is in external zone `", policy_.zones[*zone].name,
@@ -325,19 +348,16 @@ class Resolver {
     const YamlNode& n = *d.node;
     std::optional<Named> named = ReadNamed(a, n, kServiceKeys, "a service", "service name");
     if (!named) return;
-    const YamlNode* name_node = named->name_node;
-    const std::string* name = &named->name;
-    if (auto prior = service_ids_.find(*name); prior != service_ids_.end()) {
+    const auto& [name_node, name] = *named;
+    if (auto prior = service_ids_.find(name); prior != service_ids_.end()) {
       const Service& p = policy_.services[prior->second];
       a.Error(*name_node, "duplicate-name",
-              p.builtin
-                  ? absl::StrCat("service `any` is built in; choose another name")
-                  : absl::StrCat("service `", *name, "` is already declared at ", p.location.file,
-                                 ":", p.location.line, ":", p.location.column));
+              p.builtin ? absl::StrCat("service `any` is built in; choose another name")
+                        : AlreadyDeclared("service", name, p.location));
       return;
     }
     Service s;
-    s.name = *name;
+    s.name = name;
     s.location = a.At(*name_node);
     const YamlNode* ports = a.Require(n, "ports", absl::StrCat("service `", s.name, "`"));
     if (!ports) return;
@@ -346,16 +366,7 @@ class Resolver {
       a.Error(*ports, "invalid-port",
               absl::StrCat("service `", s.name, "` needs at least one port item, e.g. tcp/443"));
     }
-    for (const YamlNode* item : items) {
-      std::optional<std::string> text = a.String(*item, "a port item");
-      if (!text) continue;
-      absl::StatusOr<ServicePort> p = ServicePort::Parse(*text);
-      if (!p.ok()) {
-        a.Error(*item, "invalid-port", std::string(p.status().message()));
-        continue;
-      }
-      s.ports.push_back(*p);
-    }
+    s.ports = ParseAll<ServicePort>(a, items, "a port item", "invalid-port");
     service_ids_.emplace(s.name, static_cast<ServiceId>(policy_.services.size()));
     policy_.services.push_back(std::move(s));
   }
@@ -383,16 +394,8 @@ class Resolver {
     if (!a.CheckMap(c, kControllerKeys, "`settings.controller`")) return;
     ControllerSettings ctl;
     if (const YamlNode* addrs = a.Require(c, "addresses", "`settings.controller`")) {
-      for (const YamlNode* item : a.List(*addrs, "`addresses`", true)) {
-        std::optional<std::string> text = a.String(*item, "an address");
-        if (!text) continue;
-        absl::StatusOr<Address> addr = Address::Parse(*text);
-        if (!addr.ok()) {
-          a.Error(*item, "invalid-cidr", std::string(addr.status().message()));
-          continue;
-        }
-        ctl.addresses.push_back(*addr);
-      }
+      ctl.addresses =
+          ParseAll<Address>(a, a.List(*addrs, "`addresses`", true), "an address", "invalid-cidr");
     }
     if (const YamlNode* port = a.Require(c, "port", "`settings.controller`")) {
       // Not a number: parse-error (from Integer); a number out of range: invalid-port.
@@ -479,9 +482,7 @@ class Resolver {
       if (std::optional<std::string> name = a.Name(*v, "flow name")) {
         auto [it, fresh] = flow_names_.try_emplace(*name, a.At(*v));
         if (!fresh) {
-          a.Error(*v, "duplicate-name",
-                  absl::StrCat("flow `", *name, "` is already declared at ", it->second.file, ":",
-                               it->second.line, ":", it->second.column));
+          a.Error(*v, "duplicate-name", AlreadyDeclared("flow", *name, it->second));
         }
         f.name = *name;
       }
@@ -502,17 +503,8 @@ class Resolver {
   }
 
   std::vector<Prefix> ReadSources(YamlAccess& a, const YamlNode& n) {
-    std::vector<Prefix> out;
-    for (const YamlNode* item : a.List(n, "`sources`", true)) {
-      std::optional<std::string> text = a.String(*item, "a prefix");
-      if (!text) continue;
-      absl::StatusOr<Prefix> p = Prefix::Parse(*text);
-      if (!p.ok()) {
-        a.Error(*item, "invalid-cidr", std::string(p.status().message()));
-        continue;
-      }
-      out.push_back(*p);
-    }
+    std::vector<Prefix> out =
+        ParseAll<Prefix>(a, a.List(n, "`sources`", true), "a prefix", "invalid-cidr");
     if (n.IsSequence() && n.items.empty()) {
       a.Error(n, "parse-error",
               "`sources: []` narrows the flow to no address at all; list prefixes, or remove "
@@ -553,11 +545,9 @@ class Resolver {
   void CheckExpiry(Flow& f) {
     if (!f.expires || *f.expires > policy_.now) return;
     f.active = false;
-    diagnostics_.Warning(
-        f.location, "expired-flow",
-        absl::StrCat("flow `", f.name, "` expired at ",
-                     FormatRfc3339(*f.expires),
-                     " and has no effect; remove it or extend `expires`"));
+    diagnostics_.Warning(f.location, "expired-flow",
+                         absl::StrCat("flow `", f.name, "` expired at ", FormatRfc3339(*f.expires),
+                                      " and has no effect; remove it or extend `expires`"));
   }
 
   std::vector<ZoneId> ZoneList(YamlAccess& a, const YamlNode& n, const char* what) {
@@ -573,16 +563,13 @@ class Resolver {
     const YamlNode& n = *d.node;
     std::optional<Named> named = ReadNamed(a, n, kInvariantKeys, "an invariant", "invariant name");
     if (!named) return;
-    const YamlNode* name_node = named->name_node;
-    const std::string* name = &named->name;
+    const auto& [name_node, name] = *named;
     Invariant inv;
-    inv.name = *name;
+    inv.name = name;
     inv.location = a.At(n);
-    auto [it, fresh] = invariant_names_.try_emplace(*name, a.At(*name_node));
+    auto [it, fresh] = invariant_names_.try_emplace(name, a.At(*name_node));
     if (!fresh) {
-      a.Error(*name_node, "duplicate-name",
-              absl::StrCat("invariant `", *name, "` is already declared at ", it->second.file, ":",
-                           it->second.line, ":", it->second.column));
+      a.Error(*name_node, "duplicate-name", AlreadyDeclared("invariant", name, it->second));
       return;
     }
     size_t errors_before = diagnostics_.error_count();

@@ -15,6 +15,9 @@ struct SourceLocation {
 
   // "file:line", the short form used to cite flows.
   std::string FileLine() const { return file + ":" + std::to_string(line); }
+  // "file:line:column", the form diagnostics open with and cite earlier
+  // declarations by, e.g. "zones.yaml:7:13".
+  std::string FileLineColumn() const { return FileLine() + ":" + std::to_string(column); }
 };
 
 }  // namespace polder

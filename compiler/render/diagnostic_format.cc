@@ -81,8 +81,8 @@ std::string FormatText(const DiagnosticList& diagnostics, const std::vector<Sour
   std::string out;
   SourceIndex index(sources);
   for (const Diagnostic& d : diagnostics.items()) {
-    absl::StrAppend(&out, d.location.file, ":", d.location.line, ":", d.location.column, ": ",
-                    SeverityName(d.severity), ": ", d.message, " [", d.code, "]\n");
+    absl::StrAppend(&out, d.location.FileLineColumn(), ": ", SeverityName(d.severity), ": ",
+                    d.message, " [", d.code, "]\n");
     AppendQuote(out, d, index);
     AppendPath(out, d);
   }

@@ -37,7 +37,7 @@ std::string Escape(const std::string& s) {
 }
 
 std::string Line(const Diagnostic& d) {
-  return absl::StrCat(d.location.file, ":", d.location.line, ":", d.location.column, ": ",
+  return absl::StrCat(d.location.FileLineColumn(), ": ",
                       d.severity == Severity::kError ? "error" : "warning", ": ", d.message, " [",
                       d.code, "]");
 }
