@@ -1,10 +1,14 @@
 #include "agent/libnftables_kernel.h"
 
+#include <fcntl.h>
 #include <nftables/libnftables.h>
 #include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -12,6 +16,100 @@
 #include "absl/strings/strip.h"
 
 namespace polder::agent {
+namespace {
+
+bool WriteProcFile(const char* path, const std::string& data) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  close(fd);
+  return ok;
+}
+
+bool WriteAllTo(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Render without CAP_SYS_ADMIN (the agent's systemd unit grants CAP_NET_ADMIN only, and a new
+// network namespace needs CAP_SYS_ADMIN): a child process makes a user namespace, where it holds
+// every capability, and a network namespace owned by it, applies the script there and sends the
+// snapshot back through a pipe. A process, not a thread, because a threaded process cannot
+// unshare its user namespace. Without this a restarted agent could not see that the table
+// already holds its ruleset and would replace it (atomically, but as a delete and re-create).
+absl::StatusOr<TableSnapshot> RenderInUserNamespace(absl::string_view script) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  }
+  std::string uid_map = absl::StrCat("0 ", geteuid(), " 1\n");
+  std::string gid_map = absl::StrCat("0 ", getegid(), " 1\n");
+  std::string text(script);
+  pid_t child = fork();
+  if (child < 0) {
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
+  }
+  if (child == 0) {
+    close(pipe_fds[0]);
+    // First byte: 'O' then "<elements>\n<lines>", or 'E' then the error message.
+    std::string reply;
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) {
+      reply = absl::StrCat("Eunshare(CLONE_NEWUSER|CLONE_NEWNET): ", strerror(errno));
+    } else if (!WriteProcFile("/proc/self/uid_map", uid_map) ||
+               !WriteProcFile("/proc/self/setgroups", "deny") ||
+               !WriteProcFile("/proc/self/gid_map", gid_map)) {
+      reply = absl::StrCat("Ecannot map the scratch user namespace: ", strerror(errno));
+    } else {
+      absl::StatusOr<TableSnapshot> snapshot = absl::InternalError("render did not run");
+      auto scratch = LibNftablesKernel::Create();
+      if (!scratch.ok()) {
+        snapshot = scratch.status();
+      } else if (absl::Status st = (*scratch)->Run(text, false); !st.ok()) {
+        snapshot = st;
+      } else {
+        snapshot = (*scratch)->Snapshot();
+      }
+      reply = snapshot.ok() ? absl::StrCat("O", snapshot->elements, "\n", snapshot->lines)
+                            : absl::StrCat("E", snapshot.status().message());
+    }
+    _exit(WriteAllTo(pipe_fds[1], reply) ? 0 : 1);
+  }
+  close(pipe_fds[1]);
+  std::string reply;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(pipe_fds[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  close(pipe_fds[0]);
+  int wstatus = 0;
+  while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (reply.empty() || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+    return absl::InternalError("render in a scratch user namespace failed");
+  }
+  if (reply[0] == 'E') return absl::InvalidArgumentError(reply.substr(1));
+  size_t eol = reply.find('\n');
+  if (reply[0] != 'O' || eol == std::string::npos) {
+    return absl::InternalError("render in a scratch user namespace gave no snapshot");
+  }
+  TableSnapshot snapshot;
+  snapshot.elements = std::stoull(reply.substr(1, eol - 1));
+  snapshot.lines = reply.substr(eol + 1);
+  return snapshot;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<LibNftablesKernel>> LibNftablesKernel::Create() {
   nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
@@ -58,8 +156,10 @@ absl::StatusOr<TableSnapshot> LibNftablesKernel::Render(absl::string_view script
   // unshare(CLONE_NEWNET) moves only the calling thread, so a short-lived thread gets an empty
   // namespace to apply into; the namespace disappears with the thread.
   absl::StatusOr<TableSnapshot> result = absl::InternalError("render did not run");
+  bool may_not_unshare = false;
   std::thread worker([&] {
     if (unshare(CLONE_NEWNET) != 0) {
+      may_not_unshare = errno == EPERM;
       result = absl::InternalError(absl::StrCat("unshare(CLONE_NEWNET): ", strerror(errno)));
       return;
     }
@@ -75,6 +175,7 @@ absl::StatusOr<TableSnapshot> LibNftablesKernel::Render(absl::string_view script
     result = (*scratch)->Snapshot();
   });
   worker.join();
+  if (may_not_unshare) return RenderInUserNamespace(script);
   return result;
 }
 

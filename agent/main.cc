@@ -1,7 +1,9 @@
 // polder-agent (standalone mode): applies one ruleset file to table inet polder in the current
 // network namespace and keeps it in force, printing one JSON line per event. SIGHUP re-reads
 // the file; SIGTERM/SIGINT stop the agent and leave the table in place. With --controller it
-// takes its rulesets from a polder controller instead (agent/uplink/controller_mode.h).
+// takes its rulesets from a polder controller instead (agent/uplink/controller_mode.h). With
+// --boot it only loads the stored (or bootstrap) ruleset once and exits (agent/boot_load.h): run
+// early in boot, before the network, so the host is enforced before the agent itself starts.
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -9,7 +11,9 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_process.h"
+#include "agent/boot_load.h"
 #include "agent/enforcer.h"
+#include "agent/libnftables_kernel.h"
 #include "agent/uplink/controller_mode.h"
 
 namespace {
@@ -35,6 +39,20 @@ absl::Status ApplyFile(polder::agent::Enforcer& enforcer, const std::string& pat
   return enforcer.Apply(std::move(text)).get();
 }
 
+// `polder-agent --boot`: one line per step on stdout, the exit code from the outcome.
+int RunBootMode(const polder::agent::BootLoadOptions& options) {
+  auto say = [](const std::string& line) {
+    polder::agent::PrintLine(absl::StrCat("polder-agent --boot: ", line, "\n"));
+  };
+  absl::StatusOr<std::unique_ptr<polder::agent::LibNftablesKernel>> kernel =
+      polder::agent::LibNftablesKernel::Create();
+  if (!kernel.ok()) {
+    say(absl::StrCat("FAILED: cannot open nftables: ", kernel.status().message()));
+    return 1;
+  }
+  return polder::agent::BootExitCode(polder::agent::BootLoad(options, kernel->get(), say));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,16 +66,24 @@ int main(int argc, char** argv) {
   auto* controller_opt =
       app.add_option("--controller", fleet.controller, "controller HOST:PORT (controller mode)");
   ruleset_opt->excludes(controller_opt);
-  auto* host_opt =
-      app.add_option("--host", fleet.host, "this host's name in the policy")->needs(controller_opt);
+  bool boot = false;
+  polder::agent::BootLoadOptions boot_options;
+  auto* boot_opt = app.add_flag("--boot", boot,
+                                "load the stored ruleset (or --bootstrap FILE) once and exit: "
+                                "early boot, before the network");
+  boot_opt->excludes(ruleset_opt)->excludes(controller_opt);
+  app.add_option("--bootstrap", boot_options.bootstrap,
+                 "with --boot: ruleset to load when none is stored (a missing file is fine)")
+      ->needs(boot_opt);
+  auto* host_opt = app.add_option("--host", fleet.host, "this host's name in the policy");
   auto* tls_opt = app.add_option("--tls-dir", fleet.tls_dir,
                                  "ca.crt, agent.crt, agent.key (polder pki issue DIR --host NAME)")
                       ->needs(controller_opt);
   auto* insecure_opt = app.add_flag("--insecure", fleet.insecure, "no TLS: local trials only")
                            ->needs(controller_opt);
   tls_opt->excludes(insecure_opt);
-  app.add_option("--state-dir", fleet.state_dir, "where the last confirmed ruleset is kept")
-      ->needs(controller_opt);
+  auto* state_dir_opt =
+      app.add_option("--state-dir", fleet.state_dir, "where the last confirmed ruleset is kept");
   app.add_flag("--no-remediate", enforcing.no_remediate,
                "report drift but do not restore the table");
   app.add_option("--full-check-interval", enforcing.full_check_seconds,
@@ -66,8 +92,18 @@ int main(int argc, char** argv) {
   app.add_flag("--no-dry-run", enforcing.no_dry_run,
                "skip the kernel dry run before applying (the apply itself is atomic)");
   CLI11_PARSE(app, argc, argv);
+  if (boot) {
+    boot_options.state_dir = fleet.state_dir;
+    boot_options.host = fleet.host;
+    boot_options.dry_run = !enforcing.no_dry_run;
+    return RunBootMode(boot_options);
+  }
   if (ruleset_path.empty() && fleet.controller.empty()) {
-    fputs("polder-agent: give --ruleset FILE or --controller HOST:PORT\n", stderr);
+    fputs("polder-agent: give --ruleset FILE, --controller HOST:PORT or --boot\n", stderr);
+    return 2;
+  }
+  if (fleet.controller.empty() && (host_opt->count() > 0 || state_dir_opt->count() > 0)) {
+    fputs("polder-agent: --host and --state-dir need --controller or --boot\n", stderr);
     return 2;
   }
   if (!fleet.controller.empty() &&

@@ -1,0 +1,122 @@
+#include "agent/boot_load.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "agent/ruleset.h"
+#include "agent/ruleset_applier.h"
+#include "agent/ruleset_store.h"
+
+namespace polder::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The bootstrap file's text; nullopt when there is no such file (it is optional), an error when
+// it exists but cannot be read.
+absl::StatusOr<std::optional<std::string>> ReadBootstrap(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec) && !ec) return std::optional<std::string>();
+  uintmax_t size = fs::file_size(path, ec);
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot stat ", path.string(), ": ", ec.message()));
+  // Same bound as a stored ruleset: both end up in one kernel transaction.
+  if (size > RulesetStore::kMaxFileBytes) {
+    return absl::FailedPreconditionError(absl::StrCat(path.string(), " is too large"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InternalError(absl::StrCat("cannot open ", path.string(), ": ", strerror(errno)));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) return absl::InternalError(absl::StrCat("cannot read ", path.string()));
+  return std::optional<std::string>(ss.str());
+}
+
+// Loads `text` (described as `what`) in one transaction; false, after saying why, if it is not
+// loaded. A failed load changes nothing in the kernel.
+bool Load(RulesetApplier& applier, const BootLoadOptions& options, const std::string& what,
+          std::string text, const std::function<void(const std::string&)>& say) {
+  absl::StatusOr<Ruleset> parsed = ParseRuleset(text);
+  if (!parsed.ok()) {
+    say(absl::StrCat(what, " is not a usable ruleset: ", parsed.status().message()));
+    return false;
+  }
+  if (!options.host.empty() && parsed->host != options.host) {
+    say(absl::StrCat(what, " is for host ", parsed->host, ", not ", options.host, ": not loaded"));
+    return false;
+  }
+  absl::StatusOr<RulesetApplier::Result> result = applier.Apply(std::move(text));
+  if (!result.ok()) {
+    say(absl::StrCat(what, " could not be loaded: ", result.status().message()));
+    return false;
+  }
+  say(absl::StrCat(
+      result->outcome == RulesetApplier::Outcome::kApplied ? "loaded " : "already in force: ", what,
+      " (host ", parsed->host, ", revision ", parsed->revision, ", sha256 ", parsed->hash,
+      ") in table inet polder",
+      result->outcome == RulesetApplier::Outcome::kApplied
+          ? absl::StrCat(" in one transaction (", absl::ToDoubleMilliseconds(result->duration),
+                         " ms)")
+          : ""));
+  return true;
+}
+
+}  // namespace
+
+int BootExitCode(BootLoadOutcome outcome) { return outcome == BootLoadOutcome::kFailed ? 1 : 0; }
+
+BootLoadOutcome BootLoad(const BootLoadOptions& options, NftKernel* kernel,
+                         const std::function<void(const std::string&)>& say) {
+  RulesetApplier::Options applier_options;
+  applier_options.dry_run = options.dry_run;
+  RulesetApplier applier(kernel, applier_options);
+  bool had_a_ruleset = false;
+
+  RulesetStore store(options.state_dir);
+  absl::StatusOr<std::optional<StoredRuleset>> stored = store.Load();
+  if (!stored.ok()) {
+    had_a_ruleset = true;
+    say(absl::StrCat("stored ruleset unusable (", stored.status().message(), ")",
+                     options.bootstrap.empty() ? "" : ": falling back to the bootstrap ruleset"));
+  } else if (!stored->has_value()) {
+    say(absl::StrCat("no stored ruleset in ", options.state_dir.string()));
+  } else {
+    had_a_ruleset = true;
+    if (Load(applier, options, absl::StrCat("the stored ruleset ", store.path().string()),
+             std::move((*stored)->text), say)) {
+      return BootLoadOutcome::kLoadedStored;
+    }
+    if (!options.bootstrap.empty()) say("falling back to the bootstrap ruleset");
+  }
+
+  if (!options.bootstrap.empty()) {
+    absl::StatusOr<std::optional<std::string>> bootstrap = ReadBootstrap(options.bootstrap);
+    if (!bootstrap.ok()) {
+      had_a_ruleset = true;
+      say(absl::StrCat("bootstrap ruleset unusable: ", bootstrap.status().message()));
+    } else if (!bootstrap->has_value()) {
+      say(absl::StrCat("no bootstrap ruleset at ", options.bootstrap.string()));
+    } else {
+      had_a_ruleset = true;
+      if (Load(applier, options, absl::StrCat("the bootstrap ruleset ", options.bootstrap.string()),
+               std::move(**bootstrap), say)) {
+        return BootLoadOutcome::kLoadedBootstrap;
+      }
+    }
+  }
+
+  if (had_a_ruleset) {
+    say("FAILED: no ruleset could be loaded; table inet polder is left as it was");
+    return BootLoadOutcome::kFailed;
+  }
+  say("nothing to load: table inet polder is left as it was (the agent will apply its ruleset)");
+  return BootLoadOutcome::kNothingToLoad;
+}
+
+}  // namespace polder::agent
