@@ -2,10 +2,18 @@
 # create and remove themselves (names pt-<pid>-<n>). They need root; labelled `root` so they
 # can be selected (ctest -L root) or skipped (ctest -LE root).
 if(TARGET polder-agent)
-  foreach(script drift_e2e traffic_e2e)
+  foreach(script drift_e2e traffic_e2e boot_e2e)
     add_test(NAME agent_${script}
              COMMAND ${CMAKE_CURRENT_LIST_DIR}/agent/${script}.sh $<TARGET_FILE:polder-agent>)
     set_tests_properties(agent_${script} PROPERTIES TIMEOUT 300 LABELS "root;e2e;agent"
                          RUN_SERIAL TRUE)
   endforeach()
 endif()
+
+# The shipped systemd units pass `systemd-analyze verify` (static, in a temporary root; no root
+# needed). Skipped where systemd-analyze is missing.
+add_test(NAME agent_systemd_units_verify
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/agent/systemd_units_verify.sh
+                 ${PROJECT_SOURCE_DIR}/examples/systemd)
+set_tests_properties(agent_systemd_units_verify PROPERTIES TIMEOUT 60 LABELS "agent"
+                     SKIP_RETURN_CODE 77)

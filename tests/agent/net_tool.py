@@ -3,8 +3,17 @@
 
 net_tool.py listen PORT[,PORT...]          accept and close connections until killed
 net_tool.py probe HOST PORT                exit 0 if a connection opens within 1 s, else 1
+net_tool.py udp-probe HOST PORT            exit 0 if a UDP echo answers within 1 s, else 1
 net_tool.py loop HOST PORT STOPFILE MAXSEC connect repeatedly until STOPFILE exists (or MAXSEC);
                                            print "ok=N fail=M", exit 1 if any failed
+net_tool.py udp-echo PORT                  answer every UDP datagram with its own bytes
+net_tool.py watch HOST ALLOWED_TCP DENIED_TCP DENIED_UDP STOPFILE MAXROUNDS
+                                           every 50 ms: connect to ALLOWED_TCP (must work), try
+                                           DENIED_TCP and a UDP echo from DENIED_UDP (must not get
+                                           through), until STOPFILE exists or MAXROUNDS; prints
+                                           "round N" every 10 rounds, a line per breach, then
+                                           "rounds=N allowed_fail=A denied_tcp=T denied_udp=U";
+                                           exit 1 if any of A, T, U is not 0
 """
 import os
 import selectors
@@ -36,12 +45,60 @@ def connect(host, port, timeout):
         return False
 
 
+def udp_echo(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    print("listening", flush=True)
+    while True:
+        data, peer = s.recvfrom(2048)
+        s.sendto(data, peer)
+
+
+def udp_answered(host, port, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.sendto(b"polder-gap-probe", (host, port))
+            return s.recv(2048) == b"polder-gap-probe"
+        except OSError:
+            return False
+
+
+def watch(host, allowed, denied_tcp, denied_udp, stopfile, max_rounds):
+    rounds = allowed_fail = tcp_open = udp_open = 0
+    while not os.path.exists(stopfile) and rounds < max_rounds:
+        start = time.monotonic()
+        rounds += 1
+        if not connect(host, allowed, 1.0):
+            allowed_fail += 1
+            print(f"BREACH round {rounds}: allowed tcp/{allowed} failed", flush=True)
+        if connect(host, denied_tcp, 0.03):
+            tcp_open += 1
+            print(f"BREACH round {rounds}: denied tcp/{denied_tcp} connected", flush=True)
+        if udp_answered(host, denied_udp, 0.03):
+            udp_open += 1
+            print(f"BREACH round {rounds}: denied udp/{denied_udp} answered", flush=True)
+        if rounds % 10 == 0:
+            print(f"round {rounds}", flush=True)
+        time.sleep(max(0.0, 0.05 - (time.monotonic() - start)))
+    print(f"rounds={rounds} allowed_fail={allowed_fail} denied_tcp={tcp_open} "
+          f"denied_udp={udp_open}", flush=True)
+    sys.exit(1 if allowed_fail or tcp_open or udp_open else 0)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "listen":
         listen([int(p) for p in sys.argv[2].split(",")])
     elif cmd == "probe":
         sys.exit(0 if connect(sys.argv[2], int(sys.argv[3]), 1.0) else 1)
+    elif cmd == "udp-probe":
+        sys.exit(0 if udp_answered(sys.argv[2], int(sys.argv[3]), 1.0) else 1)
+    elif cmd == "udp-echo":
+        udp_echo(int(sys.argv[2]))
+    elif cmd == "watch":
+        watch(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
+              int(sys.argv[7]))
     elif cmd == "loop":
         host, port, stopfile, maxsec = sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
         ok = fail = 0
