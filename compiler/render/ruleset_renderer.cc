@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "compiler/render/nft_rectangles.h"
 #include "compiler/model/verdict.h"
+#include "compiler/render/nft_rectangles.h"
 #include "wire/ruleset_header.h"
 
 namespace polder {
@@ -115,9 +115,9 @@ struct SetPlace {
   std::string suffix;              // distinguishes several partial groups
 };
 
-class BodyBuilder {
+class FlowSetWriter {
  public:
-  BodyBuilder(const Policy& policy, Body& body) : policy_(policy), body_(body) {}
+  FlowSetWriter(const Policy& policy, Body& body) : policy_(policy), body_(body) {}
 
   // Adds the sets of `traffic` and the rules that look them up.
   void Emit(const SetPlace& place, const Traffic& traffic, Action action) {
@@ -223,76 +223,33 @@ bool SourcesAdmit(const Flow& f, const Address& a) {
                                    [&](const Prefix& p) { return p.Contains(a); });
 }
 
-}  // namespace
-
-struct RulesetRenderer::State {
-  const Policy& policy;
-  // Active flows by the zone or host named on each side, in flow order.
-  std::vector<std::vector<FlowId>> to_zone, to_host, from_zone, from_host;
-  std::vector<std::optional<AddressSet>> inbound_peers, outbound_peers;
-  std::unordered_map<std::string, std::string> bodies;
-
-  explicit State(const Policy& p)
-      : policy(p),
-        to_zone(p.zones.size()),
-        to_host(p.hosts.size()),
-        from_zone(p.zones.size()),
-        from_host(p.hosts.size()),
-        inbound_peers(p.flows.size()),
-        outbound_peers(p.flows.size()) {
+// Which flows concern each host: active flows indexed by the zone or host
+// named on each side, in flow order, so a host's selection is a merge of
+// two short lists rather than a scan of every flow.
+class FlowSelector {
+ public:
+  explicit FlowSelector(const Policy& p)
+      : policy_(p),
+        to_zone_(p.zones.size()),
+        to_host_(p.hosts.size()),
+        from_zone_(p.zones.size()),
+        from_host_(p.hosts.size()) {
     for (FlowId i = 0; i < static_cast<FlowId>(p.flows.size()); ++i) {
       const Flow& f = p.flows[i];
       if (!f.active) continue;
-      Index(f.to, i, to_zone, to_host);
-      Index(f.from, i, from_zone, from_host);
+      Index(f.to, i, to_zone_, to_host_);
+      Index(f.from, i, from_zone_, from_host_);
     }
-  }
-
-  static void Index(const std::vector<Endpoint>& ends, FlowId f,
-                    std::vector<std::vector<FlowId>>& by_zone,
-                    std::vector<std::vector<FlowId>>& by_host) {
-    for (const Endpoint& e : ends) {
-      auto& list = e.kind == Endpoint::Kind::kZone ? by_zone[e.id] : by_host[e.id];
-      if (list.empty() || list.back() != f) list.push_back(f);
-    }
-  }
-
-  AddressSet Union(const std::vector<Endpoint>& ends) const {
-    AddressSet s;
-    for (const Endpoint& e : ends) s = s.Union(policy.AddressesOf(e));
-    return s;
-  }
-
-  // Who may reach the host under a flow: `from`, narrowed by `sources`.
-  const AddressSet& InboundPeers(FlowId id) {
-    auto& slot = inbound_peers[id];
-    if (!slot) {
-      const Flow& f = policy.flows[id];
-      AddressSet peers = Union(f.from);
-      if (f.sources) {
-        AddressSet allowed;
-        for (const Prefix& p : *f.sources) allowed.Add(p);
-        peers = peers.Intersect(allowed);
-      }
-      slot = std::move(peers);
-    }
-    return *slot;
-  }
-
-  const AddressSet& OutboundPeers(FlowId id) {
-    auto& slot = outbound_peers[id];
-    if (!slot) slot = Union(policy.flows[id].to);
-    return *slot;
   }
 
   Selection Select(HostId h) const {
-    const Host& host = policy.hosts[h];
+    const Host& host = policy_.hosts[h];
     Selection sel;
-    sel.inbound = Merge(to_zone[host.zone], to_host[h]);
-    std::vector<FlowId> out = Merge(from_zone[host.zone], from_host[h]);
+    sel.inbound = Merge(to_zone_[host.zone], to_host_[h]);
+    std::vector<FlowId> out = Merge(from_zone_[host.zone], from_host_[h]);
     for (Family fam : kFamilies) {
       SelectOutbound(host, fam, out, sel.outbound[FamilyIndex(fam)]);
-      if (const auto& ctl = policy.settings.controller) {
+      if (const auto& ctl = policy_.settings.controller) {
         for (const Address& a : ctl->addresses) {
           if (a.family == fam &&
               std::find(host.addresses.begin(), host.addresses.end(), a) != host.addresses.end()) {
@@ -304,6 +261,16 @@ struct RulesetRenderer::State {
     return sel;
   }
 
+ private:
+  static void Index(const std::vector<Endpoint>& ends, FlowId f,
+                    std::vector<std::vector<FlowId>>& by_zone,
+                    std::vector<std::vector<FlowId>>& by_host) {
+    for (const Endpoint& e : ends) {
+      auto& list = e.kind == Endpoint::Kind::kZone ? by_zone[e.id] : by_host[e.id];
+      if (list.empty() || list.back() != f) list.push_back(f);
+    }
+  }
+
   // Groups the host's addresses of one family by the outbound flows their
   // `sources` admit; usually there is one group and no partial sets.
   void SelectOutbound(const Host& host, Family fam, const std::vector<FlowId>& candidates,
@@ -313,13 +280,13 @@ struct RulesetRenderer::State {
       if (a.family != fam) continue;
       std::vector<FlowId> admitted;
       for (FlowId f : candidates) {
-        if (SourcesAdmit(policy.flows[f], a)) admitted.push_back(f);
+        if (SourcesAdmit(policy_.flows[f], a)) admitted.push_back(f);
       }
       groups[admitted].Add(a);
     }
     if (groups.empty()) {
       for (FlowId f : candidates) {
-        if (!policy.flows[f].sources) result.all.push_back(f);
+        if (!policy_.flows[f].sources) result.all.push_back(f);
       }
       return;
     }
@@ -339,24 +306,14 @@ struct RulesetRenderer::State {
     }
   }
 
-  Traffic Collect(const std::vector<FlowId>& flows, bool inbound, Action action) {
-    Traffic t;
-    for (FlowId id : flows) {
-      const Flow& f = policy.flows[id];
-      if (f.action != action) continue;
-      t.Add(policy, f, inbound ? InboundPeers(id) : OutboundPeers(id));
-    }
-    return t;
-  }
-
-  std::string RenderBody(const Selection& sel);
+  const Policy& policy_;
+  std::vector<std::vector<FlowId>> to_zone_, to_host_, from_zone_, from_host_;
 };
 
-std::string RulesetRenderer::State::RenderBody(const Selection& sel) {
-  const Settings& settings = policy.settings;
+// Base rules: what every chain does before any policy rule (loopback,
+// replies, neighbour discovery, invalid packets), and the set they use.
+void AddBaseRules(const Settings& settings, Body& body) {
   bool audit = settings.mode == Mode::kAudit;
-  Body body;
-
   for (const std::string chain : {"input", "output"}) {
     auto& rules = chain == "input" ? body.input : body.output;
     rules.push_back(chain == "input" ? "iif \"lo\" accept" : "oif \"lo\" accept");
@@ -367,56 +324,116 @@ std::string RulesetRenderer::State::RenderBody(const Selection& sel) {
   }
   body.sets.push_back(
       SetSpec{"nd", "icmpv6_type", false, {"nd-neighbor-solicit", "nd-neighbor-advert"}});
+}
 
-  // Anti-lockout comes before any deny: no flow can take it away (spec §7).
-  if (const auto& ctl = settings.controller) {
-    for (Family fam : kFamilies) {
-      std::vector<std::string> elements;
-      for (const Address& a : ctl->addresses) {
-        if (a.family == fam) elements.push_back(absl::StrCat(a.ToString(), " . ", ctl->port));
+// Anti-lockout: every host may reach the controller, and the controller's
+// own host accepts every managed host. It comes before any deny, so no flow
+// can take it away (spec §7).
+void AddAntiLockout(const Policy& policy, const Selection& sel, Body& body) {
+  const auto& ctl = policy.settings.controller;
+  if (!ctl) return;
+  for (Family fam : kFamilies) {
+    std::vector<std::string> elements;
+    for (const Address& a : ctl->addresses) {
+      if (a.family == fam) elements.push_back(absl::StrCat(a.ToString(), " . ", ctl->port));
+    }
+    if (elements.empty()) continue;
+    std::string set = absl::StrCat("controller", FamilyDigit(fam));
+    absl::string_view ip = IpKeyword(fam);
+    body.sets.push_back(
+        SetSpec{set, absl::StrCat(AddrType(fam), " . inet_service"), false, elements});
+    body.output.push_back(absl::StrCat(ip, " daddr . tcp dport @", set, " accept"));
+    if (!sel.owns_controller[FamilyIndex(fam)]) continue;
+    AddressSet managed;
+    for (const Host& h : policy.hosts) {
+      for (const Address& a : h.addresses) managed.Add(a);
+    }
+    std::string managed_set = absl::StrCat("managed", FamilyDigit(fam));
+    std::vector<std::string> managed_elements;
+    for (const Interval& i : managed.intervals(fam)) {
+      managed_elements.push_back(AddressRange{fam, i.lo, i.hi}.ToString());
+    }
+    if (managed_elements.empty()) continue;
+    body.sets.push_back(SetSpec{managed_set, std::string(AddrType(fam)), true, managed_elements});
+    body.input.push_back(
+        absl::StrCat(ip, " daddr . tcp dport @", set, " ", ip, " saddr @", managed_set, " accept"));
+  }
+}
+
+// Flow sets: the selected flows as set elements and the rules that look
+// them up, denies before allows. Peer address spaces are computed once per
+// flow and shared by every host the flow concerns.
+class FlowSets {
+ public:
+  explicit FlowSets(const Policy& p)
+      : policy_(p), inbound_peers_(p.flows.size()), outbound_peers_(p.flows.size()) {}
+
+  void Add(const Selection& sel, Body& body) {
+    // Denies first: a packet that matches a deny set never reaches the allows.
+    FlowSetWriter builder(policy_, body);
+    for (Action action : {Action::kDeny, Action::kAllow}) {
+      Traffic in = Collect(sel.inbound, true, action);
+      for (Family fam : kFamilies) builder.Emit(SetPlace{true, fam, std::nullopt, ""}, in, action);
+      for (Family fam : kFamilies) {
+        const auto& out = sel.outbound[FamilyIndex(fam)];
+        builder.Emit(SetPlace{false, fam, std::nullopt, ""}, Collect(out.all, false, action),
+                     action);
+        for (size_t g = 0; g < out.partial.size(); ++g) {
+          builder.Emit(SetPlace{false, fam, out.partial[g].first, g == 0 ? "" : absl::StrCat(g)},
+                       Collect(out.partial[g].second, false, action), action);
+        }
       }
-      if (elements.empty()) continue;
-      std::string set = absl::StrCat("controller", FamilyDigit(fam));
-      absl::string_view ip = IpKeyword(fam);
-      body.sets.push_back(
-          SetSpec{set, absl::StrCat(AddrType(fam), " . inet_service"), false, elements});
-      body.output.push_back(absl::StrCat(ip, " daddr . tcp dport @", set, " accept"));
-      if (!sel.owns_controller[FamilyIndex(fam)]) continue;
-      AddressSet managed;
-      for (const Host& h : policy.hosts) {
-        for (const Address& a : h.addresses) managed.Add(a);
-      }
-      std::string managed_set = absl::StrCat("managed", FamilyDigit(fam));
-      std::vector<std::string> managed_elements;
-      for (const Interval& i : managed.intervals(fam)) {
-        managed_elements.push_back(AddressRange{fam, i.lo, i.hi}.ToString());
-      }
-      if (managed_elements.empty()) continue;
-      body.sets.push_back(SetSpec{managed_set, std::string(AddrType(fam)), true, managed_elements});
-      body.input.push_back(absl::StrCat(ip, " daddr . tcp dport @", set, " ", ip, " saddr @",
-                                        managed_set, " accept"));
     }
   }
 
-  // Denies first: a packet that matches a deny set never reaches the allows.
-  BodyBuilder builder(policy, body);
-  for (Action action : {Action::kDeny, Action::kAllow}) {
-    Traffic in = Collect(sel.inbound, true, action);
-    for (Family fam : kFamilies) builder.Emit(SetPlace{true, fam, std::nullopt, ""}, in, action);
-    for (Family fam : kFamilies) {
-      const auto& out = sel.outbound[FamilyIndex(fam)];
-      builder.Emit(SetPlace{false, fam, std::nullopt, ""}, Collect(out.all, false, action), action);
-      for (size_t g = 0; g < out.partial.size(); ++g) {
-        builder.Emit(SetPlace{false, fam, out.partial[g].first, g == 0 ? "" : absl::StrCat(g)},
-                     Collect(out.partial[g].second, false, action), action);
-      }
-    }
+ private:
+  AddressSet Union(const std::vector<Endpoint>& ends) const {
+    AddressSet s;
+    for (const Endpoint& e : ends) s = s.Union(policy_.AddressesOf(e));
+    return s;
   }
 
-  std::string final_verdict = "drop";
+  // Who may reach the host under a flow: `from`, narrowed by `sources`.
+  const AddressSet& InboundPeers(FlowId id) {
+    auto& slot = inbound_peers_[id];
+    if (!slot) {
+      const Flow& f = policy_.flows[id];
+      AddressSet peers = Union(f.from);
+      if (f.sources) {
+        AddressSet allowed;
+        for (const Prefix& p : *f.sources) allowed.Add(p);
+        peers = peers.Intersect(allowed);
+      }
+      slot = std::move(peers);
+    }
+    return *slot;
+  }
+
+  const AddressSet& OutboundPeers(FlowId id) {
+    auto& slot = outbound_peers_[id];
+    if (!slot) slot = Union(policy_.flows[id].to);
+    return *slot;
+  }
+
+  Traffic Collect(const std::vector<FlowId>& flows, bool inbound, Action action) {
+    Traffic t;
+    for (FlowId id : flows) {
+      const Flow& f = policy_.flows[id];
+      if (f.action != action) continue;
+      t.Add(policy_, f, inbound ? InboundPeers(id) : OutboundPeers(id));
+    }
+    return t;
+  }
+
+  const Policy& policy_;
+  std::vector<std::optional<AddressSet>> inbound_peers_, outbound_peers_;
+};
+
+// The default: what happens to a packet no rule decided. Audit logs and
+// accepts it; enforce drops it, logging at a limited rate when asked.
+void AddDefaultRules(const Settings& settings, Body& body) {
   std::string tail;
-  if (audit) {
-    final_verdict = "accept";
+  if (settings.mode == Mode::kAudit) {
     tail = absl::StrCat("log prefix \"", kAuditPrefix, "\" counter accept");
   } else if (settings.log_denied) {
     tail = absl::StrCat(kLogLimit, " log prefix \"", kDenyPrefix, "\"");
@@ -425,7 +442,12 @@ std::string RulesetRenderer::State::RenderBody(const Selection& sel) {
     body.input.push_back(tail);
     body.output.push_back(tail);
   }
+}
 
+// Formatting: the body as the text of table `inet polder`.
+std::string FormatBody(const Settings& settings, const Body& body) {
+  bool audit = settings.mode == Mode::kAudit;
+  std::string final_verdict = audit ? "accept" : "drop";
   std::string text = "table inet polder {\n";
   for (const SetSpec& s : body.sets) text += FormatSet(s) + "\n";
   if (!audit && settings.log_denied) {
@@ -437,11 +459,33 @@ std::string RulesetRenderer::State::RenderBody(const Selection& sel) {
   return text + "}\n";
 }
 
+}  // namespace
+
+struct RulesetRenderer::State {
+  const Policy& policy;
+  FlowSelector selector;
+  FlowSets flow_sets;
+  std::unordered_map<std::string, std::string> bodies;  // by Selection::Key()
+
+  explicit State(const Policy& p) : policy(p), selector(p), flow_sets(p) {}
+
+  // Base rules, anti-lockout, flow sets, the default: the order in which a
+  // packet meets them.
+  std::string RenderBody(const Selection& sel) {
+    Body body;
+    AddBaseRules(policy.settings, body);
+    AddAntiLockout(policy, sel, body);
+    flow_sets.Add(sel, body);
+    AddDefaultRules(policy.settings, body);
+    return FormatBody(policy.settings, body);
+  }
+};
+
 RulesetRenderer::RulesetRenderer(const Policy& policy) : state_(std::make_unique<State>(policy)) {}
 RulesetRenderer::~RulesetRenderer() = default;
 
 std::string RulesetRenderer::Render(HostId host) {
-  Selection sel = state_->Select(host);
+  Selection sel = state_->selector.Select(host);
   std::string key = sel.Key();
   auto it = state_->bodies.find(key);
   if (it == state_->bodies.end()) it = state_->bodies.emplace(key, state_->RenderBody(sel)).first;
@@ -452,7 +496,8 @@ std::string RulesetRenderer::Render(HostId host) {
 size_t RulesetRenderer::distinct_bodies() const { return state_->bodies.size(); }
 
 std::string RulesetHeader(const Policy& policy, HostId host) {
-  return wire::FormatRulesetHeader({policy.hosts[host].name, policy.revision, policy.settings.mode});
+  return wire::FormatRulesetHeader(
+      {policy.hosts[host].name, policy.revision, policy.settings.mode});
 }
 
 std::string RenderRuleset(const Policy& policy, HostId host) {
