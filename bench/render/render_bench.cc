@@ -15,7 +15,7 @@ polder::Policy LargePolicy(int zones, int flows) {
   for (int z = 0; z < zones; ++z) {
     std::string net = "10." + std::to_string(z / 256) + "." + std::to_string(z % 256);
     b.Zone("z" + std::to_string(z), {net + ".0/24"});
-    b.Host("h" + std::to_string(z), "z" + std::to_string(z), {net + ".10"});
+    b.Host("h" + std::to_string(z), {net + ".10"});  // classifies into z<z>
   }
   std::vector<std::string> services;
   for (int s = 0; s < 20; ++s) {
@@ -34,10 +34,10 @@ polder::Policy LargePolicy(int zones, int flows) {
     };
     std::string from = endpoint(true);
     std::string to = endpoint(false);
-    b.Flow({from}, {to}, {services[rng() % services.size()]},
-           rng() % 10 == 0 ? polder::Action::kDeny : polder::Action::kAllow);
+    std::string service = services[rng() % services.size()];
+    b.Flow({.from = {from}, .to = {to}, .services = {service}, .deny = rng() % 10 == 0});
   }
-  return b.Build();
+  return b.Finish();
 }
 
 void BM_RenderAllHosts(benchmark::State& state) {

@@ -2,17 +2,17 @@
 
 #include <gtest/gtest.h>
 
-#include "compiler/testing/policy_test_builder.h"
 #include "compiler/model/revision.h"
 #include "compiler/model/verdict.h"
+#include "compiler/testing/policy_builder.h"
 
 namespace polder {
 namespace {
 
-using testing::PolicyTestBuilder;
+using testing::PolicyBuilder;
 
 Policy Fleet() {
-  PolicyTestBuilder b;
+  PolicyBuilder b;
   b.Zone("internet", {"0.0.0.0/0"}, true)
       .Zone("web", {"10.1.0.0/24"})
       .Zone("db", {"10.2.0.0/24"})

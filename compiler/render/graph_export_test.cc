@@ -5,18 +5,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compiler/testing/policy_builder.h"
 #include "compiler/verify/invariants.h"
-#include "compiler/testing/policy_test_builder.h"
 
 namespace polder {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::PolicyTestBuilder;
+using testing::PolicyBuilder;
 
 Policy Sample() {
-  PolicyTestBuilder b;
+  PolicyBuilder b;
   b.Zone("internet", {"0.0.0.0/0"}, true)
       .Zone("web", {"10.1.0.0/24"})
       .Zone("db", {"10.2.0.0/24"})

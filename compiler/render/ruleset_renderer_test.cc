@@ -2,9 +2,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "compiler/testing/policy_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "compiler/testing/policy_builder.h"
 
 namespace polder {
 namespace {
@@ -19,9 +19,9 @@ PolicyBuilder SmallPolicy() {
   b.Zone("internet", {"0.0.0.0/0", "::/0"}, true);
   b.Zone("web", {"10.1.0.0/24", "2001:db8:1::/64"});
   b.Zone("db", {"10.2.0.0/24"});
-  b.Host("web-1", "web", {"10.1.0.11", "2001:db8:1::11"});
-  b.Host("web-2", "web", {"10.1.0.12", "2001:db8:1::12"});
-  b.Host("db-1", "db", {"10.2.0.5"});
+  b.Host("web-1", {"10.1.0.11", "2001:db8:1::11"});
+  b.Host("web-2", {"10.1.0.12", "2001:db8:1::12"});
+  b.Host("db-1", {"10.2.0.5"});
   b.Service("https", {"tcp/443"});
   b.Service("postgres", {"tcp/5432"});
   b.Service("ping", {"icmp/echo-request", "icmpv6/echo-request"});
@@ -32,8 +32,8 @@ std::vector<std::string> Lines(const std::string& text) { return absl::StrSplit(
 
 TEST(RulesetRendererTest, StartsWithHeaderAndReplacesTheTable) {
   PolicyBuilder b = SmallPolicy();
-  b.Flow({"internet"}, {"web"}, {"https"});
-  Policy p = b.Build();
+  b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"https"}});
+  Policy p = b.Finish();
   auto lines = Lines(RenderRuleset(p, *p.FindHost("web-1")));
   ASSERT_GE(lines.size(), 4u);
   EXPECT_EQ(lines[0],
@@ -45,8 +45,8 @@ TEST(RulesetRendererTest, StartsWithHeaderAndReplacesTheTable) {
 
 TEST(RulesetRendererTest, InboundUsesEffectiveSpaceOfTheSourceZone) {
   PolicyBuilder b = SmallPolicy();
-  b.Flow({"internet"}, {"web"}, {"https"});
-  Policy p = b.Build();
+  b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"https"}});
+  Policy p = b.Finish();
   std::string web = RenderRuleset(p, *p.FindHost("web-1"));
   // internet minus web and db: 10.1.0.0/24 and 10.2.0.0/24 are carved out.
   EXPECT_THAT(web, HasSubstr("0.0.0.0-10.0.255.255 . tcp . 443"));
@@ -62,8 +62,8 @@ TEST(RulesetRendererTest, InboundUsesEffectiveSpaceOfTheSourceZone) {
 
 TEST(RulesetRendererTest, OutboundKeysOnDestinationAndSkipsOtherHostsFlows) {
   PolicyBuilder b = SmallPolicy();
-  b.Flow({"web-1"}, {"db"}, {"postgres"});
-  Policy p = b.Build();
+  b.Flow({.from = {"web-1"}, .to = {"db"}, .services = {"postgres"}});
+  Policy p = b.Finish();
   EXPECT_THAT(RenderRuleset(p, *p.FindHost("web-1")),
               HasSubstr("ip daddr . meta l4proto . th dport @out4_l4 accept"));
   EXPECT_THAT(RenderRuleset(p, *p.FindHost("web-1")), HasSubstr("10.2.0.0/24 . tcp . 5432"));
@@ -75,10 +75,13 @@ TEST(RulesetRendererTest, OutboundKeysOnDestinationAndSkipsOtherHostsFlows) {
 
 TEST(RulesetRendererTest, DenySetsComeBeforeAllowSetsWithCounters) {
   PolicyBuilder b = SmallPolicy();
-  b.Flow({"internet"}, {"web"}, {"https"});
-  b.Flow({"internet"}, {"web"}, {"any"}, Action::kDeny).sources =
-      std::vector<Prefix>{*Prefix::Parse("203.0.113.0/24")};
-  Policy p = b.Build();
+  b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"https"}});
+  b.Flow({.from = {"internet"},
+          .to = {"web"},
+          .services = {"any"},
+          .deny = true,
+          .sources = {"203.0.113.0/24"}});
+  Policy p = b.Finish();
   std::string text = RenderRuleset(p, *p.FindHost("web-1"));
   size_t deny = text.find("ip saddr @in4_deny_any counter drop");
   size_t allow = text.find("@in4_l4 accept");
@@ -92,8 +95,8 @@ TEST(RulesetRendererTest, DenySetsComeBeforeAllowSetsWithCounters) {
 
 TEST(RulesetRendererTest, IcmpUsesTypeSetsPerFamily) {
   PolicyBuilder b = SmallPolicy();
-  b.Flow({"web"}, {"web"}, {"ping"});
-  Policy p = b.Build();
+  b.Flow({.from = {"web"}, .to = {"web"}, .services = {"ping"}});
+  Policy p = b.Finish();
   std::string text = RenderRuleset(p, *p.FindHost("web-1"));
   EXPECT_THAT(text, HasSubstr("ip saddr . icmp type @in4_icmp accept"));
   EXPECT_THAT(text, HasSubstr("10.1.0.0/24 . echo-request"));
@@ -104,16 +107,16 @@ TEST(RulesetRendererTest, IcmpUsesTypeSetsPerFamily) {
 
 TEST(RulesetRendererTest, ExpiredFlowsHaveNoEffect) {
   PolicyBuilder b = SmallPolicy();
-  b.Flow({"internet"}, {"web"}, {"https"}).active = false;
-  Policy p = b.Build();
+  b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"https"}, .active = false});
+  Policy p = b.Finish();
   EXPECT_THAT(RenderRuleset(p, *p.FindHost("web-1")), Not(HasSubstr("443")));
 }
 
 TEST(RulesetRendererTest, AntiLockoutBeforeDenies) {
   PolicyBuilder b = SmallPolicy();
-  b.settings().controller = ControllerSettings{{*Address::Parse("10.2.0.5")}, 7443};
-  b.Flow({"web"}, {"db"}, {"any"}, Action::kDeny);
-  Policy p = b.Build();
+  b.Controller({"10.2.0.5"}, 7443);
+  b.Flow({.from = {"web"}, .to = {"db"}, .services = {"any"}, .deny = true});
+  Policy p = b.Finish();
   std::string web = RenderRuleset(p, *p.FindHost("web-1"));
   size_t ctl = web.find("ip daddr . tcp dport @controller4 accept");
   ASSERT_NE(ctl, std::string::npos) << web;
@@ -127,9 +130,9 @@ TEST(RulesetRendererTest, AntiLockoutBeforeDenies) {
 
 TEST(RulesetRendererTest, AuditModeLogsCountsAndAccepts) {
   PolicyBuilder b = SmallPolicy();
-  b.settings().mode = Mode::kAudit;
-  b.Flow({"internet"}, {"web"}, {"any"}, Action::kDeny);
-  Policy p = b.Build();
+  b.Mode(Mode::kAudit);
+  b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"any"}, .deny = true});
+  Policy p = b.Finish();
   std::string text = RenderRuleset(p, *p.FindHost("web-1"));
   EXPECT_THAT(text, HasSubstr("mode=audit"));
   EXPECT_THAT(text, HasSubstr("policy accept;"));
@@ -141,9 +144,9 @@ TEST(RulesetRendererTest, AuditModeLogsCountsAndAccepts) {
 
 TEST(RulesetRendererTest, LogDeniedRateLimitsBeforeThePolicyDrop) {
   PolicyBuilder b = SmallPolicy();
-  b.settings().log_denied = true;
-  b.Flow({"internet"}, {"web"}, {"any"}, Action::kDeny);
-  Policy p = b.Build();
+  b.LogDenied();
+  b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"any"}, .deny = true});
+  Policy p = b.Finish();
   std::string text = RenderRuleset(p, *p.FindHost("web-1"));
   EXPECT_THAT(text, HasSubstr("@in4_deny_any counter goto denied"));
   EXPECT_THAT(text,
@@ -154,9 +157,8 @@ TEST(RulesetRendererTest, LogDeniedRateLimitsBeforeThePolicyDrop) {
 
 TEST(RulesetRendererTest, PartialSourcesKeyOutboundOnTheHostAddress) {
   PolicyBuilder b = SmallPolicy();
-  b.Flow({"web"}, {"db"}, {"postgres"}).sources =
-      std::vector<Prefix>{*Prefix::Parse("10.1.0.11/32")};
-  Policy p = b.Build();
+  b.Flow({.from = {"web"}, .to = {"db"}, .services = {"postgres"}, .sources = {"10.1.0.11/32"}});
+  Policy p = b.Finish();
   // web-1 has 10.1.0.11 (admitted) and an IPv6 address; only IPv4 matters here.
   std::string web1 = RenderRuleset(p, *p.FindHost("web-1"));
   EXPECT_THAT(web1, HasSubstr("10.2.0.0/24 . tcp . 5432"));
@@ -164,10 +166,9 @@ TEST(RulesetRendererTest, PartialSourcesKeyOutboundOnTheHostAddress) {
   EXPECT_THAT(web2, Not(HasSubstr("5432")));
 
   PolicyBuilder b2 = SmallPolicy();
-  b2.Host("web-3", "web", {"10.1.0.13", "10.1.0.14"});
-  b2.Flow({"web"}, {"db"}, {"postgres"}).sources =
-      std::vector<Prefix>{*Prefix::Parse("10.1.0.13/32")};
-  Policy p2 = b2.Build();
+  b2.Host("web-3", {"10.1.0.13", "10.1.0.14"});
+  b2.Flow({.from = {"web"}, .to = {"db"}, .services = {"postgres"}, .sources = {"10.1.0.13/32"}});
+  Policy p2 = b2.Finish();
   std::string web3 = RenderRuleset(p2, *p2.FindHost("web-3"));
   EXPECT_THAT(web3, HasSubstr("ip saddr . ip daddr . meta l4proto . th dport @out4s_l4 accept"));
   EXPECT_THAT(web3, HasSubstr("10.1.0.13/32 . 10.2.0.0/24 . tcp . 5432"));
@@ -176,9 +177,9 @@ TEST(RulesetRendererTest, PartialSourcesKeyOutboundOnTheHostAddress) {
 
 TEST(RulesetRendererTest, DeterministicAndCachedByContent) {
   PolicyBuilder b = SmallPolicy();
-  b.Flow({"internet"}, {"web"}, {"https"});
-  b.Flow({"web"}, {"db"}, {"postgres"});
-  Policy p = b.Build();
+  b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"https"}});
+  b.Flow({.from = {"web"}, .to = {"db"}, .services = {"postgres"}});
+  Policy p = b.Finish();
   auto first = RenderAllRulesets(p);
   auto second = RenderAllRulesets(p);
   ASSERT_EQ(first.size(), 3u);
@@ -196,9 +197,9 @@ TEST(RulesetRendererTest, DeterministicAndCachedByContent) {
 TEST(RulesetRendererTest, OverlappingFlowsBecomeDisjointElements) {
   PolicyBuilder b = SmallPolicy();
   b.Service("web-alt", {"tcp/440-450"});
-  b.Flow({"internet"}, {"web"}, {"https"});
-  b.Flow({"db"}, {"web"}, {"web-alt"});
-  Policy p = b.Build();
+  b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"https"}});
+  b.Flow({.from = {"db"}, .to = {"web"}, .services = {"web-alt"}});
+  Policy p = b.Finish();
   std::string text = RenderRuleset(p, *p.FindHost("web-1"));
   // Port 443 is cut out of db's 440-450 and merged with internet's 443, so
   // no two elements overlap.

@@ -1,93 +1,174 @@
-// PolicyBuilder: a resolved Policy built in memory, for tests and benchmarks
-// of the renderer that should not depend on the YAML front end.
+// PolicyBuilder: a resolved Policy built in memory, for the tests and
+// benchmarks (model, verify, render) that should not depend on the YAML
+// front end.
 //
-// Names are resolved as they are added; Build() computes the zone segments
-// and effective spaces exactly as the loader does (zone_map.h).
+//   Policy p = PolicyBuilder()
+//                  .Zone("web", {"10.1.0.0/24"})
+//                  .Host("web-1", {"10.1.0.11"})  // zone found by classification
+//                  .Service("https", {"tcp/443"})
+//                  .Flow({.from = {"web"}, .to = {"web"}, .services = {"https"}})
+//                  .Finish();
+//
+// Finish() computes the zone segments and effective spaces as the loader
+// does (zone_map.h) and leaves the builder as it was, so it may be called
+// again after more is added. Locations are synthetic: zones at zones.yaml:N,
+// hosts at hosts.yaml:N, flows at flows.yaml:N, invariants at
+// invariants.yaml:N (N = 1-based index); an unnamed flow is named by its
+// location, as the loader names it. The revision is 64 zeros, so ruleset
+// headers look like real ones.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "compiler/model/policy.h"
 #include "compiler/model/zone_map.h"
 
+// Tests describe flows with designated initializers that name only the
+// fields that matter to them; the others keep their defaults on purpose.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 namespace polder::testing {
 
 class PolicyBuilder {
  public:
   PolicyBuilder() {
-    policy_.services.push_back(BuiltinAnyService());
-    policy_.revision = std::string(64, '0');
+    p_.services.push_back(BuiltinAnyService());
+    p_.now = absl::FromUnixSeconds(1700000000);
+    p_.revision = std::string(64, '0');
   }
 
-  ZoneId Zone(const std::string& name, const std::vector<std::string>& cidrs,
-              bool external = false) {
+  PolicyBuilder& Zone(const std::string& name, const std::vector<std::string>& cidrs,
+                      bool external = false) {
     polder::Zone z;
     z.name = name;
     z.external = external;
     for (const auto& c : cidrs) z.cidrs.push_back(*Prefix::Parse(c));
-    policy_.zones.push_back(z);
-    return static_cast<ZoneId>(policy_.zones.size() - 1);
+    z.location = {"zones.yaml", static_cast<int>(p_.zones.size()) + 1, 5};
+    p_.zones.push_back(std::move(z));
+    return *this;
   }
 
-  HostId Host(const std::string& name, const std::string& zone,
-              const std::vector<std::string>& addresses) {
+  // The host's zone is found by classification when Finish() runs.
+  PolicyBuilder& Host(const std::string& name, const std::vector<std::string>& addrs) {
     polder::Host h;
     h.name = name;
-    h.zone = *policy_.FindZone(zone);
-    for (const auto& a : addresses) h.addresses.push_back(*Address::Parse(a));
-    policy_.hosts.push_back(h);
-    return static_cast<HostId>(policy_.hosts.size() - 1);
+    for (const auto& a : addrs) h.addresses.push_back(*Address::Parse(a));
+    h.location = {"hosts.yaml", static_cast<int>(p_.hosts.size()) + 1, 5};
+    p_.hosts.push_back(std::move(h));
+    return *this;
   }
 
-  ServiceId Service(const std::string& name, const std::vector<std::string>& ports) {
+  PolicyBuilder& Service(const std::string& name, const std::vector<std::string>& ports) {
     polder::Service s;
     s.name = name;
-    for (const auto& p : ports) s.ports.push_back(*ServicePort::Parse(p));
-    policy_.services.push_back(s);
-    return static_cast<ServiceId>(policy_.services.size() - 1);
+    for (const auto& t : ports) s.ports.push_back(*ServicePort::Parse(t));
+    s.location = {"services.yaml", static_cast<int>(p_.services.size()), 5};
+    p_.services.push_back(std::move(s));
+    return *this;
   }
 
-  polder::Flow& Flow(const std::vector<std::string>& from, const std::vector<std::string>& to,
-                     const std::vector<std::string>& services, Action action = Action::kAllow) {
-    polder::Flow f;
-    f.name = "flow-" + std::to_string(policy_.flows.size());
-    f.action = action;
-    for (const auto& n : from) f.from.push_back(Resolve(n));
-    for (const auto& n : to) f.to.push_back(Resolve(n));
-    for (const auto& s : services) f.services.push_back(*policy_.FindService(s));
-    f.location = SourceLocation{"flows.yaml", static_cast<int>(policy_.flows.size()) + 1, 3};
-    policy_.flows.push_back(f);
-    return policy_.flows.back();
+  struct FlowSpec {
+    std::vector<std::string> from, to, services{"any"};
+    bool deny = false;
+    std::vector<std::string> sources;  // empty: no `sources`
+    bool active = true;
+    std::string name;
+    std::optional<absl::Time> expires;
+  };
+  // Endpoint and service names are resolved in Finish(), so flows may be
+  // added before the zones and hosts they name.
+  PolicyBuilder& Flow(FlowSpec spec) {
+    flow_specs_.push_back(std::move(spec));
+    return *this;
   }
 
-  Settings& settings() { return policy_.settings; }
-  Policy& policy() { return policy_; }
+  PolicyBuilder& Controller(const std::vector<std::string>& addrs, uint16_t port) {
+    ControllerSettings c;
+    for (const auto& a : addrs) c.addresses.push_back(*Address::Parse(a));
+    c.port = port;
+    p_.settings.controller = c;
+    p_.settings.location = {"settings.yaml", 2, 3};
+    return *this;
+  }
 
-  Policy Build() {
+  PolicyBuilder& Mode(polder::Mode mode) {
+    p_.settings.mode = mode;
+    return *this;
+  }
+
+  PolicyBuilder& LogDenied() {
+    p_.settings.log_denied = true;
+    return *this;
+  }
+
+  PolicyBuilder& Invariant(polder::Invariant inv) {
+    inv.location = {"invariants.yaml", static_cast<int>(p_.invariants.size()) + 1, 5};
+    p_.invariants.push_back(std::move(inv));
+    return *this;
+  }
+
+  std::vector<ZoneId> Zones(const std::vector<std::string>& names) const {
+    std::vector<ZoneId> out;
+    for (const auto& n : names) out.push_back(*p_.FindZone(n));
+    return out;
+  }
+
+  Policy Finish() const {
+    Policy p = p_;
     std::vector<ZonePrefix> prefixes;
-    for (ZoneId z = 0; z < static_cast<ZoneId>(policy_.zones.size()); ++z) {
-      for (const Prefix& p : policy_.zones[z].cidrs) prefixes.push_back({p, z});
+    for (ZoneId z = 0; z < static_cast<ZoneId>(p.zones.size()); ++z) {
+      for (const Prefix& pre : p.zones[z].cidrs) prefixes.push_back({pre, z});
     }
-    policy_.segments = BuildZoneSegments(prefixes);
-    auto effective = EffectiveSpaces(policy_.segments, static_cast<int>(policy_.zones.size()));
-    for (ZoneId z = 0; z < static_cast<ZoneId>(policy_.zones.size()); ++z) {
-      policy_.zones[z].effective = effective[z];
-      policy_.zones[z].hosts.clear();
+    p.segments = BuildZoneSegments(prefixes);
+    auto eff = EffectiveSpaces(p.segments, static_cast<int>(p.zones.size()));
+    for (size_t z = 0; z < p.zones.size(); ++z) p.zones[z].effective = eff[z];
+    for (HostId h = 0; h < static_cast<HostId>(p.hosts.size()); ++h) {
+      auto z = p.Classify(p.hosts[h].addresses.front());
+      Require(z.has_value(), p.hosts[h].name + " is in no zone");
+      p.hosts[h].zone = *z;
+      p.zones[*z].hosts.push_back(h);
     }
-    for (HostId h = 0; h < static_cast<HostId>(policy_.hosts.size()); ++h) {
-      policy_.zones[policy_.hosts[h].zone].hosts.push_back(h);
-    }
-    return policy_;
+    for (const FlowSpec& spec : flow_specs_) p.flows.push_back(MakeFlow(p, spec));
+    return p;
   }
 
  private:
-  Endpoint Resolve(const std::string& name) const {
-    if (auto z = policy_.FindZone(name)) return Endpoint{Endpoint::Kind::kZone, *z};
-    return Endpoint{Endpoint::Kind::kHost, *policy_.FindHost(name)};
+  static void Require(bool ok, const std::string& what) {
+    if (ok) return;
+    std::fprintf(stderr, "PolicyBuilder: %s\n", what.c_str());
+    std::abort();
   }
 
-  Policy policy_;
+  static Endpoint Resolve(const Policy& p, const std::string& name) {
+    if (auto z = p.FindZone(name)) return {Endpoint::Kind::kZone, *z};
+    auto h = p.FindHost(name);
+    Require(h.has_value(), "unknown endpoint " + name);
+    return {Endpoint::Kind::kHost, *h};
+  }
+
+  // The flow's line is its 1-based position among the flows of `p`.
+  static polder::Flow MakeFlow(const Policy& p, const FlowSpec& spec) {
+    polder::Flow f;
+    f.location = {"flows.yaml", static_cast<int>(p.flows.size()) + 1, 5};
+    f.name = spec.name.empty() ? f.location.FileLine() : spec.name;
+    f.action = spec.deny ? Action::kDeny : Action::kAllow;
+    for (const auto& n : spec.from) f.from.push_back(Resolve(p, n));
+    for (const auto& n : spec.to) f.to.push_back(Resolve(p, n));
+    for (const auto& s : spec.services) f.services.push_back(*p.FindService(s));
+    if (!spec.sources.empty()) {
+      f.sources.emplace();
+      for (const auto& s : spec.sources) f.sources->push_back(*Prefix::Parse(s));
+    }
+    f.active = spec.active;
+    f.expires = spec.expires;
+    return f;
+  }
+
+  Policy p_;
+  std::vector<FlowSpec> flow_specs_;
 };
 
 }  // namespace polder::testing

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "compiler/testing/policy_test_builder.h"
+#include "compiler/testing/policy_builder.h"
 
 namespace polder {
 namespace {
@@ -11,11 +11,11 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testing::PolicyTestBuilder;
+using testing::PolicyBuilder;
 
 // internet -> dmz -> app -> db, office -> bastion -> db, office -> app.
-PolicyTestBuilder Net() {
-  PolicyTestBuilder b;
+PolicyBuilder Net() {
+  PolicyBuilder b;
   b.Zone("internet", {"0.0.0.0/0"}, true)
       .Zone("dmz", {"10.1.0.0/24"})
       .Zone("app", {"10.2.0.0/24"})
@@ -34,7 +34,7 @@ PolicyTestBuilder Net() {
   return b;
 }
 
-Invariant Make(const PolicyTestBuilder& b, std::string name, InvariantKind kind,
+Invariant Make(const PolicyBuilder& b, std::string name, InvariantKind kind,
                std::vector<std::string> from, std::vector<std::string> to) {
   Invariant inv;
   inv.name = std::move(name);
@@ -57,7 +57,7 @@ std::vector<std::string> Zones(const Diagnostic& d) {
 }
 
 TEST(InvariantsTest, NoPathReportsAShortestPathWithFlows) {
-  PolicyTestBuilder b = Net();
+  PolicyBuilder b = Net();
   b.Invariant(Make(b, "no-internet-to-db", InvariantKind::kNoPath, {"internet"}, {"db"}));
   b.Invariant(Make(b, "no-db-to-internet", InvariantKind::kNoPath, {"db"}, {"internet"}));
   DiagnosticList out = Check(b.Finish());
@@ -73,7 +73,7 @@ TEST(InvariantsTest, NoPathReportsAShortestPathWithFlows) {
 }
 
 TEST(InvariantsTest, IsolateCountsPathsThroughExceptedZones) {
-  PolicyTestBuilder b = Net();
+  PolicyBuilder b = Net();
   Invariant inv = Make(b, "db-isolated", InvariantKind::kIsolate, {}, {"db"});
   inv.except = b.Zones({"app", "bastion"});
   b.Invariant(inv);
@@ -87,7 +87,7 @@ TEST(InvariantsTest, IsolateCountsPathsThroughExceptedZones) {
 }
 
 TEST(InvariantsTest, ViaFindsThePathThatAvoidsTheWaypoint) {
-  PolicyTestBuilder b = Net();
+  PolicyBuilder b = Net();
   Invariant inv = Make(b, "admin-via-bastion", InvariantKind::kVia, {"office"}, {"db"});
   inv.through = b.Zones({"bastion"});
   b.Invariant(inv);
@@ -96,7 +96,7 @@ TEST(InvariantsTest, ViaFindsThePathThatAvoidsTheWaypoint) {
   EXPECT_THAT(Zones(out.items()[0]), ElementsAre("office", "app", "db"));
   EXPECT_THAT(out.items()[0].message, HasSubstr("without passing through bastion"));
 
-  PolicyTestBuilder ok = Net();
+  PolicyBuilder ok = Net();
   ok.Flow({.from = {"office"}, .to = {"app"}, .deny = true});
   inv.from = ok.Zones({"office"});
   ok.Invariant(inv);
@@ -104,7 +104,7 @@ TEST(InvariantsTest, ViaFindsThePathThatAvoidsTheWaypoint) {
 }
 
 TEST(InvariantsTest, ExposureCountsZoneProtocolRangeTriples) {
-  PolicyTestBuilder b = Net();
+  PolicyBuilder b = Net();
   b.Service("web", {"tcp/80", "tcp/443", "tcp/8000-8099"})
       .Flow({.from = {"internet"}, .to = {"dmz"}, .services = {"web"}})
       .Flow({.from = {"internet"}, .to = {"app"}, .services = {"any"}});

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "compiler/testing/policy_test_builder.h"
+#include "compiler/testing/policy_builder.h"
 
 namespace polder {
 namespace {
@@ -11,7 +11,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testing::PolicyTestBuilder;
+using testing::PolicyBuilder;
 
 // "code@file:line" for each warning, to compare in one line.
 std::vector<std::string> Warnings(const Policy& p, LintOptions options = {}) {
@@ -25,8 +25,8 @@ std::vector<std::string> Warnings(const Policy& p, LintOptions options = {}) {
   return got;
 }
 
-PolicyTestBuilder Base() {
-  PolicyTestBuilder b;
+PolicyBuilder Base() {
+  PolicyBuilder b;
   b.Zone("internet", {"0.0.0.0/0"}, true)
       .Zone("web", {"10.1.0.0/24"})
       .Zone("db", {"10.2.0.0/24"})
@@ -111,7 +111,7 @@ TEST(LintTest, UnusedZoneServiceAndHostWithoutFlows) {
 }
 
 TEST(LintTest, ExpiringSoonUsesTheWindow) {
-  PolicyTestBuilder b = Base();
+  PolicyBuilder b = Base();
   Policy probe = Base().Finish();
   b.Flow({.from = {"internet"},
           .to = {"web"},

@@ -3,17 +3,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "compiler/testing/policy_test_builder.h"
+#include "compiler/testing/policy_builder.h"
 
 namespace polder {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::PolicyTestBuilder;
+using testing::PolicyBuilder;
 
-PolicyTestBuilder Chain() {
-  PolicyTestBuilder b;
+PolicyBuilder Chain() {
+  PolicyBuilder b;
   b.Zone("a", {"10.1.0.0/24"})
       .Zone("b", {"10.2.0.0/24"})
       .Zone("c", {"10.3.0.0/24"})

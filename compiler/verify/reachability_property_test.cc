@@ -16,16 +16,16 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "compiler/model/verdict.h"
+#include "compiler/testing/policy_builder.h"
 #include "compiler/verify/invariants.h"
 #include "compiler/verify/policy_diff.h"
-#include "compiler/testing/policy_test_builder.h"
-#include "compiler/model/verdict.h"
 #include "compiler/verify/zone_graph.h"
 
 namespace polder {
 namespace {
 
-using testing::PolicyTestBuilder;
+using testing::PolicyBuilder;
 
 // ---------------------------------------------------------------- generator
 
@@ -52,7 +52,7 @@ class RandomPolicyMaker {
   }
 
   Policy Make() {
-    PolicyTestBuilder b;
+    PolicyBuilder b;
     int zones = Uniform(2, 5);
     std::set<std::string> used;
     for (int z = 0; z < zones; ++z) {
@@ -70,7 +70,7 @@ class RandomPolicyMaker {
       b.Zone(absl::StrCat("z", z), cidrs, z == 0);
       names_.push_back(absl::StrCat("z", z));
     }
-    Policy zones_only = PolicyTestBuilder(b).Finish();
+    Policy zones_only = PolicyBuilder(b).Finish();
     AddHosts(b, zones_only);
     AddServices(b);
     if (Chance(0.35)) {
@@ -83,8 +83,8 @@ class RandomPolicyMaker {
     return b.Finish();
   }
 
-  PolicyTestBuilder::FlowSpec RandomFlow(std::optional<bool> deny = std::nullopt) {
-    PolicyTestBuilder::FlowSpec f;
+  PolicyBuilder::FlowSpec RandomFlow(std::optional<bool> deny = std::nullopt) {
+    PolicyBuilder::FlowSpec f;
     for (int k = Uniform(1, 2); k > 0; --k) f.from.push_back(Pick(names_));
     for (int k = Uniform(1, 2); k > 0; --k) f.to.push_back(Pick(names_));
     f.services.clear();
@@ -119,7 +119,7 @@ class RandomPolicyMaker {
     return Address{r.family, v}.ToString();
   }
 
-  void AddHosts(PolicyTestBuilder& b, const Policy& zones_only) {
+  void AddHosts(PolicyBuilder& b, const Policy& zones_only) {
     std::set<std::string> taken;
     for (int h = Uniform(0, 4); h > 0; --h) {
       std::string first = RandomAddressIn(zones_only);
@@ -139,7 +139,7 @@ class RandomPolicyMaker {
     }
   }
 
-  void AddServices(PolicyTestBuilder& b) {
+  void AddServices(PolicyBuilder& b) {
     static const std::vector<std::string> kPorts = {
         "tcp/20-25", "tcp/22", "tcp/24-30",         "udp/53",  "udp/50-60", "sctp/25",
         "icmp",      "icmpv6", "icmp/echo-request", "tcp/443", "tcp/7443",  "udp/1-20"};
@@ -465,16 +465,16 @@ TEST(ReachabilityPropertyTest, AllowsNeverRemoveAndDeniesNeverAddReachability) {
   for (int seed = 1; seed <= kPolicies; ++seed) {
     for (bool deny : {false, true}) {
       RandomPolicyMaker maker(seed);
-      PolicyTestBuilder::FlowSpec extra;
+      PolicyBuilder::FlowSpec extra;
       Policy before = maker.Make();
       // Rebuild the same policy with one more flow: same seed, same draws.
       RandomPolicyMaker again(seed);
       Policy after = again.Make();
-      PolicyTestBuilder::FlowSpec spec = again.RandomFlow(deny);
+      PolicyBuilder::FlowSpec spec = again.RandomFlow(deny);
       spec.active = true;
       Policy extended = after;
       {
-        PolicyTestBuilder b;  // resolve the new flow's names against `after`
+        PolicyBuilder b;  // resolve the new flow's names against `after`
         Flow f;
         f.action = deny ? Action::kDeny : Action::kAllow;
         for (const auto& n : spec.from) {

@@ -3,17 +3,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "compiler/testing/policy_test_builder.h"
+#include "compiler/testing/policy_builder.h"
 
 namespace polder {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using testing::PolicyTestBuilder;
+using testing::PolicyBuilder;
 
-PolicyTestBuilder ThreeZones() {
-  PolicyTestBuilder b;
+PolicyBuilder ThreeZones() {
+  PolicyBuilder b;
   b.Zone("internet", {"0.0.0.0/0", "::/0"}, true)
       .Zone("web", {"10.1.0.0/24"})
       .Zone("db", {"10.2.0.0/24", "2001:db8:2::/64"})
