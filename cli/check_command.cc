@@ -3,12 +3,13 @@
 #include <iostream>
 #include <memory>
 
-#include "compiler/verify/check.h"
+#include "absl/strings/str_cat.h"
 #include "cli/cli_common.h"
 #include "compiler/render/diagnostic_format.h"
 #include "compiler/render/junit.h"
-#include "compiler/verify/lint.h"
 #include "compiler/render/sarif.h"
+#include "compiler/verify/check.h"
+#include "compiler/verify/lint.h"
 
 namespace polder::cli {
 namespace {
@@ -21,27 +22,20 @@ struct CheckArgs {
   std::string sarif_prefix;
 };
 
-int RunCheck(const CheckArgs& args) {
+absl::StatusOr<int> RunCheck(const CheckArgs& args) {
   absl::StatusOr<absl::Time> now = ParseNow(args.now);
-  if (!now.ok()) {
-    std::cerr << "polder: " << now.status().message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!now.ok()) return now.status();
   CheckOptions options;
   options.now = *now;
   if (!args.warn_expiry.empty()) {
     absl::StatusOr<absl::Duration> window = ParseExpiryWindow(args.warn_expiry);
     if (!window.ok()) {
-      std::cerr << "polder: --warn-expiry: " << window.status().message() << "\n";
-      return kExitCannotRun;
+      return absl::InvalidArgumentError(absl::StrCat("--warn-expiry: ", window.status().message()));
     }
     options.warn_expiry = *window;
   }
   absl::StatusOr<LoadResult> result = CheckPolicy(args.dir, options);
-  if (!result.ok()) {
-    std::cerr << "polder: " << result.status().message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!result.ok()) return result.status();
   const DiagnosticList& d = result->diagnostics;
   if (args.format == "json") {
     std::cout << FormatJson(d, result->policy.revision);
@@ -63,7 +57,7 @@ int RunCheck(const CheckArgs& args) {
 
 }  // namespace
 
-void AddCheckCommand(CLI::App& app) {
+void AddCheckCommand(CLI::App& app, ChosenCommand& chosen) {
   auto args = std::make_shared<CheckArgs>();
   CLI::App* cmd =
       app.add_subcommand("check", "Parse, resolve, verify invariants and lint a policy");
@@ -75,7 +69,7 @@ void AddCheckCommand(CLI::App& app) {
                   "Policy directory relative to the repository root, for SARIF locations");
   cmd->add_option("--warn-expiry", args->warn_expiry,
                   "Warn about flows expiring within this window (default 14d; 0 turns it off)");
-  cmd->callback([args] { throw CLI::RuntimeError(RunCheck(*args)); });
+  OnChosen(cmd, chosen, [args] { return RunCheck(*args); });
 }
 
 }  // namespace polder::cli

@@ -2,7 +2,8 @@
 #pragma once
 
 #include "CLI/CLI.hpp"
+#include "cli/cli_common.h"
 
 namespace polder::cli {
-void AddCheckCommand(CLI::App& app);
+void AddCheckCommand(CLI::App& app, ChosenCommand& chosen);
 }

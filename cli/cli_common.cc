@@ -1,13 +1,51 @@
 #include "cli/cli_common.h"
 
+#include <exception>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "compiler/verify/check.h"
 #include "compiler/render/diagnostic_format.h"
+#include "compiler/verify/check.h"
 #include "wire/rfc3339.h"
 
 namespace polder::cli {
+
+void OnChosen(CLI::App* cmd, ChosenCommand& chosen, CommandBody body) {
+  cmd->callback([&chosen, body = std::move(body)] { chosen.body = body; });
+}
+
+int RunCommandLine(CLI::App& app, ChosenCommand& chosen, int argc, const char* const* argv) {
+  chosen.body = nullptr;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitCannotRun;
+  }
+  if (!chosen.body) {
+    // Every subcommand records a body; a group (`pki`, `lab`) requires one of its own.
+    std::cerr << "polder: no command to run; see --help\n";
+    return kExitCannotRun;
+  }
+  absl::StatusOr<int> exit_code;
+  try {
+    exit_code = chosen.body();
+  } catch (const std::exception& e) {
+    // Bodies report through their Status; this is only the last guard against a crash.
+    exit_code = absl::InternalError(absl::StrCat("internal error: ", e.what()));
+  }
+  if (!exit_code.ok()) {
+    std::cerr << "polder: " << exit_code.status().message() << "\n";
+    return kExitCannotRun;
+  }
+  return *exit_code;
+}
 
 absl::StatusOr<absl::Time> ParseNow(const std::string& text) {
   if (text.empty()) return absl::Now();
@@ -19,20 +57,12 @@ absl::StatusOr<absl::Time> ParseNow(const std::string& text) {
   return *t;
 }
 
-Loaded LoadOrReport(const std::string& dir, const std::string& now_text, bool verify) {
-  Loaded out;
+absl::StatusOr<std::optional<LoadResult>> LoadOrReport(const std::string& dir,
+                                                       const std::string& now_text, bool verify) {
   absl::StatusOr<absl::Time> now = ParseNow(now_text);
-  if (!now.ok()) {
-    std::cerr << "polder: " << now.status().message() << "\n";
-    out.exit_code = kExitCannotRun;
-    return out;
-  }
+  if (!now.ok()) return now.status();
   absl::StatusOr<LoadResult> loaded = LoadPolicy(dir, LoadOptions{*now});
-  if (!loaded.ok()) {
-    std::cerr << "polder: " << loaded.status().message() << "\n";
-    out.exit_code = kExitCannotRun;
-    return out;
-  }
+  if (!loaded.ok()) return loaded.status();
   if (verify) {
     CheckOptions options;
     options.now = *now;
@@ -41,11 +71,9 @@ Loaded LoadOrReport(const std::string& dir, const std::string& now_text, bool ve
   if (loaded->diagnostics.HasErrors()) {
     loaded->diagnostics.Sort();
     std::cerr << FormatText(loaded->diagnostics, loaded->sources);
-    out.exit_code = kExitFindings;
-    return out;
+    return std::optional<LoadResult>();
   }
-  out.result = std::move(*loaded);
-  return out;
+  return std::optional<LoadResult>(std::move(*loaded));
 }
 
 }  // namespace polder::cli

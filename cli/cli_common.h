@@ -1,10 +1,13 @@
-// What every `polder` subcommand shares: exit codes, time parsing and
-// printing a policy's diagnostics.
+// What every `polder` subcommand shares: exit codes, how a subcommand's body
+// reports its result and the one place that turns it into the process's exit
+// status, time parsing, and loading a policy while printing its diagnostics.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
+#include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "compiler/frontend/policy_loader.h"
@@ -16,17 +19,39 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFindings = 1;
 inline constexpr int kExitCannotRun = 2;
 
+// What a subcommand does once its options are parsed. It returns the exit
+// code (kExitOk; kExitFindings for findings, a negative answer or a refusal,
+// after printing them), or an error Status when it cannot run, which
+// RunCommandLine prints as `polder: MESSAGE` and exits kExitCannotRun with.
+// A body never throws.
+using CommandBody = std::function<absl::StatusOr<int>()>;
+
+// The body of the subcommand the command line chose. CLI11 calls a
+// subcommand's callback while it parses; the callback only records the body
+// here (see OnChosen) and RunCommandLine runs it once parsing is over, so an
+// exit code never travels as an exception.
+struct ChosenCommand {
+  CommandBody body;
+};
+
+// Makes `body` what runs when the command line chooses `cmd`.
+void OnChosen(CLI::App* cmd, ChosenCommand& chosen, CommandBody body);
+
+// Parses argv with `app`, runs the body of the subcommand it chose (recorded
+// in `chosen`) and returns the process's exit status: --help and --version
+// print and give 0, a usage error prints CLI11's message and gives 2.
+int RunCommandLine(CLI::App& app, ChosenCommand& chosen, int argc, const char* const* argv);
+
 // Parses --now (RFC 3339); empty means the wall clock.
 absl::StatusOr<absl::Time> ParseNow(const std::string& text);
 
 // Loads DIR at `now` (and with `verify`, also checks invariants and lint, as
-// `polder check` does). On errors prints why (diagnostics as text to stderr,
-// or the I/O error) and returns the exit code to use; warnings go to stderr
-// too but do not stop.
-struct Loaded {
-  std::optional<LoadResult> result;
-  int exit_code = kExitOk;
-};
-Loaded LoadOrReport(const std::string& dir, const std::string& now_text, bool verify = false);
+// `polder check` does). A policy with errors prints its diagnostics as text to
+// stderr and gives nullopt: whether that is a finding (1) or leaves the
+// command unable to answer (2) is the caller's to say. An error Status means
+// DIR could not be read or --now is not a time.
+absl::StatusOr<std::optional<LoadResult>> LoadOrReport(const std::string& dir,
+                                                       const std::string& now_text,
+                                                       bool verify = false);
 
 }  // namespace polder::cli

@@ -1,5 +1,4 @@
 #include "cli/compile_commands.h"
-#include "wire/sha256.h"
 
 #include <filesystem>
 #include <fstream>
@@ -12,6 +11,7 @@
 #include "compiler/model/revision.h"
 #include "compiler/render/ruleset_renderer.h"
 #include "nlohmann/json.hpp"
+#include "wire/sha256.h"
 
 namespace polder::cli {
 namespace {
@@ -40,33 +40,29 @@ absl::Status WriteFile(const std::filesystem::path& path, const std::string& tex
   return absl::OkStatus();
 }
 
-int RunCompile(const CompileArgs& args) {
+absl::StatusOr<int> RunCompile(const CompileArgs& args) {
   if (args.host.empty() == args.out.empty()) {
-    std::cerr << "polder compile: give exactly one of --host H or --out OUTDIR\n";
-    return kExitCannotRun;
+    return absl::InvalidArgumentError("give exactly one of --host H or --out OUTDIR");
   }
   // Rulesets are only worth enforcing for a policy that passes check, as
   // the controller also insists.
-  Loaded loaded = LoadOrReport(args.dir, args.now, /*verify=*/true);
-  if (!loaded.result) return loaded.exit_code;
-  const Policy& policy = loaded.result->policy;
+  absl::StatusOr<std::optional<LoadResult>> loaded =
+      LoadOrReport(args.dir, args.now, /*verify=*/true);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return kExitFindings;  // its errors are printed, as `polder check` would
+  const Policy& policy = (*loaded)->policy;
   if (!args.host.empty()) {
     std::optional<HostId> h = policy.FindHost(args.host);
     if (!h) {
       std::vector<std::string> names;
       for (const Host& host : policy.hosts) names.push_back(host.name);
-      std::cerr << "polder compile: no host `" << args.host << "` in " << args.dir
-                << DidYouMean(args.host, names) << "\n";
-      return kExitCannotRun;
+      return absl::NotFoundError(
+          absl::StrCat("no host `", args.host, "` in ", args.dir, DidYouMean(args.host, names)));
     }
     std::cout << RenderRuleset(policy, *h);
     return kExitOk;
   }
-  absl::Status written = WriteRulesets(policy, args.out);
-  if (!written.ok()) {
-    std::cerr << "polder compile: " << written.message() << "\n";
-    return kExitCannotRun;
-  }
+  if (absl::Status written = WriteRulesets(policy, args.out); !written.ok()) return written;
   std::cerr << "polder compile: " << policy.hosts.size() << " rulesets in " << args.out
             << "; revision " << policy.revision << "\n";
   return kExitOk;
@@ -90,14 +86,14 @@ absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir) {
   return WriteFile(std::filesystem::path(out_dir) / "manifest.json", manifest.dump(2) + "\n");
 }
 
-void AddCompileCommands(CLI::App& app) {
+void AddCompileCommands(CLI::App& app, ChosenCommand& chosen) {
   auto args = std::make_shared<CompileArgs>();
   CLI::App* cmd = app.add_subcommand("compile", "Render nftables rulesets for managed hosts");
   cmd->add_option("DIR", args->dir, "Policy directory")->required();
   cmd->add_option("--host", args->host, "Print this host's ruleset");
   cmd->add_option("--out", args->out, "Write every host's ruleset and manifest.json here");
   cmd->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time instead of now");
-  cmd->callback([args] { throw CLI::RuntimeError(RunCompile(*args)); });
+  OnChosen(cmd, chosen, [args] { return RunCompile(*args); });
 }
 
 }  // namespace polder::cli

@@ -6,11 +6,12 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "cli/cli_common.h"
 #include "compiler/model/policy.h"
 
 namespace polder::cli {
 
-void AddCompileCommands(CLI::App& app);
+void AddCompileCommands(CLI::App& app, ChosenCommand& chosen);
 
 // Writes HOST.nft for every host of `policy` and manifest.json
 // ({"revision", "hosts": {H: {"file", "sha256"}}}) into `out_dir`, creating

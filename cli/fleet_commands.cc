@@ -34,116 +34,151 @@ void AddConnectionOptions(CLI::App* cmd, Connection* c) {
   tls->excludes(ins);
 }
 
-// The Admin stub, or an exit code after explaining why there is none.
-std::unique_ptr<v1::Admin::Stub> Connect(const Connection& c, int* exit_code) {
+// A controller that has not connected within this long is unreachable: a
+// dropped SYN or a silent peer would otherwise keep the command waiting for
+// the whole call deadline.
+constexpr int kConnectTimeoutSeconds = 5;
+// An answer may wait for a rollout (quarantine, release).
+constexpr int kCallTimeoutSeconds = 15;
+
+std::chrono::system_clock::time_point SecondsFromNow(int seconds) {
+  return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+}
+
+// A channel to the controller, with TLS from --tls-dir or without (--insecure).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const Connection& c) {
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (c.insecure) {
     std::cerr << "polder: WARNING: talking to the controller without TLS (--insecure)\n";
     creds = grpc::InsecureChannelCredentials();
   } else if (c.tls_dir.empty()) {
-    std::cerr << "polder: give --tls-dir DIR (an admin certificate) or --insecure\n";
-    *exit_code = kExitCannotRun;
-    return nullptr;
+    return absl::InvalidArgumentError("give --tls-dir DIR (an admin certificate) or --insecure");
   } else {
-    auto loaded = wire::LoadClientCredentials(c.tls_dir);
-    if (!loaded.ok()) {
-      std::cerr << "polder: " << loaded.status().message() << "\n";
-      *exit_code = kExitCannotRun;
-      return nullptr;
-    }
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> loaded =
+        wire::LoadClientCredentials(c.tls_dir);
+    if (!loaded.ok()) return loaded.status();
     creds = *loaded;
   }
-  return v1::Admin::NewStub(grpc::CreateChannel(c.controller, creds));
+  return grpc::CreateChannel(c.controller, creds);
 }
 
-void Deadline(grpc::ClientContext* ctx) {
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-}
-
-int Failed(const grpc::Status& s, const std::string& controller) {
-  std::cerr << "polder: controller " << controller << ": " << s.error_message() << " ("
-            << s.error_code() << ")\n";
-  // A refusal of the request itself is a finding; no answer means we could not run.
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                 s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-             ? kExitCannotRun
-             : kExitFindings;
-}
-
-int RunStatus(const Connection& c, const std::string& format) {
-  int code = kExitOk;
-  auto stub = Connect(c, &code);
-  if (!stub) return code;
-  grpc::ClientContext ctx;
-  Deadline(&ctx);
-  v1::StatusResponse resp;
-  if (grpc::Status s = stub->Status(&ctx, {}, &resp); !s.ok()) return Failed(s, c.controller);
-  if (format == "json") {
-    std::cout << StatusJson(resp).dump(2) << "\n";
-  } else {
-    std::cout << StatusText(resp);
+// Waits until `channel` is connected or has failed to connect (a call then
+// fails at once, with gRPC's reason); false if neither happened in time.
+bool Settled(grpc::Channel& channel) {
+  auto deadline = SecondsFromNow(kConnectTimeoutSeconds);
+  for (;;) {
+    grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY || state == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+        state == GRPC_CHANNEL_SHUTDOWN) {
+      return true;
+    }
+    if (!channel.WaitForStateChange(state, deadline)) return false;
   }
+}
+
+// An Admin method of the generated stub, e.g. &v1::Admin::Stub::Status.
+template <typename Request, typename Response>
+using AdminMethod = grpc::Status (v1::Admin::Stub::*)(grpc::ClientContext*, const Request&,
+                                                      Response*);
+
+// Calls `method` on the controller and hands its answer to `on_answer`.
+// An unreachable or silent controller means the command cannot run (an error
+// Status); a refusal of the request itself (not an admin, nothing to release)
+// is a finding, printed here.
+template <typename Request, typename Response, typename OnAnswer>
+absl::StatusOr<int> AskController(const Connection& c, AdminMethod<Request, Response> method,
+                                  const Request& request, OnAnswer on_answer) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(c);
+  if (!channel.ok()) return channel.status();
+  if (!Settled(**channel)) {
+    return absl::UnavailableError(absl::StrCat("cannot reach controller ", c.controller,
+                                               ": connection timed out after ",
+                                               kConnectTimeoutSeconds, " s"));
+  }
+  std::unique_ptr<v1::Admin::Stub> stub = v1::Admin::NewStub(*channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(SecondsFromNow(kCallTimeoutSeconds));
+  Response response;
+  grpc::Status s = ((*stub).*method)(&ctx, request, &response);
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach controller ", c.controller, ": ", s.error_message()));
+  }
+  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "controller ", c.controller, " did not answer within ", kCallTimeoutSeconds, " s"));
+  }
+  if (!s.ok()) {
+    std::cerr << "polder: controller " << c.controller << ": " << s.error_message() << " ("
+              << s.error_code() << ")\n";
+    return kExitFindings;
+  }
+  on_answer(response);
   return kExitOk;
 }
 
-int RunQuarantine(const Connection& c, const std::string& target,
-                  const std::vector<std::string>& allow, const std::string& reason) {
-  int code = kExitOk;
-  auto stub = Connect(c, &code);
-  if (!stub) return code;
-  grpc::ClientContext ctx;
-  Deadline(&ctx);
+absl::StatusOr<int> RunStatus(const Connection& c, const std::string& format) {
+  return AskController(c, &v1::Admin::Stub::Status, v1::StatusRequest(),
+                       [&](const v1::StatusResponse& resp) {
+                         if (format == "json") {
+                           std::cout << StatusJson(resp).dump(2) << "\n";
+                         } else {
+                           std::cout << StatusText(resp);
+                         }
+                       });
+}
+
+absl::StatusOr<int> RunQuarantine(const Connection& c, const std::string& target,
+                                  const std::vector<std::string>& allow,
+                                  const std::string& reason) {
   v1::QuarantineRequest req;
   req.set_target(target);
   for (const auto& z : allow) req.add_allow(z);
   req.set_reason(reason);
-  v1::QuarantineResponse resp;
-  if (grpc::Status s = stub->Quarantine(&ctx, req, &resp); !s.ok()) return Failed(s, c.controller);
-  std::cout << "quarantined " << target << "; controller now serves revision " << resp.revision()
-            << "\n";
-  return kExitOk;
+  return AskController(
+      c, &v1::Admin::Stub::Quarantine, req, [&](const v1::QuarantineResponse& resp) {
+        std::cout << "quarantined " << target << "; controller now serves revision "
+                  << resp.revision() << "\n";
+      });
 }
 
-int RunRelease(const Connection& c, const std::string& target) {
-  int code = kExitOk;
-  auto stub = Connect(c, &code);
-  if (!stub) return code;
-  grpc::ClientContext ctx;
-  Deadline(&ctx);
+absl::StatusOr<int> RunRelease(const Connection& c, const std::string& target) {
   v1::ReleaseRequest req;
   req.set_target(target);
-  v1::ReleaseResponse resp;
-  if (grpc::Status s = stub->Release(&ctx, req, &resp); !s.ok()) return Failed(s, c.controller);
-  std::cout << "released " << target << "; controller now serves revision " << resp.revision()
-            << "\n";
-  return kExitOk;
+  return AskController(c, &v1::Admin::Stub::Release, req, [&](const v1::ReleaseResponse& resp) {
+    std::cout << "released " << target << "; controller now serves revision " << resp.revision()
+              << "\n";
+  });
 }
 
-int RunPkiInit(const std::string& dir, const std::vector<std::string>& names,
-               const std::vector<std::string>& addresses) {
+absl::StatusOr<int> RunPkiInit(const std::string& dir, const std::vector<std::string>& names,
+                               const std::vector<std::string>& addresses) {
   if (auto s = polder::pki::InitPki(dir, {names, addresses}); !s.ok()) {
+    if (s.code() == absl::StatusCode::kInvalidArgument) return s;
+    // Anything else is a refusal, such as a CA already in DIR (it is never overwritten).
     std::cerr << "polder: " << s.message() << "\n";
-    return s.code() == absl::StatusCode::kInvalidArgument ? kExitCannotRun : kExitFindings;
+    return kExitFindings;
   }
   std::cout << "CA and controller certificate written to " << dir
             << " (start the controller with --tls-dir " << dir << ")\n";
   return kExitOk;
 }
 
-int RunPkiIssue(const std::string& dir, const std::string& host, const std::string& admin) {
+absl::StatusOr<int> RunPkiIssue(const std::string& dir, const std::string& host,
+                                const std::string& admin) {
+  if (host.empty() == admin.empty()) {
+    return absl::InvalidArgumentError("give exactly one of --host NAME or --admin NAME");
+  }
   auto out =
       host.empty() ? polder::pki::IssueAdmin(dir, admin) : polder::pki::IssueAgent(dir, host);
-  if (!out.ok()) {
-    std::cerr << "polder: " << out.status().message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!out.ok()) return out.status();
   std::cout << (host.empty() ? "admin" : "agent") << " certificate for "
             << (host.empty() ? admin : host) << " written to " << out->string()
             << " (use it as --tls-dir)\n";
   return kExitOk;
 }
 
-void AddStatus(CLI::App& app) {
+void AddStatus(CLI::App& app, ChosenCommand& chosen) {
   auto* cmd = app.add_subcommand("status", "Show every host's state as the controller sees it");
   auto c = std::make_shared<Connection>();
   auto format = std::make_shared<std::string>("text");
@@ -151,10 +186,10 @@ void AddStatus(CLI::App& app) {
   cmd->add_option("--format", *format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  cmd->callback([c, format] { throw CLI::RuntimeError(RunStatus(*c, *format)); });
+  OnChosen(cmd, chosen, [c, format] { return RunStatus(*c, *format); });
 }
 
-void AddPki(CLI::App& app) {
+void AddPki(CLI::App& app, ChosenCommand& chosen) {
   auto* pki =
       app.add_subcommand("pki", "Certificates for mutual TLS between controller and agents");
   pki->require_subcommand(1);
@@ -166,7 +201,7 @@ void AddPki(CLI::App& app) {
   init->add_option("DIR", *dir, "Directory to create")->required();
   init->add_option("--controller-name", *names, "DNS name of the controller (repeatable)");
   init->add_option("--controller-address", *addrs, "IP address of the controller (repeatable)");
-  init->callback([=] { throw CLI::RuntimeError(RunPkiInit(*dir, *names, *addrs)); });
+  OnChosen(init, chosen, [=] { return RunPkiInit(*dir, *names, *addrs); });
 
   auto* issue = pki->add_subcommand("issue", "Issue an agent or admin certificate from DIR's CA");
   auto idir = std::make_shared<std::string>();
@@ -176,16 +211,10 @@ void AddPki(CLI::App& app) {
   auto* h = issue->add_option("--host", *host, "Host name the agent runs for");
   auto* a = issue->add_option("--admin", *admin, "Name of the administrator");
   h->excludes(a);
-  issue->callback([=] {
-    if (host->empty() == admin->empty()) {
-      std::cerr << "polder pki issue: give exactly one of --host NAME or --admin NAME\n";
-      throw CLI::RuntimeError(kExitCannotRun);
-    }
-    throw CLI::RuntimeError(RunPkiIssue(*idir, *host, *admin));
-  });
+  OnChosen(issue, chosen, [=] { return RunPkiIssue(*idir, *host, *admin); });
 }
 
-void AddQuarantine(CLI::App& app) {
+void AddQuarantine(CLI::App& app, ChosenCommand& chosen) {
   auto* cmd = app.add_subcommand(
       "quarantine", "Cut a zone or host off, except from the allowed zones and the controller");
   auto c = std::make_shared<Connection>();
@@ -196,16 +225,16 @@ void AddQuarantine(CLI::App& app) {
   cmd->add_option("TARGET", *target, "Zone or host")->required();
   cmd->add_option("--allow", *allow, "Zones that keep their access (e.g. management)");
   cmd->add_option("--reason", *reason, "Why (recorded in the audit log)")->required();
-  cmd->callback([=] { throw CLI::RuntimeError(RunQuarantine(*c, *target, *allow, *reason)); });
+  OnChosen(cmd, chosen, [=] { return RunQuarantine(*c, *target, *allow, *reason); });
 }
 
-void AddRelease(CLI::App& app) {
+void AddRelease(CLI::App& app, ChosenCommand& chosen) {
   auto* cmd = app.add_subcommand("release", "End the quarantine of a zone or host");
   auto c = std::make_shared<Connection>();
   auto target = std::make_shared<std::string>();
   AddConnectionOptions(cmd, c.get());
   cmd->add_option("TARGET", *target, "Zone or host")->required();
-  cmd->callback([=] { throw CLI::RuntimeError(RunRelease(*c, *target)); });
+  OnChosen(cmd, chosen, [=] { return RunRelease(*c, *target); });
 }
 
 }  // namespace
@@ -221,8 +250,10 @@ nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
     j["desired_revision"] = h.desired_revision();
     j["applied_revision"] = h.applied_revision();
     j["drift"] = h.drift();
-    j["last_report"] = h.has_last_report() ? nlohmann::ordered_json(FormatRfc3339(wire::FromTimestamp(h.last_report())))
-                                           : nlohmann::ordered_json(nullptr);
+    j["last_report"] =
+        h.has_last_report()
+            ? nlohmann::ordered_json(FormatRfc3339(wire::FromTimestamp(h.last_report())))
+            : nlohmann::ordered_json(nullptr);
     j["quarantined"] = h.quarantined();
     out["hosts"].push_back(std::move(j));
   }
@@ -246,18 +277,21 @@ std::string StatusText(const v1::StatusResponse& status) {
     std::string note = h.quarantined() ? "quarantined" : "";
     if (!h.last_error().empty()) absl::StrAppend(&note, note.empty() ? "" : "; ", h.last_error());
     absl::StrAppend(
-        &out, absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %s\n", h.host(),
-                              h.connected() ? "yes" : "NO", applied, h.drift() ? "YES" : "no",
-                              h.has_last_report() ? FormatRfc3339(wire::FromTimestamp(h.last_report())) : "never", note));
+        &out,
+        absl::StrFormat(
+            "%-24s %-12s %-8s %-6s %-20s %s\n", h.host(), h.connected() ? "yes" : "NO", applied,
+            h.drift() ? "YES" : "no",
+            h.has_last_report() ? FormatRfc3339(wire::FromTimestamp(h.last_report())) : "never",
+            note));
   }
   return out;
 }
 
-void AddFleetCommands(CLI::App& app) {
-  AddStatus(app);
-  AddPki(app);
-  AddQuarantine(app);
-  AddRelease(app);
+void AddFleetCommands(CLI::App& app, ChosenCommand& chosen) {
+  AddStatus(app, chosen);
+  AddPki(app, chosen);
+  AddQuarantine(app, chosen);
+  AddRelease(app, chosen);
 }
 
 }  // namespace polder::cli

@@ -6,15 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/cli_common.h"
 #include "polder/v1/polder.pb.h"
-
-namespace CLI {
-class App;
-}
 
 namespace polder::cli {
 
-void AddFleetCommands(CLI::App& app);
+void AddFleetCommands(CLI::App& app, ChosenCommand& chosen);
 
 // `polder status --format json` (spec §11): keys in the spec's order;
 // last_report is RFC 3339 UTC to the second, or null when never reported.

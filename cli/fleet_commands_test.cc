@@ -1,6 +1,10 @@
 #include "cli/fleet_commands.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "CLI/CLI.hpp"
 #include "absl/time/clock.h"
@@ -15,19 +19,51 @@ namespace {
 namespace fs = std::filesystem;
 
 // Runs `polder ARGS...` through the fleet commands; returns the exit code.
-int RunPolder(std::vector<std::string> args) {
+int RunPolder(const std::vector<std::string>& args) {
   CLI::App app;
   app.require_subcommand(1);
-  AddFleetCommands(app);
-  std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
-  try {
-    app.parse(args);
-  } catch (const CLI::RuntimeError& done) {
-    return done.get_exit_code();
-  } catch (const CLI::ParseError& e) {
-    return 2;
+  ChosenCommand chosen;
+  AddFleetCommands(app, chosen);
+  std::vector<const char*> argv{"polder"};
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  return RunCommandLine(app, chosen, static_cast<int>(argv.size()), argv.data());
+}
+
+// A TCP port on 127.0.0.1 that accepts connections (the kernel completes the
+// handshake) but never says a word, like a controller that hangs.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on 127.0.0.1";
+    }
+    port_ = ntohs(addr.sin_port);
   }
-  return 0;
+  ~SilentListener() { close(fd_); }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// A port on 127.0.0.1 that nothing listens on (bound, then closed).
+std::string RefusingTarget() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
 }
 
 TEST(FleetCommandsTest, StatusJsonHasTheSpecShape) {
@@ -110,7 +146,11 @@ TEST_F(FleetCommandsLoopbackTest, PkiThenStatusQuarantineRelease) {
 
   // An agent certificate is refused by the Admin service.
   EXPECT_EQ(RunPolder({"status", "--controller", target_, "--tls-dir", agent}), 1);
-  EXPECT_EQ(RunPolder({"status", "--controller", target_}), 2);  // neither --tls-dir nor --insecure
+  ::testing::internal::CaptureStderr();
+  code = RunPolder({"status", "--controller", target_});  // neither --tls-dir nor --insecure
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 2);
+  EXPECT_EQ(err, "polder: give --tls-dir DIR (an admin certificate) or --insecure\n");
 
   ::testing::internal::CaptureStdout();
   code = RunPolder({"quarantine", "--controller", target_, "--tls-dir", admin, "web-1", "--allow",
@@ -125,7 +165,44 @@ TEST_F(FleetCommandsLoopbackTest, PkiThenStatusQuarantineRelease) {
   ::testing::internal::GetCapturedStdout();
   EXPECT_EQ(code, 0);
   EXPECT_TRUE(fleet_->Status().quarantines.empty());
-  EXPECT_EQ(RunPolder({"release", "--controller", target_, "--tls-dir", admin, "web-1"}), 1);
+  // Releasing what is not quarantined is a refusal, a finding.
+  ::testing::internal::CaptureStderr();
+  code = RunPolder({"release", "--controller", target_, "--tls-dir", admin, "web-1"});
+  err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(err.find("polder: controller " + target_ + ": "), std::string::npos) << err;
+}
+
+TEST_F(FleetCommandsLoopbackTest, AControllerThatRefusesConnectionsCannotBeReached) {
+  std::string target = RefusingTarget();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"status", "--controller", target, "--insecure"},
+        {"quarantine", "--controller", target, "--insecure", "web-1", "--reason", "x"},
+        {"release", "--controller", target, "--insecure", "web-1"}}) {
+    ::testing::internal::CaptureStderr();
+    int code = RunPolder(args);
+    std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(code, 2) << args[0] << ": " << err;
+    EXPECT_NE(err.find("polder: cannot reach controller " + target + ": "), std::string::npos)
+        << args[0] << ": " << err;
+  }
+}
+
+TEST_F(FleetCommandsLoopbackTest, AControllerThatNeverAnswersTimesOut) {
+  std::string pki = (dir_ / "pki").string();
+  ASSERT_EQ(RunPolder({"pki", "init", pki, "--controller-name", "ctl.example"}), 0);
+  ASSERT_EQ(RunPolder({"pki", "issue", pki, "--admin", "alice"}), 0);
+  SilentListener silent;
+  ::testing::internal::CaptureStderr();
+  absl::Time start = absl::Now();
+  int code = RunPolder({"status", "--controller", silent.target(), "--tls-dir",
+                        (dir_ / "pki" / "admins" / "alice").string()});
+  absl::Duration took = absl::Now() - start;
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 2) << err;
+  EXPECT_EQ(err, "polder: cannot reach controller " + silent.target() +
+                     ": connection timed out after 5 s\n");
+  EXPECT_LT(took, absl::Seconds(10));  // the connect timeout, not the call's 15 s
 }
 
 }  // namespace

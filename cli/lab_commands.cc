@@ -9,10 +9,10 @@
 #include <map>
 #include <memory>
 #include <regex>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/cli_common.h"
 #include "cli/compile_commands.h"
@@ -38,22 +38,6 @@ struct LabArgs {
   std::string format = "text";
   int timeout_ms = 800;
 };
-
-std::string StatePath(const std::string& name) { return LabDir(name) + "/state.json"; }
-
-absl::StatusOr<LabState> ReadState(const std::string& name) {
-  std::ifstream in(StatePath(name));
-  if (!in) return absl::NotFoundError(absl::StrCat("no lab `", name, "` (", StatePath(name), ")"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return StateFromJson(ss.str());
-}
-
-absl::Status WriteState(const LabState& s) {
-  std::ofstream out(StatePath(s.name), std::ios::trunc);
-  out << StateToJson(s);
-  return out.flush() ? absl::OkStatus() : absl::InternalError("cannot write lab state");
-}
 
 absl::Status Ip(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"ip"};
@@ -150,47 +134,71 @@ absl::Status StartEnforcement(LabState& s, const std::string& agent) {
     absl::StatusOr<pid_t> pid = SpawnDetachedInNetns(e.netns, {agent, "--ruleset", ruleset}, log);
     if (!pid.ok()) return pid.status();
     s.agents.push_back({e.name, *pid});
-    RETURN_IF_ERROR(WriteState(s));
+    RETURN_IF_ERROR(WriteLabState(s));
     RETURN_IF_ERROR(WaitForAgent(log, *pid, absl::Seconds(20)));
   }
   return absl::OkStatus();
 }
 
-void StopAgents(const LabState& s) {
+// Stops the agents the lab started; returns how many were still running.
+int StopAgents(const LabState& s) {
+  int running = 0;
   for (const AgentRecord& a : s.agents) {
-    if (a.pid > 0 && ProcessIsAgent(a.pid)) kill(a.pid, SIGTERM);
+    if (a.pid > 0 && ProcessIsAgent(a.pid)) {
+      kill(a.pid, SIGTERM);
+      ++running;
+    }
   }
   absl::Time deadline = absl::Now() + absl::Seconds(3);
   for (const AgentRecord& a : s.agents) {
     while (a.pid > 0 && ProcessIsAgent(a.pid) && absl::Now() < deadline) usleep(20000);
     if (a.pid > 0 && ProcessIsAgent(a.pid)) kill(a.pid, SIGKILL);
   }
+  return running;
 }
 
+// What TearDown found and removed, for `polder lab down` to report.
+struct TornDown {
+  bool had_state = false;    // the lab's state file was there
+  absl::Status state_error;  // it was there but could not be read back
+  std::string netns_prefix;
+  int agents_stopped = 0;
+  int processes_killed = 0;  // others still running in the namespaces
+  std::vector<std::string> namespaces_removed;
+  std::vector<std::string> namespaces_left;  // `ip netns del` failed
+  absl::Status list_error;  // `ip netns list` failed: namespaces were not looked for
+};
+
 // Removes every namespace whose name starts with the lab's prefix, after
-// killing what still runs inside (listeners of an interrupted probe).
-int TearDown(const std::string& name, const std::string& ns_prefix) {
-  absl::StatusOr<LabState> state = ReadState(name);
-  std::string prefix = LabNetnsPrefix(state.ok() ? state->ns_prefix : ns_prefix, name);
-  if (state.ok()) StopAgents(*state);
-  int failures = 0;
+// killing what still runs inside (listeners of an interrupted probe), and the
+// lab's directory. A state file that cannot be read back does not stop it:
+// the namespaces are found by the prefix given on the command line instead.
+TornDown TearDown(const std::string& name, const std::string& ns_prefix) {
+  TornDown out;
+  absl::StatusOr<LabState> state = ReadLabState(name);
+  out.had_state = state.ok() || !absl::IsNotFound(state.status());
+  if (!state.ok() && out.had_state) out.state_error = state.status();
+  out.netns_prefix = LabNetnsPrefix(state.ok() ? state->ns_prefix : ns_prefix, name);
+  if (state.ok()) out.agents_stopped = StopAgents(*state);
   absl::StatusOr<std::string> list = RunCommand({"ip", "netns", "list"});
-  if (list.ok()) {
-    for (absl::string_view line : absl::StrSplit(*list, '\n', absl::SkipEmpty())) {
-      std::string ns(line.substr(0, line.find(' ')));
-      if (!absl::StartsWith(ns, prefix)) continue;
-      if (auto pids = RunCommand({"ip", "netns", "pids", ns}); pids.ok()) {
-        for (absl::string_view p : absl::StrSplit(*pids, '\n', absl::SkipEmpty())) {
-          int pid = 0;
-          if (absl::SimpleAtoi(p, &pid) && pid > 1 && pid != getpid()) kill(pid, SIGKILL);
+  if (!list.ok()) out.list_error = list.status();
+  for (absl::string_view line : absl::StrSplit(list.value_or(""), '\n', absl::SkipEmpty())) {
+    std::string ns(line.substr(0, line.find(' ')));
+    if (!absl::StartsWith(ns, out.netns_prefix)) continue;
+    if (auto pids = RunCommand({"ip", "netns", "pids", ns}); pids.ok()) {
+      for (absl::string_view p : absl::StrSplit(*pids, '\n', absl::SkipEmpty())) {
+        int pid = 0;
+        if (absl::SimpleAtoi(p, &pid) && pid > 1 && pid != getpid() && kill(pid, SIGKILL) == 0) {
+          ++out.processes_killed;
         }
       }
-      if (!RunCommand({"ip", "netns", "del", ns}).ok()) ++failures;
     }
+    (RunCommand({"ip", "netns", "del", ns}).ok() ? out.namespaces_removed : out.namespaces_left)
+        .push_back(ns);
   }
   std::error_code ec;
   fs::remove_all(LabDir(name), ec);
-  return failures;
+  return out;
 }
 
 bool ValidLabName(const std::string& name) {
@@ -198,17 +206,19 @@ bool ValidLabName(const std::string& name) {
   return std::regex_match(name, re);
 }
 
-int RunUp(const LabArgs& args) {
-  Loaded loaded = LoadOrReport(args.dir, args.now);
-  if (!loaded.result) return loaded.exit_code;
-  const Policy& policy = loaded.result->policy;
-  if (fs::exists(StatePath(args.name))) {
-    std::cerr << "polder lab: lab `" << args.name << "` is up; run `polder lab down` first\n";
-    return kExitCannotRun;
+absl::StatusOr<int> RunUp(const LabArgs& args) {
+  absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(args.dir, args.now);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return kExitFindings;  // its errors are printed, as `polder check` would
+  const Policy& policy = (*loaded)->policy;
+  std::error_code ec;
+  if (fs::exists(LabStatePath(args.name), ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lab `", args.name, "` is up; run `polder lab down` first"));
   }
   LabState s;
   s.name = args.name;
-  s.policy_dir = fs::absolute(args.dir).string();
+  s.policy_dir = fs::absolute(args.dir, ec).string();
   s.ns_prefix = args.ns_prefix;
   s.apply = args.no_agents ? "none" : args.apply_with_nft ? "nft" : "agent";
   std::string prefix = LabNetnsPrefix(args.ns_prefix, args.name);
@@ -217,17 +227,17 @@ int RunUp(const LabArgs& args) {
   for (size_t i = 0; i < s.endpoints.size(); ++i) s.endpoints[i].netns = absl::StrCat(prefix, i);
   std::string agent = args.agent.empty() ? DefaultAgentPath() : args.agent;
   if (s.apply == "agent" && access(agent.c_str(), X_OK) != 0) {
-    std::cerr << "polder lab: no agent at " << agent << " (give --agent PATH)\n";
-    return kExitCannotRun;
+    return absl::NotFoundError(absl::StrCat("no agent at ", agent, " (give --agent PATH)"));
   }
-  std::error_code ec;
   fs::create_directories(LabDir(s.name), ec);
-  absl::Status st = WriteState(s);
+  absl::Status st = WriteLabState(s);
   if (st.ok()) st = BuildNetwork(s);
   if (st.ok()) st = WriteRulesets(policy, LabDir(s.name) + "/rulesets");
   if (st.ok()) st = StartEnforcement(s, agent);
-  if (st.ok()) st = WriteState(s);
+  if (st.ok()) st = WriteLabState(s);
   if (!st.ok()) {
+    // 1, not 2: the policy and the options were fine, the machine refused part of the lab
+    // (a namespace, a ruleset, an agent), and what was built is torn down again.
     std::cerr << "polder lab up: " << st.message() << "\n";
     TearDown(s.name, s.ns_prefix);
     return kExitFindings;
@@ -242,10 +252,40 @@ int RunUp(const LabArgs& args) {
   return kExitOk;
 }
 
-int RunDown(const LabArgs& args) {
-  int failures = TearDown(args.name, args.ns_prefix);
-  if (failures) {
-    std::cerr << "polder lab down: " << failures << " namespaces could not be removed\n";
+// "3 namespaces (a, b, c)", "1 agent", "no processes".
+std::string Counted(size_t n, const char* one, const char* many,
+                    const std::vector<std::string>& names = {}) {
+  if (n == 0) return absl::StrCat("no ", many);
+  std::string out = absl::StrCat(n, " ", n == 1 ? one : many);
+  if (!names.empty()) absl::StrAppend(&out, " (", absl::StrJoin(names, ", "), ")");
+  return out;
+}
+
+absl::StatusOr<int> RunDown(const LabArgs& args) {
+  TornDown down = TearDown(args.name, args.ns_prefix);
+  if (!down.state_error.ok()) {
+    std::cerr << "polder lab down: " << down.state_error.message()
+              << "; removing the namespaces starting " << down.netns_prefix << " anyway\n";
+  }
+  if (!down.list_error.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot list network namespaces: ", down.list_error.message()));
+  }
+  if (!down.had_state && down.namespaces_removed.empty() && down.namespaces_left.empty()) {
+    std::cout << "lab " << args.name << ": nothing to remove (no state in " << LabDir(args.name)
+              << ", no namespace starting " << down.netns_prefix << ")\n";
+    return kExitOk;
+  }
+  std::cout << "lab " << args.name << " is down: removed "
+            << Counted(down.namespaces_removed.size(), "namespace", "namespaces",
+                       down.namespaces_removed)
+            << ", stopped " << Counted(down.agents_stopped, "agent", "agents") << ", killed "
+            << Counted(down.processes_killed, "other process", "other processes") << "\n";
+  if (!down.namespaces_left.empty()) {
+    std::cerr << "polder lab down: "
+              << Counted(down.namespaces_left.size(), "namespace", "namespaces",
+                         down.namespaces_left)
+              << " could not be removed\n";
     return kExitFindings;
   }
   return kExitOk;
@@ -414,15 +454,14 @@ void PrintJson(const LabState& s, const std::vector<ProbeRow>& rows) {
   std::cout << j.dump(2) << "\n";
 }
 
-int RunProbe(const LabArgs& args) {
-  absl::StatusOr<LabState> state = ReadState(args.name);
-  if (!state.ok()) {
-    std::cerr << "polder lab probe: " << state.status().message() << "\n";
-    return kExitCannotRun;
-  }
-  Loaded loaded = LoadOrReport(args.dir.empty() ? state->policy_dir : args.dir, args.now);
-  if (!loaded.result) return kExitCannotRun;  // 1 means the probes disagree
-  const Policy& policy = loaded.result->policy;
+absl::StatusOr<int> RunProbe(const LabArgs& args) {
+  absl::StatusOr<LabState> state = ReadLabState(args.name);
+  if (!state.ok()) return state.status();
+  absl::StatusOr<std::optional<LoadResult>> loaded =
+      LoadOrReport(args.dir.empty() ? state->policy_dir : args.dir, args.now);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return kExitCannotRun;  // its errors are printed; 1 means the probes disagree
+  const Policy& policy = (*loaded)->policy;
   std::vector<ProbePort> ports = PlanPorts(policy);
   std::vector<ProbeRow> rows = PlanProbes(policy, *state, ports);
   absl::StatusOr<std::vector<NetnsChild>> listeners = StartListeners(*state, ports);
@@ -435,10 +474,7 @@ int RunProbe(const LabArgs& args) {
     }
     for (NetnsChild& c : *listeners) WaitChild(c.pid, absl::Now() + absl::Seconds(5));
   }
-  if (!st.ok()) {
-    std::cerr << "polder lab probe: " << st.message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!st.ok()) return st;
   if (args.format == "json") {
     PrintJson(*state, rows);
   } else {
@@ -462,7 +498,7 @@ void AddCommon(CLI::App* cmd, LabArgs* args, bool dir_required) {
 
 }  // namespace
 
-void AddLabCommands(CLI::App& app) {
+void AddLabCommands(CLI::App& app, ChosenCommand& chosen) {
   CLI::App* lab = app.add_subcommand("lab", "Bring a policy up in network namespaces and probe it");
   lab->require_subcommand(1);
 
@@ -477,7 +513,7 @@ void AddLabCommands(CLI::App& app) {
                "Only build the namespaces and rulesets; agents are started by someone else "
                "(e.g. under polder-controller)")
       ->excludes("--apply-with-nft");
-  up->callback([up_args] { throw CLI::RuntimeError(RunUp(*up_args)); });
+  OnChosen(up, chosen, [up_args] { return RunUp(*up_args); });
 
   auto probe_args = std::make_shared<LabArgs>();
   CLI::App* probe = lab->add_subcommand("probe", "Probe every path and compare with the policy");
@@ -487,12 +523,12 @@ void AddLabCommands(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}));
   probe->add_option("--timeout-ms", probe_args->timeout_ms, "Per-probe timeout")
       ->check(CLI::Range(50, 10000));
-  probe->callback([probe_args] { throw CLI::RuntimeError(RunProbe(*probe_args)); });
+  OnChosen(probe, chosen, [probe_args] { return RunProbe(*probe_args); });
 
   auto down_args = std::make_shared<LabArgs>();
   CLI::App* down = lab->add_subcommand("down", "Stop agents and remove the lab's namespaces");
   AddCommon(down, down_args.get(), false);
-  down->callback([down_args] { throw CLI::RuntimeError(RunDown(*down_args)); });
+  OnChosen(down, chosen, [down_args] { return RunDown(*down_args); });
 }
 
 }  // namespace polder::cli

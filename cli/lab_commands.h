@@ -7,9 +7,10 @@
 #pragma once
 
 #include "CLI/CLI.hpp"
+#include "cli/cli_common.h"
 
 namespace polder::cli {
 
-void AddLabCommands(CLI::App& app);
+void AddLabCommands(CLI::App& app, ChosenCommand& chosen);
 
 }  // namespace polder::cli

@@ -5,25 +5,21 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/cli_common.h"
+#include "compiler/model/verdict.h"
 #include "compiler/render/graph_export.h"
 #include "compiler/verify/invariants.h"
 #include "compiler/verify/policy_diff.h"
-#include "compiler/model/verdict.h"
 #include "compiler/verify/zone_graph.h"
 
 namespace polder::cli {
 namespace {
 
-// Thrown out of a command body to finish with a usage error (exit 2).
-struct UsageError {
-  std::string message;
-};
-
 // A zone or host name, as a zone.
-ZoneId ZoneNamed(const Policy& policy, const std::string& name) {
+absl::StatusOr<ZoneId> ZoneNamed(const Policy& policy, const std::string& name) {
   if (auto z = policy.FindZone(name)) return *z;
   if (auto h = policy.FindHost(name)) return policy.hosts[*h].zone;
-  throw UsageError{absl::StrCat("`", name, "` is neither a zone nor a host of the policy")};
+  return absl::NotFoundError(
+      absl::StrCat("`", name, "` is neither a zone nor a host of the policy"));
 }
 
 // Up to two addresses per family of the zone that no host has (within a few
@@ -49,11 +45,11 @@ std::vector<Address> ZoneAddresses(const Policy& policy, const Zone& zone) {
 
 // The addresses --from/--to may stand for: a literal address, a host's
 // addresses, or representative addresses of a zone.
-std::vector<Address> AddressesNamed(const Policy& policy, const std::string& text) {
-  if (auto a = Address::Parse(text); a.ok()) return {*a};
+absl::StatusOr<std::vector<Address>> AddressesNamed(const Policy& policy, const std::string& text) {
+  if (auto a = Address::Parse(text); a.ok()) return std::vector<Address>{*a};
   if (auto h = policy.FindHost(text)) return policy.hosts[*h].addresses;
   auto z = policy.FindZone(text);
-  if (!z) throw UsageError{absl::StrCat("`", text, "` is not an address, host or zone")};
+  if (!z) return absl::NotFoundError(absl::StrCat("`", text, "` is not an address, host or zone"));
   return ZoneAddresses(policy, policy.zones[*z]);
 }
 
@@ -64,29 +60,34 @@ void NotePick(const Policy& policy, const std::string& text, const Address& a, s
                                                " as a representative address of zone ", text, "\n");
 }
 
-Connection ParseConnection(const Policy& policy, const std::string& from, const std::string& to,
-                           const std::string& port, std::string& note) {
+absl::StatusOr<Connection> ParseConnection(const Policy& policy, const std::string& from,
+                                           const std::string& to, const std::string& port,
+                                           std::string& note) {
   absl::StatusOr<ServicePort> sp = ServicePort::Parse(port);
-  if (!sp.ok()) throw UsageError{absl::StrCat("--port: ", sp.status().message())};
+  if (!sp.ok()) return absl::InvalidArgumentError(absl::StrCat("--port: ", sp.status().message()));
   if (sp->protocol == Protocol::kAny || sp->lo != sp->hi) {
-    throw UsageError{absl::StrCat("--port `", port,
-                                  "`: name one protocol and one port or type, "
-                                  "e.g. tcp/5432, udp/53 or icmp/echo-request")};
+    return absl::InvalidArgumentError(absl::StrCat("--port `", port,
+                                                   "`: name one protocol and one port or type, "
+                                                   "e.g. tcp/5432, udp/53 or icmp/echo-request"));
   }
+  absl::StatusOr<std::vector<Address>> sources = AddressesNamed(policy, from);
+  if (!sources.ok()) return sources.status();
+  absl::StatusOr<std::vector<Address>> destinations = AddressesNamed(policy, to);
+  if (!destinations.ok()) return destinations.status();
   // One host or one address on both ends is loopback; a zone on both ends means two of its
   // addresses. The ends share an address family: a connection joins two IPv4 or two IPv6.
   bool same_end = from == to && !policy.FindZone(from);
-  for (const Address& s : AddressesNamed(policy, from)) {
-    for (const Address& d : AddressesNamed(policy, to)) {
+  for (const Address& s : *sources) {
+    for (const Address& d : *destinations) {
       if (s.family != d.family || (s == d && !same_end)) continue;
       NotePick(policy, from, s, note);
       NotePick(policy, to, d, note);
       return Connection{s, d, sp->protocol, sp->lo};
     }
   }
-  throw UsageError{absl::StrCat("`", from, "` and `", to,
-                                "` share no address family; a connection joins two IPv4 or two "
-                                "IPv6 addresses")};
+  return absl::InvalidArgumentError(
+      absl::StrCat("`", from, "` and `", to,
+                   "` share no address family; a connection joins two IPv4 or two IPv6 addresses"));
 }
 
 std::string FlowLine(const Policy& policy, FlowId f, const char* role) {
@@ -100,13 +101,19 @@ std::string ZoneOf(const Policy& policy, std::optional<ZoneId> z) {
   return z ? policy.zones[*z].name : "no zone";
 }
 
-int RunExplain(const std::string& dir, const std::string& now, const std::string& from,
-               const std::string& to, const std::string& port) {
-  Loaded loaded = LoadOrReport(dir, now);
-  if (!loaded.result) return kExitCannotRun;  // 1 is an answer here
-  const Policy& policy = loaded.result->policy;
+// For reach, explain, graph and diff, 1 is an answer (not reachable, denied, changed): a policy
+// with errors, already printed, leaves them unable to answer (2).
+absl::StatusOr<int> RunExplain(const std::string& dir, const std::string& now,
+                               const std::string& from, const std::string& to,
+                               const std::string& port) {
+  absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(dir, now);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return kExitCannotRun;
+  const Policy& policy = (*loaded)->policy;
   std::string note;
-  Connection c = ParseConnection(policy, from, to, port, note);
+  absl::StatusOr<Connection> parsed = ParseConnection(policy, from, to, port, note);
+  if (!parsed.ok()) return parsed.status();
+  const Connection& c = *parsed;
   if (c.source == c.destination) {
     std::cout << note << c.source.ToString() << " -> itself " << port
               << ": ALLOWED\n  loopback: a host's connections to itself never leave it and are "
@@ -127,18 +134,23 @@ int RunExplain(const std::string& dir, const std::string& now, const std::string
   return v.allowed ? kExitOk : kExitFindings;
 }
 
-int RunReach(const std::string& dir, const std::string& now, const std::string& from,
-             const std::string& to) {
-  Loaded loaded = LoadOrReport(dir, now);
-  if (!loaded.result) return kExitCannotRun;  // 1 is an answer here
-  const Policy& policy = loaded.result->policy;
-  ZoneId a = ZoneNamed(policy, from), b = ZoneNamed(policy, to);
+absl::StatusOr<int> RunReach(const std::string& dir, const std::string& now,
+                             const std::string& from, const std::string& to) {
+  absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(dir, now);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return kExitCannotRun;
+  const Policy& policy = (*loaded)->policy;
+  absl::StatusOr<ZoneId> from_zone = ZoneNamed(policy, from);
+  if (!from_zone.ok()) return from_zone.status();
+  absl::StatusOr<ZoneId> to_zone = ZoneNamed(policy, to);
+  if (!to_zone.ok()) return to_zone.status();
+  ZoneId a = *from_zone, b = *to_zone;
   // The zone graph (spec §6) is the unit of reach; say so when a host was named, since a flow
   // to another host of the zone makes the zone reachable but not necessarily this host.
-  for (const std::string& name : {from, to}) {
+  for (const auto& [name, zone] : {std::pair{from, a}, std::pair{to, b}}) {
     if (policy.FindZone(name)) continue;
     std::cout << "note: reach answers for zones: host `" << name << "` stands for its zone `"
-              << policy.zones[ZoneNamed(policy, name)].name
+              << policy.zones[zone].name
               << "`; `polder explain` answers for the host and one port\n";
   }
   ZoneGraph graph = BuildZoneGraph(policy);
@@ -162,10 +174,12 @@ int RunReach(const std::string& dir, const std::string& now, const std::string& 
   return kExitOk;
 }
 
-int RunGraph(const std::string& dir, const std::string& now, const std::string& format) {
-  Loaded loaded = LoadOrReport(dir, now);
-  if (!loaded.result) return kExitCannotRun;  // 1 is an answer here
-  const Policy& policy = loaded.result->policy;
+absl::StatusOr<int> RunGraph(const std::string& dir, const std::string& now,
+                             const std::string& format) {
+  absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(dir, now);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return kExitCannotRun;
+  const Policy& policy = (*loaded)->policy;
   ZoneGraph graph = BuildZoneGraph(policy);
   DiagnosticList violations;
   CheckInvariants(policy, graph, violations);
@@ -174,33 +188,24 @@ int RunGraph(const std::string& dir, const std::string& now, const std::string& 
   return kExitOk;
 }
 
-int RunDiff(const std::string& old_dir, const std::string& new_dir, const std::string& now,
-            size_t max_pairs) {
-  Loaded before = LoadOrReport(old_dir, now);
-  if (!before.result) return kExitCannotRun;  // 1 is an answer here
-  Loaded after = LoadOrReport(new_dir, now);
-  if (!after.result) return kExitCannotRun;
-  const Policy& p0 = before.result->policy;
-  const Policy& p1 = after.result->policy;
+absl::StatusOr<int> RunDiff(const std::string& old_dir, const std::string& new_dir,
+                            const std::string& now, size_t max_pairs) {
+  absl::StatusOr<std::optional<LoadResult>> before = LoadOrReport(old_dir, now);
+  if (!before.ok()) return before.status();
+  if (!*before) return kExitCannotRun;
+  absl::StatusOr<std::optional<LoadResult>> after = LoadOrReport(new_dir, now);
+  if (!after.ok()) return after.status();
+  if (!*after) return kExitCannotRun;
+  const Policy& p0 = (*before)->policy;
+  const Policy& p1 = (*after)->policy;
   PolicyDiff diff = DiffPolicies(p0, BuildZoneGraph(p0), p1, BuildZoneGraph(p1));
   std::cout << FormatDiff(diff, max_pairs);
   return diff.Empty() ? kExitOk : kExitFindings;
 }
 
-// Runs a command body, turning usage errors into exit status 2.
-template <typename F>
-int Guard(F&& body) {
-  try {
-    return body();
-  } catch (const UsageError& e) {
-    std::cerr << "polder: " << e.message << "\n";
-    return kExitCannotRun;
-  }
-}
-
 }  // namespace
 
-void AddVerifyCommands(CLI::App& app) {
+void AddVerifyCommands(CLI::App& app, ChosenCommand& chosen) {
   struct Args {
     std::string dir, dir2, now, from, to, port, format = "dot";
     size_t max_pairs = 200;
@@ -213,10 +218,7 @@ void AddVerifyCommands(CLI::App& app) {
   reach->add_option("--from", args->from, "Zone or host")->required();
   reach->add_option("--to", args->to, "Zone or host")->required();
   reach->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
-  reach->callback([args] {
-    throw CLI::RuntimeError(
-        Guard([&] { return RunReach(args->dir, args->now, args->from, args->to); }));
-  });
+  OnChosen(reach, chosen, [args] { return RunReach(args->dir, args->now, args->from, args->to); });
 
   CLI::App* explain = app.add_subcommand(
       "explain", "The verdict for one connection and the flows or denies that decide it");
@@ -225,19 +227,15 @@ void AddVerifyCommands(CLI::App& app) {
   explain->add_option("--to", args->to, "Destination address, host or zone")->required();
   explain->add_option("--port", args->port, "e.g. tcp/5432, udp/53, icmp/echo-request")->required();
   explain->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
-  explain->callback([args] {
-    throw CLI::RuntimeError(
-        Guard([&] { return RunExplain(args->dir, args->now, args->from, args->to, args->port); }));
-  });
+  OnChosen(explain, chosen,
+           [args] { return RunExplain(args->dir, args->now, args->from, args->to, args->port); });
 
   CLI::App* graph = app.add_subcommand("graph", "Print the zone graph (Graphviz dot or JSON)");
   graph->add_option("DIR", args->dir, "Policy directory")->required();
   graph->add_option("--format", args->format, "dot (default) or json")
       ->check(CLI::IsMember({"dot", "json"}));
   graph->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
-  graph->callback([args] {
-    throw CLI::RuntimeError(Guard([&] { return RunGraph(args->dir, args->now, args->format); }));
-  });
+  OnChosen(graph, chosen, [args] { return RunGraph(args->dir, args->now, args->format); });
 
   CLI::App* diff = app.add_subcommand(
       "diff", "Edges and zone pairs that become (un)reachable between two policy revisions");
@@ -246,10 +244,8 @@ void AddVerifyCommands(CLI::App& app) {
   diff->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
   diff->add_option("--max-pairs", args->max_pairs,
                    "Show at most this many reachability changes (default 200)");
-  diff->callback([args] {
-    throw CLI::RuntimeError(
-        Guard([&] { return RunDiff(args->dir, args->dir2, args->now, args->max_pairs); }));
-  });
+  OnChosen(diff, chosen,
+           [args] { return RunDiff(args->dir, args->dir2, args->now, args->max_pairs); });
 }
 
 }  // namespace polder::cli

@@ -4,9 +4,10 @@
 #pragma once
 
 #include "CLI/CLI.hpp"
+#include "cli/cli_common.h"
 
 namespace polder::cli {
 
-void AddVerifyCommands(CLI::App& app);
+void AddVerifyCommands(CLI::App& app, ChosenCommand& chosen);
 
 }  // namespace polder::cli

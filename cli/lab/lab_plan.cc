@@ -1,14 +1,17 @@
 #include "cli/lab/lab_plan.h"
-#include "wire/sha256.h"
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <limits>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "compiler/model/revision.h"
 #include "nlohmann/json.hpp"
+#include "wire/sha256.h"
 
 namespace polder::cli {
 namespace {
@@ -183,32 +186,146 @@ std::string StateToJson(const LabState& s) {
   return j.dump(2) + "\n";
 }
 
-absl::StatusOr<LabState> StateFromJson(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return absl::DataLossError("lab state is not JSON");
-  LabState s;
-  s.name = j.value("name", "");
-  s.policy_dir = j.value("policy_dir", "");
-  s.ns_prefix = j.value("ns_prefix", "");
-  s.bridge_netns = j.value("bridge_netns", "");
-  s.apply = j.value("apply", "agent");
-  for (const auto& e : j.value("endpoints", nlohmann::json::array())) {
-    LabEndpoint ep{e.value("name", ""),
-                   e.value("managed", false),
-                   e.value("zone", ""),
-                   {},
-                   e.value("netns", "")};
-    for (const auto& a : e.value("addresses", nlohmann::json::array())) {
-      auto addr = Address::Parse(a.get<std::string>());
-      if (!addr.ok()) return addr.status();
-      ep.addresses.push_back(*addr);
-    }
-    s.endpoints.push_back(std::move(ep));
+namespace {
+
+// Reading the state file never throws: nlohmann's value() and get() do on a
+// value of the wrong type, and a corrupt file must not abort `polder lab down`.
+// A missing key keeps its default, as in a state file of an older polder.
+using Json = nlohmann::json;
+
+absl::Status WrongType(const std::string& where, const char* want) {
+  return absl::DataLossError(absl::StrCat("`", where, "` is not ", want));
+}
+
+absl::Status ReadString(const Json& object, const char* key, const std::string& where,
+                        std::string& out) {
+  auto it = object.find(key);
+  if (it == object.end()) return absl::OkStatus();
+  if (!it->is_string()) return WrongType(absl::StrCat(where, key), "a string");
+  out = it->get_ref<const std::string&>();
+  return absl::OkStatus();
+}
+
+absl::Status ReadBool(const Json& object, const char* key, const std::string& where, bool& out) {
+  auto it = object.find(key);
+  if (it == object.end()) return absl::OkStatus();
+  if (!it->is_boolean()) return WrongType(absl::StrCat(where, key), "true or false");
+  out = it->get<bool>();
+  return absl::OkStatus();
+}
+
+absl::Status ReadPid(const Json& object, const char* key, const std::string& where, int& out) {
+  auto it = object.find(key);
+  if (it == object.end()) return absl::OkStatus();
+  if (!it->is_number_integer() || it->get<int64_t>() < 0 ||
+      it->get<int64_t>() > std::numeric_limits<int>::max()) {
+    return WrongType(absl::StrCat(where, key), "a process id");
   }
-  for (const auto& a : j.value("agents", nlohmann::json::array())) {
-    s.agents.push_back({a.value("host", ""), a.value("pid", 0)});
+  out = static_cast<int>(it->get<int64_t>());
+  return absl::OkStatus();
+}
+
+// The array at `key` (an empty one when absent), or an error when it is something else.
+absl::StatusOr<const Json*> ReadArray(const Json& object, const char* key,
+                                      const std::string& where) {
+  static const Json* const kEmpty = new Json(Json::array());
+  auto it = object.find(key);
+  if (it == object.end()) return kEmpty;
+  if (!it->is_array()) return WrongType(absl::StrCat(where, key), "an array");
+  return &*it;
+}
+
+#define POLDER_RETURN_IF_ERROR(expr) \
+  do {                               \
+    absl::Status _st = (expr);       \
+    if (!_st.ok()) return _st;       \
+  } while (0)
+
+absl::StatusOr<LabEndpoint> EndpointFromJson(const Json& e, const std::string& where) {
+  if (!e.is_object()) return WrongType(where, "an object");
+  LabEndpoint ep;
+  std::string prefix = where + ".";
+  POLDER_RETURN_IF_ERROR(ReadString(e, "name", prefix, ep.name));
+  POLDER_RETURN_IF_ERROR(ReadBool(e, "managed", prefix, ep.managed));
+  POLDER_RETURN_IF_ERROR(ReadString(e, "zone", prefix, ep.zone));
+  POLDER_RETURN_IF_ERROR(ReadString(e, "netns", prefix, ep.netns));
+  absl::StatusOr<const Json*> addresses = ReadArray(e, "addresses", prefix);
+  if (!addresses.ok()) return addresses.status();
+  for (size_t i = 0; i < (*addresses)->size(); ++i) {
+    const Json& a = (**addresses)[i];
+    std::string at = absl::StrCat(prefix, "addresses[", i, "]");
+    if (!a.is_string()) return WrongType(at, "an address");
+    absl::StatusOr<Address> addr = Address::Parse(a.get_ref<const std::string&>());
+    if (!addr.ok())
+      return absl::DataLossError(absl::StrCat("`", at, "`: ", addr.status().message()));
+    ep.addresses.push_back(*addr);
+  }
+  return ep;
+}
+
+absl::StatusOr<AgentRecord> AgentFromJson(const Json& a, const std::string& where) {
+  if (!a.is_object()) return WrongType(where, "an object");
+  AgentRecord agent;
+  std::string prefix = where + ".";
+  POLDER_RETURN_IF_ERROR(ReadString(a, "host", prefix, agent.host));
+  POLDER_RETURN_IF_ERROR(ReadPid(a, "pid", prefix, agent.pid));
+  return agent;
+}
+
+}  // namespace
+
+absl::StatusOr<LabState> StateFromJson(const std::string& text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::DataLossError("not JSON (truncated?)");
+  if (!j.is_object()) return absl::DataLossError("not a JSON object");
+  LabState s;
+  s.apply = "agent";
+  POLDER_RETURN_IF_ERROR(ReadString(j, "name", "", s.name));
+  POLDER_RETURN_IF_ERROR(ReadString(j, "policy_dir", "", s.policy_dir));
+  POLDER_RETURN_IF_ERROR(ReadString(j, "ns_prefix", "", s.ns_prefix));
+  POLDER_RETURN_IF_ERROR(ReadString(j, "bridge_netns", "", s.bridge_netns));
+  POLDER_RETURN_IF_ERROR(ReadString(j, "apply", "", s.apply));
+  absl::StatusOr<const Json*> endpoints = ReadArray(j, "endpoints", "");
+  if (!endpoints.ok()) return endpoints.status();
+  for (size_t i = 0; i < (*endpoints)->size(); ++i) {
+    absl::StatusOr<LabEndpoint> e =
+        EndpointFromJson((**endpoints)[i], absl::StrCat("endpoints[", i, "]"));
+    if (!e.ok()) return e.status();
+    s.endpoints.push_back(std::move(*e));
+  }
+  absl::StatusOr<const Json*> agents = ReadArray(j, "agents", "");
+  if (!agents.ok()) return agents.status();
+  for (size_t i = 0; i < (*agents)->size(); ++i) {
+    absl::StatusOr<AgentRecord> a = AgentFromJson((**agents)[i], absl::StrCat("agents[", i, "]"));
+    if (!a.ok()) return a.status();
+    s.agents.push_back(std::move(*a));
   }
   return s;
+}
+
+std::string LabStatePath(const std::string& name) { return LabDir(name) + "/state.json"; }
+
+absl::StatusOr<LabState> ReadLabState(const std::string& name) {
+  std::string path = LabStatePath(name);
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("no lab `", name, "` (", path, ")"));
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read lab state ", path));
+  absl::StatusOr<LabState> state = StateFromJson(text.str());
+  if (!state.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("lab state ", path, " is corrupt: ", state.status().message()));
+  }
+  return state;
+}
+
+absl::Status WriteLabState(const LabState& state) {
+  std::string path = LabStatePath(state.name);
+  std::ofstream out(path, std::ios::trunc);
+  out << StateToJson(state);
+  return out.flush() ? absl::OkStatus()
+                     : absl::InternalError(absl::StrCat("cannot write lab state ", path));
 }
 
 }  // namespace polder::cli

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "compiler/model/policy.h"
 
@@ -67,6 +68,16 @@ std::string LabDir(const std::string& name);
 std::string LabNetnsPrefix(const std::string& ns_prefix, const std::string& name);
 
 std::string StateToJson(const LabState& state);
+// A wrong type or an unparsable address is an error saying where it is
+// (e.g. `endpoints[2].addresses[0]`); a missing key keeps its default.
 absl::StatusOr<LabState> StateFromJson(const std::string& text);
+
+// LabDir(name) + "/state.json".
+std::string LabStatePath(const std::string& name);
+// The state of lab `name`: NotFound when there is no state file, DataLoss
+// naming the file when it cannot be read back.
+absl::StatusOr<LabState> ReadLabState(const std::string& name);
+// Replaces the state file of lab `state.name` (its LabDir must exist).
+absl::Status WriteLabState(const LabState& state);
 
 }  // namespace polder::cli
