@@ -99,10 +99,11 @@ TEST(YamlReaderTest, TooManyNodesIsRefused) {
   EXPECT_EQ(o.code, "limit-exceeded");
 }
 
-TEST(YamlReaderTest, MillionNodeDefaultHolds) {
+TEST(YamlReaderTest, FourMillionNodeDefaultHolds) {
+  // Spec §10: more than 4,000,000 nodes is refused.
   std::string doc = "a: [";
-  doc.reserve(2'200'000);
-  for (int i = 0; i < 1'000'001; ++i) doc += "1,";
+  doc.reserve(8'200'000);
+  for (int i = 0; i < 4'000'001; ++i) doc += "1,";
   doc += "1]\n";
   Outcome o = Read(doc);
   EXPECT_FALSE(o.ok);
@@ -110,12 +111,12 @@ TEST(YamlReaderTest, MillionNodeDefaultHolds) {
 }
 
 TEST(YamlReaderTest, NestedAnchorsAreChargedForTheCopiesTheyKeep) {
-  // No alias at all, but every level keeps a copy of what it holds: 20 levels of a
-  // 60,000-item list would be 1.2 million nodes of copies.
+  // No alias at all, but every level keeps a copy of what it holds: 40 levels of a
+  // 101,000-item list would be 4.04 million nodes of copies.
   std::string doc = "x: ";
-  for (int level = 0; level < 20; ++level) doc += "&a" + std::to_string(level) + " [";
-  for (int i = 0; i < 60'000; ++i) doc += "1,";
-  doc += "1" + std::string(20, ']') + "\n";
+  for (int level = 0; level < 40; ++level) doc += "&a" + std::to_string(level) + " [";
+  for (int i = 0; i < 101'000; ++i) doc += "1,";
+  doc += "1" + std::string(40, ']') + "\n";
   Outcome o = Read(doc);
   EXPECT_FALSE(o.ok);
   EXPECT_EQ(o.code, "limit-exceeded");
@@ -123,10 +124,10 @@ TEST(YamlReaderTest, NestedAnchorsAreChargedForTheCopiesTheyKeep) {
 }
 
 TEST(YamlReaderTest, StopsWhenTheFilesBeforeItFillTheBudget) {
-  // The files before this one already hold 999,995 nodes: ten more are too many, and the
+  // The files before this one already hold 3,999,995 nodes: ten more are too many, and the
   // count this file publishes is what it had read when it stopped.
   std::atomic<size_t> published{0};
-  YamlBudget budget{0, &published, [] { return size_t{999'995}; }};
+  YamlBudget budget{0, &published, [] { return size_t{3'999'995}; }};
   DiagnosticList d;
   EXPECT_FALSE(ReadYaml("f.yaml", "a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n", {}, budget, d));
   ASSERT_FALSE(d.items().empty());
