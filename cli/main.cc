@@ -4,6 +4,8 @@
 #include "cli/check_command.h"
 #include "cli/cli_common.h"
 #include "cli/compile_commands.h"
+#include "cli/diff_command.h"
+#include "cli/explain_command.h"
 #include "cli/fleet_commands.h"
 #include "cli/lab_commands.h"
 #include "cli/verify_commands.h"
@@ -18,6 +20,8 @@ int main(int argc, char** argv) {
   polder::cli::AddCompileCommands(app, chosen);
   polder::cli::AddLabCommands(app, chosen);
   polder::cli::AddVerifyCommands(app, chosen);
+  polder::cli::AddExplainCommand(app, chosen);
+  polder::cli::AddDiffCommand(app, chosen);
   polder::cli::AddFleetCommands(app, chosen);
   return polder::cli::RunCommandLine(app, chosen, argc, argv);
 }

@@ -1,6 +1,7 @@
-// The verification subcommands of `polder` (spec §9): reach, explain, graph
-// and diff. They answer questions about a policy's zone graph and about
-// single connections, for people reviewing a change and for CI.
+// The zone-graph subcommands of `polder` (spec §9): reach and graph. They
+// answer questions about a policy's zone graph, for people reviewing a change
+// and for CI. `explain` and `diff` live in explain_command.h and
+// diff_command.h.
 #pragma once
 
 #include "CLI/CLI.hpp"
