@@ -165,12 +165,13 @@ absl::StatusOr<int> RunPkiInit(const std::string& dir, const std::vector<std::st
 }
 
 absl::StatusOr<int> RunPkiIssue(const std::string& dir, const std::string& host,
-                                const std::string& admin) {
+                                const std::string& admin, bool force) {
   if (host.empty() == admin.empty()) {
     return absl::InvalidArgumentError("give exactly one of --host NAME or --admin NAME");
   }
   auto out =
-      host.empty() ? polder::pki::IssueAdmin(dir, admin) : polder::pki::IssueAgent(dir, host);
+      host.empty() ? polder::pki::IssueAdmin(dir, admin, {}, force)
+                   : polder::pki::IssueAgent(dir, host, {}, force);
   if (!out.ok()) return out.status();
   std::cout << (host.empty() ? "admin" : "agent") << " certificate for "
             << (host.empty() ? admin : host) << " written to " << out->string()
@@ -211,7 +212,9 @@ void AddPki(CLI::App& app, ChosenCommand& chosen) {
   auto* h = issue->add_option("--host", *host, "Host name the agent runs for");
   auto* a = issue->add_option("--admin", *admin, "Name of the administrator");
   h->excludes(a);
-  OnChosen(issue, chosen, [=] { return RunPkiIssue(*idir, *host, *admin); });
+  auto force = std::make_shared<bool>(false);
+  issue->add_flag("--force", *force, "Replace an existing key and certificate");
+  OnChosen(issue, chosen, [=] { return RunPkiIssue(*idir, *host, *admin, *force); });
 }
 
 void AddQuarantine(CLI::App& app, ChosenCommand& chosen) {
@@ -255,8 +258,11 @@ nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
             ? nlohmann::ordered_json(FormatRfc3339(wire::FromTimestamp(h.last_report())))
             : nlohmann::ordered_json(nullptr);
     j["quarantined"] = h.quarantined();
+    // Spec §11: the agent's own claim, only when it differs from what the controller verified.
+    if (!h.reported_revision().empty()) j["reported_revision"] = h.reported_revision();
     out["hosts"].push_back(std::move(j));
   }
+  out["posture"] = nullptr;  // spec §11: the active posture; postures are not implemented yet
   return out;
 }
 
@@ -276,6 +282,10 @@ std::string StatusText(const v1::StatusResponse& status) {
                               : h.applied_revision().substr(0, 8);
     std::string note = h.quarantined() ? "quarantined" : "";
     if (!h.last_error().empty()) absl::StrAppend(&note, note.empty() ? "" : "; ", h.last_error());
+    if (!h.reported_revision().empty()) {
+      absl::StrAppend(&note, note.empty() ? "" : "; ", "agent claims ",
+                      h.reported_revision().substr(0, 8), " (unverified)");
+    }
     absl::StrAppend(
         &out,
         absl::StrFormat(

@@ -75,13 +75,16 @@ TEST(FleetCommandsTest, StatusJsonHasTheSpecShape) {
   h->set_desired_revision("abc");
   h->set_applied_revision("abc");
   h->mutable_last_report()->set_seconds(1795341600);  // 2026-11-22T10:00:00Z
-  r.add_hosts()->set_host("web-1");
+  auto* w = r.add_hosts();
+  w->set_host("web-1");
+  w->set_reported_revision("fff");
   EXPECT_EQ(StatusJson(r).dump(),
             R"({"revision":"abc","hosts":[)"
             R"({"host":"db-1","connected":true,"desired_revision":"abc","applied_revision":"abc",)"
             R"("drift":false,"last_report":"2026-11-22T10:00:00Z","quarantined":false},)"
             R"({"host":"web-1","connected":false,"desired_revision":"","applied_revision":"",)"
-            R"("drift":false,"last_report":null,"quarantined":false}]})");
+            R"("drift":false,"last_report":null,"quarantined":false,"reported_revision":"fff"}],)"
+            R"("posture":null})");
 }
 
 class FleetCommandsLoopbackTest : public ::testing::Test {

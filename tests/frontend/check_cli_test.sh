@@ -113,5 +113,11 @@ printf 'zones: [unterminated\n' >"$d/.#zones.yaml"
 printf 'not: policy\n' >"$d/.git/config.yml"
 expect "dot files skipped" 0 "no problems" "$polder" check "$d" --now $now
 
+# A certificate is not replaced by accident (the key would be lost and its agent locked out).
+"$polder" pki init "$work/pki" >/dev/null
+expect "pki issue" 0 "written to" "$polder" pki issue "$work/pki" --host web-1
+expect "pki issue again" 2 "give --force" "$polder" pki issue "$work/pki" --host web-1
+expect "pki issue --force" 0 "written to" "$polder" pki issue "$work/pki" --host web-1 --force
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
