@@ -4,9 +4,11 @@
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/strong_components.hpp>
 #include <map>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "wire/rfc3339.h"
 
 namespace polder {
 namespace {
@@ -71,6 +73,39 @@ void OneSidedPairs(const Policy& p, const ZoneGraph& g, const std::vector<std::v
   }
 }
 
+// How a flow is recognised across revisions: its declared name, or, for an
+// unnamed flow (named by its file:line, which moves with every edit above it),
+// what it connects.
+std::string FlowKey(const Policy& p, const Flow& f) {
+  if (f.name != f.location.FileLine()) return absl::StrCat("name:", f.name);
+  std::string key = f.action == Action::kDeny ? "deny:" : "allow:";
+  for (const Endpoint& e : f.from) absl::StrAppend(&key, p.EndpointName(e), ",");
+  absl::StrAppend(&key, ">");
+  for (const Endpoint& e : f.to) absl::StrAppend(&key, p.EndpointName(e), ",");
+  absl::StrAppend(&key, ":");
+  for (ServiceId s : f.services) absl::StrAppend(&key, p.services[s].name, ",");
+  return key;
+}
+
+std::string ExpiryText(const Flow& f) { return f.expires ? FormatRfc3339(*f.expires) : ""; }
+
+void DiffMetadata(const Policy& before, const Policy& after, PolicyDiff& diff) {
+  std::map<std::string, const Flow*> old_flows;
+  for (const Flow& f : before.flows) old_flows.emplace(FlowKey(before, f), &f);
+  for (const Flow& f : after.flows) {
+    auto it = old_flows.find(FlowKey(after, f));
+    if (it == old_flows.end()) continue;
+    const Flow& o = *it->second;
+    for (const auto& [field, was, now] : {std::tuple<const char*, std::string, std::string>{
+                                              "expires", ExpiryText(o), ExpiryText(f)},
+                                          {"owner", o.owner, f.owner},
+                                          {"ticket", o.ticket, f.ticket}}) {
+      if (was == now) continue;
+      diff.metadata.push_back({f.name, f.location.FileLine(), field, was, now});
+    }
+  }
+}
+
 std::string Citations(const std::vector<std::string>& flows) {
   return flows.empty() ? "" : absl::StrCat(" (", absl::StrJoin(flows, ", "), ")");
 }
@@ -122,11 +157,12 @@ PolicyDiff DiffPolicies(const Policy& before, const ZoneGraph& before_graph, con
   auto ra = TransitiveClosure(after_graph);
   OneSidedPairs(after, after_graph, ra, rb, MapZones(after, before), Change::kAdded, diff);
   OneSidedPairs(before, before_graph, rb, ra, MapZones(before, after), Change::kRemoved, diff);
+  DiffMetadata(before, after, diff);
   return diff;
 }
 
 std::string FormatDiff(const PolicyDiff& diff, size_t max_pairs) {
-  if (diff.Empty()) return "no change in reachability\n";
+  if (diff.Empty()) return "no change in reachability or flow metadata\n";
   std::string out;
   if (!diff.edges.empty()) absl::StrAppend(&out, "edges:\n");
   for (const EdgeChange& e : diff.edges) {
@@ -158,11 +194,17 @@ std::string FormatDiff(const PolicyDiff& diff, size_t max_pairs) {
                     " reachable from ", p.from, added ? " by " : "; it was by ",
                     PathToString(p.path), "\n");
   }
+  if (!diff.metadata.empty()) absl::StrAppend(&out, "flow metadata:\n");
+  for (const MetadataChange& m : diff.metadata) {
+    absl::StrAppend(&out, "  ~ ", m.location, "  flow `", m.flow, "` ", m.field, ": ",
+                    m.before.empty() ? "(none)" : m.before, " => ",
+                    m.after.empty() ? "(none)" : m.after, "\n");
+  }
   size_t added = 0;
   for (const PairChange& p : diff.pairs) added += p.change == Change::kAdded;
   absl::StrAppend(&out, diff.edges.size(), " edge changes; ", added,
                   " zone pairs became reachable, ", diff.pairs.size() - added,
-                  " became unreachable\n");
+                  " became unreachable; ", diff.metadata.size(), " flow metadata changes\n");
   return out;
 }
 

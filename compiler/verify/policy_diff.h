@@ -31,10 +31,20 @@ struct PairChange {
   std::vector<PathStep> path;  // a shortest path where it is reachable
 };
 
+// A flow present in both revisions (matched by name when it has one, else by
+// its from/to/services) whose expires, owner or ticket changed (spec §9).
+struct MetadataChange {
+  std::string flow;           // the flow's name in NEW
+  std::string location;       // file:line in NEW
+  std::string field;          // "expires", "owner" or "ticket"
+  std::string before, after;  // empty where unset
+};
+
 struct PolicyDiff {
   std::vector<EdgeChange> edges;
   std::vector<PairChange> pairs;
-  bool Empty() const { return edges.empty() && pairs.empty(); }
+  std::vector<MetadataChange> metadata;
+  bool Empty() const { return edges.empty() && pairs.empty() && metadata.empty(); }
 };
 
 PolicyDiff DiffPolicies(const Policy& before, const ZoneGraph& before_graph, const Policy& after,

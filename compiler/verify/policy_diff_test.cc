@@ -30,7 +30,7 @@ PolicyDiff Diff(const Policy& x, const Policy& y) {
 TEST(PolicyDiffTest, IdenticalPoliciesHaveNoDiff) {
   Policy p = Chain().Finish();
   EXPECT_TRUE(Diff(p, p).Empty());
-  EXPECT_EQ(FormatDiff(Diff(p, p)), "no change in reachability\n");
+  EXPECT_EQ(FormatDiff(Diff(p, p)), "no change in reachability or flow metadata\n");
 }
 
 TEST(PolicyDiffTest, OneNewFlowAddsAnEdgeAndTransitivePairs) {
@@ -68,6 +68,32 @@ TEST(PolicyDiffTest, NarrowedServicesAreAChangedEdge) {
   EXPECT_EQ(d.edges[0].services_before, "tcp/443");
   EXPECT_EQ(d.edges[0].services_after, "tcp/443, tcp/5432");
   EXPECT_TRUE(d.pairs.empty());
+}
+
+// Spec §9: a longer expiry with a new owner changes no reachability today but
+// is what a reviewer must see.
+TEST(PolicyDiffTest, ExpiryAndOwnerChangesAreReported) {
+  Policy before = Chain()
+                      .Flow({.from = {"b"},
+                             .to = {"c"},
+                             .name = "supplier",
+                             .expires = absl::FromUnixSeconds(1800000000)})
+                      .Finish();
+  Policy after = before;
+  after.flows[1].expires = absl::FromUnixSeconds(1800000000 + 3 * 365 * 86400);
+  after.flows[1].owner = "new-team";
+  PolicyDiff d = Diff(before, after);
+  EXPECT_TRUE(d.edges.empty());
+  EXPECT_TRUE(d.pairs.empty());
+  ASSERT_EQ(d.metadata.size(), 2u);
+  EXPECT_FALSE(d.Empty());
+  EXPECT_EQ(d.metadata[0].flow, "supplier");
+  EXPECT_EQ(d.metadata[0].field, "expires");
+  EXPECT_EQ(d.metadata[0].before, "2027-01-15T08:00:00Z");
+  EXPECT_EQ(d.metadata[1].field, "owner");
+  EXPECT_EQ(d.metadata[1].after, "new-team");
+  EXPECT_THAT(FormatDiff(d),
+              HasSubstr("~ flows.yaml:2  flow `supplier` owner: (none) => new-team"));
 }
 
 TEST(PolicyDiffTest, ClosureHandlesCyclesAndSelfLoops) {

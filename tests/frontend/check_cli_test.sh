@@ -103,6 +103,14 @@ expect "explain inside a zone" 1 "no active flow allows db -> db" \
 expect "explain picks the shared family" 0 "using 2001:db8:10:1::10 for host portal-1" \
   "$polder" explain "$src/policies/municipality" --from portal-1 --to 2001:db8:10:2::10 --port tcp/8443 --now $now
 
+# Spec §9: an expiry extension changes no reachability today, but diff reports it (exit 1).
+d=$(copy municipality)
+sed -i 's/expires: 2027-06-30T00:00:00Z/expires: 2030-06-30T00:00:00Z/' "$d/flows/public.yaml"
+expect "diff reports an expiry change" 1 "expires: 2027-06-30T00:00:00Z => 2030-06-30T00:00:00Z" \
+  "$polder" diff "$src/policies/municipality" "$d" --now $now
+expect "diff of a policy with itself" 0 "no change" \
+  "$polder" diff "$src/policies/municipality" "$src/policies/municipality" --now $now
+
 expect "billion laughs" 1 "[limit-exceeded]" timeout 5 "$polder" check "$work/laughs"
 
 # Spec §1: dot-directories and dot-files (a CI folder, an editor's lock file) are not policy.
