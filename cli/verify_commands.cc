@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cli/cli_common.h"
 #include "compiler/render/graph_export.h"
 #include "compiler/verify/invariants.h"
@@ -23,7 +24,8 @@ absl::StatusOr<ZoneId> ZoneNamed(const Policy& policy, const std::string& name) 
 // For reach and graph, 1 is an answer (not reachable): a policy with errors, already printed,
 // leaves them unable to answer (2).
 absl::StatusOr<int> RunReach(const std::string& dir, const std::string& now,
-                             const std::string& from, const std::string& to) {
+                             const std::string& from, const std::string& to,
+                             const std::vector<std::string>& services) {
   absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(dir, now);
   if (!loaded.ok()) return loaded.status();
   if (!*loaded) return kExitCannotRun;
@@ -41,15 +43,30 @@ absl::StatusOr<int> RunReach(const std::string& dir, const std::string& now,
               << policy.zones[zone].name
               << "`; `polder explain` answers for the host and one port\n";
   }
+  // --services S: only a path whose last edge carries every port of S answers (spec §9).
+  std::vector<ServiceId> service_ids;
+  for (const std::string& name : services) {
+    std::optional<ServiceId> id = policy.FindService(name);
+    if (!id) {
+      return absl::NotFoundError(absl::StrCat("`", name, "` is not a service of the policy"));
+    }
+    service_ids.push_back(*id);
+  }
+  ServiceSpace needed = SpaceOfServices(policy, service_ids);
+  std::string by = service_ids.empty() ? ""
+                                       : absl::StrCat(" by a path whose last edge carries ",
+                                                      absl::StrJoin(services, ", "));
   ZoneGraph graph = BuildZoneGraph(policy);
   std::vector<bool> target(graph.zone_count(), false);
   target[b] = true;
-  std::optional<ZonePath> path = ShortestPath(graph, a, target);
+  std::optional<ZonePath> path = ShortestPathEndingWith(
+      graph, a, target, [&](const ZoneEdge& e) { return e.services.Covers(needed); });
   if (!path) {
-    std::cout << policy.zones[b].name << " is not reachable from " << policy.zones[a].name << "\n";
+    std::cout << policy.zones[b].name << " is not reachable from " << policy.zones[a].name << by
+              << "\n";
     return kExitFindings;
   }
-  std::cout << policy.zones[b].name << " is reachable from " << policy.zones[a].name << " in "
+  std::cout << policy.zones[b].name << " is reachable from " << policy.zones[a].name << by << " in "
             << path->size() - 1 << (path->size() == 2 ? " edge" : " edges") << ":\n  "
             << policy.zones[a].name << "\n";
   for (size_t i = 1; i < path->size(); ++i) {
@@ -81,6 +98,7 @@ absl::StatusOr<int> RunGraph(const std::string& dir, const std::string& now,
 void AddVerifyCommands(CLI::App& app, ChosenCommand& chosen) {
   struct Args {
     std::string dir, dir2, now, from, to, port, format = "dot";
+    std::vector<std::string> services;  // reach --services
     size_t max_pairs = 200;
   };
   auto args = std::make_shared<Args>();
@@ -90,8 +108,13 @@ void AddVerifyCommands(CLI::App& app, ChosenCommand& chosen) {
   reach->add_option("DIR", args->dir, "Policy directory")->required();
   reach->add_option("--from", args->from, "Zone or host")->required();
   reach->add_option("--to", args->to, "Zone or host")->required();
+  reach
+      ->add_option("--services", args->services,
+                   "Only by a path whose last edge carries every port of these services")
+      ->delimiter(',');
   reach->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
-  OnChosen(reach, chosen, [args] { return RunReach(args->dir, args->now, args->from, args->to); });
+  OnChosen(reach, chosen,
+           [args] { return RunReach(args->dir, args->now, args->from, args->to, args->services); });
 
   CLI::App* graph = app.add_subcommand("graph", "Print the zone graph (Graphviz dot or JSON)");
   graph->add_option("DIR", args->dir, "Policy directory")->required();

@@ -194,6 +194,8 @@ class Generator {
           inv.from = {kInternet};
           inv.max = 10;
           break;
+        case InvariantKind::kReach:  // not generated (i % 4)
+          break;
       }
       p_.invariants.push_back(std::move(inv));
     }
@@ -305,6 +307,10 @@ std::string InvariantsYaml(const Policy& p) {
       case InvariantKind::kExposure:
         absl::StrAppend(&out, "    exposure: { from: ", ZoneNames(p, inv.from), ", max: ", inv.max,
                         " }\n");
+        break;
+      case InvariantKind::kReach:
+        absl::StrAppend(&out, "    reach: { from: ", ZoneNames(p, inv.from),
+                        ", to: ", ZoneNames(p, inv.to), " }\n");
         break;
     }
   }

@@ -124,7 +124,7 @@ const Case kCases[] = {
      "b.yaml:3:35: error: unknown zone `dbb` (did you mean `db`?) [unknown-ref]"},
     {"invariant_two_kinds",
      "invariants:\n  - name: x\n    no_path: {from: internet, to: db}\n    isolate: db\n",
-     "b.yaml:2:5: error: invariant `x` needs exactly one of no_path, isolate, via, exposure; it "
+     "b.yaml:2:5: error: invariant `x` needs exactly one of no_path, isolate, via, exposure, reach; it "
      "has no_path, isolate [parse-error]"},
     {"settings_bad_mode", "settings:\n  mode: block\n",
      "b.yaml:2:9: error: `mode` is enforce or audit, not `block` [parse-error]"},

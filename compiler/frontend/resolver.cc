@@ -22,8 +22,8 @@ const std::vector<std::string> kHostKeys = {"name", "addresses", "zone"};
 const std::vector<std::string> kServiceKeys = {"name", "ports"};
 const std::vector<std::string> kFlowKeys = {"name",    "action",  "from",   "to",    "services",
                                             "sources", "expires", "reason", "owner", "ticket"};
-const std::vector<std::string> kInvariantKeys = {"name",   "no_path", "isolate",
-                                                 "except", "via",     "exposure"};
+const std::vector<std::string> kInvariantKeys = {"name", "no_path",  "isolate", "except",
+                                                 "via",  "exposure", "reach"};
 const std::vector<std::string> kSettingsKeys = {"controller", "log_denied", "mode"};
 const std::vector<std::string> kControllerKeys = {"addresses", "port"};
 
@@ -579,7 +579,7 @@ class Resolver {
 
   bool ReadInvariantKind(YamlAccess& a, const YamlNode& n, Invariant& inv) {
     std::vector<std::string> kinds;
-    for (const char* k : {"no_path", "isolate", "via", "exposure"}) {
+    for (const char* k : {"no_path", "isolate", "via", "exposure", "reach"}) {
       if (a.Find(n, k)) kinds.push_back(k);
     }
     if (kinds.size() != 1) {
@@ -587,7 +587,7 @@ class Resolver {
           n, "parse-error",
           absl::StrCat("invariant `", inv.name,
                        "` needs exactly one of no_path, isolate, via, "
-                       "exposure",
+                       "exposure, reach",
                        kinds.empty() ? "" : absl::StrCat("; it has ", absl::StrJoin(kinds, ", "))));
       return false;
     }
@@ -605,6 +605,7 @@ class Resolver {
     }
     if (kinds[0] == "no_path") return ReadPathInvariant(a, body, InvariantKind::kNoPath, inv);
     if (kinds[0] == "via") return ReadPathInvariant(a, body, InvariantKind::kVia, inv);
+    if (kinds[0] == "reach") return ReadPathInvariant(a, body, InvariantKind::kReach, inv);
     inv.kind = InvariantKind::kExposure;
     if (!a.CheckMap(body, {"from", "max"}, "`exposure`")) return false;
     if (const YamlNode* from = a.Require(body, "from", "`exposure`"))
@@ -618,15 +619,24 @@ class Resolver {
   bool ReadPathInvariant(YamlAccess& a, const YamlNode& body, InvariantKind kind, Invariant& inv) {
     inv.kind = kind;
     bool via = kind == InvariantKind::kVia;
-    std::vector<std::string> keys = {"from", "to"};
+    bool reach = kind == InvariantKind::kReach;
+    std::vector<std::string> keys = {"from", "to", "services"};
     if (via) keys.push_back("through");
-    const char* what = via ? "`via`" : "`no_path`";
+    if (reach) keys.push_back("direct");
+    const char* what = via ? "`via`" : reach ? "`reach`" : "`no_path`";
     if (!a.CheckMap(body, keys, what)) return false;
     if (const YamlNode* from = a.Require(body, "from", what)) inv.from = ZoneList(a, *from, "from");
     if (const YamlNode* to = a.Require(body, "to", what)) inv.to = ZoneList(a, *to, "to");
     if (via) {
       if (const YamlNode* t = a.Require(body, "through", what))
         inv.through = ZoneList(a, *t, "through");
+    }
+    // `services` scopes the paths by their last edge (spec §6).
+    if (const YamlNode* services = a.Find(body, "services")) {
+      inv.services = ResolveServiceRefs(a, *services);
+    }
+    if (const YamlNode* direct = reach ? a.Find(body, "direct") : nullptr) {
+      inv.direct = a.Bool(*direct, "`direct`").value_or(false);
     }
     return true;
   }

@@ -78,16 +78,20 @@ struct Flow {
   bool active = true;
 };
 
-enum class InvariantKind : uint8_t { kNoPath, kIsolate, kVia, kExposure };
+enum class InvariantKind : uint8_t { kNoPath, kIsolate, kVia, kExposure, kReach };
 
 struct Invariant {
   std::string name;
   InvariantKind kind = InvariantKind::kNoPath;
-  std::vector<ZoneId> from;     // no_path, via, exposure
-  std::vector<ZoneId> to;       // no_path, via; isolate: the isolated zone
+  std::vector<ZoneId> from;     // no_path, via, exposure, reach
+  std::vector<ZoneId> to;       // no_path, via, reach; isolate: the isolated zone
   std::vector<ZoneId> through;  // via
   std::vector<ZoneId> except;   // isolate
   int max = 0;                  // exposure
+  // no_path, via: only paths whose last edge carries some port of these
+  // count; reach: the last edge must carry every port of them. Empty: any.
+  std::vector<ServiceId> services;
+  bool direct = false;  // reach: in one edge
   SourceLocation location;
 };
 

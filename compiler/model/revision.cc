@@ -51,9 +51,17 @@ std::string FlowLine(const Policy& p, const Flow& f) {
 }
 
 std::string InvariantLine(const Policy& p, const Invariant& inv) {
-  return absl::StrCat("invariant ", Quote(inv.name), " ", static_cast<int>(inv.kind), " ",
-                      ZoneNames(p, inv.from), " ", ZoneNames(p, inv.to), " ",
-                      ZoneNames(p, inv.through), " ", ZoneNames(p, inv.except), " ", inv.max);
+  std::string line =
+      absl::StrCat("invariant ", Quote(inv.name), " ", static_cast<int>(inv.kind), " ",
+                   ZoneNames(p, inv.from), " ", ZoneNames(p, inv.to), " ",
+                   ZoneNames(p, inv.through), " ", ZoneNames(p, inv.except), " ", inv.max);
+  // Only present when written, so that older policies keep their revisions.
+  if (!inv.services.empty()) {
+    absl::StrAppend(&line, " services ",
+                    SortedList(inv.services, [&](ServiceId s) { return p.services[s].name; }));
+  }
+  if (inv.direct) absl::StrAppend(&line, " direct");
+  return line;
 }
 
 std::string SettingsLine(const Settings& s) {

@@ -1,5 +1,8 @@
 #include "compiler/verify/invariants.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -37,14 +40,38 @@ void Report(const Policy& policy, const ZoneGraph& graph, const Invariant& inv,
   out.Add(std::move(d));
 }
 
+std::string ServiceNames(const Policy& policy, const std::vector<ServiceId>& services) {
+  std::vector<std::string> names;
+  for (ServiceId s : services) names.push_back(policy.services[s].name);
+  return absl::StrJoin(names, ", ");
+}
+
+// ", ending with an edge that carries ssh" for a service-scoped invariant.
+std::string ServicesClause(const Policy& policy, const Invariant& inv) {
+  if (inv.services.empty()) return "";
+  return absl::StrCat(" by a path whose last edge carries ", ServiceNames(policy, inv.services));
+}
+
+// A shortest counterexample path for no_path and via: with `services`, only
+// a path whose last edge allows some port of them counts (spec §6).
+std::optional<ZonePath> ScopedPath(const Policy& policy, const ZoneGraph& graph,
+                                   const Invariant& inv, ZoneId from,
+                                   const std::vector<bool>& targets,
+                                   const std::vector<bool>& blocked) {
+  if (inv.services.empty()) return ShortestPath(graph, from, targets, blocked);
+  ServiceSpace scope = SpaceOfServices(policy, inv.services);
+  return ShortestPathEndingWith(
+      graph, from, targets, [&](const ZoneEdge& e) { return e.services.Overlaps(scope); }, blocked);
+}
+
 void CheckNoPath(const Policy& policy, const ZoneGraph& graph, const Invariant& inv,
                  DiagnosticList& out) {
   std::vector<bool> targets = Mark(graph.zone_count(), inv.to);
   for (ZoneId from : inv.from) {
-    if (auto path = ShortestPath(graph, from, targets)) {
+    if (auto path = ScopedPath(policy, graph, inv, from, targets, {})) {
       Report(policy, graph, inv, *path,
              absl::StrCat(policy.zones[path->back()].name, " is reachable from ",
-                          policy.zones[from].name),
+                          policy.zones[from].name, ServicesClause(policy, inv)),
              out);
     }
   }
@@ -76,10 +103,11 @@ void CheckVia(const Policy& policy, const ZoneGraph& graph, const Invariant& inv
   std::vector<bool> targets = Mark(graph.zone_count(), inv.to);
   for (ZoneId from : inv.from) {
     if (blocked[from]) continue;
-    if (auto path = ShortestPath(graph, from, targets, blocked)) {
+    if (auto path = ScopedPath(policy, graph, inv, from, targets, blocked)) {
       Report(policy, graph, inv, *path,
              absl::StrCat(policy.zones[from].name, " reaches ", policy.zones[path->back()].name,
-                          " without passing through ", Names(policy, inv.through)),
+                          ServicesClause(policy, inv), " without passing through ",
+                          Names(policy, inv.through)),
              out);
     }
   }
@@ -88,7 +116,8 @@ void CheckVia(const Policy& policy, const ZoneGraph& graph, const Invariant& inv
 void CheckExposure(const Policy& policy, const ZoneGraph& graph, const Invariant& inv,
                    DiagnosticList& out) {
   std::vector<ExposureItem> items = Exposure(graph, inv.from);
-  if (static_cast<int>(items.size()) <= inv.max) return;
+  int64_t count = ExposureCount(items);
+  if (count <= inv.max) return;
   constexpr size_t kShown = 20;
   std::vector<std::string> shown;
   for (size_t i = 0; i < items.size() && i < kShown; ++i) {
@@ -102,15 +131,79 @@ void CheckExposure(const Policy& policy, const ZoneGraph& graph, const Invariant
   d.location = inv.location;
   d.invariant = inv.name;
   d.message = absl::StrCat("invariant `", inv.name, "` is violated: ", Names(policy, inv.from),
-                           " reaches ", items.size(),
-                           " (zone, protocol, port-range) triples in "
-                           "one edge, more than the maximum of ",
+                           " reaches ", count,
+                           " distinct (zone, protocol, port) in one edge (each port of a "
+                           "range and each ICMP type counts), more than the maximum of ",
                            inv.max, ": ", absl::StrJoin(shown, "; "),
                            ". Run `polder graph` to see which flows open them.");
   out.Add(std::move(d));
 }
 
+// Why `to` fails a reach invariant from `from`, or "" when it holds.
+std::string ReachFailure(const Policy& policy, const ZoneGraph& graph, const Invariant& inv,
+                         ZoneId from, ZoneId to) {
+  ServiceSpace needed = SpaceOfServices(policy, inv.services);
+  auto carries = [&](const ZoneEdge& e) { return e.services.Covers(needed); };
+  std::string services = ServiceNames(policy, inv.services);
+  if (inv.direct) {
+    const ZoneEdge* edge = graph.Edge(from, to);
+    if (!edge) return "not in one edge: no flow allows anything from the one to the other";
+    if (!carries(*edge)) {
+      return absl::StrCat("not in one edge: the edge carries ", edge->services.ToString(),
+                          ", not every port of ", services);
+    }
+    return "";
+  }
+  std::vector<bool> target(graph.zone_count(), false);
+  target[to] = true;
+  if (!ShortestPath(graph, from, target)) return "no path";
+  if (!inv.services.empty() && !ShortestPathEndingWith(graph, from, target, carries)) {
+    return absl::StrCat("no path whose last edge carries every port of ", services);
+  }
+  return "";
+}
+
+void CheckReach(const Policy& policy, const ZoneGraph& graph, const Invariant& inv,
+                DiagnosticList& out) {
+  std::vector<std::string> failures;
+  for (ZoneId from : inv.from) {
+    for (ZoneId to : inv.to) {
+      std::string why = ReachFailure(policy, graph, inv, from, to);
+      if (!why.empty()) {
+        failures.push_back(
+            absl::StrCat(policy.zones[from].name, " -> ", policy.zones[to].name, " (", why, ")"));
+      }
+    }
+  }
+  if (failures.empty()) return;
+  Diagnostic d;
+  d.severity = Severity::kError;
+  d.code = "invariant-violated";
+  d.location = inv.location;
+  d.invariant = inv.name;
+  d.message = absl::StrCat("invariant `", inv.name, "` is violated: ", failures.size(),
+                           failures.size() == 1 ? " pair does" : " pairs do",
+                           " not reach as required: ", absl::StrJoin(failures, "; "),
+                           ". Run `polder reach` for a pair to see what it reaches.");
+  out.Add(std::move(d));
+}
+
 }  // namespace
+
+int64_t PortCount(const ServicePort& port) {
+  if (port.protocol == Protocol::kAny) {
+    return 3 * int64_t{65535} + 2 * int64_t{256};
+  }
+  // ServiceSpace keeps tcp/udp/sctp port 0, which no connection uses.
+  int lo = IsIcmp(port.protocol) ? port.lo : std::max<int>(port.lo, 1);
+  return port.hi >= lo ? int64_t{port.hi} - lo + 1 : 0;
+}
+
+int64_t ExposureCount(const std::vector<ExposureItem>& items) {
+  int64_t count = 0;
+  for (const ExposureItem& item : items) count += PortCount(item.port);
+  return count;
+}
 
 std::vector<ExposureItem> Exposure(const ZoneGraph& graph, const std::vector<ZoneId>& from) {
   std::vector<ServiceSpace> reached(graph.zone_count());
@@ -144,6 +237,9 @@ void CheckInvariant(const Policy& policy, const ZoneGraph& graph, const Invarian
       break;
     case InvariantKind::kExposure:
       CheckExposure(policy, graph, inv, out);
+      break;
+    case InvariantKind::kReach:
+      CheckReach(policy, graph, inv, out);
       break;
   }
 }

@@ -11,6 +11,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using testing::PolicyBuilder;
 
 // internet -> dmz -> app -> db, office -> bastion -> db, office -> app.
@@ -103,6 +104,87 @@ TEST(InvariantsTest, ViaFindsThePathThatAvoidsTheWaypoint) {
   EXPECT_THAT(Check(ok.Finish()).items(), IsEmpty());
 }
 
+TEST(InvariantsTest, ExposureCountsEveryPort) {
+  PolicyBuilder b = Net();
+  b.Service("web", {"tcp/80", "tcp/443", "tcp/8000-8099"})
+      .Service("all-tcp", {"tcp/1-65535"})
+      .Service("ping", {"icmp/echo-request", "icmpv6"})
+      .Flow({.from = {"internet"}, .to = {"dmz"}, .services = {"web"}})
+      .Flow({.from = {"internet"}, .to = {"app"}, .services = {"any"}})
+      .Flow({.from = {"internet"}, .to = {"office"}, .services = {"all-tcp"}})
+      .Flow({.from = {"internet"}, .to = {"bastion"}, .services = {"ping"}});
+  Policy p = b.Finish();
+  ZoneGraph g = BuildZoneGraph(p);
+  std::vector<ZoneId> internet = b.Zones({"internet"});
+  // dmz: 1 + 1 + 100 (already had tcp/443); app: 3 x 65,535 + 2 x 256;
+  // office: 65,535 (port 0 does not count); bastion: 1 + 256.
+  EXPECT_EQ(ExposureCount(Exposure(g, internet)), 102 + 197117 + 65535 + 257);
+  EXPECT_EQ(PortCount(ServicePort{Protocol::kTcp, 0, 65535}), 65535);
+  EXPECT_EQ(PortCount(*ServicePort::Parse("icmp")), 256);
+  Invariant inv = Make(b, "small-surface", InvariantKind::kExposure, {"internet"}, {});
+  inv.max = 102 + 197117 + 65535 + 257;
+  p.invariants = {inv};
+  EXPECT_THAT(Check(p).items(), IsEmpty());
+  p.invariants[0].max -= 1;
+  DiagnosticList out = Check(p);
+  ASSERT_EQ(out.items().size(), 1u);
+  EXPECT_THAT(out.items()[0].message, HasSubstr("reaches 263011 distinct (zone, protocol, port)"));
+}
+
+TEST(InvariantsTest, ServiceScopedViaConcernsOnlyPathsEndingWithTheService) {
+  // office -> app (ssh) -> db (pg) is left alone; office -> bastion -> db (ssh) passes.
+  PolicyBuilder b = Net();
+  Invariant inv = Make(b, "ssh-via-bastion", InvariantKind::kVia, {"office"}, {"db"});
+  inv.through = b.Zones({"bastion"});
+  inv.services = {*b.Finish().FindService("ssh")};
+  b.Invariant(inv);
+  EXPECT_THAT(Check(b.Finish()).items(), IsEmpty());
+  // An ssh edge app -> db: office -> app -> db now ends with ssh.
+  b.Flow({.from = {"app"}, .to = {"db"}, .services = {"ssh"}});
+  DiagnosticList out = Check(b.Finish());
+  ASSERT_EQ(out.items().size(), 1u);
+  EXPECT_THAT(Zones(out.items()[0]), ElementsAre("office", "app", "db"));
+  EXPECT_THAT(out.items()[0].message, HasSubstr("by a path whose last edge carries ssh"));
+}
+
+TEST(InvariantsTest, ServiceScopedNoPathFindsTheShortestQualifyingPath) {
+  PolicyBuilder b = Net();
+  Invariant inv = Make(b, "no-ssh-into-db", InvariantKind::kNoPath, {"internet"}, {"db"});
+  inv.services = {*b.Finish().FindService("ssh")};
+  b.Invariant(inv);
+  EXPECT_THAT(Check(b.Finish()).items(), IsEmpty());  // internet's path ends with pg
+  b.Flow({.from = {"dmz"}, .to = {"bastion"}, .services = {"https"}});
+  DiagnosticList out = Check(b.Finish());
+  ASSERT_EQ(out.items().size(), 1u);
+  EXPECT_THAT(Zones(out.items()[0]), ElementsAre("internet", "dmz", "bastion", "db"));
+}
+
+TEST(InvariantsTest, ReachNamesThePairsThatFailAndWhy) {
+  PolicyBuilder b = Net();
+  Invariant inv = Make(b, "office-reaches", InvariantKind::kReach, {"office"}, {"db", "app"});
+  b.Invariant(inv);
+  EXPECT_THAT(Check(b.Finish()).items(), IsEmpty());
+  Policy p = b.Finish();
+  p.invariants[0].services = {*p.FindService("ssh")};
+  EXPECT_THAT(Check(p).items(), IsEmpty());  // bastion -> db and office -> app carry ssh
+  p.invariants[0].services = {*p.FindService("pg")};
+  DiagnosticList out = Check(p);
+  ASSERT_EQ(out.items().size(), 1u);
+  EXPECT_THAT(out.items()[0].message,
+              HasSubstr("office -> app (no path whose last edge carries every port of pg)"));
+  EXPECT_THAT(out.items()[0].message, Not(HasSubstr("office -> db")));
+  p.invariants[0].services = {};
+  p.invariants[0].direct = true;
+  out = Check(p);
+  ASSERT_EQ(out.items().size(), 1u);
+  EXPECT_THAT(out.items()[0].message, HasSubstr("office -> db (not in one edge"));
+  p.invariants[0].from = p.invariants[0].to = {*p.FindZone("db")};
+  p.invariants[0].direct = false;
+  out = Check(p);
+  ASSERT_EQ(out.items().size(), 1u);
+  EXPECT_THAT(out.items()[0].message, HasSubstr("db -> db (no path)"));
+}
+
 TEST(InvariantsTest, ExposureCountsZoneProtocolRangeTriples) {
   PolicyBuilder b = Net();
   b.Service("web", {"tcp/80", "tcp/443", "tcp/8000-8099"})
@@ -113,10 +195,10 @@ TEST(InvariantsTest, ExposureCountsZoneProtocolRangeTriples) {
   ZoneGraph g = BuildZoneGraph(p);
   // dmz: tcp/80, tcp/443, tcp/8000-8099; app: any.
   EXPECT_EQ(Exposure(g, inv.from).size(), 4u);
-  inv.max = 4;
+  inv.max = 102 + 197117;
   p.invariants = {inv};
   EXPECT_THAT(Check(p).items(), IsEmpty());
-  p.invariants[0].max = 3;
+  p.invariants[0].max = 102 + 197116;
   DiagnosticList out = Check(p);
   ASSERT_EQ(out.items().size(), 1u);
   EXPECT_THAT(out.items()[0].message,

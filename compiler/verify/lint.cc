@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -202,11 +203,44 @@ void CheckExpiringSoon(const Policy& policy, const LintOptions& options, Diagnos
     int64_t hours = absl::ToInt64Hours(left);
     std::string when =
         hours >= 48 ? absl::StrCat(hours / 24, " days") : absl::StrCat(hours, " hours");
-    out.Warning(
-        f.location, "expiring-soon",
-        absl::StrCat(FlowLabel(f), " expires in ", when, " (",
-                     FormatRfc3339(*f.expires),
-                     "); renew it or let the connections it allows end."));
+    out.Warning(f.location, "expiring-soon",
+                absl::StrCat(FlowLabel(f), " expires in ", when, " (", FormatRfc3339(*f.expires),
+                             "); renew it or let the connections it allows end."));
+  }
+}
+
+// Ranges of at most this many ports from an external zone are what a
+// published service needs; a wider one opens more than anyone reviews.
+constexpr int kWideRange = 16;
+
+// The first item of the flow's services that is `any` or a tcp/udp/sctp
+// range wider than kWideRange ports, as written.
+std::optional<std::string> WideItem(const Policy& policy, const Flow& f) {
+  for (ServiceId s : f.services) {
+    for (const ServicePort& p : policy.services[s].ports) {
+      bool wide = p.protocol == Protocol::kAny ||
+                  (!IsIcmp(p.protocol) && int{p.hi} - int{p.lo} + 1 > kWideRange);
+      if (wide)
+        return absl::StrCat(ServicePortLabel(p), " (service `", policy.services[s].name, "`)");
+    }
+  }
+  return std::nullopt;
+}
+
+void CheckWideExposure(const Policy& policy, DiagnosticList& out) {
+  for (const Flow& f : policy.flows) {
+    if (!IsActiveAllow(f)) continue;
+    bool from_external = std::any_of(f.from.begin(), f.from.end(), [&](const Endpoint& e) {
+      return policy.zones[policy.ZoneOf(e)].external;
+    });
+    if (!from_external) continue;
+    if (std::optional<std::string> item = WideItem(policy, f)) {
+      out.Warning(f.location, "wide-exposure",
+                  absl::StrCat(FlowLabel(f), " opens ", *item, " from an external zone: more than ",
+                               kWideRange,
+                               " ports to whatever the outside can send. Name the ports it "
+                               "needs."));
+    }
   }
 }
 
@@ -231,6 +265,7 @@ void Lint(const Policy& policy, const ZoneGraph& graph, const LintOptions& optio
   CheckFlowsThatMatchNothing(policy, graph, out);
   CheckShadowed(policy, graph, out);
   CheckUnused(policy, out);
+  CheckWideExposure(policy, out);
   CheckExpiringSoon(policy, options, out);
 }
 

@@ -4,8 +4,10 @@
 // Codes: `negated-flow` (an allow that denies take away entirely),
 // `shadowed-flow` (an allow whose every connection another single allow
 // already allows), `unused-deny` (a deny that overlaps no allow),
-// `unused-zone`, `unused-service`, `host-without-flows`, and `expiring-soon`
-// (an active flow whose `expires` lies within the warning window).
+// `unused-zone`, `unused-service`, `host-without-flows`, `wide-exposure` (an
+// allow from an external zone on `any` or a range wider than 16 ports) and
+// `expiring-soon` (an active flow whose `expires` lies within the warning
+// window).
 //
 // Everything runs in time near-linear in the policy: flows are compared only
 // with flows that touch the same zone pair, never all with all.

@@ -128,6 +128,23 @@ TEST(LintTest, ExpiringSoonUsesTheWindow) {
   EXPECT_THAT(Warnings(p, {.expiry_window = absl::ZeroDuration()}), IsEmpty());
 }
 
+TEST(LintTest, WideExposureFromExternalZones) {
+  Policy p = Base()
+                 .Service("ephemeral", {"tcp/49152-65535"})
+                 .Service("sixteen", {"udp/1000-1015"})
+                 .Flow({.from = {"internet"}, .to = {"web"}, .services = {"https"}})
+                 .Flow({.from = {"internet"}, .to = {"web"}, .services = {"ephemeral"}})
+                 .Flow({.from = {"internet"}, .to = {"db"}, .services = {"any"}})
+                 .Flow({.from = {"internet"}, .to = {"db"}, .services = {"sixteen"}})
+                 .Flow({.from = {"web"}, .to = {"db"}, .services = {"any"}})
+                 .Finish();
+  std::vector<std::string> wide;
+  for (const std::string& w : Warnings(p)) {
+    if (w.starts_with("wide-exposure")) wide.push_back(w);
+  }
+  EXPECT_THAT(wide, ElementsAre("wide-exposure@flows.yaml:2", "wide-exposure@flows.yaml:3"));
+}
+
 TEST(LintTest, ParsesExpiryWindows) {
   EXPECT_EQ(*ParseExpiryWindow("14d"), absl::Hours(24 * 14));
   EXPECT_EQ(*ParseExpiryWindow("36h"), absl::Hours(36));

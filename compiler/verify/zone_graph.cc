@@ -392,6 +392,37 @@ std::optional<ZonePath> ShortestPath(const ZoneGraph& g, ZoneId from,
   return found;
 }
 
+std::optional<ZonePath> ShortestPathEndingWith(
+    const ZoneGraph& g, ZoneId from, const std::vector<bool>& targets,
+    const std::function<bool(const ZoneEdge&)>& last_edge_ok, const std::vector<bool>& blocked) {
+  // Breadth-first distances from `from` (0 for itself), then the first zone
+  // in that order with a qualifying last edge gives a shortest path: its
+  // prefix may be any shortest path to the zone before the last edge.
+  std::vector<ZoneId> parent(g.zone_count(), -1);
+  std::vector<bool> seen(g.zone_count(), false);
+  std::vector<ZoneId> order{from};
+  seen[from] = true;
+  for (size_t i = 0; i < order.size(); ++i) {
+    for (const ZoneGraph::Arc& a : g.out(order[i])) {
+      if (seen[a.to] || (!blocked.empty() && blocked[a.to])) continue;
+      seen[a.to] = true;
+      parent[a.to] = order[i];
+      order.push_back(a.to);
+    }
+  }
+  for (ZoneId u : order) {
+    for (const ZoneGraph::Arc& a : g.out(u)) {
+      if (!targets[a.to] || (!blocked.empty() && blocked[a.to]) || !last_edge_ok(g.edge(a))) {
+        continue;
+      }
+      ZonePath path = u == from ? ZonePath{from} : PathBack(parent, from, u);
+      path.push_back(a.to);
+      return path;
+    }
+  }
+  return std::nullopt;
+}
+
 ZonePath PathsTo::PathFrom(ZoneId z) const {
   ZonePath path{z};
   for (int steps = distance[z]; steps > 0; --steps) {

@@ -15,6 +15,7 @@
 // few denies meet the same zone pair.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,6 +101,15 @@ using ZonePath = std::vector<ZoneId>;
 std::optional<ZonePath> ShortestPath(const ZoneGraph& g, ZoneId from,
                                      const std::vector<bool>& targets,
                                      const std::vector<bool>& blocked = {});
+
+// A shortest path of at least one edge from `from` to any zone in `targets`
+// whose last edge satisfies `last_edge_ok` (the earlier edges may carry
+// anything), never entering a zone marked in `blocked` (empty = none). The
+// service-scoped invariants and `polder reach --services` ask this.
+std::optional<ZonePath> ShortestPathEndingWith(
+    const ZoneGraph& g, ZoneId from, const std::vector<bool>& targets,
+    const std::function<bool(const ZoneEdge&)>& last_edge_ok,
+    const std::vector<bool>& blocked = {});
 
 // For every zone: the length of a shortest path (>= 1 edge) from it to
 // `target`, or -1; next[z] is the zone after z on such a path.
