@@ -24,7 +24,7 @@ const std::vector<std::string> kFlowKeys = {"name",    "action",  "from",   "to"
                                             "sources", "expires", "reason", "owner", "ticket"};
 const std::vector<std::string> kInvariantKeys = {"name", "no_path",  "isolate", "except",
                                                  "via",  "exposure", "reach"};
-const std::vector<std::string> kSettingsKeys = {"controller", "log_denied", "mode"};
+const std::vector<std::string> kSettingsKeys = {"controller", "host_dhcp", "log_denied", "mode"};
 const std::vector<std::string> kControllerKeys = {"addresses", "port"};
 
 // A declaration awaiting resolution: its node and the file it is in.
@@ -378,6 +378,9 @@ class Resolver {
     policy_.settings.location = a.At(n);
     if (const YamlNode* v = a.Find(n, "log_denied")) {
       policy_.settings.log_denied = a.Bool(*v, "`log_denied`").value_or(false);
+    }
+    if (const YamlNode* v = a.Find(n, "host_dhcp")) {
+      policy_.settings.host_dhcp = a.Bool(*v, "`host_dhcp`").value_or(false);
     }
     if (const YamlNode* v = a.Find(n, "mode")) {
       std::optional<std::string> mode = a.String(*v, "`mode`");

@@ -105,6 +105,7 @@ struct ControllerSettings {
 struct Settings {
   std::optional<ControllerSettings> controller;
   bool log_denied = false;
+  bool host_dhcp = false;  // rulesets allow the DHCPv4/DHCPv6 client (spec §7)
   Mode mode = Mode::kEnforce;
   SourceLocation location;
 };

@@ -67,6 +67,7 @@ std::string InvariantLine(const Policy& p, const Invariant& inv) {
 std::string SettingsLine(const Settings& s) {
   std::string line = absl::StrCat("settings ", s.log_denied ? "log_denied" : "quiet", " ",
                                   wire::ModeName(s.mode));
+  absl::StrAppend(&line, s.host_dhcp ? " host_dhcp" : " no_dhcp");
   if (s.controller) {
     absl::StrAppend(
         &line, " controller ",

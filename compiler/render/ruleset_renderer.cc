@@ -310,20 +310,50 @@ class FlowSelector {
   std::vector<std::vector<FlowId>> to_zone_, to_host_, from_zone_, from_host_;
 };
 
+// Host essentials (spec §7): what keeps the host's own network working,
+// whatever the policy says. Flat rules keyed by ICMP type, never by flow.
+// ICMP errors come before `ct state invalid`, since an error about a
+// connection conntrack does not know is invalid to it.
+void AddHostEssentials(const Settings& settings, bool inbound, std::vector<std::string>& rules) {
+  rules.push_back("# host essentials: IPv6 neighbour and router discovery (RFC 4890)");
+  rules.push_back(
+      absl::StrCat("icmpv6 type { ", inbound ? "nd-router-advert" : "nd-router-solicit",
+                   ", nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept"));
+  if (inbound) {
+    rules.push_back("icmpv6 type nd-redirect ip6 saddr fe80::/10 ip6 hoplimit 255 accept");
+  }
+  rules.push_back(
+      "# host essentials: MLD from link-local and from :: (duplicate address detection)");
+  rules.push_back(
+      "icmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done, "
+      "mld2-listener-report } ip6 saddr { ::, fe80::/10 } accept");
+  rules.push_back("# host essentials: ICMP errors, related to a connection or not");
+  rules.push_back(
+      "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } "
+      "accept");
+  rules.push_back("icmp type { destination-unreachable, time-exceeded, parameter-problem } accept");
+  if (!settings.host_dhcp) return;
+  rules.push_back("# host essentials: DHCP client (settings.host_dhcp)");
+  if (inbound) {
+    rules.push_back("meta nfproto ipv4 udp sport 67 udp dport 68 accept");
+    rules.push_back("ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept");
+  } else {
+    rules.push_back("meta nfproto ipv4 udp sport 68 udp dport 67 accept");
+    rules.push_back("ip6 daddr ff02::1:2 udp sport 546 udp dport 547 accept");
+  }
+}
+
 // Base rules: what every chain does before any policy rule (loopback,
-// replies, neighbour discovery, invalid packets), and the set they use.
+// replies, host essentials, invalid packets).
 void AddBaseRules(const Settings& settings, Body& body) {
   bool audit = settings.mode == Mode::kAudit;
   for (const std::string chain : {"input", "output"}) {
     auto& rules = chain == "input" ? body.input : body.output;
     rules.push_back(chain == "input" ? "iif \"lo\" accept" : "oif \"lo\" accept");
     rules.push_back("ct state established,related accept");
-    // Neighbour discovery is IPv6's ARP: without it no IPv6 traffic flows.
-    rules.push_back("icmpv6 type @nd accept");
+    AddHostEssentials(settings, chain == "input", rules);
     if (!audit) rules.push_back("ct state invalid counter drop");
   }
-  body.sets.push_back(
-      SetSpec{"nd", "icmpv6_type", false, {"nd-neighbor-solicit", "nd-neighbor-advert"}});
 }
 
 // Anti-lockout: every host may reach the controller, and the controller's

@@ -208,5 +208,68 @@ TEST(RulesetRendererTest, OverlappingFlowsBecomeDisjointElements) {
   EXPECT_THAT(text, HasSubstr("10.2.0.0/24 . tcp . 444-450\n"));
 }
 
+// The rules of one chain, between its header and its closing brace.
+std::string Chain(const std::string& text, const std::string& name) {
+  size_t begin = text.find("  chain " + name + " {\n");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find("\n  }\n", begin) - begin);
+}
+
+TEST(RulesetRendererTest, HostEssentialsComeBeforeThePolicyInBothModes) {
+  for (Mode mode : {Mode::kEnforce, Mode::kAudit}) {
+    PolicyBuilder b = SmallPolicy();
+    b.Mode(mode);
+    b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"any"}, .deny = true});
+    b.Flow({.from = {"web"}, .to = {"internet"}, .services = {"any"}, .deny = true});
+    Policy p = b.Finish();
+    std::string text = RenderRuleset(p, *p.FindHost("web-1"));
+    std::string in = Chain(text, "input");
+    std::string out = Chain(text, "output");
+    EXPECT_THAT(in, HasSubstr("icmpv6 type { nd-router-advert, nd-neighbor-solicit, "
+                              "nd-neighbor-advert } ip6 hoplimit 255 accept"));
+    EXPECT_THAT(out, HasSubstr("icmpv6 type { nd-router-solicit, nd-neighbor-solicit, "
+                               "nd-neighbor-advert } ip6 hoplimit 255 accept"));
+    EXPECT_THAT(in,
+                HasSubstr("icmpv6 type nd-redirect ip6 saddr fe80::/10 ip6 hoplimit 255 accept"));
+    EXPECT_THAT(out, Not(HasSubstr("nd-redirect")));
+    EXPECT_THAT(out, Not(HasSubstr("nd-router-advert")));
+    for (const std::string& chain : {in, out}) {
+      EXPECT_THAT(chain, HasSubstr("icmpv6 type { mld-listener-query, mld-listener-report, "
+                                   "mld-listener-done, mld2-listener-report } ip6 saddr { ::, "
+                                   "fe80::/10 } accept"));
+      EXPECT_THAT(chain, HasSubstr("icmpv6 type { destination-unreachable, packet-too-big, "
+                                   "time-exceeded, parameter-problem } accept"));
+      EXPECT_THAT(chain, HasSubstr("icmp type { destination-unreachable, time-exceeded, "
+                                   "parameter-problem } accept"));
+      EXPECT_THAT(chain, HasSubstr("    # host essentials: IPv6 neighbour and router discovery"));
+      // Before the denies, and before `ct state invalid` (an untracked ICMP error is invalid).
+      size_t last = chain.find("icmp type { destination-unreachable");
+      EXPECT_LT(last, chain.find("_deny_any counter"));
+      if (mode == Mode::kEnforce) EXPECT_LT(last, chain.find("ct state invalid counter drop"));
+      EXPECT_LT(chain.find("ct state established,related accept"), chain.find("# host essentials"));
+    }
+    EXPECT_THAT(text, Not(HasSubstr("th dport")));
+    EXPECT_THAT(text, Not(HasSubstr("sport 67")));  // host_dhcp defaults to false
+    EXPECT_THAT(text, Not(HasSubstr("546")));
+  }
+}
+
+TEST(RulesetRendererTest, HostDhcpAllowsTheDhcpClient) {
+  PolicyBuilder b = SmallPolicy();
+  Policy p = b.Finish();
+  p.settings.host_dhcp = true;
+  std::string text = RenderRuleset(p, *p.FindHost("db-1"));
+  std::string in = Chain(text, "input");
+  std::string out = Chain(text, "output");
+  EXPECT_THAT(in, HasSubstr("    # host essentials: DHCP client (settings.host_dhcp)\n"));
+  EXPECT_THAT(in, HasSubstr("meta nfproto ipv4 udp sport 67 udp dport 68 accept"));
+  EXPECT_THAT(in, HasSubstr("ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept"));
+  EXPECT_THAT(out, HasSubstr("meta nfproto ipv4 udp sport 68 udp dport 67 accept"));
+  EXPECT_THAT(out, HasSubstr("ip6 daddr ff02::1:2 udp sport 546 udp dport 547 accept"));
+  EXPECT_THAT(in, Not(HasSubstr("dport 67")));
+  EXPECT_THAT(out, Not(HasSubstr("dport 68")));
+  EXPECT_LT(in.find("udp dport 68"), in.find("ct state invalid"));
+}
+
 }  // namespace
 }  // namespace polder
