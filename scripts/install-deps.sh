@@ -10,7 +10,7 @@ packages=(
   libfmt-dev libsqlite3-dev libssl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-jsonschema python3-yaml graphviz time ccache
+  python3 python3-jsonschema python3-yaml graphviz time ccache radvd
 )
 
 missing=()

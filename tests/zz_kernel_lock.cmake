@@ -7,7 +7,7 @@ set(polder_kernel_tests
   agent_drift_e2e agent_traffic_e2e agent_boot_e2e
   fleet_converge fleet_edit fleet_tamper fleet_controller-restart fleet_refused
   fleet_commit-confirmed fleet_quarantine
-  render_nft_check render_lab_bundled render_lab_random)
+  render_nft_check render_lab_bundled render_lab_random render_ipv6_host_e2e)
 foreach(t ${polder_kernel_tests})
   if(TEST ${t})
     set_tests_properties(${t} PROPERTIES RESOURCE_LOCK polder_kernel_lab)
