@@ -23,13 +23,7 @@ boot() {  # boot NS OUTFILE ARGS...: runs the boot mode, returns its exit code
   ip netns exec "$ns" setpriv --bounding-set=-all,+net_admin -- "$AGENT" --boot "$@" >"$out" 2>&1
 }
 
-new_ns CLIENT
-new_ns SERVER
-ip link add "pt-$$-c" netns "$CLIENT" type veth peer name "pt-$$-s" netns "$SERVER"
-ip -n "$CLIENT" addr add 10.1.0.11/24 dev "pt-$$-c"
-ip -n "$SERVER" addr add 10.1.0.12/24 dev "pt-$$-s"
-ip -n "$CLIENT" link set "pt-$$-c" up
-ip -n "$SERVER" link set "pt-$$-s" up
+client_server_pair
 ip netns exec "$SERVER" "$HERE/net_tool.py" listen 5432,6000 >"$WORK/tcp.out" &
 PIDS+=($!)
 ip netns exec "$SERVER" "$HERE/net_tool.py" udp-echo 7000 >"$WORK/udp.out" &

@@ -40,6 +40,16 @@ new_ns() {  # new_ns VAR: creates a namespace with lo up and stores its name in 
   printf -v "$1" '%s' "$ns"
 }
 
+client_server_pair() {  # namespaces CLIENT (10.1.0.11) and SERVER (10.1.0.12) on one veth pair
+  new_ns CLIENT
+  new_ns SERVER
+  ip link add "pt-$$-c" netns "$CLIENT" type veth peer name "pt-$$-s" netns "$SERVER"
+  ip -n "$CLIENT" addr add 10.1.0.11/24 dev "pt-$$-c"
+  ip -n "$SERVER" addr add 10.1.0.12/24 dev "pt-$$-s"
+  ip -n "$CLIENT" link set "pt-$$-c" up
+  ip -n "$SERVER" link set "pt-$$-s" up
+}
+
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 # start_agent NS OUTFILE RULESET [ARGS...]: sets AGENT_PID

@@ -9,13 +9,7 @@ AGENT=$1
 source "$(dirname "$0")/lib.sh"
 APPLIES=${APPLIES:-200}
 
-new_ns CLIENT
-new_ns SERVER
-ip link add "pt-$$-c" netns "$CLIENT" type veth peer name "pt-$$-s" netns "$SERVER"
-ip -n "$CLIENT" addr add 10.1.0.11/24 dev "pt-$$-c"
-ip -n "$SERVER" addr add 10.1.0.12/24 dev "pt-$$-s"
-ip -n "$CLIENT" link set "pt-$$-c" up
-ip -n "$SERVER" link set "pt-$$-s" up
+client_server_pair
 
 ip netns exec "$SERVER" "$HERE/net_tool.py" listen 5432,6000 >"$WORK/listener.out" &
 PIDS+=($!)
