@@ -30,6 +30,7 @@ struct Diagnostic {
   SourceLocation location;
   std::string invariant;       // set for invariant-violated
   std::vector<PathStep> path;  // set for path violations
+  std::string posture;         // set for a violated `keep` entry of a posture (spec §6a)
 };
 
 class DiagnosticList {

@@ -26,6 +26,10 @@ std::optional<HostId> Policy::FindHost(std::string_view name) const {
 std::optional<ServiceId> Policy::FindService(std::string_view name) const {
   return FindByName(services, name);
 }
+const Posture* Policy::FindPosture(std::string_view name) const {
+  auto i = FindByName(postures, name);
+  return i ? &postures[*i] : nullptr;
+}
 
 std::optional<ZoneId> Policy::Classify(const Address& a) const {
   auto it = std::upper_bound(

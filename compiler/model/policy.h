@@ -95,6 +95,30 @@ struct Invariant {
   SourceLocation location;
 };
 
+// A crisis plan decided in advance (spec §6a). While it is active, allow
+// flows are cut per (source, destination) pair: a pair with an isolated zone
+// or host on one side keeps nothing unless the other side is an `allow` zone,
+// which keeps only that entry's services (all when empty). Denies, the
+// anti-lockout, loopback and host-essential traffic stay.
+struct PostureAllow {
+  ZoneId zone = -1;
+  std::vector<ServiceId> services;  // empty: every service the zone had
+  SourceLocation location;
+};
+
+struct Posture {
+  std::string name;
+  std::vector<Endpoint> isolate;  // zones or hosts cut off
+  std::vector<PostureAllow> allow;
+  // What must still work while the posture is active: `reach` invariants,
+  // inline (named "POSTURE.keep[I]") or copies of the policy's `reach`
+  // invariants referenced by name (keeping the policy invariant's name).
+  std::vector<Invariant> keep;
+  std::string owner;
+  std::string reason;
+  SourceLocation location;
+};
+
 using Mode = wire::Mode;  // enforce | audit, as the ruleset header and the wire spell it
 
 struct ControllerSettings {
@@ -125,6 +149,7 @@ struct Policy {
   std::vector<Service> services;  // services[0] is the built-in `any`
   std::vector<Flow> flows;
   std::vector<Invariant> invariants;
+  std::vector<Posture> postures;
   Settings settings;
   // Sorted, disjoint; addresses covered by no segment belong to no zone.
   std::vector<ZoneSegment> segments;
@@ -134,6 +159,7 @@ struct Policy {
   std::optional<ZoneId> FindZone(std::string_view name) const;
   std::optional<HostId> FindHost(std::string_view name) const;
   std::optional<ServiceId> FindService(std::string_view name) const;
+  const Posture* FindPosture(std::string_view name) const;
   // Longest-prefix classification of one address.
   std::optional<ZoneId> Classify(const Address& a) const;
   std::optional<HostId> HostWithAddress(const Address& a) const;

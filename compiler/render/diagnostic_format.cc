@@ -99,6 +99,7 @@ std::string FormatJson(const DiagnosticList& diagnostics, const std::string& rev
                         {"column", d.location.column},
                         {"message", d.message}};
     if (!d.invariant.empty()) j["invariant"] = d.invariant;
+    if (!d.posture.empty()) j["posture"] = d.posture;
     if (!d.path.empty()) {
       nlohmann::json zones = nlohmann::json::array(), flows = nlohmann::json::array();
       for (const PathStep& s : d.path) {
