@@ -262,6 +262,16 @@ nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
     if (!h.reported_revision().empty()) j["reported_revision"] = h.reported_revision();
     out["hosts"].push_back(std::move(j));
   }
+  // The orders in force, in the order the controller applies them, so that `polder lab probe`
+  // can compute the effective policy (compiler/model/quarantine.h) the agents enforce.
+  out["quarantines"] = nlohmann::ordered_json::array();
+  for (const auto& q : status.quarantines()) {
+    out["quarantines"].push_back(
+        {{"target", q.target()},
+         {"allow", std::vector<std::string>(q.allow().begin(), q.allow().end())},
+         {"reason", q.reason()},
+         {"actor", q.actor()}});
+  }
   out["posture"] = nullptr;  // spec §11: the active posture; postures are not implemented yet
   return out;
 }

@@ -84,7 +84,7 @@ TEST(FleetCommandsTest, StatusJsonHasTheSpecShape) {
             R"("drift":false,"last_report":"2026-11-22T10:00:00Z","quarantined":false},)"
             R"({"host":"web-1","connected":false,"desired_revision":"","applied_revision":"",)"
             R"("drift":false,"last_report":null,"quarantined":false,"reported_revision":"fff"}],)"
-            R"("posture":null})");
+            R"("quarantines":[],"posture":null})");
 }
 
 class FleetCommandsLoopbackTest : public ::testing::Test {
