@@ -7,6 +7,7 @@
 #include "cli/diff_command.h"
 #include "cli/explain_command.h"
 #include "cli/fleet_commands.h"
+#include "cli/help_command.h"
 #include "cli/lab_commands.h"
 #include "cli/verify_commands.h"
 #include "wire/version.h"
@@ -23,5 +24,6 @@ int main(int argc, char** argv) {
   polder::cli::AddExplainCommand(app, chosen);
   polder::cli::AddDiffCommand(app, chosen);
   polder::cli::AddFleetCommands(app, chosen);
+  polder::cli::AddHelpCommand(app, chosen);  // last: it lists the commands above
   return polder::cli::RunCommandLine(app, chosen, argc, argv);
 }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "compiler/model/diagnostic_codes.h"
 
 namespace polder {
 namespace {
@@ -41,21 +42,10 @@ json CitedLocation(const SarifOptions& options, const std::string& citation, int
   return loc;
 }
 
-std::string RuleText(const std::string& code) {
-  static const std::map<std::string, std::string> kText = {
-      {"invariant-violated", "A reachability invariant of the policy does not hold"},
-      {"parse-error", "The policy file is not valid YAML"},
-      {"unknown-key", "Unknown key in the policy"},
-      {"unknown-ref", "Reference to an undefined zone, host or service"},
-      {"duplicate-name", "Name defined twice"},
-      {"negated-flow", "Allow flow entirely removed by denies"},
-      {"shadowed-flow", "Allow flow already covered by another flow"},
-      {"unused-deny", "Deny flow that removes nothing"},
-      {"expiring-soon", "Flow expires soon"},
-      {"expired-flow", "Flow has expired and has no effect"},
-  };
-  auto it = kText.find(code);
-  return it != kText.end() ? it->second : absl::StrCat("polder ", code);
+
+std::string RuleSummary(const std::string& code) {
+  const DiagnosticCode* c = FindDiagnosticCode(code);
+  return c ? c->summary : absl::StrCat("polder ", code);
 }
 
 }  // namespace
@@ -69,11 +59,12 @@ std::string ToSarif(const DiagnosticList& diagnostics, const SarifOptions& optio
     if (fresh) {
       rules.push_back({{"id", d.code},
                        {"name", d.code},
-                       {"shortDescription", {{"text", RuleText(d.code)}}},
+                       {"shortDescription", {{"text", RuleSummary(d.code)}}},
                        {"defaultConfiguration", {{"level", level}}},
-                       {"helpUri",
-                        "https://github.com/polder/polder/blob/main/docs/"
-                        "policy-language.md"}});
+                       {"helpUri", absl::StrCat(options.help_base_uri, "#", d.code)}});
+      if (const DiagnosticCode* c = FindDiagnosticCode(d.code)) {
+        rules.back()["help"] = {{"text", c->fix}};
+      }
     }
     json result = {
         {"ruleId", d.code},

@@ -19,6 +19,9 @@ struct SarifOptions {
   // right files; empty when the policy is the repository root.
   std::string uri_prefix;
   std::string tool_version = "0.1.0";
+  // Each rule's helpUri is this plus "#<code>": the catalogue of codes
+  // (docs/diagnostics.md, generated from compiler/model/diagnostic_codes.cc).
+  std::string help_base_uri = "https://github.com/polder/polder/blob/main/docs/diagnostics.md";
 };
 
 std::string ToSarif(const DiagnosticList& diagnostics, const SarifOptions& options);

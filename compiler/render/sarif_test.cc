@@ -49,6 +49,21 @@ TEST(SarifTest, ResultsAreLocatedAndRulesListedOnce) {
   EXPECT_EQ(results[2]["locations"][0]["physicalLocation"]["region"]["startColumn"], 1);
 }
 
+TEST(SarifTest, EachRuleLinksItsCodeInTheCatalogueAndSaysHowToFixIt) {
+  auto j = nlohmann::json::parse(ToSarif(Sample(), {}));
+  const auto& rules = j["runs"][0]["tool"]["driver"]["rules"];
+  ASSERT_EQ(rules.size(), 2u);
+  for (const auto& rule : rules) {
+    std::string uri = rule["helpUri"];
+    EXPECT_NE(uri.find("/docs/diagnostics.md#" + rule["id"].get<std::string>()),
+              std::string::npos)
+        << uri;
+    EXPECT_FALSE(rule["help"]["text"].get<std::string>().empty());
+    EXPECT_NE(rule["shortDescription"]["text"].get<std::string>().rfind("polder ", 0), 0u)
+        << "no catalogue text for " << rule["id"];
+  }
+}
+
 TEST(SarifTest, EmptyListIsAValidRunWithoutResults) {
   auto j = nlohmann::json::parse(ToSarif(DiagnosticList(), {}));
   EXPECT_TRUE(j["runs"][0]["results"].empty());
