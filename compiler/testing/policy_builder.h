@@ -110,6 +110,27 @@ class PolicyBuilder {
     return *this;
   }
 
+  // A posture (spec §6a). Names are resolved in Finish(); the posture sits at
+  // postures.yaml:N, its allow entries and keep entries on the lines after it.
+  // A keep entry without a name is named "POSTURE.keep[I]", as the loader
+  // names inline entries.
+  struct PostureAllowSpec {
+    std::string zone;
+    std::vector<std::string> services;  // empty: all
+  };
+  struct PostureSpec {
+    std::string name;
+    std::vector<std::string> isolate;
+    std::vector<PostureAllowSpec> allow;
+    std::vector<polder::Invariant> keep;
+    std::string owner;
+    std::string reason;
+  };
+  PolicyBuilder& Posture(PostureSpec spec) {
+    posture_specs_.push_back(std::move(spec));
+    return *this;
+  }
+
   std::vector<ZoneId> Zones(const std::vector<std::string>& names) const {
     std::vector<ZoneId> out;
     for (const auto& n : names) out.push_back(*p_.FindZone(n));
@@ -132,6 +153,8 @@ class PolicyBuilder {
       p.zones[*z].hosts.push_back(h);
     }
     for (const FlowSpec& spec : flow_specs_) p.flows.push_back(MakeFlow(p, spec));
+    int line = 1;
+    for (const PostureSpec& spec : posture_specs_) p.postures.push_back(MakePosture(p, spec, line));
     return p;
   }
 
@@ -167,8 +190,39 @@ class PolicyBuilder {
     return f;
   }
 
+  static polder::Posture MakePosture(const Policy& p, const PostureSpec& spec, int& line) {
+    polder::Posture out;
+    out.name = spec.name;
+    out.location = {"postures.yaml", line++, 5};
+    for (const auto& n : spec.isolate) out.isolate.push_back(Resolve(p, n));
+    for (const auto& a : spec.allow) {
+      PostureAllow entry;
+      auto z = p.FindZone(a.zone);
+      Require(z.has_value(), "unknown zone " + a.zone);
+      entry.zone = *z;
+      for (const auto& s : a.services) {
+        auto id = p.FindService(s);
+        Require(id.has_value(), "unknown service " + s);
+        entry.services.push_back(*id);
+      }
+      entry.location = {"postures.yaml", line++, 9};
+      out.allow.push_back(std::move(entry));
+    }
+    for (size_t i = 0; i < spec.keep.size(); ++i) {
+      polder::Invariant inv = spec.keep[i];
+      inv.kind = InvariantKind::kReach;
+      if (inv.name.empty()) inv.name = spec.name + ".keep[" + std::to_string(i) + "]";
+      inv.location = {"postures.yaml", line++, 9};
+      out.keep.push_back(std::move(inv));
+    }
+    out.owner = spec.owner;
+    out.reason = spec.reason;
+    return out;
+  }
+
   Policy p_;
   std::vector<FlowSpec> flow_specs_;
+  std::vector<PostureSpec> posture_specs_;
 };
 
 }  // namespace polder::testing
