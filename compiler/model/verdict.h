@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "compiler/model/policy.h"
+#include "compiler/model/service_space.h"
 
 namespace polder {
 
@@ -40,5 +41,28 @@ bool FlowMatches(const Policy& policy, const Flow& flow, const Connection& c);
 bool ServiceMatches(const Service& service, Protocol protocol, uint16_t port);
 
 Verdict Decide(const Policy& policy, const Connection& c);
+
+// Host-essential traffic (spec §7): what every managed host's ruleset accepts
+// whatever the flows say, so that the host's own network keeps working:
+// ICMPv6 neighbour and router discovery (hop limit 255, which neighbour
+// discovery always uses), MLD from link-local or ::, ICMP and ICMPv6 errors,
+// and with settings.host_dhcp the DHCPv4/DHCPv6 client. It is no edge of the
+// zone graph, which is why Decide() leaves it out. Each managed end accepts
+// only its own direction (a host solicits routers, it does not advertise as
+// one), an unmanaged end accepts anything, and at least one end must be a
+// managed host. Returns why the connection is host-essential, or nullopt.
+std::optional<std::string> HostEssential(const Policy& policy, const Connection& c);
+// The ports and ICMP types HostEssential() may accept, and the addresses
+// (link-local, ::, the DHCPv6 servers' group) its answer depends on, so that
+// callers splitting the port or address space split where it changes.
+std::vector<ServicePort> HostEssentialPorts();
+AddressSet HostEssentialAddresses();
+
+// Every (protocol, port) that Decide() allows from `source` to `destination`:
+// the services of the active allow flows that match the two addresses, minus
+// those of the matching denies, plus the anti-lockout's tcp port. The same
+// rules as Decide(), for all ports at once.
+ServiceSpace AllowedServices(const Policy& policy, const Address& source,
+                             const Address& destination);
 
 }  // namespace polder

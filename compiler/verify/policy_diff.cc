@@ -4,10 +4,13 @@
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/strong_components.hpp>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "compiler/model/verdict.h"
+#include "compiler/verify/address_classes.h"
 #include "wire/rfc3339.h"
 
 namespace polder {
@@ -106,6 +109,185 @@ void DiffMetadata(const Policy& before, const Policy& after, PolicyDiff& diff) {
   }
 }
 
+// ---------------------------------------------------------------- access
+
+// Who an address is in one revision: a host that some flow of either revision
+// names, else its zone.
+struct Party {
+  std::string name;
+  bool host = false;
+  friend auto operator<=>(const Party&, const Party&) = default;
+};
+
+class AccessDiffer {
+ public:
+  AccessDiffer(const Policy& before, const ZoneGraph& bg, const Policy& after, const ZoneGraph& ag)
+      : before_(before), after_(after), bg_(bg), ag_(ag) {
+    for (const Policy* p : {&before, &after}) {
+      for (const Flow& f : p->flows) {
+        for (const std::vector<Endpoint>* side : {&f.from, &f.to}) {
+          for (const Endpoint& e : *side) {
+            if (e.kind == Endpoint::Kind::kHost) named_.insert(p->hosts[e.id].name);
+          }
+        }
+      }
+    }
+  }
+
+  void Run(PolicyDiff& diff) {
+    AddressSet space;
+    std::vector<AddressSet> cuts;
+    for (const Policy* p : {&before_, &after_}) {
+      for (const Zone& z : p->zones) space = space.Union(z.effective);
+      for (AddressSet& c : PolicyAddressCuts(*p)) cuts.push_back(std::move(c));
+    }
+    classes_ = AddressClasses(space, cuts);
+    // Cells: (change, from, to, services) -> the class pairs that change so.
+    std::map<std::tuple<Change, Party, Party, std::string>, std::vector<Cell>> groups;
+    for (size_t i = 0; i < classes_.size(); ++i) {
+      for (size_t j = 0; j < classes_.size(); ++j) {
+        std::optional<std::pair<Address, Address>> ends = Ends(i, j);
+        if (!ends) continue;
+        auto [s, d] = *ends;
+        if (!MayChange(s, d)) continue;
+        ServiceSpace old_space = AllowedServices(before_, s, d);
+        ServiceSpace new_space = AllowedServices(after_, s, d);
+        if (old_space == new_space) continue;
+        for (auto [change, space_of, policy] :
+             {std::tuple{Change::kAdded, new_space.Subtract(old_space), &after_},
+              std::tuple{Change::kRemoved, old_space.Subtract(new_space), &before_}}) {
+          if (space_of.Empty()) continue;
+          std::optional<Party> from = PartyOf(*policy, s), to = PartyOf(*policy, d);
+          if (!from || !to) continue;
+          groups[{change, *from, *to, space_of.ToString()}].push_back({i, j, s, d, space_of});
+        }
+      }
+    }
+    for (const auto& [key, cells] : groups) AddRectangles(key, cells, diff);
+  }
+
+ private:
+  struct Cell {
+    size_t from_class, to_class;
+    Address source, destination;
+    ServiceSpace services;
+  };
+
+  // One address of each class (two distinct ones when the classes are the same), or nullopt
+  // for a pair that is no connection (two families, or one address to itself: loopback).
+  std::optional<std::pair<Address, Address>> Ends(size_t i, size_t j) const {
+    const AddressSet& a = classes_[i];
+    const AddressSet& b = classes_[j];
+    Family fa = a.intervals(Family::kV4).empty() ? Family::kV6 : Family::kV4;
+    Family fb = b.intervals(Family::kV4).empty() ? Family::kV6 : Family::kV4;
+    if (fa != fb) return std::nullopt;
+    Address s{fa, a.intervals(fa).front().lo};
+    Address d{fb, b.intervals(fb).front().lo};
+    if (s != d) return std::pair{s, d};
+    const Interval& first = b.intervals(fb).front();
+    if (first.hi != first.lo) return std::pair{s, Address{fb, first.lo + 1}};
+    if (b.intervals(fb).size() > 1) return std::pair{s, Address{fb, b.intervals(fb)[1].lo}};
+    return std::nullopt;
+  }
+
+  // Without an edge between the two zones in either revision nothing between them is allowed.
+  bool MayChange(const Address& s, const Address& d) const {
+    for (auto [p, g] : {std::pair{&before_, &bg_}, std::pair{&after_, &ag_}}) {
+      auto a = p->Classify(s), b = p->Classify(d);
+      if (a && b && g->Edge(*a, *b)) return true;
+    }
+    return false;
+  }
+
+  std::optional<Party> PartyOf(const Policy& p, const Address& a) const {
+    if (auto h = p.HostWithAddress(a); h && named_.count(p.hosts[*h].name)) {
+      return Party{p.hosts[*h].name, true};
+    }
+    if (auto z = p.Classify(a)) return Party{p.zones[*z].name, false};
+    return std::nullopt;
+  }
+
+  // Every address that is `party` in `p`: a host's addresses, or a zone's effective space
+  // without the hosts named by flows.
+  AddressSet AddressesOf(const Policy& p, const Party& party) const {
+    if (party.host) return p.AddressesOf({Endpoint::Kind::kHost, *p.FindHost(party.name)});
+    ZoneId z = *p.FindZone(party.name);
+    AddressSet out = p.zones[z].effective;
+    for (HostId h : p.zones[z].hosts) {
+      if (named_.count(p.hosts[h].name))
+        out = out.Subtract(p.AddressesOf({Endpoint::Kind::kHost, h}));
+    }
+    return out;
+  }
+
+  // Whether `part` is all of `whole` in the families `part` has.
+  static bool Whole(const AddressSet& whole, const AddressSet& part) {
+    AddressSet same_families;
+    for (Family f : {Family::kV4, Family::kV6}) {
+      if (part.intervals(f).empty()) continue;
+      same_families =
+          same_families.Union(whole.Intersect(AddressSet::Of(Prefix{Address{f, 0}, 0})));
+    }
+    return same_families.Subtract(part).Empty();
+  }
+
+  std::vector<std::string> Cite(const std::vector<FlowId>& ids, const Policy& p) const {
+    std::vector<std::string> out;
+    for (FlowId f : ids) out.push_back(p.flows[f].location.FileLine());
+    return out;
+  }
+
+  // The cells of one group as exact rectangles: destinations per source class, then the
+  // source classes with the same destinations merged.
+  void AddRectangles(const std::tuple<Change, Party, Party, std::string>& key,
+                     const std::vector<Cell>& cells, PolicyDiff& diff) const {
+    const auto& [change, from, to, label] = key;
+    std::map<size_t, std::set<size_t>> to_of;
+    for (const Cell& c : cells) to_of[c.from_class].insert(c.to_class);
+    std::map<std::set<size_t>, std::vector<size_t>> from_of;
+    for (const auto& [i, js] : to_of) from_of[js].push_back(i);
+    const Policy& p = change == Change::kAdded ? after_ : before_;
+    for (const auto& [js, is] : from_of) {
+      AccessChange a;
+      a.change = change;
+      a.from = from.name;
+      a.to = to.name;
+      a.from_is_host = from.host;
+      a.to_is_host = to.host;
+      for (size_t i : is) a.from_addresses = a.from_addresses.Union(classes_[i]);
+      for (size_t j : js) a.to_addresses = a.to_addresses.Union(classes_[j]);
+      a.from_whole = Whole(AddressesOf(p, from), a.from_addresses);
+      a.to_whole = Whole(AddressesOf(p, to), a.to_addresses);
+      const Cell& c = *std::find_if(cells.begin(), cells.end(), [&](const Cell& x) {
+        return x.from_class == is.front() && js.count(x.to_class);
+      });
+      a.services = c.services;
+      ServicePort first = c.services.Items().front();
+      Protocol proto = first.protocol == Protocol::kAny ? Protocol::kTcp : first.protocol;
+      Connection conn{c.source, c.destination, proto,
+                      first.protocol == Protocol::kAny ? uint16_t{1} : first.lo};
+      Verdict v = Decide(p, conn);
+      a.flows = Cite(v.allowing, p);
+      if (v.anti_lockout)
+        a.flows.push_back(p.settings.location.FileLine() + " (settings.controller)");
+      if (change == Change::kRemoved) a.denied_by = Cite(Decide(after_, conn).denying, after_);
+      diff.access.push_back(std::move(a));
+    }
+  }
+
+  const Policy& before_;
+  const Policy& after_;
+  const ZoneGraph& bg_;
+  const ZoneGraph& ag_;
+  std::set<std::string> named_;
+  std::vector<AddressSet> classes_;
+};
+
+std::string PartyText(const std::string& name, bool whole, const AddressSet& addresses) {
+  if (whole) return name;
+  return absl::StrCat(name, " (", ShortAddressText(addresses), " only)");
+}
+
 std::string Citations(const std::vector<std::string>& flows) {
   return flows.empty() ? "" : absl::StrCat(" (", absl::StrJoin(flows, ", "), ")");
 }
@@ -152,6 +334,7 @@ std::vector<std::vector<bool>> TransitiveClosure(const ZoneGraph& graph) {
 PolicyDiff DiffPolicies(const Policy& before, const ZoneGraph& before_graph, const Policy& after,
                         const ZoneGraph& after_graph) {
   PolicyDiff diff;
+  AccessDiffer(before, before_graph, after, after_graph).Run(diff);
   DiffEdges(before, before_graph, after, after_graph, diff);
   auto rb = TransitiveClosure(before_graph);
   auto ra = TransitiveClosure(after_graph);
@@ -162,8 +345,32 @@ PolicyDiff DiffPolicies(const Policy& before, const ZoneGraph& before_graph, con
 }
 
 std::string FormatDiff(const PolicyDiff& diff, size_t max_pairs) {
-  if (diff.Empty()) return "no change in reachability or flow metadata\n";
+  if (diff.Empty()) return "no change in access, reachability or flow metadata\n";
   std::string out;
+  if (!diff.access.empty()) {
+    absl::StrAppend(&out, "access (by host where a flow names the host, else by zone):\n");
+  }
+  size_t shown_access = 0;
+  for (const AccessChange& a : diff.access) {
+    if (shown_access++ == max_pairs) {
+      absl::StrAppend(&out, "  ... and ", diff.access.size() - max_pairs, " more access changes\n");
+      break;
+    }
+    bool added = a.change == Change::kAdded;
+    absl::StrAppend(&out, added ? "  + " : "  - ",
+                    PartyText(a.from, a.from_whole, a.from_addresses), " -> ",
+                    PartyText(a.to, a.to_whole, a.to_addresses), ": ", a.services.ToString(),
+                    added ? " becomes allowed" : " becomes denied");
+    if (added) {
+      absl::StrAppend(&out, Citations(a.flows));
+    } else {
+      if (!a.flows.empty())
+        absl::StrAppend(&out, "; was allowed by ", absl::StrJoin(a.flows, ", "));
+      if (!a.denied_by.empty())
+        absl::StrAppend(&out, "; now denied by ", absl::StrJoin(a.denied_by, ", "));
+    }
+    absl::StrAppend(&out, "\n");
+  }
   if (!diff.edges.empty()) absl::StrAppend(&out, "edges:\n");
   for (const EdgeChange& e : diff.edges) {
     switch (e.change) {
@@ -202,7 +409,10 @@ std::string FormatDiff(const PolicyDiff& diff, size_t max_pairs) {
   }
   size_t added = 0;
   for (const PairChange& p : diff.pairs) added += p.change == Change::kAdded;
-  absl::StrAppend(&out, diff.edges.size(), " edge changes; ", added,
+  size_t allowed = 0;
+  for (const AccessChange& a : diff.access) allowed += a.change == Change::kAdded;
+  absl::StrAppend(&out, allowed, " access changes became allowed, ", diff.access.size() - allowed,
+                  " became denied; ", diff.edges.size(), " edge changes; ", added,
                   " zone pairs became reachable, ", diff.pairs.size() - added,
                   " became unreachable; ", diff.metadata.size(), " flow metadata changes\n");
   return out;

@@ -30,7 +30,7 @@ PolicyDiff Diff(const Policy& x, const Policy& y) {
 TEST(PolicyDiffTest, IdenticalPoliciesHaveNoDiff) {
   Policy p = Chain().Finish();
   EXPECT_TRUE(Diff(p, p).Empty());
-  EXPECT_EQ(FormatDiff(Diff(p, p)), "no change in reachability or flow metadata\n");
+  EXPECT_EQ(FormatDiff(Diff(p, p)), "no change in access, reachability or flow metadata\n");
 }
 
 TEST(PolicyDiffTest, OneNewFlowAddsAnEdgeAndTransitivePairs) {
@@ -94,6 +94,65 @@ TEST(PolicyDiffTest, ExpiryAndOwnerChangesAreReported) {
   EXPECT_EQ(d.metadata[1].after, "new-team");
   EXPECT_THAT(FormatDiff(d),
               HasSubstr("~ flows.yaml:2  flow `supplier` owner: (none) => new-team"));
+}
+
+// Issue 9: widening a host-level flow to its zone changes no zone edge, yet every other
+// address of the zone gains access.
+TEST(PolicyDiffTest, WideningAHostLevelFlowIsAnAccessChange) {
+  PolicyBuilder base = Chain();
+  base.Host("a-1", {"10.1.0.10"}).Host("c-1", {"10.3.0.10"});
+  Policy before =
+      PolicyBuilder(base).Flow({.from = {"a-1"}, .to = {"c-1"}, .services = {"pg"}}).Finish();
+  Policy after =
+      PolicyBuilder(base).Flow({.from = {"a"}, .to = {"c-1"}, .services = {"pg"}}).Finish();
+  PolicyDiff d = Diff(before, after);
+  EXPECT_TRUE(d.edges.empty());
+  EXPECT_TRUE(d.pairs.empty());
+  ASSERT_EQ(d.access.size(), 1u);
+  const AccessChange& a = d.access[0];
+  EXPECT_EQ(a.change, Change::kAdded);
+  EXPECT_EQ(a.from, "a");  // the zone's other addresses: a-1 is named by a flow
+  EXPECT_FALSE(a.from_is_host);
+  EXPECT_TRUE(a.from_whole);
+  EXPECT_EQ(a.from_addresses.ToString(), "10.1.0.0-10.1.0.9, 10.1.0.11-10.1.0.255");
+  EXPECT_EQ(a.to, "c-1");
+  EXPECT_TRUE(a.to_is_host);
+  EXPECT_EQ(a.services.ToString(), "tcp/5432");
+  EXPECT_THAT(a.flows, ElementsAre("flows.yaml:2"));
+  EXPECT_FALSE(d.Empty());
+  EXPECT_THAT(FormatDiff(d), HasSubstr("+ a -> c-1: tcp/5432 becomes allowed (flows.yaml:2)"));
+  // Back again: the same pairs become denied, citing the flow that allowed them.
+  PolicyDiff back = Diff(after, before);
+  ASSERT_EQ(back.access.size(), 1u);
+  EXPECT_EQ(back.access[0].change, Change::kRemoved);
+  EXPECT_THAT(FormatDiff(back),
+              HasSubstr("- a -> c-1: tcp/5432 becomes denied; was allowed by flows.yaml:2"));
+}
+
+TEST(PolicyDiffTest, NarrowedSourcesNameThePartThatLosesAccess) {
+  Policy before = Chain().Finish();
+  Policy after =
+      Chain().Flow({.from = {"a"}, .to = {"b"}, .deny = true, .sources = {"10.1.0.0/25"}}).Finish();
+  PolicyDiff d = Diff(before, after);
+  ASSERT_EQ(d.access.size(), 1u);
+  EXPECT_EQ(d.access[0].change, Change::kRemoved);
+  EXPECT_FALSE(d.access[0].from_whole);
+  EXPECT_TRUE(d.access[0].to_whole);
+  EXPECT_THAT(FormatDiff(d), HasSubstr("- a (10.1.0.0/25 only) -> b: tcp/443 becomes denied; was "
+                                       "allowed by flows.yaml:1; now denied by flows.yaml:2"));
+}
+
+TEST(PolicyDiffTest, PortClassesAreRangesPerProtocol) {
+  Policy before = Chain().Service("alt", {"tcp/8000-8099", "udp/53"}).Finish();
+  Policy after = Chain()
+                     .Service("alt", {"tcp/8000-8099", "udp/53"})
+                     .Flow({.from = {"a"}, .to = {"b"}, .services = {"alt"}})
+                     .Finish();
+  PolicyDiff d = Diff(before, after);
+  ASSERT_EQ(d.access.size(), 1u);
+  EXPECT_EQ(d.access[0].services.ToString(), "tcp/8000-8099, udp/53");
+  ASSERT_EQ(d.edges.size(), 1u);
+  EXPECT_EQ(d.edges[0].change, Change::kChanged);
 }
 
 TEST(PolicyDiffTest, ClosureHandlesCyclesAndSelfLoops) {
