@@ -27,6 +27,29 @@ std::string Names(const Policy& policy, const std::vector<ZoneId>& zones) {
   return absl::StrJoin(names, ", ");
 }
 
+// " The path uses the anti-lockout of settings.controller ..." when it does:
+// no flow makes (or could remove) such an edge, so the flows cited are not
+// the whole story.
+std::string AntiLockoutNote(const Policy& policy, const ZoneGraph& graph, const ZonePath& path) {
+  std::vector<std::string> edges;
+  bool only_lockout = false;
+  for (size_t i = 1; i < path.size(); ++i) {
+    const ZoneEdge* e = graph.Edge(path[i - 1], path[i]);
+    if (!e || !e->anti_lockout) continue;
+    edges.push_back(
+        absl::StrCat(policy.zones[path[i - 1]].name, " -> ", policy.zones[path[i]].name));
+    only_lockout |= e->flows.empty();
+  }
+  if (edges.empty()) return "";
+  return absl::StrCat(
+      " The path uses the anti-lockout of settings.controller (",
+      policy.settings.location.FileLine(), ") on ", absl::StrJoin(edges, ", "),
+      only_lockout ? ", which no flow makes" : "",
+      ": every managed host may reach the controller and no flow or deny removes that, so give "
+      "the controller's addresses a zone of their own, with no other hosts, or cut the path "
+      "elsewhere.");
+}
+
 void Report(const Policy& policy, const ZoneGraph& graph, const Invariant& inv,
             const ZonePath& path, const std::string& what, DiagnosticList& out) {
   Diagnostic d;
@@ -36,7 +59,8 @@ void Report(const Policy& policy, const ZoneGraph& graph, const Invariant& inv,
   d.invariant = inv.name;
   d.path = DescribePath(policy, graph, path);
   d.message = absl::StrCat("invariant `", inv.name, "` is violated: ", what,
-                           "; shortest path: ", PathToString(d.path), ".", kHowToRead);
+                           "; shortest path: ", PathToString(d.path), ".",
+                           AntiLockoutNote(policy, graph, path), kHowToRead);
   out.Add(std::move(d));
 }
 

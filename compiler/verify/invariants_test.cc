@@ -73,6 +73,33 @@ TEST(InvariantsTest, NoPathReportsAShortestPathWithFlows) {
                                    "(flows.yaml:1) -> app (flows.yaml:2) -> db (flows.yaml:3)"));
 }
 
+TEST(InvariantsTest, AViolationSaysWhenItsPathUsesTheAntiLockout) {
+  // web's hosts reach the controller's zone, where a jump host reaches db.
+  PolicyBuilder b;
+  b.Zone("web", {"10.1.0.0/24"})
+      .Zone("control", {"10.0.0.0/24"})
+      .Zone("db", {"10.3.0.0/24"})
+      .Host("web-1", {"10.1.0.10"})
+      .Host("jump-1", {"10.0.0.3"})
+      .Controller({"10.0.0.2"}, 7443)
+      .Flow({.from = {"control"}, .to = {"db"}});
+  b.Invariant(Make(b, "web-not-to-db", InvariantKind::kNoPath, {"web"}, {"db"}));
+  DiagnosticList out = Check(b.Finish());
+  ASSERT_EQ(out.items().size(), 1u);
+  const Diagnostic& d = out.items()[0];
+  EXPECT_THAT(Zones(d), ElementsAre("web", "control", "db"));
+  EXPECT_THAT(d.path[1].flows, ElementsAre("settings.yaml:2 <anti-lockout settings.controller>"));
+  EXPECT_THAT(d.message, HasSubstr("The path uses the anti-lockout of settings.controller "
+                                   "(settings.yaml:2) on web -> control, which no flow makes"));
+  // Without the anti-lockout on the path, nothing is said about it.
+  DiagnosticList plain = Check(
+      Net()
+          .Invariant(Make(Net(), "no-internet-to-db", InvariantKind::kNoPath, {"internet"}, {"db"}))
+          .Finish());
+  ASSERT_EQ(plain.items().size(), 1u);
+  EXPECT_THAT(plain.items()[0].message, Not(HasSubstr("anti-lockout")));
+}
+
 TEST(InvariantsTest, IsolateCountsPathsThroughExceptedZones) {
   PolicyBuilder b = Net();
   Invariant inv = Make(b, "db-isolated", InvariantKind::kIsolate, {}, {"db"});

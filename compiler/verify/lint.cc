@@ -4,7 +4,10 @@
 #include <charconv>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -244,6 +247,358 @@ void CheckWideExposure(const Policy& policy, DiagnosticList& out) {
   }
 }
 
+// At most this many items are named in one warning; the rest are counted.
+constexpr size_t kListed = 6;
+
+std::string ListSome(const std::vector<std::string>& items, size_t shown = kListed) {
+  std::vector<std::string> out(items.begin(), items.begin() + std::min(shown, items.size()));
+  if (items.size() > shown) out.push_back(absl::StrCat("and ", items.size() - shown, " more"));
+  return absl::StrJoin(out, ", ");
+}
+
+std::string ZoneLabel(const Policy& policy, ZoneId z) {
+  return absl::StrCat("`", policy.zones[z].name, "` (", policy.zones[z].location.FileLine(), ")");
+}
+
+absl::uint128 HostMask(int host_bits) {
+  return host_bits >= 128 ? absl::Uint128Max() : (absl::uint128(1) << host_bits) - 1;
+}
+
+// The fewest prefixes that make up [lo, hi] of family `f`.
+std::vector<Prefix> PrefixesOf(Family f, absl::uint128 lo, absl::uint128 hi) {
+  const int bits = FamilyBits(f);
+  std::vector<Prefix> out;
+  while (true) {
+    int k = 0;  // host bits of the largest aligned block at lo that fits
+    while (k < bits && (lo & HostMask(k + 1)) == 0 && hi - lo >= HostMask(k + 1)) ++k;
+    out.push_back(Prefix{Address{f, lo}, bits - k});
+    absl::uint128 last = lo + HostMask(k);
+    if (last >= hi) break;
+    lo = last + 1;
+  }
+  return out;
+}
+
+std::vector<Prefix> PrefixesOf(const AddressSet& set) {
+  std::vector<Prefix> out;
+  for (Family f : {Family::kV4, Family::kV6}) {
+    for (const Interval& i : set.intervals(f)) {
+      for (const Prefix& p : PrefixesOf(f, i.lo, i.hi)) out.push_back(p);
+    }
+  }
+  return out;
+}
+
+// Looks up edges by their ends in constant time (ZoneGraph::Edge scans the
+// zone's out-edges, and the catch-all zones have many).
+class EdgeIndex {
+ public:
+  explicit EdgeIndex(const ZoneGraph& g) {
+    for (const ZoneGraph::Arc& a : g.arcs()) edges_[Key(a.from, a.to)] = &g.edge(a);
+  }
+  const ZoneEdge* Find(ZoneId from, ZoneId to) const {
+    auto it = edges_.find(Key(from, to));
+    return it == edges_.end() ? nullptr : it->second;
+  }
+
+ private:
+  static uint64_t Key(ZoneId a, ZoneId b) {
+    return (static_cast<uint64_t>(a) << 32) | static_cast<uint32_t>(b);
+  }
+  std::unordered_map<uint64_t, const ZoneEdge*> edges_;
+};
+
+bool NamesZone(const std::vector<Endpoint>& ends, ZoneId z) {
+  return std::any_of(ends.begin(), ends.end(), [&](const Endpoint& e) {
+    return e.kind == Endpoint::Kind::kZone && e.id == z;
+  });
+}
+
+// For each prefix of each zone, the zone that would own its addresses if the
+// prefix were not there: the zone of the longest strictly shorter prefix
+// holding it. A zone "carves" its prefix out of that zone.
+struct Carving {
+  std::vector<Prefix> prefixes;  // of the carving zone, inside the larger zone's
+  AddressSet addresses;          // what of them the carving zone really owns
+};
+
+std::map<std::pair<ZoneId, ZoneId>, Carving> Carvings(const Policy& policy) {
+  std::map<std::tuple<Family, absl::uint128, int>, ZoneId> owner;
+  for (ZoneId z = 0; z < static_cast<ZoneId>(policy.zones.size()); ++z) {
+    for (const Prefix& p : policy.zones[z].cidrs)
+      owner[{p.base.family, p.base.value, p.length}] = z;
+  }
+  std::map<std::pair<ZoneId, ZoneId>, Carving> out;
+  for (ZoneId z = 0; z < static_cast<ZoneId>(policy.zones.size()); ++z) {
+    const Zone& zone = policy.zones[z];
+    for (const Prefix& p : zone.cidrs) {
+      const int bits = FamilyBits(p.base.family);
+      for (int len = p.length - 1; len >= 0; --len) {
+        absl::uint128 base = p.base.value & ~HostMask(bits - len);
+        auto it = owner.find({p.base.family, base, len});
+        if (it == owner.end()) continue;
+        // Inside a larger prefix of its own zone, the prefix takes nothing from anyone.
+        if (it->second == z) break;
+        Carving& c = out[{z, it->second}];
+        c.prefixes.push_back(p);
+        c.addresses = c.addresses.Union(AddressSet::Of(p).Intersect(zone.effective));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// A larger zone's allow flow that its carved-out addresses no longer get:
+// the edge the carving zone has in its place does not carry what the flow
+// gives the larger zone.
+bool Lacks(const Policy& policy, const EdgeIndex& edges, const Flow& f, ZoneId small, ZoneId large,
+           const Carving& carving) {
+  ServiceSpace services = SpaceOfServices(policy, f.services);
+  auto lost = [&](ZoneId a, ZoneId b, ZoneId a2, ZoneId b2) {
+    const ZoneEdge* had = edges.Find(a, b);
+    if (!had) return false;
+    ServiceSpace needed = services.Intersect(had->services);
+    if (needed.Empty()) return false;
+    const ZoneEdge* has = edges.Find(a2, b2);
+    return !has || !has->services.Covers(needed);
+  };
+  if (NamesZone(f.from, large)) {
+    bool sources_reach = true;
+    if (f.sources) {
+      AddressSet sources;
+      for (const Prefix& p : *f.sources) sources.Add(p);
+      sources_reach = sources.Overlaps(carving.addresses);
+    }
+    if (sources_reach) {
+      std::set<ZoneId> targets;
+      for (const Endpoint& e : f.to) targets.insert(policy.ZoneOf(e));
+      for (ZoneId t : targets) {
+        if (t != small && lost(large, t, small, t)) return true;
+      }
+    }
+  }
+  if (NamesZone(f.to, large)) {
+    std::set<ZoneId> origins;
+    for (const Endpoint& e : f.from) origins.insert(policy.ZoneOf(e));
+    for (ZoneId s : origins) {
+      if (s != small && lost(s, large, s, small)) return true;
+    }
+  }
+  return false;
+}
+
+std::string FlowEnds(const Policy& policy, const Flow& f) {
+  auto names = [&](const std::vector<Endpoint>& ends) {
+    std::vector<std::string> out;
+    for (const Endpoint& e : ends) out.push_back(policy.EndpointName(e));
+    return out.size() == 1 ? out[0] : absl::StrCat("[", absl::StrJoin(out, ", "), "]");
+  };
+  std::vector<std::string> services;
+  for (ServiceId s : f.services) services.push_back(policy.services[s].name);
+  return absl::StrCat(names(f.from), " -> ", names(f.to), " on ", absl::StrJoin(services, ", "));
+}
+
+// Spec §2: an address belongs to the zone of the longest prefix holding it,
+// so a zone with a more specific prefix takes those addresses, and with them
+// every allow flow of the larger zone, away. Internal zones inside an
+// external catch-all are the language's own design (that is how `internet`
+// means "everything else") and are left alone.
+void CheckCarvedOut(const Policy& policy, const ZoneGraph& graph, DiagnosticList& out) {
+  std::map<std::pair<ZoneId, ZoneId>, Carving> carvings = Carvings(policy);
+  if (carvings.empty()) return;
+  std::vector<bool> in_active_flow(policy.zones.size(), false);
+  std::vector<std::vector<FlowId>> allows_naming(policy.zones.size());
+  for (FlowId i = 0; i < static_cast<FlowId>(policy.flows.size()); ++i) {
+    const Flow& f = policy.flows[i];
+    if (!f.active) continue;
+    std::set<ZoneId> named;
+    for (const auto* ends : {&f.from, &f.to}) {
+      for (const Endpoint& e : *ends) {
+        in_active_flow[policy.ZoneOf(e)] = true;
+        if (e.kind == Endpoint::Kind::kZone) named.insert(e.id);
+      }
+    }
+    if (f.action != Action::kAllow || !graph.allow_effective[i]) continue;
+    for (ZoneId z : named) allows_naming[z].push_back(i);
+  }
+  EdgeIndex edges(graph);
+  for (const auto& [pair, carving] : carvings) {
+    auto [small, large] = pair;
+    const Zone& zs = policy.zones[small];
+    const Zone& zl = policy.zones[large];
+    // A zone no active flow names is reported as unused; one carved out to
+    // be left dark (like unassigned internal space) means to lose the flows.
+    if (carving.addresses.Empty() || (zl.external && !zs.external) || !in_active_flow[small]) {
+      continue;
+    }
+    std::vector<std::string> lacking;
+    for (FlowId i : allows_naming[large]) {
+      const Flow& f = policy.flows[i];
+      if (NamesZone(f.from, small) || NamesZone(f.to, small)) continue;
+      if (Lacks(policy, edges, f, small, large, carving)) {
+        lacking.push_back(absl::StrCat(FlowLabel(f), ": ", FlowEnds(policy, f)));
+      }
+    }
+    if (lacking.empty()) continue;
+    std::vector<std::string> prefixes;
+    for (const Prefix& p : carving.prefixes) prefixes.push_back(p.ToString());
+    out.Warning(
+        zs.location, "carved-out",
+        absl::StrCat("zone `", zs.name, "` carves ", ListSome(prefixes), " out of zone ",
+                     ZoneLabel(policy, large), ": by longest-prefix match those addresses are `",
+                     zs.name, "`'s now, so ", zl.name,
+                     "'s allow flows no longer apply to them, and `", zs.name, "` lacks ",
+                     lacking.size(), " of them: ", ListSome(lacking), ". Add `", zs.name,
+                     "` to the flows it still needs (beside `", zl.name,
+                     "`), or remove the more specific prefix."));
+  }
+}
+
+struct PrivateBlock {
+  const char* cidr;
+};
+// RFC 1918 and RFC 4193: space that is internal wherever it is used.
+constexpr PrivateBlock kPrivateBlocks[] = {
+    {"10.0.0.0/8"}, {"172.16.0.0/12"}, {"192.168.0.0/16"}, {"fc00::/7"}};
+
+// "10.0.0.0/8" when all of it is unclaimed, else the block with how many
+// prefixes the unclaimed part takes and the largest of them.
+std::string DescribeUnclaimed(const Prefix& block, const AddressSet& unclaimed) {
+  if (unclaimed == AddressSet::Of(block)) return block.ToString();
+  std::vector<Prefix> pieces = PrefixesOf(unclaimed);
+  std::stable_sort(pieces.begin(), pieces.end(),
+                   [](const Prefix& a, const Prefix& b) { return a.length < b.length; });
+  std::vector<std::string> names;
+  for (const Prefix& p : pieces) names.push_back(p.ToString());
+  return absl::StrCat("most of ", block.ToString(), " (the ", pieces.size(),
+                      pieces.size() == 1 ? " prefix " : " prefixes ",
+                      "no other zone claims: ", ListSome(names, 3), ")");
+}
+
+// An external zone whose prefix holds a whole private block (a catch-all such
+// as 0.0.0.0/0) takes every private address no internal zone claims: a
+// laptop on an unplanned 192.168.1.0/24 counts as internet. An external zone
+// written with private prefixes (a partner's VPN range) is deliberate.
+void CheckPrivateInExternal(const Policy& policy, DiagnosticList& out) {
+  std::vector<Prefix> blocks;
+  for (const PrivateBlock& b : kPrivateBlocks) blocks.push_back(*Prefix::Parse(b.cidr));
+  for (const Zone& zone : policy.zones) {
+    if (!zone.external) continue;
+    std::vector<std::string> unclaimed, blocks_named;
+    for (const Prefix& block : blocks) {
+      bool catch_all = std::any_of(zone.cidrs.begin(), zone.cidrs.end(), [&](const Prefix& p) {
+        return p.length < block.length && p.Contains(block.base);
+      });
+      if (!catch_all) continue;
+      AddressSet left = zone.effective.Intersect(AddressSet::Of(block));
+      if (left.Empty()) continue;
+      unclaimed.push_back(DescribeUnclaimed(block, left));
+      blocks_named.push_back(absl::StrCat("\"", block.ToString(), "\""));
+    }
+    if (unclaimed.empty()) continue;
+    out.Warning(zone.location, "private-in-external",
+                absl::StrCat("external zone `", zone.name,
+                             "` holds internal address space that no internal zone claims: ",
+                             absl::StrJoin(unclaimed, "; "),
+                             ". By longest-prefix match those addresses are `", zone.name,
+                             "`'s, so every flow of `", zone.name,
+                             "` applies to them. Add an internal zone for unassigned internal "
+                             "space, e.g. `{name: unassigned-internal, cidrs: [",
+                             absl::StrJoin(blocks_named, ", "),
+                             "]}` (more specific zones keep their addresses), and name it in no "
+                             "flow but in an `isolate` invariant, so nothing reaches it or "
+                             "leaves it."));
+  }
+}
+
+// True when some managed host (a host of the policy, which runs an agent)
+// has an address in `addresses`, which lie in zone `zone`.
+bool HasManagedHost(const Policy& policy, ZoneId zone, const AddressSet& addresses) {
+  const Zone& z = policy.zones[zone];
+  if (z.hosts.empty()) return false;
+  if (addresses == z.effective) return true;  // the whole zone, its hosts included
+  for (HostId h : z.hosts) {
+    for (const Address& a : policy.hosts[h].addresses) {
+      if (addresses.Contains(a)) return true;
+    }
+  }
+  return false;
+}
+
+// Spec §5: only managed hosts enforce, each the flows it is on a side of.
+// With no host on either side the flow is a statement nothing carries out,
+// yet the zone graph, invariants and reach count it as open.
+void CheckUnenforced(const Policy& policy, const ZoneGraph& graph, DiagnosticList& out) {
+  for (FlowId i = 0; i < static_cast<FlowId>(policy.flows.size()); ++i) {
+    const Flow& f = policy.flows[i];
+    if (!IsActiveAllow(f) || !graph.allow_effective[i]) continue;
+    std::vector<FlowPart> parts = FlowParts(policy, f);
+    std::vector<std::string> unenforced;
+    for (const FlowPart& p : parts) {
+      if (HasManagedHost(policy, p.from_zone, p.src) || HasManagedHost(policy, p.to_zone, p.dst)) {
+        continue;
+      }
+      unenforced.push_back(
+          absl::StrCat(policy.zones[p.from_zone].name, " -> ", policy.zones[p.to_zone].name));
+    }
+    if (unenforced.empty()) continue;
+    std::string what =
+        unenforced.size() == parts.size()
+            ? std::string(
+                  " is enforced by nobody: neither its `from` nor its `to` holds a managed "
+                  "host (a host of the policy, which runs an agent)")
+            : absl::StrCat(" is enforced by nobody between ", ListSome(unenforced),
+                           ": neither side of that part holds a managed host (a host of the "
+                           "policy, which runs an agent)");
+    out.Warning(f.location, "unenforced-flow",
+                absl::StrCat(FlowLabel(f), what,
+                             ". Whether that traffic passes depends on other devices, yet the "
+                             "zone graph, invariants and reach count it as allowed. Add the hosts "
+                             "that enforce it, or remove the flow."));
+  }
+}
+
+// Spec §7: the anti-lockout lets every managed host reach the controller.
+// The zone graph cannot tell the controller from its zone's other hosts, so
+// whatever they reach looks reachable from every managed zone.
+void CheckControllerZoneShared(const Policy& policy, DiagnosticList& out) {
+  const auto& ctl = policy.settings.controller;
+  if (!ctl) return;
+  std::set<ZoneId> zones;
+  for (const Address& a : ctl->addresses) {
+    if (auto z = policy.Classify(a)) zones.insert(*z);
+  }
+  for (ZoneId z : zones) {
+    std::vector<std::string> others;
+    for (HostId h : policy.zones[z].hosts) {
+      const Host& host = policy.hosts[h];
+      bool is_controller =
+          std::any_of(host.addresses.begin(), host.addresses.end(), [&](const Address& a) {
+            return std::find(ctl->addresses.begin(), ctl->addresses.end(), a) !=
+                   ctl->addresses.end();
+          });
+      if (!is_controller) {
+        others.push_back(absl::StrCat("`", host.name, "` (", host.location.FileLine(), ")"));
+      }
+    }
+    if (others.empty()) continue;
+    std::vector<std::string> addresses;
+    for (const Address& a : ctl->addresses) {
+      if (policy.Classify(a) == z) addresses.push_back(a.ToString());
+    }
+    out.Warning(policy.settings.location, "controller-zone-shared",
+                absl::StrCat("the anti-lockout of settings.controller gives every managed host an "
+                             "edge into the controller's zone ",
+                             ZoneLabel(policy, z), " (tcp/", ctl->port,
+                             "), and that zone also holds ", ListSome(others),
+                             ": in the zone graph whatever they reach is reachable from every "
+                             "managed zone, and invariants count those paths. Give the "
+                             "controller's addresses (",
+                             absl::StrJoin(addresses, ", "), ") a zone of their own."));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Duration> ParseExpiryWindow(std::string_view text) {
@@ -266,6 +621,10 @@ void Lint(const Policy& policy, const ZoneGraph& graph, const LintOptions& optio
   CheckShadowed(policy, graph, out);
   CheckUnused(policy, out);
   CheckWideExposure(policy, out);
+  CheckCarvedOut(policy, graph, out);
+  CheckPrivateInExternal(policy, out);
+  CheckUnenforced(policy, graph, out);
+  CheckControllerZoneShared(policy, out);
   CheckExpiringSoon(policy, options, out);
 }
 

@@ -7,7 +7,12 @@
 // `unused-zone`, `unused-service`, `host-without-flows`, `wide-exposure` (an
 // allow from an external zone on `any` or a range wider than 16 ports) and
 // `expiring-soon` (an active flow whose `expires` lies within the warning
-// window).
+// window), and for what surprises people: `carved-out` (a zone's more specific
+// prefixes take addresses out of a larger zone, and with them that zone's
+// allow flows), `private-in-external` (RFC 1918 / RFC 4193 space no internal
+// zone claims falls into an external catch-all), `unenforced-flow` (no
+// managed host on either side) and `controller-zone-shared` (the
+// anti-lockout's edge leads into a zone with other hosts).
 //
 // Everything runs in time near-linear in the policy: flows are compared only
 // with flows that touch the same zone pair, never all with all.

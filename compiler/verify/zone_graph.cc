@@ -460,8 +460,7 @@ std::vector<std::string> EdgeCitations(const Policy& policy, const ZoneEdge& edg
   std::vector<std::string> out;
   for (FlowId f : edge.flows) out.push_back(policy.flows[f].location.FileLine());
   if (edge.anti_lockout) {
-    out.push_back(
-        absl::StrCat(policy.settings.location.FileLine(), " (settings.controller anti-lockout)"));
+    out.push_back(absl::StrCat(policy.settings.location.FileLine(), " ", kAntiLockoutCitation));
   }
   return out;
 }

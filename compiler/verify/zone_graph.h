@@ -132,7 +132,12 @@ PathsFrom ShortestPathsFrom(const ZoneGraph& g, ZoneId from);
 // The zones reachable from `from` by one or more edges.
 std::vector<bool> ReachableFrom(const ZoneGraph& g, ZoneId from);
 
-// "file:line" of each flow making the edge; anti-lockout cites settings.
+// How an edge's citations name the anti-lockout (spec §7), after the
+// settings' "file:line": no flow makes it, and no flow or deny removes it.
+inline constexpr char kAntiLockoutCitation[] = "<anti-lockout settings.controller>";
+
+// "file:line" of each flow making the edge; the anti-lockout cites the
+// settings as "settings.yaml:2 <anti-lockout settings.controller>".
 std::vector<std::string> EdgeCitations(const Policy& policy, const ZoneEdge& edge);
 // The path as diagnostic steps: zone names and, per edge, its citations.
 std::vector<PathStep> DescribePath(const Policy& policy, const ZoneGraph& g, const ZonePath& path);

@@ -124,7 +124,7 @@ TEST(ZoneGraphTest, AntiLockoutGivesManagedZonesAnEdgeToTheController) {
   EXPECT_TRUE(e->anti_lockout);
   EXPECT_EQ(e->services.ToString(), "tcp/7443");
   EXPECT_THAT(EdgeCitations(p, *e),
-              ElementsAre("settings.yaml:2 (settings.controller anti-lockout)"));
+              ElementsAre("settings.yaml:2 <anti-lockout settings.controller>"));
   // db has no managed hosts, so no anti-lockout edge from it.
   EXPECT_EQ(g.Edge(Z(p, "db"), Z(p, "mgmt")), nullptr);
 }
