@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "compiler/model/diagnostic_codes.h"
 
 namespace polder::cli {
@@ -17,7 +17,10 @@ std::string Spelling(const CLI::Option& option) {
   std::string name = option.get_name(false, true);
   if (option.get_type_size() != 0 && option.get_expected_min() != 0) {
     std::string meta = option.get_type_name();
-    if (meta.empty() || meta == "TEXT" || meta == "UINT" || meta == "INT" || meta == "FLOAT") {
+    // CLI11 spells a choice "TEXT:{text,json}"; people read "text|json".
+    if (size_t brace = meta.find(":{"); brace != std::string::npos && meta.back() == '}') {
+      meta = absl::StrReplaceAll(meta.substr(brace + 2, meta.size() - brace - 3), {{",", "|"}});
+    } else if (meta.empty() || meta == "TEXT" || meta == "UINT" || meta == "INT" || meta == "FLOAT") {
       meta = "VALUE";
     }
     absl::StrAppend(&name, " ", meta);
