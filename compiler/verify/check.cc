@@ -2,6 +2,7 @@
 
 #include "compiler/verify/invariants.h"
 #include "compiler/verify/lint.h"
+#include "compiler/verify/posture_check.h"
 #include "compiler/verify/zone_graph.h"
 
 namespace polder {
@@ -11,6 +12,7 @@ void VerifyLoaded(LoadResult& loaded, const CheckOptions& options) {
     ZoneGraph graph = BuildZoneGraph(loaded.policy);
     CheckInvariants(loaded.policy, graph, loaded.diagnostics);
     Lint(loaded.policy, graph, LintOptions{options.warn_expiry}, loaded.diagnostics);
+    CheckPostures(loaded.policy, loaded.diagnostics);
   }
   loaded.diagnostics.Sort();
 }

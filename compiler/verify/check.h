@@ -1,4 +1,6 @@
-// `polder check` as a library call: load, resolve, verify invariants, lint.
+// `polder check` as a library call: load, resolve, verify invariants, lint,
+// and verify every posture's `keep` list (posture_check.h; those diagnostics
+// carry Diagnostic::posture).
 //
 // The CLI, the controller (which refuses to roll out a policy that fails
 // check) and tests all run the same pipeline through this function.
