@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "compiler/frontend/resolver.h"
-#include "compiler/model/revision.h"
 #include "compiler/frontend/yaml_reader.h"
+#include "compiler/model/revision.h"
 
 namespace polder {
 namespace {
@@ -114,12 +114,14 @@ std::vector<ParsedFile> ParseAll(const std::vector<SourceFile>& files, Diagnosti
 
 LoadResult LoadPolicyFromFiles(std::vector<SourceFile> files, const LoadOptions& options) {
   LoadResult result;
+  result.diagnostics.SetPhase(Phase::kParse);
   std::sort(files.begin(), files.end(),
             [](const SourceFile& a, const SourceFile& b) { return a.path < b.path; });
   if (files.empty()) {
     result.diagnostics.Error({".", 1, 1}, "parse-error",
                              "the policy directory holds no *.yaml or *.yml files; add at least "
                              "one file with `zones:`");
+    result.diagnostics.SetPhase(Phase::kAnalysis);
     return result;
   }
   std::vector<ParsedFile> parsed = ParseAll(files, result.diagnostics);
@@ -127,6 +129,8 @@ LoadResult LoadPolicyFromFiles(std::vector<SourceFile> files, const LoadOptions&
     result.policy = ResolvePolicy(parsed, options.now, result.diagnostics);
     result.policy.revision = ComputeRevision(result.policy);
   }
+  // What is found from here on (invariants, lint) is analysis of a loaded policy.
+  result.diagnostics.SetPhase(Phase::kAnalysis);
   result.sources = std::move(files);
   return result;
 }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "compiler/model/revision.h"
 #include "compiler/render/diagnostic_format.h"
 
 namespace polder {
@@ -110,7 +111,17 @@ const Case kCases[] = {
      "b.yaml:5:14: error: `expires: next tuesday` is not an RFC 3339 time; write e.g. "
      "2027-03-01T00:00:00Z [parse-error]"},
     {"bad_version", "version: 2\n",
-     "b.yaml:1:10: error: `version` must be a whole number from 1 to 1, not `2` [parse-error]"},
+     "b.yaml:1:10: error: `version: 2`: only version 1 of the policy language exists; write "
+     "`version: 1` or leave the key out [parse-error]"},
+    {"quoted_version", "version: \"1\"\n",
+     "b.yaml:1:10: error: `version` is the number 1, but `1` is quoted, which makes it a string; "
+     "write `version: 1` [parse-error]"},
+    {"version_not_a_number", "version: one\n",
+     "b.yaml:1:10: error: `version` is the number 1, not `one`; write `version: 1` or leave the "
+     "key out [parse-error]"},
+    {"quoted_number", "invariants:\n  - name: s\n    exposure: {from: internet, max: \"2\"}\n",
+     "b.yaml:3:37: error: `max` is a number, but `\"2\"` is quoted, which makes it a string; "
+     "remove the quotes [parse-error]"},
     {"bad_name", "zones:\n  - name: Web\n    cidrs: [10.7.0.0/24]\n",
      "b.yaml:2:11: error: zone name `Web` is not a valid name: use 1-63 lower-case letters, "
      "digits, `-` or `_`, starting with a letter [parse-error]"},
@@ -124,7 +135,8 @@ const Case kCases[] = {
      "b.yaml:3:35: error: unknown zone `dbb` (did you mean `db`?) [unknown-ref]"},
     {"invariant_two_kinds",
      "invariants:\n  - name: x\n    no_path: {from: internet, to: db}\n    isolate: db\n",
-     "b.yaml:2:5: error: invariant `x` needs exactly one of no_path, isolate, via, exposure, reach; it "
+     "b.yaml:2:5: error: invariant `x` needs exactly one of no_path, isolate, via, exposure, "
+     "reach; it "
      "has no_path, isolate [parse-error]"},
     {"settings_bad_mode", "settings:\n  mode: block\n",
      "b.yaml:2:9: error: `mode` is enforce or audit, not `block` [parse-error]"},
@@ -143,6 +155,82 @@ const Case kCases[] = {
      "20270-01-01T00:00:00Z\n",
      "b.yaml:5:14: error: `expires: 20270-01-01T00:00:00Z` is not an RFC 3339 time; write e.g. "
      "2027-03-01T00:00:00Z [parse-error]"},
+    // The `reach` invariant and the `services` of `no_path` / `via` (spec §6).
+    {"reach_unknown_key",
+     "invariants:\n  - name: r\n    reach: {from: internet, to: web, through: db}\n",
+     "b.yaml:3:38: error: unknown key `through` in `reach`; known keys: from, to, services, direct "
+     "[unknown-key]"},
+    {"reach_direct_not_bool",
+     "invariants:\n  - name: r\n    reach: {from: internet, to: web, direct: yes}\n",
+     "b.yaml:3:46: error: `direct` must be true or false, not `yes` [parse-error]"},
+    {"reach_needs_to", "invariants:\n  - name: r\n    reach: {from: internet}\n",
+     "b.yaml:3:12: error: `reach` needs a `to` [parse-error]"},
+    {"reach_unknown_service",
+     "invariants:\n  - name: r\n    reach: {from: internet, to: web, services: [htps]}\n",
+     "b.yaml:3:49: error: unknown service `htps` (did you mean `https`?); declare it under "
+     "`services:` [unknown-ref]"},
+    {"via_unknown_service",
+     "invariants:\n  - name: v\n    via: {from: internet, to: db, through: web, services: ssh}\n",
+     "b.yaml:3:59: error: unknown service `ssh`; declare it under `services:` [unknown-ref]"},
+    {"no_path_empty_services",
+     "invariants:\n  - name: n\n    no_path: {from: internet, to: db, services: []}\n",
+     "b.yaml:3:49: error: `services` names no service; use `any` for every service [parse-error]"},
+    {"direct_outside_reach",
+     "invariants:\n  - name: n\n    no_path: {from: internet, to: db, direct: true}\n",
+     "b.yaml:3:39: error: unknown key `direct` in `no_path`; known keys: from, to, services "
+     "[unknown-key]"},
+    // Postures (spec §6a).
+    {"posture_duplicate_name",
+     "postures:\n  - {name: lockdown, isolate: web}\n  - {name: lockdown, isolate: db}\n",
+     "b.yaml:3:12: error: posture `lockdown` is already declared at b.yaml:2:12 [duplicate-name]"},
+    {"posture_unknown_isolate", "postures:\n  - {name: lockdown, isolate: [web, dbb]}\n",
+     "b.yaml:2:37: error: unknown zone or host `dbb` in `isolate` (did you mean `db`?) "
+     "[unknown-ref]"},
+    {"posture_needs_isolate", "postures:\n  - name: lockdown\n    owner: ciso\n",
+     "b.yaml:2:5: error: posture `lockdown` needs a `isolate` [parse-error]"},
+    {"posture_unknown_key", "postures:\n  - name: lockdown\n    isolate: web\n    alow: []\n",
+     "b.yaml:4:5: error: unknown key `alow` in a posture (did you mean `allow`?) [unknown-key]"},
+    {"posture_unknown_allow_zone",
+     "postures:\n  - name: lockdown\n    isolate: web\n    allow:\n      - {zone: internt}\n",
+     "b.yaml:5:16: error: unknown zone `internt` (did you mean `internet`?) [unknown-ref]"},
+    {"posture_unknown_allow_service",
+     "postures:\n  - name: lockdown\n    isolate: web\n    allow:\n      - {zone: internet, "
+     "services: [htps]}\n",
+     "b.yaml:5:37: error: unknown service `htps` (did you mean `https`?); declare it under "
+     "`services:` [unknown-ref]"},
+    {"posture_allow_unknown_key",
+     "postures:\n  - name: lockdown\n    isolate: web\n    allow:\n      - {zon: internet}\n",
+     "b.yaml:5:10: error: unknown key `zon` in an `allow` entry (did you mean `zone`?) "
+     "[unknown-key]"},
+    {"posture_allow_zone_twice",
+     "postures:\n  - name: lockdown\n    isolate: web\n    allow:\n      - {zone: internet}\n"
+     "      - {zone: internet, services: https}\n",
+     "b.yaml:6:16: error: zone `internet` already has an `allow` entry at b.yaml:5:16; merge the "
+     "two entries [duplicate-name]"},
+    {"posture_keep_unknown_invariant",
+     "invariants:\n  - name: web-reachable\n    reach: {from: internet, to: web}\n"
+     "postures:\n  - name: lockdown\n    isolate: db\n    keep: [web-reachabel]\n",
+     "b.yaml:7:12: error: unknown invariant `web-reachabel` in `keep` (did you mean "
+     "`web-reachable`?); name a policy `reach` invariant or write one inline as `- reach: {from: "
+     "A, to: B}` [unknown-ref]"},
+    {"posture_keep_not_reach",
+     "invariants:\n  - name: db-closed\n    no_path: {from: internet, to: db}\n"
+     "postures:\n  - name: lockdown\n    isolate: db\n    keep: [db-closed]\n",
+     "b.yaml:7:12: error: invariant `db-closed` (b.yaml:2) is a `no_path` invariant, but `keep` "
+     "lists what must still work: name a `reach` invariant, or write one inline as `- reach: "
+     "{from: A, to: B}` [not-a-reach-invariant]"},
+    {"posture_keep_inline_unknown_zone",
+     "postures:\n  - name: lockdown\n    isolate: db\n    keep:\n      - reach: {from: internet, "
+     "to: wbe}\n",
+     "b.yaml:5:37: error: unknown zone `wbe` (did you mean `web`?) [unknown-ref]"},
+    {"posture_keep_other_kind",
+     "postures:\n  - name: lockdown\n    isolate: db\n    keep:\n      - no_path: {from: internet, "
+     "to: web}\n",
+     "b.yaml:5:9: error: unknown key `no_path` in a `keep` entry; known keys: reach [unknown-key]"},
+    {"posture_keep_list_item",
+     "postures:\n  - name: lockdown\n    isolate: db\n    keep:\n      - [web]\n",
+     "b.yaml:5:9: error: a `keep` entry is the name of a policy `reach` invariant or an inline "
+     "`reach: {from: A, to: B}`, not a list [parse-error]"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Diagnostics, DiagnosticCase,
@@ -227,6 +315,164 @@ TEST(RevisionTest, IndependentOfFileOrderAndFormatting) {
   EXPECT_NE(a.policy.revision, c.policy.revision);
 }
 
+TEST(LoaderTest, ReachAndServiceScopedInvariantsResolve) {
+  LoadResult r = Load(
+      "invariants:\n"
+      "  - name: web-up\n    reach: {from: internet, to: [web, db], services: [https, pg], direct: "
+      "true}\n"
+      "  - name: web-any\n    reach: {from: internet, to: web}\n"
+      "  - name: no-pg\n    no_path: {from: internet, to: db, services: pg}\n"
+      "  - name: pg-via-web\n    via: {from: internet, to: db, through: web, services: [pg]}\n");
+  ASSERT_FALSE(r.diagnostics.HasErrors()) << FormatText(r.diagnostics, r.sources);
+  const Policy& p = r.policy;
+  ASSERT_EQ(p.invariants.size(), 4u);
+  const Invariant& up = p.invariants[0];
+  EXPECT_EQ(up.kind, InvariantKind::kReach);
+  EXPECT_TRUE(up.direct);
+  EXPECT_THAT(up.from, ::testing::ElementsAre(*p.FindZone("internet")));
+  EXPECT_THAT(up.to, ::testing::ElementsAre(*p.FindZone("web"), *p.FindZone("db")));
+  EXPECT_THAT(up.services, ::testing::ElementsAre(*p.FindService("https"), *p.FindService("pg")));
+  EXPECT_FALSE(p.invariants[1].direct);
+  EXPECT_TRUE(p.invariants[1].services.empty());
+  EXPECT_EQ(p.invariants[2].kind, InvariantKind::kNoPath);
+  EXPECT_THAT(p.invariants[2].services, ::testing::ElementsAre(*p.FindService("pg")));
+  EXPECT_EQ(p.invariants[3].kind, InvariantKind::kVia);
+  EXPECT_THAT(p.invariants[3].through, ::testing::ElementsAre(*p.FindZone("web")));
+  EXPECT_THAT(p.invariants[3].services, ::testing::ElementsAre(*p.FindService("pg")));
+}
+
+// A scoped invariant is another statement than the unscoped one, so it is another revision.
+TEST(RevisionTest, InvariantServicesAndDirectCount) {
+  auto revision = [](const std::string& invariant) {
+    LoadResult r = Load("invariants:\n  - name: i\n    " + invariant + "\n");
+    EXPECT_FALSE(r.diagnostics.HasErrors()) << FormatText(r.diagnostics, r.sources);
+    return r.policy.revision;
+  };
+  std::string plain = revision("no_path: {from: internet, to: db}");
+  EXPECT_NE(plain, revision("no_path: {from: internet, to: db, services: pg}"));
+  std::string reach = revision("reach: {from: internet, to: web}");
+  EXPECT_NE(reach, revision("reach: {from: internet, to: web, direct: true}"));
+  EXPECT_NE(reach, revision("reach: {from: internet, to: web, services: https}"));
+}
+
+const char* kPostures = R"(hosts:
+  - name: db-1
+    addresses: [10.2.0.5]
+invariants:
+  - name: web-reachable
+    reach: {from: internet, to: web, services: https}
+postures:
+  - name: lockdown
+    isolate: [web, db-1]
+    allow:
+      - {zone: internet, services: [https]}
+      - zone: db
+    keep:
+      - reach: {from: internet, to: web, services: [https], direct: true}
+      - web-reachable
+    owner: ciso
+    reason: vulnerabilities in the web applications
+  - name: db-dark
+    isolate: db
+)";
+
+TEST(PostureTest, Resolves) {
+  LoadResult r = Load(kPostures);
+  ASSERT_FALSE(r.diagnostics.HasErrors()) << FormatText(r.diagnostics, r.sources);
+  const Policy& p = r.policy;
+  ASSERT_EQ(p.postures.size(), 2u);
+  const Posture& lockdown = p.postures[0];
+  EXPECT_EQ(lockdown.name, "lockdown");
+  EXPECT_EQ(lockdown.location.FileLineColumn(), "b.yaml:8:11");
+  EXPECT_THAT(lockdown.isolate,
+              ::testing::ElementsAre(Endpoint{Endpoint::Kind::kZone, *p.FindZone("web")},
+                                     Endpoint{Endpoint::Kind::kHost, *p.FindHost("db-1")}));
+  ASSERT_EQ(lockdown.allow.size(), 2u);
+  EXPECT_EQ(lockdown.allow[0].zone, *p.FindZone("internet"));
+  EXPECT_THAT(lockdown.allow[0].services, ::testing::ElementsAre(*p.FindService("https")));
+  EXPECT_EQ(lockdown.allow[0].location.FileLineColumn(), "b.yaml:11:9");
+  EXPECT_EQ(lockdown.allow[1].zone, *p.FindZone("db"));
+  EXPECT_TRUE(lockdown.allow[1].services.empty());  // every service db had
+  EXPECT_EQ(lockdown.allow[1].location.FileLineColumn(), "b.yaml:12:9");
+  ASSERT_EQ(lockdown.keep.size(), 2u);
+  const Invariant& inline_keep = lockdown.keep[0];
+  EXPECT_EQ(inline_keep.name, "lockdown.keep[0]");
+  EXPECT_EQ(inline_keep.kind, InvariantKind::kReach);
+  EXPECT_TRUE(inline_keep.direct);
+  EXPECT_THAT(inline_keep.to, ::testing::ElementsAre(*p.FindZone("web")));
+  EXPECT_EQ(inline_keep.location.FileLineColumn(), "b.yaml:14:9");
+  // A policy invariant named in `keep`: its content and name, located at the reference.
+  const Invariant& named = lockdown.keep[1];
+  EXPECT_EQ(named.name, "web-reachable");
+  EXPECT_EQ(named.kind, InvariantKind::kReach);
+  EXPECT_THAT(named.services, ::testing::ElementsAre(*p.FindService("https")));
+  EXPECT_FALSE(named.direct);
+  EXPECT_EQ(named.location.FileLineColumn(), "b.yaml:15:9");
+  EXPECT_EQ(lockdown.owner, "ciso");
+  EXPECT_EQ(lockdown.reason, "vulnerabilities in the web applications");
+  EXPECT_EQ(p.FindPosture("db-dark"), &p.postures[1]);
+  EXPECT_THAT(p.postures[1].isolate,
+              ::testing::ElementsAre(Endpoint{Endpoint::Kind::kZone, *p.FindZone("db")}));
+  EXPECT_TRUE(p.postures[1].allow.empty());
+  EXPECT_TRUE(p.postures[1].keep.empty());
+  // The policy's own invariants are not changed by being kept.
+  ASSERT_EQ(p.invariants.size(), 1u);
+  EXPECT_EQ(p.invariants[0].location.FileLineColumn(), "b.yaml:5:5");
+}
+
+TEST(PostureTest, MayBeDeclaredInAnyFile) {
+  LoadResult r = LoadPolicyFromFiles({{"a.yaml", kZones},
+                                      {"b.yaml", "postures:\n  - {name: one, isolate: web}\n"},
+                                      {"c/d.yml", "postures:\n  - {name: two, isolate: db}\n"}},
+                                     LoadOptions{Now()});
+  ASSERT_FALSE(r.diagnostics.HasErrors()) << FormatText(r.diagnostics, r.sources);
+  ASSERT_EQ(r.policy.postures.size(), 2u);
+  EXPECT_EQ(r.policy.postures[1].location.file, "c/d.yml");
+}
+
+// Every part of a posture is part of its meaning, and so of the revision.
+TEST(RevisionTest, PosturesCount) {
+  std::string base = Load(kPostures).policy.revision;
+  ASSERT_EQ(base.size(), 64u);
+  auto edited = [](const std::string& from, const std::string& to) {
+    std::string text = kPostures;
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    LoadResult r = Load(text);
+    EXPECT_FALSE(r.diagnostics.HasErrors()) << FormatText(r.diagnostics, r.sources);
+    return r.policy.revision;
+  };
+  EXPECT_NE(base, edited("isolate: [web, db-1]", "isolate: [web]"));
+  EXPECT_NE(base, edited("- zone: db", "- {zone: db, services: pg}"));
+  EXPECT_NE(base, edited("direct: true}", "direct: false}"));
+  EXPECT_NE(base, edited("      - web-reachable\n", ""));
+  EXPECT_NE(base, edited("owner: ciso", "owner: cio"));
+  EXPECT_NE(base, edited("reason: vulnerabilities", "reason: holes"));
+  EXPECT_NE(base, edited("name: db-dark", "name: db-off"));
+  // Order of lists and of postures, and formatting, carry no meaning.
+  EXPECT_EQ(base, edited("isolate: [web, db-1]", "isolate:\n      - db-1\n      - web"));
+  EXPECT_EQ(base, edited("      - {zone: internet, services: [https]}\n      - zone: db\n",
+                         "      - zone: db\n      - {services: https, zone: internet}\n"));
+  std::string text = kPostures;
+  size_t second = text.find("  - name: db-dark");
+  std::string swapped =
+      text.substr(0, text.find("  - name: lockdown")) + text.substr(second) +
+      text.substr(text.find("  - name: lockdown"), second - text.find("  - name: lockdown"));
+  LoadResult r = Load(swapped);
+  ASSERT_FALSE(r.diagnostics.HasErrors()) << FormatText(r.diagnostics, r.sources);
+  EXPECT_EQ(base, r.policy.revision);
+  EXPECT_EQ(base, Load(kPostures).policy.revision);  // deterministic
+}
+
+TEST(RevisionTest, APolicyWithoutPosturesHasNoPostureLine) {
+  LoadResult r = Load("flows:\n  - {from: internet, to: web, services: https}\n");
+  ASSERT_FALSE(r.diagnostics.HasErrors());
+  EXPECT_THAT(NormalisedPolicy(r.policy), ::testing::Not(::testing::HasSubstr("posture")));
+  EXPECT_THAT(NormalisedPolicy(Load(kPostures).policy),
+              ::testing::HasSubstr("posture \"lockdown\" "));
+}
+
 TEST(LoaderTest, EmptyDirectoryIsAnError) {
   LoadResult r = LoadPolicyFromFiles({}, LoadOptions{Now()});
   EXPECT_TRUE(r.diagnostics.HasErrors());
@@ -245,7 +491,8 @@ TEST(LoaderTest, AHundredThousandHostPolicyIsWithinTheNodeLimit) {
   for (int i = 0; i < 600'000; ++i) part += "1,";
   part += "1]\n";
   LoadResult r = LoadPolicyFromFiles({{"a.yaml", part}, {"b.yaml", part}}, LoadOptions{Now()});
-  for (const Diagnostic& d : r.diagnostics.items()) EXPECT_NE(d.code, "limit-exceeded") << d.message;
+  for (const Diagnostic& d : r.diagnostics.items())
+    EXPECT_NE(d.code, "limit-exceeded") << d.message;
 }
 
 TEST(LoaderTest, NodeLimitCountsAcrossFiles) {

@@ -1,8 +1,11 @@
 #include "compiler/frontend/resolver.h"
 
+#include <algorithm>
+#include <charconv>
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -15,8 +18,8 @@
 namespace polder {
 namespace {
 
-const std::vector<std::string> kRootKeys = {"version",  "settings", "zones",     "hosts",
-                                            "services", "flows",    "invariants"};
+const std::vector<std::string> kRootKeys = {"version",  "settings", "zones",      "hosts",
+                                            "services", "flows",    "invariants", "postures"};
 const std::vector<std::string> kZoneKeys = {"name", "external", "cidrs", "description"};
 const std::vector<std::string> kHostKeys = {"name", "addresses", "zone"};
 const std::vector<std::string> kServiceKeys = {"name", "ports"};
@@ -24,6 +27,9 @@ const std::vector<std::string> kFlowKeys = {"name",    "action",  "from",   "to"
                                             "sources", "expires", "reason", "owner", "ticket"};
 const std::vector<std::string> kInvariantKeys = {"name", "no_path",  "isolate", "except",
                                                  "via",  "exposure", "reach"};
+const std::vector<std::string> kPostureKeys = {"name", "isolate", "allow",
+                                               "keep", "owner",   "reason"};
+const std::vector<std::string> kPostureAllowKeys = {"zone", "services"};
 const std::vector<std::string> kSettingsKeys = {"controller", "host_dhcp", "log_denied", "mode"};
 const std::vector<std::string> kControllerKeys = {"addresses", "port"};
 
@@ -84,14 +90,22 @@ class Resolver {
   }
 
   Policy Run(const std::vector<ParsedFile>& files) {
+    // The phases order the errors: what is wrong in a definition before what it breaks.
+    diagnostics_.SetPhase(Phase::kParse);
     for (const ParsedFile& f : files) CollectFile(f);
+    diagnostics_.SetPhase(Phase::kZones);
     for (const Decl& d : zone_decls_) ResolveZone(d);
     ClassifyZones();
+    diagnostics_.SetPhase(Phase::kDefinitions);
     for (const Decl& d : host_decls_) ResolveHost(d);
     for (const Decl& d : service_decls_) ResolveService(d);
     if (settings_decl_) ResolveSettings(*settings_decl_);
+    diagnostics_.SetPhase(Phase::kReferences);
     for (const Decl& d : flow_decls_) ResolveFlow(d);
     for (const Decl& d : invariant_decls_) ResolveInvariant(d);
+    // After the invariants: a posture's `keep` may name one of them.
+    for (const Decl& d : posture_decls_) ResolvePosture(d);
+    ReportBrokenReferences();
     return std::move(policy_);
   }
 
@@ -114,7 +128,7 @@ class Resolver {
       }
     };
     if (key == "version") {
-      a.Integer(value, "`version`", 1, 1);
+      CheckVersion(a, value);
     } else if (key == "settings") {
       if (settings_decl_) {
         a.Error(value, "duplicate-name",
@@ -133,7 +147,37 @@ class Resolver {
       add_all(flow_decls_, "flows");
     } else if (key == "invariants") {
       add_all(invariant_decls_, "invariants");
+    } else if (key == "postures") {
+      add_all(posture_decls_, "postures");
     }
+  }
+
+  // Spec §1: the integer 1. Says why another value is wrong, since "from 1 to 1" does not.
+  void CheckVersion(YamlAccess& a, const YamlNode& value) {
+    if (value.IsScalar() && value.plain && value.scalar == "1") return;
+    long number = 0;
+    const char* end = value.scalar.data() + value.scalar.size();
+    bool numeric = value.IsScalar() && !value.scalar.empty() &&
+                   std::from_chars(value.scalar.data(), end, number).ptr == end;
+    if (value.IsScalar() && !value.plain && numeric) {
+      a.Error(value, "parse-error",
+              absl::StrCat("`version` is the number 1, but `", value.scalar,
+                           "` is quoted, which makes it a string; write `version: 1`"));
+    } else if (value.IsScalar() && numeric) {
+      a.Error(value, "parse-error",
+              absl::StrCat("`version: ", value.scalar,
+                           "`: only version 1 of the policy language exists; write `version: 1` "
+                           "or leave the key out"));
+    } else {
+      a.Error(value, "parse-error",
+              absl::StrCat("`version` is the number 1, not ", DescribeValue(value),
+                           "; write `version: 1` or leave the key out"));
+    }
+  }
+
+  static std::string DescribeValue(const YamlNode& n) {
+    if (n.IsScalar()) return absl::StrCat("`", n.scalar, "`");
+    return n.IsMap() ? "a mapping" : n.IsSequence() ? "a list" : "nothing";
   }
 
   // Zones and hosts share one namespace (a flow's from/to may name either).
@@ -218,6 +262,57 @@ class Resolver {
           }
           z.cidrs.push_back(p);
         });
+    // A prefix with host bits says plainly which addresses were meant: remember them, so that
+    // a host there is reported as caused by this prefix, not as an address in no zone.
+    for (const YamlNode* item : items) {
+      if (!item->IsScalar() || Prefix::Parse(item->scalar).ok()) continue;
+      if (std::optional<AddressRange> meant = MeantRange(item->scalar)) {
+        broken_prefixes_.push_back({*meant, item->scalar, a.At(*item)});
+      }
+    }
+  }
+
+  // The addresses "10.2.0.1/24" stands for (10.2.0.0-10.2.0.255), or nullopt when the text
+  // is not an address and a length.
+  static std::optional<AddressRange> MeantRange(const std::string& text) {
+    size_t slash = text.find('/');
+    if (slash == std::string::npos) return std::nullopt;
+    absl::StatusOr<Address> base = Address::Parse(text.substr(0, slash));
+    int length = -1;
+    const char* end = text.data() + text.size();
+    if (!base.ok() || std::from_chars(text.data() + slash + 1, end, length).ptr != end ||
+        length < 0 || length > FamilyBits(base->family)) {
+      return std::nullopt;
+    }
+    int host_bits = FamilyBits(base->family) - length;
+    absl::uint128 host_mask =
+        host_bits == 128 ? absl::Uint128Max() : (absl::uint128(1) << host_bits) - 1;
+    return AddressRange{base->family, base->value & ~host_mask, base->value | host_mask};
+  }
+
+  struct BrokenPrefix {
+    AddressRange meant;
+    std::string text;
+    SourceLocation location;
+  };
+  const BrokenPrefix* BrokenPrefixCovering(const Address& addr) const {
+    for (const BrokenPrefix& b : broken_prefixes_) {
+      if (b.meant.Contains(addr)) return &b;
+    }
+    return nullptr;
+  }
+  // Reports a host address that no valid zone claims because a broken prefix was meant to,
+  // naming that prefix as the cause. Returns false when no broken prefix covers it.
+  bool ReportBrokenPrefixCause(YamlAccess& a, const YamlNode& item, const Address& addr,
+                               const Host& h) {
+    const BrokenPrefix* b = BrokenPrefixCovering(addr);
+    if (!b) return false;
+    a.Error(item, "address-outside-zone",
+            absl::StrCat("host `", h.name, "` cannot be placed: its address ", addr.ToString(),
+                         " lies in `", b->text, "` at ", b->location.FileLineColumn(),
+                         ", which is not a valid prefix; fix that prefix first"));
+    root_cause_ = b->location;
+    return true;
   }
 
   void ClassifyZones() {
@@ -244,24 +339,34 @@ class Resolver {
     std::optional<Named> named = ReadNamed(a, n, kHostKeys, "a host", "host name");
     if (!named) return;
     const auto& [name_node, name] = *named;
+    if (!EndpointNameFree(a, *name_node, name, Endpoint::Kind::kHost)) return;
+    size_t first_new = diagnostics_.items().size();
+    root_cause_.reset();
+    if (!DefineHost(a, n, *name_node, name)) {
+      MarkBroken(Namespace::kEndpoint, name, "host", first_new, a.At(*name_node));
+    }
+  }
+
+  bool DefineHost(YamlAccess& a, const YamlNode& n, const YamlNode& name_node,
+                  const std::string& name) {
     Host h;
     h.name = name;
-    h.location = a.At(*name_node);
+    h.location = a.At(name_node);
     HostId id = static_cast<HostId>(policy_.hosts.size());
-    if (!EndpointNameFree(a, *name_node, h.name, Endpoint::Kind::kHost)) return;
     std::optional<ZoneId> declared;
     if (const YamlNode* zone = a.Find(n, "zone")) {
       declared = ResolveZoneRef(a, *zone);
-      if (!declared) return;
+      if (!declared) return false;
     }
     const YamlNode* addrs = a.Require(n, "addresses", absl::StrCat("host `", h.name, "`"));
-    if (!addrs) return;
+    if (!addrs) return false;
     std::optional<ZoneId> zone = ResolveHostAddresses(a, *addrs, declared, h);
-    if (!zone) return;
+    if (!zone) return false;
     h.zone = *zone;
-    RecordEndpointName(a, *name_node, h.name, {Endpoint::Kind::kHost, id});
+    RecordEndpointName(a, name_node, h.name, {Endpoint::Kind::kHost, id});
     policy_.zones[*zone].hosts.push_back(id);
     policy_.hosts.push_back(std::move(h));
+    return true;
   }
 
   std::optional<ZoneId> ResolveHostAddresses(YamlAccess& a, const YamlNode& addrs,
@@ -281,6 +386,9 @@ class Resolver {
                                       });
     if (!parsed || !addresses_fit || !zone) return std::nullopt;
     if (policy_.zones[*zone].external) {
+      for (size_t i = 0; i < items.size() && i < h.addresses.size(); ++i) {
+        if (ReportBrokenPrefixCause(a, *items[i], h.addresses[i], h)) return std::nullopt;
+      }
       a.Error(addrs, "address-outside-zone",
               absl::StrCat("host `", h.name, "` is in external zone `", policy_.zones[*zone].name,
                            "`; agents run only in internal zones, so move the host or make the "
@@ -301,6 +409,9 @@ class Resolver {
       return false;
     }
     std::optional<ZoneId> cls = policy_.Classify(addr);
+    if ((!cls || (zone && *zone != *cls)) && ReportBrokenPrefixCause(a, item, addr, h)) {
+      return false;
+    }
     if (!cls) {
       a.Error(item, "address-outside-zone",
               absl::StrCat("address ", addr.ToString(), " of host `", h.name,
@@ -324,6 +435,9 @@ class Resolver {
     auto it = endpoint_names_.find(*name);
     if (it != endpoint_names_.end() && it->second.first.kind == Endpoint::Kind::kZone) {
       return it->second.first.id;
+    }
+    if (it == endpoint_names_.end() && NoteBrokenReference(Namespace::kEndpoint, *name, a, n)) {
+      return std::nullopt;
     }
     std::string detail;
     if (it != endpoint_names_.end()) {
@@ -359,8 +473,12 @@ class Resolver {
     Service s;
     s.name = name;
     s.location = a.At(*name_node);
+    size_t first_new = diagnostics_.items().size();
     const YamlNode* ports = a.Require(n, "ports", absl::StrCat("service `", s.name, "`"));
-    if (!ports) return;
+    if (!ports) {
+      MarkBroken(Namespace::kService, name, "service", first_new, a.At(*name_node));
+      return;
+    }
     std::vector<const YamlNode*> items = a.List(*ports, "`ports`", true);
     if (items.empty()) {
       a.Error(*ports, "invalid-port",
@@ -421,6 +539,10 @@ class Resolver {
       std::optional<std::string> name = a.String(*item, "a zone or host");
       if (!name) continue;
       auto it = endpoint_names_.find(*name);
+      if (it == endpoint_names_.end() &&
+          NoteBrokenReference(Namespace::kEndpoint, *name, a, *item)) {
+        continue;
+      }
       if (it == endpoint_names_.end()) {
         std::vector<std::string> known;
         for (const auto& [k, v] : endpoint_names_) known.push_back(k);
@@ -447,6 +569,7 @@ class Resolver {
         out.push_back(s->second);
         continue;
       }
+      if (NoteBrokenReference(Namespace::kService, *name, a, *item)) continue;
       std::vector<std::string> known;
       for (const Service& s : policy_.services) known.push_back(s.name);
       a.Error(*item, "unknown-ref",
@@ -466,7 +589,7 @@ class Resolver {
     Flow f;
     f.location = a.At(n);
     f.name = f.location.FileLine();
-    size_t errors_before = diagnostics_.error_count();
+    size_t errors_before = Problems();
     ReadFlowFields(a, n, f);
     const YamlNode* from = a.Require(n, "from", "a flow");
     const YamlNode* to = a.Require(n, "to", "a flow");
@@ -474,7 +597,7 @@ class Resolver {
     if (from) f.from = ResolveEndpoints(a, *from, "from");
     if (to) f.to = ResolveEndpoints(a, *to, "to");
     if (services) f.services = ResolveServiceRefs(a, *services);
-    if (diagnostics_.error_count() != errors_before) return;
+    if (Problems() != errors_before) return;
     CheckExternalToExternal(a, from ? *from : n, f);
     CheckExpiry(f);
     policy_.flows.push_back(std::move(f));
@@ -575,8 +698,13 @@ class Resolver {
       a.Error(*name_node, "duplicate-name", AlreadyDeclared("invariant", name, it->second));
       return;
     }
-    size_t errors_before = diagnostics_.error_count();
-    if (!ReadInvariantKind(a, n, inv) || diagnostics_.error_count() != errors_before) return;
+    size_t errors_before = Problems();
+    size_t first_new = diagnostics_.items().size();
+    root_cause_.reset();
+    if (!ReadInvariantKind(a, n, inv) || Problems() != errors_before) {
+      MarkBroken(Namespace::kInvariant, name, "invariant", first_new, a.At(*name_node));
+      return;
+    }
     policy_.invariants.push_back(std::move(inv));
   }
 
@@ -644,9 +772,211 @@ class Resolver {
     return true;
   }
 
+  // A posture (spec §6a). Every reference in it is checked like a flow's or an
+  // invariant's; a posture with any error is left out of the policy.
+  void ResolvePosture(const Decl& d) {
+    YamlAccess a = Access(d);
+    const YamlNode& n = *d.node;
+    std::optional<Named> named = ReadNamed(a, n, kPostureKeys, "a posture", "posture name");
+    if (!named) return;
+    const auto& [name_node, name] = *named;
+    auto [it, fresh] = posture_names_.try_emplace(name, a.At(*name_node));
+    if (!fresh) {
+      a.Error(*name_node, "duplicate-name", AlreadyDeclared("posture", name, it->second));
+      return;
+    }
+    Posture p;
+    p.name = name;
+    p.location = a.At(*name_node);
+    size_t errors_before = Problems();
+    std::string what = absl::StrCat("posture `", name, "`");
+    // Without `isolate` a posture would cut nothing at all.
+    if (const YamlNode* isolate = a.Require(n, "isolate", what)) {
+      p.isolate = ResolveEndpoints(a, *isolate, "isolate");
+    }
+    if (const YamlNode* allow = a.Find(n, "allow")) p.allow = ReadPostureAllow(a, *allow);
+    if (const YamlNode* keep = a.Find(n, "keep")) p.keep = ReadPostureKeep(a, *keep, name);
+    if (const YamlNode* v = a.Find(n, "owner")) p.owner = a.String(*v, "`owner`").value_or("");
+    if (const YamlNode* v = a.Find(n, "reason")) p.reason = a.String(*v, "`reason`").value_or("");
+    if (Problems() != errors_before) return;
+    policy_.postures.push_back(std::move(p));
+  }
+
+  std::vector<PostureAllow> ReadPostureAllow(YamlAccess& a, const YamlNode& n) {
+    std::vector<PostureAllow> out;
+    std::map<ZoneId, SourceLocation> seen;
+    for (const YamlNode* item : a.List(n, "`allow`", false)) {
+      if (!a.CheckMap(*item, kPostureAllowKeys, "an `allow` entry")) continue;
+      PostureAllow allow;
+      allow.location = a.At(*item);
+      const YamlNode* zone = a.Require(*item, "zone", "an `allow` entry");
+      if (!zone) continue;
+      std::optional<ZoneId> id = ResolveZoneRef(a, *zone);
+      if (!id) continue;
+      allow.zone = *id;
+      // Two entries for one zone would leave unclear which services it keeps.
+      auto [prior, fresh] = seen.try_emplace(*id, a.At(*zone));
+      if (!fresh) {
+        a.Error(
+            *zone, "duplicate-name",
+            absl::StrCat("zone `", policy_.zones[*id].name, "` already has an `allow` entry at ",
+                         prior->second.FileLineColumn(), "; merge the two entries"));
+        continue;
+      }
+      if (const YamlNode* services = a.Find(*item, "services")) {
+        allow.services = ResolveServiceRefs(a, *services);
+      }
+      out.push_back(std::move(allow));
+    }
+    return out;
+  }
+
+  // `keep` entries: an inline `reach:` invariant named "POSTURE.keep[I]" (I counts from 0),
+  // or the name of a policy `reach` invariant, copied with its name but located at the
+  // reference, where the posture that must keep it is written.
+  std::vector<Invariant> ReadPostureKeep(YamlAccess& a, const YamlNode& n,
+                                         const std::string& posture) {
+    std::vector<Invariant> out;
+    std::vector<const YamlNode*> items = a.List(n, "`keep`", false);
+    for (size_t i = 0; i < items.size(); ++i) {
+      const YamlNode& item = *items[i];
+      if (item.IsScalar()) {
+        if (std::optional<Invariant> inv = KeptPolicyInvariant(a, item)) out.push_back(*inv);
+        continue;
+      }
+      if (!item.IsMap()) {
+        a.Error(item, "parse-error",
+                "a `keep` entry is the name of a policy `reach` invariant or an inline "
+                "`reach: {from: A, to: B}`, not a list");
+        continue;
+      }
+      if (!a.CheckMap(item, {"reach"}, "a `keep` entry")) continue;
+      const YamlNode* body = a.Require(item, "reach", "a `keep` entry");
+      if (!body) continue;
+      Invariant inv;
+      inv.name = absl::StrCat(posture, ".keep[", i, "]");
+      inv.location = a.At(item);
+      size_t errors_before = Problems();
+      if (ReadPathInvariant(a, *body, InvariantKind::kReach, inv) && Problems() == errors_before) {
+        out.push_back(std::move(inv));
+      }
+    }
+    return out;
+  }
+
+  std::optional<Invariant> KeptPolicyInvariant(YamlAccess& a, const YamlNode& item) {
+    const std::string& name = item.scalar;
+    std::vector<std::string> reach_names;
+    for (const Invariant& inv : policy_.invariants) {
+      if (inv.kind == InvariantKind::kReach) reach_names.push_back(inv.name);
+      if (inv.name != name) continue;
+      if (inv.kind != InvariantKind::kReach) {
+        a.Error(item, "not-a-reach-invariant",
+                absl::StrCat("invariant `", name, "` (", inv.location.FileLine(), ") is ",
+                             KindName(inv.kind),
+                             ", but `keep` lists what must still work: name a `reach` invariant, "
+                             "or write one inline as `- reach: {from: A, to: B}`"));
+        return std::nullopt;
+      }
+      Invariant kept = inv;
+      kept.location = a.At(item);
+      return kept;
+    }
+    if (NoteBrokenReference(Namespace::kInvariant, name, a, item)) return std::nullopt;
+    a.Error(item, "unknown-ref",
+            absl::StrCat("unknown invariant `", name, "` in `keep`", DidYouMean(name, reach_names),
+                         "; name a policy `reach` invariant or write one inline as "
+                         "`- reach: {from: A, to: B}`"));
+    return std::nullopt;
+  }
+
+  static const char* KindName(InvariantKind kind) {
+    switch (kind) {
+      case InvariantKind::kNoPath:
+        return "a `no_path` invariant";
+      case InvariantKind::kIsolate:
+        return "an `isolate` invariant";
+      case InvariantKind::kVia:
+        return "a `via` invariant";
+      case InvariantKind::kExposure:
+        return "an `exposure` invariant";
+      case InvariantKind::kReach:
+        return "a `reach` invariant";
+    }
+    return "an invariant";
+  }
+
+  // Names whose declaration failed. A reference to one is not an unknown name (a did-you-mean
+  // would point elsewhere): it is collected, and each such name is reported once, after
+  // everything, with the error that broke it and the references left unchecked.
+  enum class Namespace { kEndpoint, kService, kInvariant };
+  struct BrokenName {
+    std::string what;      // "host", "service", "invariant"
+    SourceLocation cause;  // the error that broke the declaration (its root cause if known)
+    std::vector<SourceLocation> references;
+  };
+
+  void MarkBroken(Namespace ns, const std::string& name, const char* what, size_t first_new,
+                  const SourceLocation& fallback) {
+    SourceLocation cause = fallback;  // when the error list was already full
+    if (root_cause_) {
+      cause = *root_cause_;
+    } else {
+      const std::vector<Diagnostic>& items = diagnostics_.items();
+      for (size_t i = first_new; i < items.size(); ++i) {
+        if (items[i].severity == Severity::kError) {
+          cause = items[i].location;
+          break;
+        }
+      }
+    }
+    broken_.try_emplace({ns, name}, BrokenName{what, cause, {}});
+  }
+
+  // True (and the reference noted) when `name` is a broken declaration's.
+  bool NoteBrokenReference(Namespace ns, const std::string& name, YamlAccess& a,
+                           const YamlNode& at) {
+    auto it = broken_.find({ns, name});
+    if (it == broken_.end()) return false;
+    it->second.references.push_back(a.At(at));
+    ++broken_references_;
+    if (!root_cause_) root_cause_ = it->second.cause;
+    return true;
+  }
+
+  void ReportBrokenReferences() {
+    constexpr size_t kListed = 10;
+    for (auto& [key, broken] : broken_) {
+      std::vector<SourceLocation>& refs = broken.references;
+      if (refs.empty()) continue;
+      std::sort(refs.begin(), refs.end(), [](const SourceLocation& x, const SourceLocation& y) {
+        return std::tie(x.file, x.line, x.column) < std::tie(y.file, y.line, y.column);
+      });
+      std::string message = absl::StrCat("`", key.second, "` is undefined because of the error at ",
+                                         broken.cause.FileLineColumn(), " (the ", broken.what,
+                                         " could not be defined); fix that error first. ");
+      if (refs.size() == 1) {
+        absl::StrAppend(&message, "This reference is not checked");
+      } else {
+        absl::StrAppend(&message, "Its ", refs.size(), " references are not checked: ");
+        for (size_t i = 0; i < refs.size() && i < kListed; ++i) {
+          absl::StrAppend(&message, i ? ", " : "", refs[i].FileLineColumn());
+        }
+        if (refs.size() > kListed)
+          absl::StrAppend(&message, " and ", refs.size() - kListed, " more");
+      }
+      diagnostics_.Error(refs.front(), "unknown-ref", message);
+    }
+  }
+
+  // Errors reported plus references to broken names: a declaration whose count changed while
+  // it was resolved is not complete and stays out of the policy.
+  size_t Problems() const { return diagnostics_.error_count() + broken_references_; }
+
   DiagnosticList& diagnostics_;
   Policy policy_;
-  std::vector<Decl> zone_decls_, host_decls_, service_decls_, flow_decls_, invariant_decls_;
+  std::vector<Decl> zone_decls_, host_decls_, service_decls_, flow_decls_, invariant_decls_,
+      posture_decls_;
   std::optional<Decl> settings_decl_;
   std::map<std::string, std::pair<Endpoint, SourceLocation>> endpoint_names_;
   std::map<Prefix, std::pair<ZoneId, SourceLocation>> prefix_owner_;
@@ -654,6 +984,12 @@ class Resolver {
   std::map<std::string, SourceLocation> flow_names_;
   std::unordered_map<std::string, ServiceId> service_ids_;
   std::map<std::string, SourceLocation> invariant_names_;
+  std::map<std::string, SourceLocation> posture_names_;
+  std::vector<BrokenPrefix> broken_prefixes_;
+  std::map<std::pair<Namespace, std::string>, BrokenName> broken_;
+  size_t broken_references_ = 0;
+  // While a host is resolved: the earlier error that its failure follows from.
+  std::optional<SourceLocation> root_cause_;
 };
 
 }  // namespace

@@ -103,6 +103,16 @@ std::optional<long> YamlAccess::Integer(const YamlNode& n, const std::string& wh
     const char* end = n.scalar.data() + n.scalar.size();
     auto [ptr, ec] = std::from_chars(n.scalar.data(), end, value);
     if (ec == std::errc() && ptr == end && value >= lo && value <= hi) return value;
+  } else if (n.IsScalar()) {
+    // `max: "2"`: the quotes make a string of the number.
+    const char* end = n.scalar.data() + n.scalar.size();
+    auto [ptr, ec] = std::from_chars(n.scalar.data(), end, value);
+    if (ec == std::errc() && ptr == end && !n.scalar.empty()) {
+      Error(n, "parse-error",
+            absl::StrCat(what, " is a number, but `\"", n.scalar,
+                         "\"` is quoted, which makes it a string; remove the quotes"));
+      return std::nullopt;
+    }
   }
   Error(n, "parse-error",
         absl::StrCat(what, " must be a whole number from ", lo, " to ", hi, ", not ", Describe(n)));

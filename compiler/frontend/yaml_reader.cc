@@ -1,5 +1,6 @@
 #include "compiler/frontend/yaml_reader.h"
 
+#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -280,6 +281,132 @@ class TreeBuilder : public YAML::EventHandler {
   size_t next_look_before_ = 0;
 };
 
+// One line of the raw text as far as indentation is concerned.
+struct IndentedLine {
+  int number = 0;            // 1-based
+  int indent = 0;            // spaces before the first character
+  bool item = false;         // starts with "- "
+  int key_indent = 0;        // where its key starts: after "- " for an item
+  std::string key;           // the key before ':', or empty for a plain list item
+  bool opens_block = false;  // "key:" with nothing after it: deeper lines belong to it
+};
+
+std::optional<IndentedLine> ReadIndentedLine(const std::string& text, int number) {
+  size_t first = text.find_first_not_of(' ');
+  if (first == std::string::npos || text[first] == '#' || text[first] == '\t') return std::nullopt;
+  IndentedLine l;
+  l.number = number;
+  l.indent = static_cast<int>(first);
+  size_t body = first;
+  if (text[first] == '-' && (first + 1 == text.size() || text[first + 1] == ' ')) {
+    l.item = true;
+    body = text.find_first_not_of(' ', first + 1);
+    if (body == std::string::npos) body = text.size();
+  }
+  l.key_indent = static_cast<int>(body);
+  // A key is a plain word followed by ':' and a blank or the end of the line.
+  size_t colon = text.find(':', body);
+  if (colon != std::string::npos && colon > body &&
+      (colon + 1 == text.size() || text[colon + 1] == ' ') &&
+      text.find_first_of("[{\"'", body) > colon) {
+    l.key = text.substr(body, colon - body);
+    size_t rest = text.find_first_not_of(' ', colon + 1);
+    l.opens_block = rest == std::string::npos || text[rest] == '#';
+  }
+  return l;
+}
+
+std::string Spaces(int n) { return absl::StrCat(n, n == 1 ? " space" : " spaces"); }
+
+// yaml-cpp's "illegal map value" / "end of map not found" name no cause. Nearly always a key
+// or list item is indented more or less than the block it belongs to, so compare the line at
+// the error with the lines above it. Returns a hint (and moves `column` to the line's first
+// character), or "" when the indentation looks consistent and the error is something else.
+std::string IndentationHint(const std::string& content, int& line, int& column) {
+  std::vector<std::string> lines;
+  for (size_t start = 0; start <= content.size();) {
+    size_t end = content.find('\n', start);
+    if (end == std::string::npos) end = content.size();
+    std::string text = content.substr(start, end - start);
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    lines.push_back(std::move(text));
+    start = end + 1;
+  }
+  // The offending line: the error's, or the nearest written line before it.
+  std::optional<IndentedLine> bad;
+  int at = std::min<int>(line, static_cast<int>(lines.size()));
+  for (; at >= 1 && !bad; --at) bad = ReadIndentedLine(lines[at - 1], at);
+  if (!bad || bad->indent == 0) return "";
+  // The lines above that could hold it: each one less indented than all after it.
+  std::vector<IndentedLine> enclosing;
+  int limit = std::numeric_limits<int>::max();
+  for (int n = bad->number - 1; n >= 1 && limit > 0; --n) {
+    std::optional<IndentedLine> l = ReadIndentedLine(lines[n - 1], n);
+    if (!l || l->indent >= limit) continue;
+    enclosing.push_back(*l);
+    limit = l->indent;
+  }
+  if (enclosing.empty()) return "";
+  const IndentedLine& prev = enclosing.front();
+  // Where a line above puts what continues it: its keys, or for a list item under a list
+  // item, the dash.
+  auto level = [&](const IndentedLine& l) { return bad->item && l.item ? l.indent : l.key_indent; };
+  // A key with its value on the next lines takes anything more indented (and a list at
+  // its own column).
+  if (prev.opens_block && (bad->indent > prev.indent || (bad->item && bad->indent == level(prev))))
+    return "";
+  for (const IndentedLine& l : enclosing) {
+    if (level(l) == bad->indent && (!bad->item || l.item)) return "";  // lined up: fine
+  }
+  line = bad->number;
+  column = bad->key_indent + 1;
+  std::string what = bad->key.empty()
+                         ? (bad->item ? std::string("the list item") : std::string("this line"))
+                         : absl::StrCat("`", bad->key, ":`");
+  auto name = [](const IndentedLine& l) {
+    return l.key.empty() ? std::string("the list item") : absl::StrCat("`", l.key, ":`");
+  };
+  int prev_level = level(prev);
+  if (bad->indent > prev_level) {
+    return absl::StrCat("; hint: line ", bad->number, " looks over-indented: ", what,
+                        " is indented ", Spaces(bad->indent), ", more than ", name(prev),
+                        " on line ", prev.number, " (", Spaces(prev_level), "), which ",
+                        prev.key.empty() ? "is a complete value" : "already has its value",
+                        "; indent it like ", name(prev), " to continue that ",
+                        prev.item && bad->item ? "list" : "mapping");
+  }
+  // Between two levels: the nearest deeper one it may continue, and the enclosing key.
+  const IndentedLine* deeper = &prev;
+  const IndentedLine* shallower = nullptr;
+  for (const IndentedLine& l : enclosing) {
+    if (level(l) > bad->indent) deeper = &l;
+    if (level(l) < bad->indent && !l.key.empty()) {
+      shallower = &l;
+      break;
+    }
+  }
+  int deeper_level = level(*deeper);
+  std::string hint =
+      absl::StrCat("; hint: line ", bad->number, " looks under-indented: ", what, " is indented ",
+                   Spaces(bad->indent), ", less than ", name(*deeper), " on line ", deeper->number,
+                   " (", Spaces(deeper_level), ")");
+  if (shallower) {
+    absl::StrAppend(&hint, " but more than the enclosing key `", shallower->key, ":` on line ",
+                    shallower->number, " (", Spaces(shallower->key_indent), "); indent it like ",
+                    name(*deeper), " to continue that block, or like `", shallower->key,
+                    ":` to start a new key there");
+  } else {
+    absl::StrAppend(&hint, "; indent it like ", name(*deeper), " to continue that block");
+  }
+  return hint;
+}
+
+bool IsIndentationError(const std::string& message) {
+  return message == "illegal map value" || message == "end of map not found" ||
+         message == "end of sequence not found" ||
+         message == "block sequence entries are not allowed in this context";
+}
+
 bool Precheck(const std::string& file, const std::string& content, const YamlLimits& limits,
               DiagnosticList& diagnostics) {
   if (content.size() > limits.max_file_bytes) {
@@ -334,8 +461,10 @@ std::optional<YamlNode> ReadYaml(const std::string& file, const std::string& con
   } catch (const LimitHit& hit) {
     diagnostics.Error({file, hit.line, hit.column}, hit.code, hit.message);
   } catch (const YAML::Exception& e) {
-    diagnostics.Error({file, std::max(1, e.mark.line + 1), std::max(1, e.mark.column + 1)},
-                      "parse-error", absl::StrCat("invalid YAML: ", e.msg));
+    int line = std::max(1, e.mark.line + 1), column = std::max(1, e.mark.column + 1);
+    std::string hint = IsIndentationError(e.msg) ? IndentationHint(content, line, column) : "";
+    diagnostics.Error({file, line, column}, "parse-error",
+                      absl::StrCat("invalid YAML: ", e.msg, hint));
   } catch (const std::exception& e) {
     diagnostics.Error({file, 1, 1}, "parse-error", absl::StrCat("invalid YAML: ", e.what()));
   }

@@ -16,6 +16,12 @@ namespace polder {
 
 enum class Severity { kError, kWarning };
 
+// The stage of loading that found a problem. Errors are reported stage by stage, so that a
+// root cause (a YAML error, a zone whose prefix is invalid) comes before what it causes (a
+// host that cannot be placed, a flow naming that host). Everything after loading, and every
+// warning, is kAnalysis and keeps plain file order.
+enum class Phase : unsigned char { kParse, kZones, kDefinitions, kReferences, kAnalysis };
+
 // One step of a counterexample path: the zone reached and the flows
 // ("file:line") that make the edge into it (empty for the first zone).
 struct PathStep {
@@ -28,9 +34,10 @@ struct Diagnostic {
   std::string code;  // e.g. "unknown-key"; see spec §9
   std::string message;
   SourceLocation location;
-  std::string invariant;       // set for invariant-violated
-  std::vector<PathStep> path;  // set for path violations
-  std::string posture;         // set for a violated `keep` entry of a posture (spec §6a)
+  std::string invariant;           // set for invariant-violated
+  std::vector<PathStep> path;      // set for path violations
+  std::string posture;             // set for a violated `keep` entry of a posture (spec §6a)
+  Phase phase = Phase::kAnalysis;  // set by DiagnosticList::Add from its current phase
 };
 
 class DiagnosticList {
@@ -39,7 +46,10 @@ class DiagnosticList {
 
   void Error(const SourceLocation& loc, std::string code, std::string message);
   void Warning(const SourceLocation& loc, std::string code, std::string message);
+  // Stamps `d` with the current phase.
   void Add(Diagnostic d);
+  // The phase that later additions belong to (kAnalysis until set).
+  void SetPhase(Phase phase) { phase_ = phase; }
 
   bool HasErrors() const { return error_count_ > 0; }
   size_t error_count() const { return error_count_; }
@@ -48,11 +58,13 @@ class DiagnosticList {
   const std::vector<Diagnostic>& items() const { return items_; }
   void Append(const DiagnosticList& other);
 
-  // Orders diagnostics by file, line, column so output is stable.
+  // Orders errors by phase, then everything by file, line, column, so that root causes come
+  // first and output is stable.
   void Sort();
 
  private:
   std::vector<Diagnostic> items_;
+  Phase phase_ = Phase::kAnalysis;
   size_t error_count_ = 0;
 };
 

@@ -1,11 +1,10 @@
 #include "compiler/model/revision.h"
-#include "wire/sha256.h"
-
 
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "wire/sha256.h"
 
 namespace polder {
 namespace {
@@ -64,9 +63,24 @@ std::string InvariantLine(const Policy& p, const Invariant& inv) {
   return line;
 }
 
+// Postures (spec §6a). Inline keep entries are named by their position, so their order
+// counts through the name; everything else is sorted like the rest of the normal form.
+std::string PostureLine(const Policy& p, const Posture& posture) {
+  std::string allow = SortedList(posture.allow, [&](const PostureAllow& a) {
+    std::string services = a.services.empty() ? "*" : SortedList(a.services, [&](ServiceId s) {
+      return p.services[s].name;
+    });
+    return absl::StrCat(p.zones[a.zone].name, " ", services);
+  });
+  std::string keep =
+      SortedList(posture.keep, [&](const Invariant& inv) { return InvariantLine(p, inv); });
+  return absl::StrCat("posture ", Quote(posture.name), " ", Endpoints(p, posture.isolate), " ",
+                      allow, " ", keep, " ", Quote(posture.owner), " ", Quote(posture.reason));
+}
+
 std::string SettingsLine(const Settings& s) {
-  std::string line = absl::StrCat("settings ", s.log_denied ? "log_denied" : "quiet", " ",
-                                  wire::ModeName(s.mode));
+  std::string line =
+      absl::StrCat("settings ", s.log_denied ? "log_denied" : "quiet", " ", wire::ModeName(s.mode));
   absl::StrAppend(&line, s.host_dhcp ? " host_dhcp" : " no_dhcp");
   if (s.controller) {
     absl::StrAppend(
@@ -85,7 +99,7 @@ void AppendSorted(std::string& out, std::vector<std::string> lines) {
 }  // namespace
 
 std::string NormalisedPolicy(const Policy& p) {
-  std::vector<std::string> zones, hosts, services, flows, invariants;
+  std::vector<std::string> zones, hosts, services, flows, invariants, postures;
   for (const Zone& z : p.zones) {
     zones.push_back(absl::StrCat("zone ", Quote(z.name), " ", z.external ? "external" : "internal",
                                  " ",
@@ -105,14 +119,18 @@ std::string NormalisedPolicy(const Policy& p) {
   }
   for (const Flow& f : p.flows) flows.push_back(FlowLine(p, f));
   for (const Invariant& i : p.invariants) invariants.push_back(InvariantLine(p, i));
+  // No postures, no lines: a policy without them keeps the revision it had before them.
+  for (const Posture& x : p.postures) postures.push_back(PostureLine(p, x));
   std::string out = "polder policy 1\n";
-  for (auto* section : {&zones, &hosts, &services, &flows, &invariants}) {
+  for (auto* section : {&zones, &hosts, &services, &flows, &invariants, &postures}) {
     AppendSorted(out, std::move(*section));
   }
   absl::StrAppend(&out, SettingsLine(p.settings), "\n");
   return out;
 }
 
-std::string ComputeRevision(const Policy& policy) { return wire::Sha256Hex(NormalisedPolicy(policy)); }
+std::string ComputeRevision(const Policy& policy) {
+  return wire::Sha256Hex(NormalisedPolicy(policy));
+}
 
 }  // namespace polder

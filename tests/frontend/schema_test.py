@@ -43,5 +43,18 @@ check("bad port item", {"services": [{"name": "x", "ports": ["tcp:443"]}]}, Fals
 check("two invariant kinds", {"invariants": [{"name": "x", "isolate": "a", "no_path": {"from": "a", "to": "b"}}]}, False)
 check("flow without services", {"flows": [{"from": "a", "to": "b"}]}, False)
 check("bad mode", {"settings": {"mode": "block"}}, False)
+posture = {"name": "lockdown", "isolate": ["app-a", "app-b"],
+           "allow": [{"zone": "partners", "services": ["https"]}, {"zone": "mgmt"}],
+           "keep": [{"reach": {"from": "partners", "to": "app-a", "services": ["https"], "direct": True}},
+                    "backup-pulls-db"],
+           "owner": "ciso", "reason": "vulnerabilities"}
+check("posture", {"postures": [posture]}, True)
+check("posture without isolate", {"postures": [{"name": "x"}]}, False)
+check("posture unknown key", {"postures": [dict(posture, alow=[])]}, False)
+check("posture allow without zone", {"postures": [dict(posture, allow=[{"services": "https"}])]}, False)
+check("posture keep of another kind",
+      {"postures": [dict(posture, keep=[{"no_path": {"from": "a", "to": "b"}}])]}, False)
+check("posture keep reach with through",
+      {"postures": [dict(posture, keep=[{"reach": {"from": "a", "to": "b", "through": "c"}}])]}, False)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
