@@ -53,6 +53,14 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
     out->set_actor(q.actor);
     wire::SetTimestamp(q.since, out->mutable_since());
   }
+  if (s.posture) {
+    auto* out = resp->mutable_posture();
+    out->set_name(s.posture->name);
+    out->set_reason(s.posture->reason);
+    out->set_actor(s.posture->actor);
+    wire::SetTimestamp(s.posture->since, out->mutable_since());
+    out->set_forced(s.posture->forced);
+  }
   return Done(ctx, absl::OkStatus());
 }
 
@@ -80,6 +88,31 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Release(grpc::CallbackServerContext*
   if (!actor.ok()) return Done(ctx, actor.status());
   if (auto s = ValidateReleaseRequest(*req); !s.ok()) return Done(ctx, s);
   auto revision = fleet_->Release(req->target(), *actor, absl::Now());
+  if (!revision.ok()) return Done(ctx, revision.status());
+  resp->set_revision(*revision);
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ActivatePosture(grpc::CallbackServerContext* ctx,
+                                                            const v1::ActivatePostureRequest* req,
+                                                            v1::PostureResponse* resp) {
+  auto actor = Actor(ctx);
+  if (!actor.ok()) return Done(ctx, actor.status());
+  if (auto s = ValidateActivatePostureRequest(*req); !s.ok()) return Done(ctx, s);
+  PostureRecord order{req->name(), req->reason(), *actor, absl::Now(), req->force()};
+  auto revision = fleet_->ActivatePosture(std::move(order), absl::Now());
+  if (!revision.ok()) return Done(ctx, revision.status());
+  resp->set_revision(*revision);
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ReleasePosture(grpc::CallbackServerContext* ctx,
+                                                           const v1::ReleasePostureRequest* req,
+                                                           v1::PostureResponse* resp) {
+  auto actor = Actor(ctx);
+  if (!actor.ok()) return Done(ctx, actor.status());
+  if (auto s = ValidateReleasePostureRequest(*req); !s.ok()) return Done(ctx, s);
+  auto revision = fleet_->ReleasePosture(req->name(), *actor, absl::Now());
   if (!revision.ok()) return Done(ctx, revision.status());
   resp->set_revision(*revision);
   return Done(ctx, absl::OkStatus());

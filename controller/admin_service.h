@@ -1,4 +1,4 @@
-// The Admin gRPC service (status, quarantine, release, audit log): checks
+// The Admin gRPC service (status, quarantine, release, postures, audit log): checks
 // that the caller holds an admin certificate, validates the request and
 // translates between proto and Fleet types.
 #ifndef POLDER_CONTROLLER_ADMIN_SERVICE_H_
@@ -20,6 +20,12 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
                                        v1::QuarantineResponse* resp) override;
   grpc::ServerUnaryReactor* Release(grpc::CallbackServerContext* ctx, const v1::ReleaseRequest* req,
                                     v1::ReleaseResponse* resp) override;
+  grpc::ServerUnaryReactor* ActivatePosture(grpc::CallbackServerContext* ctx,
+                                            const v1::ActivatePostureRequest* req,
+                                            v1::PostureResponse* resp) override;
+  grpc::ServerUnaryReactor* ReleasePosture(grpc::CallbackServerContext* ctx,
+                                           const v1::ReleasePostureRequest* req,
+                                           v1::PostureResponse* resp) override;
   grpc::ServerUnaryReactor* AuditLog(grpc::CallbackServerContext* ctx,
                                      const v1::AuditLogRequest* req,
                                      v1::AuditLogResponse* resp) override;

@@ -24,7 +24,8 @@ struct CompiledHost {
 };
 
 struct CompiledPolicy {
-  // Revision of the effective policy (the policy plus active quarantines).
+  // Revision of the effective policy (the policy with the active posture,
+  // then the active quarantines, applied).
   std::string revision;
   wire::Mode mode = wire::Mode::kEnforce;
   std::map<std::string, CompiledHost> hosts;
@@ -32,13 +33,20 @@ struct CompiledPolicy {
   // When the next flow expires, so the controller recompiles then.
   std::optional<absl::Time> next_expiry;
   std::vector<std::string> warnings;
+  // The policy's postures (spec §6a), each with why `check` finds it broken
+  // (its violated keep entries), or "" when it is sound. A broken posture
+  // does not refuse the policy: it only refuses activating that posture
+  // without --force.
+  std::map<std::string, std::string> postures;
 };
 
-// Compiles the policy as of `now` with the given quarantines applied. A
-// policy with errors (including violated invariants) yields an error status
-// whose message lists the diagnostics.
+// Compiles the policy as of `now` with posture `posture` ("" for none)
+// applied, then the given quarantines. A policy with errors (including
+// violated invariants, but not violated posture keep entries) yields an
+// error status whose message lists the diagnostics; so does a posture the
+// policy does not have.
 using PolicyCompiler = std::function<absl::StatusOr<CompiledPolicy>(
-    absl::Time now, const std::vector<QuarantineRecord>& quarantines)>;
+    absl::Time now, const std::vector<QuarantineRecord>& quarantines, const std::string& posture)>;
 
 }  // namespace polder::controller
 

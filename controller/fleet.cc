@@ -94,17 +94,22 @@ Fleet::~Fleet() {
 absl::Status Fleet::Start(absl::Time now) {
   absl::MutexLock reload(&reload_mu_);
   if (absl::Status s = Restore(); !s.ok()) return s;
-  return CompileAndRollout(now, "controller", CurrentQuarantines(), nullptr);
+  return CompileAndRollout(now, "controller", CurrentPosture(), CurrentQuarantines(), nullptr);
 }
 
 absl::Status Fleet::Reload(absl::Time now) {
   absl::MutexLock reload(&reload_mu_);
-  return CompileAndRollout(now, "controller", CurrentQuarantines(), nullptr);
+  return CompileAndRollout(now, "controller", CurrentPosture(), CurrentQuarantines(), nullptr);
 }
 
 std::vector<QuarantineRecord> Fleet::CurrentQuarantines() const {
   absl::MutexLock lock(&mu_);
   return quarantines_;
+}
+
+std::optional<PostureRecord> Fleet::CurrentPosture() const {
+  absl::MutexLock lock(&mu_);
+  return posture_;
 }
 
 void Fleet::DeliverOutbox() {
@@ -120,19 +125,24 @@ void Fleet::DeliverOutbox() {
 
 absl::Status Fleet::Restore() {
   absl::StatusOr<std::vector<QuarantineRecord>> quarantines;
+  absl::StatusOr<std::optional<PostureRecord>> posture;
   absl::StatusOr<std::optional<ServedRevision>> served;
   absl::StatusOr<std::vector<HostRecord>> records;
   {
     absl::MutexLock store_lock(&store_mu_);
     quarantines = store_->LoadQuarantines();
+    posture = store_->LoadPosture();
     served = store_->LoadServed();
     records = store_->LoadHosts();
   }
   if (!quarantines.ok()) return quarantines.status();
+  if (!posture.ok()) return posture.status();
   if (!served.ok()) return served.status();
   if (!records.ok()) return records.status();
   absl::MutexLock lock(&mu_);
   quarantines_ = std::move(*quarantines);
+  posture_ = std::move(*posture);
+  if (posture_) Log(absl::StrCat("restored active posture ", posture_->name));
   if (served->has_value()) {
     // The last good revision stays in force until a new one compiles.
     revision_ = (*served)->revision;
@@ -159,10 +169,12 @@ absl::Status Fleet::Restore() {
 }
 
 absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
+                                      std::optional<PostureRecord> posture,
                                       std::vector<QuarantineRecord> quarantines,
                                       const std::function<void()>& installed) {
   // Compiling a large policy takes seconds: agents' reports and status calls go on meanwhile.
-  absl::StatusOr<CompiledPolicy> compiled = compiler_(now, quarantines);
+  absl::StatusOr<CompiledPolicy> compiled =
+      compiler_(now, quarantines, posture ? posture->name : std::string());
   absl::Status result;
   absl::MutexLock sinks(&sinks_mu_);
   {
@@ -171,6 +183,10 @@ absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
       if (!policy_error_.empty()) Log("policy compiles again; the refusal is over");
       policy_error_.clear();
       quarantines_ = std::move(quarantines);
+      posture_ = std::move(posture);
+      postures_ = compiled->postures;
+      for (const auto& [name, broken] : postures_)
+        if (!broken.empty()) Log(absl::StrCat("posture ", name, " is broken: ", broken));
       RolloutLocked(std::move(*compiled), now, actor);
       if (installed) installed();
     } else {
@@ -313,10 +329,12 @@ void Fleet::OnApplyResult(const std::string& host, uint64_t session, const Apply
   if (h == nullptr) return;
   h->last_report = r.time;
   if (r.ok) h->reported_revision = r.revision;
-  bool answers_sent = std::any_of(
-      h->sent_this_session.begin(), h->sent_this_session.end(),
-      [&](const auto& sent) { return sent.first == r.revision && (!r.ok || sent.second == r.hash); });
-  bool is_desired = r.ok && !h->hash.empty() && r.hash == h->hash && r.revision == h->ruleset_revision;
+  bool answers_sent =
+      std::any_of(h->sent_this_session.begin(), h->sent_this_session.end(), [&](const auto& sent) {
+        return sent.first == r.revision && (!r.ok || sent.second == r.hash);
+      });
+  bool is_desired =
+      r.ok && !h->hash.empty() && r.hash == h->hash && r.revision == h->ruleset_revision;
   if (!answers_sent && !is_desired) {
     ++metrics_.unverified_results;
     Log(absl::StrCat("apply result from ", host, " ignored: revision ", r.revision.substr(0, 12),
@@ -388,7 +406,8 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
       {"quarantine", order.actor, order.target,
        absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason),
        absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason)},
-      std::move(next), [&](StateStore& st) { return st.SaveQuarantine(order); }, now);
+      CurrentPosture(), std::move(next), [&](StateStore& st) { return st.SaveQuarantine(order); },
+      now);
 }
 
 absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
@@ -399,19 +418,78 @@ absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std:
     return absl::NotFoundError(absl::StrCat("'", target, "' is not quarantined"));
   return CarryOut(
       {"release", actor, target, "", absl::StrCat("released ", target, " by ", actor)},
-      std::move(next), [&](StateStore& st) { return st.DeleteQuarantine(target); }, now);
+      CurrentPosture(), std::move(next),
+      [&](StateStore& st) { return st.DeleteQuarantine(target); }, now);
+}
+
+absl::StatusOr<std::string> Fleet::ActivatePosture(PostureRecord order, absl::Time now) {
+  absl::MutexLock reload(&reload_mu_);
+  std::string broken;
+  {
+    absl::MutexLock lock(&mu_);
+    if (posture_) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("posture ", posture_->name, " is active (since ",
+                       absl::FormatTime(posture_->since), ", by ", posture_->actor,
+                       "); at most one posture is active at a time: release it "
+                       "first (polder posture release ",
+                       posture_->name, ")"));
+    }
+    auto it = postures_.find(order.name);
+    if (it == postures_.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, why] : postures_) names.push_back(name);
+      return absl::NotFoundError(absl::StrCat(
+          "the policy has no posture `", order.name, "`",
+          names.empty() ? " (it declares none)"
+                        : absl::StrCat("; it declares: ", absl::StrJoin(names, ", "))));
+    }
+    broken = it->second;
+  }
+  if (!broken.empty() && !order.forced) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "posture ", order.name, " is broken, `polder check` finds: ", broken,
+        "; fix the plan, or give --force to activate it anyway (the audit log records that)"));
+  }
+  order.forced = order.forced && !broken.empty();  // a force that overrode nothing is no force
+  order.since = now;
+  std::string detail = order.reason;
+  if (order.forced) absl::StrAppend(&detail, " [FORCED although check finds: ", broken, "]");
+  // Built before `order` is handed on: arguments are evaluated in no fixed order.
+  AdminOrder audited{"posture-activate", order.actor, order.name, detail,
+                     absl::StrCat("posture ", order.name, " activated by ", order.actor,
+                                  order.forced ? " (forced)" : "", ": ", order.reason)};
+  return CarryOut(
+      audited, order, CurrentQuarantines(), [&](StateStore& st) { return st.SavePosture(order); },
+      now);
+}
+
+absl::StatusOr<std::string> Fleet::ReleasePosture(const std::string& name, const std::string& actor,
+                                                  absl::Time now) {
+  absl::MutexLock reload(&reload_mu_);
+  std::optional<PostureRecord> active = CurrentPosture();
+  if (!active || active->name != name) {
+    return absl::NotFoundError(absl::StrCat(
+        "posture ", name, " is not active",
+        active ? absl::StrCat(" (", active->name, " is)") : std::string(" (none is)")));
+  }
+  return CarryOut(
+      {"posture-release", actor, name, "", absl::StrCat("posture ", name, " released by ", actor)},
+      std::nullopt, CurrentQuarantines(), [&](StateStore& st) { return st.DeletePosture(); }, now);
 }
 
 absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
+                                            std::optional<PostureRecord> posture,
                                             std::vector<QuarantineRecord> quarantines,
                                             const Write& record, absl::Time now) {
   std::string revision;
-  absl::Status s = CompileAndRollout(now, order.actor, std::move(quarantines), [&] {
-    mu_.AssertHeld();
-    AuditLocked(now, order.kind, order.actor, order.target, order.detail);
-    Log(order.log);
-    revision = revision_;
-  });
+  absl::Status s =
+      CompileAndRollout(now, order.actor, std::move(posture), std::move(quarantines), [&] {
+        mu_.AssertHeld();
+        AuditLocked(now, order.kind, order.actor, order.target, order.detail);
+        Log(order.log);
+        revision = revision_;
+      });
   if (!s.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat(order.kind, " not applied, the policy does not compile: ", s.message()));
@@ -431,7 +509,7 @@ bool Fleet::QuarantinedLocked(const std::string& host, const Host& h) const {
 
 FleetStatus Fleet::Status() const {
   absl::MutexLock lock(&mu_);
-  FleetStatus s{revision_, policy_error_, {}, quarantines_};
+  FleetStatus s{revision_, policy_error_, {}, quarantines_, posture_};
   s.hosts.reserve(hosts_.size());
   for (const auto& [name, h] : hosts_) {
     // Hosts whose ruleset did not change across revisions are up to date

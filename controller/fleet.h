@@ -78,6 +78,7 @@ struct FleetStatus {
   std::string policy_error;
   std::vector<HostStatusInfo> hosts;
   std::vector<QuarantineRecord> quarantines;
+  std::optional<PostureRecord> posture;  // the active posture, if any
 };
 
 struct FleetOptions {
@@ -113,6 +114,15 @@ class Fleet {
   absl::StatusOr<std::string> Quarantine(QuarantineRecord order, absl::Time now);
   absl::StatusOr<std::string> Release(const std::string& target, const std::string& actor,
                                       absl::Time now);
+  // Switches posture `order.name` on fleet-wide (spec §6a): refused while
+  // another posture is active, for a posture the policy does not have, and
+  // for one whose keep entries `check` finds violated unless order.forced.
+  // The posture applies first, then the active quarantines. Audited (with
+  // the force, and what it overrode) and on disk before it returns.
+  absl::StatusOr<std::string> ActivatePosture(PostureRecord order, absl::Time now);
+  // Switches the active posture off; an error when `name` is not the active one.
+  absl::StatusOr<std::string> ReleasePosture(const std::string& name, const std::string& actor,
+                                             absl::Time now);
   FleetStatus Status() const;
   absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit);
   // Writes everything pending to the store now; the first error, if any.
@@ -154,26 +164,29 @@ class Fleet {
   // Loads what the store kept (served revision, hosts, quarantines) into memory.
   absl::Status Restore();
   std::vector<QuarantineRecord> CurrentQuarantines() const;
-  // Compiles with `quarantines` holding no lock but reload_mu_, then installs the result
-  // (quarantines_ included), runs `installed` under mu_, and delivers the assignments.
-  // A compile failure is recorded as the policy's refusal and returned.
+  std::optional<PostureRecord> CurrentPosture() const;
+  // Compiles with `posture` and `quarantines` holding no lock but reload_mu_, then installs
+  // the result (posture_ and quarantines_ included), runs `installed` under mu_, and delivers
+  // the assignments. A compile failure is recorded as the policy's refusal and returned.
   absl::Status CompileAndRollout(absl::Time now, const std::string& actor,
+                                 std::optional<PostureRecord> posture,
                                  std::vector<QuarantineRecord> quarantines,
                                  const std::function<void()>& installed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   using Write = std::function<absl::Status(StateStore&)>;
 
-  // An operator's quarantine or release, as audited and logged.
+  // An operator's quarantine, release or posture switch, as audited and logged.
   struct AdminOrder {
-    std::string kind;  // "quarantine" or "release"
+    std::string kind;  // "quarantine", "release", "posture-activate" or "posture-release"
     std::string actor;
     std::string target;
     std::string detail;  // for the audit log
     std::string log;
   };
-  // Rolls out `quarantines` for `order`, audits it, and writes it with `record` before it
-  // is acknowledged; returns the revision now served.
+  // Rolls out `posture` and `quarantines` for `order`, audits it, and writes it with `record`
+  // before it is acknowledged; returns the revision now served.
   absl::StatusOr<std::string> CarryOut(const AdminOrder& order,
+                                       std::optional<PostureRecord> posture,
                                        std::vector<QuarantineRecord> quarantines,
                                        const Write& record, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
@@ -207,6 +220,9 @@ class Fleet {
   std::string policy_error_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Time> next_expiry_ ABSL_GUARDED_BY(mu_);
   std::vector<QuarantineRecord> quarantines_ ABSL_GUARDED_BY(mu_);
+  std::optional<PostureRecord> posture_ ABSL_GUARDED_BY(mu_);
+  // The last compiled policy's postures: name -> why check finds it broken, or "".
+  std::map<std::string, std::string> postures_ ABSL_GUARDED_BY(mu_);
   uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 0;
   int connected_ ABSL_GUARDED_BY(mu_) = 0;
   int in_sync_ ABSL_GUARDED_BY(mu_) = 0;  // connected and applied == desired

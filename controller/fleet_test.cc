@@ -21,18 +21,27 @@ struct FakePolicy {
   std::map<std::string, std::string> rulesets;
   std::string error;
   std::vector<QuarantineRecord> last_quarantines;
+  std::string last_posture;
+  // The policy's postures: name -> why check finds it broken ("" when sound).
+  std::map<std::string, std::string> postures = {{"lockdown", ""},
+                                                 {"shaky", "postures.yaml:9: keep violated"}};
   std::function<void()> during_compile;
 
   PolicyCompiler Compiler() {
-    return [this](absl::Time,
-                  const std::vector<QuarantineRecord>& q) -> absl::StatusOr<CompiledPolicy> {
+    return [this](absl::Time, const std::vector<QuarantineRecord>& q,
+                  const std::string& posture) -> absl::StatusOr<CompiledPolicy> {
       if (during_compile) during_compile();
       last_quarantines = q;
+      last_posture = posture;
       if (!error.empty()) return absl::FailedPreconditionError(error);
+      if (!posture.empty() && !postures.count(posture))
+        return absl::NotFoundError("the policy has no posture " + posture);
       CompiledPolicy c;
+      c.postures = postures;
       std::string all;
       for (const auto& [h, r] : rulesets) {
         std::string text = r;
+        if (!posture.empty()) text += "\nposture " + posture;
         for (const auto& o : q)
           if (o.target == h || o.target == "zone") text += "\nquarantined";
         c.hosts[h] = {"zone", text};
@@ -123,8 +132,10 @@ TEST_F(FleetTest, OnlyChangedHostsReceiveNewAssignments) {
   RecordingSink a, b;
   uint64_t sa = Connect("a", a);
   uint64_t sb = Connect("b", b);
-  fleet_->OnApplyResult("a", sa, {true, "", absl::Milliseconds(3), a.got[0].hash, a.got[0].revision, now_});
-  fleet_->OnApplyResult("b", sb, {true, "", absl::Milliseconds(3), b.got[0].hash, b.got[0].revision, now_});
+  fleet_->OnApplyResult("a", sa,
+                        {true, "", absl::Milliseconds(3), a.got[0].hash, a.got[0].revision, now_});
+  fleet_->OnApplyResult("b", sb,
+                        {true, "", absl::Milliseconds(3), b.got[0].hash, b.got[0].revision, now_});
   EXPECT_EQ(fleet_->ConnectedInSync(), 2);
   policy_.rulesets["b"] = "ruleset b v2";
   ASSERT_TRUE(fleet_->Reload(now_).ok());
@@ -228,7 +239,8 @@ TEST_F(FleetTest, BrokenPolicyIsNotRolledOutAndTheReasonIsKept) {
 TEST_F(FleetTest, RestartServesLastGoodRevisionEvenIfPolicyNowFails) {
   RecordingSink a;
   uint64_t sa = Connect("a", a);
-  fleet_->OnApplyResult("a", sa, {true, "", absl::Milliseconds(3), a.got[0].hash, a.got[0].revision, now_});
+  fleet_->OnApplyResult("a", sa,
+                        {true, "", absl::Milliseconds(3), a.got[0].hash, a.got[0].revision, now_});
   std::string good = fleet_->Status().revision;
   policy_.error = "broken";
   Restart();
@@ -284,6 +296,100 @@ TEST_F(FleetTest, QuarantineIsPushedAuditedAndSurvivesRestart) {
             absl::StatusCode::kNotFound);
 }
 
+TEST_F(FleetTest, PostureIsPushedAuditedExclusiveAndSurvivesRestart) {
+  RecordingSink a, b;
+  Connect("a", a);
+  Connect("b", b);
+  auto rev = fleet_->ActivatePosture({"lockdown", "vulnerabilities", "alice", {}, false}, now_);
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_EQ(policy_.last_posture, "lockdown");
+  ASSERT_EQ(a.got.size(), 2u);
+  EXPECT_EQ(*a.got[1].ruleset, "ruleset a\nposture lockdown");
+  ASSERT_EQ(b.got.size(), 2u);
+  ASSERT_TRUE(fleet_->Status().posture.has_value());
+  EXPECT_EQ(fleet_->Status().posture->name, "lockdown");
+  EXPECT_EQ(fleet_->Status().revision, *rev);
+  // At most one at a time: another is refused, naming the active one.
+  auto second = fleet_->ActivatePosture({"shaky", "x", "bob", {}, true}, now_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("lockdown"), std::string::npos) << second.status();
+  EXPECT_EQ(fleet_->ReleasePosture("shaky", "bob", now_).status().code(),
+            absl::StatusCode::kNotFound);
+  auto log = fleet_->AuditLog(10);
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE(std::any_of(log->begin(), log->end(),
+                          [](const AuditRecord& r) {
+                            return r.kind == "posture-activate" && r.actor == "alice" &&
+                                   r.target == "lockdown" && r.detail == "vulnerabilities";
+                          }))
+      << log->front().kind << " " << log->front().detail;
+
+  Restart();
+  ASSERT_TRUE(start_status_.ok()) << start_status_;
+  EXPECT_EQ(policy_.last_posture, "lockdown");
+  ASSERT_TRUE(fleet_->Status().posture.has_value());
+  EXPECT_EQ(fleet_->Status().posture->actor, "alice");
+  EXPECT_EQ(fleet_->Status().revision, *rev);
+
+  RecordingSink a2;
+  Connect("a", a2);
+  auto released = fleet_->ReleasePosture("lockdown", "bob", now_);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(policy_.last_posture, "");
+  EXPECT_FALSE(fleet_->Status().posture.has_value());
+  ASSERT_FALSE(a2.got.empty());
+  EXPECT_EQ(*a2.got.back().ruleset, "ruleset a");
+  EXPECT_EQ(fleet_->ReleasePosture("lockdown", "bob", now_).status().code(),
+            absl::StatusCode::kNotFound);
+  log = fleet_->AuditLog(1);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->front().kind, "posture-release");
+  EXPECT_EQ(log->front().actor, "bob");
+  Restart();
+  EXPECT_FALSE(fleet_->Status().posture.has_value());
+  EXPECT_EQ(policy_.last_posture, "");
+}
+
+TEST_F(FleetTest, BrokenOrUnknownPostureIsRefusedAndForceIsAudited) {
+  auto unknown = fleet_->ActivatePosture({"nope", "x", "alice", {}, false}, now_);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(unknown.status().message().find("lockdown"), std::string::npos) << unknown.status();
+  auto broken = fleet_->ActivatePosture({"shaky", "drill", "alice", {}, false}, now_);
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(broken.status().message().find("keep violated"), std::string::npos) << broken.status();
+  EXPECT_NE(broken.status().message().find("--force"), std::string::npos) << broken.status();
+  EXPECT_EQ(policy_.last_posture, "");
+  EXPECT_FALSE(fleet_->Status().posture.has_value());
+
+  auto forced = fleet_->ActivatePosture({"shaky", "drill", "alice", {}, true}, now_);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  ASSERT_TRUE(fleet_->Status().posture.has_value());
+  EXPECT_TRUE(fleet_->Status().posture->forced);
+  auto log = fleet_->AuditLog(1);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->front().kind, "posture-activate");
+  EXPECT_NE(log->front().detail.find("FORCED"), std::string::npos) << log->front().detail;
+  EXPECT_NE(log->front().detail.find("keep violated"), std::string::npos) << log->front().detail;
+  Restart();
+  ASSERT_TRUE(fleet_->Status().posture.has_value());
+  EXPECT_TRUE(fleet_->Status().posture->forced);
+}
+
+TEST_F(FleetTest, PostureAndQuarantineCombine) {
+  RecordingSink a;
+  Connect("a", a);
+  ASSERT_TRUE(fleet_->Quarantine({"a", {"mgmt"}, "incident", "alice", {}}, now_).ok());
+  ASSERT_TRUE(fleet_->ActivatePosture({"lockdown", "crisis", "alice", {}, false}, now_).ok());
+  EXPECT_EQ(policy_.last_posture, "lockdown");
+  ASSERT_EQ(policy_.last_quarantines.size(), 1u);
+  ASSERT_TRUE(fleet_->Release("a", "bob", now_).ok());
+  // Releasing the quarantine keeps the posture.
+  EXPECT_EQ(policy_.last_posture, "lockdown");
+  EXPECT_TRUE(policy_.last_quarantines.empty());
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  EXPECT_EQ(policy_.last_posture, "lockdown");
+}
+
 TEST_F(FleetTest, QuarantineTheDatabaseDidNotRecordIsNotAcknowledged) {
   // Another process breaks the database: the order's own write fails.
   sqlite3* other = nullptr;
@@ -302,8 +408,8 @@ TEST_F(FleetTest, ApplyFailureAndDriftShowInStatusAndMetrics) {
   RecordingSink a;
   uint64_t sa = Connect("a", a);
   fleet_->OnApplyResult("a", sa,
-                        {false, "nft: syntax error", absl::Milliseconds(1), wire::Sha256Hex("old"), a.got[0].revision,
-                         now_ + absl::Milliseconds(20)});
+                        {false, "nft: syntax error", absl::Milliseconds(1), wire::Sha256Hex("old"),
+                         a.got[0].revision, now_ + absl::Milliseconds(20)});
   EXPECT_EQ(HostStatus("a").last_error, "nft: syntax error");
   fleet_->OnDrift("a", sa, {{"rule added to chain input"}, now_, 99, false});
   EXPECT_TRUE(HostStatus("a").drift);
@@ -311,8 +417,9 @@ TEST_F(FleetTest, ApplyFailureAndDriftShowInStatusAndMetrics) {
   EXPECT_EQ(m.apply_failed, 1);
   EXPECT_EQ(m.drift_events, 1);
   EXPECT_EQ(m.latency_count, 0);  // the failed apply answered an older hash
-  fleet_->OnApplyResult(
-      "a", sa, {true, "", absl::Milliseconds(1), a.got[0].hash, a.got[0].revision, now_ + absl::Milliseconds(30)});
+  fleet_->OnApplyResult("a", sa,
+                        {true, "", absl::Milliseconds(1), a.got[0].hash, a.got[0].revision,
+                         now_ + absl::Milliseconds(30)});
   EXPECT_FALSE(HostStatus("a").drift);
   EXPECT_EQ(fleet_->Metrics().latency_count, 1);
   EXPECT_NEAR(fleet_->Metrics().latency_sum, 0.030, 1e-6);

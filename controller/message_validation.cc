@@ -22,8 +22,7 @@ bool IsText(std::string_view s, size_t max) {
 bool OptionalHash(absl::string_view s) { return s.empty() || wire::IsSha256Hex(s); }
 
 absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_view field) {
-  if (!wire::IsValidTimestamp(t))
-    return Invalid(absl::StrCat(field, " is not a valid timestamp"));
+  if (!wire::IsValidTimestamp(t)) return Invalid(absl::StrCat(field, " is not a valid timestamp"));
   return absl::OkStatus();
 }
 
@@ -109,6 +108,18 @@ absl::Status ValidateQuarantineRequest(const v1::QuarantineRequest& m) {
 
 absl::Status ValidateReleaseRequest(const v1::ReleaseRequest& m) {
   if (!IsPolderName(m.target())) return Invalid("release target is not a valid name");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateActivatePostureRequest(const v1::ActivatePostureRequest& m) {
+  if (!IsPolderName(m.name())) return Invalid("posture name is not a valid name");
+  if (m.reason().empty() || !IsText(m.reason(), 1024))
+    return Invalid("posture reason must be 1-1024 printable characters");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateReleasePostureRequest(const v1::ReleasePostureRequest& m) {
+  if (!IsPolderName(m.name())) return Invalid("posture name is not a valid name");
   return absl::OkStatus();
 }
 

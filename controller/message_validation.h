@@ -27,6 +27,8 @@ absl::Status ValidateDriftReport(const v1::DriftReport& m);
 absl::Status ValidateHeartbeat(const v1::Heartbeat& m);
 absl::Status ValidateQuarantineRequest(const v1::QuarantineRequest& m);
 absl::Status ValidateReleaseRequest(const v1::ReleaseRequest& m);
+absl::Status ValidateActivatePostureRequest(const v1::ActivatePostureRequest& m);
+absl::Status ValidateReleasePostureRequest(const v1::ReleasePostureRequest& m);
 
 }  // namespace polder::controller
 

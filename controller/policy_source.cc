@@ -1,9 +1,10 @@
 #include "controller/policy_source.h"
 
 #include "absl/strings/str_cat.h"
-#include "compiler/verify/check.h"
+#include "compiler/model/posture.h"
 #include "compiler/model/quarantine.h"
 #include "compiler/render/ruleset_renderer.h"
+#include "compiler/verify/check.h"
 
 namespace polder::controller {
 namespace {
@@ -15,11 +16,14 @@ std::string Cite(const Diagnostic& d) {
                       d.message, " [", d.code, "]");
 }
 
-std::string ErrorSummary(const DiagnosticList& diagnostics) {
-  std::string out = absl::StrCat(diagnostics.error_count(), " error(s) in the policy");
+// A violated keep entry of a posture: it refuses activating that posture, not the policy.
+bool OfPosture(const Diagnostic& d) { return !d.posture.empty(); }
+
+std::string ErrorSummary(const DiagnosticList& diagnostics, size_t errors) {
+  std::string out = absl::StrCat(errors, " error(s) in the policy");
   int shown = 0;
   for (const Diagnostic& d : diagnostics.items()) {
-    if (d.severity != Severity::kError) continue;
+    if (d.severity != Severity::kError || OfPosture(d)) continue;
     if (shown++ == kMaxErrorsShown) {
       absl::StrAppend(&out, "; ...");
       break;
@@ -37,19 +41,35 @@ std::optional<absl::Time> NextExpiry(const Policy& p, absl::Time now) {
 }
 
 absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::Time now,
-                                       const std::vector<QuarantineRecord>& quarantines) {
+                                       const std::vector<QuarantineRecord>& quarantines,
+                                       const std::string& posture) {
   CheckOptions options;
   options.now = now;
   auto loaded = CheckPolicy(dir, options);
   if (!loaded.ok()) return loaded.status();
-  if (loaded->diagnostics.HasErrors())
-    return absl::FailedPreconditionError(ErrorSummary(loaded->diagnostics));
+  CompiledPolicy out;
+  for (const Posture& p : loaded->policy.postures) out.postures[p.name];
+  size_t errors = 0;
+  for (const Diagnostic& d : loaded->diagnostics.items()) {
+    if (d.severity != Severity::kError) continue;
+    if (!OfPosture(d)) {
+      ++errors;
+      continue;
+    }
+    std::string& why = out.postures[d.posture];
+    absl::StrAppend(&why, why.empty() ? "" : "; ", Cite(d));
+  }
+  if (errors > 0) return absl::FailedPreconditionError(ErrorSummary(loaded->diagnostics, errors));
+  // The posture first, then the quarantines: an operator's quarantine during a crisis plan
+  // cuts further what the plan left.
+  absl::StatusOr<Policy> base = std::move(loaded->policy);
+  if (!posture.empty()) base = PostureApplied(*std::move(base), posture);
+  if (!base.ok()) return base.status();
   std::vector<QuarantineOrder> orders;
   for (const auto& q : quarantines) orders.push_back({q.target, q.allow, q.reason});
-  auto policy = Quarantined(std::move(loaded->policy), orders);
+  auto policy = Quarantined(*std::move(base), orders);
   if (!policy.ok()) return policy.status();
 
-  CompiledPolicy out;
   out.revision = policy->revision;
   out.mode = policy->settings.mode;
   out.next_expiry = NextExpiry(*policy, now);
@@ -67,9 +87,9 @@ absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::T
 }  // namespace
 
 PolicyCompiler DirectoryCompiler(std::filesystem::path dir) {
-  return [dir = std::move(dir)](absl::Time now, const std::vector<QuarantineRecord>& q) {
-    return Compile(dir, now, q);
-  };
+  return
+      [dir = std::move(dir)](absl::Time now, const std::vector<QuarantineRecord>& q,
+                             const std::string& posture) { return Compile(dir, now, q, posture); };
 }
 
 }  // namespace polder::controller

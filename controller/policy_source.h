@@ -1,7 +1,9 @@
 // The real PolicyCompiler: runs the compiler's full check on a policy
-// directory, applies active quarantines and renders each host's ruleset.
-// Any error (parse, resolution, violated invariant) refuses the whole
-// policy; the message lists the diagnostics.
+// directory, applies the active posture and then the active quarantines, and
+// renders each host's ruleset. Any error (parse, resolution, violated
+// invariant) refuses the whole policy; the message lists the diagnostics. A
+// posture's violated keep entry is not such an error: it is reported in
+// CompiledPolicy::postures, and refuses only activating that posture.
 #ifndef POLDER_CONTROLLER_POLICY_SOURCE_H_
 #define POLDER_CONTROLLER_POLICY_SOURCE_H_
 

@@ -63,7 +63,7 @@ class PolicySourceTest : public ::testing::Test {
 };
 
 TEST_F(PolicySourceTest, CompilesEveryHostWithItsZone) {
-  auto c = DirectoryCompiler(dir_)(now_, {});
+  auto c = DirectoryCompiler(dir_)(now_, {}, "");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(wire::IsSha256Hex(c->revision));
   ASSERT_EQ(c->hosts.size(), 4u);
@@ -77,8 +77,8 @@ TEST_F(PolicySourceTest, CompilesEveryHostWithItsZone) {
 }
 
 TEST_F(PolicySourceTest, ExpiredFlowChangesOnlyAffectedRulesetsAndClearsExpiry) {
-  auto before = DirectoryCompiler(dir_)(now_, {});
-  auto after = DirectoryCompiler(dir_)(absl::FromUnixSeconds(1900000000), {});  // 2030+
+  auto before = DirectoryCompiler(dir_)(now_, {}, "");
+  auto after = DirectoryCompiler(dir_)(absl::FromUnixSeconds(1900000000), {}, "");  // 2030+
   ASSERT_TRUE(before.ok() && after.ok());
   EXPECT_FALSE(after->next_expiry.has_value());
   EXPECT_NE(before->hosts.at("db-1").ruleset, after->hosts.at("db-1").ruleset);
@@ -87,7 +87,7 @@ TEST_F(PolicySourceTest, ExpiredFlowChangesOnlyAffectedRulesetsAndClearsExpiry) 
 
 TEST_F(PolicySourceTest, PolicyWithErrorsIsRefusedWithDiagnostics) {
   Write(std::string(kPolicy) + "  - from: nowhere\n    to: web\n");
-  auto c = DirectoryCompiler(dir_)(now_, {});
+  auto c = DirectoryCompiler(dir_)(now_, {}, "");
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("unknown-ref"), absl::string_view::npos)
       << c.status().message();
@@ -95,14 +95,49 @@ TEST_F(PolicySourceTest, PolicyWithErrorsIsRefusedWithDiagnostics) {
 }
 
 TEST_F(PolicySourceTest, QuarantineGivesNewRevisionAndSparesAllowedZone) {
-  auto base = DirectoryCompiler(dir_)(now_, {});
-  auto q = DirectoryCompiler(dir_)(now_, {{"web-1", {"mgmt"}, "incident", "alice", now_}});
+  auto base = DirectoryCompiler(dir_)(now_, {}, "");
+  auto q = DirectoryCompiler(dir_)(now_, {{"web-1", {"mgmt"}, "incident", "alice", now_}}, "");
   ASSERT_TRUE(base.ok() && q.ok()) << q.status();
   EXPECT_NE(base->revision, q->revision);
   EXPECT_NE(base->hosts.at("web-1").ruleset, q->hosts.at("web-1").ruleset);
   auto body = [](const std::string& r) { return r.substr(r.find('\n')); };
   EXPECT_EQ(body(base->hosts.at("mgmt-1").ruleset), body(q->hosts.at("mgmt-1").ruleset));
-  EXPECT_FALSE(DirectoryCompiler(dir_)(now_, {{"ghost", {}, "x", "a", now_}}).ok());
+  EXPECT_FALSE(DirectoryCompiler(dir_)(now_, {{"ghost", {}, "x", "a", now_}}, "").ok());
+}
+
+constexpr char kPostures[] = R"(
+postures:
+  - name: lockdown
+    isolate: [web]
+    allow:
+      - { zone: db }
+    keep:
+      - reach: { from: web, to: db, services: [pg], direct: true }
+  - name: broken
+    isolate: [web]
+    keep:
+      - reach: { from: internet, to: web, services: [https] }
+)";
+
+TEST_F(PolicySourceTest, PostureIsAppliedAndABrokenOneDoesNotRefuseThePolicy) {
+  Write(std::string(kPolicy) + kPostures);
+  auto base = DirectoryCompiler(dir_)(now_, {}, "");
+  ASSERT_TRUE(base.ok()) << base.status();
+  ASSERT_EQ(base->postures.size(), 2u);
+  EXPECT_EQ(base->postures.at("lockdown"), "");
+  EXPECT_NE(base->postures.at("broken").find("invariant-violated"), std::string::npos)
+      << base->postures.at("broken");
+  auto locked = DirectoryCompiler(dir_)(now_, {}, "lockdown");
+  ASSERT_TRUE(locked.ok()) << locked.status();
+  EXPECT_NE(locked->revision, base->revision);
+  EXPECT_NE(locked->hosts.at("web-1").ruleset, base->hosts.at("web-1").ruleset);
+  // Posture then quarantine: both apply.
+  auto both =
+      DirectoryCompiler(dir_)(now_, {{"db-1", {"mgmt"}, "incident", "alice", now_}}, "lockdown");
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_NE(both->revision, locked->revision);
+  auto unknown = DirectoryCompiler(dir_)(now_, {}, "nope");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound) << unknown.status();
 }
 
 }  // namespace

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS drift_reports (
 CREATE TABLE IF NOT EXISTS quarantines (
   target TEXT PRIMARY KEY, allow TEXT NOT NULL, reason TEXT NOT NULL, actor TEXT NOT NULL,
   since_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS postures (
+  slot INTEGER PRIMARY KEY CHECK (slot = 0), name TEXT NOT NULL, reason TEXT NOT NULL,
+  actor TEXT NOT NULL, since_us INTEGER NOT NULL, forced INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
   actor TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
@@ -324,6 +327,27 @@ absl::Status StateStore::SaveQuarantine(const QuarantineRecord& q) {
 
 absl::Status StateStore::DeleteQuarantine(const std::string& target) {
   return Stmt(db_, "DELETE FROM quarantines WHERE target = ?").Bind(target).Run();
+}
+
+absl::Status StateStore::SavePosture(const PostureRecord& p) {
+  return Stmt(db_, "INSERT OR REPLACE INTO postures VALUES (0, ?, ?, ?, ?, ?)")
+      .Bind(p.name)
+      .Bind(p.reason)
+      .Bind(p.actor)
+      .Bind(Micros(p.since))
+      .Bind(int64_t{p.forced ? 1 : 0})
+      .Run();
+}
+
+absl::Status StateStore::DeletePosture() { return Stmt(db_, "DELETE FROM postures").Run(); }
+
+absl::StatusOr<std::optional<PostureRecord>> StateStore::LoadPosture() {
+  Stmt q(db_, "SELECT name, reason, actor, since_us, forced FROM postures WHERE slot = 0");
+  std::optional<PostureRecord> out;
+  if (q.Step())
+    out = PostureRecord{q.Text(0), q.Text(1), q.Text(2), FromMicros(q.Int(3)), q.Int(4) != 0};
+  if (auto s = q.status(); !s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<std::vector<QuarantineRecord>> StateStore::LoadQuarantines() {

@@ -1,7 +1,8 @@
 // The controller's durable memory: an embedded SQLite database holding the
 // revisions it rolled out, what each host should run and last reported, the
-// apply results and drift reports agents sent, active quarantines, and an
-// append-only audit log (UPDATE and DELETE on it are refused by triggers).
+// apply results and drift reports agents sent, active quarantines, the active
+// posture, and an append-only audit log (UPDATE and DELETE on it are refused
+// by triggers).
 //
 // The controller keeps its working state in memory and writes through to
 // this store, so after a restart it can serve the last good revision even if
@@ -74,6 +75,15 @@ struct QuarantineRecord {
   absl::Time since;
 };
 
+// The active posture (spec §6a): at most one at a time.
+struct PostureRecord {
+  std::string name;
+  std::string reason;
+  std::string actor;
+  absl::Time since;
+  bool forced = false;  // activated with --force although `check` found a keep entry violated
+};
+
 struct AuditRecord {
   int64_t id = 0;
   absl::Time time;
@@ -114,6 +124,11 @@ class StateStore {
   absl::Status SaveQuarantine(const QuarantineRecord& q);
   absl::Status DeleteQuarantine(const std::string& target);
   absl::StatusOr<std::vector<QuarantineRecord>> LoadQuarantines();
+
+  // The one active posture: saving replaces it, deleting ends it.
+  absl::Status SavePosture(const PostureRecord& p);
+  absl::Status DeletePosture();
+  absl::StatusOr<std::optional<PostureRecord>> LoadPosture();
 
   absl::Status Audit(const AuditRecord& r);
   // Newest first.

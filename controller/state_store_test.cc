@@ -162,6 +162,28 @@ TEST_F(StateStoreTest, DriftLinesThatAreNotUtf8AreStoredNotThrown) {
   EXPECT_EQ((*q)[0].allow, std::vector<std::string>{"mg\xef\xbf\xbdmt"});  // U+FFFD
 }
 
+TEST_F(StateStoreTest, AtMostOnePostureIsKeptAndItSurvivesReopen) {
+  {
+    auto s = Open();
+    auto none = s->LoadPosture();
+    ASSERT_TRUE(none.ok()) << none.status();
+    EXPECT_FALSE(none->has_value());
+    ASSERT_TRUE(s->SavePosture({"lockdown", "crisis", "alice", t0_, false}).ok());
+    // Saving again replaces: the table has one slot.
+    ASSERT_TRUE(s->SavePosture({"drill", "practice", "bob", t0_ + absl::Seconds(1), true}).ok());
+  }
+  auto s = Open();
+  auto p = s->LoadPosture();
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(p->has_value());
+  EXPECT_EQ((*p)->name, "drill");
+  EXPECT_EQ((*p)->actor, "bob");
+  EXPECT_EQ((*p)->since, t0_ + absl::Seconds(1));
+  EXPECT_TRUE((*p)->forced);
+  ASSERT_TRUE(s->DeletePosture().ok());
+  EXPECT_FALSE(s->LoadPosture()->has_value());
+}
+
 TEST_F(StateStoreTest, EmptyStoreServesNothing) {
   auto s = Open();
   auto served = s->LoadServed();

@@ -98,7 +98,8 @@ double CpuSeconds() {
   std::string db = absl::StrCat("/tmp/polder-fleet-bench-", getpid(), ".db");
   SyntheticPolicy policy{hosts, bytes};
   auto store = std::move(*controller::StateStore::Open(db));
-  controller::Fleet fleet(store.get(), [&](absl::Time t, const std::vector<QuarantineRecord>& q) {
+  controller::Fleet fleet(store.get(), [&](absl::Time t, const std::vector<QuarantineRecord>& q,
+                                           const std::string& /*posture*/) {
     return policy.Compile(t, q);
   });
   if (!fleet.Start(absl::Now()).ok()) _exit(3);
