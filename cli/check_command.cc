@@ -45,7 +45,8 @@ absl::StatusOr<int> RunCheck(const CheckArgs& args) {
     sarif.uri_prefix = args.sarif_prefix;
     std::cout << ToSarif(d, sarif);
   } else if (args.format == "junit") {
-    std::cout << ToJunit(d, result->policy.revision, result->policy.invariants);
+    std::cout << ToJunit(d, result->policy.revision, result->policy.invariants,
+                         result->policy.postures);
   } else {
     std::cout << FormatText(d, result->sources);
     std::cerr << "polder check: " << Summary(d);

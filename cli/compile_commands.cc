@@ -6,8 +6,10 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cli/cli_common.h"
 #include "compiler/frontend/did_you_mean.h"
+#include "compiler/model/posture.h"
 #include "compiler/model/revision.h"
 #include "compiler/render/ruleset_renderer.h"
 #include "nlohmann/json.hpp"
@@ -21,6 +23,7 @@ struct CompileArgs {
   std::string host;
   std::string out;
   std::string now;
+  std::string posture;  // "" for the policy itself
 };
 
 absl::Status WriteFile(const std::filesystem::path& path, const std::string& text) {
@@ -50,7 +53,24 @@ absl::StatusOr<int> RunCompile(const CompileArgs& args) {
       LoadOrReport(args.dir, args.now, /*verify=*/true);
   if (!loaded.ok()) return loaded.status();
   if (!*loaded) return kExitFindings;  // its errors are printed, as `polder check` would
-  const Policy& policy = (*loaded)->policy;
+  Policy policy = std::move((*loaded)->policy);
+  if (!args.posture.empty()) {
+    // What the agents enforce while the posture is active (spec §6a), without quarantines:
+    // those are the controller's, not the policy's.
+    std::vector<std::string> names;
+    for (const Posture& p : policy.postures) names.push_back(p.name);
+    absl::StatusOr<Policy> effective = PostureApplied(std::move(policy), args.posture);
+    if (!effective.ok()) {
+      std::string hint = DidYouMean(args.posture, names);
+      if (hint.empty()) {
+        hint = names.empty() ? " (it declares none)"
+                             : absl::StrCat("; it declares: ", absl::StrJoin(names, ", "));
+      }
+      return absl::NotFoundError(
+          absl::StrCat("no posture `", args.posture, "` in ", args.dir, hint));
+    }
+    policy = *std::move(effective);
+  }
   if (!args.host.empty()) {
     std::optional<HostId> h = policy.FindHost(args.host);
     if (!h) {
@@ -64,6 +84,7 @@ absl::StatusOr<int> RunCompile(const CompileArgs& args) {
   }
   if (absl::Status written = WriteRulesets(policy, args.out); !written.ok()) return written;
   std::cerr << "polder compile: " << policy.hosts.size() << " rulesets in " << args.out
+            << (args.posture.empty() ? "" : absl::StrCat(" for posture ", args.posture))
             << "; revision " << policy.revision << "\n";
   return kExitOk;
 }
@@ -93,6 +114,8 @@ void AddCompileCommands(CLI::App& app, ChosenCommand& chosen) {
   cmd->add_option("--host", args->host, "Print this host's ruleset");
   cmd->add_option("--out", args->out, "Write every host's ruleset and manifest.json here");
   cmd->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time instead of now");
+  cmd->add_option("--posture", args->posture,
+                  "Render what the agents enforce while this posture is active");
   OnChosen(cmd, chosen, [args] { return RunCompile(*args); });
 }
 

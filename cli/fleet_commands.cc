@@ -19,11 +19,7 @@
 namespace polder::cli {
 namespace {
 
-struct Connection {
-  std::string controller;
-  std::string tls_dir;
-  bool insecure = false;
-};
+using Connection = ControllerConnection;
 
 void AddConnectionOptions(CLI::App* cmd, Connection* c) {
   cmd->add_option("--controller", c->controller, "Controller HOST:PORT")->required();
@@ -81,13 +77,20 @@ template <typename Request, typename Response>
 using AdminMethod = grpc::Status (v1::Admin::Stub::*)(grpc::ClientContext*, const Request&,
                                                       Response*);
 
-// Calls `method` on the controller and hands its answer to `on_answer`.
-// An unreachable or silent controller means the command cannot run (an error
-// Status); a refusal of the request itself (not an admin, nothing to release)
-// is a finding, printed here.
-template <typename Request, typename Response, typename OnAnswer>
-absl::StatusOr<int> AskController(const Connection& c, AdminMethod<Request, Response> method,
-                                  const Request& request, OnAnswer on_answer) {
+// The controller's answer: its gRPC status (a refusal such as "not an admin"
+// or "nothing to release" when not OK) and, when OK, the response.
+template <typename Response>
+struct Answer {
+  grpc::Status status;
+  Response response;
+};
+
+// Calls `method` on the controller. An unreachable or silent controller means
+// the command cannot run (an error Status); a refusal is in the Answer.
+template <typename Request, typename Response>
+absl::StatusOr<Answer<Response>> CallController(const Connection& c,
+                                                AdminMethod<Request, Response> method,
+                                                const Request& request) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(c);
   if (!channel.ok()) return channel.status();
   if (!Settled(**channel)) {
@@ -98,8 +101,9 @@ absl::StatusOr<int> AskController(const Connection& c, AdminMethod<Request, Resp
   std::unique_ptr<v1::Admin::Stub> stub = v1::Admin::NewStub(*channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(SecondsFromNow(kCallTimeoutSeconds));
-  Response response;
-  grpc::Status s = ((*stub).*method)(&ctx, request, &response);
+  Answer<Response> answer;
+  answer.status = ((*stub).*method)(&ctx, request, &answer.response);
+  const grpc::Status& s = answer.status;
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
     return absl::UnavailableError(
         absl::StrCat("cannot reach controller ", c.controller, ": ", s.error_message()));
@@ -108,13 +112,74 @@ absl::StatusOr<int> AskController(const Connection& c, AdminMethod<Request, Resp
     return absl::DeadlineExceededError(absl::StrCat(
         "controller ", c.controller, " did not answer within ", kCallTimeoutSeconds, " s"));
   }
+  return answer;
+}
+
+// The answer as one Status for library callers: a refusal keeps its code
+// (gRPC and absl number them alike) and names the controller.
+template <typename Response>
+absl::StatusOr<Response> Unwrap(const Connection& c, absl::StatusOr<Answer<Response>> answer) {
+  if (!answer.ok()) return answer.status();
+  if (!answer->status.ok()) {
+    return absl::Status(
+        static_cast<absl::StatusCode>(answer->status.error_code()),
+        absl::StrCat("controller ", c.controller, ": ", answer->status.error_message()));
+  }
+  return std::move(answer->response);
+}
+
+// Calls `method` on the controller and hands its answer to `on_answer`.
+// An unreachable or silent controller means the command cannot run (an error
+// Status); a refusal of the request itself (not an admin, nothing to release)
+// is a finding, printed here.
+template <typename Request, typename Response, typename OnAnswer>
+absl::StatusOr<int> AskController(const Connection& c, AdminMethod<Request, Response> method,
+                                  const Request& request, OnAnswer on_answer) {
+  absl::StatusOr<Answer<Response>> answer = CallController(c, method, request);
+  if (!answer.ok()) return answer.status();
+  const grpc::Status& s = answer->status;
   if (!s.ok()) {
     std::cerr << "polder: controller " << c.controller << ": " << s.error_message() << " ("
               << s.error_code() << ")\n";
     return kExitFindings;
   }
-  on_answer(response);
+  on_answer(answer->response);
   return kExitOk;
+}
+
+v1::ActivatePostureRequest ActivateRequest(const std::string& name, const std::string& reason,
+                                           bool force) {
+  v1::ActivatePostureRequest req;
+  req.set_name(name);
+  req.set_reason(reason);
+  req.set_force(force);
+  return req;
+}
+
+v1::ReleasePostureRequest ReleaseRequest(const std::string& name) {
+  v1::ReleasePostureRequest req;
+  req.set_name(name);
+  return req;
+}
+
+absl::StatusOr<int> RunPostureActivate(const Connection& c, const std::string& name,
+                                       const std::string& reason, bool force) {
+  return AskController(c, &v1::Admin::Stub::ActivatePosture, ActivateRequest(name, reason, force),
+                       [&](const v1::PostureResponse& resp) {
+                         std::cout << "posture " << name << " activated"
+                                   << (force ? " (--force given)" : "")
+                                   << "; controller now serves revision " << resp.revision()
+                                   << "\n";
+                       });
+}
+
+absl::StatusOr<int> RunPostureRelease(const Connection& c, const std::string& name) {
+  return AskController(c, &v1::Admin::Stub::ReleasePosture, ReleaseRequest(name),
+                       [&](const v1::PostureResponse& resp) {
+                         std::cout << "posture " << name
+                                   << " released; controller now serves revision "
+                                   << resp.revision() << "\n";
+                       });
 }
 
 absl::StatusOr<int> RunStatus(const Connection& c, const std::string& format) {
@@ -169,9 +234,8 @@ absl::StatusOr<int> RunPkiIssue(const std::string& dir, const std::string& host,
   if (host.empty() == admin.empty()) {
     return absl::InvalidArgumentError("give exactly one of --host NAME or --admin NAME");
   }
-  auto out =
-      host.empty() ? polder::pki::IssueAdmin(dir, admin, {}, force)
-                   : polder::pki::IssueAgent(dir, host, {}, force);
+  auto out = host.empty() ? polder::pki::IssueAdmin(dir, admin, {}, force)
+                          : polder::pki::IssueAgent(dir, host, {}, force);
   if (!out.ok()) return out.status();
   std::cout << (host.empty() ? "admin" : "agent") << " certificate for "
             << (host.empty() ? admin : host) << " written to " << out->string()
@@ -231,6 +295,35 @@ void AddQuarantine(CLI::App& app, ChosenCommand& chosen) {
   OnChosen(cmd, chosen, [=] { return RunQuarantine(*c, *target, *allow, *reason); });
 }
 
+void AddPosture(CLI::App& app, ChosenCommand& chosen) {
+  auto* posture = app.add_subcommand("posture",
+                                     "Switch a posture of the policy (spec §6a) on or "
+                                     "off fleet-wide; at most one is active");
+  posture->require_subcommand(1);
+
+  auto* activate = posture->add_subcommand(
+      "activate",
+      "Activate posture NAME (refused while another is active, or if check finds "
+      "it broken, unless --force)");
+  auto c = std::make_shared<Connection>();
+  auto name = std::make_shared<std::string>();
+  auto reason = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
+  AddConnectionOptions(activate, c.get());
+  activate->add_option("NAME", *name, "Posture")->required();
+  activate->add_option("--reason", *reason, "Why (recorded in the audit log)")->required();
+  activate->add_flag("--force", *force,
+                     "Activate although check finds a keep entry violated (audited)");
+  OnChosen(activate, chosen, [=] { return RunPostureActivate(*c, *name, *reason, *force); });
+
+  auto* release = posture->add_subcommand("release", "Release the active posture NAME");
+  auto rc = std::make_shared<Connection>();
+  auto rname = std::make_shared<std::string>();
+  AddConnectionOptions(release, rc.get());
+  release->add_option("NAME", *rname, "Posture")->required();
+  OnChosen(release, chosen, [=] { return RunPostureRelease(*rc, *rname); });
+}
+
 void AddRelease(CLI::App& app, ChosenCommand& chosen) {
   auto* cmd = app.add_subcommand("release", "End the quarantine of a zone or host");
   auto c = std::make_shared<Connection>();
@@ -272,7 +365,9 @@ nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
          {"reason", q.reason()},
          {"actor", q.actor()}});
   }
-  out["posture"] = nullptr;  // spec §11: the active posture; postures are not implemented yet
+  // Spec §11: the active posture's name, null when none.
+  out["posture"] = status.has_posture() ? nlohmann::ordered_json(status.posture().name())
+                                        : nlohmann::ordered_json(nullptr);
   return out;
 }
 
@@ -281,10 +376,21 @@ std::string StatusText(const v1::StatusResponse& status) {
   if (!status.policy_error().empty())
     absl::StrAppend(&out, "NEWEST POLICY REFUSED, still serving the revision above: ",
                     status.policy_error(), "\n");
+  if (status.has_posture()) {
+    const v1::PostureInfo& p = status.posture();
+    absl::StrAppend(&out, "posture ", p.name(), " active since ",
+                    FormatRfc3339(wire::FromTimestamp(p.since())), " by ", p.actor(),
+                    p.forced() ? " (FORCED although check finds it broken)" : "", ": ", p.reason(),
+                    "\n");
+  } else {
+    absl::StrAppend(&out, "posture none\n");
+  }
   for (const auto& q : status.quarantines())
     absl::StrAppend(&out, "quarantine ", q.target(), " by ", q.actor(), ": ", q.reason(), "\n");
-  absl::StrAppend(&out, absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %s\n", "HOST", "CONNECTED",
-                                        "APPLIED", "DRIFT", "LAST REPORT", "NOTE"));
+  std::string posture = status.has_posture() ? status.posture().name() : "-";
+  absl::StrAppend(&out,
+                  absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %-16s %s\n", "HOST", "CONNECTED",
+                                  "APPLIED", "DRIFT", "LAST REPORT", "POSTURE", "NOTE"));
   for (const auto& h : status.hosts()) {
     std::string applied = h.applied_revision().empty() ? "none"
                           : h.applied_revision() == h.desired_revision()
@@ -299,10 +405,10 @@ std::string StatusText(const v1::StatusResponse& status) {
     absl::StrAppend(
         &out,
         absl::StrFormat(
-            "%-24s %-12s %-8s %-6s %-20s %s\n", h.host(), h.connected() ? "yes" : "NO", applied,
-            h.drift() ? "YES" : "no",
+            "%-24s %-12s %-8s %-6s %-20s %-16s %s\n", h.host(), h.connected() ? "yes" : "NO",
+            applied, h.drift() ? "YES" : "no",
             h.has_last_report() ? FormatRfc3339(wire::FromTimestamp(h.last_report())) : "never",
-            note));
+            posture, note));
   }
   return out;
 }
@@ -312,6 +418,29 @@ void AddFleetCommands(CLI::App& app, ChosenCommand& chosen) {
   AddPki(app, chosen);
   AddQuarantine(app, chosen);
   AddRelease(app, chosen);
+  AddPosture(app, chosen);
+}
+
+absl::StatusOr<v1::StatusResponse> FetchStatus(const ControllerConnection& c) {
+  return Unwrap(c, CallController(c, &v1::Admin::Stub::Status, v1::StatusRequest()));
+}
+
+absl::StatusOr<std::string> ActivatePostureOn(const ControllerConnection& c,
+                                              const std::string& name, const std::string& reason,
+                                              bool force) {
+  absl::StatusOr<v1::PostureResponse> r = Unwrap(
+      c,
+      CallController(c, &v1::Admin::Stub::ActivatePosture, ActivateRequest(name, reason, force)));
+  if (!r.ok()) return r.status();
+  return r->revision();
+}
+
+absl::StatusOr<std::string> ReleasePostureOn(const ControllerConnection& c,
+                                             const std::string& name) {
+  absl::StatusOr<v1::PostureResponse> r =
+      Unwrap(c, CallController(c, &v1::Admin::Stub::ReleasePosture, ReleaseRequest(name)));
+  if (!r.ok()) return r.status();
+  return r->revision();
 }
 
 }  // namespace polder::cli

@@ -1,4 +1,4 @@
-// `polder status | pki | quarantine | release`: the commands that talk to a
+// `polder status | pki | quarantine | release | posture`: the commands that talk to a
 // running controller or manage its certificates. They live apart from the
 // policy commands because they need gRPC and the controller library.
 #pragma once
@@ -6,12 +6,43 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "cli/cli_common.h"
 #include "polder/v1/polder.pb.h"
 
 namespace polder::cli {
 
 void AddFleetCommands(CLI::App& app, ChosenCommand& chosen);
+
+// How to reach a controller's Admin service, as --controller, --tls-dir and
+// --insecure give it.
+struct ControllerConnection {
+  std::string controller;  // HOST:PORT
+  std::string tls_dir;     // ca.crt and admin.crt/admin.key; or
+  bool insecure = false;   // no TLS (the controller runs --insecure)
+};
+
+// For other commands (`polder lab drill`) that drive a controller as the
+// commands above do. Errors: Unavailable / DeadlineExceeded when the
+// controller cannot be reached or does not answer (5 s to connect, 15 s for
+// the call); a refusal keeps the controller's code and message, e.g.
+// FailedPrecondition "posture X is active ...; release it first" or "posture
+// X is broken ...; give --force", NotFound "the policy has no posture X" or
+// "posture X is not active", PermissionDenied for a certificate that is no
+// admin's. Each message names the controller.
+//
+// The status `polder status` shows (the active posture in posture()).
+absl::StatusOr<v1::StatusResponse> FetchStatus(const ControllerConnection& c);
+// Activates posture `name`; returns the revision the controller now serves.
+// When it returns, every connected agent has been sent its new ruleset; wait
+// for FetchStatus to show applied_revision == desired_revision to know they
+// enforce it.
+absl::StatusOr<std::string> ActivatePostureOn(const ControllerConnection& c,
+                                              const std::string& name, const std::string& reason,
+                                              bool force = false);
+// Releases the active posture `name`; returns the revision now served.
+absl::StatusOr<std::string> ReleasePostureOn(const ControllerConnection& c,
+                                             const std::string& name);
 
 // `polder status --format json` (spec §11): keys in the spec's order;
 // last_report is RFC 3339 UTC to the second, or null when never reported.

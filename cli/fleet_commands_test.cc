@@ -105,12 +105,13 @@ class FleetCommandsLoopbackTest : public ::testing::Test {
     store_ = std::move(*controller::StateStore::Open(dir_ / "state.db"));
     fleet_ = std::make_unique<controller::Fleet>(
         store_.get(),
-        [](absl::Time, const std::vector<controller::QuarantineRecord>& q)
-            -> absl::StatusOr<controller::CompiledPolicy> {
+        [](absl::Time, const std::vector<controller::QuarantineRecord>& q,
+           const std::string& posture) -> absl::StatusOr<controller::CompiledPolicy> {
           controller::CompiledPolicy c;
-          c.revision = wire::Sha256Hex(std::to_string(q.size()));
-          c.hosts["web-1"] = {"web", q.empty() ? "open" : "closed"};
+          c.revision = wire::Sha256Hex(std::to_string(q.size()) + posture);
+          c.hosts["web-1"] = {"web", q.empty() ? "open" + posture : "closed"};
           c.zones = {"web", "mgmt"};
+          c.postures = {{"lockdown", ""}, {"shaky", "postures.yaml:7:9: keep violated"}};
           return c;
         });
     ASSERT_TRUE(fleet_->Start(absl::Now()).ok());
@@ -176,12 +177,79 @@ TEST_F(FleetCommandsLoopbackTest, PkiThenStatusQuarantineRelease) {
   EXPECT_NE(err.find("polder: controller " + target_ + ": "), std::string::npos) << err;
 }
 
+TEST_F(FleetCommandsLoopbackTest, PostureActivateStatusRelease) {
+  std::string pki = (dir_ / "pki").string();
+  ASSERT_EQ(RunPolder({"pki", "init", pki, "--controller-name", "ctl.example"}), 0);
+  ASSERT_EQ(RunPolder({"pki", "issue", pki, "--admin", "alice"}), 0);
+  StartController();
+  std::string admin = (dir_ / "pki" / "admins" / "alice").string();
+  auto posture = [&](std::vector<std::string> args, std::string* err = nullptr) {
+    args.insert(args.begin() + 2, {"--controller", target_, "--tls-dir", admin});
+    ::testing::internal::CaptureStdout();
+    ::testing::internal::CaptureStderr();
+    int code = RunPolder(args);
+    ::testing::internal::GetCapturedStdout();
+    std::string e = ::testing::internal::GetCapturedStderr();
+    if (err) *err = e;
+    return code;
+  };
+  std::string err;
+  // A broken plan is refused (a finding: exit 1) and says how to override.
+  EXPECT_EQ(posture({"posture", "activate", "shaky", "--reason", "drill"}, &err), 1);
+  EXPECT_NE(err.find("--force"), std::string::npos) << err;
+  EXPECT_FALSE(fleet_->Status().posture.has_value());
+  EXPECT_EQ(posture({"posture", "activate", "nope", "--reason", "drill"}, &err), 1);
+  EXPECT_NE(err.find("no posture `nope`"), std::string::npos) << err;
+
+  ASSERT_EQ(posture({"posture", "activate", "lockdown", "--reason", "crisis"}), 0);
+  ASSERT_TRUE(fleet_->Status().posture.has_value());
+  EXPECT_EQ(fleet_->Status().posture->actor, "alice");
+  EXPECT_EQ(fleet_->Status().posture->reason, "crisis");
+  EXPECT_EQ(posture({"posture", "activate", "shaky", "--force", "--reason", "x"}, &err), 1);
+  EXPECT_NE(err.find("lockdown is active"), std::string::npos) << err;
+
+  ::testing::internal::CaptureStdout();
+  int code = RunPolder({"status", "--controller", target_, "--format", "json", "--tls-dir", admin});
+  std::string out = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(code, 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["posture"], "lockdown");
+  ::testing::internal::CaptureStdout();
+  code = RunPolder({"status", "--controller", target_, "--tls-dir", admin});
+  out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("posture lockdown active since "), std::string::npos) << out;
+  EXPECT_NE(out.find("by alice: crisis"), std::string::npos) << out;
+
+  // The library calls `polder lab drill` uses.
+  ControllerConnection c{target_, admin, false};
+  absl::StatusOr<v1::StatusResponse> st = FetchStatus(c);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->posture().name(), "lockdown");
+  absl::StatusOr<std::string> again = ActivatePostureOn(c, "lockdown", "again");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition) << again.status();
+  absl::StatusOr<std::string> released = ReleasePostureOn(c, "lockdown");
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(*released, fleet_->Status().revision);
+  EXPECT_FALSE(fleet_->Status().posture.has_value());
+  EXPECT_EQ(ReleasePostureOn(c, "lockdown").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(posture({"posture", "release", "lockdown"}), 1);
+
+  // Forced, and shown as such.
+  ASSERT_EQ(posture({"posture", "activate", "shaky", "--force", "--reason", "drill"}), 0);
+  EXPECT_TRUE(fleet_->Status().posture->forced);
+  ::testing::internal::CaptureStdout();
+  RunPolder({"status", "--controller", target_, "--tls-dir", admin});
+  out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("FORCED"), std::string::npos) << out;
+}
+
 TEST_F(FleetCommandsLoopbackTest, AControllerThatRefusesConnectionsCannotBeReached) {
   std::string target = RefusingTarget();
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"status", "--controller", target, "--insecure"},
         {"quarantine", "--controller", target, "--insecure", "web-1", "--reason", "x"},
-        {"release", "--controller", target, "--insecure", "web-1"}}) {
+        {"release", "--controller", target, "--insecure", "web-1"},
+        {"posture", "activate", "--controller", target, "--insecure", "p", "--reason", "x"},
+        {"posture", "release", "--controller", target, "--insecure", "p"}}) {
     ::testing::internal::CaptureStderr();
     int code = RunPolder(args);
     std::string err = ::testing::internal::GetCapturedStderr();

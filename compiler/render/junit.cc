@@ -69,24 +69,32 @@ std::string Render(const Case& c) {
 }  // namespace
 
 std::string ToJunit(const DiagnosticList& diagnostics, const std::string& revision,
-                    const std::vector<Invariant>& invariants) {
+                    const std::vector<Invariant>& invariants,
+                    const std::vector<Posture>& postures) {
   Case policy{"polder.policy", "policy is valid", "", 0, {}, "", ""};
-  std::map<std::string, Case> by_invariant;
-  std::vector<std::string> order;
-  for (const Invariant& inv : invariants) {
-    if (by_invariant.count(inv.name)) continue;
-    order.push_back(inv.name);
-    by_invariant[inv.name] = {
-        "polder.invariants", inv.name, inv.location.file, inv.location.line, {}, "", ""};
-  }
+  // Keyed by (classname, name): a posture's keep entry may carry the name of a policy
+  // invariant it refers to, and is a case of its own.
+  using Key = std::pair<std::string, std::string>;
+  std::map<Key, Case> by_invariant;
+  std::vector<Key> order;
+  auto add = [&](const std::string& classname, const std::string& name, const SourceLocation& at) {
+    Key key{classname, name};
+    if (by_invariant.count(key)) return key;
+    order.push_back(key);
+    by_invariant[key] = {classname, name, at.file, at.line, {}, "", ""};
+    return key;
+  };
+  auto class_of = [](const std::string& posture) {
+    return posture.empty() ? std::string("polder.invariants")
+                           : absl::StrCat("polder.postures.", posture);
+  };
+  for (const Invariant& inv : invariants) add(class_of(""), inv.name, inv.location);
+  for (const Posture& p : postures)
+    for (const Invariant& keep : p.keep) add(class_of(p.name), keep.name, keep.location);
   for (const Diagnostic& d : diagnostics.items()) {
     if (d.code == "invariant-violated" && !d.invariant.empty()) {
-      if (!by_invariant.count(d.invariant)) {
-        order.push_back(d.invariant);
-        by_invariant[d.invariant] = {
-            "polder.invariants", d.invariant, d.location.file, d.location.line, {}, "", ""};
-      }
-      by_invariant[d.invariant].failures.push_back(Line(d));
+      Key key = add(class_of(d.posture), d.invariant, d.location);
+      by_invariant[key].failures.push_back(Line(d));
     } else if (d.severity == Severity::kError) {
       policy.failures.push_back(Line(d));
     } else {
@@ -94,8 +102,8 @@ std::string ToJunit(const DiagnosticList& diagnostics, const std::string& revisi
     }
   }
   std::vector<const Case*> cases{&policy};
-  for (const std::string& name : order) {
-    Case& c = by_invariant[name];
+  for (const Key& key : order) {
+    Case& c = by_invariant[key];
     // check does not verify invariants of a policy that does not resolve.
     if (c.failures.empty() && !policy.failures.empty()) {
       c.skipped = "not checked: the policy has errors";

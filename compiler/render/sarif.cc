@@ -82,6 +82,7 @@ std::string ToSarif(const DiagnosticList& diagnostics, const SarifOptions& optio
     }
     if (!related.empty()) result["relatedLocations"] = related;
     if (!d.invariant.empty()) result["properties"] = {{"invariant", d.invariant}};
+    if (!d.posture.empty()) result["properties"]["posture"] = d.posture;
     results.push_back(std::move(result));
   }
   json run = {{"tool",
