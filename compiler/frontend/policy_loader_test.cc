@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "compiler/model/revision.h"
 #include "compiler/render/diagnostic_format.h"
 
@@ -155,6 +156,40 @@ const Case kCases[] = {
      "20270-01-01T00:00:00Z\n",
      "b.yaml:5:14: error: `expires: 20270-01-01T00:00:00Z` is not an RFC 3339 time; write e.g. "
      "2027-03-01T00:00:00Z [parse-error]"},
+    // Over- and under-indented keys: yaml-cpp names no cause, the hint does.
+    {"over_indented_key", "zones:\n  - name: app\n     cidrs: [10.9.0.0/24]\n",
+     "b.yaml:3:6: error: invalid YAML: illegal map value; hint: line 3 looks over-indented: "
+     "`cidrs:` is indented 5 spaces, more than `name:` on line 2 (4 spaces), which already has "
+     "its value; indent it like `name:` to continue that mapping [parse-error]"},
+    {"over_indented_after_flow_list",
+     "zones:\n- name: app\n  cidrs: [10.9.0.0/24]\n\n  # a comment\n   external: true\n",
+     "b.yaml:6:4: error: invalid YAML: end of map not found; hint: line 6 looks over-indented: "
+     "`external:` is indented 3 spaces, more than `cidrs:` on line 3 (2 spaces), which already "
+     "has its value; indent it like `cidrs:` to continue that mapping [parse-error]"},
+    {"under_indented_key", "zones:\n  - name: app\n   cidrs: [10.9.0.0/24]\n",
+     "b.yaml:3:4: error: invalid YAML: end of sequence not found; hint: line 3 looks "
+     "under-indented: `cidrs:` is indented 3 spaces, less than `name:` on line 2 (4 spaces) but "
+     "more than the enclosing key `zones:` on line 1 (0 spaces); indent it like `name:` to "
+     "continue that block, or like `zones:` to start a new key there [parse-error]"},
+    {"under_indented_top_level_key",
+     "zones:\n  - name: app\n    cidrs: [10.9.0.0/24]\n  services:\n  - name: x\n",
+     "b.yaml:4:3: error: invalid YAML: end of map not found; hint: line 4 looks under-indented: "
+     "`services:` is indented 2 spaces, less than `name:` on line 2 (4 spaces) but more than the "
+     "enclosing key `zones:` on line 1 (0 spaces); indent it like `name:` to continue that "
+     "block, or like `zones:` to start a new key there [parse-error]"},
+    {"under_indented_list_item",
+     "zones:\n  - name: app\n    cidrs:\n      - 10.9.0.0/24\n     - 10.8.0.0/24\n",
+     "b.yaml:5:6: error: invalid YAML: end of map not found; hint: line 5 looks under-indented: "
+     "the list item is indented 5 spaces, less than the list item on line 4 (6 spaces) but more "
+     "than the enclosing key `cidrs:` on line 3 (4 spaces); indent it like the list item to "
+     "continue that block, or like `cidrs:` to start a new key there [parse-error]"},
+    {"over_indented_setting", "settings:\n  mode: enforce\n    log_denied: true\n",
+     "b.yaml:3:5: error: invalid YAML: illegal map value; hint: line 3 looks over-indented: "
+     "`log_denied:` is indented 4 spaces, more than `mode:` on line 2 (2 spaces), which already "
+     "has its value; indent it like `mode:` to continue that mapping [parse-error]"},
+    // Not an indentation problem: no hint.
+    {"map_value_in_a_value", "zones: a: b\n",
+     "b.yaml:1:9: error: invalid YAML: illegal map value [parse-error]"},
     // The `reach` invariant and the `services` of `no_path` / `via` (spec §6).
     {"reach_unknown_key",
      "invariants:\n  - name: r\n    reach: {from: internet, to: web, through: db}\n",
@@ -471,6 +506,146 @@ TEST(RevisionTest, APolicyWithoutPosturesHasNoPostureLine) {
   EXPECT_THAT(NormalisedPolicy(r.policy), ::testing::Not(::testing::HasSubstr("posture")));
   EXPECT_THAT(NormalisedPolicy(Load(kPostures).policy),
               ::testing::HasSubstr("posture \"lockdown\" "));
+}
+
+// Issue 9: a prefix with host bits made its host unplaceable and every reference to that host
+// "unknown (did you mean db?)"; the real error came last.
+const char* kBrokenZones = R"(zones:
+  - name: internet
+    external: true
+    cidrs: [0.0.0.0/0]
+  - name: web
+    cidrs: [10.1.0.0/24]
+  - name: db
+    cidrs: [10.2.0.1/24]
+services:
+  - name: pg
+    ports: [tcp/5432]
+)";
+
+std::vector<std::string> Lines(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const Diagnostic& d : r.diagnostics.items()) {
+    out.push_back(absl::StrCat(d.location.FileLineColumn(), " ", d.code, ": ", d.message));
+  }
+  return out;
+}
+
+LoadResult LoadSorted(std::vector<SourceFile> files) {
+  LoadResult r = LoadPolicyFromFiles(std::move(files), LoadOptions{Now()});
+  r.diagnostics.Sort();
+  return r;
+}
+
+TEST(RootCauseTest, AReferenceToAHostBrokenByItsZoneNamesTheZoneError) {
+  LoadResult r = LoadSorted(
+      {{"zones.yaml", kBrokenZones},
+       {"hosts.yaml",
+        "hosts:\n  - name: db-1\n    addresses: [10.2.0.10]\n"
+        "  - name: db-2\n    zone: db\n    addresses: [10.2.0.11]\n"},
+       {"flows.yaml",
+        "flows:\n  - {from: web, to: db-1, services: pg}\n  - {from: db-1, to: web, services: "
+        "pg}\n  - {from: web, to: [db-2, web], services: pg}\n"}});
+  EXPECT_THAT(
+      Lines(r),
+      ::testing::ElementsAre(
+          "zones.yaml:8:13 invalid-cidr: `10.2.0.1/24` has host bits set; write `10.2.0.0/24`",
+          "hosts.yaml:3:17 address-outside-zone: host `db-1` cannot be placed: its address "
+          "10.2.0.10 lies in `10.2.0.1/24` at zones.yaml:8:13, which is not a valid prefix; fix "
+          "that prefix first",
+          "hosts.yaml:6:17 address-outside-zone: host `db-2` cannot be placed: its address "
+          "10.2.0.11 lies in `10.2.0.1/24` at zones.yaml:8:13, which is not a valid prefix; fix "
+          "that prefix first",
+          "flows.yaml:2:21 unknown-ref: `db-1` is undefined because of the error at "
+          "zones.yaml:8:13 (the host could not be defined); fix that error first. Its 2 "
+          "references are not checked: flows.yaml:2:21, flows.yaml:3:12",
+          "flows.yaml:4:22 unknown-ref: `db-2` is undefined because of the error at "
+          "zones.yaml:8:13 (the host could not be defined); fix that error first. This "
+          "reference is not checked"));
+  EXPECT_TRUE(r.policy.flows.empty());  // no flow keeps a dangling half
+}
+
+TEST(RootCauseTest, AnUnrelatedHostErrorIsTheCause) {
+  LoadResult r = LoadSorted(
+      {{"zones.yaml", kBrokenZones},
+       {"hosts.yaml", "hosts:\n  - name: web-1\n    zone: wbe\n    addresses: [10.1.0.10]\n"},
+       {"flows.yaml", "flows:\n  - {from: web-1, to: web, services: pg}\n"}});
+  std::vector<std::string> lines = Lines(r);
+  ASSERT_EQ(lines.size(), 3u) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines[1], "hosts.yaml:3:11 unknown-ref: unknown zone `wbe` (did you mean `web`?)");
+  EXPECT_EQ(lines[2],
+            "flows.yaml:2:12 unknown-ref: `web-1` is undefined because of the error at "
+            "hosts.yaml:3:11 (the host could not be defined); fix that error first. This "
+            "reference is not checked");
+}
+
+TEST(RootCauseTest, BrokenServicesAndInvariantsAreNotUnknown) {
+  LoadResult r = LoadSorted(
+      {{"a.yaml", kZones},
+       {"b.yaml",
+        "services:\n  - name: ssh\nflows:\n  - {from: internet, to: web, services: [https, ssh]}\n"
+        "invariants:\n  - name: web-up\n    reach: {from: internet, to: wbe}\n"
+        "postures:\n  - {name: p, isolate: web, keep: [web-up]}\n"}});
+  EXPECT_THAT(
+      Lines(r),
+      ::testing::ElementsAre(
+          "b.yaml:2:5 parse-error: service `ssh` needs a `ports`",
+          "b.yaml:4:49 unknown-ref: `ssh` is undefined because of the error at b.yaml:2:5 (the "
+          "service could not be defined); fix that error first. This reference is not checked",
+          "b.yaml:7:33 unknown-ref: unknown zone `wbe` (did you mean `web`?)",
+          "b.yaml:9:36 unknown-ref: `web-up` is undefined because of the error at b.yaml:7:33 "
+          "(the invariant could not be defined); fix that error first. This reference is not "
+          "checked"));
+}
+
+TEST(RootCauseTest, ManyReferencesAreCountedInOneDiagnostic) {
+  std::string flows = "flows:\n";
+  for (int i = 0; i < 30; ++i) flows += "  - {from: web, to: db-1, services: pg}\n";
+  LoadResult r = LoadSorted({{"zones.yaml", kBrokenZones},
+                             {"hosts.yaml", "hosts:\n  - {name: db-1, addresses: [10.2.0.10]}\n"},
+                             {"flows.yaml", flows}});
+  ASSERT_EQ(r.diagnostics.error_count(), 3u) << ::testing::PrintToString(Lines(r));
+  EXPECT_THAT(r.diagnostics.items()[2].message,
+              ::testing::HasSubstr("Its 30 references are not checked: flows.yaml:2:21, "));
+  EXPECT_THAT(r.diagnostics.items()[2].message,
+              ::testing::EndsWith("flows.yaml:11:21 and 20 more"));
+}
+
+// Parse errors, then zones, then the other definitions, then references, whatever the files'
+// order; warnings keep file order after the errors.
+TEST(RootCauseTest, ErrorsAreOrderedByPhase) {
+  LoadResult r = LoadSorted({
+      {"a.yaml",
+       "flows:\n  - {from: internet, to: nowhere, services: https}\n"
+       "  - {name: old, from: internet, to: web, services: https, expires: "
+       "2020-01-01T00:00:00Z}\n"},
+      {"b.yaml", "hosts:\n  - {name: h, addresses: [10.7.0.1]}\n"},
+      {"c.yaml", "zones:\n  - {name: bad, cidrs: [10.8.0.1/24]}\n"},
+      {"d.yaml", "servces: []\n"},
+      {"z.yaml", kZones},
+  });
+  std::vector<std::string> codes;
+  for (const Diagnostic& d : r.diagnostics.items()) {
+    codes.push_back(absl::StrCat(d.location.file, " ", d.code));
+  }
+  EXPECT_THAT(codes, ::testing::ElementsAre("d.yaml unknown-key", "c.yaml invalid-cidr",
+                                            "b.yaml address-outside-zone", "a.yaml unknown-ref",
+                                            "a.yaml expired-flow"));
+}
+
+TEST(RootCauseTest, AValidPolicyKeepsFileOrder) {
+  DiagnosticList list;
+  list.Warning({"b.yaml", 1, 1}, "w", "");
+  list.SetPhase(Phase::kReferences);
+  list.Warning({"a.yaml", 9, 1}, "w", "");
+  list.SetPhase(Phase::kAnalysis);
+  list.Error({"a.yaml", 2, 1}, "e", "");
+  list.SetPhase(Phase::kZones);
+  list.Error({"c.yaml", 1, 1}, "e", "");
+  list.Sort();
+  std::vector<std::string> at;
+  for (const Diagnostic& d : list.items()) at.push_back(d.location.FileLine());
+  EXPECT_THAT(at, ::testing::ElementsAre("c.yaml:1", "a.yaml:2", "a.yaml:9", "b.yaml:1"));
 }
 
 TEST(LoaderTest, EmptyDirectoryIsAnError) {

@@ -320,8 +320,9 @@ std::string Spaces(int n) { return absl::StrCat(n, n == 1 ? " space" : " spaces"
 
 // yaml-cpp's "illegal map value" / "end of map not found" name no cause. Nearly always a key
 // or list item is indented more or less than the block it belongs to, so compare the line at
-// the error with the lines above it. Returns a hint (and moves `column` to the line's first
-// character), or "" when the indentation looks consistent and the error is something else.
+// the error with the lines above it. Returns a hint (and moves `line` and `column` to the
+// misplaced key or dash), or "" when the indentation looks consistent and the error is something
+// else.
 std::string IndentationHint(const std::string& content, int& line, int& column) {
   std::vector<std::string> lines;
   for (size_t start = 0; start <= content.size();) {
@@ -359,7 +360,7 @@ std::string IndentationHint(const std::string& content, int& line, int& column) 
     if (level(l) == bad->indent && (!bad->item || l.item)) return "";  // lined up: fine
   }
   line = bad->number;
-  column = bad->key_indent + 1;
+  column = bad->indent + 1;
   std::string what = bad->key.empty()
                          ? (bad->item ? std::string("the list item") : std::string("this line"))
                          : absl::StrCat("`", bad->key, ":`");
