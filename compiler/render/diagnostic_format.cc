@@ -1,9 +1,13 @@
 #include "compiler/render/diagnostic_format.h"
 
+#include <algorithm>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "compiler/verify/zone_graph.h"
 #include "nlohmann/json.hpp"
 
 namespace polder {
@@ -64,15 +68,106 @@ void AppendQuote(std::string& out, const Diagnostic& d, const SourceIndex& sourc
   absl::StrAppend(&out, line, "\n", caret, "^\n");
 }
 
-void AppendPath(std::string& out, const Diagnostic& d) {
+// `what`, when given, says what the path violates ("office reaches backup").
+void AppendPath(std::string& out, const Diagnostic& d, const std::string& what) {
   if (d.path.empty()) return;
   std::vector<std::string> zones;
   for (const PathStep& s : d.path) zones.push_back(s.zone);
-  absl::StrAppend(&out, "  path: ", absl::StrJoin(zones, " -> "), "\n");
+  absl::StrAppend(&out, "  path: ", absl::StrJoin(zones, " -> "),
+                  what.empty() ? "" : absl::StrCat(" (", what, ")"), "\n");
   for (size_t i = 1; i < d.path.size(); ++i) {
     absl::StrAppend(&out, "    ", d.path[i - 1].zone, " -> ", d.path[i].zone, ": ",
                     absl::StrJoin(d.path[i].flows, ", "), "\n");
   }
+}
+
+// The path kinds of invariant (no_path, isolate, via) report one diagnostic
+// per offending source zone, each with its shortest path; JSON keeps them
+// apart (spec §9), but a reader wants one diagnostic per violated invariant.
+// Diagnostics of one invariant (and posture) at one place form a group.
+class InvariantGroups {
+ public:
+  explicit InvariantGroups(const DiagnosticList& diagnostics) {
+    for (const Diagnostic& d : diagnostics.items()) {
+      if (IsPathViolation(d)) groups_[KeyOf(d)].push_back(&d);
+    }
+  }
+
+  // The group `d` belongs to, or nullptr when it is no path violation.
+  const std::vector<const Diagnostic*>* Find(const Diagnostic& d) const {
+    if (!IsPathViolation(d)) return nullptr;
+    auto it = groups_.find(KeyOf(d));
+    return it == groups_.end() ? nullptr : &it->second;
+  }
+  size_t size() const { return groups_.size(); }
+
+  static bool IsPathViolation(const Diagnostic& d) {
+    return d.code == "invariant-violated" && !d.path.empty();
+  }
+
+ private:
+  using Key = std::tuple<std::string, std::string, std::string, int, int>;
+  static Key KeyOf(const Diagnostic& d) {
+    return {d.invariant, d.posture, d.location.file, d.location.line, d.location.column};
+  }
+  std::map<Key, std::vector<const Diagnostic*>> groups_;
+};
+
+constexpr char kShortestPath[] = "; shortest path: ";
+
+// "office reaches backup, which only mgmt may reach" out of an invariant's
+// path message "invariant `X` is violated: WHAT; shortest path: ...", or ""
+// when the message is not of that shape.
+std::string Violation(const std::string& message) {
+  size_t violated = message.find(" is violated");
+  size_t path = message.find(kShortestPath);
+  if (violated == std::string::npos || path == std::string::npos) return "";
+  size_t start = message.find(": ", violated);
+  if (start == std::string::npos || start > path) return "";
+  return message.substr(start + 2, path - start - 2);
+}
+
+// "invariant `X` is violated" as the message words it (a posture's keep
+// entry may say more), else built from the invariant's name.
+std::string ViolatedHead(const Diagnostic& d) {
+  size_t violated = d.message.find(" is violated");
+  if (violated != std::string::npos) {
+    size_t end = d.message.find(':', violated);
+    return d.message.substr(0, end == std::string::npos ? violated : end);
+  }
+  return absl::StrCat("invariant `", d.invariant, "` is violated");
+}
+
+// One message for every path of one violated invariant: its sources, and
+// whether some path uses the controller's anti-lockout (spec §7), which no
+// flow makes.
+std::string GroupMessage(const std::vector<const Diagnostic*>& group) {
+  std::vector<std::string> sources;
+  std::vector<std::string> lockout;
+  for (const Diagnostic* d : group) {
+    sources.push_back(d->path.front().zone);
+    for (size_t i = 1; i < d->path.size(); ++i) {
+      for (const std::string& cite : d->path[i].flows) {
+        if (cite.find(kAntiLockoutCitation) == std::string::npos) continue;
+        std::string edge = absl::StrCat(d->path[i - 1].zone, " -> ", d->path[i].zone, " (",
+                                        cite.substr(0, cite.find(' ')), ")");
+        if (std::find(lockout.begin(), lockout.end(), edge) == lockout.end())
+          lockout.push_back(edge);
+      }
+    }
+  }
+  std::string message =
+      absl::StrCat(ViolatedHead(*group.front()), " by ", group.size(),
+                   " paths, one shortest path per offending source zone (", group.size(),
+                   " sources: ", absl::StrJoin(sources, ", "),
+                   "). Below, each path lists per edge the flows (file:line) that make it; "
+                   "changing one flow on every path restores the invariant.");
+  if (!lockout.empty()) {
+    absl::StrAppend(&message, " Some paths use the anti-lockout of settings.controller, which no ",
+                    "flow or deny removes: ", absl::StrJoin(lockout, ", "),
+                    "; give the controller's addresses a zone of their own.");
+  }
+  return message;
 }
 
 }  // namespace
@@ -80,11 +175,22 @@ void AppendPath(std::string& out, const Diagnostic& d) {
 std::string FormatText(const DiagnosticList& diagnostics, const std::vector<SourceFile>& sources) {
   std::string out;
   SourceIndex index(sources);
+  InvariantGroups groups(diagnostics);
   for (const Diagnostic& d : diagnostics.items()) {
+    const std::vector<const Diagnostic*>* group = groups.Find(d);
+    if (group && group->size() > 1) {
+      // One diagnostic per violated invariant, at its first path's place.
+      if (group->front() != &d) continue;
+      absl::StrAppend(&out, d.location.FileLineColumn(), ": ", SeverityName(d.severity), ": ",
+                      GroupMessage(*group), " [", d.code, "]\n");
+      AppendQuote(out, d, index);
+      for (const Diagnostic* member : *group) AppendPath(out, *member, Violation(member->message));
+      continue;
+    }
     absl::StrAppend(&out, d.location.FileLineColumn(), ": ", SeverityName(d.severity), ": ",
                     d.message, " [", d.code, "]\n");
     AppendQuote(out, d, index);
-    AppendPath(out, d);
+    AppendPath(out, d, "");
   }
   return out;
 }
@@ -119,7 +225,18 @@ std::string Summary(const DiagnosticList& diagnostics) {
   size_t errors = diagnostics.error_count();
   size_t warnings = diagnostics.items().size() - errors;
   if (errors == 0 && warnings == 0) return "no problems";
-  return absl::StrCat(errors, errors == 1 ? " error" : " errors", ", ", warnings,
+  // As FormatText shows them: one error per violated invariant, however many
+  // paths violate it.
+  InvariantGroups groups(diagnostics);
+  size_t paths = 0;
+  for (const Diagnostic& d : diagnostics.items()) paths += InvariantGroups::IsPathViolation(d);
+  errors = errors - paths + groups.size();
+  std::string detail;
+  if (groups.size() > 0) {
+    detail = absl::StrCat(" (", groups.size(), groups.size() == 1 ? " invariant" : " invariants",
+                          " violated by ", paths, paths == 1 ? " path" : " paths", ")");
+  }
+  return absl::StrCat(errors, errors == 1 ? " error" : " errors", detail, ", ", warnings,
                       warnings == 1 ? " warning" : " warnings");
 }
 
