@@ -21,7 +21,7 @@ struct Marks {
 Marks MarkViolations(const DiagnosticList& violations) {
   Marks m;
   for (const Diagnostic& d : violations.items()) {
-    if (d.code != "invariant-violated") continue;
+    if (d.code != "invariant-violated" || !d.posture.empty()) continue;
     for (size_t i = 0; i < d.path.size(); ++i) {
       m.zones.insert(d.path[i].zone);
       if (i > 0) m.edges[{d.path[i - 1].zone, d.path[i].zone}].insert(d.invariant);
@@ -49,7 +49,33 @@ std::string Shorten(const std::string& s) {
   return s.substr(0, cut == std::string::npos ? kMaxLabel : cut) + ", ...";
 }
 
+// "cut in lockdown; narrowed in lockdown-registry-open" per edge.
+std::map<std::pair<ZoneId, ZoneId>, std::string> CutLabels(const std::vector<PostureCut>& cuts) {
+  std::map<std::pair<ZoneId, ZoneId>, std::vector<std::string>> removed, narrowed;
+  for (const PostureCut& c : cuts) {
+    (c.removed ? removed : narrowed)[{c.from, c.to}].push_back(c.posture);
+  }
+  std::map<std::pair<ZoneId, ZoneId>, std::string> out;
+  for (auto& [arc, names] : removed) out[arc] = "cut in " + absl::StrJoin(names, ", ");
+  for (auto& [arc, names] : narrowed) {
+    std::string& label = out[arc];
+    absl::StrAppend(&label, label.empty() ? "" : "; ", "narrowed in ", absl::StrJoin(names, ", "));
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<PostureCut> PostureCuts(const std::string& posture, const ZoneGraph& graph,
+                                    const ZoneGraph& posture_graph) {
+  std::vector<PostureCut> out;
+  for (const ZoneGraph::Arc& arc : graph.arcs()) {
+    const ZoneEdge* kept = posture_graph.Edge(arc.from, arc.to);
+    if (kept != nullptr && kept->services == graph.edge(arc).services) continue;
+    out.push_back({posture, arc.from, arc.to, kept == nullptr});
+  }
+  return out;
+}
 
 std::string EdgeLabel(const Policy& policy, const ZoneEdge& edge) {
   std::set<ServiceId> ids;
@@ -81,8 +107,10 @@ std::string EdgeLabel(const Policy& policy, const ZoneEdge& edge) {
   return label;
 }
 
-std::string ToDot(const Policy& policy, const ZoneGraph& graph, const DiagnosticList& violations) {
+std::string ToDot(const Policy& policy, const ZoneGraph& graph, const DiagnosticList& violations,
+                  const std::vector<PostureCut>& cuts) {
   Marks marks = MarkViolations(violations);
+  std::map<std::pair<ZoneId, ZoneId>, std::string> cut_labels = CutLabels(cuts);
   std::string out = absl::StrCat(
       "digraph polder {\n"
       "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.25, ranksep=0.9,\n"
@@ -90,7 +118,8 @@ std::string ToDot(const Policy& policy, const ZoneGraph& graph, const Diagnostic
       Quote(absl::StrCat(
           "polder zone graph",
           policy.revision.empty() ? "" : absl::StrCat(" ", policy.revision.substr(0, 12)),
-          marks.zones.empty() ? "" : "  (red: paths that violate invariants)")),
+          marks.zones.empty() ? "" : "  (red: paths that violate invariants)",
+          cut_labels.empty() ? "" : "  (dashed orange: cut by a posture)")),
       ", labelloc=t];\n"
       "  node [shape=ellipse, style=filled, fillcolor=\"#e8f0fb\", fontname=\"Helvetica\", "
       "fontsize=10];\n"
@@ -133,10 +162,15 @@ std::string ToDot(const Policy& policy, const ZoneGraph& graph, const Diagnostic
     std::string label = Shorten(EdgeLabel(policy, edge));
     std::vector<std::string> attrs;
     auto it = marks.edges.find({from, to});
+    auto cut = cut_labels.find({arc.from, arc.to});
     if (edge.flows.empty() && it == marks.edges.end()) continue;  // summarised above
+    if (cut != cut_labels.end()) absl::StrAppend(&label, "\n", cut->second);
     if (it != marks.edges.end()) {
       absl::StrAppend(&label, "\nviolates ", absl::StrJoin(it->second, ", "));
       attrs = {"color=red", "fontcolor=red", "penwidth=2"};
+      if (cut != cut_labels.end()) attrs.push_back("style=dashed");
+    } else if (cut != cut_labels.end()) {
+      attrs = {"style=dashed", "color=\"#e07000\"", "fontcolor=\"#b05000\"", "penwidth=1.5"};
     } else if (edge.flows.empty()) {
       attrs = {"style=dashed", "color=\"#3366cc\"", "fontcolor=\"#3366cc\""};
     }

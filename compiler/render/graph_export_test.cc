@@ -72,6 +72,49 @@ TEST(GraphExportTest, DotMarksExternalZonesAntiLockoutAndViolations) {
   EXPECT_THAT(clean, Not(HasSubstr("color=red")));
 }
 
+TEST(GraphExportTest, PostureCutsAreTheEdgesThePostureGraphLacksOrNarrows) {
+  Policy p = Sample();
+  ZoneGraph g = BuildZoneGraph(p);
+  Policy cut = p;
+  cut.flows[0].active = false;                        // internet -> web gone
+  cut.flows[1].services = {*p.FindService("https")};  // web -> db on fewer ports
+  std::vector<PostureCut> cuts = PostureCuts("lockdown", g, BuildZoneGraph(cut));
+  ZoneId internet = *p.FindZone("internet"), web = *p.FindZone("web"), db = *p.FindZone("db");
+  ASSERT_EQ(cuts.size(), 2u);
+  EXPECT_EQ(cuts[0].posture, "lockdown");
+  EXPECT_EQ(std::make_pair(cuts[0].from, cuts[0].to), std::make_pair(internet, web));
+  EXPECT_TRUE(cuts[0].removed);
+  EXPECT_EQ(std::make_pair(cuts[1].from, cuts[1].to), std::make_pair(web, db));
+  EXPECT_FALSE(cuts[1].removed);
+  EXPECT_TRUE(PostureCuts("none", g, g).empty());
+
+  cuts.push_back({"quiet", web, db, true});
+  std::string dot = ToDot(p, g, DiagnosticList(), cuts);
+  EXPECT_THAT(dot, HasSubstr("\"internet\" -> \"web\" [label=\"https\\ncut in lockdown\", "
+                             "style=dashed, color=\"#e07000\""));
+  EXPECT_THAT(dot, HasSubstr("\"web\" -> \"db\" [label=\"pg\\ncut in quiet; narrowed in "
+                             "lockdown\", style=dashed"));
+  EXPECT_THAT(dot, HasSubstr("(dashed orange: cut by a posture)"));
+  // A violated edge stays red and says both.
+  std::string both = ToDot(p, g, Violations(p, g), cuts);
+  EXPECT_THAT(both, HasSubstr("\"internet\" -> \"web\" [label=\"https\\ncut in lockdown\\n"
+                              "violates no-internet-to-db\", color=red, fontcolor=red, "
+                              "penwidth=2, style=dashed]"));
+}
+
+TEST(GraphExportTest, PostureKeepViolationsAreNotDrawnOnThePolicyGraph) {
+  Policy p = Sample();
+  ZoneGraph g = BuildZoneGraph(p);
+  DiagnosticList keep;
+  Diagnostic d;
+  d.code = "invariant-violated";
+  d.invariant = "lockdown.keep[0]";
+  d.posture = "lockdown";
+  d.path = {{"internet", {}}, {"web", {"flows.yaml:1"}}};
+  keep.Add(d);
+  EXPECT_THAT(ToDot(p, g, keep), Not(HasSubstr("color=red")));
+}
+
 TEST(GraphExportTest, JsonListsEdgesWithFlowsAndViolations) {
   Policy p = Sample();
   ZoneGraph g = BuildZoneGraph(p);
