@@ -3,7 +3,8 @@
 # and removes, mutual TLS, real packets. Root only; labelled `root` like the
 # agent e2e tests (ctest -L fleet runs just these).
 if(TARGET polder-agent AND TARGET polder-controller AND TARGET polder)
-  foreach(scenario converge edit tamper controller-restart refused commit-confirmed quarantine)
+  foreach(scenario converge edit tamper controller-restart refused commit-confirmed quarantine
+                   posture)
     add_test(NAME fleet_${scenario}
              COMMAND ${CMAKE_CURRENT_LIST_DIR}/fleet/fleet_e2e.sh ${scenario}
                      $<TARGET_FILE:polder> $<TARGET_FILE:polder-controller>
@@ -11,4 +12,5 @@ if(TARGET polder-agent AND TARGET polder-controller AND TARGET polder)
     set_tests_properties(fleet_${scenario} PROPERTIES TIMEOUT 180 LABELS "root;e2e;fleet"
                          RUN_SERIAL TRUE SKIP_RETURN_CODE 77)
   endforeach()
+  set_tests_properties(fleet_posture PROPERTIES RESOURCE_LOCK polder_kernel_lab)
 endif()

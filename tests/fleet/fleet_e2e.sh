@@ -10,6 +10,9 @@
 #   refused            no certificate, wrong CA, expired, another host's certificate
 #   commit-confirmed   a ruleset that cuts agents off from the controller is rolled back
 #   quarantine         a quarantined zone is cut off within 1 s except from allowed zones
+#   posture            a posture (spec §6a) is switched on within 1 s: cut pairs closed, allowed
+#                      ones kept; a broken one and a second one are refused; it survives a
+#                      controller restart; released, the normal table comes back
 #
 # Usage: fleet_e2e.sh SCENARIO POLDER POLDER_CONTROLLER POLDER_AGENT [POLICY_DIR]
 # Needs root; touches only namespaces named pt-<pid>-*.
@@ -290,6 +293,86 @@ s = json.load(sys.stdin)
 assert any(h["quarantined"] for h in s["hosts"] if h["host"] == "db-1"), s' || fleet_die "status does not show the quarantine"
   fleet_admin release db >/dev/null
   wait_for 1000 "app-1 -> db-1 postgres restored" fleet_tcp_open app-1 "$db" 5432
+  fleet_stop listen-db-1
+  probe_ok "after release"
+  ;;
+
+posture)
+  # A crisis plan for the copied policy: app goes dark except for mgmt's ssh and the backup;
+  # `app-open-to-office` promises what its own allow list cuts, so check finds it broken.
+  cat >"$FLEET_DIR/policy/postures.yaml" <<'YAML'
+postures:
+  - name: app-lockdown
+    isolate: [app]
+    allow:
+      - { zone: mgmt, services: [ssh] }
+      - { zone: backup }
+    keep:
+      - reach: { from: backup, to: app, services: [backup-agent], direct: true }
+    owner: ciso
+    reason: fleet e2e test
+  - name: app-open-to-office
+    isolate: [app]
+    allow:
+      - { zone: mgmt }
+    keep:
+      - reach: { from: office, to: app, services: [https], direct: true }
+YAML
+  fleet_stop controller
+  fleet_controller_start
+  up
+  fleet_listen app-1 443 8443 22 9102
+  fleet_listen db-1 5432
+  app=$(fleet_addr app-1)
+  db=$(fleet_addr db-1)
+  fleet_tcp_open office-ws-1 "$app" 443 || fleet_die "office cannot reach app-1 https before the posture"
+  fleet_tcp_open app-1 "$db" 5432 || fleet_die "app-1 cannot reach postgres before the posture"
+  fleet_tcp_open bastion-1 "$app" 22 || fleet_die "bastion cannot reach app-1 ssh before the posture"
+  fleet_tcp_open backup-1 "$app" 9102 || fleet_die "backup cannot reach app-1 before the posture"
+  posture_is() {  # NAME|null: polder status --format json shows it
+    [ "$(fleet_status | python3 -c 'import json,sys; print(json.load(sys.stdin)["posture"] or "null")')" = "$1" ]
+  }
+  posture_is null || fleet_die "status shows a posture before any was activated"
+
+  # check finds app-open-to-office broken: refused (exit 1) and nothing changes.
+  if fleet_admin posture activate app-open-to-office --reason "should be refused" 2>"$FLEET_DIR/refused.txt"; then
+    fleet_die "a broken posture was activated without --force"
+  fi
+  grep -q -- "--force" "$FLEET_DIR/refused.txt" || fleet_die "refusal does not say how to override: $(cat "$FLEET_DIR/refused.txt")"
+  posture_is null || fleet_die "a refused posture shows in status"
+
+  old=$(fleet_revision)
+  t0=$(date +%s%N)
+  fleet_admin posture activate app-lockdown --reason "fleet e2e test" >/dev/null
+  wait_for 1000 "office -> app-1 https cut" tcp_closed office-ws-1 "$app" 443
+  wait_for 1000 "app-1 -> db-1 postgres cut" tcp_closed app-1 "$db" 5432
+  fleet_tcp_open bastion-1 "$app" 22 || fleet_die "the posture cut mgmt's ssh, which its allow list keeps"
+  fleet_tcp_open backup-1 "$app" 9102 || fleet_die "the posture cut the backup, which its allow list keeps"
+  tcp_closed bastion-1 "$app" 8443 || fleet_die "mgmt reaches app-1 on 8443, which the policy never allowed"
+  fleet_wait_converged 5 "$old" || fleet_die "posture revision not applied everywhere"
+  fleet_log "posture applied by every agent $(ms_since "$t0") ms after the order"
+  posture_is app-lockdown || fleet_die "status does not show the active posture"
+  fleet_admin status | grep -q "posture app-lockdown active" || fleet_die "text status does not show the posture"
+
+  # At most one posture at a time, and it survives a controller restart.
+  if fleet_admin posture activate app-open-to-office --force --reason "second" 2>/dev/null; then
+    fleet_die "a second posture was activated while one is active"
+  fi
+  fleet_stop controller
+  fleet_controller_start
+  posture_is app-lockdown || fleet_die "the posture did not survive a controller restart"
+  fleet_wait_converged 20 || fleet_die "agents did not reconverge after the controller restart"
+  tcp_closed office-ws-1 "$app" 443 || fleet_die "office reaches app-1 after the controller restart"
+
+  fleet_admin posture release app-lockdown >/dev/null
+  wait_for 1000 "office -> app-1 https restored" fleet_tcp_open office-ws-1 "$app" 443
+  wait_for 1000 "app-1 -> db-1 postgres restored" fleet_tcp_open app-1 "$db" 5432
+  posture_is null || fleet_die "status still shows a posture after the release"
+  if fleet_admin posture release app-lockdown 2>/dev/null; then
+    fleet_die "releasing a posture that is not active succeeded"
+  fi
+  fleet_wait_converged 5 || fleet_die "release not applied everywhere"
+  fleet_stop listen-app-1
   fleet_stop listen-db-1
   probe_ok "after release"
   ;;

@@ -8,6 +8,7 @@
 #   fleet_controller_start        polder-controller in the controller host's namespace
 #   fleet_agent_start HOST [ARGS] polder-agent --controller in HOST's namespace
 #   fleet_status                  `polder status --format json` (admin certificate)
+#   fleet_admin CMD ARGS          `polder CMD` as the admin (quarantine, release, posture activate)
 #   fleet_wait_converged SECONDS  every agent connected with applied == desired == served
 #   fleet_probe                   `polder lab probe`: real packets between all namespaces
 #
@@ -145,9 +146,15 @@ fleet_status() {
     --tls-dir "$FLEET_DIR/pki/admins/fleet-test" --format json
 }
 
-fleet_admin() {  # quarantine|release ARGS...
-  ip netns exec "$FLEET_CTRL_NS" "$POLDER" "$1" --controller "$FLEET_CTRL_ADDR:$FLEET_CTRL_PORT" \
-    --tls-dir "$FLEET_DIR/pki/admins/fleet-test" "${@:2}"
+fleet_admin() {  # quarantine|release|status ARGS... or posture activate|release ARGS...
+  local cmd=("$1")
+  shift
+  if [ "${cmd[0]}" = posture ]; then
+    cmd+=("$1")
+    shift
+  fi
+  ip netns exec "$FLEET_CTRL_NS" "$POLDER" "${cmd[@]}" --controller "$FLEET_CTRL_ADDR:$FLEET_CTRL_PORT" \
+    --tls-dir "$FLEET_DIR/pki/admins/fleet-test" "$@"
 }
 
 # Prints "yes" when every host listed (default: all) is connected with applied == desired ==
