@@ -9,6 +9,7 @@
 #include "cli/fleet_commands.h"
 #include "cli/help_command.h"
 #include "cli/lab_commands.h"
+#include "cli/report_command.h"
 #include "cli/verify_commands.h"
 #include "wire/version.h"
 
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   polder::cli::AddExplainCommand(app, chosen);
   polder::cli::AddDiffCommand(app, chosen);
   polder::cli::AddFleetCommands(app, chosen);
+  polder::cli::AddReportCommand(app, chosen);
   polder::cli::AddHelpCommand(app, chosen);  // last: it lists the commands above
   return polder::cli::RunCommandLine(app, chosen, argc, argv);
 }

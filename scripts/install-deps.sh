@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages polder builds and tests with.
 # Idempotent and quiet when everything is already there.
+# usage: install-deps.sh [--test]
+#   --test  also what only the tests need: chromium, for the report's browser
+#           test (about 130 packages, 290 MB, so builds go without it)
 set -euo pipefail
+with_tests=false
+for arg in "$@"; do
+  case $arg in
+    --test) with_tests=true ;;
+    *) echo "install-deps: unknown option $arg (usage: install-deps.sh [--test])" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
@@ -12,6 +22,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-jsonschema python3-yaml graphviz time ccache radvd
 )
+# Only for tests: tests/report/report_browser.sh renders `polder report` in it.
+test_packages=(chromium)
+$with_tests && packages+=("${test_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,8 @@
 # the controller (-Werror=thread-safety).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The tests' own packages too (chromium for the report's browser test).
+bash "$top/scripts/install-deps.sh" --test
 bash "$top/scripts/build.sh"
 bash "$top/scripts/build-clang.sh"
 cd "$top/build"
