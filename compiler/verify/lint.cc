@@ -513,17 +513,26 @@ void CheckPrivateInExternal(const Policy& policy, DiagnosticList& out) {
 }
 
 // True when some managed host (a host of the policy, which runs an agent)
-// has an address in `addresses`, which lie in zone `zone`.
-bool HasManagedHost(const Policy& policy, ZoneId zone, const AddressSet& addresses) {
+// has an address in `addresses`, the part in zone `zone` of a flow side that
+// names `ends`. Hosts named on the side are looked at first, so that a flow
+// naming one host of a zone with thousands is not a walk over all of them.
+bool HasManagedHost(const Policy& policy, ZoneId zone, const AddressSet& addresses,
+                    const std::vector<Endpoint>& ends) {
   const Zone& z = policy.zones[zone];
   if (z.hosts.empty()) return false;
-  if (addresses == z.effective) return true;  // the whole zone, its hosts included
-  for (HostId h : z.hosts) {
-    for (const Address& a : policy.hosts[h].addresses) {
-      if (addresses.Contains(a)) return true;
+  auto holds = [&](HostId h) {
+    const std::vector<Address>& own = policy.hosts[h].addresses;
+    return std::any_of(own.begin(), own.end(),
+                       [&](const Address& a) { return addresses.Contains(a); });
+  };
+  for (const Endpoint& e : ends) {
+    if (e.kind == Endpoint::Kind::kHost && policy.hosts[e.id].zone == zone && holds(e.id)) {
+      return true;
     }
   }
-  return false;
+  if (addresses == z.effective) return true;  // the whole zone, its hosts included
+  if (!NamesZone(ends, zone)) return false;   // only named hosts, and none of them is in
+  return std::any_of(z.hosts.begin(), z.hosts.end(), holds);
 }
 
 // Spec §5: only managed hosts enforce, each the flows it is on a side of.
@@ -536,7 +545,8 @@ void CheckUnenforced(const Policy& policy, const ZoneGraph& graph, DiagnosticLis
     std::vector<FlowPart> parts = FlowParts(policy, f);
     std::vector<std::string> unenforced;
     for (const FlowPart& p : parts) {
-      if (HasManagedHost(policy, p.from_zone, p.src) || HasManagedHost(policy, p.to_zone, p.dst)) {
+      if (HasManagedHost(policy, p.from_zone, p.src, f.from) ||
+          HasManagedHost(policy, p.to_zone, p.dst, f.to)) {
         continue;
       }
       unenforced.push_back(
