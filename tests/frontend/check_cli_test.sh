@@ -67,6 +67,55 @@ d=$(copy shared-service)
 sed -i 's|198.18.7.0/24|198.18.7.1/24|' "$d/zones.yaml"
 expect "host bits" 1 "zones.yaml:20:9: error: \`198.18.7.1/24\` has host bits set; write \`198.18.7.0/24\` [invalid-cidr]" "$polder" check "$d" --now $now
 
+# Issue 9: errors point at the cause. A db prefix with host bits breaks db-1; the prefix error
+# comes first, and the references to db-1 are one diagnostic naming it, with no did-you-mean.
+first_error() {  # first_error DIR: the first error line of `polder check DIR`, its exit status
+  local out rc
+  out=$("$polder" check "$1" --now $now 2>&1)
+  rc=$?
+  grep -m1 ': error: ' <<<"$out"
+  return $rc
+}
+d=$(copy municipality)
+sed -i 's|cidrs: \[10.10.3.0/24\]|cidrs: [10.10.3.1/24]|' "$d/zones.yaml"
+printf 'flows:\n  - {from: app, to: db-1, services: postgres}\n  - {from: mgmt, to: db-1, services: ssh}\n' >"$d/flows/db-1.yaml"
+expect "root cause first" 1 "zones.yaml:23:13: error: \`10.10.3.1/24\` has host bits set" first_error "$d"
+expect "host names its cause" 1 "host \`db-1\` cannot be placed: its address 10.10.3.10 lies in \`10.10.3.1/24\` at zones.yaml:23:13" \
+  "$polder" check "$d" --now $now
+expect "references counted once" 1 "\`db-1\` is undefined because of the error at zones.yaml:23:13 (the host could not be defined); fix that error first. Its 2 references are not checked: flows/db-1.yaml:2:21, flows/db-1.yaml:3:22" \
+  "$polder" check "$d" --now $now
+out=$("$polder" check "$d" --now $now 2>&1)
+if grep -q "did you mean" <<<"$out" || [ "$(grep -c 'db-1' <<<"$out" | tr -d ' ')" = 0 ]; then
+  failed=$((failed + 1)); echo "FAIL no did-you-mean for a broken name:"; echo "$out" | head -20
+else
+  passed=$((passed + 1))
+fi
+
+# An under-indented key: yaml-cpp's message, with a hint naming the lines involved.
+d=$(copy municipality)
+sed -i 's/^    cidrs: \[10.10.3.0\/24\]/   cidrs: [10.10.3.0\/24]/' "$d/zones.yaml"
+expect "indentation hint" 1 "zones.yaml:23:4: error: invalid YAML: end of sequence not found; hint: line 23 looks under-indented: \`cidrs:\` is indented 3 spaces, less than \`name:\` on line 22 (4 spaces) but more than the enclosing key \`zones:\` on line 4 (0 spaces)" \
+  "$polder" check "$d" --now $now
+d=$(copy municipality)
+sed -i 's/^    description: databases/      description: databases/' "$d/zones.yaml"
+expect "over-indentation hint" 1 "zones.yaml:24:7: error: invalid YAML: end of map not found; hint: line 24 looks over-indented: \`description:\` is indented 6 spaces, more than \`cidrs:\` on line 23 (4 spaces)" \
+  "$polder" check "$d" --now $now
+
+# `version: "1"` is a string; `version: 2` does not exist.
+d=$(copy municipality)
+sed -i '1i version: "1"' "$d/zones.yaml"
+expect "quoted version" 1 "zones.yaml:1:10: error: \`version\` is the number 1, but \`1\` is quoted, which makes it a string; write \`version: 1\`" \
+  "$polder" check "$d" --now $now
+sed -i '1s/.*/version: 2/' "$d/zones.yaml"
+expect "version 2" 1 "only version 1 of the policy language exists" "$polder" check "$d" --now $now
+
+# Spec §6a: a posture's references are checked like a flow's.
+d=$(copy municipality)
+printf 'postures:\n  - name: lockdown\n    isolate: [dmz, app-9]\n    keep: [backups-isolated]\n' >"$d/postures.yaml"
+expect "posture unknown isolate" 1 "postures.yaml:3:20: error: unknown zone or host \`app-9\` in \`isolate\` (did you mean \`app-1\`?) [unknown-ref]" \
+  "$polder" check "$d" --now $now
+expect "posture keeps a non-reach invariant" 1 "[not-a-reach-invariant]" "$polder" check "$d" --now $now
+
 # CI formats carry the violation at the invariant's line.
 expect "sarif" 1 '"ruleId": "invariant-violated"' "$polder" check "$d0" --now $now --format sarif
 expect "sarif version" 1 '"version": "2.1.0"' "$polder" check "$d0" --now $now --format sarif
