@@ -1,8 +1,10 @@
 #include "cli/lab_commands.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -16,10 +18,18 @@
 #include "absl/strings/str_split.h"
 #include "cli/cli_common.h"
 #include "cli/compile_commands.h"
+#include "cli/lab/lab_drill_report.h"
 #include "cli/lab/lab_plan.h"
 #include "cli/lab/lab_probe.h"
 #include "cli/lab/lab_process.h"
+#include "compiler/model/quarantine.h"
 #include "compiler/model/verdict.h"
+#if __has_include("compiler/model/posture.h")
+#include "compiler/model/posture.h"
+#define POLDER_HAVE_POSTURE 1
+#else
+#define POLDER_HAVE_POSTURE 0
+#endif
 #include "nlohmann/json.hpp"
 
 namespace polder::cli {
@@ -37,6 +47,12 @@ struct LabArgs {
   bool no_agents = false;
   std::string format = "text";
   int timeout_ms = 800;
+  bool complete = false;   // probe: a skipped case is a finding
+  std::string controller;  // probe, drill: HOST:PORT (default: the policy's controller)
+  std::string tls_dir;     // an admin certificate (polder pki issue DIR --admin NAME)
+  bool insecure = false;
+  std::string reason;  // drill: recorded in the controller's audit log
+  std::string output;  // drill: -o FILE
 };
 
 absl::Status Ip(const std::vector<std::string>& args) {
@@ -291,47 +307,85 @@ absl::StatusOr<int> RunDown(const LabArgs& args) {
   return kExitOk;
 }
 
-struct ProbeRow {
-  const LabEndpoint* source;
-  const LabEndpoint* destination;
-  ProbeRequest request;
-  ProbeOutcome observed = ProbeOutcome::kError;
-  Verdict expected;
-  bool audit = false;  // audit mode: what policy denies is logged, not dropped
+// ---------------------------------------------------------------------------
+// The full probe table: every (source address, destination address, port
+// class) of the lab, each case's expected verdict from Decide() over the
+// policy the agents are meant to enforce.
+
+// What the probes are compared with: the policy files, or what a controller
+// makes of them (its quarantine orders and posture applied).
+struct Expectation {
+  Policy policy;
+  std::string description;  // "the policy files (revision 1a2b3c4d)", ...
 };
 
-// Starts a listener child in every namespace; returns them once all are ready.
-absl::StatusOr<std::vector<NetnsChild>> StartListeners(const LabState& s,
-                                                       const std::vector<ProbePort>& ports) {
-  std::vector<uint16_t> tcp, udp;
-  for (const ProbePort& p : ports) {
-    if (p.protocol == Protocol::kTcp) tcp.push_back(p.port);
-    if (p.protocol == Protocol::kUdp) udp.push_back(p.port);
-  }
-  std::vector<NetnsChild> children;
-  for (const LabEndpoint& e : s.endpoints) {
-    auto child = ForkInNetns(e.netns, [&](int up, int down) {
-      return ServeListeners(e.addresses, tcp, udp, up, down, absl::Minutes(10));
-    });
-    if (!child.ok()) return child.status();
-    children.push_back(*child);
-  }
-  for (NetnsChild& c : children) {
-    char byte = 1;
-    if (read(c.from_child, &byte, 1) != 1 || byte != 0) {
-      return absl::InternalError("a listener could not bind its ports");
+struct ProbeCase {
+  const LabEndpoint* source = nullptr;
+  const LabEndpoint* destination = nullptr;
+  Address source_address;
+  Address destination_address;
+  size_t port_class = 0;  // index into ProbeTable::classes
+  Verdict expected;
+  bool audit = false;  // audit mode: what the policy denies is logged, not dropped
+  bool probed = false;
+  ProbeRequest request;  // when probed
+  ProbeOutcome observed = ProbeOutcome::kError;
+};
+
+struct ProbeTable {
+  std::vector<PortClass> classes;
+  std::vector<ProbeCase> cases;
+};
+
+bool Agrees(const ProbeCase& c) {
+  return (c.observed == ProbeOutcome::kAllowed) == (c.expected.allowed || c.audit) &&
+         c.observed != ProbeOutcome::kError;
+}
+
+bool Disagrees(const ProbeCase& c) { return c.probed && !Agrees(c); }
+
+struct ProbeCounts {
+  size_t cases = 0, probed = 0, skipped = 0, allowed = 0, disagree = 0;
+  // Why cases were skipped, with how many, in the order first met.
+  std::vector<std::pair<std::string, size_t>> skips;
+};
+
+ProbeCounts Count(const ProbeTable& t) {
+  ProbeCounts n;
+  std::map<std::string, size_t> at;
+  for (const ProbeCase& c : t.cases) {
+    ++n.cases;
+    if (!c.probed) {
+      ++n.skipped;
+      const PortClass& k = t.classes[c.port_class];
+      std::string why = absl::StrCat(k.Label(), ": ", k.skip_reason);
+      auto [it, fresh] = at.emplace(why, n.skips.size());
+      if (fresh) n.skips.push_back({why, 0});
+      ++n.skips[it->second].second;
+      continue;
     }
+    ++n.probed;
+    n.allowed += c.observed == ProbeOutcome::kAllowed;
+    n.disagree += !Agrees(c);
   }
-  return children;
+  return n;
 }
 
-Connection ToConnection(const ProbeRequest& r) {
-  return Connection{r.source, r.destination, r.protocol, r.port};
+// How many port classes a namespace may listen on: each costs one descriptor
+// per address of the busiest namespace, and the listener keeps a reserve.
+size_t ListenBudget(const LabState& s) {
+  rlimit r{};
+  rlim_t limit = getrlimit(RLIMIT_NOFILE, &r) == 0 ? r.rlim_max : 1024;
+  if (limit == RLIM_INFINITY || limit > 65536) limit = 65536;
+  size_t most = 1;
+  for (const LabEndpoint& e : s.endpoints) most = std::max(most, e.addresses.size());
+  size_t usable = limit > 128 ? static_cast<size_t>(limit) - 128 : 0;
+  return usable / most;
 }
 
-std::vector<ProbeRow> PlanProbes(const Policy& policy, const LabState& s,
-                                 const std::vector<ProbePort>& ports) {
-  std::vector<ProbeRow> rows;
+ProbeTable PlanTable(const Policy& expected, const LabState& s) {
+  ProbeTable t;
+  t.classes = PlanPortClasses(expected, {KernelHasSctp(), ListenBudget(s)});
   for (const LabEndpoint& src : s.endpoints) {
     for (const LabEndpoint& dst : s.endpoints) {
       // Nothing enforces traffic between two unmanaged stand-ins.
@@ -339,34 +393,83 @@ std::vector<ProbeRow> PlanProbes(const Policy& policy, const LabState& s,
       for (const Address& sa : src.addresses) {
         for (const Address& da : dst.addresses) {
           if (sa.family != da.family) continue;
-          for (const ProbePort& p : ports) {
-            bool icmp = p.protocol == Protocol::kIcmp || p.protocol == Protocol::kIcmpv6;
-            if (icmp && (p.protocol == Protocol::kIcmp) != (sa.family == Family::kV4)) continue;
-            ProbeRow row{&src, &dst, {sa, da, p.protocol, p.port}, ProbeOutcome::kError, {}};
-            row.expected = Decide(policy, ToConnection(row.request));
-            row.audit = policy.settings.mode == Mode::kAudit;
-            rows.push_back(row);
+          for (size_t k = 0; k < t.classes.size(); ++k) {
+            const PortClass& pc = t.classes[k];
+            if (IsIcmp(pc.protocol) &&
+                (pc.protocol == Protocol::kIcmp) != (sa.family == Family::kV4)) {
+              continue;
+            }
+            ProbeCase c;
+            c.source = &src;
+            c.destination = &dst;
+            c.source_address = sa;
+            c.destination_address = da;
+            c.port_class = k;
+            uint16_t port = pc.probe.value_or(pc.members.front().lo);
+            c.expected = Decide(expected, Connection{sa, da, pc.protocol, port});
+            c.audit = expected.settings.mode == Mode::kAudit;
+            c.probed = pc.probe.has_value();
+            c.request = {sa, da, pc.protocol, port};
+            t.cases.push_back(std::move(c));
           }
         }
       }
     }
   }
-  return rows;
+  return t;
 }
 
-absl::Status RunAllProbes(const LabState& s, std::vector<ProbeRow>& rows, absl::Duration timeout) {
+// Starts a listener child in every namespace; returns them once all are ready.
+absl::StatusOr<std::vector<NetnsChild>> StartListeners(const LabState& s,
+                                                       const std::vector<PortClass>& classes) {
+  std::vector<uint16_t> tcp, udp, sctp;
+  for (const PortClass& c : classes) {
+    if (!c.probe) continue;
+    if (c.protocol == Protocol::kTcp) tcp.push_back(*c.probe);
+    if (c.protocol == Protocol::kUdp) udp.push_back(*c.probe);
+    if (c.protocol == Protocol::kSctp) sctp.push_back(*c.probe);
+  }
+  std::vector<NetnsChild> children;
+  absl::Status failed;
+  for (const LabEndpoint& e : s.endpoints) {
+    auto child = ForkInNetns(e.netns, [&](int up, int down) {
+      return ServeListeners(e.addresses, tcp, udp, sctp, up, down, absl::Minutes(10));
+    });
+    if (!child.ok()) {
+      failed = child.status();
+      break;
+    }
+    children.push_back(*child);
+  }
+  for (NetnsChild& c : children) {
+    char byte = 1;
+    if (failed.ok() && (read(c.from_child, &byte, 1) != 1 || byte != 0)) {
+      failed = absl::InternalError("a listener could not bind its ports");
+    }
+  }
+  if (failed.ok()) return children;
+  for (NetnsChild& c : children) {
+    close(c.to_child);
+    close(c.from_child);
+  }
+  for (NetnsChild& c : children) WaitChild(c.pid, absl::Now() + absl::Seconds(5));
+  return failed;
+}
+
+// Every namespace probes its cases at the same time, each in a child of its own.
+absl::Status RunAllProbes(const LabState& s, ProbeTable& t, absl::Duration timeout) {
   struct Job {
     NetnsChild child;
-    std::vector<size_t> rows;
+    std::vector<size_t> cases;
   };
   std::vector<Job> jobs;
   for (const LabEndpoint& e : s.endpoints) {
     std::vector<size_t> mine;
     std::vector<ProbeRequest> requests;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      if (rows[i].source == &e) {
+    for (size_t i = 0; i < t.cases.size(); ++i) {
+      if (t.cases[i].probed && t.cases[i].source == &e) {
         mine.push_back(i);
-        requests.push_back(rows[i].request);
+        requests.push_back(t.cases[i].request);
       }
     }
     if (mine.empty()) continue;
@@ -385,73 +488,298 @@ absl::Status RunAllProbes(const LabState& s, std::vector<ProbeRow>& rows, absl::
     std::string bytes = ReadAll(j.child.from_child, deadline);
     close(j.child.to_child);
     WaitChild(j.child.pid, deadline);
-    if (bytes.size() != j.rows.size()) {
+    if (bytes.size() != j.cases.size()) {
       result = absl::InternalError("a prober died before reporting");
       continue;
     }
-    for (size_t k = 0; k < j.rows.size(); ++k) {
-      rows[j.rows[k]].observed = static_cast<ProbeOutcome>(bytes[k]);
+    for (size_t k = 0; k < j.cases.size(); ++k) {
+      t.cases[j.cases[k]].observed = static_cast<ProbeOutcome>(bytes[k]);
     }
   }
   return result;
 }
 
-std::string ServiceText(const ProbeRequest& r) { return ProbePort{r.protocol, r.port}.ToString(); }
-
-bool Agrees(const ProbeRow& r) {
-  return (r.observed == ProbeOutcome::kAllowed) == (r.expected.allowed || r.audit) &&
-         r.observed != ProbeOutcome::kError;
+// Plans the full table over `expected` and probes every case that can be.
+absl::StatusOr<ProbeTable> ProbeLab(const LabState& s, const Policy& expected,
+                                    absl::Duration timeout) {
+  ProbeTable t = PlanTable(expected, s);
+  absl::StatusOr<std::vector<NetnsChild>> listeners = StartListeners(s, t.classes);
+  if (!listeners.ok()) return listeners.status();
+  absl::Status st = RunAllProbes(s, t, timeout);
+  for (NetnsChild& c : *listeners) {
+    close(c.to_child);
+    close(c.from_child);
+  }
+  for (NetnsChild& c : *listeners) WaitChild(c.pid, absl::Now() + absl::Seconds(5));
+  if (!st.ok()) return st;
+  return t;
 }
 
-void PrintText(const LabState& s, const std::vector<ProbeRow>& rows) {
-  size_t allowed = 0, bad = 0;
+std::string ServiceText(const ProbeCase& c) {
+  return ProbePort{c.request.protocol, c.request.port}.ToString();
+}
+
+// The host-essential ICMP types, which no class holds and no probe tries.
+std::string HostEssentialNote() {
+  std::vector<std::string> v4, v6;
+  for (uint16_t t : HostEssentialIcmpTypes(false))
+    v4.push_back(ProbePort{Protocol::kIcmp, t}.ToString());
+  for (uint16_t t : HostEssentialIcmpTypes(true))
+    v6.push_back(ProbePort{Protocol::kIcmpv6, t}.ToString());
+  return absl::StrCat("host-essential ICMP types are expected allowed whatever the policy ",
+                      "(spec §7) and not probed, since nothing answers them: ",
+                      absl::StrJoin(v4, ", "), ", ", absl::StrJoin(v6, ", "));
+}
+
+void PrintText(const LabState& s, const Expectation& e, const ProbeTable& t) {
+  ProbeCounts n = Count(t);
+  std::cout << "lab " << s.name << ": " << n.cases << " cases (source, destination, port class), "
+            << n.probed << " probed, " << n.skipped << " skipped, " << n.allowed << " got through, "
+            << n.disagree << " disagree with " << e.description << "\n";
   std::map<std::string, std::vector<std::string>> open;  // "src addr -> dst addr" -> services
-  for (const ProbeRow& r : rows) {
-    if (r.observed == ProbeOutcome::kAllowed) {
-      ++allowed;
-      open[absl::StrCat(r.source->name, " ", r.request.source.ToString(), " -> ",
-                        r.destination->name, " ", r.request.destination.ToString())]
-          .push_back(ServiceText(r.request));
-    }
-    if (!Agrees(r)) ++bad;
+  for (const ProbeCase& c : t.cases) {
+    if (!c.probed || c.observed != ProbeOutcome::kAllowed) continue;
+    open[absl::StrCat(c.source->name, " ", c.source_address.ToString(), " -> ", c.destination->name,
+                      " ", c.destination_address.ToString())]
+        .push_back(ServiceText(c));
   }
-  std::cout << "lab " << s.name << ": " << rows.size() << " probes, " << allowed << " got through, "
-            << bad << " disagree with the policy\n";
   for (const auto& [pair, services] : open) {
     std::cout << "  " << pair << ":";
     for (const std::string& svc : services) std::cout << " " << svc;
     std::cout << "\n";
   }
-  if (bad == 0) return;
+  if (n.skipped > 0) {
+    std::cout << "NOT PROBED: " << n.skipped << " of " << n.cases << " cases:\n";
+    for (const auto& [why, count] : n.skips)
+      std::cout << "  " << count << " cases of " << why << "\n";
+  }
+  std::cout << "note: " << HostEssentialNote() << "\n";
+  if (n.disagree == 0) return;
   std::cout << "disagreements:\n";
-  for (const ProbeRow& r : rows) {
-    if (Agrees(r)) continue;
-    std::cout << "  " << r.source->name << " " << r.request.source.ToString() << " -> "
-              << r.destination->name << " " << r.request.destination.ToString() << " "
-              << ServiceText(r.request) << ": observed " << OutcomeName(r.observed)
-              << ", policy: " << r.expected.reason << "\n";
+  for (const ProbeCase& c : t.cases) {
+    if (!Disagrees(c)) continue;
+    std::cout << "  " << c.source->name << " " << c.source_address.ToString() << " -> "
+              << c.destination->name << " " << c.destination_address.ToString() << " "
+              << ServiceText(c) << " (class " << t.classes[c.port_class].Label() << "): observed "
+              << OutcomeName(c.observed) << ", policy: " << c.expected.reason << "\n";
   }
 }
 
-void PrintJson(const LabState& s, const std::vector<ProbeRow>& rows) {
+std::string ExpectedText(const ProbeCase& c) {
+  return c.expected.allowed || c.audit ? "allowed" : "blocked";
+}
+
+void PrintJson(const LabState& s, const Expectation& e, const ProbeTable& t) {
+  ProbeCounts n = Count(t);
   nlohmann::ordered_json j;
   j["lab"] = s.name;
+  j["compared_with"] = e.description;
+  j["revision"] = e.policy.revision;
+  j["cases"] = n.cases;
+  j["probed"] = n.probed;
+  j["skipped"] = n.skipped;
+  j["skips"] = nlohmann::ordered_json::array();
+  for (const auto& [why, count] : n.skips)
+    j["skips"].push_back({{"reason", why}, {"cases", count}});
   j["probes"] = nlohmann::ordered_json::array();
-  size_t bad = 0;
-  for (const ProbeRow& r : rows) {
-    bad += !Agrees(r);
-    j["probes"].push_back({{"source", r.source->name},
-                           {"source_address", r.request.source.ToString()},
-                           {"destination", r.destination->name},
-                           {"destination_address", r.request.destination.ToString()},
-                           {"service", ServiceText(r.request)},
-                           {"observed", OutcomeName(r.observed)},
-                           {"expected", r.expected.allowed || r.audit ? "allowed" : "blocked"},
-                           {"policy", r.expected.allowed ? "allowed" : "denied"},
-                           {"agrees", Agrees(r)}});
+  for (const ProbeCase& c : t.cases) {
+    nlohmann::ordered_json row{{"source", c.source->name},
+                               {"source_address", c.source_address.ToString()},
+                               {"destination", c.destination->name},
+                               {"destination_address", c.destination_address.ToString()},
+                               {"class", t.classes[c.port_class].Label()},
+                               {"service", c.probed ? nlohmann::ordered_json(ServiceText(c))
+                                                    : nlohmann::ordered_json(nullptr)},
+                               {"observed", c.probed ? OutcomeName(c.observed) : "not probed"},
+                               {"expected", ExpectedText(c)},
+                               {"policy", c.expected.allowed ? "allowed" : "denied"}};
+    row["agrees"] = c.probed ? nlohmann::ordered_json(Agrees(c)) : nlohmann::ordered_json(nullptr);
+    j["probes"].push_back(std::move(row));
   }
-  j["disagreements"] = bad;
+  j["disagreements"] = n.disagree;
+  j["host_essential"] = HostEssentialNote();
   std::cout << j.dump(2) << "\n";
+}
+
+// ---------------------------------------------------------------------------
+// Talking to the lab's controller: the `polder` fleet commands, run inside a
+// namespace of the lab (the only place the controller can be reached from).
+
+struct ControllerAccess {
+  std::string address;  // HOST:PORT
+  std::string tls_dir;  // admin certificate, or empty with insecure
+  bool insecure = false;
+  std::string netns;  // where the commands run
+};
+
+std::string SelfPath() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "polder" : self.string();
+}
+
+// --controller, or the policy's controller when only --tls-dir / --insecure is
+// given; commands run in the controller host's namespace, or a managed host's.
+absl::StatusOr<std::optional<ControllerAccess>> ResolveController(const LabArgs& args,
+                                                                  const LabState& s,
+                                                                  const Policy& policy) {
+  if (args.controller.empty() && args.tls_dir.empty() && !args.insecure) return std::nullopt;
+  if (args.tls_dir.empty() && !args.insecure) {
+    return absl::InvalidArgumentError("give --tls-dir DIR (an admin certificate) or --insecure");
+  }
+  ControllerAccess c;
+  c.address = args.controller;
+  c.tls_dir = args.tls_dir;
+  c.insecure = args.insecure;
+  std::optional<Address> controller_address;
+  if (c.address.empty()) {
+    if (!policy.settings.controller || policy.settings.controller->addresses.empty()) {
+      return absl::InvalidArgumentError(
+          "the policy names no controller (settings.controller); give --controller HOST:PORT");
+    }
+    const Address& a = policy.settings.controller->addresses.front();
+    controller_address = a;
+    c.address = a.family == Family::kV4
+                    ? absl::StrCat(a.ToString(), ":", policy.settings.controller->port)
+                    : absl::StrCat("[", a.ToString(), "]:", policy.settings.controller->port);
+  } else {
+    std::string host = c.address.substr(0, c.address.rfind(':'));
+    if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
+      host = host.substr(1, host.size() - 2);
+    if (auto a = Address::Parse(host); a.ok()) controller_address = *a;
+  }
+  for (const LabEndpoint& e : s.endpoints) {
+    if (!e.managed) continue;
+    if (c.netns.empty()) c.netns = e.netns;
+    if (controller_address && std::find(e.addresses.begin(), e.addresses.end(),
+                                        *controller_address) != e.addresses.end()) {
+      c.netns = e.netns;
+      break;
+    }
+  }
+  if (c.netns.empty()) return absl::FailedPreconditionError("the lab has no managed host");
+  return c;
+}
+
+// Runs `polder ARGS --controller C (--tls-dir D | --insecure)` inside the lab.
+absl::StatusOr<std::string> RunFleetCommand(const ControllerAccess& c,
+                                            const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"ip", "netns", "exec", c.netns, SelfPath()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--controller", c.address});
+  if (c.insecure) {
+    argv.push_back("--insecure");
+  } else {
+    argv.insert(argv.end(), {"--tls-dir", c.tls_dir});
+  }
+  return RunCommand(argv, absl::Seconds(30));
+}
+
+absl::StatusOr<nlohmann::json> ControllerStatus(const ControllerAccess& c) {
+  absl::StatusOr<std::string> out = RunFleetCommand(c, {"status", "--format", "json"});
+  if (!out.ok()) return out.status();
+  nlohmann::json j = nlohmann::json::parse(*out, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("revision") || !j["revision"].is_string() ||
+      !j.contains("hosts") || !j["hosts"].is_array()) {
+    return absl::DataLossError(
+        absl::StrCat("`polder status` of ", c.address, " did not print its JSON: ", *out));
+  }
+  return j;
+}
+
+// The active posture a status names: null, a name, or an object with "name".
+std::optional<std::string> StatusPosture(const nlohmann::json& status) {
+  auto it = status.find("posture");
+  if (it == status.end() || it->is_null()) return std::nullopt;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object() && it->contains("name") && (*it)["name"].is_string())
+    return (*it)["name"].get<std::string>();
+  return std::nullopt;
+}
+
+absl::StatusOr<std::vector<QuarantineOrder>> StatusQuarantines(const nlohmann::json& status) {
+  std::vector<QuarantineOrder> orders;
+  auto it = status.find("quarantines");
+  if (it == status.end()) {
+    return absl::FailedPreconditionError(
+        "this polder's `status --format json` lists no quarantines; it is too old to compare "
+        "with what the controller enforces");
+  }
+  for (const auto& q : *it) {
+    QuarantineOrder o;
+    o.target = q.value("target", "");
+    o.reason = q.value("reason", "");
+    for (const auto& z : q.value("allow", nlohmann::json::array())) {
+      if (z.is_string()) o.allow.push_back(z.get<std::string>());
+    }
+    orders.push_back(std::move(o));
+  }
+  return orders;
+}
+
+std::string Short(const std::string& revision) { return revision.substr(0, 12); }
+
+// The files as the controller turns them into rulesets: `posture` (if any)
+// applied, then the quarantine orders in the controller's order.
+absl::StatusOr<Expectation> EffectiveExpectation(const Policy& files,
+                                                 const std::optional<std::string>& posture,
+                                                 const std::vector<QuarantineOrder>& orders,
+                                                 const std::string& controller) {
+  Policy policy = files;
+  std::vector<std::string> parts;
+  if (posture) {
+#if POLDER_HAVE_POSTURE
+    absl::StatusOr<Policy> applied = PostureApplied(std::move(policy), *posture);
+    if (!applied.ok()) return applied.status();
+    policy = std::move(*applied);
+    parts.push_back(absl::StrCat("posture ", *posture));
+#else
+    return absl::UnimplementedError(
+        absl::StrCat("posture ", *posture, " is active, and this polder cannot apply postures"));
+#endif
+  }
+  for (const QuarantineOrder& o : orders) {
+    parts.push_back(absl::StrCat("quarantine of ", o.target, o.allow.empty() ? "" : " (allowing ",
+                                 absl::StrJoin(o.allow, ", "), o.allow.empty() ? "" : ")"));
+  }
+  absl::StatusOr<Policy> quarantined = Quarantined(std::move(policy), orders);
+  if (!quarantined.ok()) return quarantined.status();
+  Expectation e;
+  e.policy = std::move(*quarantined);
+  e.description = absl::StrCat("what controller ", controller, " enforces: the policy files",
+                               parts.empty() ? "" : " with ", absl::StrJoin(parts, " and "),
+                               " (revision ", Short(e.policy.revision), ")");
+  return e;
+}
+
+// The expectation for `lab probe`: what the controller enforces when one is
+// named (its revision must be the one computed here, or the comparison would
+// be with the wrong policy), else the files.
+absl::StatusOr<Expectation> ProbeExpectation(const LabArgs& args, const LabState& s,
+                                             const Policy& files) {
+  absl::StatusOr<std::optional<ControllerAccess>> access = ResolveController(args, s, files);
+  if (!access.ok()) return access.status();
+  if (!*access) {
+    return Expectation{files, absl::StrCat("the policy files (revision ", Short(files.revision),
+                                           "; give --tls-dir or --insecure to compare with what "
+                                           "a controller enforces)")};
+  }
+  absl::StatusOr<nlohmann::json> status = ControllerStatus(**access);
+  if (!status.ok()) return status.status();
+  absl::StatusOr<std::vector<QuarantineOrder>> orders = StatusQuarantines(*status);
+  if (!orders.ok()) return orders.status();
+  absl::StatusOr<Expectation> e =
+      EffectiveExpectation(files, StatusPosture(*status), *orders, (*access)->address);
+  if (!e.ok()) return e.status();
+  std::string served = (*status)["revision"].get<std::string>();
+  if (served != e->policy.revision) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "controller ", (*access)->address, " serves revision ", Short(served),
+        ", but the policy files with its orders give ", Short(e->policy.revision),
+        ": it has not loaded these files (or not yet), so the probes could not be compared "
+        "with what it enforces"));
+  }
+  return e;
 }
 
 absl::StatusOr<int> RunProbe(const LabArgs& args) {
@@ -461,29 +789,185 @@ absl::StatusOr<int> RunProbe(const LabArgs& args) {
       LoadOrReport(args.dir.empty() ? state->policy_dir : args.dir, args.now);
   if (!loaded.ok()) return loaded.status();
   if (!*loaded) return kExitCannotRun;  // its errors are printed; 1 means the probes disagree
-  const Policy& policy = (*loaded)->policy;
-  std::vector<ProbePort> ports = PlanPorts(policy);
-  std::vector<ProbeRow> rows = PlanProbes(policy, *state, ports);
-  absl::StatusOr<std::vector<NetnsChild>> listeners = StartListeners(*state, ports);
-  absl::Status st = listeners.status();
-  if (st.ok()) st = RunAllProbes(*state, rows, absl::Milliseconds(args.timeout_ms));
-  if (listeners.ok()) {
-    for (NetnsChild& c : *listeners) {
-      close(c.to_child);
-      close(c.from_child);
-    }
-    for (NetnsChild& c : *listeners) WaitChild(c.pid, absl::Now() + absl::Seconds(5));
-  }
-  if (!st.ok()) return st;
+  absl::StatusOr<Expectation> expectation = ProbeExpectation(args, *state, (*loaded)->policy);
+  if (!expectation.ok()) return expectation.status();
+  absl::StatusOr<ProbeTable> table =
+      ProbeLab(*state, expectation->policy, absl::Milliseconds(args.timeout_ms));
+  if (!table.ok()) return table.status();
   if (args.format == "json") {
-    PrintJson(*state, rows);
+    PrintJson(*state, *expectation, *table);
   } else {
-    PrintText(*state, rows);
+    PrintText(*state, *expectation, *table);
   }
-  for (const ProbeRow& r : rows) {
-    if (!Agrees(r)) return kExitFindings;
+  ProbeCounts n = Count(*table);
+  if (n.disagree > 0) return kExitFindings;
+  if (args.complete && n.skipped > 0) {
+    std::cerr << "polder lab probe: --complete: " << n.skipped << " of " << n.cases
+              << " cases were not probed\n";
+    return kExitFindings;
   }
   return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// `polder lab drill`: a posture switched on through the controller, timed,
+// probed, switched off, probed again.
+
+constexpr absl::Duration kDrillEnforceTimeout = absl::Seconds(30);
+
+// Polls the controller until every host has applied `revision`; records when
+// each got there, counted from `order`.
+DrillTiming WaitEnforced(const ControllerAccess& c, const std::string& revision, absl::Time order) {
+  DrillTiming t;
+  t.ran = true;
+  t.timeout_ms = absl::ToInt64Milliseconds(kDrillEnforceTimeout);
+  std::map<std::string, std::optional<int64_t>> hosts;
+  absl::Time deadline = order + kDrillEnforceTimeout;
+  for (;;) {
+    absl::StatusOr<nlohmann::json> status = ControllerStatus(c);
+    int64_t ms = absl::ToInt64Milliseconds(absl::Now() - order);
+    bool all = status.ok();
+    if (status.ok()) {
+      for (const auto& h : (*status)["hosts"]) {
+        std::string name = h.value("host", "");
+        auto& at = hosts[name];
+        if (!at && h.value("applied_revision", "") == revision) at = ms;
+        all = all && at.has_value();
+      }
+      all = all && !hosts.empty();
+    }
+    if (all) {
+      int64_t slowest = 0;
+      for (const auto& [name, at] : hosts) slowest = std::max(slowest, *at);
+      t.enforced_ms = slowest;
+      break;
+    }
+    if (absl::Now() >= deadline) {
+      if (!status.ok()) t.error = std::string(status.status().message());
+      break;
+    }
+    usleep(20000);
+  }
+  for (const auto& [name, at] : hosts) t.hosts.push_back({name, at});
+  return t;
+}
+
+DrillProbe Summarize(const ProbeTable& t) {
+  ProbeCounts n = Count(t);
+  DrillProbe p;
+  p.ran = true;
+  p.cases = n.cases;
+  p.probed = n.probed;
+  p.skipped = n.skipped;
+  p.skips = n.skips;
+  for (const ProbeCase& c : t.cases) {
+    if (!Disagrees(c)) continue;
+    p.disagreements.push_back({c.source->name, c.destination->name,
+                               ProtocolName(c.request.protocol), c.request.port, ExpectedText(c),
+                               OutcomeName(c.observed)});
+  }
+  return p;
+}
+
+absl::StatusOr<int> RunDrill(const LabArgs& args, const std::string& posture) {
+  absl::StatusOr<LabState> state = ReadLabState(args.name);
+  if (!state.ok()) {
+    if (absl::IsNotFound(state.status())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          state.status().message(), "; a drill needs a lab whose agents run under a controller: ",
+          "bring one up (e.g. `polder lab up DIR --no-agents` plus polder-controller and ",
+          "polder-agent --controller in its namespaces) and give --tls-dir or --insecure"));
+    }
+    return state.status();
+  }
+  absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(args.dir, args.now);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return kExitCannotRun;
+  const Policy& files = (*loaded)->policy;
+  if (!files.FindPosture(posture)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the policy in ", args.dir, " has no posture `", posture, "`"));
+  }
+  absl::StatusOr<std::optional<ControllerAccess>> resolved = ResolveController(args, *state, files);
+  if (!resolved.ok()) return resolved.status();
+  if (!*resolved) {
+    return absl::InvalidArgumentError(
+        "a drill goes through the lab's controller: give --tls-dir DIR (an admin certificate) "
+        "or --insecure, and --controller HOST:PORT unless it is the policy's");
+  }
+  const ControllerAccess& c = **resolved;
+  absl::StatusOr<nlohmann::json> status = ControllerStatus(c);
+  if (!status.ok()) return status.status();
+  if (std::optional<std::string> active = StatusPosture(*status)) {
+    return absl::FailedPreconditionError(absl::StrCat("posture ", *active, " is active on ",
+                                                      c.address, "; release it before a drill"));
+  }
+  absl::StatusOr<std::vector<QuarantineOrder>> orders = StatusQuarantines(*status);
+  if (!orders.ok()) return orders.status();
+  absl::StatusOr<Expectation> normal =
+      EffectiveExpectation(files, std::nullopt, *orders, c.address);
+  if (!normal.ok()) return normal.status();
+  std::string served = (*status)["revision"].get<std::string>();
+  if (served != normal->policy.revision) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "controller ", c.address, " serves revision ", Short(served), ", not the files' ",
+        Short(normal->policy.revision), ": the drill would compare with the wrong policy"));
+  }
+  absl::StatusOr<Expectation> during = EffectiveExpectation(files, posture, *orders, c.address);
+  if (!during.ok()) return during.status();
+
+  DrillReport report;
+  report.lab = state->name;
+  report.policy_revision = normal->policy.revision;
+  report.posture = posture;
+  report.posture_revision = during->policy.revision;
+  report.started = absl::Now();
+  absl::Duration timeout = absl::Milliseconds(args.timeout_ms);
+
+  absl::Time order = absl::Now();
+  absl::StatusOr<std::string> activated = RunFleetCommand(
+      c,
+      {"posture", "activate", posture, "--reason",
+       args.reason.empty() ? absl::StrCat("polder lab drill of lab ", state->name) : args.reason});
+  if (!activated.ok()) {
+    report.activate.ran = true;
+    report.activate.error = std::string(activated.status().message());
+  } else {
+    report.activate = WaitEnforced(c, report.posture_revision, order);
+    if (report.activate.ok()) {
+      absl::StatusOr<ProbeTable> t = ProbeLab(*state, during->policy, timeout);
+      if (!t.ok()) return t.status();
+      report.probe_posture = Summarize(*t);
+    }
+    // Released whatever happened, so a failed drill leaves the lab as it was.
+    order = absl::Now();
+    absl::StatusOr<std::string> released = RunFleetCommand(c, {"posture", "release", posture});
+    if (!released.ok()) {
+      report.release.ran = true;
+      report.release.error = std::string(released.status().message());
+    } else {
+      report.release = WaitEnforced(c, report.policy_revision, order);
+      if (report.release.ok()) {
+        absl::StatusOr<ProbeTable> t = ProbeLab(*state, normal->policy, timeout);
+        if (!t.ok()) return t.status();
+        report.probe_normal = Summarize(*t);
+      }
+    }
+  }
+
+  std::string text = args.format == "json"   ? DrillReportJson(report)
+                     : args.format == "html" ? DrillReportHtml(report)
+                                             : DrillReportText(report);
+  if (args.output.empty()) {
+    std::cout << text;
+  } else {
+    std::ofstream out(args.output, std::ios::trunc);
+    out << text;
+    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", args.output));
+    std::cout << "drill of " << posture << " " << (report.agree() ? "passed" : "FAILED")
+              << "; report in " << args.output << "\n";
+  }
+  return report.agree() ? kExitOk : kExitFindings;
 }
 
 void AddCommon(CLI::App* cmd, LabArgs* args, bool dir_required) {
@@ -494,6 +978,16 @@ void AddCommon(CLI::App* cmd, LabArgs* args, bool dir_required) {
         return ValidLabName(n) ? std::string() : "lab names match [a-z0-9][a-z0-9_.-]{0,62}";
       });
   cmd->add_option("--ns-prefix", args->ns_prefix, "Prefix of the lab's namespace names");
+}
+
+void AddControllerOptions(CLI::App* cmd, LabArgs* args) {
+  cmd->add_option("--controller", args->controller,
+                  "The lab's controller HOST:PORT (default: the policy's settings.controller)");
+  auto* tls = cmd->add_option("--tls-dir", args->tls_dir,
+                              "Admin certificate directory (polder pki issue DIR --admin NAME)");
+  auto* insecure =
+      cmd->add_flag("--insecure", args->insecure, "No TLS (controller runs --insecure)");
+  tls->excludes(insecure);
 }
 
 }  // namespace
@@ -523,7 +1017,29 @@ void AddLabCommands(CLI::App& app, ChosenCommand& chosen) {
       ->check(CLI::IsMember({"text", "json"}));
   probe->add_option("--timeout-ms", probe_args->timeout_ms, "Per-probe timeout")
       ->check(CLI::Range(50, 10000));
+  probe->add_flag(
+      "--complete", probe_args->complete,
+      "Exit 1 when any case could not be probed (a limit, an ICMP type nothing answers)");
+  AddControllerOptions(probe, probe_args.get());
   OnChosen(probe, chosen, [probe_args] { return RunProbe(*probe_args); });
+
+  auto drill_args = std::make_shared<LabArgs>();
+  auto posture = std::make_shared<std::string>();
+  CLI::App* drill = lab->add_subcommand(
+      "drill",
+      "Activate a posture through the lab's controller, time it, probe everything against it, "
+      "release, probe again");
+  AddCommon(drill, drill_args.get(), true);
+  drill->add_option("POSTURE", *posture, "Posture to drill (spec §6a)")->required();
+  drill->add_option("--now", drill_args->now, "Evaluate expiry at this RFC 3339 time");
+  drill->add_option("--format", drill_args->format, "text, json or html")
+      ->check(CLI::IsMember({"text", "json", "html"}));
+  drill->add_option("-o,--output", drill_args->output, "Write the report to FILE");
+  drill->add_option("--reason", drill_args->reason, "Why (recorded in the audit log)");
+  drill->add_option("--timeout-ms", drill_args->timeout_ms, "Per-probe timeout")
+      ->check(CLI::Range(50, 10000));
+  AddControllerOptions(drill, drill_args.get());
+  OnChosen(drill, chosen, [drill_args, posture] { return RunDrill(*drill_args, *posture); });
 
   auto down_args = std::make_shared<LabArgs>();
   CLI::App* down = lab->add_subcommand("down", "Stop agents and remove the lab's namespaces");

@@ -1,6 +1,7 @@
 #include "cli/lab/lab_plan.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -9,7 +10,9 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "compiler/model/revision.h"
+#include "compiler/model/verdict.h"
 #include "nlohmann/json.hpp"
 #include "wire/sha256.h"
 
@@ -107,51 +110,146 @@ std::vector<LabEndpoint> PlanEndpoints(const Policy& policy) {
 }
 
 std::string ProbePort::ToString() const {
-  if (protocol == Protocol::kIcmp || protocol == Protocol::kIcmpv6) {
-    return absl::StrCat(ProtocolText(protocol), "/echo-request");
+  if (IsIcmp(protocol)) {
+    bool v6 = protocol == Protocol::kIcmpv6;
+    const char* name = IcmpTypeName(v6, port);
+    return absl::StrCat(ProtocolText(protocol), "/", name && *name ? name : absl::StrCat(port));
   }
   return absl::StrCat(ProtocolText(protocol), "/", port);
 }
 
-std::vector<ProbePort> PlanPorts(const Policy& policy) {
-  std::map<Protocol, std::set<uint16_t>> ports;
-  auto sample = [&](Protocol p, uint32_t lo, uint32_t hi) {
-    for (uint32_t v : {lo, hi, lo - 1, hi + 1}) {
-      if (v >= 1 && v <= 65535) ports[p].insert(static_cast<uint16_t>(v));
-    }
-  };
-  std::set<ServiceId> used;
-  for (const Flow& f : policy.flows) used.insert(f.services.begin(), f.services.end());
-  for (ServiceId s : used) {
-    for (const ServicePort& p : policy.services[s].ports) {
-      if (p.protocol == Protocol::kTcp || p.protocol == Protocol::kUdp) {
-        sample(p.protocol, p.lo, p.hi);
-      }
+std::string PortClass::Label() const {
+  std::vector<std::string> parts;
+  for (const PortRange& r : members) {
+    if (IsIcmp(protocol) && r.lo == r.hi) {
+      parts.push_back(
+          ProbePort{protocol, r.lo}.ToString().substr(ProtocolText(protocol).size() + 1));
+    } else {
+      parts.push_back(r.lo == r.hi ? absl::StrCat(r.lo) : absl::StrCat(r.lo, "-", r.hi));
     }
   }
-  if (policy.settings.controller)
-    sample(Protocol::kTcp, policy.settings.controller->port, policy.settings.controller->port);
-  std::vector<ProbePort> out;
-  for (Protocol p : {Protocol::kTcp, Protocol::kUdp}) {
-    // One port no service names checks the default deny (and `any` flows).
-    uint16_t spare = 40999;
-    while (ports[p].count(spare)) ++spare;
-    std::vector<uint16_t> list(ports[p].begin(), ports[p].end());
-    if (list.size() + 1 > kMaxPortsPerProtocol) {
-      // Keep an even spread so both ends of the range list stay covered.
-      std::vector<uint16_t> kept;
-      for (size_t i = 0; i + 1 < kMaxPortsPerProtocol; ++i) {
-        kept.push_back(list[i * (list.size() - 1) / (kMaxPortsPerProtocol - 2)]);
-      }
-      list = kept;
+  std::string out = absl::StrCat(ProtocolText(protocol), "/", absl::StrJoin(parts, ","));
+  if (outside)
+    absl::StrAppend(&out, IsIcmp(protocol) ? " (types" : " (ports", " no service names)");
+  return out;
+}
+
+const std::vector<uint16_t>& HostEssentialIcmpTypes(bool v6) {
+  static const auto* const types = [] {
+    auto* out = new std::array<std::vector<uint16_t>, 2>();
+    for (const ServicePort& p : HostEssentialPorts()) {
+      if (IsIcmp(p.protocol)) (*out)[p.protocol == Protocol::kIcmpv6].push_back(p.lo);
     }
-    list.push_back(spare);
-    std::sort(list.begin(), list.end());
-    list.erase(std::unique(list.begin(), list.end()), list.end());
-    for (uint16_t v : list) out.push_back({p, v});
+    for (auto& list : *out) {
+      std::sort(list.begin(), list.end());
+      list.erase(std::unique(list.begin(), list.end()), list.end());
+    }
+    return out;
+  }();
+  return (*types)[v6];
+}
+
+namespace {
+
+// `r` without the types in `excluded` (sorted), as the pieces that are left.
+std::vector<PortRange> Without(PortRange r, const std::vector<uint16_t>& excluded) {
+  std::vector<PortRange> out;
+  uint32_t lo = r.lo;
+  for (uint16_t x : excluded) {
+    if (x < lo || x > r.hi) continue;
+    if (x > lo) out.push_back({static_cast<uint16_t>(lo), static_cast<uint16_t>(x - 1)});
+    lo = x + 1u;
   }
-  out.push_back({Protocol::kIcmp, 8});
-  out.push_back({Protocol::kIcmpv6, 128});
+  if (lo <= r.hi) out.push_back({static_cast<uint16_t>(lo), r.hi});
+  return out;
+}
+
+bool Holds(const std::vector<PortRange>& ranges, uint32_t v) {
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [&](const PortRange& r) { return r.lo <= v && v <= r.hi; });
+}
+
+uint16_t EchoType(Protocol p) { return p == Protocol::kIcmp ? 8 : 128; }
+
+// The classes of one protocol, given the ranges services mention.
+std::vector<PortClass> ClassesOf(Protocol protocol, const std::vector<PortRange>& mentioned) {
+  bool icmp = IsIcmp(protocol);
+  uint32_t min = icmp ? 0 : 1;  // port 0 is never a destination (spec §6)
+  uint32_t max = icmp ? 255 : 65535;
+  std::set<uint32_t> cuts{min, max + 1};
+  for (const PortRange& r : mentioned) {
+    cuts.insert(std::max<uint32_t>(r.lo, min));
+    cuts.insert(r.hi + 1u);
+  }
+  static const std::vector<uint16_t> kNone;
+  const std::vector<uint16_t>& excluded =
+      icmp ? HostEssentialIcmpTypes(protocol == Protocol::kIcmpv6) : kNone;
+  std::vector<PortClass> out;
+  PortClass rest{protocol, {}, true, std::nullopt, ""};
+  for (auto it = cuts.begin(); std::next(it) != cuts.end(); ++it) {
+    if (*it > max) break;
+    PortRange interval{static_cast<uint16_t>(*it), static_cast<uint16_t>(*std::next(it) - 1)};
+    std::vector<PortRange> pieces = Without(interval, excluded);
+    if (pieces.empty()) continue;
+    if (!Holds(mentioned, interval.lo)) {
+      rest.members.insert(rest.members.end(), pieces.begin(), pieces.end());
+      continue;
+    }
+    out.push_back({protocol, std::move(pieces), false, std::nullopt, ""});
+  }
+  if (!rest.members.empty()) out.push_back(std::move(rest));
+  for (PortClass& c : out) {
+    if (icmp) {
+      // Only an echo request gets an answer that shows it arrived.
+      if (Holds(c.members, EchoType(protocol))) c.probe = EchoType(protocol);
+      continue;
+    }
+    // An unremarkable high port for the ports no service names, when it is one of them.
+    c.probe = c.outside && Holds(c.members, 40999) ? 40999 : c.members.front().lo;
+  }
+  std::sort(out.begin(), out.end(), [](const PortClass& a, const PortClass& b) {
+    return a.members.front().lo < b.members.front().lo;
+  });
+  return out;
+}
+
+}  // namespace
+
+std::vector<PortClass> PlanPortClasses(const Policy& policy, const PortClassLimits& limits) {
+  std::map<Protocol, std::vector<PortRange>> mentioned;
+  for (const Service& s : policy.services) {
+    for (const ServicePort& p : s.ports) {
+      if (p.protocol != Protocol::kAny) mentioned[p.protocol].push_back({p.lo, p.hi});
+    }
+  }
+  if (policy.settings.controller) {
+    uint16_t port = policy.settings.controller->port;
+    mentioned[Protocol::kTcp].push_back({port, port});
+  }
+  std::vector<PortClass> out;
+  size_t listened = 0;
+  for (Protocol p :
+       {Protocol::kTcp, Protocol::kUdp, Protocol::kSctp, Protocol::kIcmp, Protocol::kIcmpv6}) {
+    // sctp's one class when no service names an sctp port is the ports no service names, which
+    // only `any` decides, as for tcp's: it is probed there.
+    if (p == Protocol::kSctp && !mentioned.count(p)) continue;
+    for (PortClass& c : ClassesOf(p, mentioned[p])) {
+      if (IsIcmp(p)) {
+        if (!c.probe)
+          c.skip_reason = "nothing answers these ICMP types; only echo-request can be probed";
+      } else if (p == Protocol::kSctp && !limits.sctp) {
+        c.probe.reset();
+        c.skip_reason = "this kernel opens no SCTP sockets (module sctp not loaded)";
+      } else if (listened == limits.max_listened) {
+        c.probe.reset();
+        c.skip_reason = absl::StrCat("over the limit of ", limits.max_listened,
+                                     " port classes a namespace can listen on (file descriptors)");
+      } else {
+        ++listened;
+      }
+      out.push_back(std::move(c));
+    }
+  }
   return out;
 }
 

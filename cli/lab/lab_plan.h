@@ -3,6 +3,8 @@
 // Policy, plus the lab state file that `lab probe` and `lab down` read back.
 #pragma once
 
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,17 +37,55 @@ bool PickStandInAddress(const AddressSet& space, Family family, const AddressSet
 struct ProbePort {
   Protocol protocol = Protocol::kTcp;
   uint16_t port = 0;  // ICMP: the type (echo-request)
+  // "tcp/445"; ICMP echo is "icmp/echo-request", other types "icmp/TYPE".
   std::string ToString() const;
   friend bool operator==(const ProbePort&, const ProbePort&) = default;
   friend auto operator<=>(const ProbePort&, const ProbePort&) = default;
 };
 
-// Ports worth probing: both ends of every tcp/udp range any flow names and
-// the ports just outside them, the controller port, one port no service
-// names, and ICMP echo for both families. At most kMaxPortsPerProtocol per
-// protocol.
-inline constexpr size_t kMaxPortsPerProtocol = 24;
-std::vector<ProbePort> PlanPorts(const Policy& policy);
+// Ports (ICMP types) lo..hi of one protocol.
+struct PortRange {
+  uint16_t lo = 0;
+  uint16_t hi = 0;
+  friend bool operator==(const PortRange&, const PortRange&) = default;
+};
+
+// A port class: (protocol, port) pairs that no service of the policy tells
+// apart, so one probe inside it stands for all of them. Every elementary
+// interval of the ranges services mention is a class of its own; the ports no
+// service mentions form one more class (`outside`), which only `any` can
+// allow.
+struct PortClass {
+  Protocol protocol = Protocol::kTcp;
+  std::vector<PortRange> members;  // sorted, disjoint
+  bool outside = false;
+  // The port (ICMP type) a probe uses; none when the class cannot be probed,
+  // and `skip_reason` says why.
+  std::optional<uint16_t> probe;
+  std::string skip_reason;
+  // "tcp/445", "tcp/8000-8099", "udp/1-52,54-65535 (no service names them)".
+  std::string Label() const;
+};
+
+// What the lab can do, and how far it may go.
+struct PortClassLimits {
+  bool sctp = false;  // this kernel opens SCTP sockets
+  // How many tcp, udp and sctp classes may have listeners (each costs one
+  // file descriptor per address of a namespace); the classes beyond it are
+  // skipped, and said to be.
+  size_t max_listened = std::numeric_limits<size_t>::max();
+};
+
+// Every port class of tcp and udp (and sctp, when a service names an sctp
+// port), counting the controller's port, and of icmp and icmpv6 types. ICMP
+// types are split at echo-request, the only type that can be probed (its
+// reply comes back); host-essential types (HostEssentialIcmpTypes) belong to
+// no class, since no policy decides them.
+std::vector<PortClass> PlanPortClasses(const Policy& policy, const PortClassLimits& limits = {});
+
+// The ICMP (v6 when `v6`) types every ruleset accepts whatever the policy
+// (spec §7; HostEssentialPorts() in compiler/model/verdict.h), sorted.
+const std::vector<uint16_t>& HostEssentialIcmpTypes(bool v6);
 
 struct AgentRecord {
   std::string host;

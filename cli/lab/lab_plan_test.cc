@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+
+#include "compiler/frontend/policy_loader.h"
 
 namespace polder::cli {
 namespace {
@@ -105,6 +108,159 @@ TEST_F(LabStateFileTest, MissingKeysKeepTheirDefaults) {
   ASSERT_EQ(state->endpoints.size(), 1u);
   EXPECT_FALSE(state->endpoints[0].managed);
   EXPECT_TRUE(state->agents.empty());
+}
+
+// The issue 9 policy: tcp/445 to the file server and the controller on tcp/7443, with more
+// ports named than the old 24-port sample kept.
+Policy SmbPolicy(const std::string& extra_services = "") {
+  std::string services = R"(services:
+  - name: smb
+    ports: [tcp/445]
+  - name: web-alt
+    ports: [tcp/8000-8099]
+  - name: dns
+    ports: [udp/53, tcp/53]
+  - name: ping
+    ports: [icmp/echo-request]
+)" + extra_services;
+  for (int i = 0; i < 30; ++i) {
+    services += "  - name: s" + std::to_string(i) + "\n    ports: [tcp/" +
+                std::to_string(20000 + 10 * i) + "]\n";
+  }
+  LoadResult r = LoadPolicyFromFiles(
+      {{"zones.yaml", R"(zones:
+  - name: office
+    cidrs: [10.0.1.0/24]
+  - name: files
+    cidrs: [10.0.2.0/24]
+  - name: control
+    cidrs: [10.0.0.0/28]
+)"},
+       {"hosts.yaml", R"(hosts:
+  - name: fs-1
+    addresses: [10.0.2.10]
+  - name: controller-1
+    addresses: [10.0.0.2]
+)"},
+       {"services.yaml", services},
+       {"flows.yaml", R"(flows:
+  - from: office
+    to: files
+    services: [smb]
+)"},
+       {"settings.yaml", "settings:\n  controller: { addresses: [10.0.0.2], port: 7443 }\n"}});
+  EXPECT_FALSE(r.diagnostics.HasErrors());
+  return r.policy;
+}
+
+std::vector<std::string> Labels(const std::vector<PortClass>& classes, Protocol p) {
+  std::vector<std::string> out;
+  for (const PortClass& c : classes) {
+    if (c.protocol == p) out.push_back(c.Label());
+  }
+  return out;
+}
+
+const PortClass* ClassHolding(const std::vector<PortClass>& classes, Protocol p, uint16_t port) {
+  for (const PortClass& c : classes) {
+    if (c.protocol != p) continue;
+    for (const PortRange& r : c.members) {
+      if (r.lo <= port && port <= r.hi) return &c;
+    }
+  }
+  return nullptr;
+}
+
+TEST(PortClassTest, EveryPortAServiceOrTheControllerNamesIsProbed) {
+  std::vector<PortClass> classes = PlanPortClasses(SmbPolicy());
+  for (uint16_t port : {445, 7443, 53, 8000, 8099, 20290}) {
+    const PortClass* c = ClassHolding(classes, Protocol::kTcp, port);
+    ASSERT_NE(c, nullptr) << port;
+    EXPECT_FALSE(c->outside) << port;
+    ASSERT_TRUE(c->probe.has_value()) << c->Label();
+    EXPECT_TRUE(c->members.front().lo <= *c->probe && *c->probe <= c->members.back().hi);
+  }
+  EXPECT_EQ(*ClassHolding(classes, Protocol::kTcp, 445)->probe, 445);
+  EXPECT_EQ(*ClassHolding(classes, Protocol::kTcp, 7443)->probe, 7443);
+  // tcp/53, tcp/445, tcp/8000-8099, the 30 others, the controller's and the ports nobody names.
+  EXPECT_EQ(Labels(classes, Protocol::kTcp).size(), 35u);
+}
+
+TEST(PortClassTest, ThePortsNoServiceNamesAreOneClassProbedOnce) {
+  std::vector<PortClass> classes = PlanPortClasses(SmbPolicy());
+  const PortClass* rest = ClassHolding(classes, Protocol::kTcp, 1);
+  ASSERT_NE(rest, nullptr);
+  EXPECT_TRUE(rest->outside);
+  EXPECT_EQ(rest, ClassHolding(classes, Protocol::kTcp, 446));
+  EXPECT_EQ(rest, ClassHolding(classes, Protocol::kTcp, 65535));
+  EXPECT_EQ(ClassHolding(classes, Protocol::kTcp, 0), nullptr) << "port 0 is never probed";
+  EXPECT_EQ(*rest->probe, 40999);
+  EXPECT_EQ(Labels(classes, Protocol::kUdp),
+            (std::vector<std::string>{"udp/1-52,54-65535 (ports no service names)", "udp/53"}));
+}
+
+TEST(PortClassTest, OverlappingRangesSplitIntoElementaryIntervals) {
+  std::vector<PortClass> classes =
+      PlanPortClasses(SmbPolicy("  - name: wide\n    ports: [tcp/8050-8200, udp/10-20]\n"));
+  std::vector<std::string> tcp = Labels(classes, Protocol::kTcp);
+  for (const char* want : {"tcp/8000-8049", "tcp/8050-8099", "tcp/8100-8200"}) {
+    EXPECT_NE(std::find(tcp.begin(), tcp.end(), want), tcp.end()) << want;
+  }
+  EXPECT_EQ(Labels(classes, Protocol::kUdp),
+            (std::vector<std::string>{"udp/1-9,21-52,54-65535 (ports no service names)",
+                                      "udp/10-20", "udp/53"}));
+}
+
+TEST(PortClassTest, IcmpClassesWithoutEchoCannotBeProbedAndSaySo) {
+  std::vector<PortClass> classes = PlanPortClasses(SmbPolicy());
+  const PortClass* echo = ClassHolding(classes, Protocol::kIcmp, 8);
+  ASSERT_NE(echo, nullptr);
+  EXPECT_EQ(echo->probe, 8);
+  const PortClass* rest = ClassHolding(classes, Protocol::kIcmp, 0);
+  ASSERT_NE(rest, nullptr);
+  EXPECT_FALSE(rest->probe.has_value());
+  EXPECT_NE(rest->skip_reason.find("only echo-request can be probed"), std::string::npos);
+  // No service names ICMPv6: its one class holds echo-request and is probed with it.
+  const PortClass* v6 = ClassHolding(classes, Protocol::kIcmpv6, 128);
+  ASSERT_NE(v6, nullptr);
+  EXPECT_TRUE(v6->outside);
+  EXPECT_EQ(v6->probe, 128);
+  // Host-essential types belong to no class.
+  for (uint16_t t : HostEssentialIcmpTypes(false)) {
+    EXPECT_EQ(ClassHolding(classes, Protocol::kIcmp, t), nullptr) << t;
+  }
+  for (uint16_t t : HostEssentialIcmpTypes(true)) {
+    EXPECT_EQ(ClassHolding(classes, Protocol::kIcmpv6, t), nullptr) << t;
+  }
+}
+
+TEST(PortClassTest, ClassesBeyondTheListenLimitAreSkippedAndSaySo) {
+  std::vector<PortClass> all = PlanPortClasses(SmbPolicy(), {false, 1000});
+  std::vector<PortClass> limited = PlanPortClasses(SmbPolicy(), {false, 10});
+  ASSERT_EQ(all.size(), limited.size()) << "a limit skips classes, it never drops them";
+  size_t skipped = 0;
+  for (const PortClass& c : limited) {
+    if (!c.probe && !IsIcmp(c.protocol)) {
+      ++skipped;
+      EXPECT_NE(c.skip_reason.find("limit of 10 port classes"), std::string::npos);
+    }
+  }
+  size_t listened = 0;
+  for (const PortClass& c : all) listened += c.probe && !IsIcmp(c.protocol);
+  EXPECT_EQ(skipped, listened - 10);
+}
+
+TEST(PortClassTest, SctpIsPlannedWhenNamedAndSkippedWithoutKernelSupport) {
+  EXPECT_EQ(Labels(PlanPortClasses(SmbPolicy()), Protocol::kSctp).size(), 0u);
+  Policy p = SmbPolicy("  - name: sig\n    ports: [sctp/2905]\n");
+  for (bool sctp : {false, true}) {
+    const PortClass* c = ClassHolding(PlanPortClasses(p, {sctp}), Protocol::kSctp, 2905);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->probe.has_value(), sctp);
+    if (!sctp) {
+      EXPECT_NE(c->skip_reason.find("SCTP"), std::string::npos);
+    }
+  }
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ namespace polder::cli {
 struct ProbeRequest {
   Address source;
   Address destination;
-  Protocol protocol = Protocol::kTcp;  // tcp, udp, icmp, icmpv6 (echo)
+  Protocol protocol = Protocol::kTcp;  // tcp, udp, sctp, icmp, icmpv6 (echo)
   uint16_t port = 0;
 };
 
@@ -32,11 +32,14 @@ const char* OutcomeName(ProbeOutcome o);
 std::vector<ProbeOutcome> RunProbes(const std::vector<ProbeRequest>& probes,
                                     absl::Duration timeout);
 
-// Binds TCP listeners and UDP echo sockets on every (address, port), writes
+// Binds TCP and SCTP listeners and UDP echo sockets on every (address, port), writes
 // one byte to `ready_fd` (0 on success, 1 on failure), then serves until
 // `stop_fd` becomes readable or closes, or `max_lifetime` passes.
 int ServeListeners(const std::vector<Address>& addresses, const std::vector<uint16_t>& tcp,
-                   const std::vector<uint16_t>& udp, int ready_fd, int stop_fd,
-                   absl::Duration max_lifetime);
+                   const std::vector<uint16_t>& udp, const std::vector<uint16_t>& sctp,
+                   int ready_fd, int stop_fd, absl::Duration max_lifetime);
+
+// Whether this kernel opens SCTP sockets (the sctp module is loaded).
+bool KernelHasSctp();
 
 }  // namespace polder::cli
