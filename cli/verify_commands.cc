@@ -9,6 +9,7 @@
 #include "compiler/render/graph_export.h"
 #include "compiler/verify/invariants.h"
 #include "compiler/verify/zone_graph.h"
+#include "nlohmann/json.hpp"
 
 namespace polder::cli {
 namespace {
@@ -25,7 +26,7 @@ absl::StatusOr<ZoneId> ZoneNamed(const Policy& policy, const std::string& name) 
 // leaves them unable to answer (2).
 absl::StatusOr<int> RunReach(const std::string& dir, const std::string& now,
                              const std::string& from, const std::string& to,
-                             const std::vector<std::string>& services) {
+                             const std::vector<std::string>& services, const std::string& format) {
   absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(dir, now);
   if (!loaded.ok()) return loaded.status();
   if (!*loaded) return kExitCannotRun;
@@ -37,11 +38,16 @@ absl::StatusOr<int> RunReach(const std::string& dir, const std::string& now,
   ZoneId a = *from_zone, b = *to_zone;
   // The zone graph (spec §6) is the unit of reach; say so when a host was named, since a flow
   // to another host of the zone makes the zone reachable but not necessarily this host.
+  std::vector<std::string> notes;
   for (const auto& [name, zone] : {std::pair{from, a}, std::pair{to, b}}) {
     if (policy.FindZone(name)) continue;
-    std::cout << "note: reach answers for zones: host `" << name << "` stands for its zone `"
-              << policy.zones[zone].name
-              << "`; `polder explain` answers for the host and one port\n";
+    notes.push_back(absl::StrCat("reach answers for zones: host `", name, "` stands for its zone `",
+                                 policy.zones[zone].name,
+                                 "`; `polder explain` answers for the host and its ports"));
+  }
+  bool json = format == "json";
+  if (!json) {
+    for (const std::string& n : notes) std::cout << "note: " << n << "\n";
   }
   // --services S: only a path whose last edge carries every port of S answers (spec §9).
   std::vector<ServiceId> service_ids;
@@ -61,6 +67,32 @@ absl::StatusOr<int> RunReach(const std::string& dir, const std::string& now,
   target[b] = true;
   std::optional<ZonePath> path = ShortestPathEndingWith(
       graph, a, target, [&](const ZoneEdge& e) { return e.services.Covers(needed); });
+  if (json) {
+    nlohmann::json edges = nlohmann::json::array();
+    for (size_t i = 1; path && i < path->size(); ++i) {
+      const ZoneEdge& edge = *graph.Edge((*path)[i - 1], (*path)[i]);
+      edges.push_back({{"from", policy.zones[(*path)[i - 1]].name},
+                       {"to", policy.zones[(*path)[i]].name},
+                       {"services", EdgeLabel(policy, edge)},
+                       {"anti_lockout", edge.anti_lockout},
+                       {"flows", EdgeCitations(policy, edge)}});
+    }
+    nlohmann::json out = {{"from", from},
+                          {"to", to},
+                          {"from_zone", policy.zones[a].name},
+                          {"to_zone", policy.zones[b].name},
+                          {"services", services},
+                          {"reachable", path.has_value()},
+                          {"path", nlohmann::json::array()},
+                          {"edges", std::move(edges)},
+                          {"notes", notes},
+                          {"revision", policy.revision}};
+    if (path) {
+      for (ZoneId z : *path) out["path"].push_back(policy.zones[z].name);
+    }
+    std::cout << out.dump(2) << "\n";
+    return path ? kExitOk : kExitFindings;
+  }
   if (!path) {
     std::cout << policy.zones[b].name << " is not reachable from " << policy.zones[a].name << by
               << "\n";
@@ -97,9 +129,8 @@ absl::StatusOr<int> RunGraph(const std::string& dir, const std::string& now,
 
 void AddVerifyCommands(CLI::App& app, ChosenCommand& chosen) {
   struct Args {
-    std::string dir, dir2, now, from, to, port, format = "dot";
+    std::string dir, now, from, to, format = "dot", reach_format = "text";
     std::vector<std::string> services;  // reach --services
-    size_t max_pairs = 200;
   };
   auto args = std::make_shared<Args>();
 
@@ -113,8 +144,11 @@ void AddVerifyCommands(CLI::App& app, ChosenCommand& chosen) {
                    "Only by a path whose last edge carries every port of these services")
       ->delimiter(',');
   reach->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time");
-  OnChosen(reach, chosen,
-           [args] { return RunReach(args->dir, args->now, args->from, args->to, args->services); });
+  reach->add_option("--format", args->reach_format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  OnChosen(reach, chosen, [args] {
+    return RunReach(args->dir, args->now, args->from, args->to, args->services, args->reach_format);
+  });
 
   CLI::App* graph = app.add_subcommand("graph", "Print the zone graph (Graphviz dot or JSON)");
   graph->add_option("DIR", args->dir, "Policy directory")->required();

@@ -1,7 +1,7 @@
 // The zone-graph subcommands of `polder` (spec §9): reach and graph. They
 // answer questions about a policy's zone graph, for people reviewing a change
-// and for CI. `explain` and `diff` live in explain_command.h and
-// diff_command.h.
+// and for CI; reach also prints JSON (docs/cli-json.md). `explain` and `diff`
+// live in explain_command.h and diff_command.h.
 #pragma once
 
 #include "CLI/CLI.hpp"

@@ -72,9 +72,13 @@ bool AnyServiceMatches(const Policy& policy, const Flow& f, const ServicePort& p
   });
 }
 
-Address Lowest(const AddressSet& s) {
+// The address of a class a verdict is decided with: any would do, since a class answers
+// alike, so not a network address or :: when the class has others.
+Address Pick(const AddressSet& s) {
   for (Family f : {Family::kV4, Family::kV6}) {
-    if (!s.intervals(f).empty()) return Address{f, s.intervals(f).front().lo};
+    if (s.intervals(f).empty()) continue;
+    const Interval& first = s.intervals(f).front();
+    return Address{f, first.hi - first.lo >= 2 ? first.lo + 1 : first.lo};
   }
   return Address{};
 }
@@ -148,13 +152,15 @@ class PortExplainer {
         }
         continue;
       }
+      // A flow that holds no pair of the two ends decides none of them.
+      if (!fs.Overlaps(sources) || !fd.Overlaps(destinations)) continue;
       source_cuts.push_back(std::move(fs));
       destination_cuts.push_back(std::move(fd));
     }
     bool self_only = false;
     for (const AddressSet& cs : AddressClasses(sources, source_cuts)) {
       for (const AddressSet& cd : AddressClasses(destinations, destination_cuts)) {
-        Address s = Lowest(cs), d = Lowest(cd);
+        Address s = Pick(cs), d = Pick(cd);
         if (s.family != d.family) continue;
         if (s == d) {
           // One address to itself is loopback; within a larger class, two of its addresses.

@@ -55,7 +55,7 @@ TEST(ExplainTest, IcmpV6BetweenDualStackZonesUsesIpv6) {
                  .Finish();
   Explanation ex = Ask(p, "office", "lab", "icmpv6/echo-request");
   ASSERT_TRUE(ex.verdicts[0].allowed);
-  EXPECT_EQ(ex.verdicts[0].example->source.ToString(), "2001:db8:1::");
+  EXPECT_EQ(ex.verdicts[0].example->source.ToString(), "2001:db8:1::1");
   EXPECT_EQ(ex.verdicts[0].example->destination.family, Family::kV6);
   EXPECT_FALSE(ex.verdicts[0].partial);
   // And IPv4 ping is not allowed by an ICMPv6 service.

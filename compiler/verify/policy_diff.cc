@@ -121,8 +121,7 @@ struct Party {
 
 class AccessDiffer {
  public:
-  AccessDiffer(const Policy& before, const ZoneGraph& bg, const Policy& after, const ZoneGraph& ag)
-      : before_(before), after_(after), bg_(bg), ag_(ag) {
+  AccessDiffer(const Policy& before, const Policy& after) : before_(before), after_(after) {
     for (const Policy* p : {&before, &after}) {
       for (const Flow& f : p->flows) {
         for (const std::vector<Endpoint>* side : {&f.from, &f.to}) {
@@ -134,24 +133,86 @@ class AccessDiffer {
     }
   }
 
+  // Only address pairs inside the rectangle of a flow that is not in both revisions alike
+  // (or, when the hosts or the controller change, of the anti-lockout) can change access, so
+  // only those are split into classes and compared; a one-flow change to a large policy stays
+  // a small computation.
   void Run(PolicyDiff& diff) {
-    AddressSet space;
-    std::vector<AddressSet> cuts;
-    for (const Policy* p : {&before_, &after_}) {
-      for (const Zone& z : p->zones) space = space.Union(z.effective);
-      for (AddressSet& c : PolicyAddressCuts(*p)) cuts.push_back(std::move(c));
+    std::vector<std::pair<AddressSet, AddressSet>> changed = ChangedRectangles();
+    if (changed.empty()) return;
+    AddressSet sources, destinations;
+    for (const auto& [s, d] : changed) {
+      sources = sources.Union(s);
+      destinations = destinations.Union(d);
     }
-    classes_ = AddressClasses(space, cuts);
+    // The flows of either revision that may decide some pair of the region, and the cuts that
+    // tell the region's addresses apart: those flows, the changed rectangles, every host and
+    // zone (both name parties), the controller.
+    std::vector<AddressSet> source_cuts, destination_cuts;
+    for (const auto& [s, d] : changed) {
+      source_cuts.push_back(s);
+      destination_cuts.push_back(d);
+    }
+    for (int r = 0; r < 2; ++r) {
+      const Policy& p = r == 0 ? before_ : after_;
+      for (const Flow& f : p.flows) {
+        if (!f.active) continue;
+        AddressSet fs = FlowSourceAddresses(p, f), fd = FlowDestinationAddresses(p, f);
+        if (!fs.Overlaps(sources) || !fd.Overlaps(destinations)) continue;
+        candidates_.push_back(
+            {r, f.action == Action::kDeny, SpaceOfServices(p, f.services), fs, fd});
+        source_cuts.push_back(std::move(fs));
+        destination_cuts.push_back(std::move(fd));
+      }
+      for (HostId h = 0; h < static_cast<HostId>(p.hosts.size()); ++h) {
+        AddressSet a = p.AddressesOf({Endpoint::Kind::kHost, h});
+        if (a.Overlaps(sources)) source_cuts.push_back(a);
+        if (a.Overlaps(destinations)) destination_cuts.push_back(std::move(a));
+      }
+      for (const Zone& z : p.zones) {
+        if (z.effective.Overlaps(sources)) source_cuts.push_back(z.effective);
+        if (z.effective.Overlaps(destinations)) destination_cuts.push_back(z.effective);
+      }
+      if (p.settings.controller) {
+        AddressSet c;
+        for (const Address& a : p.settings.controller->addresses) c.Add(a);
+        destination_cuts.push_back(std::move(c));
+      }
+    }
+    src_classes_ = AddressClasses(sources, source_cuts);
+    dst_classes_ = AddressClasses(destinations, destination_cuts);
+    // Which candidate flows and changed rectangles hold each class (by one address of it:
+    // a class lies wholly inside or outside each of them).
+    auto bits = [](const std::vector<AddressSet>& classes, size_t n, auto&& holds) {
+      std::vector<boost::dynamic_bitset<>> out(classes.size(), boost::dynamic_bitset<>(n));
+      for (size_t i = 0; i < classes.size(); ++i) {
+        Address a = Lowest(classes[i]);
+        for (size_t k = 0; k < n; ++k) out[i][k] = holds(k, a);
+      }
+      return out;
+    };
+    auto src_flows = bits(src_classes_, candidates_.size(), [&](size_t k, const Address& a) {
+      return candidates_[k].sources.Contains(a);
+    });
+    auto dst_flows = bits(dst_classes_, candidates_.size(), [&](size_t k, const Address& a) {
+      return candidates_[k].destinations.Contains(a);
+    });
+    auto src_rects = bits(src_classes_, changed.size(),
+                          [&](size_t k, const Address& a) { return changed[k].first.Contains(a); });
+    auto dst_rects = bits(dst_classes_, changed.size(), [&](size_t k, const Address& a) {
+      return changed[k].second.Contains(a);
+    });
     // Cells: (change, from, to, services) -> the class pairs that change so.
     std::map<std::tuple<Change, Party, Party, std::string>, std::vector<Cell>> groups;
-    for (size_t i = 0; i < classes_.size(); ++i) {
-      for (size_t j = 0; j < classes_.size(); ++j) {
+    for (size_t i = 0; i < src_classes_.size(); ++i) {
+      for (size_t j = 0; j < dst_classes_.size(); ++j) {
+        if (!(src_rects[i] & dst_rects[j]).any()) continue;
         std::optional<std::pair<Address, Address>> ends = Ends(i, j);
         if (!ends) continue;
         auto [s, d] = *ends;
-        if (!MayChange(s, d)) continue;
-        ServiceSpace old_space = AllowedServices(before_, s, d);
-        ServiceSpace new_space = AllowedServices(after_, s, d);
+        boost::dynamic_bitset<> matching = src_flows[i] & dst_flows[j];
+        ServiceSpace old_space = Allowed(0, matching, s, d);
+        ServiceSpace new_space = Allowed(1, matching, s, d);
         if (old_space == new_space) continue;
         for (auto [change, space_of, policy] :
              {std::tuple{Change::kAdded, new_space.Subtract(old_space), &after_},
@@ -173,30 +234,112 @@ class AccessDiffer {
     ServiceSpace services;
   };
 
-  // One address of each class (two distinct ones when the classes are the same), or nullopt
-  // for a pair that is no connection (two families, or one address to itself: loopback).
-  std::optional<std::pair<Address, Address>> Ends(size_t i, size_t j) const {
-    const AddressSet& a = classes_[i];
-    const AddressSet& b = classes_[j];
-    Family fa = a.intervals(Family::kV4).empty() ? Family::kV6 : Family::kV4;
-    Family fb = b.intervals(Family::kV4).empty() ? Family::kV6 : Family::kV4;
-    if (fa != fb) return std::nullopt;
-    Address s{fa, a.intervals(fa).front().lo};
-    Address d{fb, b.intervals(fb).front().lo};
-    if (s != d) return std::pair{s, d};
-    const Interval& first = b.intervals(fb).front();
-    if (first.hi != first.lo) return std::pair{s, Address{fb, first.lo + 1}};
-    if (b.intervals(fb).size() > 1) return std::pair{s, Address{fb, b.intervals(fb)[1].lo}};
-    return std::nullopt;
+  // An active flow of one revision (0: before, 1: after) as AllowedServices() sees it.
+  struct Candidate {
+    int revision;
+    bool deny;
+    ServiceSpace services;
+    AddressSet sources, destinations;
+  };
+
+  // What a flow changes nothing about when it is in both revisions with the same effect.
+  static std::string FlowEffect(const Policy& p, const Flow& f) {
+    return absl::StrCat(f.action == Action::kDeny ? "deny " : "allow ",
+                        FlowSourceAddresses(p, f).ToString(), " > ",
+                        FlowDestinationAddresses(p, f).ToString(), " : ",
+                        SpaceOfServices(p, f.services).ToString());
   }
 
-  // Without an edge between the two zones in either revision nothing between them is allowed.
-  bool MayChange(const Address& s, const Address& d) const {
-    for (auto [p, g] : {std::pair{&before_, &bg_}, std::pair{&after_, &ag_}}) {
-      auto a = p->Classify(s), b = p->Classify(d);
-      if (a && b && g->Edge(*a, *b)) return true;
+  static AddressSet HostAddresses(const Policy& p) {
+    AddressSet out;
+    for (const Host& h : p.hosts) {
+      for (const Address& a : h.addresses) out.Add(a);
     }
-    return false;
+    return out;
+  }
+
+  static AddressSet ControllerAddresses(const Policy& p) {
+    AddressSet out;
+    if (p.settings.controller) {
+      for (const Address& a : p.settings.controller->addresses) out.Add(a);
+    }
+    return out;
+  }
+
+  // The (sources, destinations) of every active flow whose effect is not in the other
+  // revision, and of the anti-lockout when the hosts or the controller differ.
+  std::vector<std::pair<AddressSet, AddressSet>> ChangedRectangles() const {
+    std::multiset<std::string> effects[2];
+    for (int r = 0; r < 2; ++r) {
+      const Policy& p = r == 0 ? before_ : after_;
+      for (const Flow& f : p.flows) {
+        if (f.active) effects[r].insert(FlowEffect(p, f));
+      }
+    }
+    std::vector<std::pair<AddressSet, AddressSet>> out;
+    for (int r = 0; r < 2; ++r) {
+      const Policy& p = r == 0 ? before_ : after_;
+      std::multiset<std::string> unmatched = effects[1 - r];
+      for (const Flow& f : p.flows) {
+        if (!f.active) continue;
+        auto it = unmatched.find(FlowEffect(p, f));
+        if (it != unmatched.end()) {
+          unmatched.erase(it);
+          continue;
+        }
+        out.push_back({FlowSourceAddresses(p, f), FlowDestinationAddresses(p, f)});
+      }
+    }
+    const auto& c0 = before_.settings.controller;
+    const auto& c1 = after_.settings.controller;
+    bool controller_changed = c0.has_value() != c1.has_value() || (c0 && c0->port != c1->port) ||
+                              !(ControllerAddresses(before_) == ControllerAddresses(after_));
+    if (controller_changed || !(HostAddresses(before_) == HostAddresses(after_))) {
+      out.push_back({HostAddresses(before_).Union(HostAddresses(after_)),
+                     ControllerAddresses(before_).Union(ControllerAddresses(after_))});
+    }
+    return out;
+  }
+
+  // AllowedServices() of one revision for the pair (s, d), from the candidate flows that
+  // hold both.
+  ServiceSpace Allowed(int revision, const boost::dynamic_bitset<>& matching, const Address& s,
+                       const Address& d) const {
+    const Policy& p = revision == 0 ? before_ : after_;
+    ServiceSpace allowed, denied;
+    for (size_t k = matching.find_first(); k != boost::dynamic_bitset<>::npos;
+         k = matching.find_next(k)) {
+      const Candidate& c = candidates_[k];
+      if (c.revision != revision) continue;
+      (c.deny ? denied : allowed).Add(c.services);
+    }
+    allowed = allowed.Subtract(denied);
+    const auto& ctl = p.settings.controller;
+    if (ctl && ControllerAddresses(p).Contains(d) && p.HostWithAddress(s) && p.Classify(d)) {
+      allowed.Add(ServiceSpace::Of(ServicePort{Protocol::kTcp, ctl->port, ctl->port}));
+    }
+    return allowed;
+  }
+
+  static Address Lowest(const AddressSet& s) {
+    Family f = s.intervals(Family::kV4).empty() ? Family::kV6 : Family::kV4;
+    return Address{f, s.intervals(f).front().lo};
+  }
+
+  // One address of each class (two distinct ones when they are the same address), or nullopt
+  // for a pair that is no connection (two families, or one address to itself: loopback).
+  std::optional<std::pair<Address, Address>> Ends(size_t i, size_t j) const {
+    const AddressSet& b = dst_classes_[j];
+    Address s = Lowest(src_classes_[i]);
+    Address d = Lowest(b);
+    if (s.family != d.family) return std::nullopt;
+    if (s != d) return std::pair{s, d};
+    const Interval& first = b.intervals(d.family).front();
+    if (first.hi != first.lo) return std::pair{s, Address{d.family, first.lo + 1}};
+    if (b.intervals(d.family).size() > 1) {
+      return std::pair{s, Address{d.family, b.intervals(d.family)[1].lo}};
+    }
+    return std::nullopt;
   }
 
   std::optional<Party> PartyOf(const Policy& p, const Address& a) const {
@@ -254,8 +397,8 @@ class AccessDiffer {
       a.to = to.name;
       a.from_is_host = from.host;
       a.to_is_host = to.host;
-      for (size_t i : is) a.from_addresses = a.from_addresses.Union(classes_[i]);
-      for (size_t j : js) a.to_addresses = a.to_addresses.Union(classes_[j]);
+      for (size_t i : is) a.from_addresses = a.from_addresses.Union(src_classes_[i]);
+      for (size_t j : js) a.to_addresses = a.to_addresses.Union(dst_classes_[j]);
       a.from_whole = Whole(AddressesOf(p, from), a.from_addresses);
       a.to_whole = Whole(AddressesOf(p, to), a.to_addresses);
       const Cell& c = *std::find_if(cells.begin(), cells.end(), [&](const Cell& x) {
@@ -277,10 +420,9 @@ class AccessDiffer {
 
   const Policy& before_;
   const Policy& after_;
-  const ZoneGraph& bg_;
-  const ZoneGraph& ag_;
   std::set<std::string> named_;
-  std::vector<AddressSet> classes_;
+  std::vector<Candidate> candidates_;
+  std::vector<AddressSet> src_classes_, dst_classes_;
 };
 
 std::string PartyText(const std::string& name, bool whole, const AddressSet& addresses) {
@@ -334,7 +476,7 @@ std::vector<std::vector<bool>> TransitiveClosure(const ZoneGraph& graph) {
 PolicyDiff DiffPolicies(const Policy& before, const ZoneGraph& before_graph, const Policy& after,
                         const ZoneGraph& after_graph) {
   PolicyDiff diff;
-  AccessDiffer(before, before_graph, after, after_graph).Run(diff);
+  AccessDiffer(before, after).Run(diff);
   DiffEdges(before, before_graph, after, after_graph, diff);
   auto rb = TransitiveClosure(before_graph);
   auto ra = TransitiveClosure(after_graph);

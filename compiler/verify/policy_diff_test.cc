@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "compiler/model/verdict.h"
 #include "compiler/testing/policy_builder.h"
 
 namespace polder {
@@ -153,6 +157,78 @@ TEST(PolicyDiffTest, PortClassesAreRangesPerProtocol) {
   EXPECT_EQ(d.access[0].services.ToString(), "tcp/8000-8099, udp/53");
   ASSERT_EQ(d.edges.size(), 1u);
   EXPECT_EQ(d.edges[0].change, Change::kChanged);
+}
+
+// The access changes are computed only where some flow differs, per address class; they
+// must agree with AllowedServices() (the packet-level rules) for every address pair.
+TEST(PolicyDiffTest, AccessChangesAgreeWithAllowedServicesOnRandomPolicies) {
+  std::mt19937 rng(20261202);
+  const std::vector<std::string> ends = {"a", "b", "c", "a-1", "b-1", "c-1"};
+  const std::vector<std::string> services = {"https", "web", "dns", "any"};
+  const std::vector<std::string> sources = {"10.1.0.0/25", "10.2.0.0/28", "2001:db8:3::/120"};
+  auto pick = [&](const std::vector<std::string>& from) { return from[rng() % from.size()]; };
+  auto random_flow = [&]() {
+    PolicyBuilder::FlowSpec f{
+        .from = {pick(ends)}, .to = {pick(ends)}, .services = {pick(services)}};
+    f.deny = rng() % 5 == 0;
+    if (rng() % 5 == 0) f.sources = {pick(sources)};
+    f.active = rng() % 8 != 0;
+    return f;
+  };
+  std::vector<Address> samples;
+  for (const char* a : {"10.1.0.0", "10.1.0.10", "10.1.0.11", "10.1.0.200", "10.2.0.0", "10.2.0.10",
+                        "10.2.0.99", "10.3.0.0", "10.3.0.10", "10.3.0.77",
+                        "2001:db8:3::", "2001:db8:3::10", "2001:db8:3::1:0"}) {
+    samples.push_back(*Address::Parse(a));
+  }
+  for (int round = 0; round < 150; ++round) {
+    std::vector<PolicyBuilder::FlowSpec> flows;
+    for (int i = 0, n = 2 + rng() % 5; i < n; ++i) flows.push_back(random_flow());
+    std::vector<PolicyBuilder::FlowSpec> changed = flows;
+    switch (rng() % 3) {
+      case 0:
+        changed.erase(changed.begin() + rng() % changed.size());
+        break;
+      case 1:
+        changed.push_back(random_flow());
+        break;
+      default:
+        changed[rng() % changed.size()] = random_flow();
+    }
+    auto build = [&](const std::vector<PolicyBuilder::FlowSpec>& specs, bool controller) {
+      PolicyBuilder b;
+      b.Zone("a", {"10.1.0.0/24"})
+          .Zone("b", {"10.2.0.0/24"})
+          .Zone("c", {"10.3.0.0/24", "2001:db8:3::/64"})
+          .Host("a-1", {"10.1.0.10"})
+          .Host("b-1", {"10.2.0.10"})
+          .Host("c-1", {"10.3.0.10", "2001:db8:3::10"})
+          .Service("https", {"tcp/443"})
+          .Service("web", {"tcp/400-500"})
+          .Service("dns", {"udp/53", "tcp/53"});
+      if (controller) b.Controller({"10.3.0.10"}, 7443);
+      for (const auto& f : specs) b.Flow(f);
+      return b.Finish();
+    };
+    bool c0 = rng() % 2, c1 = rng() % 4 == 0 ? !c0 : c0;
+    Policy before = build(flows, c0), after = build(changed, c1);
+    PolicyDiff d = Diff(before, after);
+    for (const Address& s : samples) {
+      for (const Address& t : samples) {
+        if (s == t || s.family != t.family) continue;
+        ServiceSpace old_space = AllowedServices(before, s, t);
+        ServiceSpace new_space = AllowedServices(after, s, t);
+        ServiceSpace added, removed;
+        for (const AccessChange& a : d.access) {
+          if (!a.from_addresses.Contains(s) || !a.to_addresses.Contains(t)) continue;
+          (a.change == Change::kAdded ? added : removed).Add(a.services);
+        }
+        std::string where = absl::StrCat("round ", round, " ", s.ToString(), " -> ", t.ToString());
+        ASSERT_EQ(added, new_space.Subtract(old_space)) << where << "\n" << FormatDiff(d);
+        ASSERT_EQ(removed, old_space.Subtract(new_space)) << where << "\n" << FormatDiff(d);
+      }
+    }
+  }
 }
 
 TEST(PolicyDiffTest, ClosureHandlesCyclesAndSelfLoops) {

@@ -1,0 +1,5 @@
+# End-to-end tests of `polder explain`, `diff` and `reach` (text and JSON) as
+# users run them, on the bundled policies.
+add_test(NAME cli.explain_diff_reach
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/explain_diff_reach_test.sh $<TARGET_FILE:polder>
+          ${PROJECT_SOURCE_DIR})
