@@ -11,19 +11,24 @@
 namespace polder::cli {
 namespace {
 
-// "--from A" / "DIR" / "--complete": how an option is written.
+// What an option's value looks like: CLI11 spells a choice "TEXT:{text,json}",
+// which people read as "text|json"; other types ("TEXT", "INT:INT in [50 -
+// 10000]") read as VALUE.
+std::string ValueSpelling(const std::string& type_name) {
+  size_t brace = type_name.find(":{");
+  if (brace != std::string::npos && type_name.back() == '}') {
+    return absl::StrReplaceAll(type_name.substr(brace + 2, type_name.size() - brace - 3),
+                               {{",", "|"}});
+  }
+  return "VALUE";
+}
+
+// "--from VALUE" / "DIR" / "--complete": how an option is written.
 std::string Spelling(const CLI::Option& option) {
   if (option.get_positional()) return option.get_name(true, false);
   std::string name = option.get_name(false, true);
   if (option.get_type_size() != 0 && option.get_expected_min() != 0) {
-    std::string meta = option.get_type_name();
-    // CLI11 spells a choice "TEXT:{text,json}"; people read "text|json".
-    if (size_t brace = meta.find(":{"); brace != std::string::npos && meta.back() == '}') {
-      meta = absl::StrReplaceAll(meta.substr(brace + 2, meta.size() - brace - 3), {{",", "|"}});
-    } else if (meta.empty() || meta == "TEXT" || meta == "UINT" || meta == "INT" || meta == "FLOAT") {
-      meta = "VALUE";
-    }
-    absl::StrAppend(&name, " ", meta);
+    absl::StrAppend(&name, " ", ValueSpelling(option.get_type_name()));
   }
   return name;
 }
