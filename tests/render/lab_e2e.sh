@@ -40,7 +40,8 @@ for d in "${dirs[@]}"; do
     # The text summary says the same counts as the JSON.
     "$polder" lab probe --name "$lab" --now "$now" >"$work/probe-$k.txt"
     want=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))
-print(f"{t[\"cases\"]} cases (source, destination, port class), {t[\"probed\"]} probed, {t[\"skipped\"]} skipped,")' "$work/probe-$k.json")
+print("%d cases (source, destination, port class), %d probed, %d skipped," % (t["cases"], t["probed"], t["skipped"]))' "$work/probe-$k.json")
+    [ -n "$want" ] || { echo "could not read the JSON summary"; failed=1; }
     head -1 "$work/probe-$k.txt"
     grep -qF "$want" "$work/probe-$k.txt" || { echo "text summary is not: $want"; failed=1; }
     skipped=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["skipped"])' "$work/probe-$k.json")
