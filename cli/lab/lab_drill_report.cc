@@ -1,7 +1,7 @@
 #include "cli/lab/lab_drill_report.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
+#include "compiler/render/markup_escape.h"
 #include "nlohmann/json.hpp"
 #include "wire/rfc3339.h"
 
@@ -76,11 +76,6 @@ std::string ProbeLine(const char* what, const DrillProbe& p) {
   return out;
 }
 
-std::string Escape(const std::string& text) {
-  return absl::StrReplaceAll(
-      text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#39;"}});
-}
-
 std::string Verdict(bool ok) {
   return ok ? "<span class=ok>agrees</span>" : "<span class=bad>DISAGREES</span>";
 }
@@ -88,15 +83,15 @@ std::string Verdict(bool ok) {
 std::string TimingHtml(const char* what, const DrillTiming& t) {
   std::string out = absl::StrCat("<h2>", what, "</h2>\n");
   if (!t.ran) return out + "<p class=bad>Not done: the drill stopped before.</p>\n";
-  if (!t.error.empty()) return out + "<p class=bad>Failed: " + Escape(t.error) + "</p>\n";
-  absl::StrAppend(&out, "<p>Enforced on every host in <b>", Escape(Ms(t.enforced_ms, t.timeout_ms)),
-                  "</b>.</p>\n");
+  if (!t.error.empty()) return out + "<p class=bad>Failed: " + MarkupEscape(t.error) + "</p>\n";
+  absl::StrAppend(&out, "<p>Enforced on every host in <b>",
+                  MarkupEscape(Ms(t.enforced_ms, t.timeout_ms)), "</b>.</p>\n");
   if (t.hosts.empty()) return out;
   absl::StrAppend(&out, "<table><tr><th>host</th><th>enforced after</th></tr>\n");
   for (const DrillTiming::Host& h : t.hosts) {
-    absl::StrAppend(&out, "<tr><td>", Escape(h.host), "</td><td",
-                    h.enforced_ms ? ">" : " class=bad>", Escape(Ms(h.enforced_ms, t.timeout_ms)),
-                    "</td></tr>\n");
+    absl::StrAppend(&out, "<tr><td>", MarkupEscape(h.host), "</td><td",
+                    h.enforced_ms ? ">" : " class=bad>",
+                    MarkupEscape(Ms(h.enforced_ms, t.timeout_ms)), "</td></tr>\n");
   }
   return out + "</table>\n";
 }
@@ -110,7 +105,7 @@ std::string ProbeHtml(const char* what, const DrillProbe& p) {
   if (!p.skips.empty()) {
     absl::StrAppend(&out, "<table><tr><th>skipped cases</th><th>why</th></tr>\n");
     for (const auto& [reason, n] : p.skips) {
-      absl::StrAppend(&out, "<tr><td>", n, "</td><td>", Escape(reason), "</td></tr>\n");
+      absl::StrAppend(&out, "<tr><td>", n, "</td><td>", MarkupEscape(reason), "</td></tr>\n");
     }
     absl::StrAppend(&out, "</table>\n");
   }
@@ -119,9 +114,10 @@ std::string ProbeHtml(const char* what, const DrillProbe& p) {
                   "<table><tr><th>from</th><th>to</th><th>protocol</th><th>port</th>"
                   "<th>expected</th><th>observed</th></tr>\n");
   for (const DrillDisagreement& d : p.disagreements) {
-    absl::StrAppend(&out, "<tr class=bad><td>", Escape(d.from), "</td><td>", Escape(d.to),
-                    "</td><td>", Escape(d.protocol), "</td><td>", d.port, "</td><td>",
-                    Escape(d.expected), "</td><td>", Escape(d.observed), "</td></tr>\n");
+    absl::StrAppend(&out, "<tr class=bad><td>", MarkupEscape(d.from), "</td><td>",
+                    MarkupEscape(d.to), "</td><td>", MarkupEscape(d.protocol), "</td><td>", d.port,
+                    "</td><td>", MarkupEscape(d.expected), "</td><td>", MarkupEscape(d.observed),
+                    "</td></tr>\n");
   }
   return out + "</table>\n";
 }
@@ -162,20 +158,20 @@ std::string DrillReportHtml(const DrillReport& r) {
   std::string out =
       "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>\n"
       "<title>polder drill: " +
-      Escape(r.posture) +
+      MarkupEscape(r.posture) +
       "</title>\n<style>\n"
       "body{font-family:sans-serif;margin:2em;max-width:60em;color:#222}\n"
       "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:.2em .6em;"
       "text-align:left}\n"
       ".ok{color:#176b1d;font-weight:bold}.bad{color:#b00020;font-weight:bold}\n"
       "code{font-size:.9em}\n</style></head><body>\n";
-  absl::StrAppend(&out, "<h1>Drill of posture <code>", Escape(r.posture), "</code>: ",
+  absl::StrAppend(&out, "<h1>Drill of posture <code>", MarkupEscape(r.posture), "</code>: ",
                   r.agree() ? "<span class=ok>passed</span>" : "<span class=bad>FAILED</span>",
                   "</h1>\n");
-  absl::StrAppend(&out, "<p>Lab <code>", Escape(r.lab), "</code>, started ",
-                  Escape(FormatRfc3339(r.started)), ".<br>Policy revision <code>",
-                  Escape(r.policy_revision), "</code><br>Posture revision <code>",
-                  Escape(r.posture_revision), "</code></p>\n");
+  absl::StrAppend(&out, "<p>Lab <code>", MarkupEscape(r.lab), "</code>, started ",
+                  MarkupEscape(FormatRfc3339(r.started)), ".<br>Policy revision <code>",
+                  MarkupEscape(r.policy_revision), "</code><br>Posture revision <code>",
+                  MarkupEscape(r.posture_revision), "</code></p>\n");
   absl::StrAppend(&out, TimingHtml("Activate", r.activate));
   absl::StrAppend(&out, ProbeHtml("Probe during the posture", r.probe_posture));
   absl::StrAppend(&out, TimingHtml("Release", r.release));

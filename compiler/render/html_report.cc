@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "compiler/render/markup_escape.h"
 #include "compiler/verify/invariants.h"
 
 namespace polder {
@@ -80,34 +81,34 @@ std::string Plural(int64_t n, absl::string_view one, absl::string_view many) {
 }
 
 std::string Code(absl::string_view text) {
-  return absl::StrCat("<code>", HtmlEscape(text), "</code>");
+  return absl::StrCat("<code>", MarkupEscape(text), "</code>");
 }
 
 // What the invariant states, in words (escaped HTML).
 std::string Statement(const Policy& p, const Invariant& inv) {
-  std::string services = inv.services.empty() ? "" : HtmlEscape(Services(p, inv.services));
+  std::string services = inv.services.empty() ? "" : MarkupEscape(Services(p, inv.services));
   switch (inv.kind) {
     case InvariantKind::kNoPath:
-      return absl::StrCat("no path from <b>", HtmlEscape(Zones(p, inv.from)), "</b> to <b>",
-                          HtmlEscape(Zones(p, inv.to)), "</b>",
+      return absl::StrCat("no path from <b>", MarkupEscape(Zones(p, inv.from)), "</b> to <b>",
+                          MarkupEscape(Zones(p, inv.to)), "</b>",
                           services.empty() ? "" : absl::StrCat(" ending on ", services));
     case InvariantKind::kIsolate:
-      return absl::StrCat("no zone but <b>", HtmlEscape(Zones(p, inv.to)), "</b>",
-                          inv.except.empty()
-                              ? ""
-                              : absl::StrCat(" and <b>", HtmlEscape(Zones(p, inv.except)), "</b>"),
-                          " reaches <b>", HtmlEscape(Zones(p, inv.to)), "</b>, by any path");
+      return absl::StrCat(
+          "no zone but <b>", MarkupEscape(Zones(p, inv.to)), "</b>",
+          inv.except.empty() ? ""
+                             : absl::StrCat(" and <b>", MarkupEscape(Zones(p, inv.except)), "</b>"),
+          " reaches <b>", MarkupEscape(Zones(p, inv.to)), "</b>, by any path");
     case InvariantKind::kVia:
-      return absl::StrCat("every path from <b>", HtmlEscape(Zones(p, inv.from)), "</b> to <b>",
-                          HtmlEscape(Zones(p, inv.to)), "</b>",
+      return absl::StrCat("every path from <b>", MarkupEscape(Zones(p, inv.from)), "</b> to <b>",
+                          MarkupEscape(Zones(p, inv.to)), "</b>",
                           services.empty() ? "" : absl::StrCat(" ending on ", services),
-                          " passes through <b>", HtmlEscape(Zones(p, inv.through)), "</b>");
+                          " passes through <b>", MarkupEscape(Zones(p, inv.through)), "</b>");
     case InvariantKind::kExposure:
-      return absl::StrCat("<b>", HtmlEscape(Zones(p, inv.from)), "</b> reaches at most ", inv.max,
+      return absl::StrCat("<b>", MarkupEscape(Zones(p, inv.from)), "</b> reaches at most ", inv.max,
                           " ports in one edge");
     case InvariantKind::kReach:
-      return absl::StrCat("<b>", HtmlEscape(Zones(p, inv.to)), "</b> reachable from <b>",
-                          HtmlEscape(Zones(p, inv.from)), "</b>",
+      return absl::StrCat("<b>", MarkupEscape(Zones(p, inv.to)), "</b> reachable from <b>",
+                          MarkupEscape(Zones(p, inv.from)), "</b>",
                           services.empty() ? "" : absl::StrCat(" on every port of ", services),
                           inv.direct ? ", in one edge" : "");
   }
@@ -148,10 +149,10 @@ std::string PathHtml(const std::vector<PathStep>& path) {
   std::string out = "<div class=\"path\">";
   for (size_t i = 0; i < path.size(); ++i) {
     if (i > 0) out += " &rarr; ";
-    absl::StrAppend(&out, "<span class=\"zone\">", HtmlEscape(path[i].zone), "</span>");
+    absl::StrAppend(&out, "<span class=\"zone\">", MarkupEscape(path[i].zone), "</span>");
     if (!path[i].flows.empty()) {
       absl::StrAppend(&out, " <span class=\"cite\">(",
-                      HtmlEscape(absl::StrJoin(path[i].flows, ", ")), ")</span>");
+                      MarkupEscape(absl::StrJoin(path[i].flows, ", ")), ")</span>");
     }
   }
   return out + "</div>";
@@ -164,7 +165,7 @@ std::string ViolationHtml(const Diagnostic& d) {
     size_t cut = message.find("; shortest path:");
     if (cut != std::string::npos) message = message.substr(0, cut) + ". Shortest path:";
   }
-  std::string out = absl::StrCat("<div>", HtmlEscape(message), "</div>");
+  std::string out = absl::StrCat("<div>", MarkupEscape(message), "</div>");
   if (!d.path.empty()) out += PathHtml(d.path);
   return out;
 }
@@ -184,8 +185,8 @@ std::string InvariantRow(const Policy& p, const DiagnosticList& d, const Invaria
     state = "<span class=\"state violated\">&#10008; violated</span>";
     for (const Diagnostic* v : violations) detail += ViolationHtml(*v);
   }
-  return absl::StrCat("<tr><td><b>", HtmlEscape(inv.name), "</b><br><span class=\"note\">",
-                      KindName(inv.kind), " &middot; ", HtmlEscape(inv.location.FileLine()),
+  return absl::StrCat("<tr><td><b>", MarkupEscape(inv.name), "</b><br><span class=\"note\">",
+                      KindName(inv.kind), " &middot; ", MarkupEscape(inv.location.FileLine()),
                       "</span></td><td>", Statement(p, inv), "</td><td>", state, "</td><td>",
                       detail, "</td></tr>\n");
 }
@@ -212,7 +213,7 @@ std::string GraphSection(const HtmlReportInput& in) {
     std::string why = in.graph_note.empty() ? "no picture of the graph was made" : in.graph_note;
     if (!in.graph_svg.empty()) why = "Graphviz's picture was refused: it is not a plain SVG";
     absl::StrAppend(&out, "<div class=\"box warn\"><b>No picture of the zone graph:</b> ",
-                    HtmlEscape(why),
+                    MarkupEscape(why),
                     ". The tables below are complete without it; <code>polder graph</code> "
                     "prints the graph as dot or JSON.</div>\n");
   }
@@ -262,18 +263,19 @@ std::string ExposureSection(const HtmlReportInput& in, Counts& counts) {
     std::vector<ExposureItem> items = Exposure(*in.graph, {z});
     int64_t total = ExposureCount(items);
     counts.external_ports += total;
-    absl::StrAppend(&out, "<h3>", HtmlEscape(p.zones[z].name), ": ", Plural(total, "port", "ports"),
-                    "</h3>\n");
+    absl::StrAppend(&out, "<h3>", MarkupEscape(p.zones[z].name), ": ",
+                    Plural(total, "port", "ports"), "</h3>\n");
     for (const Invariant& inv : p.invariants) {
       if (inv.kind != InvariantKind::kExposure ||
           std::find(inv.from.begin(), inv.from.end(), z) == inv.from.end()) {
         continue;
       }
-      absl::StrAppend(
-          &out, "<p>Budget: at most ", inv.max, " (invariant <b>", HtmlEscape(inv.name), "</b>",
-          inv.from.size() > 1 ? absl::StrCat(", for ", HtmlEscape(Zones(p, inv.from)), " together")
-                              : "",
-          ").</p>\n");
+      absl::StrAppend(&out, "<p>Budget: at most ", inv.max, " (invariant <b>",
+                      MarkupEscape(inv.name), "</b>",
+                      inv.from.size() > 1
+                          ? absl::StrCat(", for ", MarkupEscape(Zones(p, inv.from)), " together")
+                          : "",
+                      ").</p>\n");
     }
     if (items.empty()) {
       out += "<p>Reaches nothing in one edge.</p>\n";
@@ -289,8 +291,8 @@ std::string ExposureSection(const HtmlReportInput& in, Counts& counts) {
         labels.push_back(ServicePortLabel(items[j].port));
         zone_total += PortCount(items[j].port);
       }
-      absl::StrAppend(&out, "<tr><td>", HtmlEscape(p.zones[items[i].zone].name), "</td><td>",
-                      HtmlEscape(absl::StrJoin(labels, ", ")), "</td><td class=\"num\">",
+      absl::StrAppend(&out, "<tr><td>", MarkupEscape(p.zones[items[i].zone].name), "</td><td>",
+                      MarkupEscape(absl::StrJoin(labels, ", ")), "</td><td class=\"num\">",
                       zone_total, "</td></tr>\n");
       i = j;
     }
@@ -314,22 +316,22 @@ std::string ExpiringSection(const HtmlReportInput& in, Counts& counts) {
   for (const auto& [owner, flows] : groups) {
     counts.expiring += static_cast<int>(flows.size());
     absl::StrAppend(&out, "<h3>",
-                    owner.empty() ? "No owner" : absl::StrCat("Owner: ", HtmlEscape(owner)), " (",
+                    owner.empty() ? "No owner" : absl::StrCat("Owner: ", MarkupEscape(owner)), " (",
                     Plural(static_cast<int64_t>(flows.size()), "flow", "flows"), ")</h3>\n",
                     "<table><tr><th>flow</th><th>from &rarr; to</th><th>services</th>"
                     "<th>expires</th><th>ticket</th><th>where</th></tr>\n");
     for (FlowId f : flows) {
       const Flow& flow = p.flows[f];
       absl::StrAppend(
-          &out, "<tr><td>", HtmlEscape(flow.name),
+          &out, "<tr><td>", MarkupEscape(flow.name),
           flow.action == Action::kDeny ? " <b>(deny: access returns when it expires)</b>" : "",
           flow.reason.empty()
               ? ""
-              : absl::StrCat("<br><span class=\"note\">", HtmlEscape(flow.reason), "</span>"),
-          "</td><td>", HtmlEscape(Endpoints(p, flow.from)), " &rarr; ",
-          HtmlEscape(Endpoints(p, flow.to)), "</td><td>", HtmlEscape(Services(p, flow.services)),
-          "</td><td>", Day(*flow.expires), "</td><td>",
-          flow.ticket.empty() ? "<span class=\"unknown\">none</span>" : HtmlEscape(flow.ticket),
+              : absl::StrCat("<br><span class=\"note\">", MarkupEscape(flow.reason), "</span>"),
+          "</td><td>", MarkupEscape(Endpoints(p, flow.from)), " &rarr; ",
+          MarkupEscape(Endpoints(p, flow.to)), "</td><td>",
+          MarkupEscape(Services(p, flow.services)), "</td><td>", Day(*flow.expires), "</td><td>",
+          flow.ticket.empty() ? "<span class=\"unknown\">none</span>" : MarkupEscape(flow.ticket),
           "</td><td>", Code(flow.location.FileLine()), "</td></tr>\n");
     }
     out += "</table>\n";
@@ -353,14 +355,14 @@ std::string ProbeHtml(absl::string_view what, const DrillProbe& probe) {
     absl::StrAppend(
         &out, "; <span class=\"unknown\"><b>", probe.skipped,
         " not probed</b> (nothing is known about them",
-        reasons.empty() ? "" : absl::StrCat(": ", HtmlEscape(absl::StrJoin(reasons, "; "))),
+        reasons.empty() ? "" : absl::StrCat(": ", MarkupEscape(absl::StrJoin(reasons, "; "))),
         ")</span>");
   }
   out += ".</p>\n";
   if (!probe.disagreements.empty()) {
     out += "<ul>\n";
     for (size_t i = 0; i < probe.disagreements.size() && i < kMaxDisagreementsShown; ++i) {
-      absl::StrAppend(&out, "<li class=\"path\">", HtmlEscape(probe.disagreements[i]), "</li>\n");
+      absl::StrAppend(&out, "<li class=\"path\">", MarkupEscape(probe.disagreements[i]), "</li>\n");
     }
     if (probe.disagreements.size() > kMaxDisagreementsShown) {
       absl::StrAppend(&out, "<li>and ", probe.disagreements.size() - kMaxDisagreementsShown,
@@ -387,7 +389,7 @@ std::string TimingHtml(absl::string_view what, absl::string_view done,
   std::string out;
   if (!timing->error.empty()) {
     absl::StrAppend(&out, "<p class=\"violated\"><b>", what, " failed:</b> ",
-                    HtmlEscape(timing->error), "</p>\n");
+                    MarkupEscape(timing->error), "</p>\n");
   } else {
     absl::StrAppend(&out, "<p><b>", what, ":</b> ", done, " ", ms(timing->enforced_ms),
                     timing->enforced_ms ? " after the order" : "", ".</p>\n");
@@ -395,7 +397,7 @@ std::string TimingHtml(absl::string_view what, absl::string_view done,
   if (!timing->hosts.empty()) {
     out += "<table><tr><th>host</th><th class=\"num\">enforced after</th></tr>\n";
     for (const DrillHostTiming& h : timing->hosts) {
-      absl::StrAppend(&out, "<tr><td>", HtmlEscape(h.host), "</td><td class=\"num\">",
+      absl::StrAppend(&out, "<tr><td>", MarkupEscape(h.host), "</td><td class=\"num\">",
                       ms(h.enforced_ms), "</td></tr>\n");
     }
     out += "</table>\n";
@@ -405,12 +407,12 @@ std::string TimingHtml(absl::string_view what, absl::string_view done,
 
 std::string DrillHtml(const HtmlReportInput& in) {
   const DrillResult& d = *in.drill;
-  std::string out =
-      absl::StrCat("<div class=\"box ", d.agree ? "ok" : "bad", "\"><h4>Last drill",
-                   d.started.empty() ? "" : absl::StrCat(", started ", HtmlEscape(d.started)), ": ",
-                   d.agree ? "<span class=\"state holds\">&#10004; every probe agreed</span>"
-                           : "<span class=\"state violated\">&#10008; disagreements found</span>",
-                   "</h4>\n");
+  std::string out = absl::StrCat(
+      "<div class=\"box ", d.agree ? "ok" : "bad", "\"><h4>Last drill",
+      d.started.empty() ? "" : absl::StrCat(", started ", MarkupEscape(d.started)), ": ",
+      d.agree ? "<span class=\"state holds\">&#10004; every probe agreed</span>"
+              : "<span class=\"state violated\">&#10008; disagreements found</span>",
+      "</h4>\n");
   if (!in.drill_file.empty()) {
     absl::StrAppend(&out, "<p class=\"note\">From ", Code(in.drill_file), ".</p>\n");
   }
@@ -450,18 +452,20 @@ std::string PostureSection(const HtmlReportInput& in) {
   }
   for (const Posture& posture : p.postures) {
     absl::StrAppend(
-        &out, "<h3 id=\"posture-", HtmlEscape(posture.name), "\">", HtmlEscape(posture.name),
-        "</h3>\n<p class=\"note\">", HtmlEscape(posture.location.FileLine()),
-        posture.owner.empty() ? "" : absl::StrCat(" &middot; owner ", HtmlEscape(posture.owner)),
+        &out, "<h3 id=\"posture-", MarkupEscape(posture.name), "\">", MarkupEscape(posture.name),
+        "</h3>\n<p class=\"note\">", MarkupEscape(posture.location.FileLine()),
+        posture.owner.empty() ? "" : absl::StrCat(" &middot; owner ", MarkupEscape(posture.owner)),
         "</p>\n");
-    if (!posture.reason.empty()) absl::StrAppend(&out, "<p>", HtmlEscape(posture.reason), "</p>\n");
-    absl::StrAppend(&out, "<p><b>Isolates:</b> ", HtmlEscape(Endpoints(p, posture.isolate)),
+    if (!posture.reason.empty())
+      absl::StrAppend(&out, "<p>", MarkupEscape(posture.reason), "</p>\n");
+    absl::StrAppend(&out, "<p><b>Isolates:</b> ", MarkupEscape(Endpoints(p, posture.isolate)),
                     "</p>\n");
     std::vector<std::string> allows;
     for (const PostureAllow& a : posture.allow) {
       allows.push_back(absl::StrCat(
-          "<b>", HtmlEscape(p.zones[a.zone].name), "</b> (",
-          a.services.empty() ? "every service it had" : HtmlEscape(Services(p, a.services)), ")"));
+          "<b>", MarkupEscape(p.zones[a.zone].name), "</b> (",
+          a.services.empty() ? "every service it had" : MarkupEscape(Services(p, a.services)),
+          ")"));
     }
     absl::StrAppend(&out, "<p><b>Keeps access:</b> ",
                     allows.empty() ? "nobody" : absl::StrJoin(allows, ", "), "</p>\n");
@@ -470,8 +474,8 @@ std::string PostureSection(const HtmlReportInput& in) {
     for (const PostureCut& c : in.posture_cuts) {
       if (c.posture != posture.name) continue;
       (c.removed ? removed : narrowed) += 1;
-      cut_edges.push_back(absl::StrCat(HtmlEscape(p.zones[c.from].name), " &rarr; ",
-                                       HtmlEscape(p.zones[c.to].name),
+      cut_edges.push_back(absl::StrCat(MarkupEscape(p.zones[c.from].name), " &rarr; ",
+                                       MarkupEscape(p.zones[c.to].name),
                                        c.removed ? "" : " (narrowed)"));
     }
     if (!cut_edges.empty()) {
@@ -514,7 +518,7 @@ std::string FindingsSection(const HtmlReportInput& in) {
     absl::StrAppend(&rows, "<tr><td>", Code(d.location.FileLineColumn()), "</td><td class=\"",
                     d.severity == Severity::kError ? "violated" : "unknown", "\">",
                     d.severity == Severity::kError ? "error" : "warning", "</td><td>",
-                    HtmlEscape(d.message), " <span class=\"note\">[", HtmlEscape(d.code),
+                    MarkupEscape(d.message), " <span class=\"note\">[", MarkupEscape(d.code),
                     "]</span></td></tr>\n");
   }
   std::string out = "<section id=\"findings\"><h2>Other findings</h2>\n";
@@ -539,33 +543,6 @@ bool HasEventHandler(const std::string& lower_svg) {
 }
 
 }  // namespace
-
-std::string HtmlEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::optional<std::string> InlineSvg(absl::string_view svg) {
   size_t start = svg.find("<svg");
@@ -629,8 +606,8 @@ std::string RenderHtmlReport(const HtmlReportInput& in) {
   std::string drill_card = "no drill given";
   std::string drill_class = "warn";
   if (in.drill) {
-    drill_card =
-        absl::StrCat(HtmlEscape(in.drill->posture), ": ", in.drill->agree ? "agreed" : "disagreed");
+    drill_card = absl::StrCat(MarkupEscape(in.drill->posture), ": ",
+                              in.drill->agree ? "agreed" : "disagreed");
     drill_class = in.drill->agree && in.drill->policy_revision == p.revision ? "ok" : "bad";
   }
   std::string title = in.title.empty() ? "policy" : in.title;
@@ -640,11 +617,11 @@ std::string RenderHtmlReport(const HtmlReportInput& in) {
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
       "style-src 'unsafe-inline'; img-src data:\">\n"
       "<title>Segmentation report: ",
-      HtmlEscape(title), "</title>\n<style>", kStyle, "</style>\n</head>\n<body>\n<header>\n",
-      "<h1>Segmentation report: ", HtmlEscape(title), "</h1>\n<p class=\"meta\">Policy revision ",
+      MarkupEscape(title), "</title>\n<style>", kStyle, "</style>\n</head>\n<body>\n<header>\n",
+      "<h1>Segmentation report: ", MarkupEscape(title), "</h1>\n<p class=\"meta\">Policy revision ",
       Code(p.revision), " &middot; evaluated at ",
-      HtmlEscape(absl::FormatTime(absl::RFC3339_sec, p.now, absl::UTCTimeZone())),
-      in.generator.empty() ? "" : absl::StrCat(" &middot; ", HtmlEscape(in.generator)),
+      MarkupEscape(absl::FormatTime(absl::RFC3339_sec, p.now, absl::UTCTimeZone())),
+      in.generator.empty() ? "" : absl::StrCat(" &middot; ", MarkupEscape(in.generator)),
       "</p>\n<div class=\"cards\">\n<div class=\"card ", all_hold ? "ok" : "bad",
       "\"><div class=\"big\">", counts.invariants_holding, " / ", total,
       "</div>invariants hold</div>\n<div class=\"card\"><div class=\"big\">", counts.external_ports,

@@ -50,9 +50,6 @@ struct HtmlReportInput {
 // The page. Requires policy, diagnostics and graph.
 std::string RenderHtmlReport(const HtmlReportInput& input);
 
-// & < > " ' as character references, so that text is never markup.
-std::string HtmlEscape(absl::string_view text);
-
 // The <svg> element of Graphviz's output without its XML prolog and DOCTYPE,
 // ready to inline; nullopt when it has no <svg> element or carries a script,
 // foreign object or event handler (it is never inlined then).

@@ -5,36 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "compiler/render/markup_escape.h"
 
 namespace polder {
 namespace {
-
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 forbids most control characters, even escaped.
-        if (static_cast<unsigned char>(c) >= 0x20 || c == '\n' || c == '\t') out += c;
-    }
-  }
-  return out;
-}
 
 std::string Line(const Diagnostic& d) {
   return absl::StrCat(d.location.FileLineColumn(), ": ",
@@ -51,18 +25,20 @@ struct Case {
 };
 
 std::string Render(const Case& c) {
-  std::string xml = absl::StrCat("    <testcase classname=\"", Escape(c.classname), "\" name=\"",
-                                 Escape(c.name), "\"");
-  if (!c.file.empty()) absl::StrAppend(&xml, " file=\"", Escape(c.file), "\"");
+  std::string xml = absl::StrCat("    <testcase classname=\"", MarkupEscape(c.classname),
+                                 "\" name=\"", MarkupEscape(c.name), "\"");
+  if (!c.file.empty()) absl::StrAppend(&xml, " file=\"", MarkupEscape(c.file), "\"");
   if (c.line > 0) absl::StrAppend(&xml, " line=\"", c.line, "\"");
   absl::StrAppend(&xml, ">\n");
   if (!c.failures.empty()) {
-    absl::StrAppend(&xml, "      <failure message=\"", Escape(c.failures.front()),
-                    "\" type=\"polder\">", Escape(absl::StrJoin(c.failures, "\n")), "</failure>\n");
+    absl::StrAppend(&xml, "      <failure message=\"", MarkupEscape(c.failures.front()),
+                    "\" type=\"polder\">", MarkupEscape(absl::StrJoin(c.failures, "\n")),
+                    "</failure>\n");
   } else if (!c.skipped.empty()) {
-    absl::StrAppend(&xml, "      <skipped message=\"", Escape(c.skipped), "\"/>\n");
+    absl::StrAppend(&xml, "      <skipped message=\"", MarkupEscape(c.skipped), "\"/>\n");
   }
-  if (!c.out.empty()) absl::StrAppend(&xml, "      <system-out>", Escape(c.out), "</system-out>\n");
+  if (!c.out.empty())
+    absl::StrAppend(&xml, "      <system-out>", MarkupEscape(c.out), "</system-out>\n");
   return xml + "    </testcase>\n";
 }
 
@@ -120,8 +96,8 @@ std::string ToJunit(const DiagnosticList& diagnostics, const std::string& revisi
       cases.size(), "\" failures=\"", failures, "\">\n  <testsuite name=\"polder check\" tests=\"",
       cases.size(), "\" failures=\"", failures, "\" errors=\"0\" skipped=\"", skipped, "\">\n");
   if (!revision.empty()) {
-    absl::StrAppend(&xml, "    <properties><property name=\"revision\" value=\"", Escape(revision),
-                    "\"/></properties>\n");
+    absl::StrAppend(&xml, "    <properties><property name=\"revision\" value=\"",
+                    MarkupEscape(revision), "\"/></properties>\n");
   }
   for (const Case* c : cases) absl::StrAppend(&xml, Render(*c));
   return xml + "  </testsuite>\n</testsuites>\n";
