@@ -17,6 +17,20 @@ std::optional<int> FindByName(const std::vector<T>& items, std::string_view name
 
 Service BuiltinAnyService() { return Service{"any", {ServicePort::Any()}, {}, true}; }
 
+Flow DenyEverythingFlow(std::string name, std::vector<Endpoint> from, std::vector<Endpoint> to,
+                        std::string reason, std::string owner, SourceLocation location) {
+  Flow f;
+  f.name = std::move(name);
+  f.action = Action::kDeny;
+  f.from = std::move(from);
+  f.to = std::move(to);
+  f.services = {0};
+  f.reason = std::move(reason);
+  f.owner = std::move(owner);
+  f.location = std::move(location);
+  return f;
+}
+
 std::optional<ZoneId> Policy::FindZone(std::string_view name) const {
   return FindByName(zones, name);
 }

@@ -78,6 +78,11 @@ struct Flow {
   bool active = true;
 };
 
+// A deny of every service (the built-in `any`, services[0]) from `from` to
+// `to`: what the quarantine and posture transformations add to cut access.
+Flow DenyEverythingFlow(std::string name, std::vector<Endpoint> from, std::vector<Endpoint> to,
+                        std::string reason, std::string owner, SourceLocation location);
+
 enum class InvariantKind : uint8_t { kNoPath, kIsolate, kVia, kExposure, kReach };
 
 struct Invariant {

@@ -245,16 +245,10 @@ class PostureTransform {
   }
 
   Flow DenyFlow(std::string suffix, std::vector<Endpoint> from, std::vector<Endpoint> to) const {
-    Flow f;
-    f.name = absl::StrCat("posture-", posture_.name, "-", suffix);
-    f.action = Action::kDeny;
-    f.from = std::move(from);
-    f.to = std::move(to);
-    f.services = {0};  // services[0] is the built-in `any`
-    f.reason = posture_.reason;
-    f.owner = posture_.owner.empty() ? "polder-posture" : posture_.owner;
-    f.location = posture_.location;
-    return f;
+    return DenyEverythingFlow(absl::StrCat("posture-", posture_.name, "-", suffix), std::move(from),
+                              std::move(to), posture_.reason,
+                              posture_.owner.empty() ? "polder-posture" : posture_.owner,
+                              posture_.location);
   }
 
   // Deny flows for every pair an isolated end may no longer use at all: to

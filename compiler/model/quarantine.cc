@@ -23,16 +23,9 @@ std::vector<Endpoint> OtherSide(const Policy& p, const std::vector<ZoneId>& allo
 
 Flow DenyFlow(const QuarantineOrder& order, std::string direction, std::vector<Endpoint> from,
               std::vector<Endpoint> to) {
-  Flow f;
-  f.name = absl::StrCat("quarantine-", order.target, "-", direction);
-  f.action = Action::kDeny;
-  f.from = std::move(from);
-  f.to = std::move(to);
-  f.services = {0};  // services[0] is the built-in `any`
-  f.reason = order.reason;
-  f.owner = "polder-quarantine";
-  f.location = {kQuarantineFile, 0, 0};
-  return f;
+  return DenyEverythingFlow(absl::StrCat("quarantine-", order.target, "-", direction),
+                            std::move(from), std::move(to), order.reason, "polder-quarantine",
+                            {kQuarantineFile, 0, 0});
 }
 
 }  // namespace
