@@ -10,23 +10,7 @@ now=2026-11-24T00:00:00Z
 policy=$src/policies/municipality
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-
-expect() {  # expect NAME WANT_EXIT WANT_TEXT COMMAND...
-  local name=$1 want_exit=$2 want_text=$3
-  shift 3
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -eq "$want_exit" ] && grep -qF -- "$want_text" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name: exit $rc (want $want_exit), want text: $want_text"
-    echo "$out" | head -20
-  fi
-}
+source "$(dirname "$0")/../lib/expect.sh"
 
 reject() {  # reject NAME UNWANTED_TEXT COMMAND...: the output must not hold the text
   local name=$1 unwanted=$2
@@ -186,5 +170,4 @@ expect "diff of a policy with itself" 0 "no change" "$polder" diff "$policy" "$p
 expect_json "diff json no change" 0 "j['changed'] is False and j['access'] == []" \
   "$polder" diff "$policy" "$policy" --now $now --format json
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+expect_summary

@@ -7,23 +7,7 @@ src=$2
 now=2026-11-24T00:00:00Z
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-
-expect() {  # expect NAME WANT_EXIT WANT_TEXT COMMAND...
-  local name=$1 want_exit=$2 want_text=$3
-  shift 3
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -eq "$want_exit" ] && grep -qF -- "$want_text" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name: exit $rc (want $want_exit), want text: $want_text"
-    echo "$out" | head -20
-  fi
-}
+source "$(dirname "$0")/../lib/expect.sh"
 
 copy() {  # copy POLICY -> prints a fresh copy's path
   local dir="$work/$1-$RANDOM$RANDOM"
@@ -178,5 +162,4 @@ expect "pki issue" 0 "written to" "$polder" pki issue "$work/pki" --host web-1
 expect "pki issue again" 2 "give --force" "$polder" pki issue "$work/pki" --host web-1
 expect "pki issue --force" 0 "written to" "$polder" pki issue "$work/pki" --host web-1 --force
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+expect_summary
