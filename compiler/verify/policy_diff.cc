@@ -401,8 +401,11 @@ class AccessDiffer {
       for (size_t j : js) a.to_addresses = a.to_addresses.Union(dst_classes_[j]);
       a.from_whole = Whole(AddressesOf(p, from), a.from_addresses);
       a.to_whole = Whole(AddressesOf(p, to), a.to_addresses);
+      // Named copies: clang 14 cannot capture structured bindings.
+      const size_t first_from = is.front();
+      const std::set<size_t>& to_set = js;
       const Cell& c = *std::find_if(cells.begin(), cells.end(), [&](const Cell& x) {
-        return x.from_class == is.front() && js.count(x.to_class);
+        return x.from_class == first_from && to_set.count(x.to_class);
       });
       a.services = c.services;
       ServicePort first = c.services.Items().front();
