@@ -55,6 +55,11 @@ std::future<absl::Status> Enforcer::Apply(std::string text) {
 
 std::future<absl::Status> Enforcer::CheckNow() { return Enqueue(false, ""); }
 
+std::string Enforcer::KernelReadError() const {
+  absl::MutexLock lock(&mu_);
+  return read_error_;
+}
+
 std::future<absl::Status> Enforcer::Enqueue(bool is_apply, std::string text) {
   Request r{is_apply, std::move(text), {}};
   std::future<absl::Status> f = r.done.get_future();
@@ -171,6 +176,10 @@ absl::Status Enforcer::HandleApply(std::string text) {
 
 absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std::string& process) {
   absl::StatusOr<std::vector<std::string>> diff = applier_.Check();
+  {
+    absl::MutexLock lock(&mu_);
+    read_error_ = diff.ok() ? "" : std::string(diff.status().message());
+  }
   if (!diff.ok()) {
     EmitError(absl::StrCat("comparing table inet polder: ", diff.status().message()));
     return diff.status();

@@ -52,6 +52,10 @@ class Enforcer {
   // Queues a full comparison of the kernel table with the desired one.
   std::future<absl::Status> CheckNow() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Why the last full comparison could not read table inet polder from the kernel, or "" when
+  // it could (or none ran yet). While this is set the agent cannot see drift. Any thread.
+  std::string KernelReadError() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Request {
     bool is_apply;
@@ -79,8 +83,9 @@ class Enforcer {
   pid_t loop_tid_ = 0;
   std::vector<std::string> last_reported_drift_;
   std::atomic<bool> stop_{false};
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<Request> requests_ ABSL_GUARDED_BY(mu_);
+  std::string read_error_ ABSL_GUARDED_BY(mu_);  // KernelReadError()
   // Started and joined by the owner's thread (Start, Stop); Enqueue only asks whether it runs.
   std::thread thread_;
 };

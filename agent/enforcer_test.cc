@@ -131,6 +131,19 @@ TEST(EnforcerFakeTest, NoRemediateReportsOnceAndLeavesTheChange) {
   EXPECT_FALSE(s.kernel->table.has_value());
 }
 
+TEST(EnforcerFakeTest, AKernelItCannotReadIsKeptAsReadErrorUntilAComparisonSucceeds) {
+  FakeSetup s(true);
+  ASSERT_TRUE(s.enforcer->Start().ok());
+  ASSERT_TRUE(s.enforcer->Apply(V1()).get().ok());
+  EXPECT_EQ(s.enforcer->KernelReadError(), "");
+  s.kernel->snapshot_error = "netlink: Operation not permitted";
+  EXPECT_FALSE(s.enforcer->CheckNow().get().ok());
+  EXPECT_EQ(s.enforcer->KernelReadError(), "netlink: Operation not permitted");
+  s.kernel->snapshot_error.clear();
+  ASSERT_TRUE(s.enforcer->CheckNow().get().ok());
+  EXPECT_EQ(s.enforcer->KernelReadError(), "");
+}
+
 TEST(EnforcerFakeTest, StopLeavesTheTable) {
   FakeSetup s(true);
   ASSERT_TRUE(s.enforcer->Start().ok());

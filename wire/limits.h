@@ -20,6 +20,9 @@ inline constexpr size_t kMaxErrorBytes = 16 * 1024;
 // DriftReport.differences: how many lines, and the length of one.
 inline constexpr int kMaxDifferences = 1000;
 inline constexpr size_t kMaxDifferenceBytes = 4096;
+// Hello.degraded / Heartbeat.degraded: how many lines, and the length of one.
+inline constexpr int kMaxDegraded = 16;
+inline constexpr size_t kMaxDegradedBytes = 1024;
 
 }  // namespace polder::wire
 

@@ -79,6 +79,7 @@ absl::StatusOr<std::string> FakeNftKernel::ListPolderTable() {
 absl::StatusOr<TableSnapshot> FakeNftKernel::Snapshot() {
   absl::MutexLock lock(&mu_);
   Record(Operation::Kind::kSnapshot, CallerTid());
+  if (!snapshot_error.empty()) return absl::InternalError(snapshot_error);
   if (!table) return absl::NotFoundError("Error: No such file or directory");
   ++snapshots;
   return TableSnapshot{*table, 0};

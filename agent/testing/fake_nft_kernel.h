@@ -68,6 +68,7 @@ class FakeNftKernel : public NftKernel, private NftNotifications {
   int applies = 0;                        // Committed (non-dry) runs.
   int dry_runs = 0;
   int snapshots = 0;
+  std::string snapshot_error;  // When set, Snapshot fails with it (a kernel that cannot be read).
 
  private:
   int fd() const override;

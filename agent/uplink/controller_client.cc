@@ -69,6 +69,20 @@ ControllerClient::ControllerClient(Options options, std::shared_ptr<grpc::Channe
 
 ControllerClient::~ControllerClient() { Stop(); }
 
+std::shared_ptr<grpc::ChannelCredentials> ControllerClient::Credentials() {
+  absl::MutexLock lock(&creds_mu_);
+  if (options_.tls_dir.empty()) return creds_;
+  auto loaded = wire::LoadClientCredentials(options_.tls_dir);
+  if (loaded.ok()) {
+    creds_ = *loaded;
+    creds_error_.clear();
+  } else if (std::string e(loaded.status().message()); e != creds_error_) {
+    Log("credentials-error", absl::StrCat(e, "; connecting with the certificate read before"));
+    creds_error_ = std::move(e);
+  }
+  return creds_;
+}
+
 void ControllerClient::Log(const std::string& event, const std::string& message) {
   if (!log_) return;
   nlohmann::ordered_json j;
@@ -84,23 +98,40 @@ std::string ControllerClient::applied_hash() const {
   return applied_ ? applied_->hash : "";
 }
 
+std::vector<std::string> ControllerClient::Degraded() const {
+  std::vector<std::string> out;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!store_error_.empty()) out.push_back(absl::StrCat("store-error: ", store_error_));
+  }
+  if (std::string read = enforcer_->KernelReadError(); !read.empty())
+    out.push_back(absl::StrCat("kernel-read-error: ", read));
+  return out;
+}
+
+void ControllerClient::StoreError(const std::string& message) {
+  Log("store-error", message);
+  absl::MutexLock lock(&mu_);
+  store_error_ = message;
+}
+
 void ControllerClient::RestoreStored() {
   absl::StatusOr<std::optional<StoredRuleset>> stored = store_->Load();
   if (!stored.ok()) {
-    Log("store-error", std::string(stored.status().message()));
+    StoreError(std::string(stored.status().message()));
     return;
   }
   if (!stored->has_value()) return;
   absl::StatusOr<Ruleset> parsed = ParseRuleset((*stored)->text);
   if (!parsed.ok() || parsed->host != options_.host) {
-    Log("store-error", absl::StrCat("stored ruleset ignored: ",
-                                    parsed.ok() ? "it is for host " + parsed->host
-                                                : std::string(parsed.status().message())));
+    StoreError(absl::StrCat(
+        "stored ruleset ignored: ",
+        parsed.ok() ? "it is for host " + parsed->host : std::string(parsed.status().message())));
     return;
   }
   absl::Status st = enforcer_->Apply((*stored)->text).get();
   if (!st.ok()) {
-    Log("store-error", absl::StrCat("stored ruleset not applied: ", st.message()));
+    StoreError(absl::StrCat("stored ruleset not applied: ", st.message()));
     return;
   }
   absl::MutexLock lock(&mu_);
@@ -177,6 +208,7 @@ struct ControllerClient::Session {
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>> stream;
   absl::Time opened;
   bool established = false;  // Hello went out
+  std::vector<std::string> degraded_sent;  // the degraded state the controller last heard
   std::thread reader;        // ReadAssignments; joined by End
 };
 
@@ -190,7 +222,7 @@ bool ControllerClient::RunSession() {
 
 std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello() {
   auto s = std::make_unique<Session>();
-  s->channel = FreshChannel(options_.target, creds_, ++probe_counter_);
+  s->channel = FreshChannel(options_.target, Credentials(), ++probe_counter_);
   if (!WaitForConnected(*s->channel, clock_->Now() + options_.connect_timeout)) {
     Log("unreachable", absl::StrCat("cannot connect to the controller at ", options_.target,
                                     " (network, or TLS refused: check the certificates)"));
@@ -210,8 +242,10 @@ std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello(
     absl::MutexLock lock(&mu_);
     if (applied_) now_applied = *applied_;
   }
-  s->established = s->stream->Write(
-      HelloMessage(options_.host, options_.agent_version, now_applied.revision, now_applied.hash));
+  std::vector<std::string> degraded = Degraded();
+  s->established = s->stream->Write(HelloMessage(options_.host, options_.agent_version,
+                                                 now_applied.revision, now_applied.hash, degraded));
+  s->degraded_sent = std::move(degraded);
   if (s->established) {
     Log("connected", absl::StrCat("stream open to ", options_.target, ", Hello sent"));
   }
@@ -247,8 +281,11 @@ void ControllerClient::Pump(Session& s) {
       HandleAssignment(*assignment);
       continue;  // Its result is in the outbox.
     }
-    if (clock_->Now() >= next_heartbeat) {
-      if (!s.stream->Write(HeartbeatMessage(clock_->Now()))) return;
+    // A change of the degraded state goes out at once, not with the next heartbeat.
+    std::vector<std::string> degraded = Degraded();
+    if (clock_->Now() >= next_heartbeat || degraded != s.degraded_sent) {
+      if (!s.stream->Write(HeartbeatMessage(clock_->Now(), degraded))) return;
+      s.degraded_sent = std::move(degraded);
       next_heartbeat = clock_->Now() + options_.heartbeat_interval;
     }
   }
@@ -379,7 +416,12 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
   }
   Applied now{checked->revision, checked->ruleset.text, hash};
   if (absl::Status saved = store_->Save({now.revision, now.text}); !saved.ok()) {
-    Log("store-error", std::string(saved.message()));
+    StoreError(absl::StrCat(saved.message(),
+                            " (the confirmed ruleset is not stored: a restart without the "
+                            "controller would not enforce it)"));
+  } else {
+    absl::MutexLock lock(&mu_);
+    store_error_.clear();
   }
   {
     absl::MutexLock lock(&mu_);
@@ -393,7 +435,7 @@ bool ControllerClient::ConfirmReachable(absl::Time deadline) {
   if (options_.reachable) return options_.reachable(deadline);
   while (clock_->Now() < deadline) {
     if (Stopped()) return false;
-    auto channel = FreshChannel(options_.target, creds_, ++probe_counter_);
+    auto channel = FreshChannel(options_.target, Credentials(), ++probe_counter_);
     absl::Time attempt = std::min(deadline, clock_->Now() + options_.confirm_attempt);
     if (WaitForConnected(*channel, attempt)) return true;
     if (!SleepUnlessStopped(std::min(absl::Milliseconds(200), deadline - clock_->Now()))) {

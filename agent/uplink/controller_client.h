@@ -85,6 +85,13 @@ class ControllerClient {
   // What is applied and confirmed (empty before the first), for tests.
   std::string applied_hash() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // What keeps the agent from doing its job fully, as "kind: detail" lines the controller shows
+  // in `polder status`: store-error (the last good ruleset could not be stored or read back, so
+  // a restart without the controller would not enforce it), kernel-read-error (the table
+  // cannot be read, so drift goes unseen). Sent in Hello, and in a heartbeat at once when it
+  // changes. Empty when healthy.
+  std::vector<std::string> Degraded() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Applied {
     std::string revision;
@@ -127,9 +134,18 @@ class ControllerClient {
   // What the session's pump waits for: a stop, the stream's end, an assignment or messages.
   bool PumpHasWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void Log(const std::string& event, const std::string& message);
+  // Logs a store failure and keeps it as the store-error of Degraded().
+  void StoreError(const std::string& message) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The credentials for a new connection: read again from options_.tls_dir each time, so a
+  // certificate renewed by `polder pki renew` is used without a restart; when the files
+  // cannot be read (or the key does not match the certificate) the last good ones are kept.
+  std::shared_ptr<grpc::ChannelCredentials> Credentials() ABSL_LOCKS_EXCLUDED(creds_mu_);
 
   const Options options_;
-  const std::shared_ptr<grpc::ChannelCredentials> creds_;
+  absl::Mutex creds_mu_;
+  std::shared_ptr<grpc::ChannelCredentials> creds_ ABSL_GUARDED_BY(creds_mu_);
+  std::string creds_error_ ABSL_GUARDED_BY(creds_mu_);  // the last one logged
   Enforcer* const enforcer_;
   RulesetStore* const store_;
   const LogSink log_;
@@ -142,6 +158,7 @@ class ControllerClient {
   std::deque<v1::AgentMessage> outbox_ ABSL_GUARDED_BY(mu_);
   std::optional<Applied> applied_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> last_drift_ ABSL_GUARDED_BY(mu_);
+  std::string store_error_ ABSL_GUARDED_BY(mu_);  // the last store failure; "" once one works
   // Touched by Run's thread only, so unguarded.
   std::set<std::string> rolled_back_;  // hashes
   uint64_t probe_counter_ = 0;

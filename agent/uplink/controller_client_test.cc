@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -134,6 +135,7 @@ class ControllerClientTest : public ::testing::Test {
     char tmpl[] = "/tmp/polder-client-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
+    state_dir_ = dir_ / "state";
     StartServer(0);
   }
   void TearDown() override {
@@ -170,7 +172,7 @@ class ControllerClientTest : public ::testing::Test {
       }
       if (ControllerClient* c = client_ptr_.load()) c->OnEnforcerEvent(e);
     });
-    store_ = std::make_unique<RulesetStore>(dir_ / "state");
+    store_ = std::make_unique<RulesetStore>(state_dir_);
     ControllerClient::Options o;
     o.target = absl::StrCat("127.0.0.1:", port_);
     o.host = "db-1";
@@ -273,6 +275,7 @@ class ControllerClientTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  fs::path state_dir_;  // the agent's --state-dir
   int port_ = 0;
   std::unique_ptr<FakeController> fake_;
   std::unique_ptr<grpc::Server> server_;
@@ -318,6 +321,60 @@ TEST_F(ControllerClientTest, SaysHelloAppliesAssignmentReportsAndStoresIt) {
   EXPECT_EQ((*stored)->text, V1());
   // Heartbeats follow while connected.
   EXPECT_TRUE(fake_->WaitFor([](const v1::AgentMessage& m) { return m.has_heartbeat(); }));
+}
+
+bool IsDegradedHeartbeat(const v1::AgentMessage& m) {
+  return m.has_heartbeat() && m.heartbeat().degraded_size() > 0;
+}
+
+TEST_F(ControllerClientTest, AStoreItCannotWriteMakesItDegradedAndTheControllerHearsAtOnce) {
+  // The state directory's parent is a regular file: nothing can be stored there.
+  { std::ofstream(dir_ / "file") << "not a directory\n"; }
+  state_dir_ = dir_ / "file" / "state";
+  StartAgent([](ControllerClient::Options& o) { o.heartbeat_interval = absl::Hours(1); });
+  auto hello = fake_->WaitFor(IsHello);
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->hello().degraded_size(), 0) << "nothing was stored or failed yet";
+  fake_->Assign(AssignmentFor(V1(), absl::Now() + absl::Seconds(10)));
+  auto result = fake_->WaitFor(IsResult);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->apply_result().ok()) << "the ruleset is enforced all the same";
+  // Not with the next heartbeat (an hour away): at once.
+  auto degraded = fake_->WaitFor(IsDegradedHeartbeat);
+  ASSERT_TRUE(degraded.has_value()) << LogText();
+  ASSERT_EQ(degraded->heartbeat().degraded_size(), 1);
+  EXPECT_THAT(degraded->heartbeat().degraded(0), ::testing::StartsWith("store-error: "));
+  EXPECT_THAT(degraded->heartbeat().degraded(0), ::testing::HasSubstr((dir_ / "file").string()));
+  EXPECT_EQ(client_->Degraded().size(), 1u);
+  // A new stream says so in its Hello.
+  size_t from = fake_->received();
+  fake_->EndStreams();
+  auto again = fake_->WaitFor(IsHello, from);
+  ASSERT_TRUE(again.has_value());
+  ASSERT_EQ(again->hello().degraded_size(), 1);
+  EXPECT_THAT(again->hello().degraded(0), ::testing::StartsWith("store-error: "));
+}
+
+TEST_F(ControllerClientTest, AKernelItCannotReadMakesItDegraded) {
+  StartAgent();
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  fake_->Assign(AssignmentFor(V1(), absl::Now() + absl::Seconds(10)));
+  ASSERT_TRUE(fake_->WaitFor(IsResult));
+  kernel_->snapshot_error = "netlink: Operation not permitted";
+  EXPECT_FALSE(enforcer_->CheckNow().get().ok());
+  auto degraded = fake_->WaitFor(IsDegradedHeartbeat);
+  ASSERT_TRUE(degraded.has_value());
+  EXPECT_EQ(degraded->heartbeat().degraded(0),
+            "kernel-read-error: netlink: Operation not permitted");
+  kernel_->snapshot_error.clear();
+  size_t from = fake_->received();
+  ASSERT_TRUE(enforcer_->CheckNow().get().ok());
+  auto healthy = fake_->WaitFor(
+      [](const v1::AgentMessage& m) {
+        return m.has_heartbeat() && m.heartbeat().degraded_size() == 0;
+      },
+      from);
+  EXPECT_TRUE(healthy.has_value());
 }
 
 TEST_F(ControllerClientTest, RefusesMalformedAssignmentsAndNeverAppliesThem) {

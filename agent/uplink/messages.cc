@@ -71,14 +71,29 @@ absl::StatusOr<CheckedAssignment> CheckAssignment(const v1::Assignment& a,
   return out;
 }
 
+namespace {
+
+// Hello.degraded and Heartbeat.degraded within the wire's bounds.
+void AddDegraded(const std::vector<std::string>& lines,
+                 google::protobuf::RepeatedPtrField<std::string>* out) {
+  for (const std::string& line : lines) {
+    if (out->size() == wire::kMaxDegraded) break;
+    if (!line.empty()) out->Add(Clip(line, wire::kMaxDegradedBytes));
+  }
+}
+
+}  // namespace
+
 v1::AgentMessage HelloMessage(const std::string& host, const std::string& version,
-                              const std::string& revision, const std::string& hash) {
+                              const std::string& revision, const std::string& hash,
+                              const std::vector<std::string>& degraded) {
   v1::AgentMessage m;
   v1::Hello* h = m.mutable_hello();
   h->set_host(host);
   h->set_agent_version(version);
   h->set_applied_revision(revision);
   h->set_ruleset_hash(hash);
+  AddDegraded(degraded, h->mutable_degraded());
   return m;
 }
 
@@ -112,9 +127,10 @@ v1::AgentMessage DriftMessage(const std::vector<std::string>& differences, absl:
   return m;
 }
 
-v1::AgentMessage HeartbeatMessage(absl::Time time) {
+v1::AgentMessage HeartbeatMessage(absl::Time time, const std::vector<std::string>& degraded) {
   v1::AgentMessage m;
   wire::SetTimestamp(time, m.mutable_heartbeat()->mutable_time());
+  AddDegraded(degraded, m.mutable_heartbeat()->mutable_degraded());
   return m;
 }
 

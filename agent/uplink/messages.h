@@ -32,14 +32,18 @@ struct CheckedAssignment {
 // (scope checks included), is for another host or carries another revision in its header.
 absl::StatusOr<CheckedAssignment> CheckAssignment(const v1::Assignment& a, const std::string& host);
 
+// `degraded`: "kind: detail" lines (store-error, kernel-read-error), clipped to wire/limits.h.
 v1::AgentMessage HelloMessage(const std::string& host, const std::string& version,
-                              const std::string& revision, const std::string& hash);
+                              const std::string& revision, const std::string& hash,
+                              const std::vector<std::string>& degraded = {});
 v1::AgentMessage ApplyResultMessage(bool ok, const std::string& error, absl::Duration duration,
                                     const std::string& hash, const std::string& revision);
 // Differences are clipped to the bounds above; an empty list becomes one placeholder line.
 v1::AgentMessage DriftMessage(const std::vector<std::string>& differences, absl::Time time,
                               uint32_t pid, bool remediated);
-v1::AgentMessage HeartbeatMessage(absl::Time time);
+// `time` is the agent's clock (the controller judges clock skew by it); `degraded` the agent's
+// whole degraded state now, as in HelloMessage.
+v1::AgentMessage HeartbeatMessage(absl::Time time, const std::vector<std::string>& degraded = {});
 
 }  // namespace polder::agent
 
