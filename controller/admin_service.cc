@@ -44,6 +44,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
     out->set_quarantined(h.quarantined);
     out->set_last_error(h.last_error);
     out->set_reported_revision(h.reported_revision);
+    for (const auto& d : h.degraded) out->add_degraded(d);
   }
   for (const auto& q : s.quarantines) {
     auto* out = resp->add_quarantines();
@@ -87,7 +88,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Release(grpc::CallbackServerContext*
   auto actor = Actor(ctx);
   if (!actor.ok()) return Done(ctx, actor.status());
   if (auto s = ValidateReleaseRequest(*req); !s.ok()) return Done(ctx, s);
-  auto revision = fleet_->Release(req->target(), *actor, absl::Now());
+  auto revision = fleet_->Release(req->target(), *actor, absl::Now(), req->reason());
   if (!revision.ok()) return Done(ctx, revision.status());
   resp->set_revision(*revision);
   return Done(ctx, absl::OkStatus());
@@ -112,7 +113,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ReleasePosture(grpc::CallbackServerC
   auto actor = Actor(ctx);
   if (!actor.ok()) return Done(ctx, actor.status());
   if (auto s = ValidateReleasePostureRequest(*req); !s.ok()) return Done(ctx, s);
-  auto revision = fleet_->ReleasePosture(req->name(), *actor, absl::Now());
+  auto revision = fleet_->ReleasePosture(req->name(), *actor, absl::Now(), req->reason());
   if (!revision.ok()) return Done(ctx, revision.status());
   resp->set_revision(*revision);
   return Done(ctx, absl::OkStatus());
@@ -123,7 +124,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AuditLog(grpc::CallbackServerContext
                                                      v1::AuditLogResponse* resp) {
   if (auto a = Actor(ctx); !a.ok()) return Done(ctx, a.status());
   int limit = req->limit() == 0 ? 100 : static_cast<int>(std::min<uint32_t>(req->limit(), 10000));
-  auto log = fleet_->AuditLog(limit);
+  std::optional<absl::Time> since;
+  if (req->has_since()) {
+    if (!wire::IsValidTimestamp(req->since()))
+      return Done(ctx, absl::InvalidArgumentError("audit log: since is not a valid timestamp"));
+    since = wire::FromTimestamp(req->since());
+  }
+  auto log = fleet_->AuditLog(limit, since);
   if (!log.ok()) return Done(ctx, log.status());
   for (const auto& e : *log) {
     auto* out = resp->add_entries();
@@ -133,6 +140,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AuditLog(grpc::CallbackServerContext
     out->set_actor(e.actor);
     out->set_target(e.target);
     out->set_detail(e.detail);
+    out->set_reason(e.reason);
+    out->set_revision(e.revision);
   }
   return Done(ctx, absl::OkStatus());
 }

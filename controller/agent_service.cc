@@ -17,6 +17,13 @@ namespace {
 
 using Reactor = grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>;
 
+// An agent's degraded lines as status shows them: no control characters.
+std::vector<std::string> Escaped(const google::protobuf::RepeatedPtrField<std::string>& lines) {
+  std::vector<std::string> out;
+  for (const std::string& line : lines) out.push_back(EscapeControlCharacters(line));
+  return out;
+}
+
 class AgentStream final : public Reactor, public AgentSink {
  public:
   AgentStream(Fleet* fleet, grpc::CallbackServerContext* context, bool insecure,
@@ -136,10 +143,14 @@ class AgentStream final : public Reactor, public AgentSink {
         fleet_->OnDrift(host_, session_, d);
         return absl::OkStatus();
       }
-      case K::kHeartbeat:
-        if (auto s = ValidateHeartbeat(in_.heartbeat()); !s.ok()) return s;
-        fleet_->OnHeartbeat(host_, session_, now);
+      case K::kHeartbeat: {
+        const auto& hb = in_.heartbeat();
+        if (auto s = ValidateHeartbeat(hb); !s.ok()) return s;
+        std::optional<absl::Time> agent_time;
+        if (hb.has_time()) agent_time = wire::FromTimestamp(hb.time());
+        fleet_->OnHeartbeat(host_, session_, now, agent_time, Escaped(hb.degraded()));
         return absl::OkStatus();
+      }
       default:
         return absl::InvalidArgumentError("message carries no known kind");
     }
@@ -157,9 +168,9 @@ class AgentStream final : public Reactor, public AgentSink {
       if (auto s = AuthorizeAgent(*context_->auth_context(), hello.host()); !s.ok()) return s;
     }
     host_ = hello.host();
-    auto session = fleet_->Connect(
-        {hello.host(), hello.agent_version(), hello.applied_revision(), hello.ruleset_hash()}, this,
-        absl::Now());
+    auto session = fleet_->Connect({hello.host(), hello.agent_version(), hello.applied_revision(),
+                                    hello.ruleset_hash(), Escaped(hello.degraded())},
+                                   this, absl::Now());
     if (!session.ok()) return session.status();
     session_ = *session;
     return absl::OkStatus();

@@ -113,20 +113,21 @@ int Run(const Flags& f) {
       signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGHUP) break;
       Log("SIGHUP: recompiling");
-      fleet.Reload(absl::Now()).IgnoreError();
+      fleet.Reload(absl::Now(), "SIGHUP").IgnoreError();
       continue;
     }
     if (fds[0].revents & POLLIN) {
       // Editors and deploy tools write in bursts; let the burst settle.
       while ((*watcher)->Drain()) std::this_thread::sleep_for(std::chrono::milliseconds(250));
       Log("policy directory changed: recompiling");
-      fleet.Reload(absl::Now()).IgnoreError();
+      fleet.Reload(absl::Now(), "policy directory changed").IgnoreError();
       continue;
     }
     auto next = fleet.NextExpiry();
     if (n == 0 && next && *next <= absl::Now()) {
       Log("a flow expired: recompiling");
-      if (!fleet.Reload(absl::Now()).ok()) expiry_retry = absl::Now() + absl::Seconds(5);
+      if (!fleet.Reload(absl::Now(), "a flow expired").ok())
+        expiry_retry = absl::Now() + absl::Seconds(5);
     }
   }
   Log("shutting down");

@@ -48,9 +48,11 @@ void Fleet::StoreError(const absl::Status& s) {
 }
 
 void Fleet::AuditLocked(absl::Time now, std::string kind, std::string actor, std::string target,
-                        std::string detail) {
+                        std::string detail, std::string reason) {
   Persist([r = AuditRecord{0, now, std::move(kind), std::move(actor), std::move(target),
-                           std::move(detail)}](StateStore& s) { return s.Audit(r); });
+                           std::move(detail), std::move(reason), revision_}](StateStore& s) {
+    return s.Audit(r);
+  });
 }
 
 void Fleet::Persist(Write write) { pending_.push_back(std::move(write)); }
@@ -94,12 +96,14 @@ Fleet::~Fleet() {
 absl::Status Fleet::Start(absl::Time now) {
   absl::MutexLock reload(&reload_mu_);
   if (absl::Status s = Restore(); !s.ok()) return s;
-  return CompileAndRollout(now, "controller", CurrentPosture(), CurrentQuarantines(), nullptr);
+  return CompileAndRollout(now, "controller", "controller started", CurrentPosture(),
+                           CurrentQuarantines(), nullptr);
 }
 
-absl::Status Fleet::Reload(absl::Time now) {
+absl::Status Fleet::Reload(absl::Time now, const std::string& reason) {
   absl::MutexLock reload(&reload_mu_);
-  return CompileAndRollout(now, "controller", CurrentPosture(), CurrentQuarantines(), nullptr);
+  return CompileAndRollout(now, "controller", reason, CurrentPosture(), CurrentQuarantines(),
+                           nullptr);
 }
 
 std::vector<QuarantineRecord> Fleet::CurrentQuarantines() const {
@@ -169,6 +173,7 @@ absl::Status Fleet::Restore() {
 }
 
 absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
+                                      const std::string& reason,
                                       std::optional<PostureRecord> posture,
                                       std::vector<QuarantineRecord> quarantines,
                                       const std::function<void()>& installed) {
@@ -187,14 +192,18 @@ absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
       postures_ = compiled->postures;
       for (const auto& [name, broken] : postures_)
         if (!broken.empty()) Log(absl::StrCat("posture ", name, " is broken: ", broken));
-      RolloutLocked(std::move(*compiled), now, actor);
+      RolloutLocked(std::move(*compiled), now, actor, reason);
       if (installed) installed();
     } else {
       result = compiled.status();
       std::string why(result.message());
       ++metrics_.policy_rejections;
       if (why != policy_error_) {
-        AuditLocked(now, "policy-rejected", actor, "", why);
+        // The refusal's reason is the compile error; the revision, the one still served.
+        AuditLocked(now, "policy-rejected", actor, "",
+                    absl::StrCat("still serving revision ",
+                                 revision_.empty() ? "(none)" : revision_, " (", reason, ")"),
+                    why);
         Log(absl::StrCat("policy refused, still serving revision ",
                          revision_.empty() ? "(none)" : revision_, ": ", why));
       }
@@ -205,7 +214,8 @@ absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
   return result;
 }
 
-void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor) {
+void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor,
+                          const std::string& reason) {
   for (const auto& w : compiled.warnings) Log(absl::StrCat("policy warning: ", w));
   std::vector<DesiredRuleset> changed;
   std::vector<std::string> all;
@@ -250,7 +260,7 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
     ++metrics_.rollouts;
     std::string detail = absl::StrCat("revision ", revision_, ", ", changed.size(), " of ",
                                       all.size(), " hosts changed");
-    AuditLocked(now, "rollout", actor, "", detail);
+    AuditLocked(now, "rollout", actor, "", detail, reason);
     Log(absl::StrCat("rollout: ", detail));
   }
   Persist([rev = revision_, mode = mode_, changed = std::move(changed), all = std::move(all),
@@ -295,10 +305,15 @@ absl::StatusOr<uint64_t> Fleet::Connect(const HelloInfo& hello, AgentSink* sink,
   // verified when the hash is that of the ruleset this controller wants the host to run.
   h.applied_hash = hello.ruleset_hash;
   h.reported_revision = hello.applied_revision;
+  h.agent_degraded = hello.degraded;
+  h.clock_offset.reset();  // until its first heartbeat says
   if (!h.hash.empty() && hello.ruleset_hash == h.hash) h.applied_revision = h.ruleset_revision;
   h.last_report = now;
   if (InSync(h)) ++in_sync_;
-  Log(absl::StrCat("agent connected: ", hello.host, " (", hello.agent_version, ")"));
+  Log(absl::StrCat("agent connected: ", hello.host, " (", hello.agent_version, ")",
+                   h.agent_degraded.empty()
+                       ? ""
+                       : absl::StrCat(", degraded: ", absl::StrJoin(h.agent_degraded, "; "))));
   if (h.applied_hash != h.hash) SendLocked(h, now);
   return h.session;
 }
@@ -381,11 +396,35 @@ void Fleet::OnDrift(const std::string& host, uint64_t session, const DriftRecord
   Log(absl::StrCat("drift on ", host, d.remediated ? " (remediated): " : ": ", what));
 }
 
-void Fleet::OnHeartbeat(const std::string& host, uint64_t session, absl::Time now) {
+void Fleet::OnHeartbeat(const std::string& host, uint64_t session, absl::Time now,
+                        std::optional<absl::Time> agent_time,
+                        std::optional<std::vector<std::string>> degraded) {
   absl::MutexLock lock(&mu_);
   // Kept in memory only: persisting every heartbeat would cost a write per
   // agent per interval; Disconnect persists the last one.
-  if (Host* h = SessionHost(host, session)) h->last_report = now;
+  Host* h = SessionHost(host, session);
+  if (h == nullptr) return;
+  h->last_report = now;
+  std::vector<std::string> before = DegradedLocked(*h);
+  if (agent_time) h->clock_offset = *agent_time - now;
+  if (degraded) h->agent_degraded = std::move(*degraded);
+  std::vector<std::string> after = DegradedLocked(*h);
+  if (after != before) {
+    Log(after.empty() ? absl::StrCat("host ", host, " is healthy again")
+                      : absl::StrCat("host ", host, " is degraded: ", absl::StrJoin(after, "; ")));
+  }
+}
+
+std::vector<std::string> Fleet::DegradedLocked(const Host& h) const {
+  std::vector<std::string> out = h.agent_degraded;
+  if (h.clock_offset && absl::AbsDuration(*h.clock_offset) > options_.max_clock_skew) {
+    int64_t seconds = absl::ToInt64Seconds(absl::AbsDuration(*h.clock_offset));
+    out.push_back(absl::StrCat("clock-skew: the agent's clock is ", seconds, " s ",
+                               *h.clock_offset > absl::ZeroDuration() ? "ahead of" : "behind",
+                               " the controller's (more than ",
+                               absl::ToInt64Seconds(options_.max_clock_skew), " s)"));
+  }
+  return out;
 }
 
 absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time now) {
@@ -404,20 +443,21 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
   next.push_back(order);
   return CarryOut(
       {"quarantine", order.actor, order.target,
-       absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason),
+       absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason), order.reason,
        absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason)},
       CurrentPosture(), std::move(next), [&](StateStore& st) { return st.SaveQuarantine(order); },
       now);
 }
 
 absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
-                                           absl::Time now) {
+                                           absl::Time now, const std::string& reason) {
   absl::MutexLock reload(&reload_mu_);
   std::vector<QuarantineRecord> next = CurrentQuarantines();
   if (std::erase_if(next, [&](const auto& q) { return q.target == target; }) == 0)
     return absl::NotFoundError(absl::StrCat("'", target, "' is not quarantined"));
   return CarryOut(
-      {"release", actor, target, "", absl::StrCat("released ", target, " by ", actor)},
+      {"release", actor, target, "", reason,
+       absl::StrCat("released ", target, " by ", actor, reason.empty() ? "" : ": ", reason)},
       CurrentPosture(), std::move(next),
       [&](StateStore& st) { return st.DeleteQuarantine(target); }, now);
 }
@@ -456,7 +496,11 @@ absl::StatusOr<std::string> Fleet::ActivatePosture(PostureRecord order, absl::Ti
   std::string detail = order.reason;
   if (order.forced) absl::StrAppend(&detail, " [FORCED although check finds: ", broken, "]");
   // Built before `order` is handed on: arguments are evaluated in no fixed order.
-  AdminOrder audited{"posture-activate", order.actor, order.name, detail,
+  AdminOrder audited{"posture-activate",
+                     order.actor,
+                     order.name,
+                     detail,
+                     order.reason,
                      absl::StrCat("posture ", order.name, " activated by ", order.actor,
                                   order.forced ? " (forced)" : "", ": ", order.reason)};
   return CarryOut(
@@ -465,7 +509,7 @@ absl::StatusOr<std::string> Fleet::ActivatePosture(PostureRecord order, absl::Ti
 }
 
 absl::StatusOr<std::string> Fleet::ReleasePosture(const std::string& name, const std::string& actor,
-                                                  absl::Time now) {
+                                                  absl::Time now, const std::string& reason) {
   absl::MutexLock reload(&reload_mu_);
   std::optional<PostureRecord> active = CurrentPosture();
   if (!active || active->name != name) {
@@ -474,7 +518,8 @@ absl::StatusOr<std::string> Fleet::ReleasePosture(const std::string& name, const
         active ? absl::StrCat(" (", active->name, " is)") : std::string(" (none is)")));
   }
   return CarryOut(
-      {"posture-release", actor, name, "", absl::StrCat("posture ", name, " released by ", actor)},
+      {"posture-release", actor, name, "", reason,
+       absl::StrCat("posture ", name, " released by ", actor, reason.empty() ? "" : ": ", reason)},
       std::nullopt, CurrentQuarantines(), [&](StateStore& st) { return st.DeletePosture(); }, now);
 }
 
@@ -483,10 +528,12 @@ absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
                                             std::vector<QuarantineRecord> quarantines,
                                             const Write& record, absl::Time now) {
   std::string revision;
-  absl::Status s =
-      CompileAndRollout(now, order.actor, std::move(posture), std::move(quarantines), [&] {
+  absl::Status s = CompileAndRollout(
+      now, order.actor,
+      absl::StrCat(order.kind, " ", order.target, order.reason.empty() ? "" : ": ", order.reason),
+      std::move(posture), std::move(quarantines), [&] {
         mu_.AssertHeld();
-        AuditLocked(now, order.kind, order.actor, order.target, order.detail);
+        AuditLocked(now, order.kind, order.actor, order.target, order.detail, order.reason);
         Log(order.log);
         revision = revision_;
       });
@@ -521,15 +568,16 @@ FleetStatus Fleet::Status() const {
             ? ""
             : h.reported_revision;
     s.hosts.push_back({name, h.zone, h.sink != nullptr, revision_, applied, h.drift, h.last_report,
-                       QuarantinedLocked(name, h), h.last_error, reported});
+                       QuarantinedLocked(name, h), h.last_error, reported, DegradedLocked(h)});
   }
   return s;
 }
 
-absl::StatusOr<std::vector<AuditRecord>> Fleet::AuditLog(int limit) {
+absl::StatusOr<std::vector<AuditRecord>> Fleet::AuditLog(int limit,
+                                                         std::optional<absl::Time> since) {
   Flush().IgnoreError();  // logged; what is on disk is still worth reading
   absl::MutexLock store_lock(&store_mu_);
-  return store_->AuditLog(limit);
+  return store_->AuditLog(limit, since);
 }
 
 std::optional<absl::Time> Fleet::NextExpiry() const {

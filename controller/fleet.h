@@ -57,6 +57,7 @@ struct HelloInfo {
   std::string agent_version;
   std::string applied_revision;
   std::string ruleset_hash;
+  std::vector<std::string> degraded = {};  // what the agent says keeps it from working fully
 };
 
 struct HostStatusInfo {
@@ -71,6 +72,9 @@ struct HostStatusInfo {
   std::string last_error;
   // What the agent itself last claimed to run, when that differs from applied_revision.
   std::string reported_revision;
+  // "kind: detail" per problem: the agent's own (store-error, kernel-read-error) and the
+  // controller's (clock-skew). Empty when healthy.
+  std::vector<std::string> degraded = {};
 };
 
 struct FleetStatus {
@@ -83,6 +87,9 @@ struct FleetStatus {
 
 struct FleetOptions {
   absl::Duration confirm_timeout = absl::Seconds(30);
+  // An agent whose heartbeat's time is further than this from the controller's clock is
+  // degraded (clock-skew): its certificates, expiries and logs would be judged wrongly.
+  absl::Duration max_clock_skew = absl::Seconds(60);
 };
 
 class Fleet {
@@ -96,8 +103,9 @@ class Fleet {
 
   // Restores state from the store, then compiles and rolls out.
   absl::Status Start(absl::Time now);
-  // Compiles again (policy changed or a flow expired) and rolls out changes.
-  absl::Status Reload(absl::Time now);
+  // Compiles again (policy changed or a flow expired) and rolls out changes; `reason` goes to
+  // the audit log's rollout entry.
+  absl::Status Reload(absl::Time now, const std::string& reason = "policy recompiled");
 
   // An agent stream said Hello. Returns a session id for later calls.
   absl::StatusOr<uint64_t> Connect(const HelloInfo& hello, AgentSink* sink, absl::Time now);
@@ -108,12 +116,16 @@ class Fleet {
   // host's reported revision: an agent cannot make `polder status` show what it likes.
   void OnApplyResult(const std::string& host, uint64_t session, const ApplyRecord& r);
   void OnDrift(const std::string& host, uint64_t session, const DriftRecord& d);
-  void OnHeartbeat(const std::string& host, uint64_t session, absl::Time now);
+  // `agent_time` is the agent's clock (compared with `now`, the controller's); `degraded` the
+  // agent's whole degraded state, replacing the last one it sent.
+  void OnHeartbeat(const std::string& host, uint64_t session, absl::Time now,
+                   std::optional<absl::Time> agent_time = std::nullopt,
+                   std::optional<std::vector<std::string>> degraded = std::nullopt);
 
   // Admin operations; both return the revision now served.
   absl::StatusOr<std::string> Quarantine(QuarantineRecord order, absl::Time now);
   absl::StatusOr<std::string> Release(const std::string& target, const std::string& actor,
-                                      absl::Time now);
+                                      absl::Time now, const std::string& reason = "");
   // Switches posture `order.name` on fleet-wide (spec §6a): refused while
   // another posture is active, for a posture the policy does not have, and
   // for one whose keep entries `check` finds violated unless order.forced.
@@ -122,9 +134,11 @@ class Fleet {
   absl::StatusOr<std::string> ActivatePosture(PostureRecord order, absl::Time now);
   // Switches the active posture off; an error when `name` is not the active one.
   absl::StatusOr<std::string> ReleasePosture(const std::string& name, const std::string& actor,
-                                             absl::Time now);
+                                             absl::Time now, const std::string& reason = "");
   FleetStatus Status() const;
-  absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit);
+  // Newest first; only entries at or after `since` when given.
+  absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit,
+                                                    std::optional<absl::Time> since = std::nullopt);
   // Writes everything pending to the store now; the first error, if any.
   absl::Status Flush();
 
@@ -159,6 +173,8 @@ class Fleet {
     // since an agent may answer one that a newer assignment replaced.
     std::deque<std::pair<std::string, std::string>> sent_this_session;
     std::string reported_revision;  // the agent's own last claim (Hello or result)
+    std::vector<std::string> agent_degraded;     // the agent's last word (Hello or heartbeat)
+    std::optional<absl::Duration> clock_offset;  // agent's clock minus ours, last heartbeat
   };
 
   // Loads what the store kept (served revision, hosts, quarantines) into memory.
@@ -169,7 +185,7 @@ class Fleet {
   // the result (posture_ and quarantines_ included), runs `installed` under mu_, and delivers
   // the assignments. A compile failure is recorded as the policy's refusal and returned.
   absl::Status CompileAndRollout(absl::Time now, const std::string& actor,
-                                 std::optional<PostureRecord> posture,
+                                 const std::string& reason, std::optional<PostureRecord> posture,
                                  std::vector<QuarantineRecord> quarantines,
                                  const std::function<void()>& installed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
@@ -181,6 +197,7 @@ class Fleet {
     std::string actor;
     std::string target;
     std::string detail;  // for the audit log
+    std::string reason;  // the admin's --reason
     std::string log;
   };
   // Rolls out `posture` and `quarantines` for `order`, audits it, and writes it with `record`
@@ -193,14 +210,16 @@ class Fleet {
   // Writes the assignments a rollout queued. Caller holds sinks_mu_, not mu_.
   void DeliverOutbox();
   AssignmentInfo AssignLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor,
+                     const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Host* SessionHost(const std::string& host, uint64_t session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool QuarantinedLocked(const std::string& host, const Host& h) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Audits with the revision now served.
   void AuditLocked(absl::Time now, std::string kind, std::string actor, std::string target,
-                   std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                   std::string detail, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::string> DegradedLocked(const Host& h) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   static void StoreError(const absl::Status& s);  // logs it
 
   void Persist(Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

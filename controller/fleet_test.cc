@@ -428,6 +428,93 @@ TEST_F(FleetTest, ApplyFailureAndDriftShowInStatusAndMetrics) {
   EXPECT_FALSE(HostStatus("a").drift);
 }
 
+TEST_F(FleetTest, AnAgentsDegradedStateShowsInStatusUntilItIsHealthy) {
+  RecordingSink a, b;
+  uint64_t sa =
+      fleet_->Connect({"a", "test", "", "", {"store-error: cannot write /x: EROFS"}}, &a, now_)
+          .value();
+  Connect("b", b);
+  EXPECT_EQ(HostStatus("a").degraded,
+            std::vector<std::string>{"store-error: cannot write /x: EROFS"});
+  EXPECT_TRUE(HostStatus("b").degraded.empty());
+  // A heartbeat carries the whole state: a second problem, then none.
+  fleet_->OnHeartbeat("a", sa, now_, now_,
+                      std::vector<std::string>{"store-error: x", "kernel-read-error: y"});
+  EXPECT_EQ(HostStatus("a").degraded.size(), 2u);
+  fleet_->OnHeartbeat("a", sa, now_, now_, std::vector<std::string>{});
+  EXPECT_TRUE(HostStatus("a").degraded.empty());
+  // A heartbeat of an older session changes nothing.
+  fleet_->OnHeartbeat("a", sa + 100, now_, now_, std::vector<std::string>{"store-error: z"});
+  EXPECT_TRUE(HostStatus("a").degraded.empty());
+}
+
+TEST_F(FleetTest, AnAgentWhoseClockIsFarOffIsDegraded) {
+  RecordingSink a;
+  uint64_t sa = Connect("a", a);
+  fleet_->OnHeartbeat("a", sa, now_, now_ + absl::Seconds(59), std::vector<std::string>{});
+  EXPECT_TRUE(HostStatus("a").degraded.empty()) << "59 s is within the 60 s allowed";
+  fleet_->OnHeartbeat("a", sa, now_, now_ + absl::Seconds(93), std::vector<std::string>{});
+  ASSERT_EQ(HostStatus("a").degraded.size(), 1u);
+  EXPECT_EQ(HostStatus("a").degraded[0],
+            "clock-skew: the agent's clock is 93 s ahead of the controller's (more than 60 s)");
+  fleet_->OnHeartbeat("a", sa, now_, now_ - absl::Minutes(5),
+                      std::vector<std::string>{"store-error: x"});
+  EXPECT_EQ(
+      HostStatus("a").degraded,
+      (std::vector<std::string>{
+          "store-error: x",
+          "clock-skew: the agent's clock is 300 s behind the controller's (more than 60 s)"}));
+  fleet_->OnHeartbeat("a", sa, now_, now_, std::vector<std::string>{});
+  EXPECT_TRUE(HostStatus("a").degraded.empty());
+}
+
+TEST_F(FleetTest, TheAuditLogSaysWhoWhyAndWhichRevision) {
+  RecordingSink a;
+  Connect("a", a);
+  absl::Time t1 = now_ + absl::Hours(1);
+  auto q = fleet_->Quarantine({"a", {"mgmt"}, "incident 7", "alice", {}}, t1);
+  ASSERT_TRUE(q.ok()) << q.status();
+  absl::Time t2 = now_ + absl::Hours(2);
+  auto r = fleet_->Release("a", "bob", t2, "all clear");
+  ASSERT_TRUE(r.ok()) << r.status();
+  policy_.error = "flows.yaml:3: unknown zone";
+  EXPECT_FALSE(fleet_->Reload(now_ + absl::Hours(3), "policy directory changed").ok());
+  auto log = fleet_->AuditLog(10);
+  ASSERT_TRUE(log.ok());
+  auto find = [&](const std::string& kind) -> AuditRecord {
+    for (const auto& e : *log)
+      if (e.kind == kind) return e;
+    ADD_FAILURE() << "no " << kind << " entry";
+    return {};
+  };
+  AuditRecord quarantine = find("quarantine");
+  EXPECT_EQ(quarantine.actor, "alice");
+  EXPECT_EQ(quarantine.reason, "incident 7");
+  EXPECT_EQ(quarantine.revision, *q);
+  EXPECT_EQ(quarantine.time, t1);
+  AuditRecord release = find("release");
+  EXPECT_EQ(release.actor, "bob");
+  EXPECT_EQ(release.reason, "all clear");
+  EXPECT_EQ(release.revision, *r);
+  AuditRecord rejected = find("policy-rejected");
+  EXPECT_EQ(rejected.reason, "flows.yaml:3: unknown zone");
+  EXPECT_EQ(rejected.revision, *r) << "the revision still served";
+  // The start's rollout and the two the orders caused, each with its cause.
+  int rollouts = 0;
+  for (const auto& e : *log) {
+    if (e.kind != "rollout") continue;
+    ++rollouts;
+    EXPECT_FALSE(e.reason.empty());
+    EXPECT_FALSE(e.revision.empty());
+  }
+  EXPECT_EQ(rollouts, 3);
+  EXPECT_EQ(log->front().kind, "policy-rejected");
+  auto since = fleet_->AuditLog(10, t2);
+  ASSERT_TRUE(since.ok());
+  ASSERT_EQ(since->size(), 3u);  // the release, its rollout and the refusal
+  for (const auto& e : *since) EXPECT_GE(e.time, t2);
+}
+
 TEST_F(FleetTest, ResultsThatAnswerNoAssignmentAreOnlyReported) {
   RecordingSink a;
   uint64_t sa = Connect("a", a);

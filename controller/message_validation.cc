@@ -26,6 +26,17 @@ absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_v
   return absl::OkStatus();
 }
 
+// Hello.degraded and Heartbeat.degraded: a few non-empty lines (escaped before use).
+absl::Status CheckDegraded(const google::protobuf::RepeatedPtrField<std::string>& lines,
+                           absl::string_view field) {
+  if (lines.size() > wire::kMaxDegraded)
+    return Invalid(absl::StrCat(field, " has too many entries"));
+  for (const auto& line : lines)
+    if (line.empty() || line.size() > wire::kMaxDegradedBytes)
+      return Invalid(absl::StrCat(field, " holds an empty or oversized entry"));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string EscapeControlCharacters(std::string_view s) {
@@ -66,7 +77,7 @@ absl::Status ValidateHello(const v1::Hello& m) {
     return Invalid("hello.applied_revision must be empty or SHA-256 hex");
   if (!OptionalHash(m.ruleset_hash()))
     return Invalid("hello.ruleset_hash must be empty or SHA-256 hex");
-  return absl::OkStatus();
+  return CheckDegraded(m.degraded(), "hello.degraded");
 }
 
 absl::Status ValidateApplyResult(const v1::ApplyResult& m) {
@@ -93,6 +104,7 @@ absl::Status ValidateDriftReport(const v1::DriftReport& m) {
 }
 
 absl::Status ValidateHeartbeat(const v1::Heartbeat& m) {
+  if (auto s = CheckDegraded(m.degraded(), "heartbeat.degraded"); !s.ok()) return s;
   return CheckTimestamp(m.time(), "heartbeat.time");
 }
 
@@ -108,6 +120,8 @@ absl::Status ValidateQuarantineRequest(const v1::QuarantineRequest& m) {
 
 absl::Status ValidateReleaseRequest(const v1::ReleaseRequest& m) {
   if (!IsPolderName(m.target())) return Invalid("release target is not a valid name");
+  if (!IsText(m.reason(), 1024))
+    return Invalid("release reason must be 0-1024 printable characters");
   return absl::OkStatus();
 }
 
@@ -120,6 +134,8 @@ absl::Status ValidateActivatePostureRequest(const v1::ActivatePostureRequest& m)
 
 absl::Status ValidateReleasePostureRequest(const v1::ReleasePostureRequest& m) {
   if (!IsPolderName(m.name())) return Invalid("posture name is not a valid name");
+  if (!IsText(m.reason(), 1024))
+    return Invalid("posture release reason must be 0-1024 printable characters");
   return absl::OkStatus();
 }
 

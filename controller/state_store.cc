@@ -3,7 +3,9 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 
@@ -37,7 +39,8 @@ CREATE TABLE IF NOT EXISTS postures (
   actor TEXT NOT NULL, since_us INTEGER NOT NULL, forced INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
-  actor TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
+  actor TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '', revision TEXT NOT NULL DEFAULT '');
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -126,6 +129,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesyst
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<StateStore> store(new StateStore(db));
   if (auto s = store->Exec(kSchema); !s.ok()) return s;
+  if (auto s = store->Migrate(); !s.ok()) return s;
   return store;
 }
 
@@ -137,6 +141,21 @@ absl::Status StateStore::Exec(const char* sql) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
     return absl::InternalError(absl::StrCat("sqlite: ", msg));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::Migrate() {
+  // The audit log gained reason and revision (issue 13); old rows keep them empty.
+  std::set<std::string> columns;
+  Stmt info(db_, "PRAGMA table_info(audit)");
+  while (info.Step()) columns.insert(info.Text(1));
+  if (auto s = info.status(); !s.ok()) return s;
+  for (const char* column : {"reason", "revision"}) {
+    if (columns.count(column)) continue;
+    std::string sql =
+        absl::StrCat("ALTER TABLE audit ADD COLUMN ", column, " TEXT NOT NULL DEFAULT ''");
+    if (auto s = Exec(sql.c_str()); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -373,23 +392,29 @@ absl::StatusOr<std::vector<QuarantineRecord>> StateStore::LoadQuarantines() {
 }
 
 absl::Status StateStore::Audit(const AuditRecord& r) {
-  return Stmt(db_, "INSERT INTO audit (time_us, kind, actor, target, detail) VALUES (?,?,?,?,?)")
+  return Stmt(db_,
+              "INSERT INTO audit (time_us, kind, actor, target, detail, reason, revision) "
+              "VALUES (?,?,?,?,?,?,?)")
       .Bind(Micros(r.time))
       .Bind(r.kind)
       .Bind(r.actor)
       .Bind(r.target)
       .Bind(r.detail)
+      .Bind(r.reason)
+      .Bind(r.revision)
       .Run();
 }
 
-absl::StatusOr<std::vector<AuditRecord>> StateStore::AuditLog(int limit) {
+absl::StatusOr<std::vector<AuditRecord>> StateStore::AuditLog(int limit,
+                                                              std::optional<absl::Time> since) {
   std::vector<AuditRecord> out;
   Stmt q(db_,
-         "SELECT id, time_us, kind, actor, target, detail FROM audit "
-         "ORDER BY id DESC LIMIT ?");
-  q.Bind(int64_t{limit});
+         "SELECT id, time_us, kind, actor, target, detail, reason, revision FROM audit "
+         "WHERE time_us >= ? ORDER BY id DESC LIMIT ?");
+  q.Bind(since ? Micros(*since) : std::numeric_limits<int64_t>::min()).Bind(int64_t{limit});
   while (q.Step())
-    out.push_back({q.Int(0), FromMicros(q.Int(1)), q.Text(2), q.Text(3), q.Text(4), q.Text(5)});
+    out.push_back({q.Int(0), FromMicros(q.Int(1)), q.Text(2), q.Text(3), q.Text(4), q.Text(5),
+                   q.Text(6), q.Text(7)});
   if (auto s = q.status(); !s.ok()) return s;
   return out;
 }

@@ -91,6 +91,10 @@ struct AuditRecord {
   std::string actor;
   std::string target;
   std::string detail;
+  // Why: the admin's --reason, or the controller's (a compile error). `= {}`: older callers
+  // may leave these two out.
+  std::string reason = {};
+  std::string revision = {};  // served after it (for policy-rejected: the one still served)
 };
 
 class StateStore {
@@ -131,8 +135,9 @@ class StateStore {
   absl::StatusOr<std::optional<PostureRecord>> LoadPosture();
 
   absl::Status Audit(const AuditRecord& r);
-  // Newest first.
-  absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit);
+  // Newest first, at most `limit`; only entries at or after `since` when given.
+  absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit,
+                                                    std::optional<absl::Time> since = std::nullopt);
 
   // Number of apply results / drift reports stored for `host`.
   absl::StatusOr<int64_t> CountApplyResults(const std::string& host);
@@ -142,6 +147,8 @@ class StateStore {
   explicit StateStore(sqlite3* db) : db_(db) {}
   absl::Status Exec(const char* sql);
   absl::Status Trim(const char* table);
+  // Adds the columns later versions added to a database an older controller made.
+  absl::Status Migrate();
   sqlite3* db_;
 };
 

@@ -127,6 +127,53 @@ TEST_F(StateStoreTest, AuditLogIsAppendOnlyAndNewestFirst) {
   EXPECT_EQ(s->AuditLog(10)->size(), 2u);
 }
 
+TEST_F(StateStoreTest, AuditLogKeepsReasonAndRevisionAndFiltersByTime) {
+  auto s = Open();
+  ASSERT_TRUE(
+      s->Audit({0, t0_, "rollout", "controller", "", "1 of 2", "policy changed", "r1"}).ok());
+  ASSERT_TRUE(s->Audit({0, t0_ + absl::Hours(2), "quarantine", "alice", "web-1", "allow []",
+                        "incident 42", "r2"})
+                  .ok());
+  auto all = s->AuditLog(10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].reason, "incident 42");
+  EXPECT_EQ((*all)[0].revision, "r2");
+  EXPECT_EQ((*all)[1].reason, "policy changed");
+  auto recent = s->AuditLog(10, t0_ + absl::Hours(1));
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 1u);
+  EXPECT_EQ((*recent)[0].kind, "quarantine");
+  EXPECT_EQ(s->AuditLog(10, t0_ + absl::Hours(2))->size(), 1u);  // at or after
+  EXPECT_TRUE(s->AuditLog(10, t0_ + absl::Hours(3))->empty());
+}
+
+TEST_F(StateStoreTest, AnAuditLogOfAnOlderControllerGainsReasonAndRevision) {
+  {
+    // The audit table as controllers before issue 13 made it, with one entry.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time_us "
+                           "INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, target "
+                           "TEXT NOT NULL, detail TEXT NOT NULL);"
+                           "INSERT INTO audit (time_us, kind, actor, target, detail) "
+                           "VALUES (1, 'release', 'bob', 'web', '')",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->Audit({0, t0_, "quarantine", "alice", "web", "", "incident", "r9"}).ok());
+  auto log = s->AuditLog(10);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[0].revision, "r9");
+  EXPECT_EQ((*log)[1].actor, "bob");
+  EXPECT_EQ((*log)[1].reason, "");
+}
+
 TEST_F(StateStoreTest, ACorruptQuarantineRowIsAnErrorNotACrash) {
   auto s = Open();
   ASSERT_TRUE(s->SaveQuarantine({"web", {"mgmt"}, "incident", "alice", t0_}).ok());
