@@ -11,6 +11,7 @@
 #include "controller/fleet.h"
 #include "controller/log.h"
 #include "controller/server.h"
+#include "pki/pki.h"
 #include "wire/sha256.h"
 
 namespace polder::cli {
@@ -115,7 +116,8 @@ class FleetCommandsLoopbackTest : public ::testing::Test {
           return c;
         });
     ASSERT_TRUE(fleet_->Start(absl::Now()).ok());
-    auto s = controller::ControllerServer::Start(fleet_.get(), {"127.0.0.1:0", dir_ / "pki"});
+    auto s = controller::ControllerServer::Start(fleet_.get(),
+                                                 {"127.0.0.1:0", pki::ControllerDir(dir_ / "pki")});
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
     target_ = "127.0.0.1:" + std::to_string(server_->port());

@@ -31,6 +31,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
                                                    v1::StatusResponse* resp) {
   if (auto a = Actor(ctx); !a.ok()) return Done(ctx, a.status());
   FleetStatus s = fleet_->Status();
+  std::map<std::string, absl::Time> cert_expiries;
+  if (open_ != nullptr) cert_expiries = open_->CertExpiries();
   resp->set_revision(s.revision);
   resp->set_policy_error(s.policy_error);
   for (const auto& h : s.hosts) {
@@ -44,6 +46,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
     out->set_quarantined(h.quarantined);
     out->set_last_error(h.last_error);
     out->set_reported_revision(h.reported_revision);
+    if (auto it = cert_expiries.find(h.host); h.connected && it != cert_expiries.end())
+      wire::SetTimestamp(it->second, out->mutable_cert_expires());
     for (const auto& d : h.degraded) out->add_degraded(d);
   }
   for (const auto& q : s.quarantines) {

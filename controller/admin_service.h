@@ -5,13 +5,16 @@
 #define POLDER_CONTROLLER_ADMIN_SERVICE_H_
 
 #include "controller/fleet.h"
+#include "controller/open_streams.h"
 #include "polder/v1/polder.grpc.pb.h"
 
 namespace polder::controller {
 
 class AdminServiceImpl final : public v1::Admin::CallbackService {
  public:
-  AdminServiceImpl(Fleet* fleet, bool insecure) : fleet_(fleet), insecure_(insecure) {}
+  // `open` (optional): the agent streams, for each connected host's certificate expiry.
+  AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr)
+      : fleet_(fleet), insecure_(insecure), open_(open) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
                                    v1::StatusResponse* resp) override;
@@ -36,6 +39,7 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
 
   Fleet* const fleet_;
   const bool insecure_;
+  const OpenStreams* const open_;
 };
 
 }  // namespace polder::controller

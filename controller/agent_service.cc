@@ -27,11 +27,20 @@ std::vector<std::string> Escaped(const google::protobuf::RepeatedPtrField<std::s
 class AgentStream final : public Reactor, public AgentSink {
  public:
   AgentStream(Fleet* fleet, grpc::CallbackServerContext* context, bool insecure,
-              SilentStreams* silent)
-      : fleet_(fleet), context_(context), insecure_(insecure), silent_(silent) {
+              SilentStreams* silent, OpenStreams* open)
+      : fleet_(fleet), context_(context), insecure_(insecure), silent_(silent), open_(open) {
     if (!insecure_) {
       auto peer = PeerIdentityOf(*context_->auth_context());
       std::string name = peer.ok() ? peer->common_name : "";
+      if (open_ != nullptr &&
+          !open_->Add(this, peer.ok() ? peer->serial : "",
+                      peer.ok() ? peer->not_after : absl::InfinitePast())) {
+        Log(absl::StrCat("agent stream from ", context_->peer(), " (", name,
+                         ") refused: its certificate is revoked"));
+        FinishOnce(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                "the client certificate has been revoked (polder pki revoke)"));
+        return;
+      }
       if (!silent_->Admit(name)) {
         Log(absl::StrCat("agent stream from ", context_->peer(), " (", name,
                          ") refused: too many streams without a Hello"));
@@ -73,6 +82,7 @@ class AgentStream final : public Reactor, public AgentSink {
   }
 
   void OnDone() override {
+    if (open_ != nullptr) open_->Remove(this);
     SpokeOrEnded();
     if (session_ != 0) fleet_->Disconnect(host_, session_, absl::Now());
     delete this;
@@ -173,6 +183,7 @@ class AgentStream final : public Reactor, public AgentSink {
                                    this, absl::Now());
     if (!session.ok()) return session.status();
     session_ = *session;
+    if (open_ != nullptr) open_->SetHost(this, host_);
     return absl::OkStatus();
   }
 
@@ -180,6 +191,7 @@ class AgentStream final : public Reactor, public AgentSink {
   grpc::CallbackServerContext* const context_;
   const bool insecure_;
   SilentStreams* const silent_;
+  OpenStreams* const open_;  // null when insecure
   std::optional<std::string> silent_peer_;  // admitted, and no message read yet
   v1::AgentMessage in_;                     // touched only by the read path
   std::string host_;
@@ -215,7 +227,7 @@ int SilentStreams::Count(const std::string& peer) const {
 }
 
 Reactor* AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
-  return new AgentStream(fleet_, context, insecure_, &silent_);
+  return new AgentStream(fleet_, context, insecure_, &silent_, open_);
 }
 
 }  // namespace polder::controller

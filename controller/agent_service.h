@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "controller/fleet.h"
+#include "controller/open_streams.h"
 #include "polder/v1/polder.grpc.pb.h"
 
 namespace polder::controller {
@@ -34,7 +35,10 @@ class SilentStreams {
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
   // `insecure`: no client certificates; any Hello for a known host is taken.
-  AgentServiceImpl(Fleet* fleet, bool insecure) : fleet_(fleet), insecure_(insecure) {}
+  // `open` (optional) records every stream with its certificate's serial, so
+  // that streams of a certificate revoked later can be closed.
+  AgentServiceImpl(Fleet* fleet, bool insecure, OpenStreams* open = nullptr)
+      : fleet_(fleet), insecure_(insecure), open_(open) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -44,6 +48,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
  private:
   Fleet* const fleet_;
   const bool insecure_;
+  OpenStreams* const open_;
   SilentStreams silent_;
 };
 

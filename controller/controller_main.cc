@@ -37,7 +37,7 @@ constexpr char kInsecureBanner[] =
     "*  No TLS, no client certificates: ANY process that can reach this     *\n"
     "*  port can pose as any agent or admin, read every host's ruleset and  *\n"
     "*  quarantine or release hosts. Use this for local trials only.        *\n"
-    "*  For production: polder pki init DIR, then --tls-dir DIR.            *\n"
+    "*  For production: polder pki init DIR, then --tls-dir DIR/controller. *\n"
     "************************************************************************\n\n";
 
 struct Flags {
@@ -145,7 +145,9 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingDirectory);
   app.add_option("--listen", f.listen, "HOST:PORT for agents and admins")->required();
-  auto* tls = app.add_option("--tls-dir", f.tls_dir, "directory made by `polder pki init`")
+  auto* tls = app.add_option("--tls-dir", f.tls_dir,
+                             "DIR/controller of `polder pki init DIR` (ca.crt, controller.crt, "
+                             "controller.key, crl.pem; never the CA key)")
                   ->check(CLI::ExistingDirectory);
   auto* insecure = app.add_flag("--insecure", f.insecure, "no TLS (local trials only)");
   tls->excludes(insecure);

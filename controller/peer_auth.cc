@@ -32,6 +32,16 @@ absl::StatusOr<std::string> AuthorizeAdmin(const grpc::AuthContext& ctx) {
   return id->common_name;
 }
 
+absl::Status CheckNotRevoked(const grpc::AuthContext& ctx, const RevocationList& revoked) {
+  auto id = PeerIdentityOf(ctx);
+  if (!id.ok()) return id.status();
+  if (revoked.IsRevoked(id->serial))
+    return absl::PermissionDeniedError(absl::StrCat("the certificate of '", id->common_name,
+                                                    "' (serial ", id->serial,
+                                                    ") has been revoked (polder pki revoke)"));
+  return absl::OkStatus();
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }

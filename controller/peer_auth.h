@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "controller/revocation_list.h"
 #include "pki/pki.h"
 
 namespace polder::controller {
@@ -23,6 +24,10 @@ absl::Status AuthorizeAgent(const grpc::AuthContext& ctx, const std::string& hos
 // The admin's name when the peer holds an admin certificate, else
 // PERMISSION_DENIED.
 absl::StatusOr<std::string> AuthorizeAdmin(const grpc::AuthContext& ctx);
+
+// PERMISSION_DENIED when the peer's certificate is on the CRL (or the peer
+// has none to check); the message names the certificate.
+absl::Status CheckNotRevoked(const grpc::AuthContext& ctx, const RevocationList& revoked);
 
 grpc::Status ToGrpc(const absl::Status& s);
 

@@ -1,6 +1,12 @@
 // Runs the controller's gRPC endpoint (AgentService + Admin) for a Fleet,
-// with mutual TLS from a --tls-dir made by `polder pki init`, or insecure
-// for local trials.
+// with mutual TLS from a --tls-dir made by `polder pki init` (its
+// controller/ directory: ca.crt, controller.crt, controller.key, crl.pem), or
+// insecure for local trials.
+//
+// Revocation: every call (each new agent stream, each admin RPC) is refused
+// when its client certificate's serial is in crl.pem, and the file is
+// re-read every `crl_check_period`; when it changes, open agent streams of
+// newly revoked certificates are closed. No restart is needed.
 #ifndef POLDER_CONTROLLER_SERVER_H_
 #define POLDER_CONTROLLER_SERVER_H_
 
@@ -10,17 +16,25 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "controller/admin_service.h"
 #include "controller/agent_service.h"
 #include "controller/fleet.h"
+#include "controller/open_streams.h"
+#include "controller/revocation_list.h"
 
 namespace polder::controller {
 
 struct ServerOptions {
   std::string listen;                            // HOST:PORT; port 0 picks a free one
   std::optional<std::filesystem::path> tls_dir;  // unset = insecure
+  // How often crl.pem is re-read. Open streams of a revoked certificate end
+  // within this period of the file changing (plus the time to close them).
+  absl::Duration crl_check_period = absl::Seconds(2);
 };
 
 class ControllerServer {
@@ -30,15 +44,31 @@ class ControllerServer {
   ~ControllerServer();
   int port() const { return port_; }
   const AgentServiceImpl& agent_service() const { return agents_; }
+  // Agent streams open now (a signal for tests).
+  int open_streams() const { return open_.size(); }
+  // How many times the CRL was found changed and applied (a signal for tests).
+  int crl_reloads() const;
   void Shutdown();
 
  private:
-  ControllerServer(Fleet* fleet, bool insecure)
-      : agents_(fleet, insecure), admin_(fleet, insecure) {}
+  ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked)
+      : revoked_(std::move(revoked)),
+        open_(revoked_.get()),
+        agents_(fleet, revoked_ == nullptr, &open_),
+        admin_(fleet, revoked_ == nullptr, &open_) {}
+  // Re-reads the CRL every `period` until Shutdown; closes revoked streams.
+  void SweepLoop(absl::Duration period);
+
+  const std::unique_ptr<RevocationList> revoked_;  // null when insecure
+  OpenStreams open_;
   AgentServiceImpl agents_;
   AdminServiceImpl admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  mutable absl::Mutex mu_;
+  int crl_reloads_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Notification stop_;
+  std::thread sweeper_;
 };
 
 }  // namespace polder::controller

@@ -15,10 +15,12 @@
 #include <fstream>
 #include <memory>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace polder::pki {
 namespace {
@@ -31,10 +33,20 @@ struct Deleter {
   void operator()(BIO* p) const { BIO_free(p); }
   void operator()(BIGNUM* p) const { BN_free(p); }
   void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
+  void operator()(X509_CRL* p) const { X509_CRL_free(p); }
+  // ASN1_TIME and ASN1_INTEGER are both ASN1_STRING.
+  void operator()(ASN1_STRING* p) const { ASN1_STRING_free(p); }
+  void operator()(char* p) const { OPENSSL_free(p); }
 };
 using Key = std::unique_ptr<EVP_PKEY, Deleter>;
 using Cert = std::unique_ptr<X509, Deleter>;
 using Bio = std::unique_ptr<BIO, Deleter>;
+using Crl = std::unique_ptr<X509_CRL, Deleter>;
+
+constexpr char kCaDir[] = "ca";
+constexpr char kControllerDir[] = "controller";
+constexpr char kCrlFile[] = "crl.pem";
+constexpr char kIssuedFile[] = "issued.tsv";
 
 // OpenSSL reports errors on a thread-local queue; fold it into the status.
 absl::Status SslError(absl::string_view what) {
@@ -62,8 +74,13 @@ bool ValidAddress(const std::string& a) {
   return inet_pton(AF_INET, a.c_str(), buf) == 1 || inet_pton(AF_INET6, a.c_str(), buf) == 1;
 }
 
+// Writes PATH.tmp and renames it over PATH: whoever reads PATH (an agent
+// picking up a renewed certificate, the controller re-reading its CRL) sees
+// the old file or the new one, never half of one.
 absl::Status WriteFile(const fs::path& path, std::string_view data, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  fs::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path.string()));
   // The file may have existed with wider permissions.
   bool ok = ::fchmod(fd, mode) == 0;
@@ -74,8 +91,21 @@ absl::Status WriteFile(const fs::path& path, std::string_view data, mode_t mode)
     else
       data.remove_prefix(static_cast<size_t>(n));
   }
+  ok = ::fsync(fd) == 0 && ok;
   ok = (::close(fd) == 0) && ok;
-  if (!ok) return absl::InternalError(absl::StrCat("error writing ", path.string()));
+  if (ok) ok = ::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return absl::InternalError(absl::StrCat("error writing ", path.string()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDir(const fs::path& d, mode_t mode) {
+  std::error_code ec;
+  fs::create_directories(d, ec);
+  if (ec || ::chmod(d.c_str(), mode) != 0)
+    return absl::PermissionDeniedError(absl::StrCat("cannot create ", d.string()));
   return absl::OkStatus();
 }
 
@@ -190,10 +220,33 @@ absl::StatusOr<Cert> MakeCert(const CertSpec& spec, EVP_PKEY* key, X509* issuer,
 absl::Status WritePair(const fs::path& dir, const std::string& stem, X509* cert, EVP_PKEY* key) {
   auto cert_pem = CertPem(cert);
   if (!cert_pem.ok()) return cert_pem.status();
-  auto key_pem = KeyPem(key);
-  if (!key_pem.ok()) return key_pem.status();
-  if (auto s = WriteFile(dir / (stem + ".key"), *key_pem, 0600); !s.ok()) return s;
+  if (key != nullptr) {
+    auto key_pem = KeyPem(key);
+    if (!key_pem.ok()) return key_pem.status();
+    if (auto s = WriteFile(dir / (stem + ".key"), *key_pem, 0600); !s.ok()) return s;
+  }
   return WriteFile(dir / (stem + ".crt"), *cert_pem, 0644);
+}
+
+std::string SerialHex(const ASN1_INTEGER* serial) {
+  std::unique_ptr<BIGNUM, Deleter> bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) return "";
+  std::unique_ptr<char, Deleter> hex(BN_bn2hex(bn.get()));
+  return hex ? std::string(hex.get()) : "";
+}
+
+absl::StatusOr<Cert> ParseCert(std::string_view pem, std::string_view what) {
+  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert)
+    return absl::InvalidArgumentError(absl::StrCat(std::string(what), " is not a PEM certificate"));
+  return cert;
+}
+
+absl::Time NotAfter(X509* cert) {
+  struct tm t = {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &t) != 1) return absl::InfinitePast();
+  return absl::FromTM(t, absl::UTCTimeZone());
 }
 
 struct Ca {
@@ -203,24 +256,144 @@ struct Ca {
 };
 
 absl::StatusOr<Ca> LoadCa(const fs::path& dir) {
-  auto cert_pem = ReadFile(dir / "ca.crt");
+  fs::path ca_dir = dir / kCaDir;
+  std::error_code ec;
+  if (!fs::exists(ca_dir / "ca.key", ec) && fs::exists(dir / "ca.key", ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir.string(), " has the CA key of an older layout in ", (dir / "ca.key").string(),
+        "; move it into a directory of its own: mkdir -m 700 ", ca_dir.string(), " && mv ",
+        (dir / "ca.key").string(), " ", ca_dir.string(), "/ && cp ", (dir / "ca.crt").string(), " ",
+        ca_dir.string(), "/"));
+  }
+  auto cert_pem = ReadFile(ca_dir / "ca.crt");
   if (!cert_pem.ok()) return cert_pem.status();
-  auto key_pem = ReadFile(dir / "ca.key");
-  if (!key_pem.ok()) return key_pem.status();
+  auto key_pem = ReadFile(ca_dir / "ca.key");
+  if (!key_pem.ok())
+    return absl::NotFoundError(absl::StrCat("cannot read ", (ca_dir / "ca.key").string(),
+                                            " (make a CA with polder pki init DIR)"));
   Bio cb(BIO_new_mem_buf(cert_pem->data(), static_cast<int>(cert_pem->size())));
   Bio kb(BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size())));
   Ca ca{Cert(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr)),
         Key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr)), *cert_pem};
-  if (!ca.cert || !ca.key) return SslError(absl::StrCat("reading CA in ", dir.string()));
+  if (!ca.cert || !ca.key) return SslError(absl::StrCat("reading CA in ", ca_dir.string()));
   return ca;
 }
 
-absl::StatusOr<fs::path> IssueClient(const fs::path& dir, std::string_view name, const char* unit,
-                                     const std::string& stem, const std::string& subdir,
-                                     const Validity& validity, bool overwrite) {
+// One line of DIR/ca/issued.tsv.
+struct Issued {
+  std::string kind;  // agent, admin, controller
+  std::string name;
+  std::string serial;
+};
+
+absl::Status RecordIssued(const fs::path& dir, const std::string& kind, const std::string& name,
+                          X509* cert) {
+  fs::path p = dir / kCaDir / kIssuedFile;
+  std::ofstream out(p, std::ios::app);
+  out << kind << '\t' << name << '\t' << SerialHex(X509_get0_serialNumber(cert)) << '\t'
+      << absl::ToUnixSeconds(NotAfter(cert)) << '\n';
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot append to ", p.string()));
+  return absl::OkStatus();
+}
+
+std::vector<Issued> ReadIssued(const fs::path& dir) {
+  std::vector<Issued> out;
+  std::ifstream in(dir / kCaDir / kIssuedFile);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, '\t');
+    if (f.size() >= 3) out.push_back({f[0], f[1], f[2]});
+  }
+  return out;
+}
+
+// The CA certificate is copied into every directory handed to --tls-dir.
+absl::Status WriteCaCopies(const fs::path& dir, const Ca& ca) {
+  if (auto s = WriteFile(dir / "ca.crt", ca.pem, 0644); !s.ok()) return s;
+  return WriteFile(dir / kControllerDir / "ca.crt", ca.pem, 0644);
+}
+
+// Signs a CRL listing `old` (entries kept with their dates) plus `add`.
+absl::Status WriteCrl(const fs::path& dir, const Ca& ca, const X509_CRL* old,
+                      const std::vector<std::string>& add, absl::Time now) {
+  Crl crl(X509_CRL_new());
+  std::unique_ptr<ASN1_TIME, Deleter> last(ASN1_TIME_set(nullptr, absl::ToTimeT(now)));
+  std::unique_ptr<ASN1_TIME, Deleter> next(
+      ASN1_TIME_set(nullptr, absl::ToTimeT(now + absl::Hours(24 * 3650))));
+  if (!crl || !last || !next || !X509_CRL_set_version(crl.get(), 1) ||
+      !X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.cert.get())) ||
+      !X509_CRL_set1_lastUpdate(crl.get(), last.get()) ||
+      !X509_CRL_set1_nextUpdate(crl.get(), next.get()))
+    return SslError("new CRL");
+  if (old != nullptr) {
+    STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(const_cast<X509_CRL*>(old));
+    for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i) {
+      X509_REVOKED* r = X509_REVOKED_dup(sk_X509_REVOKED_value(entries, i));
+      if (r == nullptr || !X509_CRL_add0_revoked(crl.get(), r)) return SslError("CRL entry");
+    }
+  }
+  for (const std::string& serial : add) {
+    BIGNUM* raw = nullptr;
+    if (!BN_hex2bn(&raw, serial.c_str())) return SslError("CRL serial");
+    std::unique_ptr<BIGNUM, Deleter> bn(raw);
+    std::unique_ptr<ASN1_INTEGER, Deleter> n(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+    X509_REVOKED* r = X509_REVOKED_new();
+    if (!n || r == nullptr || !X509_REVOKED_set_serialNumber(r, n.get()) ||
+        !X509_REVOKED_set_revocationDate(r, last.get()) || !X509_CRL_add0_revoked(crl.get(), r)) {
+      X509_REVOKED_free(r);
+      return SslError("CRL entry");
+    }
+  }
+  X509_CRL_sort(crl.get());
+  if (!X509_CRL_sign(crl.get(), ca.key.get(), EVP_sha256())) return SslError("signing the CRL");
+  Bio bio(BIO_new(BIO_s_mem()));
+  if (!PEM_write_bio_X509_CRL(bio.get(), crl.get())) return SslError("writing the CRL");
+  std::string pem = BioString(bio.get());
+  if (auto s = WriteFile(dir / kCrlFile, pem, 0644); !s.ok()) return s;
+  return WriteFile(dir / kControllerDir / kCrlFile, pem, 0644);
+}
+
+struct ClientKind {
+  const char* unit;
+  std::string stem;    // agent / admin: file names and the issued.tsv kind
+  std::string subdir;  // agents / admins
+};
+
+const ClientKind kAgentKind{kAgentUnit, "agent", "agents"};
+const ClientKind kAdminKind{kAdminUnit, "admin", "admins"};
+
+absl::Status CheckName(std::string_view name) {
   if (!ValidName(name))
-    return absl::InvalidArgumentError(absl::StrCat("invalid name '", std::string(name), "'"));
-  fs::path existing = dir / subdir / std::string(name) / (stem + ".key");
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid name '", std::string(name),
+                     "' (lower-case letters, digits, '-' and '_', starting with a letter)"));
+  return absl::OkStatus();
+}
+
+// Signs a client certificate for `key` and writes it (and `key`, unless
+// null, which keeps the key file as it is) into its directory.
+absl::StatusOr<fs::path> SignClient(const fs::path& dir, const Ca& ca, std::string_view name,
+                                    const ClientKind& kind, EVP_PKEY* key, bool write_key,
+                                    const Validity& validity) {
+  CertSpec spec{
+      std::string(name), kind.unit, false, "clientAuth", {absl::StrCat("DNS:", std::string(name))},
+      validity};
+  auto cert = MakeCert(spec, key, ca.cert.get(), ca.key.get());
+  if (!cert.ok()) return cert.status();
+  fs::path out = dir / kind.subdir / std::string(name);
+  if (auto s = MakeDir(out, 0755); !s.ok()) return s;
+  if (auto s = WriteFile(out / "ca.crt", ca.pem, 0644); !s.ok()) return s;
+  if (auto s = WritePair(out, kind.stem, cert->get(), write_key ? key : nullptr); !s.ok()) return s;
+  if (auto s = RecordIssued(dir, kind.stem, std::string(name), cert->get()); !s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<fs::path> IssueClient(const fs::path& dir, std::string_view name,
+                                     const ClientKind& kind, const Validity& validity,
+                                     bool overwrite) {
+  if (auto s = CheckName(name); !s.ok()) return s;
+  fs::path existing = dir / kind.subdir / std::string(name) / (kind.stem + ".key");
   std::error_code exists_ec;
   if (!overwrite && fs::exists(existing, exists_ec)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -230,21 +403,91 @@ absl::StatusOr<fs::path> IssueClient(const fs::path& dir, std::string_view name,
   if (!ca.ok()) return ca.status();
   auto key = NewKey();
   if (!key.ok()) return key.status();
-  CertSpec spec{
-      std::string(name), unit, false, "clientAuth", {absl::StrCat("DNS:", std::string(name))},
-      validity};
-  auto cert = MakeCert(spec, key->get(), ca->cert.get(), ca->key.get());
-  if (!cert.ok()) return cert.status();
-  fs::path out = dir / subdir / std::string(name);
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create ", out.string()));
-  if (auto s = WriteFile(out / "ca.crt", ca->pem, 0644); !s.ok()) return s;
-  if (auto s = WritePair(out, stem, cert->get(), key->get()); !s.ok()) return s;
-  return out;
+  return SignClient(dir, *ca, name, kind, key->get(), true, validity);
+}
+
+absl::StatusOr<fs::path> RenewClient(const fs::path& dir, std::string_view name,
+                                     const ClientKind& kind, const Validity& validity,
+                                     bool new_key) {
+  if (auto s = CheckName(name); !s.ok()) return s;
+  fs::path key_path = dir / kind.subdir / std::string(name) / (kind.stem + ".key");
+  auto key_pem = ReadFile(key_path);
+  if (!key_pem.ok())
+    return absl::NotFoundError(absl::StrCat("nothing to renew: ", key_path.string(),
+                                            " does not exist (use polder pki issue)"));
+  auto ca = LoadCa(dir);
+  if (!ca.ok()) return ca.status();
+  Key key;
+  if (new_key) {
+    auto k = NewKey();
+    if (!k.ok()) return k.status();
+    key = std::move(*k);
+  } else {
+    Bio kb(BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size())));
+    key.reset(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
+    if (!key) return SslError(absl::StrCat("reading ", key_path.string()));
+  }
+  return SignClient(dir, *ca, name, kind, key.get(), new_key, validity);
+}
+
+absl::StatusOr<Crl> ReadCrlFile(const fs::path& p, const Ca& ca) {
+  auto pem = ReadFile(p);
+  if (!pem.ok()) return Crl();  // no CRL yet
+  Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  Crl crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  if (!crl || X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.cert.get())) != 1)
+    return absl::FailedPreconditionError(
+        absl::StrCat(p.string(), " is not a CRL signed by this CA; remove it to start anew"));
+  return crl;
+}
+
+absl::StatusOr<int> RevokeClient(const fs::path& dir, std::string_view name, const ClientKind& kind,
+                                 absl::Time now) {
+  if (auto s = CheckName(name); !s.ok()) return s;
+  auto ca = LoadCa(dir);
+  if (!ca.ok()) return ca.status();
+  std::set<std::string> serials;
+  for (const Issued& i : ReadIssued(dir))
+    if (i.kind == kind.stem && i.name == name) serials.insert(i.serial);
+  // A certificate issued before issued.tsv existed is still in its directory.
+  fs::path cert_path = dir / kind.subdir / std::string(name) / (kind.stem + ".crt");
+  if (auto pem = ReadFile(cert_path); pem.ok()) {
+    auto cert = ParseCert(*pem, cert_path.string());
+    if (!cert.ok()) return cert.status();
+    serials.insert(SerialHex(X509_get0_serialNumber(cert->get())));
+  }
+  if (serials.empty())
+    return absl::NotFoundError(absl::StrCat("no certificate was issued to ", kind.stem, " '",
+                                            std::string(name), "' by the CA in ", dir.string()));
+  auto old = ReadCrlFile(dir / kCrlFile, *ca);
+  if (!old.ok()) return old.status();
+  std::set<std::string> listed;
+  if (*old) {
+    STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(old->get());
+    for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i)
+      listed.insert(SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(entries, i))));
+  }
+  std::vector<std::string> add;
+  for (const std::string& s : serials)
+    if (!listed.count(s)) add.push_back(s);
+  if (auto s = MakeDir(dir / kControllerDir, 0755); !s.ok()) return s;
+  if (auto s = WriteCrl(dir, *ca, old->get(), add, now); !s.ok()) return s;
+  return static_cast<int>(add.size());
 }
 
 }  // namespace
+
+fs::path ControllerDir(const fs::path& dir) { return dir / kControllerDir; }
+
+absl::StatusOr<fs::path> WriteBootstrapRuleset(const fs::path& dir, std::string_view host,
+                                               std::string_view ruleset) {
+  if (auto s = CheckName(host); !s.ok()) return s;
+  fs::path out = dir / kAgentKind.subdir / std::string(host);
+  if (auto s = MakeDir(out, 0755); !s.ok()) return s;
+  fs::path file = out / "bootstrap.nft";
+  if (auto s = WriteFile(file, ruleset, 0644); !s.ok()) return s;
+  return file;
+}
 
 absl::Status InitPki(const fs::path& dir, const InitOptions& options) {
   std::vector<std::string> sans = {"DNS:localhost", "IP:127.0.0.1", "IP:::1"};
@@ -259,37 +502,83 @@ absl::Status InitPki(const fs::path& dir, const InitOptions& options) {
     sans.push_back("IP:" + a);
   }
   std::error_code ec;
-  if (fs::exists(dir / "ca.key", ec))
+  if (fs::exists(dir / kCaDir / "ca.key", ec) || fs::exists(dir / "ca.key", ec))
     return absl::AlreadyExistsError(absl::StrCat(dir.string(), " already holds a CA"));
-  fs::create_directories(dir, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create ", dir.string()));
+  if (auto s = MakeDir(dir, 0755); !s.ok()) return s;
+  if (auto s = MakeDir(dir / kCaDir, 0700); !s.ok()) return s;
+  if (auto s = MakeDir(dir / kControllerDir, 0755); !s.ok()) return s;
 
   auto ca_key = NewKey();
   if (!ca_key.ok()) return ca_key.status();
   CertSpec ca_spec{"polder CA", "polder-ca", true, "", {}, {}};
   ca_spec.validity.not_after = absl::Now() + absl::Hours(24 * 3650);
-  auto ca = MakeCert(ca_spec, ca_key->get(), nullptr, nullptr);
-  if (!ca.ok()) return ca.status();
+  auto ca_cert = MakeCert(ca_spec, ca_key->get(), nullptr, nullptr);
+  if (!ca_cert.ok()) return ca_cert.status();
 
   auto key = NewKey();
   if (!key.ok()) return key.status();
   std::string cn =
       options.controller_names.empty() ? "polder-controller" : options.controller_names.front();
   CertSpec spec{cn, kControllerUnit, false, "serverAuth", sans, {}};
-  auto cert = MakeCert(spec, key->get(), ca->get(), ca_key->get());
+  auto cert = MakeCert(spec, key->get(), ca_cert->get(), ca_key->get());
   if (!cert.ok()) return cert.status();
-  if (auto s = WritePair(dir, "ca", ca->get(), ca_key->get()); !s.ok()) return s;
-  return WritePair(dir, "controller", cert->get(), key->get());
+  if (auto s = WritePair(dir / kCaDir, "ca", ca_cert->get(), ca_key->get()); !s.ok()) return s;
+  auto ca_pem = CertPem(ca_cert->get());
+  if (!ca_pem.ok()) return ca_pem.status();
+  Ca ca{std::move(*ca_cert), std::move(*ca_key), *ca_pem};
+  if (auto s = WriteCaCopies(dir, ca); !s.ok()) return s;
+  if (auto s = WritePair(dir / kControllerDir, "controller", cert->get(), key->get()); !s.ok())
+    return s;
+  if (auto s = RecordIssued(dir, "controller", cn, cert->get()); !s.ok()) return s;
+  // An empty CRL, so the controller's directory is complete from the start.
+  return WriteCrl(dir, ca, nullptr, {}, absl::Now());
 }
 
 absl::StatusOr<fs::path> IssueAgent(const fs::path& dir, std::string_view host,
                                     const Validity& validity, bool overwrite) {
-  return IssueClient(dir, host, kAgentUnit, "agent", "agents", validity, overwrite);
+  return IssueClient(dir, host, kAgentKind, validity, overwrite);
 }
 
 absl::StatusOr<fs::path> IssueAdmin(const fs::path& dir, std::string_view name,
                                     const Validity& validity, bool overwrite) {
-  return IssueClient(dir, name, kAdminUnit, "admin", "admins", validity, overwrite);
+  return IssueClient(dir, name, kAdminKind, validity, overwrite);
+}
+
+absl::StatusOr<fs::path> RenewAgent(const fs::path& dir, std::string_view host,
+                                    const Validity& validity, bool new_key) {
+  return RenewClient(dir, host, kAgentKind, validity, new_key);
+}
+
+absl::StatusOr<fs::path> RenewAdmin(const fs::path& dir, std::string_view name,
+                                    const Validity& validity, bool new_key) {
+  return RenewClient(dir, name, kAdminKind, validity, new_key);
+}
+
+absl::StatusOr<int> RevokeAgent(const fs::path& dir, std::string_view host, absl::Time now) {
+  return RevokeClient(dir, host, kAgentKind, now);
+}
+
+absl::StatusOr<int> RevokeAdmin(const fs::path& dir, std::string_view name, absl::Time now) {
+  return RevokeClient(dir, name, kAdminKind, now);
+}
+
+absl::StatusOr<std::vector<std::string>> RevokedSerials(std::string_view crl_pem,
+                                                        std::string_view ca_pem) {
+  auto ca = ParseCert(ca_pem, "the CA certificate");
+  if (!ca.ok()) return ca.status();
+  Bio bio(BIO_new_mem_buf(crl_pem.data(), static_cast<int>(crl_pem.size())));
+  Crl crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  if (!crl) return absl::InvalidArgumentError("the CRL is not a PEM X509 CRL");
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ca->get())) != 0 ||
+      X509_CRL_verify(crl.get(), X509_get0_pubkey(ca->get())) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the CRL is not signed by the CA in ca.crt");
+  }
+  std::vector<std::string> out;
+  STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(crl.get());
+  for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i)
+    out.push_back(SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(entries, i))));
+  return out;
 }
 
 absl::StatusOr<PeerIdentity> IdentityFromPem(std::string_view pem) {
@@ -297,6 +586,8 @@ absl::StatusOr<PeerIdentity> IdentityFromPem(std::string_view pem) {
   Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) return absl::InvalidArgumentError("peer certificate is not valid PEM");
   PeerIdentity id;
+  id.serial = SerialHex(X509_get0_serialNumber(cert.get()));
+  id.not_after = NotAfter(cert.get());
   X509_NAME* subject = X509_get_subject_name(cert.get());
   auto field = [&](int nid) -> std::optional<std::string> {
     // A subject with two entries of one kind is ambiguous; refuse it.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -28,12 +29,27 @@ std::string Slurp(const fs::path& p) {
 TEST(PkiTest, InitWritesCaAndControllerWithPrivateKeys) {
   fs::path d = TempDir("init");
   ASSERT_TRUE(InitPki(d, {{"ctl.example"}, {"10.0.0.2"}}).ok());
-  for (const char* f : {"ca.crt", "ca.key", "controller.crt", "controller.key"})
+  for (const char* f :
+       {"ca/ca.crt", "ca/ca.key", "ca.crt", "crl.pem", "controller/ca.crt",
+        "controller/controller.crt", "controller/controller.key", "controller/crl.pem"})
     EXPECT_TRUE(fs::exists(d / f)) << f;
+  // The CA key is in a directory of its own; the controller's has no CA key.
+  EXPECT_FALSE(fs::exists(d / "ca.key"));
+  EXPECT_FALSE(fs::exists(d / "controller" / "ca.key"));
+  EXPECT_EQ(ControllerDir(d), d / "controller");
   struct stat st;
-  ASSERT_EQ(stat((d / "ca.key").c_str(), &st), 0);
+  ASSERT_EQ(stat((d / "ca" / "ca.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
-  auto id = IdentityFromPem(Slurp(d / "controller.crt"));
+  ASSERT_EQ(stat((d / "ca").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700);
+  ASSERT_EQ(stat((d / "controller" / "controller.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  EXPECT_EQ(Slurp(d / "controller" / "ca.crt"), Slurp(d / "ca" / "ca.crt"));
+  // The CRL starts empty and is signed by the CA.
+  auto none = RevokedSerials(Slurp(d / "controller" / "crl.pem"), Slurp(d / "ca.crt"));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  auto id = IdentityFromPem(Slurp(d / "controller" / "controller.crt"));
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(id->role, Role::kController);
   EXPECT_EQ(id->common_name, "ctl.example");
@@ -98,6 +114,89 @@ TEST(PkiTest, IssuingAgainRefusesToReplaceAKeyUnlessTold) {
   auto forced = IssueAgent(d, "web-1", {}, /*overwrite=*/true);
   ASSERT_TRUE(forced.ok()) << forced.status();
   EXPECT_NE(Slurp(*first / "agent.key"), key);
+  fs::remove_all(d);
+}
+
+TEST(PkiTest, RenewKeepsTheKeyAndGivesANewSerialAndExpiry) {
+  fs::path d = TempDir("renew");
+  ASSERT_TRUE(InitPki(d, {}).ok());
+  absl::Time soon = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 20)));
+  auto dir = IssueAgent(d, "web-1", {std::nullopt, soon});
+  ASSERT_TRUE(dir.ok());
+  std::string key = Slurp(*dir / "agent.key");
+  auto before = IdentityFromPem(Slurp(*dir / "agent.crt"));
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->not_after, soon);
+  auto renewed = RenewAgent(d, "web-1");
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  auto after = IdentityFromPem(Slurp(*dir / "agent.crt"));
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->serial, before->serial);
+  EXPECT_GT(after->not_after, absl::Now() + absl::Hours(24 * 700));
+  EXPECT_EQ(after->common_name, "web-1");
+  EXPECT_EQ(Slurp(*dir / "agent.key"), key);  // same key by default
+  EXPECT_FALSE(fs::exists(*dir / "agent.crt.tmp"));
+  ASSERT_TRUE(RenewAgent(d, "web-1", {}, /*new_key=*/true).ok());
+  EXPECT_NE(Slurp(*dir / "agent.key"), key);
+  ASSERT_TRUE(IssueAdmin(d, "alice").ok());
+  EXPECT_TRUE(RenewAdmin(d, "alice").ok());
+  EXPECT_EQ(RenewAgent(d, "web-2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(RenewAgent(d, "../x").status().code(), absl::StatusCode::kInvalidArgument);
+  fs::remove_all(d);
+}
+
+TEST(PkiTest, RevokeListsEveryCertificateOfTheNameInTheCrl) {
+  fs::path d = TempDir("revoke");
+  ASSERT_TRUE(InitPki(d, {}).ok());
+  auto dir = IssueAgent(d, "web-1");
+  ASSERT_TRUE(dir.ok());
+  auto first = IdentityFromPem(Slurp(*dir / "agent.crt"));
+  ASSERT_TRUE(RenewAgent(d, "web-1").ok());
+  auto second = IdentityFromPem(Slurp(*dir / "agent.crt"));
+  ASSERT_TRUE(IssueAgent(d, "web-2").ok());
+  auto other = IdentityFromPem(Slurp(d / "agents" / "web-2" / "agent.crt"));
+  ASSERT_TRUE(IssueAdmin(d, "alice").ok());
+  auto alice = IdentityFromPem(Slurp(d / "admins" / "alice" / "admin.crt"));
+  ASSERT_TRUE(first.ok() && second.ok() && other.ok() && alice.ok());
+
+  auto n = RevokeAgent(d, "web-1", absl::Now());
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 2);  // the renewed one and the one it replaced
+  auto listed = RevokedSerials(Slurp(d / "controller" / "crl.pem"), Slurp(d / "ca.crt"));
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  auto has = [&](const std::string& s) {
+    return std::find(listed->begin(), listed->end(), s) != listed->end();
+  };
+  EXPECT_TRUE(has(first->serial));
+  EXPECT_TRUE(has(second->serial));
+  EXPECT_FALSE(has(other->serial));
+  EXPECT_EQ(Slurp(d / "crl.pem"), Slurp(d / "controller" / "crl.pem"));
+  // Again: nothing new; an admin next, and the earlier entries stay.
+  EXPECT_EQ(*RevokeAgent(d, "web-1", absl::Now()), 0);
+  EXPECT_EQ(*RevokeAdmin(d, "alice", absl::Now()), 1);
+  listed = RevokedSerials(Slurp(d / "crl.pem"), Slurp(d / "ca.crt"));
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 3u);
+  EXPECT_TRUE(has(alice->serial) && has(first->serial));
+  EXPECT_EQ(RevokeAgent(d, "nobody", absl::Now()).status().code(), absl::StatusCode::kNotFound);
+
+  // A CRL from another CA, or garbage, is refused.
+  fs::path o = TempDir("revoke-other");
+  ASSERT_TRUE(InitPki(o, {}).ok());
+  EXPECT_FALSE(RevokedSerials(Slurp(d / "crl.pem"), Slurp(o / "ca.crt")).ok());
+  EXPECT_FALSE(RevokedSerials("garbage", Slurp(d / "ca.crt")).ok());
+  fs::remove_all(o);
+  fs::remove_all(d);
+}
+
+TEST(PkiTest, AnOldLayoutIsExplainedNotUsed) {
+  fs::path d = TempDir("old");
+  ASSERT_TRUE(InitPki(d, {}).ok());
+  fs::rename(d / "ca" / "ca.key", d / "ca.key");
+  auto r = IssueAgent(d, "web-1");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("mv "), std::string::npos) << r.status();
+  EXPECT_EQ(InitPki(d, {}).code(), absl::StatusCode::kAlreadyExists);
   fs::remove_all(d);
 }
 

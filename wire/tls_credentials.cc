@@ -1,6 +1,9 @@
 #include "wire/tls_credentials.h"
 
 #include <grpcpp/security/credentials.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <fstream>
 #include <sstream>
@@ -26,10 +29,42 @@ absl::StatusOr<std::string> ReadPem(const fs::path& p) {
   return s.str();
 }
 
+// A renewal with a new key replaces two files; read between the two renames,
+// they do not belong together, and gRPC would only fail the handshake.
+absl::Status CheckPair(const fs::path& cert_path, const std::string& cert_pem,
+                       const std::string& key_pem) {
+  BIO* cb = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  BIO* kb = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  X509* cert = cb ? PEM_read_bio_X509(cb, nullptr, nullptr, nullptr) : nullptr;
+  EVP_PKEY* key = kb ? PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr) : nullptr;
+  bool ok = cert != nullptr && key != nullptr && X509_check_private_key(cert, key) == 1;
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  BIO_free(cb);
+  BIO_free(kb);
+  ERR_clear_error();
+  if (!ok)
+    return absl::InvalidArgumentError(absl::StrCat(
+        cert_path.string(), " and its key do not form a pair (unreadable, or being replaced)"));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> LoadServerCredentials(
     const fs::path& dir) {
+  std::error_code ec;
+  for (const fs::path& key : {dir / "ca.key", dir / "ca" / "ca.key"}) {
+    if (fs::exists(key, ec)) {
+      bool pki_root = fs::exists(dir / "controller" / "controller.crt", ec);
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir.string(), " holds the CA's private key (", key.string(),
+          "); the controller must not: ",
+          pki_root ? absl::StrCat("give --tls-dir ", (dir / "controller").string())
+                   : "start it with a directory holding only ca.crt, controller.crt, "
+                     "controller.key and crl.pem (polder pki init DIR writes DIR/controller/)"));
+    }
+  }
   auto ca = ReadPem(dir / "ca.crt");
   auto cert = ReadPem(dir / "controller.crt");
   auto key = ReadPem(dir / "controller.key");
@@ -53,6 +88,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientCredentials(
     auto key = ReadPem(dir / absl::StrCat(stem, ".key"));
     if (!cert.ok()) return cert.status();
     if (!key.ok()) return key.status();
+    if (auto s = CheckPair(dir / absl::StrCat(stem, ".crt"), *cert, *key); !s.ok()) return s;
     grpc::SslCredentialsOptions opts;
     opts.pem_root_certs = *ca;
     opts.pem_private_key = *key;

@@ -1,7 +1,9 @@
 // The TLS files of polder.v1 and the gRPC credentials made from them, for
 // both ends. `polder pki` writes the files:
 //
-//   controller --tls-dir D:  D/ca.crt, D/controller.crt, D/controller.key
+//   controller --tls-dir D:  D/ca.crt, D/controller.crt, D/controller.key, D/crl.pem
+//                            (polder pki init P writes it as P/controller/; a directory
+//                            holding the CA's private key is refused)
 //   agent      --tls-dir D:  D/ca.crt, D/agent.crt, D/agent.key
 //   admin      --tls-dir D:  D/ca.crt, D/admin.crt, D/admin.key
 //
@@ -22,10 +24,15 @@
 
 namespace polder::wire {
 
+// The CRL (D/crl.pem) is not read here: the controller checks serials
+// itself on every call and re-reads the file when it changes
+// (controller/revocation_list.h).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> LoadServerCredentials(
     const std::filesystem::path& dir);
 
-// DIR/ca.crt plus admin.{crt,key} or, failing that, agent.{crt,key}.
+// DIR/ca.crt plus admin.{crt,key} or, failing that, agent.{crt,key}. The
+// agent calls it for every new connection, so renewed files are picked up
+// without a restart.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientCredentials(
     const std::filesystem::path& dir);
 

@@ -121,7 +121,8 @@ class ControllerLoopbackTest : public ::testing::Test {
     store_ = std::move(*StateStore::Open(dir_ / "state.db"));
     fleet_ = std::make_unique<Fleet>(store_.get(), DirectoryCompiler(dir_ / "policy"));
     ASSERT_TRUE(fleet_->Start(absl::Now()).ok());
-    auto server = ControllerServer::Start(fleet_.get(), {"127.0.0.1:0", SharedPki().ca_});
+    auto server =
+        ControllerServer::Start(fleet_.get(), {"127.0.0.1:0", pki::ControllerDir(SharedPki().ca_)});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     target_ = "127.0.0.1:" + std::to_string(server_->port());

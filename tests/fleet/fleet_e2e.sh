@@ -201,7 +201,7 @@ refused)
       -subj "/OU=polder-agent/CN=portal-1" -out agent.csr 2>/dev/null &&
     printf '[ca]\ndefault_ca=c\n[c]\ndatabase=index\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\nOU=supplied\nCN=supplied\n[x]\nsubjectAltName=DNS:portal-1\nextendedKeyUsage=clientAuth\n' >ca.cnf &&
     : >index && echo 1000 >serial &&
-    openssl ca -batch -config ca.cnf -cert "$pki/ca.crt" -keyfile "$pki/ca.key" -in agent.csr \
+    openssl ca -batch -config ca.cnf -cert "$pki/ca.crt" -keyfile "$pki/ca/ca.key" -in agent.csr \
       -out agent.crt -startdate 20200101000000Z -enddate 20200102000000Z -extfile ca.cnf \
       -extensions x -notext >/dev/null 2>&1 && cp "$pki/ca.crt" .); then
     expired=yes

@@ -118,7 +118,7 @@ fleet_pki() {
 
 fleet_controller_start() {
   fleet_spawn controller "$FLEET_CTRL_NS" "$POLDER_CONTROLLER" --policy "$FLEET_POLICY" \
-    --listen "$FLEET_CTRL_ADDR:$FLEET_CTRL_PORT" --tls-dir "$FLEET_DIR/pki" \
+    --listen "$FLEET_CTRL_ADDR:$FLEET_CTRL_PORT" --tls-dir "$FLEET_DIR/pki/controller" \
     --state "$FLEET_DIR/state/controller.db" "$@"
   local i
   for i in $(seq 100); do
