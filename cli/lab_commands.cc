@@ -823,9 +823,13 @@ DrillTiming WaitEnforced(const ControllerAccess& c, const std::string& revision,
   t.timeout_ms = absl::ToInt64Milliseconds(kDrillEnforceTimeout);
   std::map<std::string, std::optional<int64_t>> hosts;
   absl::Time deadline = order + kDrillEnforceTimeout;
+  absl::Time last_look = order;
   for (;;) {
     absl::StatusOr<nlohmann::json> status = ControllerStatus(c);
-    int64_t ms = absl::ToInt64Milliseconds(absl::Now() - order);
+    absl::Time now = absl::Now();
+    int64_t ms = absl::ToInt64Milliseconds(now - order);
+    t.resolution_ms = std::max(t.resolution_ms, absl::ToInt64Milliseconds(now - last_look));
+    last_look = now;
     bool all = status.ok();
     if (status.ok()) {
       for (const auto& h : (*status)["hosts"]) {

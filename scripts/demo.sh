@@ -5,7 +5,8 @@
 # certificate per host
 # (`polder pki`), polder-controller in the controller host's namespace, a polder-agent in every
 # host namespace talking mutual TLS, `polder status`, a probe table of real packets that must
-# agree with the compiler, and a tampering attempt restored by the agent. Everything it made
+# agree with the compiler, a tampering attempt restored by the agent, and a drill of the
+# policy's crisis plan (its first posture). Everything it made
 # is removed on exit, also on failure or Ctrl-C. Bounded: about a minute after the build.
 #
 # Usage (root): bash scripts/demo.sh [POLICY_DIR]
@@ -68,4 +69,17 @@ done
 if [ "$(fleet_table "$victim")" = "$before" ]; then echo "restored by the agent"; else echo "NOT restored"; fi
 sleep 0.2
 grep "drift on" "$FLEET_DIR/logs/controller.log" | tail -1 || true
+# The crisis plan, rehearsed (spec §6a): the policy's first posture activated through the
+# controller, every host timed until it enforces it, the whole table probed against the
+# posture's effective policy, released, probed again.
+posture=${DEMO_POSTURE:-$(cat "$policy"/*.yaml "$policy"/*/*.yaml 2>/dev/null |
+  sed -n '/^postures:/,/^[a-z]/s/^  - name: *\([A-Za-z0-9_.-]*\).*/\1/p' | head -1)}
+if [ -n "$posture" ]; then
+  echo "== polder lab drill $posture (activate, time, probe, release, probe)"
+  "$POLDER" lab drill "$policy" "$posture" --name fleet --tls-dir "$FLEET_DIR/pki/admins/fleet-test" \
+    --timeout-ms "${FLEET_PROBE_TIMEOUT_MS:-300}" --reason "demo drill" ||
+    fleet_die "the drill of $posture disagrees with the compiler (see above)"
+else
+  echo "== no posture in $policy: no drill (spec §6a; see policies/municipality/postures.yaml)"
+fi
 echo "== done; removing the lab"

@@ -16,6 +16,7 @@ Json TimingJson(const DrillTiming& t, bool with_hosts) {
   Json j;
   j["enforced_ms"] = OptionalMs(t.enforced_ms);
   j["timeout_ms"] = t.timeout_ms;
+  j["resolution_ms"] = t.resolution_ms;
   if (with_hosts) {
     j["hosts"] = Json::array();
     for (const DrillTiming::Host& h : t.hosts) {
@@ -54,8 +55,9 @@ std::string Ms(const std::optional<int64_t>& ms, int64_t timeout_ms) {
 std::string TimingLine(const char* what, const DrillTiming& t) {
   if (!t.ran) return absl::StrCat(what, ": not done (the drill stopped before)\n");
   if (!t.error.empty()) return absl::StrCat(what, ": FAILED: ", t.error, "\n");
-  std::string out =
-      absl::StrCat(what, ": enforced on every host in ", Ms(t.enforced_ms, t.timeout_ms), "\n");
+  std::string out = absl::StrCat(what, ": enforced on every host in ", Ms(t.enforced_ms, t.timeout_ms),
+                                 " (seen in the controller's status, looked at every <= ",
+                                 t.resolution_ms, " ms: each time is at most that late)\n");
   for (const DrillTiming::Host& h : t.hosts) {
     absl::StrAppend(&out, "    ", h.host, ": ", Ms(h.enforced_ms, t.timeout_ms), "\n");
   }

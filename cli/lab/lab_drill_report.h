@@ -46,6 +46,9 @@ struct DrillTiming {
   bool ran = false;
   std::optional<int64_t> enforced_ms;  // the slowest host; none: some host timed out
   int64_t timeout_ms = 0;
+  // The longest wait between two looks at the controller's status: each time
+  // is when the drill saw the host there, at most this much after it got there.
+  int64_t resolution_ms = 0;
   std::vector<Host> hosts;
   std::string error;  // the order itself failed (refused, controller unreachable)
   bool ok() const { return ran && enforced_ms.has_value() && error.empty(); }

@@ -33,10 +33,12 @@ for line in help_text.splitlines() + ["polder end"]:
         if command:
             commands += 1
             problems += documented(command, flags)
-        command = " ".join(w for w in line.split() if not w.startswith("["))
-        flags = []
-        if command == "polder end" or command.startswith("polder help codes"):
-            command = None if command == "polder end" else command
+        # `polder help codes [--format text|markdown]`: the usage in brackets is not the name,
+        # but its flags are the command's.
+        flags = re.findall(r"--[a-z][a-z0-9-]*", line)
+        command = re.sub(r"\s*\[.*", "", line).strip()
+        if command == "polder end":
+            command = None
     elif line.startswith("    --"):
         flags.append(line.split()[0])
 for program in ("polder-agent", "polder-controller"):

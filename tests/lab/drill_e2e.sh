@@ -67,6 +67,8 @@ for step in ("activate", "release"):
     need(sorted(h["host"] for h in t["hosts"]) == hosts.split(), f"{step}.hosts lists every host")
     need(max(h["enforced_ms"] for h in t["hosts"]) == t["enforced_ms"],
          f"{step}.enforced_ms is the slowest host's")
+    need(isinstance(t["resolution_ms"], int) and 0 < t["resolution_ms"] <= t["enforced_ms"],
+         f"{step}.resolution_ms is the longest wait between looks, within enforced_ms")
 for step in ("probe_posture", "probe_normal"):
     p = r[step]
     need(p["cases"] > 0 and p["cases"] == p["probed"] + p["skipped"], f"{step} counts")
