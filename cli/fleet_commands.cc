@@ -10,7 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "cli/cli_common.h"
-#include "pki/pki.h"
+#include "cli/pki_commands.h"
 #include "polder/v1/polder.grpc.pb.h"
 #include "wire/proto_convert.h"
 #include "wire/rfc3339.h"
@@ -216,33 +216,6 @@ absl::StatusOr<int> RunRelease(const Connection& c, const std::string& target) {
   });
 }
 
-absl::StatusOr<int> RunPkiInit(const std::string& dir, const std::vector<std::string>& names,
-                               const std::vector<std::string>& addresses) {
-  if (auto s = polder::pki::InitPki(dir, {names, addresses}); !s.ok()) {
-    if (s.code() == absl::StatusCode::kInvalidArgument) return s;
-    // Anything else is a refusal, such as a CA already in DIR (it is never overwritten).
-    std::cerr << "polder: " << s.message() << "\n";
-    return kExitFindings;
-  }
-  std::cout << "CA and controller certificate written to " << dir
-            << " (start the controller with --tls-dir " << dir << ")\n";
-  return kExitOk;
-}
-
-absl::StatusOr<int> RunPkiIssue(const std::string& dir, const std::string& host,
-                                const std::string& admin, bool force) {
-  if (host.empty() == admin.empty()) {
-    return absl::InvalidArgumentError("give exactly one of --host NAME or --admin NAME");
-  }
-  auto out = host.empty() ? polder::pki::IssueAdmin(dir, admin, {}, force)
-                          : polder::pki::IssueAgent(dir, host, {}, force);
-  if (!out.ok()) return out.status();
-  std::cout << (host.empty() ? "admin" : "agent") << " certificate for "
-            << (host.empty() ? admin : host) << " written to " << out->string()
-            << " (use it as --tls-dir)\n";
-  return kExitOk;
-}
-
 void AddStatus(CLI::App& app, ChosenCommand& chosen) {
   auto* cmd = app.add_subcommand("status", "Show every host's state as the controller sees it");
   auto c = std::make_shared<Connection>();
@@ -252,33 +225,6 @@ void AddStatus(CLI::App& app, ChosenCommand& chosen) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   OnChosen(cmd, chosen, [c, format] { return RunStatus(*c, *format); });
-}
-
-void AddPki(CLI::App& app, ChosenCommand& chosen) {
-  auto* pki =
-      app.add_subcommand("pki", "Certificates for mutual TLS between controller and agents");
-  pki->require_subcommand(1);
-
-  auto* init = pki->add_subcommand("init", "Create a CA and the controller's certificate in DIR");
-  auto dir = std::make_shared<std::string>();
-  auto names = std::make_shared<std::vector<std::string>>();
-  auto addrs = std::make_shared<std::vector<std::string>>();
-  init->add_option("DIR", *dir, "Directory to create")->required();
-  init->add_option("--controller-name", *names, "DNS name of the controller (repeatable)");
-  init->add_option("--controller-address", *addrs, "IP address of the controller (repeatable)");
-  OnChosen(init, chosen, [=] { return RunPkiInit(*dir, *names, *addrs); });
-
-  auto* issue = pki->add_subcommand("issue", "Issue an agent or admin certificate from DIR's CA");
-  auto idir = std::make_shared<std::string>();
-  auto host = std::make_shared<std::string>();
-  auto admin = std::make_shared<std::string>();
-  issue->add_option("DIR", *idir, "Directory made by `polder pki init`")->required();
-  auto* h = issue->add_option("--host", *host, "Host name the agent runs for");
-  auto* a = issue->add_option("--admin", *admin, "Name of the administrator");
-  h->excludes(a);
-  auto force = std::make_shared<bool>(false);
-  issue->add_flag("--force", *force, "Replace an existing key and certificate");
-  OnChosen(issue, chosen, [=] { return RunPkiIssue(*idir, *host, *admin, *force); });
 }
 
 void AddQuarantine(CLI::App& app, ChosenCommand& chosen) {
@@ -353,6 +299,11 @@ nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
     j["quarantined"] = h.quarantined();
     // Spec §11: the agent's own claim, only when it differs from what the controller verified.
     if (!h.reported_revision().empty()) j["reported_revision"] = h.reported_revision();
+    // Issue 13.4: the connected agent's certificate expiry; null when none is connected.
+    j["cert_expires"] =
+        h.has_cert_expires()
+            ? nlohmann::ordered_json(FormatRfc3339(wire::FromTimestamp(h.cert_expires())))
+            : nlohmann::ordered_json(nullptr);
     out["hosts"].push_back(std::move(j));
   }
   // The orders in force, in the order the controller applies them, so that `polder lab probe`
@@ -371,7 +322,40 @@ nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
   return out;
 }
 
-std::string StatusText(const v1::StatusResponse& status) {
+namespace {
+
+// `polder status` warns this long before a host's certificate expires.
+constexpr absl::Duration kCertWarning = absl::Hours(24 * 30);
+
+// The CERT column: "-" (no agent connected), the expiry date, or a warning.
+std::string CertColumn(const v1::HostStatus& h, absl::Time now) {
+  if (!h.has_cert_expires()) return "-";
+  absl::Time t = wire::FromTimestamp(h.cert_expires());
+  if (t <= now) return "EXPIRED";
+  if (t - now < kCertWarning)
+    return absl::StrCat("EXPIRES-", absl::ToInt64Hours(t - now) / 24, "d");
+  return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone());
+}
+
+// One line per host whose certificate expires within kCertWarning, saying what to run.
+std::string CertWarnings(const v1::StatusResponse& status, absl::Time now) {
+  std::string out;
+  for (const auto& h : status.hosts()) {
+    if (!h.has_cert_expires()) continue;
+    absl::Time t = wire::FromTimestamp(h.cert_expires());
+    if (t - now >= kCertWarning) continue;
+    absl::StrAppend(
+        &out, "WARNING: the certificate of host ", h.host(), t <= now ? " expired " : " expires ",
+        FormatRfc3339(t),
+        t <= now ? "" : absl::StrCat(" (in ", absl::ToInt64Hours(t - now) / 24, " days)"),
+        ": polder pki renew PKI_DIR --host ", h.host(), "\n");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string StatusText(const v1::StatusResponse& status, absl::Time now) {
   std::string out = absl::StrCat("revision ", status.revision(), "\n");
   if (!status.policy_error().empty())
     absl::StrAppend(&out, "NEWEST POLICY REFUSED, still serving the revision above: ",
@@ -388,9 +372,9 @@ std::string StatusText(const v1::StatusResponse& status) {
   for (const auto& q : status.quarantines())
     absl::StrAppend(&out, "quarantine ", q.target(), " by ", q.actor(), ": ", q.reason(), "\n");
   std::string posture = status.has_posture() ? status.posture().name() : "-";
-  absl::StrAppend(&out,
-                  absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %-16s %s\n", "HOST", "CONNECTED",
-                                  "APPLIED", "DRIFT", "LAST REPORT", "POSTURE", "NOTE"));
+  absl::StrAppend(
+      &out, absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %-16s %-12s %s\n", "HOST", "CONNECTED",
+                            "APPLIED", "DRIFT", "LAST REPORT", "POSTURE", "CERT", "NOTE"));
   for (const auto& h : status.hosts()) {
     std::string applied = h.applied_revision().empty() ? "none"
                           : h.applied_revision() == h.desired_revision()
@@ -405,17 +389,18 @@ std::string StatusText(const v1::StatusResponse& status) {
     absl::StrAppend(
         &out,
         absl::StrFormat(
-            "%-24s %-12s %-8s %-6s %-20s %-16s %s\n", h.host(), h.connected() ? "yes" : "NO",
+            "%-24s %-12s %-8s %-6s %-20s %-16s %-12s %s\n", h.host(), h.connected() ? "yes" : "NO",
             applied, h.drift() ? "YES" : "no",
             h.has_last_report() ? FormatRfc3339(wire::FromTimestamp(h.last_report())) : "never",
-            posture, note));
+            posture, CertColumn(h, now), note));
   }
+  absl::StrAppend(&out, CertWarnings(status, now));
   return out;
 }
 
 void AddFleetCommands(CLI::App& app, ChosenCommand& chosen) {
   AddStatus(app, chosen);
-  AddPki(app, chosen);
+  AddPkiCommands(app, chosen);
   AddQuarantine(app, chosen);
   AddRelease(app, chosen);
   AddPosture(app, chosen);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "cli/cli_common.h"
 #include "polder/v1/polder.pb.h"
 
@@ -48,6 +49,7 @@ absl::StatusOr<std::string> ReleasePostureOn(const ControllerConnection& c,
 // last_report is RFC 3339 UTC to the second, or null when never reported.
 nlohmann::ordered_json StatusJson(const v1::StatusResponse& status);
 // One row per host, for people.
-std::string StatusText(const v1::StatusResponse& status);
+// `now` decides the CERT column's warning (30 days before a certificate expires).
+std::string StatusText(const v1::StatusResponse& status, absl::Time now = absl::Now());
 
 }  // namespace polder::cli

@@ -4,7 +4,7 @@
 # agent e2e tests (ctest -L fleet runs just these).
 if(TARGET polder-agent AND TARGET polder-controller AND TARGET polder)
   foreach(scenario converge edit tamper controller-restart refused commit-confirmed quarantine
-                   posture)
+                   posture certificates)
     add_test(NAME fleet_${scenario}
              COMMAND ${CMAKE_CURRENT_LIST_DIR}/fleet/fleet_e2e.sh ${scenario}
                      $<TARGET_FILE:polder> $<TARGET_FILE:polder-controller>
@@ -12,5 +12,5 @@ if(TARGET polder-agent AND TARGET polder-controller AND TARGET polder)
     set_tests_properties(fleet_${scenario} PROPERTIES TIMEOUT 180 LABELS "root;e2e;fleet"
                          RUN_SERIAL TRUE SKIP_RETURN_CODE 77)
   endforeach()
-  set_tests_properties(fleet_posture PROPERTIES RESOURCE_LOCK polder_kernel_lab)
+  set_tests_properties(fleet_posture fleet_certificates PROPERTIES RESOURCE_LOCK polder_kernel_lab)
 endif()

@@ -13,6 +13,8 @@
 #   posture            a posture (spec §6a) is switched on within 1 s: cut pairs closed, allowed
 #                      ones kept; a broken one and a second one are refused; it survives a
 #                      controller restart; released, the normal table comes back
+#   certificates       a renewed certificate is used from the agent's next connection; a revoked
+#                      agent is cut within 10 s and stays out; a revoked admin is refused
 #
 # Usage: fleet_e2e.sh SCENARIO POLDER POLDER_CONTROLLER POLDER_AGENT [POLICY_DIR]
 # Needs root; touches only namespaces named pt-<pid>-*.
@@ -375,6 +377,55 @@ YAML
   fleet_stop listen-app-1
   fleet_stop listen-db-1
   probe_ok "after release"
+  ;;
+
+certificates)
+  # Renewal and revocation with the real binaries and no agent or controller restart for them.
+  up
+  pki=$FLEET_DIR/pki
+  old=$(host_json db-1 cert_expires)
+  [ -n "$old" ] && [ "$old" != None ] || fleet_die "status shows no cert_expires for db-1"
+  # Renewed with a new key while db-1's agent runs; its next connection presents the new files.
+  "$POLDER" pki renew "$pki" --host db-1 --new-key >/dev/null || fleet_die "pki renew"
+  fleet_stop controller
+  fleet_controller_start
+  fleet_wait_converged 20 || fleet_die "agents did not reconnect after the renewal"
+  new=$(host_json db-1 cert_expires)
+  [ "$new" != "$old" ] || fleet_die "db-1 still connects with its old certificate ($old)"
+  fleet_log "db-1 reconnected with its renewed certificate (expires $new, was $old)"
+  # Revoked: the open stream is cut within 10 s, without restarting the controller.
+  t0=$(date +%s%N)
+  "$POLDER" pki revoke "$pki" --host db-1 >/dev/null || fleet_die "pki revoke"
+  for _ in $(seq 100); do host_is db-1 connected false && break; sleep 0.1; done
+  host_is db-1 connected false || fleet_die "db-1 still connected 10 s after its revocation"
+  fleet_log "db-1 cut $(ms_since "$t0") ms after pki revoke"
+  # ... and cannot come back: two more refused attempts, still not connected, still enforcing.
+  n=$(grep -c '"event":"reconnect"' "$FLEET_DIR/logs/agent-db-1.log" || true)
+  for _ in $(seq 200); do
+    [ "$(grep -c '"event":"reconnect"' "$FLEET_DIR/logs/agent-db-1.log")" -ge $((n + 2)) ] && break
+    sleep 0.1
+  done
+  [ "$(grep -c '"event":"reconnect"' "$FLEET_DIR/logs/agent-db-1.log")" -ge $((n + 2)) ] ||
+    fleet_die "db-1's agent did not retry twice within 20 s"
+  host_is db-1 connected false || fleet_die "db-1 reconnected with a revoked certificate"
+  fleet_table db-1 >/dev/null || fleet_die "db-1 stopped enforcing when its certificate was revoked"
+  grep -q "revoked" "$FLEET_DIR/logs/controller.log" || fleet_die "the controller did not say why"
+  # A revoked admin certificate is refused; another admin's still works.
+  "$POLDER" pki issue "$pki" --admin eve >/dev/null || fleet_die "pki issue --admin eve"
+  eve() {
+    ip netns exec "$FLEET_CTRL_NS" "$POLDER" status --controller "$FLEET_CTRL_ADDR:$FLEET_CTRL_PORT" \
+      --tls-dir "$pki/admins/eve" --format json >/dev/null 2>"$FLEET_DIR/logs/eve.err"
+  }
+  eve || fleet_die "a fresh admin certificate is refused: $(cat "$FLEET_DIR/logs/eve.err")"
+  reloads=$(grep -c "CRL reloaded" "$FLEET_DIR/logs/controller.log" || true)
+  "$POLDER" pki revoke "$pki" --admin eve >/dev/null || fleet_die "pki revoke --admin"
+  for _ in $(seq 100); do
+    [ "$(grep -c "CRL reloaded" "$FLEET_DIR/logs/controller.log")" -gt "$reloads" ] && break
+    sleep 0.1
+  done
+  if eve; then fleet_die "a revoked admin certificate was let in"; fi
+  fleet_status >/dev/null || fleet_die "the other admin is refused too"
+  fleet_log "revoked admin refused: $(head -1 "$FLEET_DIR/logs/eve.err")"
   ;;
 
 *)
