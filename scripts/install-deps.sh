@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is already there.
 # usage: install-deps.sh [--test]
 #   --test  also what only the tests need: chromium, for the report's browser
-#           test (about 130 packages, 290 MB, so builds go without it)
+#           test (about 130 packages, 290 MB, so builds go without it), and
+#           lintian, which checks the Debian packages
 set -euo pipefail
 with_tests=false
 for arg in "$@"; do
@@ -21,9 +22,11 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-jsonschema python3-yaml graphviz time ccache radvd
+  help2man dpkg-dev fakeroot
 )
-# Only for tests: tests/report/report_browser.sh renders `polder report` in it.
-test_packages=(chromium)
+# Only for tests: tests/report/report_browser.sh renders `polder report` in it;
+# tests/packaging/deb_install.sh runs lintian on the packages.
+test_packages=(chromium lintian)
 $with_tests && packages+=("${test_packages[@]}")
 
 missing=()
