@@ -4,10 +4,16 @@
 
 #include <iostream>
 #include <memory>
+#include <regex>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "cli/cli_common.h"
 #include "cli/pki_commands.h"
@@ -17,11 +23,8 @@
 #include "wire/tls_credentials.h"
 
 namespace polder::cli {
-namespace {
 
-using Connection = ControllerConnection;
-
-void AddConnectionOptions(CLI::App* cmd, Connection* c) {
+void AddConnectionOptions(CLI::App* cmd, ControllerConnection* c) {
   cmd->add_option("--controller", c->controller, "Controller HOST:PORT")->required();
   auto* tls = cmd->add_option("--tls-dir", c->tls_dir,
                               "Directory with ca.crt and admin.crt/admin.key "
@@ -30,12 +33,41 @@ void AddConnectionOptions(CLI::App* cmd, Connection* c) {
   tls->excludes(ins);
 }
 
+std::string WhyUnreachable(const std::string& grpc_message) {
+  std::string m = absl::AsciiStrToLower(grpc_message);
+  auto has = [&](absl::string_view s) { return absl::StrContains(m, s); };
+  if (has("connection refused"))
+    return "connection refused (is polder-controller listening there?)";
+  if (has("ssl") || has("tls") || has("handshake") || has("certificate")) {
+    // gRPC says e.g. "...: Ssl handshake failed: SSL_ERROR_SSL:
+    // error:...:CERTIFICATE_VERIFY_FAILED".
+    std::string detail = grpc_message;
+    if (size_t at = detail.rfind(':'); at != std::string::npos && at + 1 < detail.size())
+      detail = std::string(absl::StripAsciiWhitespace(detail.substr(at + 1)));
+    return absl::StrCat("TLS handshake failed (", detail,
+                        "); check that --tls-dir holds an admin certificate of this "
+                        "controller's CA (polder pki issue DIR --admin NAME)");
+  }
+  if (has("dns resolution failed") || has("name or service not known") || has("resolution"))
+    return "cannot resolve the controller's name";
+  if (has("no route to host")) return "no route to host";
+  if (has("network is unreachable")) return "network is unreachable";
+  if (has("connection reset")) return "connection reset by the controller's side";
+  return grpc_message;
+}
+
+namespace {
+
+using Connection = ControllerConnection;
+
 // A controller that has not connected within this long is unreachable: a
 // dropped SYN or a silent peer would otherwise keep the command waiting for
 // the whole call deadline.
 constexpr int kConnectTimeoutSeconds = 5;
 // An answer may wait for a rollout (quarantine, release).
 constexpr int kCallTimeoutSeconds = 15;
+// A question (status, audit log) is answered at once by a controller that works.
+constexpr int kQueryTimeoutSeconds = 5;
 
 std::chrono::system_clock::time_point SecondsFromNow(int seconds) {
   return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
@@ -90,7 +122,8 @@ struct Answer {
 template <typename Request, typename Response>
 absl::StatusOr<Answer<Response>> CallController(const Connection& c,
                                                 AdminMethod<Request, Response> method,
-                                                const Request& request) {
+                                                const Request& request,
+                                                int call_timeout_seconds = kCallTimeoutSeconds) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(c);
   if (!channel.ok()) return channel.status();
   if (!Settled(**channel)) {
@@ -100,17 +133,17 @@ absl::StatusOr<Answer<Response>> CallController(const Connection& c,
   }
   std::unique_ptr<v1::Admin::Stub> stub = v1::Admin::NewStub(*channel);
   grpc::ClientContext ctx;
-  ctx.set_deadline(SecondsFromNow(kCallTimeoutSeconds));
+  ctx.set_deadline(SecondsFromNow(call_timeout_seconds));
   Answer<Response> answer;
   answer.status = ((*stub).*method)(&ctx, request, &answer.response);
   const grpc::Status& s = answer.status;
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot reach controller ", c.controller, ": ", s.error_message()));
+    return absl::UnavailableError(absl::StrCat("cannot reach controller ", c.controller, ": ",
+                                               WhyUnreachable(s.error_message())));
   }
   if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     return absl::DeadlineExceededError(absl::StrCat(
-        "controller ", c.controller, " did not answer within ", kCallTimeoutSeconds, " s"));
+        "controller ", c.controller, " did not answer within ", call_timeout_seconds, " s"));
   }
   return answer;
 }
@@ -134,8 +167,10 @@ absl::StatusOr<Response> Unwrap(const Connection& c, absl::StatusOr<Answer<Respo
 // is a finding, printed here.
 template <typename Request, typename Response, typename OnAnswer>
 absl::StatusOr<int> AskController(const Connection& c, AdminMethod<Request, Response> method,
-                                  const Request& request, OnAnswer on_answer) {
-  absl::StatusOr<Answer<Response>> answer = CallController(c, method, request);
+                                  const Request& request, OnAnswer on_answer,
+                                  int call_timeout_seconds = kCallTimeoutSeconds) {
+  absl::StatusOr<Answer<Response>> answer =
+      CallController(c, method, request, call_timeout_seconds);
   if (!answer.ok()) return answer.status();
   const grpc::Status& s = answer->status;
   if (!s.ok()) {
@@ -156,9 +191,10 @@ v1::ActivatePostureRequest ActivateRequest(const std::string& name, const std::s
   return req;
 }
 
-v1::ReleasePostureRequest ReleaseRequest(const std::string& name) {
+v1::ReleasePostureRequest ReleaseRequest(const std::string& name, const std::string& reason = "") {
   v1::ReleasePostureRequest req;
   req.set_name(name);
+  req.set_reason(reason);
   return req;
 }
 
@@ -173,8 +209,9 @@ absl::StatusOr<int> RunPostureActivate(const Connection& c, const std::string& n
                        });
 }
 
-absl::StatusOr<int> RunPostureRelease(const Connection& c, const std::string& name) {
-  return AskController(c, &v1::Admin::Stub::ReleasePosture, ReleaseRequest(name),
+absl::StatusOr<int> RunPostureRelease(const Connection& c, const std::string& name,
+                                      const std::string& reason) {
+  return AskController(c, &v1::Admin::Stub::ReleasePosture, ReleaseRequest(name, reason),
                        [&](const v1::PostureResponse& resp) {
                          std::cout << "posture " << name
                                    << " released; controller now serves revision "
@@ -182,15 +219,17 @@ absl::StatusOr<int> RunPostureRelease(const Connection& c, const std::string& na
                        });
 }
 
-absl::StatusOr<int> RunStatus(const Connection& c, const std::string& format) {
-  return AskController(c, &v1::Admin::Stub::Status, v1::StatusRequest(),
-                       [&](const v1::StatusResponse& resp) {
-                         if (format == "json") {
-                           std::cout << StatusJson(resp).dump(2) << "\n";
-                         } else {
-                           std::cout << StatusText(resp);
-                         }
-                       });
+absl::StatusOr<int> RunStatus(const Connection& c, const std::string& format, bool errors) {
+  return AskController(
+      c, &v1::Admin::Stub::Status, v1::StatusRequest(),
+      [&](const v1::StatusResponse& resp) {
+        if (format == "json") {
+          std::cout << StatusJson(resp).dump(2) << "\n";
+        } else {
+          std::cout << (errors ? StatusErrorsText(resp) : StatusText(resp));
+        }
+      },
+      kQueryTimeoutSeconds);
 }
 
 absl::StatusOr<int> RunQuarantine(const Connection& c, const std::string& target,
@@ -207,9 +246,11 @@ absl::StatusOr<int> RunQuarantine(const Connection& c, const std::string& target
       });
 }
 
-absl::StatusOr<int> RunRelease(const Connection& c, const std::string& target) {
+absl::StatusOr<int> RunRelease(const Connection& c, const std::string& target,
+                               const std::string& reason) {
   v1::ReleaseRequest req;
   req.set_target(target);
+  req.set_reason(reason);
   return AskController(c, &v1::Admin::Stub::Release, req, [&](const v1::ReleaseResponse& resp) {
     std::cout << "released " << target << "; controller now serves revision " << resp.revision()
               << "\n";
@@ -220,11 +261,14 @@ void AddStatus(CLI::App& app, ChosenCommand& chosen) {
   auto* cmd = app.add_subcommand("status", "Show every host's state as the controller sees it");
   auto c = std::make_shared<Connection>();
   auto format = std::make_shared<std::string>("text");
+  auto errors = std::make_shared<bool>(false);
   AddConnectionOptions(cmd, c.get());
   cmd->add_option("--format", *format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  OnChosen(cmd, chosen, [c, format] { return RunStatus(*c, *format); });
+  cmd->add_flag("--errors", *errors,
+                "Print the refused policy's diagnostics, apply errors and degraded hosts in full");
+  OnChosen(cmd, chosen, [c, format, errors] { return RunStatus(*c, *format, *errors); });
 }
 
 void AddQuarantine(CLI::App& app, ChosenCommand& chosen) {
@@ -265,18 +309,22 @@ void AddPosture(CLI::App& app, ChosenCommand& chosen) {
   auto* release = posture->add_subcommand("release", "Release the active posture NAME");
   auto rc = std::make_shared<Connection>();
   auto rname = std::make_shared<std::string>();
+  auto rreason = std::make_shared<std::string>();
   AddConnectionOptions(release, rc.get());
   release->add_option("NAME", *rname, "Posture")->required();
-  OnChosen(release, chosen, [=] { return RunPostureRelease(*rc, *rname); });
+  release->add_option("--reason", *rreason, "Why (recorded in the audit log)");
+  OnChosen(release, chosen, [=] { return RunPostureRelease(*rc, *rname, *rreason); });
 }
 
 void AddRelease(CLI::App& app, ChosenCommand& chosen) {
   auto* cmd = app.add_subcommand("release", "End the quarantine of a zone or host");
   auto c = std::make_shared<Connection>();
   auto target = std::make_shared<std::string>();
+  auto reason = std::make_shared<std::string>();
   AddConnectionOptions(cmd, c.get());
   cmd->add_option("TARGET", *target, "Zone or host")->required();
-  OnChosen(cmd, chosen, [=] { return RunRelease(*c, *target); });
+  cmd->add_option("--reason", *reason, "Why (recorded in the audit log)");
+  OnChosen(cmd, chosen, [=] { return RunRelease(*c, *target, *reason); });
 }
 
 }  // namespace
@@ -299,6 +347,8 @@ nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
     j["quarantined"] = h.quarantined();
     // Spec §11: the agent's own claim, only when it differs from what the controller verified.
     if (!h.reported_revision().empty()) j["reported_revision"] = h.reported_revision();
+    // Issue 13: what keeps the host from being fully enforced and watched; [] when healthy.
+    j["degraded"] = std::vector<std::string>(h.degraded().begin(), h.degraded().end());
     // Issue 13.4: the connected agent's certificate expiry; null when none is connected.
     j["cert_expires"] =
         h.has_cert_expires()
@@ -323,6 +373,48 @@ nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
 }
 
 namespace {
+
+// `text` cut to about `width` bytes at a UTF-8 boundary, with "..." when cut.
+std::string Shorten(const std::string& text, size_t width) {
+  if (text.size() <= width) return text;
+  size_t cut = width;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
+  return absl::StrCat(text.substr(0, cut), "...");
+}
+
+// The controller's refusal, "N error(s) in the policy; FILE:L:C: MSG [code]; ...": its
+// diagnostics, each starting with a citation (a message may hold "; " itself).
+std::vector<std::string> RefusalDiagnostics(const std::string& policy_error) {
+  static const std::regex kNext(R"(; (?=[^\s;]+:\d+:\d+: ))");
+  std::vector<std::string> parts(
+      std::sregex_token_iterator(policy_error.begin(), policy_error.end(), kNext, -1),
+      std::sregex_token_iterator());
+  if (parts.size() > 1 && absl::StrContains(parts[0], "error(s) in the policy"))
+    parts.erase(parts.begin());
+  if (!parts.empty() && parts.back() == "...") parts.pop_back();
+  if (!parts.empty() && absl::EndsWith(parts.back(), "; ..."))
+    parts.back().resize(parts.back().size() - 5);
+  return parts;
+}
+
+// How many errors the refusal says there are (its count may exceed the ones it lists).
+size_t RefusalCount(const std::string& policy_error, size_t listed) {
+  size_t n = 0;
+  if (size_t at = policy_error.find(" error(s) in the policy");
+      at != std::string::npos && absl::SimpleAtoi(policy_error.substr(0, at), &n))
+    return std::max(n, listed);
+  return listed;
+}
+
+// The HEALTH column: "ok", or the kinds of what is wrong ("store-error,clock-skew").
+std::string Health(const v1::HostStatus& h) {
+  if (h.degraded().empty()) return "ok";
+  std::vector<std::string> kinds;
+  for (const std::string& d : h.degraded()) kinds.push_back(d.substr(0, d.find(':')));
+  return absl::StrJoin(kinds, ",");
+}
+
+constexpr size_t kNoteWidth = 60;
 
 // `polder status` warns this long before a host's certificate expires.
 constexpr absl::Duration kCertWarning = absl::Hours(24 * 30);
@@ -355,11 +447,21 @@ std::string CertWarnings(const v1::StatusResponse& status, absl::Time now) {
 
 }  // namespace
 
+std::string RefusalSummary(const std::string& policy_error, size_t width) {
+  std::vector<std::string> diagnostics = RefusalDiagnostics(policy_error);
+  if (diagnostics.empty()) return Shorten(policy_error, width);
+  size_t more = RefusalCount(policy_error, diagnostics.size()) - 1;
+  std::string first = Shorten(diagnostics[0], width);
+  if (more == 0 && diagnostics[0].size() <= width) return first;
+  return absl::StrCat(first, " (", more == 0 ? "" : absl::StrCat("+", more, " more; "),
+                      "polder status --errors)");
+}
+
 std::string StatusText(const v1::StatusResponse& status, absl::Time now) {
   std::string out = absl::StrCat("revision ", status.revision(), "\n");
   if (!status.policy_error().empty())
     absl::StrAppend(&out, "NEWEST POLICY REFUSED, still serving the revision above: ",
-                    status.policy_error(), "\n");
+                    RefusalSummary(status.policy_error()), "\n");
   if (status.has_posture()) {
     const v1::PostureInfo& p = status.posture();
     absl::StrAppend(&out, "posture ", p.name(), " active since ",
@@ -372,29 +474,63 @@ std::string StatusText(const v1::StatusResponse& status, absl::Time now) {
   for (const auto& q : status.quarantines())
     absl::StrAppend(&out, "quarantine ", q.target(), " by ", q.actor(), ": ", q.reason(), "\n");
   std::string posture = status.has_posture() ? status.posture().name() : "-";
-  absl::StrAppend(
-      &out, absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %-16s %-12s %s\n", "HOST", "CONNECTED",
-                            "APPLIED", "DRIFT", "LAST REPORT", "POSTURE", "CERT", "NOTE"));
+  absl::StrAppend(&out, absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %-16s %-12s %-12s %s\n",
+                                        "HOST", "CONNECTED", "APPLIED", "DRIFT", "LAST REPORT",
+                                        "POSTURE", "HEALTH", "CERT", "NOTE"));
+  bool details = false;
   for (const auto& h : status.hosts()) {
     std::string applied = h.applied_revision().empty() ? "none"
                           : h.applied_revision() == h.desired_revision()
                               ? "current"
                               : h.applied_revision().substr(0, 8);
     std::string note = h.quarantined() ? "quarantined" : "";
-    if (!h.last_error().empty()) absl::StrAppend(&note, note.empty() ? "" : "; ", h.last_error());
+    if (!h.last_error().empty()) {
+      absl::StrAppend(&note, note.empty() ? "" : "; ", Shorten(h.last_error(), kNoteWidth));
+      details = details || h.last_error().size() > kNoteWidth;
+    }
     if (!h.reported_revision().empty()) {
       absl::StrAppend(&note, note.empty() ? "" : "; ", "agent claims ",
                       h.reported_revision().substr(0, 8), " (unverified)");
     }
+    if (!h.degraded().empty()) {
+      absl::StrAppend(&note, note.empty() ? "" : "; ", Shorten(h.degraded(0), kNoteWidth));
+      details = details || h.degraded_size() > 1 || h.degraded(0).size() > kNoteWidth;
+    }
     absl::StrAppend(
         &out,
         absl::StrFormat(
-            "%-24s %-12s %-8s %-6s %-20s %-16s %-12s %s\n", h.host(), h.connected() ? "yes" : "NO",
-            applied, h.drift() ? "YES" : "no",
+            "%-24s %-12s %-8s %-6s %-20s %-16s %-12s %-12s %s\n", h.host(),
+            h.connected() ? "yes" : "NO", applied, h.drift() ? "YES" : "no",
             h.has_last_report() ? FormatRfc3339(wire::FromTimestamp(h.last_report())) : "never",
-            posture, CertColumn(h, now), note));
+            posture, Health(h), CertColumn(h, now), note));
   }
+  if (details) absl::StrAppend(&out, "(notes are cut: polder status --errors has them in full)\n");
   absl::StrAppend(&out, CertWarnings(status, now));
+  return out;
+}
+
+std::string StatusErrorsText(const v1::StatusResponse& status) {
+  std::string out;
+  if (!status.policy_error().empty()) {
+    std::vector<std::string> diagnostics = RefusalDiagnostics(status.policy_error());
+    size_t count = RefusalCount(status.policy_error(), diagnostics.size());
+    absl::StrAppend(&out, "NEWEST POLICY REFUSED, still serving revision ", status.revision(), ": ",
+                    count, " error(s)\n");
+    for (const std::string& d : diagnostics) absl::StrAppend(&out, "  ", d, "\n");
+    if (count > diagnostics.size())
+      absl::StrAppend(&out, "  ... ", count - diagnostics.size(),
+                      " more (polder check on the policy directory lists them all)\n");
+  }
+  for (const auto& h : status.hosts()) {
+    if (!h.last_error().empty())
+      absl::StrAppend(&out, "host ", h.host(), ": last apply failed: ", h.last_error(), "\n");
+    for (const std::string& d : h.degraded())
+      absl::StrAppend(&out, "host ", h.host(), ": degraded: ", d, "\n");
+  }
+  if (out.empty())
+    out = absl::StrCat("no errors: revision ", status.revision(),
+                       " is the newest policy, and no host reports an apply error or is "
+                       "degraded\n");
   return out;
 }
 
@@ -407,7 +543,13 @@ void AddFleetCommands(CLI::App& app, ChosenCommand& chosen) {
 }
 
 absl::StatusOr<v1::StatusResponse> FetchStatus(const ControllerConnection& c) {
-  return Unwrap(c, CallController(c, &v1::Admin::Stub::Status, v1::StatusRequest()));
+  return Unwrap(
+      c, CallController(c, &v1::Admin::Stub::Status, v1::StatusRequest(), kQueryTimeoutSeconds));
+}
+
+absl::StatusOr<v1::AuditLogResponse> FetchAuditLog(const ControllerConnection& c,
+                                                   const v1::AuditLogRequest& request) {
+  return Unwrap(c, CallController(c, &v1::Admin::Stub::AuditLog, request, kQueryTimeoutSeconds));
 }
 
 absl::StatusOr<std::string> ActivatePostureOn(const ControllerConnection& c,

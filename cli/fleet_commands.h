@@ -23,6 +23,18 @@ struct ControllerConnection {
   bool insecure = false;   // no TLS (the controller runs --insecure)
 };
 
+// Adds --controller, --tls-dir and --insecure to `cmd`, filling `c` (which must outlive it).
+void AddConnectionOptions(CLI::App* cmd, ControllerConnection* c);
+
+// The audit log, newest first (`polder audit`). Errors as FetchStatus's; an answer within 5 s.
+absl::StatusOr<v1::AuditLogResponse> FetchAuditLog(const ControllerConnection& c,
+                                                   const v1::AuditLogRequest& request);
+
+// Why a controller could not be reached, from gRPC's message, in the words of
+// `cannot reach controller HOST:PORT: WHY`: "connection refused", "TLS handshake failed (...)",
+// "cannot resolve the name", ... or gRPC's own message when it is none of those.
+std::string WhyUnreachable(const std::string& grpc_message);
+
 // For other commands (`polder lab drill`) that drive a controller as the
 // commands above do. Errors: Unavailable / DeadlineExceeded when the
 // controller cannot be reached or does not answer (5 s to connect, 15 s for
@@ -48,8 +60,15 @@ absl::StatusOr<std::string> ReleasePostureOn(const ControllerConnection& c,
 // `polder status --format json` (spec §11): keys in the spec's order;
 // last_report is RFC 3339 UTC to the second, or null when never reported.
 nlohmann::ordered_json StatusJson(const v1::StatusResponse& status);
-// One row per host, for people.
+// One row per host, for people. A refused policy is one short line (its first diagnostic and how
+// many more), a long apply error is cut; StatusErrorsText has them in full.
 // `now` decides the CERT column's warning (30 days before a certificate expires).
 std::string StatusText(const v1::StatusResponse& status, absl::Time now = absl::Now());
+// `polder status --errors`: the refused policy's every diagnostic, each host's last apply error
+// and degraded state, in full.
+std::string StatusErrorsText(const v1::StatusResponse& status);
+// The refused policy (StatusResponse.policy_error) in one line of about `width` characters:
+// "FILE:LINE:COL: MESSAGE [code] (+N more; polder status --errors)".
+std::string RefusalSummary(const std::string& policy_error, size_t width = 100);
 
 }  // namespace polder::cli

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
@@ -82,10 +83,79 @@ TEST(FleetCommandsTest, StatusJsonHasTheSpecShape) {
   EXPECT_EQ(StatusJson(r).dump(),
             R"({"revision":"abc","hosts":[)"
             R"({"host":"db-1","connected":true,"desired_revision":"abc","applied_revision":"abc",)"
-            R"("drift":false,"last_report":"2026-11-22T10:00:00Z","quarantined":false},)"
+            R"("drift":false,"last_report":"2026-11-22T10:00:00Z","quarantined":false,)"
+            R"("degraded":[],"cert_expires":null},)"
             R"({"host":"web-1","connected":false,"desired_revision":"","applied_revision":"",)"
-            R"("drift":false,"last_report":null,"quarantined":false,"reported_revision":"fff"}],)"
+            R"("drift":false,"last_report":null,"quarantined":false,"reported_revision":"fff",)"
+            R"("degraded":[],"cert_expires":null}],)"
             R"("quarantines":[],"posture":null})");
+}
+
+TEST(FleetCommandsTest, ARefusedPolicyIsOneShortLineAndErrorsHasItAll) {
+  std::string long_message(400, 'x');
+  std::string error = absl::StrCat(
+      "3 error(s) in the policy; flows/a.yaml:3:5: unknown zone `dbb`; did you mean `db`? "
+      "[unknown-reference]; flows/b.yaml:7:1: ",
+      long_message, " [bad]; hosts.yaml:2:3: duplicate host [duplicate]");
+  EXPECT_EQ(RefusalSummary(error),
+            "flows/a.yaml:3:5: unknown zone `dbb`; did you mean `db`? [unknown-reference] "
+            "(+2 more; polder status --errors)");
+  EXPECT_EQ(RefusalSummary("1 error(s) in the policy; a.yaml:1:1: bad [x]"), "a.yaml:1:1: bad [x]");
+  EXPECT_EQ(RefusalSummary("cannot read /etc/polder: Permission denied"),
+            "cannot read /etc/polder: Permission denied");
+  v1::StatusResponse r;
+  r.set_revision("abc");
+  r.set_policy_error(error);
+  auto* h = r.add_hosts();
+  h->set_host("db-1");
+  h->set_last_error(std::string(300, 'e'));
+  h->add_degraded("store-error: cannot create /var/lib/polder-agent: Read-only file system");
+  h->add_degraded("clock-skew: the agent's clock is 93 s ahead of the controller's");
+  std::string text = StatusText(r);
+  size_t refused = text.find("NEWEST POLICY REFUSED");
+  ASSERT_NE(refused, std::string::npos) << text;
+  std::string line = text.substr(refused, text.find('\n', refused) - refused);
+  EXPECT_LT(line.size(), 200u) << line;
+  EXPECT_NE(line.find("(+2 more; polder status --errors)"), std::string::npos) << line;
+  EXPECT_EQ(text.find(long_message), std::string::npos);
+  EXPECT_NE(text.find(" HEALTH "), std::string::npos) << text;
+  EXPECT_NE(text.find("store-error,clock-skew"), std::string::npos) << text;
+  for (absl::string_view l : absl::StrSplit(text, '\n')) EXPECT_LT(l.size(), 300u) << l;
+
+  std::string errors = StatusErrorsText(r);
+  EXPECT_NE(errors.find("  flows/b.yaml:7:1: " + long_message + " [bad]\n"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("  hosts.yaml:2:3: duplicate host [duplicate]\n"), std::string::npos);
+  EXPECT_NE(errors.find("host db-1: last apply failed: " + std::string(300, 'e')),
+            std::string::npos);
+  EXPECT_NE(errors.find("host db-1: degraded: store-error: cannot create /var/lib/polder-agent: "
+                        "Read-only file system\n"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("host db-1: degraded: clock-skew: "), std::string::npos);
+
+  auto j = StatusJson(r);
+  EXPECT_EQ(j["hosts"][0]["degraded"].size(), 2u);
+  v1::StatusResponse healthy;
+  healthy.set_revision("abc");
+  EXPECT_EQ(StatusErrorsText(healthy).rfind("no errors: ", 0), 0u);
+}
+
+TEST(FleetCommandsTest, WhyUnreachableSaysItInWords) {
+  EXPECT_EQ(
+      WhyUnreachable("failed to connect to all addresses; last error: UNKNOWN: "
+                     "ipv4:127.0.0.1:9: Failed to connect to remote host: Connection refused"),
+      "connection refused (is polder-controller listening there?)");
+  std::string tls = WhyUnreachable(
+      "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:7443: Ssl "
+      "handshake failed: SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:"
+      "CERTIFICATE_VERIFY_FAILED");
+  EXPECT_EQ(tls.rfind("TLS handshake failed (CERTIFICATE_VERIFY_FAILED); check that --tls-dir", 0),
+            0u)
+      << tls;
+  EXPECT_EQ(WhyUnreachable("DNS resolution failed for nowhere.invalid:7443"),
+            "cannot resolve the controller's name");
+  EXPECT_EQ(WhyUnreachable("something new"), "something new");
 }
 
 class FleetCommandsLoopbackTest : public ::testing::Test {
@@ -256,9 +326,31 @@ TEST_F(FleetCommandsLoopbackTest, AControllerThatRefusesConnectionsCannotBeReach
     int code = RunPolder(args);
     std::string err = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(code, 2) << args[0] << ": " << err;
-    EXPECT_NE(err.find("polder: cannot reach controller " + target + ": "), std::string::npos)
+    EXPECT_NE(err.find("polder: cannot reach controller " + target + ": connection refused"),
+              std::string::npos)
         << args[0] << ": " << err;
   }
+}
+
+TEST_F(FleetCommandsLoopbackTest, AnAdminCertificateOfAnotherCaIsATlsFailureInWords) {
+  std::string pki = (dir_ / "pki").string();
+  std::string other = (dir_ / "other").string();
+  ASSERT_EQ(RunPolder({"pki", "init", pki, "--controller-address", "127.0.0.1"}), 0);
+  ASSERT_EQ(RunPolder({"pki", "init", other, "--controller-address", "127.0.0.1"}), 0);
+  ASSERT_EQ(RunPolder({"pki", "issue", other, "--admin", "eve"}), 0);
+  StartController();
+  ::testing::internal::CaptureStderr();
+  absl::Time start = absl::Now();
+  int code = RunPolder({"status", "--controller", target_, "--tls-dir",
+                        (dir_ / "other" / "admins" / "eve").string()});
+  absl::Duration took = absl::Now() - start;
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 2) << err;
+  // (gRPC logs its own line before ours.)
+  EXPECT_NE(err.find("polder: cannot reach controller " + target_ + ": TLS handshake failed ("),
+            std::string::npos)
+      << err;
+  EXPECT_LT(took, absl::Seconds(6));
 }
 
 TEST_F(FleetCommandsLoopbackTest, AControllerThatNeverAnswersTimesOut) {

@@ -1,6 +1,7 @@
 // polder: the network-segmentation policy compiler's command line.
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "cli/audit_command.h"
 #include "cli/check_command.h"
 #include "cli/cli_common.h"
 #include "cli/compile_commands.h"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   polder::cli::AddExplainCommand(app, chosen);
   polder::cli::AddDiffCommand(app, chosen);
   polder::cli::AddFleetCommands(app, chosen);
+  polder::cli::AddAuditCommand(app, chosen);
   polder::cli::AddReportCommand(app, chosen);
   polder::cli::AddHelpCommand(app, chosen);  // last: it lists the commands above
   return polder::cli::RunCommandLine(app, chosen, argc, argv);
