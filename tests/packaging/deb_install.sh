@@ -153,7 +153,17 @@ out=$(in_root systemd-analyze verify "${units[@]/#//lib/systemd/system/}" 2>&1) 
 [ -z "$out" ] || { echo "$out"; fail "systemd-analyze verify warns"; }
 pass "systemd-analyze verify: ${units[*]}"
 
-# 8. Purge leaves nothing behind.
+# 8. Reinstalling (the postinst's upgrade path) keeps an edited conffile and the state.
+sed -i 's/^POLDER_HOST=.*/POLDER_HOST=db-1/' "$ROOT/etc/default/polder-agent"
+echo kept >"$ROOT/var/lib/polder-agent/marker"
+in_root sh -c 'dpkg -i /tmp/debs/polder-agent_*.deb' >"$WORK/dpkg2.log" 2>&1 ||
+  { cat "$WORK/dpkg2.log"; fail "dpkg -i over the installed polder-agent"; }
+grep -qx 'POLDER_HOST=db-1' "$ROOT/etc/default/polder-agent" ||
+  fail "reinstalling polder-agent replaced the edited /etc/default/polder-agent"
+[ -f "$ROOT/var/lib/polder-agent/marker" ] || fail "reinstalling polder-agent lost its state"
+pass "reinstall keeps /etc/default/polder-agent and /var/lib/polder-agent"
+
+# 9. Purge leaves nothing behind.
 in_root dpkg --purge polder polder-agent polder-controller >"$WORK/purge.log" 2>&1 ||
   { cat "$WORK/purge.log"; fail "dpkg --purge"; }
 for f in /usr/bin/polder /usr/bin/polder-agent /etc/default/polder-agent /var/lib/polder \
