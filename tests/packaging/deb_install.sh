@@ -22,6 +22,10 @@ for tool in cpack help2man dpkg-deb dpkg-shlibdeps fakeroot lintian systemd-anal
   fi
 done
 [ "$(id -u)" -eq 0 ] || fail "needs root (it mounts an overlay root and chroots into it)"
+# In a mount namespace of its own: the mounts vanish with it even if this script is killed.
+if [ -z "${POLDER_DEB_TEST_UNSHARED:-}" ] && command -v unshare >/dev/null; then
+  POLDER_DEB_TEST_UNSHARED=1 exec unshare --mount --propagation private bash "$0" "$@"
+fi
 
 WORK=$(mktemp -d /tmp/pt-deb.XXXXXX)
 ROOT=$WORK/root
@@ -32,6 +36,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # 1. Build the packages.
 bash "$SRC/scripts/package.sh" "$BUILD" "$WORK/debs" >"$WORK/package.log" 2>&1 ||
