@@ -14,6 +14,8 @@ namespace {
 class RevocationCheck final : public grpc::AuthMetadataProcessor {
  public:
   explicit RevocationCheck(const RevocationList* revoked) : revoked_(revoked) {}
+  // A lookup in memory: run inline on gRPC's thread instead of a hop to a thread pool per call.
+  bool IsBlocking() const override { return false; }
   grpc::Status Process(const InputMetadata&, grpc::AuthContext* context, OutputMetadata*,
                        OutputMetadata*) override {
     if (auto s = CheckNotRevoked(*context, *revoked_); !s.ok()) {
