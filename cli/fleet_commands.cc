@@ -1,9 +1,11 @@
 #include "cli/fleet_commands.h"
 
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <regex>
 
 #include "CLI/CLI.hpp"
@@ -73,8 +75,16 @@ std::chrono::system_clock::time_point SecondsFromNow(int seconds) {
   return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
 }
 
+// gRPC's own log lines ("E1202 ... Handshake failed ...") would come before the command's one
+// message that says the same in words: the command line keeps stderr to its own messages.
+void SilenceGrpcLog() {
+  static std::once_flag once;
+  std::call_once(once, [] { gpr_set_log_function([](gpr_log_func_args*) {}); });
+}
+
 // A channel to the controller, with TLS from --tls-dir or without (--insecure).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const Connection& c) {
+  SilenceGrpcLog();
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (c.insecure) {
     std::cerr << "polder: WARNING: talking to the controller without TLS (--insecure)\n";
