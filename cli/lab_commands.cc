@@ -31,6 +31,7 @@
 #define POLDER_HAVE_POSTURE 0
 #endif
 #include "nlohmann/json.hpp"
+#include "pki/pki.h"
 
 namespace polder::cli {
 namespace {
@@ -45,6 +46,7 @@ struct LabArgs {
   std::string agent;
   bool apply_with_nft = false;
   bool no_agents = false;
+  bool with_controller = false;  // up: agents under a polder-controller the lab runs
   std::string format = "text";
   int timeout_ms = 800;
   bool complete = false;   // probe: a skipped case is a finding
@@ -113,11 +115,14 @@ std::string DefaultAgentPath() {
   return (self.parent_path() / "polder-agent").string();
 }
 
-bool ProcessIsAgent(int pid) {
+// Whether `pid` still runs `program` (and not a process that reused the pid).
+bool ProcessRuns(int pid, absl::string_view program) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"));
   std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return absl::StrContains(cmd, "polder-agent");
+  return absl::StrContains(cmd, program);
 }
+
+bool ProcessIsAgent(int pid) { return ProcessRuns(pid, "polder-agent"); }
 
 // Waits until the agent logs that it applied its ruleset.
 absl::Status WaitForAgent(const std::string& log, int pid, absl::Duration timeout) {
@@ -156,7 +161,7 @@ absl::Status StartEnforcement(LabState& s, const std::string& agent) {
   return absl::OkStatus();
 }
 
-// Stops the agents the lab started; returns how many were still running.
+// Stops the agents (and the controller) the lab started; returns how many were still running.
 int StopAgents(const LabState& s) {
   int running = 0;
   for (const AgentRecord& a : s.agents) {
@@ -170,6 +175,15 @@ int StopAgents(const LabState& s) {
     while (a.pid > 0 && ProcessIsAgent(a.pid) && absl::Now() < deadline) usleep(20000);
     if (a.pid > 0 && ProcessIsAgent(a.pid)) kill(a.pid, SIGKILL);
   }
+  // The controller last, so no agent sees it go and logs a lost stream first.
+  if (s.controller_pid > 0 && ProcessRuns(s.controller_pid, "polder-controller")) {
+    kill(s.controller_pid, SIGTERM);
+    ++running;
+    deadline = absl::Now() + absl::Seconds(3);
+    while (ProcessRuns(s.controller_pid, "polder-controller") && absl::Now() < deadline)
+      usleep(20000);
+    if (ProcessRuns(s.controller_pid, "polder-controller")) kill(s.controller_pid, SIGKILL);
+  }
   return running;
 }
 
@@ -179,6 +193,7 @@ struct TornDown {
   absl::Status state_error;  // it was there but could not be read back
   std::string netns_prefix;
   int agents_stopped = 0;
+  bool controller_stopped = false;  // `lab up --with-controller`'s polder-controller
   int processes_killed = 0;  // others still running in the namespaces
   std::vector<std::string> namespaces_removed;
   std::vector<std::string> namespaces_left;  // `ip netns del` failed
@@ -195,7 +210,11 @@ TornDown TearDown(const std::string& name, const std::string& ns_prefix) {
   out.had_state = state.ok() || !absl::IsNotFound(state.status());
   if (!state.ok() && out.had_state) out.state_error = state.status();
   out.netns_prefix = LabNetnsPrefix(state.ok() ? state->ns_prefix : ns_prefix, name);
-  if (state.ok()) out.agents_stopped = StopAgents(*state);
+  if (state.ok()) {
+    out.controller_stopped =
+        state->controller_pid > 0 && ProcessRuns(state->controller_pid, "polder-controller");
+    out.agents_stopped = StopAgents(*state) - (out.controller_stopped ? 1 : 0);
+  }
   absl::StatusOr<std::string> list = RunCommand({"ip", "netns", "list"});
   if (!list.ok()) out.list_error = list.status();
   for (absl::string_view line : absl::StrSplit(list.value_or(""), '\n', absl::SkipEmpty())) {
@@ -222,7 +241,9 @@ bool ValidLabName(const std::string& name) {
   return std::regex_match(name, re);
 }
 
-absl::StatusOr<int> RunUp(const LabArgs& args) {
+absl::Status StartUnderController(LabState& s, const Policy& policy, const std::string& agent);
+
+absl::StatusOr<int> RunUp(const LabArgs& args, std::ostream& out = std::cout) {
   absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(args.dir, args.now);
   if (!loaded.ok()) return loaded.status();
   if (!*loaded) return kExitFindings;  // its errors are printed, as `polder check` would
@@ -236,20 +257,26 @@ absl::StatusOr<int> RunUp(const LabArgs& args) {
   s.name = args.name;
   s.policy_dir = fs::absolute(args.dir, ec).string();
   s.ns_prefix = args.ns_prefix;
-  s.apply = args.no_agents ? "none" : args.apply_with_nft ? "nft" : "agent";
+  s.apply = args.no_agents         ? "none"
+            : args.with_controller ? "controller"
+            : args.apply_with_nft  ? "nft"
+                                   : "agent";
   std::string prefix = LabNetnsPrefix(args.ns_prefix, args.name);
   s.bridge_netns = prefix + "br";
   s.endpoints = PlanEndpoints(policy);
   for (size_t i = 0; i < s.endpoints.size(); ++i) s.endpoints[i].netns = absl::StrCat(prefix, i);
   std::string agent = args.agent.empty() ? DefaultAgentPath() : args.agent;
-  if (s.apply == "agent" && access(agent.c_str(), X_OK) != 0) {
+  if ((s.apply == "agent" || s.apply == "controller") && access(agent.c_str(), X_OK) != 0) {
     return absl::NotFoundError(absl::StrCat("no agent at ", agent, " (give --agent PATH)"));
   }
   fs::create_directories(LabDir(s.name), ec);
   absl::Status st = WriteLabState(s);
   if (st.ok()) st = BuildNetwork(s);
   if (st.ok()) st = WriteRulesets(policy, LabDir(s.name) + "/rulesets");
-  if (st.ok()) st = StartEnforcement(s, agent);
+  if (st.ok()) {
+    st = s.apply == "controller" ? StartUnderController(s, policy, agent)
+                                 : StartEnforcement(s, agent);
+  }
   if (st.ok()) st = WriteLabState(s);
   if (!st.ok()) {
     // 1, not 2: the policy and the options were fine, the machine refused part of the lab
@@ -258,12 +285,16 @@ absl::StatusOr<int> RunUp(const LabArgs& args) {
     TearDown(s.name, s.ns_prefix);
     return kExitFindings;
   }
-  std::cout << "lab " << s.name << " is up: " << s.endpoints.size() << " namespaces ("
-            << s.agents.size() << " agents), state in " << LabDir(s.name) << "\n";
+  out << "lab " << s.name << " is up: " << s.endpoints.size() << " namespaces ("
+      << s.agents.size() << " agents), state in " << LabDir(s.name) << "\n";
+  if (s.apply == "controller") {
+    out << "  polder-controller listens on " << s.controller_address << " in "
+        << s.controller_netns << "; admin certificate " << s.admin_tls_dir << "\n";
+  }
   for (const LabEndpoint& e : s.endpoints) {
-    std::cout << "  " << e.netns << "  " << (e.managed ? "host " : "zone ") << e.name;
-    for (const Address& a : e.addresses) std::cout << " " << a.ToString();
-    std::cout << "\n";
+    out << "  " << e.netns << "  " << (e.managed ? "host " : "zone ") << e.name;
+    for (const Address& a : e.addresses) out << " " << a.ToString();
+    out << "\n";
   }
   return kExitOk;
 }
@@ -295,7 +326,8 @@ absl::StatusOr<int> RunDown(const LabArgs& args) {
   std::cout << "lab " << args.name << " is down: removed "
             << Counted(down.namespaces_removed.size(), "namespace", "namespaces",
                        down.namespaces_removed)
-            << ", stopped " << Counted(down.agents_stopped, "agent", "agents") << ", killed "
+            << ", stopped " << Counted(down.agents_stopped, "agent", "agents")
+            << (down.controller_stopped ? " and the controller" : "") << ", killed "
             << Counted(down.processes_killed, "other process", "other processes") << "\n";
   if (!down.namespaces_left.empty()) {
     std::cerr << "polder lab down: "
@@ -623,7 +655,11 @@ std::string SelfPath() {
 absl::StatusOr<std::optional<ControllerAccess>> ResolveController(const LabArgs& args,
                                                                   const LabState& s,
                                                                   const Policy& policy) {
-  if (args.controller.empty() && args.tls_dir.empty() && !args.insecure) return std::nullopt;
+  if (args.controller.empty() && args.tls_dir.empty() && !args.insecure) {
+    if (s.apply != "controller") return std::nullopt;
+    // `lab up --with-controller`: the lab's own controller and admin certificate.
+    return ControllerAccess{s.controller_address, s.admin_tls_dir, false, s.controller_netns};
+  }
   if (args.tls_dir.empty() && !args.insecure) {
     return absl::InvalidArgumentError("give --tls-dir DIR (an admin certificate) or --insecure");
   }
@@ -856,6 +892,94 @@ DrillTiming WaitEnforced(const ControllerAccess& c, const std::string& revision,
   return t;
 }
 
+// `lab up --with-controller`: the fleet as it runs in production, inside the
+// lab. A PKI in the lab's directory (CA, the controller's certificate for the
+// policy's settings.controller addresses, one per managed host, admin `lab`),
+// polder-controller in the controller host's namespace, and an agent per
+// managed host under it over mutual TLS; up when every host has applied the
+// revision the controller serves.
+absl::Status StartUnderController(LabState& s, const Policy& policy, const std::string& agent) {
+  if (!policy.settings.controller || policy.settings.controller->addresses.empty()) {
+    return absl::FailedPreconditionError(
+        "--with-controller needs settings.controller (the controller's host and port)");
+  }
+  const auto& ctl = *policy.settings.controller;
+  const Address& listen = ctl.addresses.front();
+  for (const LabEndpoint& e : s.endpoints) {
+    if (e.managed && std::find(e.addresses.begin(), e.addresses.end(), listen) != e.addresses.end())
+      s.controller_netns = e.netns;
+  }
+  if (s.controller_netns.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no host of the policy has the controller's address ", listen.ToString(),
+        " (settings.controller): the lab has nowhere to run polder-controller"));
+  }
+  s.controller_address = listen.family == Family::kV4
+                             ? absl::StrCat(listen.ToString(), ":", ctl.port)
+                             : absl::StrCat("[", listen.ToString(), "]:", ctl.port);
+  std::string lab = LabDir(s.name);
+  fs::path pki_dir = fs::path(lab) / "pki";
+  pki::InitOptions init;
+  for (const Address& a : ctl.addresses) init.controller_addresses.push_back(a.ToString());
+  if (absl::Status st = pki::InitPki(pki_dir, init); !st.ok()) return st;
+  absl::StatusOr<fs::path> admin = pki::IssueAdmin(pki_dir, "lab");
+  if (!admin.ok()) return admin.status();
+  s.admin_tls_dir = admin->string();
+  for (const LabEndpoint& e : s.endpoints) {
+    if (!e.managed) continue;
+    if (absl::StatusOr<fs::path> d = pki::IssueAgent(pki_dir, e.name); !d.ok()) return d.status();
+  }
+
+  std::string controller = (fs::path(agent).parent_path() / "polder-controller").string();
+  if (access(controller.c_str(), X_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("no polder-controller beside the agent at ", controller));
+  }
+  std::string ctl_log = lab + "/controller.log";
+  absl::StatusOr<pid_t> pid = SpawnDetachedInNetns(
+      s.controller_netns,
+      {controller, "--policy", s.policy_dir, "--listen", s.controller_address, "--tls-dir",
+       (pki_dir / "controller").string(), "--state", lab + "/controller.db"},
+      ctl_log);
+  if (!pid.ok()) return pid.status();
+  s.controller_pid = *pid;
+  RETURN_IF_ERROR(WriteLabState(s));
+  ControllerAccess c{s.controller_address, s.admin_tls_dir, false, s.controller_netns};
+  absl::StatusOr<nlohmann::json> status = absl::UnavailableError("not asked yet");
+  for (absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
+    status = ControllerStatus(c);
+    if (status.ok() || !ProcessRuns(s.controller_pid, "polder-controller")) break;
+    usleep(100000);
+  }
+  if (!status.ok()) {
+    return absl::UnavailableError(absl::StrCat("polder-controller did not answer (",
+                                               status.status().message(), "); see ", ctl_log));
+  }
+
+  absl::Time order = absl::Now();
+  for (const LabEndpoint& e : s.endpoints) {
+    if (!e.managed) continue;
+    absl::StatusOr<pid_t> apid = SpawnDetachedInNetns(
+        e.netns,
+        {agent, "--controller", s.controller_address, "--host", e.name, "--tls-dir",
+         (pki_dir / "agents" / e.name).string(), "--state-dir", lab + "/state/" + e.name},
+        absl::StrCat(lab, "/agent-", e.name, ".log"));
+    if (!apid.ok()) return apid.status();
+    s.agents.push_back({e.name, *apid});
+  }
+  RETURN_IF_ERROR(WriteLabState(s));
+  DrillTiming up = WaitEnforced(c, (*status)["revision"].get<std::string>(), order);
+  if (!up.ok()) {
+    std::vector<std::string> late;
+    for (const DrillTiming::Host& h : up.hosts)
+      if (!h.enforced_ms) late.push_back(h.host);
+    return absl::DeadlineExceededError(
+        absl::StrCat("not every agent applied the controller's revision within ", up.timeout_ms,
+                     " ms (", late.empty() ? up.error : absl::StrJoin(late, ", "), "); see ", lab,
+                     "/agent-*.log and ", ctl_log));
+  }
+  return absl::OkStatus();
+}
+
 DrillProbe Summarize(const ProbeTable& t) {
   ProbeCounts n = Count(t);
   DrillProbe p;
@@ -873,17 +997,34 @@ DrillProbe Summarize(const ProbeTable& t) {
   return p;
 }
 
+absl::StatusOr<int> DrillLab(const LabArgs& args, const std::string& posture);
+
+// A drill uses the lab that is up under that name, or brings one up with its
+// own controller (`lab up --with-controller`) and removes it afterwards.
 absl::StatusOr<int> RunDrill(const LabArgs& args, const std::string& posture) {
   absl::StatusOr<LabState> state = ReadLabState(args.name);
-  if (!state.ok()) {
-    if (absl::IsNotFound(state.status())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          state.status().message(), "; a drill needs a lab whose agents run under a controller: ",
-          "bring one up (e.g. `polder lab up DIR --no-agents` plus polder-controller and ",
-          "polder-agent --controller in its namespaces) and give --tls-dir or --insecure"));
-    }
-    return state.status();
+  if (state.ok() || !absl::IsNotFound(state.status())) return DrillLab(args, posture);
+  if (!args.controller.empty() || !args.tls_dir.empty() || args.insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        state.status().message(), ": --controller/--tls-dir/--insecure name a running lab's ",
+        "controller; without them the drill brings up a lab of its own"));
   }
+  LabArgs up = args;
+  up.with_controller = true;
+  std::cerr << "polder lab drill: no lab `" << args.name
+            << "` is up; bringing one up with its own controller for the drill\n";
+  absl::StatusOr<int> upped = RunUp(up, std::cerr);
+  if (!upped.ok() || *upped != kExitOk) return upped;
+  absl::StatusOr<int> drilled = DrillLab(args, posture);
+  TornDown down = TearDown(args.name, args.ns_prefix);
+  std::cerr << "polder lab drill: removed the lab (" << down.namespaces_removed.size()
+            << " namespaces)\n";
+  return drilled;
+}
+
+absl::StatusOr<int> DrillLab(const LabArgs& args, const std::string& posture) {
+  absl::StatusOr<LabState> state = ReadLabState(args.name);
+  if (!state.ok()) return state.status();
   absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(args.dir, args.now);
   if (!loaded.ok()) return loaded.status();
   if (!*loaded) return kExitCannotRun;
@@ -896,7 +1037,8 @@ absl::StatusOr<int> RunDrill(const LabArgs& args, const std::string& posture) {
   if (!resolved.ok()) return resolved.status();
   if (!*resolved) {
     return absl::InvalidArgumentError(
-        "a drill goes through the lab's controller: give --tls-dir DIR (an admin certificate) "
+        "a drill goes through the lab's controller, and this lab has none: bring it up with "
+        "`polder lab up DIR --with-controller`, or give --tls-dir DIR (an admin certificate) "
         "or --insecure, and --controller HOST:PORT unless it is the policy's");
   }
   const ControllerAccess& c = **resolved;
@@ -1011,6 +1153,11 @@ void AddLabCommands(CLI::App& app, ChosenCommand& chosen) {
                "Only build the namespaces and rulesets; agents are started by someone else "
                "(e.g. under polder-controller)")
       ->excludes("--apply-with-nft");
+  up->add_flag("--with-controller", up_args->with_controller,
+               "Run polder-controller in the controller host's namespace (a lab PKI, mutual TLS) "
+               "and the agents under it; probe and drill then use it")
+      ->excludes("--apply-with-nft")
+      ->excludes("--no-agents");
   OnChosen(up, chosen, [up_args] { return RunUp(*up_args); });
 
   auto probe_args = std::make_shared<LabArgs>();

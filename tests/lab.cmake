@@ -10,3 +10,12 @@ if(TARGET polder-agent AND TARGET polder-controller AND TARGET polder)
                          SKIP_RETURN_CODE 77 RESOURCE_LOCK polder_kernel_lab)
   endforeach()
 endif()
+# A lab with its own controller: `lab drill` without a lab brings one up and removes it;
+# `lab up --with-controller` + `lab probe` compare with what that controller enforces.
+if(TARGET polder-agent AND TARGET polder-controller AND TARGET polder)
+  add_test(NAME lab_controller_e2e
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/lab/lab_controller_e2e.sh $<TARGET_FILE:polder>
+                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(lab_controller_e2e PROPERTIES TIMEOUT 240 LABELS "root;e2e;lab"
+                       SKIP_RETURN_CODE 77 RESOURCE_LOCK polder_kernel_lab)
+endif()

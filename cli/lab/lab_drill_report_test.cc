@@ -15,9 +15,9 @@ DrillReport Passing() {
   r.posture = "lockdown";
   r.posture_revision = std::string(64, 'b');
   r.started = *ParseRfc3339("2026-12-02T08:00:00Z");
-  r.activate = {true, 412, 30000, {{"db-1", 390}, {"web-1", 412}}, ""};
+  r.activate = {true, 412, 30000, 95, {{"db-1", 390}, {"web-1", 412}}, ""};
   r.probe_posture = {true, 120, 118, 2, {{"icmp/0-2 (types no service names): why", 2}}, {}};
-  r.release = {true, 380, 30000, {{"db-1", 380}, {"web-1", 200}}, ""};
+  r.release = {true, 380, 30000, 90, {{"db-1", 380}, {"web-1", 200}}, ""};
   r.probe_normal = {true, 120, 118, 2, {{"icmp/0-2 (types no service names): why", 2}}, {}};
   return r;
 }
@@ -68,6 +68,14 @@ TEST(DrillReportTest, AHostThatNeverEnforcedIsATimeoutAndFailsTheDrill) {
   EXPECT_TRUE(j["activate"]["hosts"][1]["enforced_ms"].is_null());
   EXPECT_EQ(j["activate"]["timeout_ms"], 30000);
   EXPECT_NE(DrillReportText(r).find("web-1: NOT within 30000 ms"), std::string::npos);
+}
+
+TEST(DrillReportTest, TimesSayHowLateTheyMayBe) {
+  DrillReport r = Passing();
+  nlohmann::json j = nlohmann::json::parse(DrillReportJson(r));
+  EXPECT_EQ(j["activate"]["resolution_ms"], 95);
+  EXPECT_EQ(j["release"]["resolution_ms"], 90);
+  EXPECT_NE(DrillReportText(r).find("looked at every <= 95 ms"), std::string::npos);
 }
 
 TEST(DrillReportTest, StepsNotReachedAreNullAndFailTheDrill) {

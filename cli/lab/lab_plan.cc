@@ -281,6 +281,12 @@ std::string StateToJson(const LabState& s) {
   }
   j["agents"] = nlohmann::ordered_json::array();
   for (const AgentRecord& a : s.agents) j["agents"].push_back({{"host", a.host}, {"pid", a.pid}});
+  if (s.apply == "controller") {
+    j["controller"] = {{"pid", s.controller_pid},
+                       {"address", s.controller_address},
+                       {"netns", s.controller_netns},
+                       {"admin_tls_dir", s.admin_tls_dir}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -397,6 +403,13 @@ absl::StatusOr<LabState> StateFromJson(const std::string& text) {
     absl::StatusOr<AgentRecord> a = AgentFromJson((**agents)[i], absl::StrCat("agents[", i, "]"));
     if (!a.ok()) return a.status();
     s.agents.push_back(std::move(*a));
+  }
+  if (auto it = j.find("controller"); it != j.end()) {
+    if (!it->is_object()) return WrongType("controller", "an object");
+    POLDER_RETURN_IF_ERROR(ReadPid(*it, "pid", "controller.", s.controller_pid));
+    POLDER_RETURN_IF_ERROR(ReadString(*it, "address", "controller.", s.controller_address));
+    POLDER_RETURN_IF_ERROR(ReadString(*it, "netns", "controller.", s.controller_netns));
+    POLDER_RETURN_IF_ERROR(ReadString(*it, "admin_tls_dir", "controller.", s.admin_tls_dir));
   }
   return s;
 }

@@ -99,7 +99,16 @@ struct LabState {
   std::string bridge_netns;
   std::vector<LabEndpoint> endpoints;
   std::vector<AgentRecord> agents;
-  std::string apply;  // "agent", "nft" or "none" (agents run under a controller)
+  // "agent" (standalone agents), "controller" (polder-controller in the
+  // controller host's namespace, agents under it, a lab PKI), "nft" or "none"
+  // (agents run under someone else's controller).
+  std::string apply;
+  // apply == "controller": where it listens and runs, and the admin
+  // certificate the lab's own commands use.
+  int controller_pid = 0;
+  std::string controller_address;  // HOST:PORT
+  std::string controller_netns;
+  std::string admin_tls_dir;
 };
 
 // /run/polder-lab/NAME (or $POLDER_LAB_DIR/NAME).

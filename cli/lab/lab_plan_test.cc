@@ -70,6 +70,24 @@ TEST_F(LabStateFileTest, WhatIsWrittenIsReadBack) {
   EXPECT_EQ(state->endpoints.at(0).addresses.at(1).ToString(), "2001:db8::5");
 }
 
+TEST_F(LabStateFileTest, AControllerLabKeepsItsController) {
+  LabState s = Sample();
+  s.apply = "controller";
+  s.controller_pid = 77;
+  s.controller_address = "10.0.0.5:7443";
+  s.controller_netns = "n0";
+  s.admin_tls_dir = "/run/polder-lab/t/pki/admins/lab";
+  ASSERT_TRUE(WriteLabState(s).ok());
+  absl::StatusOr<LabState> state = ReadLabState("t");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->controller_pid, 77);
+  EXPECT_EQ(state->controller_address, "10.0.0.5:7443");
+  EXPECT_EQ(state->controller_netns, "n0");
+  EXPECT_EQ(state->admin_tls_dir, "/run/polder-lab/t/pki/admins/lab");
+  ExpectCorrupt(R"({"controller": {"pid": "77"}})", "`controller.pid` is not a process id");
+  ExpectCorrupt(R"({"controller": 7})", "`controller` is not an object");
+}
+
 TEST_F(LabStateFileTest, NoFileIsNotFound) {
   absl::StatusOr<LabState> state = ReadLabState("other");
   ASSERT_FALSE(state.ok());
