@@ -40,6 +40,9 @@ std::string WhyUnreachable(const std::string& grpc_message) {
   auto has = [&](absl::string_view s) { return absl::StrContains(m, s); };
   if (has("connection refused"))
     return "connection refused (is polder-controller listening there?)";
+  // Before the TLS words: a name such as tls.example.org is in the message of a failed lookup.
+  if (has("dns resolution failed") || has("name or service not known") || has("resolution"))
+    return "cannot resolve the controller's name";
   if (has("ssl") || has("tls") || has("handshake") || has("certificate")) {
     // gRPC says e.g. "...: Ssl handshake failed: SSL_ERROR_SSL:
     // error:...:CERTIFICATE_VERIFY_FAILED".
@@ -50,8 +53,6 @@ std::string WhyUnreachable(const std::string& grpc_message) {
                         "); check that --tls-dir holds an admin certificate of this "
                         "controller's CA (polder pki issue DIR --admin NAME)");
   }
-  if (has("dns resolution failed") || has("name or service not known") || has("resolution"))
-    return "cannot resolve the controller's name";
   if (has("no route to host")) return "no route to host";
   if (has("network is unreachable")) return "network is unreachable";
   if (has("connection reset")) return "connection reset by the controller's side";

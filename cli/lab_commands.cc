@@ -947,7 +947,8 @@ absl::Status StartUnderController(LabState& s, const Policy& policy, const std::
   absl::StatusOr<nlohmann::json> status = absl::UnavailableError("not asked yet");
   for (absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
     status = ControllerStatus(c);
-    if (status.ok() || !ProcessRuns(s.controller_pid, "polder-controller")) break;
+    // kill(pid, 0), not ProcessRuns: just after the fork its cmdline is still ours.
+    if (status.ok() || kill(s.controller_pid, 0) != 0) break;
     usleep(100000);
   }
   if (!status.ok()) {
@@ -1009,12 +1010,22 @@ absl::StatusOr<int> RunDrill(const LabArgs& args, const std::string& posture) {
         state.status().message(), ": --controller/--tls-dir/--insecure name a running lab's ",
         "controller; without them the drill brings up a lab of its own"));
   }
+  // The posture is looked up before the lab is built, which takes seconds.
+  absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(args.dir, args.now);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return kExitCannotRun;
+  if (!(*loaded)->policy.FindPosture(posture)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the policy in ", args.dir, " has no posture `", posture, "`"));
+  }
   LabArgs up = args;
   up.with_controller = true;
   std::cerr << "polder lab drill: no lab `" << args.name
             << "` is up; bringing one up with its own controller for the drill\n";
   absl::StatusOr<int> upped = RunUp(up, std::cerr);
-  if (!upped.ok() || *upped != kExitOk) return upped;
+  if (!upped.ok()) return upped;
+  // 2, not the 1 of a failed drill: the drill did not run.
+  if (*upped != kExitOk) return kExitCannotRun;
   absl::StatusOr<int> drilled = DrillLab(args, posture);
   TornDown down = TearDown(args.name, args.ns_prefix);
   std::cerr << "polder lab drill: removed the lab (" << down.namespaces_removed.size()

@@ -17,6 +17,9 @@ constexpr size_t kMaxCrlBytes = 16 << 20;
 absl::StatusOr<std::optional<std::string>> ReadSmallFile(const fs::path& p) {
   std::error_code ec;
   if (!fs::exists(p, ec)) return std::nullopt;
+  // The size first, so a huge file is refused without being read into memory.
+  if (uintmax_t size = fs::file_size(p, ec); !ec && size > kMaxCrlBytes)
+    return absl::InvalidArgumentError(absl::StrCat(p.string(), " is larger than 16 MiB"));
   std::ifstream in(p, std::ios::binary);
   if (!in) return absl::PermissionDeniedError(absl::StrCat("cannot read ", p.string()));
   std::ostringstream s;

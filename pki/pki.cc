@@ -406,6 +406,22 @@ absl::StatusOr<fs::path> IssueClient(const fs::path& dir, std::string_view name,
   return SignClient(dir, *ca, name, kind, key->get(), true, validity);
 }
 
+absl::StatusOr<Crl> ReadCrlFile(const fs::path& p, const Ca& ca);
+
+// Whether the certificate at `cert_path` is on the CA's CRL.
+absl::StatusOr<bool> IsRevoked(const fs::path& dir, const Ca& ca, const fs::path& cert_path) {
+  auto pem = ReadFile(cert_path);
+  if (!pem.ok()) return false;  // no certificate: nothing revoked to renew
+  auto cert = ParseCert(*pem, cert_path.string());
+  if (!cert.ok()) return cert.status();
+  auto crl = ReadCrlFile(dir / kCrlFile, ca);
+  if (!crl.ok()) return crl.status();
+  if (!*crl) return false;
+  X509_REVOKED* entry = nullptr;
+  return X509_CRL_get0_by_serial(crl->get(), &entry,
+                                 X509_get0_serialNumber(cert->get())) == 1;
+}
+
 absl::StatusOr<fs::path> RenewClient(const fs::path& dir, std::string_view name,
                                      const ClientKind& kind, const Validity& validity,
                                      bool new_key) {
@@ -417,6 +433,18 @@ absl::StatusOr<fs::path> RenewClient(const fs::path& dir, std::string_view name,
                                             " does not exist (use polder pki issue)"));
   auto ca = LoadCa(dir);
   if (!ca.ok()) return ca.status();
+  if (!new_key) {
+    // A revoked certificate's key may be the reason it was revoked: a renewal
+    // for the same key would let whoever holds it in again.
+    fs::path cert_path = dir / kind.subdir / std::string(name) / (kind.stem + ".crt");
+    absl::StatusOr<bool> revoked = IsRevoked(dir, *ca, cert_path);
+    if (!revoked.ok()) return revoked.status();
+    if (*revoked) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          cert_path.string(), " is revoked, and its key may be why: renew with --new-key (a new ",
+          "key and certificate) instead of giving the same key a new certificate"));
+    }
+  }
   Key key;
   if (new_key) {
     auto k = NewKey();

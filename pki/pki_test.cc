@@ -179,6 +179,15 @@ TEST(PkiTest, RevokeListsEveryCertificateOfTheNameInTheCrl) {
   EXPECT_EQ(listed->size(), 3u);
   EXPECT_TRUE(has(alice->serial) && has(first->serial));
   EXPECT_EQ(RevokeAgent(d, "nobody", absl::Now()).status().code(), absl::StatusCode::kNotFound);
+  // A revoked certificate is not renewed for the same key, which may be why it was revoked;
+  // a new key is fine, and its certificate is not on the CRL.
+  auto same_key = RenewAgent(d, "web-1");
+  EXPECT_EQ(same_key.status().code(), absl::StatusCode::kFailedPrecondition) << same_key.status();
+  EXPECT_NE(same_key.status().message().find("--new-key"), std::string::npos);
+  ASSERT_TRUE(RenewAgent(d, "web-1", {}, /*new_key=*/true).ok());
+  auto fresh = IdentityFromPem(Slurp(*dir / "agent.crt"));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(has(fresh->serial));
 
   // A CRL from another CA, or garbage, is refused.
   fs::path o = TempDir("revoke-other");

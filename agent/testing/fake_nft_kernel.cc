@@ -115,6 +115,18 @@ void FakeNftKernel::ForeignBaseChain(const std::string& chain, uint32_t pid,
   Report(std::move(t));
 }
 
+void FakeNftKernel::ForeignCommitUnnotified(std::optional<std::string> listing, uint32_t pid) {
+  absl::MutexLock lock(&mu_);
+  Record(Operation::Kind::kForeignCommit, pid);
+  table = std::move(listing);
+  unread_.clear();
+  lost_ = true;
+  uint64_t one = 1;
+  if (write(event_fd_, &one, sizeof(one)) < 0) {
+    // As in Report.
+  }
+}
+
 void FakeNftKernel::LoseNotifications() {
   absl::MutexLock lock(&mu_);
   unread_.clear();

@@ -54,6 +54,10 @@ class FakeNftKernel : public NftKernel, private NftNotifications {
                         const std::string& process = "nft") ABSL_LOCKS_EXCLUDED(mu_);
   // Drops the notifications not read yet; the next read reports the loss.
   void LoseNotifications() ABSL_LOCKS_EXCLUDED(mu_);
+  // ForeignCommit whose notification is lost with the ones not read yet, in one step, so
+  // the watcher cannot read it first: the next read reports only the loss.
+  void ForeignCommitUnnotified(std::optional<std::string> listing, uint32_t pid = 4242)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Waits (up to `timeout`) until every reported transaction has been read; false on timeout.
   bool AwaitNotificationsRead(absl::Duration timeout = absl::Seconds(5)) ABSL_LOCKS_EXCLUDED(mu_);
 

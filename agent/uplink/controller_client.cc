@@ -140,6 +140,13 @@ void ControllerClient::RestoreStored() {
 }
 
 void ControllerClient::OnEnforcerEvent(const AgentEvent& e) {
+  if (e.kind == AgentEvent::Kind::kError) {
+    // Its KernelReadError() may have changed. (It clears without an event, on the next good
+    // read: the controller hears that with the next heartbeat, which errs on the safe side.)
+    absl::MutexLock lock(&mu_);
+    degraded_may_have_changed_ = true;
+    return;
+  }
   if (e.kind == AgentEvent::Kind::kDrift) {
     {
       absl::MutexLock lock(&mu_);
@@ -179,7 +186,8 @@ bool ControllerClient::Stopped() const {
 }
 
 bool ControllerClient::PumpHasWork() const {
-  return stop_ || inbox_.closed || inbox_.assignment.has_value() || !outbox_.empty();
+  return stop_ || inbox_.closed || inbox_.assignment.has_value() || !outbox_.empty() ||
+         degraded_may_have_changed_;
 }
 
 void ControllerClient::Stop() {
@@ -275,6 +283,7 @@ void ControllerClient::Pump(Session& s) {
       if (stop_ || inbox_.closed) return;
       assignment.swap(inbox_.assignment);
       out.swap(outbox_);
+      degraded_may_have_changed_ = false;
     }
     if (!SendOrRequeue(s, std::move(out))) return;
     if (assignment) {

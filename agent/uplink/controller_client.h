@@ -153,6 +153,9 @@ class ControllerClient {
 
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // The enforcer reported an error (a table it could not read, say): the
+  // pump looks at the degraded state now instead of at the next heartbeat.
+  bool degraded_may_have_changed_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* live_context_ ABSL_GUARDED_BY(mu_) = nullptr;  // cancelled by Stop
   Inbox inbox_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::AgentMessage> outbox_ ABSL_GUARDED_BY(mu_);

@@ -377,6 +377,19 @@ TEST_F(ControllerClientTest, AKernelItCannotReadMakesItDegraded) {
   EXPECT_TRUE(healthy.has_value());
 }
 
+TEST_F(ControllerClientTest, AKernelItCannotReadIsReportedAtOnceNotWithTheNextHeartbeat) {
+  StartAgent([](ControllerClient::Options& o) { o.heartbeat_interval = absl::Hours(1); });
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  fake_->Assign(AssignmentFor(V1(), absl::Now() + absl::Seconds(10)));
+  ASSERT_TRUE(fake_->WaitFor(IsResult));
+  kernel_->snapshot_error = "netlink: Operation not permitted";
+  EXPECT_FALSE(enforcer_->CheckNow().get().ok());
+  auto degraded = fake_->WaitFor(IsDegradedHeartbeat);
+  ASSERT_TRUE(degraded.has_value()) << "waited for the hourly heartbeat";
+  EXPECT_EQ(degraded->heartbeat().degraded(0),
+            "kernel-read-error: netlink: Operation not permitted");
+}
+
 TEST_F(ControllerClientTest, RefusesMalformedAssignmentsAndNeverAppliesThem) {
   StartAgent();
   ASSERT_TRUE(fake_->WaitFor(IsHello));

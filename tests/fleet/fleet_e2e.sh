@@ -423,7 +423,12 @@ certificates)
     [ "$(grep -c "CRL reloaded" "$FLEET_DIR/logs/controller.log")" -gt "$reloads" ] && break
     sleep 0.1
   done
+  [ "$(grep -c "CRL reloaded" "$FLEET_DIR/logs/controller.log")" -gt "$reloads" ] ||
+    fleet_die "the controller did not reload the CRL within 10 s"
   if eve; then fleet_die "a revoked admin certificate was let in"; fi
+  # Refused for being revoked, not for any failure (a timeout, a TLS error).
+  grep -qi "revoked" "$FLEET_DIR/logs/eve.err" ||
+    fleet_die "the revoked admin was refused, but not as revoked: $(cat "$FLEET_DIR/logs/eve.err")"
   fleet_status >/dev/null || fleet_die "the other admin is refused too"
   fleet_log "revoked admin refused: $(head -1 "$FLEET_DIR/logs/eve.err")"
   ;;

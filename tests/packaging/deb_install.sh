@@ -33,7 +33,9 @@ cleanup() {
   for m in "$ROOT/dev" "$ROOT/proc" "$ROOT" "$WORK/rw"; do
     if mountpoint -q "$m"; then umount -l "$m" || true; fi
   done
-  rm -rf "$WORK"
+  # --one-file-system: a bind mount that would not go (umount failed) is not descended into,
+  # so the host's /dev can never be removed through it.
+  rm -rf --one-file-system "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
