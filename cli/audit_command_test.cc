@@ -6,6 +6,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/time/clock.h"
 #include "cli/fleet_commands.h"
+#include "cli/fleet_test_policy.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
 #include "controller/server.h"
@@ -71,17 +72,7 @@ class AuditLoopbackTest : public ::testing::Test {
                     ->Audit({0, absl::Now() - absl::Hours(24 * 10), "quarantine", "mallory",
                              "web-1", "allow []: old incident", "old incident", "r0"})
                     .ok());
-    fleet_ = std::make_unique<controller::Fleet>(
-        store_.get(),
-        [](absl::Time, const std::vector<controller::QuarantineRecord>& q,
-           const std::string& posture) -> absl::StatusOr<controller::CompiledPolicy> {
-          controller::CompiledPolicy c;
-          c.revision = wire::Sha256Hex(std::to_string(q.size()) + posture);
-          c.hosts["web-1"] = {"web", q.empty() ? "open" + posture : "closed"};
-          c.zones = {"web", "mgmt"};
-          c.postures = {{"lockdown", ""}};
-          return c;
-        });
+    fleet_ = std::make_unique<controller::Fleet>(store_.get(), FleetTestPolicy({{"lockdown", ""}}));
     ASSERT_TRUE(fleet_->Start(absl::Now()).ok());
     // The controller's --tls-dir: DIR/controller where `polder pki init` keeps the CA key apart.
     fs::path tls =

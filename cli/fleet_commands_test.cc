@@ -11,6 +11,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "cli/fleet_test_policy.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
 #include "controller/server.h"
@@ -178,15 +179,7 @@ class FleetCommandsLoopbackTest : public ::testing::Test {
     store_ = std::move(*controller::StateStore::Open(dir_ / "state.db"));
     fleet_ = std::make_unique<controller::Fleet>(
         store_.get(),
-        [](absl::Time, const std::vector<controller::QuarantineRecord>& q,
-           const std::string& posture) -> absl::StatusOr<controller::CompiledPolicy> {
-          controller::CompiledPolicy c;
-          c.revision = wire::Sha256Hex(std::to_string(q.size()) + posture);
-          c.hosts["web-1"] = {"web", q.empty() ? "open" + posture : "closed"};
-          c.zones = {"web", "mgmt"};
-          c.postures = {{"lockdown", ""}, {"shaky", "postures.yaml:7:9: keep violated"}};
-          return c;
-        });
+        FleetTestPolicy({{"lockdown", ""}, {"shaky", "postures.yaml:7:9: keep violated"}}));
     ASSERT_TRUE(fleet_->Start(absl::Now()).ok());
     auto s = controller::ControllerServer::Start(fleet_.get(),
                                                  {"127.0.0.1:0", pki::ControllerDir(dir_ / "pki")});
