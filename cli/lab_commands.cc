@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <regex>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -853,7 +855,8 @@ constexpr absl::Duration kDrillEnforceTimeout = absl::Seconds(30);
 
 // Polls the controller until every host has applied `revision`; records when
 // each got there, counted from `order`.
-DrillTiming WaitEnforced(const ControllerAccess& c, const std::string& revision, absl::Time order) {
+DrillTiming WaitEnforced(const ControllerAccess& c, const std::string& revision, absl::Time order,
+                         const std::atomic<bool>* order_failed = nullptr) {
   DrillTiming t;
   t.ran = true;
   t.timeout_ms = absl::ToInt64Milliseconds(kDrillEnforceTimeout);
@@ -882,7 +885,7 @@ DrillTiming WaitEnforced(const ControllerAccess& c, const std::string& revision,
       t.enforced_ms = slowest;
       break;
     }
-    if (absl::Now() >= deadline) {
+    if (absl::Now() >= deadline || (order_failed && order_failed->load())) {
       if (!status.ok()) t.error = std::string(status.status().message());
       break;
     }
@@ -979,6 +982,32 @@ absl::Status StartUnderController(LabState& s, const Policy& policy, const std::
                      "/agent-*.log and ", ctl_log));
   }
   return absl::OkStatus();
+}
+
+// Gives an order (posture activate or release) and times it. The status is
+// looked at while the command still runs, since hosts may enforce before it
+// returns: timed only after it, every host would seem as slow as the command.
+// `ordered`: whether the command itself succeeded (the timing may still have
+// failed, e.g. a host that never got there).
+DrillTiming OrderAndTime(const ControllerAccess& c, const std::vector<std::string>& command,
+                         const std::string& revision, bool& ordered) {
+  absl::Time order = absl::Now();
+  std::atomic<bool> failed{false};
+  absl::StatusOr<std::string> result;
+  // RunCommand's pipes are O_CLOEXEC, so two commands at once cannot hold each other's open.
+  std::thread ordering([&] {
+    result = RunFleetCommand(c, command);
+    if (!result.ok()) failed = true;
+  });
+  DrillTiming t = WaitEnforced(c, revision, order, &failed);
+  ordering.join();
+  ordered = result.ok();
+  if (!result.ok()) {
+    t = DrillTiming{};
+    t.ran = true;
+    t.error = std::string(result.status().message());
+  }
+  return t;
 }
 
 DrillProbe Summarize(const ProbeTable& t) {
@@ -1081,29 +1110,22 @@ absl::StatusOr<int> DrillLab(const LabArgs& args, const std::string& posture) {
   report.started = absl::Now();
   absl::Duration timeout = absl::Milliseconds(args.timeout_ms);
 
-  absl::Time order = absl::Now();
-  absl::StatusOr<std::string> activated = RunFleetCommand(
+  bool activated = false, released = false;
+  report.activate = OrderAndTime(
       c,
       {"posture", "activate", posture, "--reason",
-       args.reason.empty() ? absl::StrCat("polder lab drill of lab ", state->name) : args.reason});
-  if (!activated.ok()) {
-    report.activate.ran = true;
-    report.activate.error = std::string(activated.status().message());
-  } else {
-    report.activate = WaitEnforced(c, report.posture_revision, order);
+       args.reason.empty() ? absl::StrCat("polder lab drill of lab ", state->name) : args.reason},
+      report.posture_revision, activated);
+  if (activated) {
     if (report.activate.ok()) {
       absl::StatusOr<ProbeTable> t = ProbeLab(*state, during->policy, timeout);
       if (!t.ok()) return t.status();
       report.probe_posture = Summarize(*t);
     }
     // Released whatever happened, so a failed drill leaves the lab as it was.
-    order = absl::Now();
-    absl::StatusOr<std::string> released = RunFleetCommand(c, {"posture", "release", posture});
-    if (!released.ok()) {
-      report.release.ran = true;
-      report.release.error = std::string(released.status().message());
-    } else {
-      report.release = WaitEnforced(c, report.policy_revision, order);
+    report.release =
+        OrderAndTime(c, {"posture", "release", posture}, report.policy_revision, released);
+    if (released) {
       if (report.release.ok()) {
         absl::StatusOr<ProbeTable> t = ProbeLab(*state, normal->policy, timeout);
         if (!t.ok()) return t.status();
