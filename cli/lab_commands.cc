@@ -49,6 +49,7 @@ struct LabArgs {
   bool apply_with_nft = false;
   bool no_agents = false;
   bool with_controller = false;  // up: agents under a polder-controller the lab runs
+  bool for_drill = false;        // up: the lab belongs to this process's drill
   std::string format = "text";
   int timeout_ms = 800;
   bool complete = false;   // probe: a skipped case is a finding
@@ -259,6 +260,7 @@ absl::StatusOr<int> RunUp(const LabArgs& args, std::ostream& out = std::cout) {
   s.name = args.name;
   s.policy_dir = fs::absolute(args.dir, ec).string();
   s.ns_prefix = args.ns_prefix;
+  if (args.for_drill) s.owner_pid = getpid();
   s.apply = args.no_agents         ? "none"
             : args.with_controller ? "controller"
             : args.apply_with_nft  ? "nft"
@@ -1033,6 +1035,18 @@ absl::StatusOr<int> DrillLab(const LabArgs& args, const std::string& posture);
 // own controller (`lab up --with-controller`) and removes it afterwards.
 absl::StatusOr<int> RunDrill(const LabArgs& args, const std::string& posture) {
   absl::StatusOr<LabState> state = ReadLabState(args.name);
+  if (state.ok() && state->owner_pid > 0) {
+    // A lab another drill brought up for itself: never drilled as if it were the user's.
+    if (kill(state->owner_pid, 0) == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "lab `", args.name, "` belongs to a drill that is still running (pid ",
+          state->owner_pid, "); wait for it, or give another --name"));
+    }
+    std::cerr << "polder lab drill: lab `" << args.name << "` was left by an interrupted drill (pid "
+              << state->owner_pid << "); removing it\n";
+    TearDown(args.name, state->ns_prefix);
+    state = absl::NotFoundError("removed");
+  }
   if (state.ok() || !absl::IsNotFound(state.status())) return DrillLab(args, posture);
   if (!args.controller.empty() || !args.tls_dir.empty() || args.insecure) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -1049,6 +1063,7 @@ absl::StatusOr<int> RunDrill(const LabArgs& args, const std::string& posture) {
   }
   LabArgs up = args;
   up.with_controller = true;
+  up.for_drill = true;
   std::cerr << "polder lab drill: no lab `" << args.name
             << "` is up; bringing one up with its own controller for the drill\n";
   absl::StatusOr<int> upped = RunUp(up, std::cerr);

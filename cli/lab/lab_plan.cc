@@ -281,6 +281,7 @@ std::string StateToJson(const LabState& s) {
   }
   j["agents"] = nlohmann::ordered_json::array();
   for (const AgentRecord& a : s.agents) j["agents"].push_back({{"host", a.host}, {"pid", a.pid}});
+  if (s.owner_pid > 0) j["owner_pid"] = s.owner_pid;
   if (s.apply == "controller") {
     j["controller"] = {{"pid", s.controller_pid},
                        {"address", s.controller_address},
@@ -404,6 +405,7 @@ absl::StatusOr<LabState> StateFromJson(const std::string& text) {
     if (!a.ok()) return a.status();
     s.agents.push_back(std::move(*a));
   }
+  POLDER_RETURN_IF_ERROR(ReadPid(j, "owner_pid", "", s.owner_pid));
   if (auto it = j.find("controller"); it != j.end()) {
     if (!it->is_object()) return WrongType("controller", "an object");
     POLDER_RETURN_IF_ERROR(ReadPid(*it, "pid", "controller.", s.controller_pid));

@@ -109,6 +109,9 @@ struct LabState {
   std::string controller_address;  // HOST:PORT
   std::string controller_netns;
   std::string admin_tls_dir;
+  // A drill that brought the lab up for itself (and removes it when it ends);
+  // 0 for a lab someone brought up with `lab up`.
+  int owner_pid = 0;
 };
 
 // /run/polder-lab/NAME (or $POLDER_LAB_DIR/NAME).

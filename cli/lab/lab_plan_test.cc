@@ -77,6 +77,7 @@ TEST_F(LabStateFileTest, AControllerLabKeepsItsController) {
   s.controller_address = "10.0.0.5:7443";
   s.controller_netns = "n0";
   s.admin_tls_dir = "/run/polder-lab/t/pki/admins/lab";
+  s.owner_pid = 4343;
   ASSERT_TRUE(WriteLabState(s).ok());
   absl::StatusOr<LabState> state = ReadLabState("t");
   ASSERT_TRUE(state.ok()) << state.status();
@@ -84,6 +85,7 @@ TEST_F(LabStateFileTest, AControllerLabKeepsItsController) {
   EXPECT_EQ(state->controller_address, "10.0.0.5:7443");
   EXPECT_EQ(state->controller_netns, "n0");
   EXPECT_EQ(state->admin_tls_dir, "/run/polder-lab/t/pki/admins/lab");
+  EXPECT_EQ(state->owner_pid, 4343);
   ExpectCorrupt(R"({"controller": {"pid": "77"}})", "`controller.pid` is not a process id");
   ExpectCorrupt(R"({"controller": 7})", "`controller` is not an object");
 }

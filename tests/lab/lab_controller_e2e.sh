@@ -43,6 +43,27 @@ PY
 [ "$(netns_left)" = 0 ] || fail "the drill's own lab left $(netns_left) namespaces"
 [ ! -e "/run/polder-lab/${name}d" ] || fail "the drill's own lab left its directory"
 
+# 1b. A drill killed after it brought its lab up: the next drill removes that lab (it is not
+# the user's) and drills in a fresh one.
+"$polder" lab drill "$policy" lockdown --name "${name}d" --ns-prefix "$prefix" --timeout-ms 300 \
+  >"$work/killed.out" 2>&1 &
+drill_pid=$!
+for _ in $(seq 300); do
+  grep -q '"owner_pid"' "/run/polder-lab/${name}d/state.json" 2>/dev/null &&
+    grep -q '"controller"' "/run/polder-lab/${name}d/state.json" && break
+  sleep 0.1
+done
+grep -q '"controller"' "/run/polder-lab/${name}d/state.json" || fail "the drill's lab never came up"
+kill -9 "$drill_pid"
+wait "$drill_pid" 2>/dev/null || true
+[ "$(netns_left)" != 0 ] || fail "the killed drill left nothing to clean up (test is wrong)"
+"$polder" lab drill "$policy" lockdown --name "${name}d" --ns-prefix "$prefix" --timeout-ms 300 \
+  >"$work/again.out" 2>"$work/again.err" || { cat "$work/again.out" "$work/again.err"; fail "drill after a killed one"; }
+grep -q "left by an interrupted drill (pid $drill_pid); removing it" "$work/again.err" ||
+  { cat "$work/again.err"; fail "the next drill did not remove the interrupted drill's lab"; }
+[ "$(netns_left)" = 0 ] || fail "namespaces left after the drill that cleaned up"
+pgrep -f "polder-controller --policy $policy" >/dev/null && fail "the interrupted drill's controller still runs"
+
 # 2. A lab that stays up with its controller.
 "$polder" lab up "$policy" --name "$name" --ns-prefix "$prefix" --with-controller >"$work/up.out"
 cat "$work/up.out"
