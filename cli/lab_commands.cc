@@ -125,7 +125,11 @@ bool ProcessRuns(int pid, absl::string_view program) {
   return absl::StrContains(cmd, program);
 }
 
-bool ProcessIsAgent(int pid) { return ProcessRuns(pid, "polder-agent"); }
+// HOST:PORT as gRPC takes it: an IPv6 address in brackets.
+std::string HostPort(const Address& a, uint16_t port) {
+  return a.family == Family::kV4 ? absl::StrCat(a.ToString(), ":", port)
+                                 : absl::StrCat("[", a.ToString(), "]:", port);
+}
 
 // Waits until the agent logs that it applied its ruleset.
 absl::Status WaitForAgent(const std::string& log, int pid, absl::Duration timeout) {
@@ -164,30 +168,39 @@ absl::Status StartEnforcement(LabState& s, const std::string& agent) {
   return absl::OkStatus();
 }
 
-// Stops the agents (and the controller) the lab started; returns how many were still running.
-int StopAgents(const LabState& s) {
+// What StopAgents found still running and stopped.
+struct Stopped {
+  int agents = 0;
+  bool controller = false;
+};
+
+// SIGTERM to each of `pids` still running `program`, SIGKILL to those still
+// there 3 s later; returns how many were running.
+int TerminateAll(const std::vector<int>& pids, absl::string_view program) {
   int running = 0;
-  for (const AgentRecord& a : s.agents) {
-    if (a.pid > 0 && ProcessIsAgent(a.pid)) {
-      kill(a.pid, SIGTERM);
+  for (int pid : pids) {
+    if (pid > 0 && ProcessRuns(pid, program)) {
+      kill(pid, SIGTERM);
       ++running;
     }
   }
   absl::Time deadline = absl::Now() + absl::Seconds(3);
-  for (const AgentRecord& a : s.agents) {
-    while (a.pid > 0 && ProcessIsAgent(a.pid) && absl::Now() < deadline) usleep(20000);
-    if (a.pid > 0 && ProcessIsAgent(a.pid)) kill(a.pid, SIGKILL);
-  }
-  // The controller last, so no agent sees it go and logs a lost stream first.
-  if (s.controller_pid > 0 && ProcessRuns(s.controller_pid, "polder-controller")) {
-    kill(s.controller_pid, SIGTERM);
-    ++running;
-    deadline = absl::Now() + absl::Seconds(3);
-    while (ProcessRuns(s.controller_pid, "polder-controller") && absl::Now() < deadline)
-      usleep(20000);
-    if (ProcessRuns(s.controller_pid, "polder-controller")) kill(s.controller_pid, SIGKILL);
+  for (int pid : pids) {
+    while (pid > 0 && ProcessRuns(pid, program) && absl::Now() < deadline) usleep(20000);
+    if (pid > 0 && ProcessRuns(pid, program)) kill(pid, SIGKILL);
   }
   return running;
+}
+
+// Stops the agents (and the controller) the lab started.
+Stopped StopAgents(const LabState& s) {
+  std::vector<int> agents;
+  for (const AgentRecord& a : s.agents) agents.push_back(a.pid);
+  Stopped stopped;
+  stopped.agents = TerminateAll(agents, "polder-agent");
+  // The controller last, so no agent sees it go and logs a lost stream first.
+  stopped.controller = TerminateAll({s.controller_pid}, "polder-controller") == 1;
+  return stopped;
 }
 
 // What TearDown found and removed, for `polder lab down` to report.
@@ -197,7 +210,7 @@ struct TornDown {
   std::string netns_prefix;
   int agents_stopped = 0;
   bool controller_stopped = false;  // `lab up --with-controller`'s polder-controller
-  int processes_killed = 0;  // others still running in the namespaces
+  int processes_killed = 0;         // others still running in the namespaces
   std::vector<std::string> namespaces_removed;
   std::vector<std::string> namespaces_left;  // `ip netns del` failed
   absl::Status list_error;  // `ip netns list` failed: namespaces were not looked for
@@ -214,9 +227,9 @@ TornDown TearDown(const std::string& name, const std::string& ns_prefix) {
   if (!state.ok() && out.had_state) out.state_error = state.status();
   out.netns_prefix = LabNetnsPrefix(state.ok() ? state->ns_prefix : ns_prefix, name);
   if (state.ok()) {
-    out.controller_stopped =
-        state->controller_pid > 0 && ProcessRuns(state->controller_pid, "polder-controller");
-    out.agents_stopped = StopAgents(*state) - (out.controller_stopped ? 1 : 0);
+    Stopped stopped = StopAgents(*state);
+    out.agents_stopped = stopped.agents;
+    out.controller_stopped = stopped.controller;
   }
   absl::StatusOr<std::string> list = RunCommand({"ip", "netns", "list"});
   if (!list.ok()) out.list_error = list.status();
@@ -246,11 +259,8 @@ bool ValidLabName(const std::string& name) {
 
 absl::Status StartUnderController(LabState& s, const Policy& policy, const std::string& agent);
 
-absl::StatusOr<int> RunUp(const LabArgs& args, std::ostream& out = std::cout) {
-  absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(args.dir, args.now);
-  if (!loaded.ok()) return loaded.status();
-  if (!*loaded) return kExitFindings;  // its errors are printed, as `polder check` would
-  const Policy& policy = (*loaded)->policy;
+// Brings lab args.name up for `policy` (loaded from args.dir), saying so on `out`.
+absl::StatusOr<int> UpLab(const LabArgs& args, const Policy& policy, std::ostream& out) {
   std::error_code ec;
   if (fs::exists(LabStatePath(args.name), ec)) {
     return absl::FailedPreconditionError(
@@ -289,11 +299,11 @@ absl::StatusOr<int> RunUp(const LabArgs& args, std::ostream& out = std::cout) {
     TearDown(s.name, s.ns_prefix);
     return kExitFindings;
   }
-  out << "lab " << s.name << " is up: " << s.endpoints.size() << " namespaces ("
-      << s.agents.size() << " agents), state in " << LabDir(s.name) << "\n";
+  out << "lab " << s.name << " is up: " << s.endpoints.size() << " namespaces (" << s.agents.size()
+      << " agents), state in " << LabDir(s.name) << "\n";
   if (s.apply == "controller") {
-    out << "  polder-controller listens on " << s.controller_address << " in "
-        << s.controller_netns << "; admin certificate " << s.admin_tls_dir << "\n";
+    out << "  polder-controller listens on " << s.controller_address << " in " << s.controller_netns
+        << "; admin certificate " << s.admin_tls_dir << "\n";
   }
   for (const LabEndpoint& e : s.endpoints) {
     out << "  " << e.netns << "  " << (e.managed ? "host " : "zone ") << e.name;
@@ -301,6 +311,13 @@ absl::StatusOr<int> RunUp(const LabArgs& args, std::ostream& out = std::cout) {
     out << "\n";
   }
   return kExitOk;
+}
+
+absl::StatusOr<int> RunUp(const LabArgs& args) {
+  absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(args.dir, args.now);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return kExitFindings;  // its errors are printed, as `polder check` would
+  return UpLab(args, (*loaded)->policy, std::cout);
 }
 
 // "3 namespaces (a, b, c)", "1 agent", "no processes".
@@ -679,9 +696,7 @@ absl::StatusOr<std::optional<ControllerAccess>> ResolveController(const LabArgs&
     }
     const Address& a = policy.settings.controller->addresses.front();
     controller_address = a;
-    c.address = a.family == Family::kV4
-                    ? absl::StrCat(a.ToString(), ":", policy.settings.controller->port)
-                    : absl::StrCat("[", a.ToString(), "]:", policy.settings.controller->port);
+    c.address = HostPort(a, policy.settings.controller->port);
   } else {
     std::string host = c.address.substr(0, c.address.rfind(':'));
     if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
@@ -915,13 +930,11 @@ absl::Status StartUnderController(LabState& s, const Policy& policy, const std::
       s.controller_netns = e.netns;
   }
   if (s.controller_netns.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no host of the policy has the controller's address ", listen.ToString(),
-        " (settings.controller): the lab has nowhere to run polder-controller"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no host of the policy has the controller's address ", listen.ToString(),
+                     " (settings.controller): the lab has nowhere to run polder-controller"));
   }
-  s.controller_address = listen.family == Family::kV4
-                             ? absl::StrCat(listen.ToString(), ":", ctl.port)
-                             : absl::StrCat("[", listen.ToString(), "]:", ctl.port);
+  s.controller_address = HostPort(listen, ctl.port);
   std::string lab = LabDir(s.name);
   fs::path pki_dir = fs::path(lab) / "pki";
   pki::InitOptions init;
@@ -937,7 +950,8 @@ absl::Status StartUnderController(LabState& s, const Policy& policy, const std::
 
   std::string controller = (fs::path(agent).parent_path() / "polder-controller").string();
   if (access(controller.c_str(), X_OK) != 0) {
-    return absl::NotFoundError(absl::StrCat("no polder-controller beside the agent at ", controller));
+    return absl::NotFoundError(
+        absl::StrCat("no polder-controller beside the agent at ", controller));
   }
   std::string ctl_log = lab + "/controller.log";
   absl::StatusOr<pid_t> pid = SpawnDetachedInNetns(
@@ -1029,7 +1043,7 @@ DrillProbe Summarize(const ProbeTable& t) {
   return p;
 }
 
-absl::StatusOr<int> DrillLab(const LabArgs& args, const std::string& posture);
+absl::StatusOr<int> DrillLab(const LabArgs& args, const std::string& posture, const Policy& files);
 
 // A drill uses the lab that is up under that name, or brings one up with its
 // own controller (`lab up --with-controller`) and removes it afterwards.
@@ -1038,48 +1052,18 @@ absl::StatusOr<int> RunDrill(const LabArgs& args, const std::string& posture) {
   if (state.ok() && state->owner_pid > 0) {
     // A lab another drill brought up for itself: never drilled as if it were the user's.
     if (kill(state->owner_pid, 0) == 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "lab `", args.name, "` belongs to a drill that is still running (pid ",
-          state->owner_pid, "); wait for it, or give another --name"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("lab `", args.name, "` belongs to a drill that is still running (pid ",
+                       state->owner_pid, "); wait for it, or give another --name"));
     }
-    std::cerr << "polder lab drill: lab `" << args.name << "` was left by an interrupted drill (pid "
-              << state->owner_pid << "); removing it\n";
+    std::cerr << "polder lab drill: lab `" << args.name
+              << "` was left by an interrupted drill (pid " << state->owner_pid
+              << "); removing it\n";
     TearDown(args.name, state->ns_prefix);
     state = absl::NotFoundError("removed");
   }
-  if (state.ok() || !absl::IsNotFound(state.status())) return DrillLab(args, posture);
-  if (!args.controller.empty() || !args.tls_dir.empty() || args.insecure) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        state.status().message(), ": --controller/--tls-dir/--insecure name a running lab's ",
-        "controller; without them the drill brings up a lab of its own"));
-  }
-  // The posture is looked up before the lab is built, which takes seconds.
-  absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(args.dir, args.now);
-  if (!loaded.ok()) return loaded.status();
-  if (!*loaded) return kExitCannotRun;
-  if (!(*loaded)->policy.FindPosture(posture)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the policy in ", args.dir, " has no posture `", posture, "`"));
-  }
-  LabArgs up = args;
-  up.with_controller = true;
-  up.for_drill = true;
-  std::cerr << "polder lab drill: no lab `" << args.name
-            << "` is up; bringing one up with its own controller for the drill\n";
-  absl::StatusOr<int> upped = RunUp(up, std::cerr);
-  if (!upped.ok()) return upped;
-  // 2, not the 1 of a failed drill: the drill did not run.
-  if (*upped != kExitOk) return kExitCannotRun;
-  absl::StatusOr<int> drilled = DrillLab(args, posture);
-  TornDown down = TearDown(args.name, args.ns_prefix);
-  std::cerr << "polder lab drill: removed the lab (" << down.namespaces_removed.size()
-            << " namespaces)\n";
-  return drilled;
-}
-
-absl::StatusOr<int> DrillLab(const LabArgs& args, const std::string& posture) {
-  absl::StatusOr<LabState> state = ReadLabState(args.name);
-  if (!state.ok()) return state.status();
+  // The policy once, for either lab; the posture is looked up before a lab is built, which
+  // takes seconds.
   absl::StatusOr<std::optional<LoadResult>> loaded = LoadOrReport(args.dir, args.now);
   if (!loaded.ok()) return loaded.status();
   if (!*loaded) return kExitCannotRun;
@@ -1088,6 +1072,33 @@ absl::StatusOr<int> DrillLab(const LabArgs& args, const std::string& posture) {
     return absl::InvalidArgumentError(
         absl::StrCat("the policy in ", args.dir, " has no posture `", posture, "`"));
   }
+  if (state.ok() || !absl::IsNotFound(state.status())) return DrillLab(args, posture, files);
+  if (!args.controller.empty() || !args.tls_dir.empty() || args.insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        state.status().message(), ": --controller/--tls-dir/--insecure name a running lab's ",
+        "controller; without them the drill brings up a lab of its own"));
+  }
+  LabArgs up = args;
+  up.with_controller = true;
+  up.for_drill = true;
+  std::cerr << "polder lab drill: no lab `" << args.name
+            << "` is up; bringing one up with its own controller for the drill\n";
+  absl::StatusOr<int> upped = UpLab(up, files, std::cerr);
+  if (!upped.ok()) return upped;
+  // 2, not the 1 of a failed drill: the drill did not run.
+  if (*upped != kExitOk) return kExitCannotRun;
+  absl::StatusOr<int> drilled = DrillLab(args, posture, files);
+  TornDown down = TearDown(args.name, args.ns_prefix);
+  std::cerr << "polder lab drill: removed the lab (" << down.namespaces_removed.size()
+            << " namespaces)\n";
+  return drilled;
+}
+
+// The drill itself, in the lab that is up under args.name; `files` is the policy in args.dir,
+// which has `posture`.
+absl::StatusOr<int> DrillLab(const LabArgs& args, const std::string& posture, const Policy& files) {
+  absl::StatusOr<LabState> state = ReadLabState(args.name);
+  if (!state.ok()) return state.status();
   absl::StatusOr<std::optional<ControllerAccess>> resolved = ResolveController(args, *state, files);
   if (!resolved.ok()) return resolved.status();
   if (!*resolved) {
