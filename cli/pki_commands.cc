@@ -1,7 +1,5 @@
 #include "cli/pki_commands.h"
 
-#include <arpa/inet.h>
-
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -11,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "compiler/frontend/policy_loader.h"
+#include "compiler/model/address.h"
 #include "compiler/render/ruleset_renderer.h"
 #include "pki/pki.h"
 
@@ -42,8 +41,7 @@ absl::StatusOr<ControllerEndpoint> ParseEndpoint(const std::string& text) {
     port = text.substr(colon + 1);
     if (host.find(':') != std::string::npos) return bad("an IPv6 address needs brackets");
   }
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, host.c_str(), buf) != 1 && inet_pton(AF_INET6, host.c_str(), buf) != 1)
+  if (!Address::Parse(host).ok())
     return bad("not an IP address (a bootstrap ruleset cannot resolve names)");
   int p = 0;
   if (!absl::SimpleAtoi(port, &p) || p < 1 || p > 65535) return bad("the port is not 1-65535");

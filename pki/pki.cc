@@ -363,6 +363,13 @@ struct ClientKind {
 const ClientKind kAgentKind{kAgentUnit, "agent", "agents"};
 const ClientKind kAdminKind{kAdminUnit, "admin", "admins"};
 
+// DIR/agents/NAME (DIR/admins/NAME), or its file `stem`.key / .crt when `ext` is given.
+fs::path ClientPath(const fs::path& dir, std::string_view name, const ClientKind& kind,
+                    std::string_view ext = "") {
+  fs::path d = dir / kind.subdir / std::string(name);
+  return ext.empty() ? d : d / (kind.stem + std::string(ext));
+}
+
 absl::Status CheckName(std::string_view name) {
   if (!ValidName(name))
     return absl::InvalidArgumentError(
@@ -381,7 +388,7 @@ absl::StatusOr<fs::path> SignClient(const fs::path& dir, const Ca& ca, std::stri
       validity};
   auto cert = MakeCert(spec, key, ca.cert.get(), ca.key.get());
   if (!cert.ok()) return cert.status();
-  fs::path out = dir / kind.subdir / std::string(name);
+  fs::path out = ClientPath(dir, name, kind);
   if (auto s = MakeDir(out, 0755); !s.ok()) return s;
   if (auto s = WriteFile(out / "ca.crt", ca.pem, 0644); !s.ok()) return s;
   if (auto s = WritePair(out, kind.stem, cert->get(), write_key ? key : nullptr); !s.ok()) return s;
@@ -393,7 +400,7 @@ absl::StatusOr<fs::path> IssueClient(const fs::path& dir, std::string_view name,
                                      const ClientKind& kind, const Validity& validity,
                                      bool overwrite) {
   if (auto s = CheckName(name); !s.ok()) return s;
-  fs::path existing = dir / kind.subdir / std::string(name) / (kind.stem + ".key");
+  fs::path existing = ClientPath(dir, name, kind, ".key");
   std::error_code exists_ec;
   if (!overwrite && fs::exists(existing, exists_ec)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -418,15 +425,14 @@ absl::StatusOr<bool> IsRevoked(const fs::path& dir, const Ca& ca, const fs::path
   if (!crl.ok()) return crl.status();
   if (!*crl) return false;
   X509_REVOKED* entry = nullptr;
-  return X509_CRL_get0_by_serial(crl->get(), &entry,
-                                 X509_get0_serialNumber(cert->get())) == 1;
+  return X509_CRL_get0_by_serial(crl->get(), &entry, X509_get0_serialNumber(cert->get())) == 1;
 }
 
 absl::StatusOr<fs::path> RenewClient(const fs::path& dir, std::string_view name,
                                      const ClientKind& kind, const Validity& validity,
                                      bool new_key) {
   if (auto s = CheckName(name); !s.ok()) return s;
-  fs::path key_path = dir / kind.subdir / std::string(name) / (kind.stem + ".key");
+  fs::path key_path = ClientPath(dir, name, kind, ".key");
   auto key_pem = ReadFile(key_path);
   if (!key_pem.ok())
     return absl::NotFoundError(absl::StrCat("nothing to renew: ", key_path.string(),
@@ -436,7 +442,7 @@ absl::StatusOr<fs::path> RenewClient(const fs::path& dir, std::string_view name,
   if (!new_key) {
     // A revoked certificate's key may be the reason it was revoked: a renewal
     // for the same key would let whoever holds it in again.
-    fs::path cert_path = dir / kind.subdir / std::string(name) / (kind.stem + ".crt");
+    fs::path cert_path = ClientPath(dir, name, kind, ".crt");
     absl::StatusOr<bool> revoked = IsRevoked(dir, *ca, cert_path);
     if (!revoked.ok()) return revoked.status();
     if (*revoked) {
@@ -478,7 +484,7 @@ absl::StatusOr<int> RevokeClient(const fs::path& dir, std::string_view name, con
   for (const Issued& i : ReadIssued(dir))
     if (i.kind == kind.stem && i.name == name) serials.insert(i.serial);
   // A certificate issued before issued.tsv existed is still in its directory.
-  fs::path cert_path = dir / kind.subdir / std::string(name) / (kind.stem + ".crt");
+  fs::path cert_path = ClientPath(dir, name, kind, ".crt");
   if (auto pem = ReadFile(cert_path); pem.ok()) {
     auto cert = ParseCert(*pem, cert_path.string());
     if (!cert.ok()) return cert.status();
