@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "wire/ruleset_header.h"
+
 namespace polder::wire {
 
 // The data type of one part of a set key, as nft names it.
@@ -57,12 +59,14 @@ enum class NftField {
   kIif,
   kOif,  // interface name (iif/oif compare the index in nft; we use iifname/oifname
          // semantics only for "lo", which always exists)
-  kCtState,
+  kCtState,  // kEqual on it means (ct state & value) != 0, as nft compiles
+             // `ct state established,related`; the value is the 4-byte host-order bitmask
 };
 
 struct NftKeyPart {
   std::string from;  // network byte order
   std::string to;    // == from for an exact value
+  friend bool operator==(const NftKeyPart&, const NftKeyPart&) = default;
 };
 
 enum class NftVerdict { kNone, kAccept, kDrop, kJump, kGoto, kReturn };
@@ -70,6 +74,7 @@ enum class NftVerdict { kNone, kAccept, kDrop, kJump, kGoto, kReturn };
 struct NftVerdictData {
   NftVerdict verdict = NftVerdict::kNone;
   std::string chain;  // for kJump / kGoto
+  friend bool operator==(const NftVerdictData&, const NftVerdictData&) = default;
 };
 
 struct NftElement {
@@ -78,6 +83,7 @@ struct NftElement {
   bool counter = false;         // per-element counter (sets declared with `counter`)
   uint64_t packets = 0;         // counter values carried into a reload
   uint64_t bytes = 0;
+  friend bool operator==(const NftElement&, const NftElement&) = default;
 };
 
 struct NftSet {
@@ -90,13 +96,15 @@ struct NftSet {
   uint32_t size = 0;                 // 0: unbounded
   uint32_t timeout_s = 0;            // 0: no timeout
   std::vector<NftElement> elements;  // sorted by key, as the compiler emits them
+  friend bool operator==(const NftSet&, const NftSet&) = default;
 };
 
 struct NftMatch {
   enum class Kind {
     kEqual,      // fields == value (one field)
     kInSet,      // fields (concatenated) @set
-    kInAnonSet,  // fields { v1, v2, ... } (one field, an anonymous constant set)
+    kInAnonSet,  // fields { v1, v2, ... } (one field, an anonymous constant set; an interval
+                 // set when some value is a range, e.g. ip6 saddr { ::, fe80::/10 })
     kVmap,       // fields vmap @set (the map's verdict ends the rule)
   };
   Kind kind = Kind::kEqual;
@@ -104,6 +112,7 @@ struct NftMatch {
   std::vector<NftKeyPart> values;  // kEqual: one; kInAnonSet: several
   std::string set;                 // kInSet / kVmap
   bool negate = false;             // `!=` for kEqual
+  friend bool operator==(const NftMatch&, const NftMatch&) = default;
 };
 
 struct NftStatement {
@@ -122,12 +131,14 @@ struct NftStatement {
   std::optional<uint16_t> log_group;  // kLog: NFLOG group
   std::vector<NftField> fields;       // kSetUpdate: the key
   NftVerdictData verdict;             // kVerdict
+  friend bool operator==(const NftStatement&, const NftStatement&) = default;
 };
 
 struct NftRule {
   std::vector<NftMatch> matches;
   std::vector<NftStatement> statements;
   std::string comment;  // printed as a `#` line above the rule; not sent to the kernel
+  friend bool operator==(const NftRule&, const NftRule&) = default;
 };
 
 struct NftChain {
@@ -136,19 +147,30 @@ struct NftChain {
   std::string hook;                         // "input" / "output" for base chains
   NftVerdict policy = NftVerdict::kAccept;  // base chains: kAccept or kDrop
   std::vector<NftRule> rules;
+  friend bool operator==(const NftChain&, const NftChain&) = default;
 };
 
 struct NftNamedCounter {
   std::string name;
   uint64_t packets = 0;
   uint64_t bytes = 0;
+  friend bool operator==(const NftNamedCounter&, const NftNamedCounter&) = default;
 };
 
-// Table `inet polder` of one host. Sets and counters come before the chains that use them.
+// Table `inet polder` of one host. Sets and counters come before the chains that use them;
+// a chain a verdict map or rule jumps to comes before the chain that jumps to it.
 struct NftRuleset {
   std::vector<NftSet> sets;
   std::vector<NftNamedCounter> counters;
   std::vector<NftChain> chains;
+  friend bool operator==(const NftRuleset&, const NftRuleset&) = default;
+};
+
+// What `polder compile --format wire` writes (polder.v1.RulesetFile, see
+// wire/proto_convert.h): the header the text form carries in its first line, and the table.
+struct RulesetFile {
+  RulesetHeader header;
+  NftRuleset ruleset;
 };
 
 }  // namespace polder::wire
