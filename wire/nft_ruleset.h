@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "wire/ruleset_header.h"
@@ -57,8 +58,8 @@ enum class NftField {
   kIcmpType,
   kIcmpv6Type,  // imply meta l4proto == icmp/ipv6-icmp
   kIif,
-  kOif,  // interface name (iif/oif compare the index in nft; we use iifname/oifname
-         // semantics only for "lo", which always exists)
+  kOif,      // interface name (iif/oif compare the index in nft; we use iifname/oifname
+             // semantics only for "lo", which always exists)
   kCtState,  // kEqual on it means (ct state & value) != 0, as nft compiles
              // `ct state established,related`; the value is the 4-byte host-order bitmask
 };
@@ -83,6 +84,13 @@ struct NftElement {
   bool counter = false;         // per-element counter (sets declared with `counter`)
   uint64_t packets = 0;         // counter values carried into a reload
   uint64_t bytes = 0;
+
+  static NftElement Of(std::vector<NftKeyPart> key, NftVerdictData data = {}) {
+    NftElement e;
+    e.key = std::move(key);
+    e.data = std::move(data);
+    return e;
+  }
   friend bool operator==(const NftElement&, const NftElement&) = default;
 };
 
@@ -112,6 +120,34 @@ struct NftMatch {
   std::vector<NftKeyPart> values;  // kEqual: one; kInAnonSet: several
   std::string set;                 // kInSet / kVmap
   bool negate = false;             // `!=` for kEqual
+
+  static NftMatch Equal(NftField f, NftKeyPart v) {
+    NftMatch m;
+    m.fields = {f};
+    m.values = {std::move(v)};
+    return m;
+  }
+  static NftMatch InSet(std::vector<NftField> fields, std::string set) {
+    NftMatch m;
+    m.kind = Kind::kInSet;
+    m.fields = std::move(fields);
+    m.set = std::move(set);
+    return m;
+  }
+  static NftMatch InAnonSet(NftField f, std::vector<NftKeyPart> values) {
+    NftMatch m;
+    m.kind = Kind::kInAnonSet;
+    m.fields = {f};
+    m.values = std::move(values);
+    return m;
+  }
+  static NftMatch Vmap(NftField f, std::string set) {
+    NftMatch m;
+    m.kind = Kind::kVmap;
+    m.fields = {f};
+    m.set = std::move(set);
+    return m;
+  }
   friend bool operator==(const NftMatch&, const NftMatch&) = default;
 };
 
@@ -131,6 +167,30 @@ struct NftStatement {
   std::optional<uint16_t> log_group;  // kLog: NFLOG group
   std::vector<NftField> fields;       // kSetUpdate: the key
   NftVerdictData verdict;             // kVerdict
+
+  static NftStatement Counter() {
+    NftStatement s;
+    s.kind = Kind::kCounter;
+    return s;
+  }
+  static NftStatement Verdict(NftVerdict v, std::string chain = "") {
+    NftStatement s;
+    s.verdict = {v, std::move(chain)};
+    return s;
+  }
+  static NftStatement Log(std::string prefix) {
+    NftStatement s;
+    s.kind = Kind::kLog;
+    s.name = std::move(prefix);
+    return s;
+  }
+  static NftStatement Limit(uint32_t rate, uint32_t burst) {
+    NftStatement s;
+    s.kind = Kind::kLimit;
+    s.rate = rate;
+    s.burst = burst;
+    return s;
+  }
   friend bool operator==(const NftStatement&, const NftStatement&) = default;
 };
 

@@ -10,21 +10,64 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "compiler/model/verdict.h"
-#include "compiler/render/nft_rectangles.h"
+#include "compiler/render/nft_text.h"
+#include "compiler/render/nft_values.h"
+#include "compiler/render/peer_ranges.h"
 #include "wire/ruleset_header.h"
 
 namespace polder {
 namespace {
 
+using wire::NftField;
+using wire::NftKeyPart;
+using wire::NftKeyType;
+using wire::NftMatch;
+using wire::NftRule;
+using wire::NftStatement;
+using wire::NftVerdict;
+
 constexpr std::array<Family, 2> kFamilies = {Family::kV4, Family::kV6};
 constexpr absl::string_view kAuditPrefix = "polder-audit ";
 constexpr absl::string_view kDenyPrefix = "polder-deny ";
-constexpr absl::string_view kLogLimit = "limit rate 10/second burst 20 packets";
+constexpr uint32_t kLogRate = 10, kLogBurst = 20;
 
 int FamilyIndex(Family f) { return f == Family::kV4 ? 0 : 1; }
 absl::string_view FamilyDigit(Family f) { return f == Family::kV4 ? "4" : "6"; }
-absl::string_view AddrType(Family f) { return f == Family::kV4 ? "ipv4_addr" : "ipv6_addr"; }
-absl::string_view IpKeyword(Family f) { return f == Family::kV4 ? "ip" : "ip6"; }
+NftKeyType AddrType(Family f) {
+  return f == Family::kV4 ? NftKeyType::kIpv4Addr : NftKeyType::kIpv6Addr;
+}
+NftField Saddr(Family f) { return f == Family::kV4 ? NftField::kIp4Saddr : NftField::kIp6Saddr; }
+NftField Daddr(Family f) { return f == Family::kV4 ? NftField::kIp4Daddr : NftField::kIp6Daddr; }
+
+NftMatch Equal(NftField f, NftKeyPart v) { return NftMatch::Equal(f, std::move(v)); }
+NftMatch InSet(std::vector<NftField> fields, std::string set) {
+  return NftMatch::InSet(std::move(fields), std::move(set));
+}
+NftMatch InAnonSet(NftField f, std::vector<NftKeyPart> values) {
+  return NftMatch::InAnonSet(f, std::move(values));
+}
+NftMatch Vmap(NftField f, std::string set) { return NftMatch::Vmap(f, std::move(set)); }
+NftStatement Counter() { return NftStatement::Counter(); }
+NftStatement Verdict(NftVerdict v, std::string chain = "") {
+  return NftStatement::Verdict(v, std::move(chain));
+}
+NftStatement Log(absl::string_view prefix) { return NftStatement::Log(std::string(prefix)); }
+NftStatement Limit() { return NftStatement::Limit(kLogRate, kLogBurst); }
+NftRule Rule(std::vector<NftMatch> matches, std::vector<NftStatement> statements,
+             std::string comment = "") {
+  return NftRule{std::move(matches), std::move(statements), std::move(comment)};
+}
+NftRule Accept(std::vector<NftMatch> matches, std::string comment = "") {
+  return Rule(std::move(matches), {Verdict(NftVerdict::kAccept)}, std::move(comment));
+}
+
+NftKeyPart Icmp6(uint8_t type) { return nft::Byte(type, type); }
+NftKeyPart Prefix6(const char* text) {
+  auto p = Prefix::Parse(text);
+  AddressRange r = p->Range();
+  return nft::Addresses(Family::kV6, r.lo, r.hi);
+}
+NftKeyPart Addr6(const char* text) { return nft::Address(*polder::Address::Parse(text)); }
 
 // Which flows concern one host, and how. Everything the body of a ruleset
 // depends on besides policy-wide settings is in here, so Key() is the cache
@@ -52,165 +95,126 @@ struct Selection {
   }
 };
 
-// Traffic of one action in one direction before it becomes set elements.
-struct Traffic {
-  AddressSet any;
-  std::map<Protocol, std::vector<PortBlock>> l4;  // tcp, udp, sctp
-  std::vector<PortBlock> icmp;
-  std::vector<PortBlock> icmpv6;
-
-  void Add(const Policy& policy, const Flow& flow, const AddressSet& peers) {
-    if (peers.Empty()) return;
-    for (ServiceId s : flow.services) {
-      for (const ServicePort& p : policy.services[s].ports) {
-        switch (p.protocol) {
-          case Protocol::kAny:
-            any = any.Union(peers);
-            break;
-          case Protocol::kIcmp:
-            icmp.push_back({peers, p.lo, p.hi});
-            break;
-          case Protocol::kIcmpv6:
-            icmpv6.push_back({peers, p.lo, p.hi});
-            break;
-          default:
-            l4[p.protocol].push_back({peers, p.lo, p.hi});
-        }
-      }
-    }
-  }
-};
-
-struct SetSpec {
-  std::string name;
-  std::string type;
-  bool interval = true;
-  std::vector<std::string> elements;
-};
-
+// The ruleset of one body while it is built: sets as they come, the rules of
+// the two base chains, and the chains they jump to.
 struct Body {
-  std::vector<SetSpec> sets;
-  std::vector<std::string> input;
-  std::vector<std::string> output;
+  wire::NftRuleset ruleset;
+  std::vector<wire::NftChain> jump_targets;  // before input and output, so they exist first
+  std::vector<NftRule> input;
+  std::vector<NftRule> output;
 };
 
-std::string PortText(uint16_t lo, uint16_t hi) {
-  return lo == hi ? absl::StrCat(lo) : absl::StrCat(lo, "-", hi);
-}
-
-std::string IcmpTypeText(bool v6, uint16_t lo, uint16_t hi) {
-  if (lo == hi) {
-    auto name = IcmpTypeName(v6, lo);  // "" or null when the type has no name
-    if (name != decltype(name){} && std::string(name) != "") return std::string(name);
+// What a packet of a denied flow meets: counted, then dropped, logged at a
+// limited rate, or logged and accepted in audit mode.
+std::vector<NftStatement> DenyStatements(const Settings& settings) {
+  if (settings.mode == Mode::kAudit) {
+    return {Counter(), Log(kAuditPrefix), Verdict(NftVerdict::kAccept)};
   }
-  return PortText(lo, hi);
+  if (settings.log_denied) return {Counter(), Verdict(NftVerdict::kGoto, "denied")};
+  return {Counter(), Verdict(NftVerdict::kDrop)};
 }
 
-// Where a set sits: which chain, which address fields key it, and whether
-// the host's own source address is part of the key (partial `sources`).
-struct SetPlace {
-  bool inbound = true;
-  Family family = Family::kV4;
-  std::optional<AddressSet> self;  // outbound only: the host addresses it applies to
-  std::string suffix;              // distinguishes several partial groups
+struct Span {
+  uint16_t lo, hi;
 };
 
-class FlowSetWriter {
- public:
-  FlowSetWriter(const Policy& policy, Body& body) : policy_(policy), body_(body) {}
-
-  // Adds the sets of `traffic` and the rules that look them up.
-  void Emit(const SetPlace& place, const Traffic& traffic, Action action) {
-    std::string base =
-        absl::StrCat(place.inbound ? "in" : "out", FamilyDigit(place.family), place.self ? "s" : "",
-                     place.suffix, action == Action::kDeny ? "_deny" : "");
-    std::string fields = Fields(place);
-    std::string verdict = Verdict(action);
-    std::vector<std::string>& chain = place.inbound ? body_.input : body_.output;
-    Family fam = place.family;
-
-    std::vector<std::string> l4_elements;
-    for (const auto& [proto, blocks] : traffic.l4) {
-      for (const Rectangle& r : DisjointRectangles(blocks, fam)) {
-        l4_elements.push_back(absl::StrCat(r.addresses.ToString(), " . ",
-                                           std::string(ProtocolName(proto)), " . ",
-                                           PortText(r.lo, r.hi)));
-      }
-    }
-    AddSet(place, base + "_l4", absl::StrCat(AddrType(fam), " . inet_proto . inet_service"),
-           l4_elements, absl::StrCat(fields, " . meta l4proto . th dport"), verdict, chain);
-
-    bool v6 = fam == Family::kV6;
-    std::vector<std::string> icmp_elements;
-    for (const Rectangle& r : DisjointRectangles(v6 ? traffic.icmpv6 : traffic.icmp, fam)) {
-      icmp_elements.push_back(
-          absl::StrCat(r.addresses.ToString(), " . ", IcmpTypeText(v6, r.lo, r.hi)));
-    }
-    AddSet(place, base + "_icmp",
-           absl::StrCat(AddrType(fam), v6 ? " . icmpv6_type" : " . icmp_type"), icmp_elements,
-           absl::StrCat(fields, v6 ? " . icmpv6 type" : " . icmp type"), verdict, chain);
-
-    std::vector<std::string> any_elements;
-    for (const Interval& i : traffic.any.intervals(fam)) {
-      any_elements.push_back(AddressRange{fam, i.lo, i.hi}.ToString());
-    }
-    AddSet(place, base + "_any", std::string(AddrType(fam)), any_elements, fields, verdict, chain);
-  }
-
- private:
-  static std::string Fields(const SetPlace& place) {
-    absl::string_view ip = IpKeyword(place.family);
-    if (place.inbound) return absl::StrCat(ip, " saddr");
-    if (place.self) return absl::StrCat(ip, " saddr . ", ip, " daddr");
-    return absl::StrCat(ip, " daddr");
-  }
-
-  std::string Verdict(Action action) const {
-    if (action == Action::kAllow) return "accept";
-    if (policy_.settings.mode == Mode::kAudit) {
-      return absl::StrCat("counter log prefix \"", kAuditPrefix, "\" accept");
-    }
-    return policy_.settings.log_denied ? "counter goto denied" : "counter drop";
-  }
-
-  // The host's own addresses are a prefix of every element of a partial set.
-  void AddSet(const SetPlace& place, std::string name, std::string type,
-              const std::vector<std::string>& elements, const std::string& match,
-              const std::string& verdict, std::vector<std::string>& chain) {
-    if (elements.empty()) return;
-    SetSpec set{std::move(name), std::move(type), true, {}};
-    if (place.self) {
-      set.type = absl::StrCat(AddrType(place.family), " . ", set.type);
-      for (const Interval& i : place.self->intervals(place.family)) {
-        std::string self = AddressRange{place.family, i.lo, i.hi}.ToString();
-        for (const std::string& e : elements) set.elements.push_back(absl::StrCat(self, " . ", e));
-      }
+// Overlapping or touching ranges as disjoint ones (an interval set refuses overlaps).
+std::vector<Span> Merged(std::vector<Span> spans) {
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& a, const Span& b) { return a.lo != b.lo ? a.lo < b.lo : a.hi < b.hi; });
+  std::vector<Span> out;
+  for (const Span& s : spans) {
+    if (!out.empty() && uint32_t{s.lo} <= uint32_t{out.back().hi} + 1) {
+      out.back().hi = std::max(out.back().hi, s.hi);
     } else {
-      set.elements = elements;
+      out.push_back(s);
     }
-    chain.push_back(absl::StrCat(match, " @", set.name, " ", verdict));
-    body_.sets.push_back(std::move(set));
   }
-
-  const Policy& policy_;
-  Body& body_;
-};
-
-std::string FormatSet(const SetSpec& set) {
-  std::string out = absl::StrCat("  set ", set.name, " {\n    type ", set.type, "\n");
-  if (set.interval) out += "    flags interval\n";
-  absl::StrAppend(&out, "    elements = {\n      ", absl::StrJoin(set.elements, ",\n      "),
-                  "\n    }\n  }\n");
   return out;
 }
 
-std::string FormatChain(absl::string_view name, absl::string_view policy_verdict,
-                        const std::vector<std::string>& rules) {
-  std::string out = absl::StrCat("  chain ", name, " {\n    type filter hook ", name,
-                                 " priority filter; policy ", policy_verdict, ";\n");
-  for (const std::string& r : rules) absl::StrAppend(&out, "    ", r, "\n");
-  return out + "  }\n";
-}
+// Service profiles of one direction: the chain of each distinct list of
+// services some peer range gets, made on first use and shared by every range
+// (of either family) with that list.
+class ProfileChains {
+ public:
+  ProfileChains(std::string prefix, const Settings& settings, Body& body)
+      : prefix_(std::move(prefix)), settings_(settings), body_(body) {}
+
+  const std::string& ChainFor(const std::vector<ServiceItem>& services) {
+    auto it = chains_.find(services);
+    if (it != chains_.end()) return it->second;
+    std::string name = absl::StrCat(prefix_, "_p", chains_.size() + 1);
+    wire::NftChain chain;
+    chain.name = name;
+    for (Action action : {Action::kDeny, Action::kAllow}) {
+      if (AddRules(name, action, services, chain.rules)) break;
+    }
+    body_.jump_targets.push_back(std::move(chain));
+    return chains_.emplace(services, std::move(name)).first->second;
+  }
+
+ private:
+  // The rules of one action; true when they decide every packet (`any`).
+  bool AddRules(const std::string& chain, Action action, const std::vector<ServiceItem>& services,
+                std::vector<NftRule>& rules) {
+    std::vector<NftStatement> verdict =
+        action == Action::kAllow ? std::vector<NftStatement>{Verdict(NftVerdict::kAccept)}
+                                 : DenyStatements(settings_);
+    std::map<Protocol, std::vector<Span>> l4;
+    std::vector<Span> icmp, icmpv6;
+    for (const ServiceItem& s : services) {
+      if (s.action != action) continue;
+      switch (s.protocol) {
+        case Protocol::kAny:
+          rules.push_back(Rule({}, verdict));  // nothing after it is reached
+          return true;
+        case Protocol::kIcmp:
+          icmp.push_back({s.lo, s.hi});
+          break;
+        case Protocol::kIcmpv6:
+          icmpv6.push_back({s.lo, s.hi});
+          break;
+        default:
+          l4[s.protocol].push_back({s.lo, s.hi});
+      }
+    }
+    std::string suffix = action == Action::kDeny ? "_deny" : "";
+    if (!l4.empty()) {
+      wire::NftSet set;
+      set.name = absl::StrCat(chain, "_l4", suffix);
+      set.key = {NftKeyType::kInetProto, NftKeyType::kInetService};
+      for (const auto& [proto, spans] : l4) {
+        for (const Span& s : Merged(spans)) {
+          set.interval |= s.lo != s.hi;
+          set.elements.push_back(wire::NftElement::Of({nft::Proto(proto), nft::Ports(s.lo, s.hi)}));
+        }
+      }
+      rules.push_back(Rule({InSet({NftField::kL4Proto, NftField::kThDport}, set.name)}, verdict));
+      body_.ruleset.sets.push_back(std::move(set));
+    }
+    for (bool v6 : {false, true}) {
+      const std::vector<Span>& types = v6 ? icmpv6 : icmp;
+      if (types.empty()) continue;
+      wire::NftSet set;
+      set.name = absl::StrCat(chain, v6 ? "_icmpv6" : "_icmp", suffix);
+      set.key = {v6 ? NftKeyType::kIcmpv6Type : NftKeyType::kIcmpType};
+      for (const Span& s : Merged(types)) {
+        set.interval |= s.lo != s.hi;
+        set.elements.push_back(wire::NftElement::Of({nft::Byte(s.lo, s.hi)}));
+      }
+      rules.push_back(
+          Rule({InSet({v6 ? NftField::kIcmpv6Type : NftField::kIcmpType}, set.name)}, verdict));
+      body_.ruleset.sets.push_back(std::move(set));
+    }
+    return false;
+  }
+
+  std::string prefix_;
+  const Settings& settings_;
+  Body& body_;
+  std::map<std::vector<ServiceItem>, std::string> chains_;
+};
 
 std::vector<FlowId> Merge(const std::vector<FlowId>& a, const std::vector<FlowId>& b) {
   std::vector<FlowId> out;
@@ -314,32 +318,44 @@ class FlowSelector {
 // whatever the policy says. Flat rules keyed by ICMP type, never by flow.
 // ICMP errors come before `ct state invalid`, since an error about a
 // connection conntrack does not know is invalid to it.
-void AddHostEssentials(const Settings& settings, bool inbound, std::vector<std::string>& rules) {
-  rules.push_back("# host essentials: IPv6 neighbour and router discovery (RFC 4890)");
-  rules.push_back(
-      absl::StrCat("icmpv6 type { ", inbound ? "nd-router-advert" : "nd-router-solicit",
-                   ", nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept"));
+void AddHostEssentials(const Settings& settings, bool inbound, std::vector<NftRule>& rules) {
+  const NftKeyPart hop255 = nft::Byte(255, 255);
+  const NftKeyPart link_local = Prefix6("fe80::/10");
+  rules.push_back(Accept(
+      {InAnonSet(NftField::kIcmpv6Type, {Icmp6(inbound ? 134 : 133), Icmp6(135), Icmp6(136)}),
+       Equal(NftField::kIp6Hoplimit, hop255)},
+      "host essentials: IPv6 neighbour and router discovery (RFC 4890)"));
   if (inbound) {
-    rules.push_back("icmpv6 type nd-redirect ip6 saddr fe80::/10 ip6 hoplimit 255 accept");
+    rules.push_back(
+        Accept({Equal(NftField::kIcmpv6Type, Icmp6(137)), Equal(NftField::kIp6Saddr, link_local),
+                Equal(NftField::kIp6Hoplimit, hop255)}));
   }
   rules.push_back(
-      "# host essentials: MLD from link-local and from :: (duplicate address detection)");
+      Accept({InAnonSet(NftField::kIcmpv6Type, {Icmp6(130), Icmp6(131), Icmp6(132), Icmp6(143)}),
+              InAnonSet(NftField::kIp6Saddr, {Addr6("::"), link_local})},
+             "host essentials: MLD from link-local and from :: (duplicate address detection)"));
   rules.push_back(
-      "icmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done, "
-      "mld2-listener-report } ip6 saddr { ::, fe80::/10 } accept");
-  rules.push_back("# host essentials: ICMP errors, related to a connection or not");
-  rules.push_back(
-      "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } "
-      "accept");
-  rules.push_back("icmp type { destination-unreachable, time-exceeded, parameter-problem } accept");
+      Accept({InAnonSet(NftField::kIcmpv6Type, {Icmp6(1), Icmp6(2), Icmp6(3), Icmp6(4)})},
+             "host essentials: ICMP errors, related to a connection or not"));
+  rules.push_back(Accept(
+      {InAnonSet(NftField::kIcmpType, {nft::Byte(3, 3), nft::Byte(11, 11), nft::Byte(12, 12)})}));
   if (!settings.host_dhcp) return;
-  rules.push_back("# host essentials: DHCP client (settings.host_dhcp)");
+  auto nfproto4 = Equal(NftField::kNfProto, nft::Byte(nft::kNfprotoIpv4, nft::kNfprotoIpv4));
+  const char* comment = "host essentials: DHCP client (settings.host_dhcp)";
   if (inbound) {
-    rules.push_back("meta nfproto ipv4 udp sport 67 udp dport 68 accept");
-    rules.push_back("ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept");
+    rules.push_back(Accept({nfproto4, Equal(NftField::kUdpSport, nft::Ports(67, 67)),
+                            Equal(NftField::kUdpDport, nft::Ports(68, 68))},
+                           comment));
+    rules.push_back(Accept({Equal(NftField::kIp6Saddr, link_local),
+                            Equal(NftField::kUdpSport, nft::Ports(547, 547)),
+                            Equal(NftField::kUdpDport, nft::Ports(546, 546))}));
   } else {
-    rules.push_back("meta nfproto ipv4 udp sport 68 udp dport 67 accept");
-    rules.push_back("ip6 daddr ff02::1:2 udp sport 546 udp dport 547 accept");
+    rules.push_back(Accept({nfproto4, Equal(NftField::kUdpSport, nft::Ports(68, 68)),
+                            Equal(NftField::kUdpDport, nft::Ports(67, 67))},
+                           comment));
+    rules.push_back(Accept({Equal(NftField::kIp6Daddr, Addr6("ff02::1:2")),
+                            Equal(NftField::kUdpSport, nft::Ports(546, 546)),
+                            Equal(NftField::kUdpDport, nft::Ports(547, 547))}));
   }
 }
 
@@ -347,13 +363,28 @@ void AddHostEssentials(const Settings& settings, bool inbound, std::vector<std::
 // replies, host essentials, invalid packets).
 void AddBaseRules(const Settings& settings, Body& body) {
   bool audit = settings.mode == Mode::kAudit;
-  for (const std::string chain : {"input", "output"}) {
-    auto& rules = chain == "input" ? body.input : body.output;
-    rules.push_back(chain == "input" ? "iif \"lo\" accept" : "oif \"lo\" accept");
-    rules.push_back("ct state established,related accept");
-    AddHostEssentials(settings, chain == "input", rules);
-    if (!audit) rules.push_back("ct state invalid counter drop");
+  for (bool inbound : {true, false}) {
+    auto& rules = inbound ? body.input : body.output;
+    rules.push_back(Accept({Equal(inbound ? NftField::kIif : NftField::kOif, nft::Ifname("lo"))}));
+    rules.push_back(
+        Accept({Equal(NftField::kCtState, nft::CtState(nft::kCtEstablished | nft::kCtRelated))}));
+    AddHostEssentials(settings, inbound, rules);
+    if (!audit) {
+      rules.push_back(Rule({Equal(NftField::kCtState, nft::CtState(nft::kCtInvalid))},
+                           {Counter(), Verdict(NftVerdict::kDrop)}));
+    }
   }
+}
+
+wire::NftSet AddressSetOf(std::string name, const AddressSet& addrs, Family fam) {
+  wire::NftSet set;
+  set.name = std::move(name);
+  set.key = {AddrType(fam)};
+  set.interval = true;
+  for (const Interval& i : addrs.intervals(fam)) {
+    set.elements.push_back(wire::NftElement::Of({nft::Addresses(fam, i.lo, i.hi)}));
+  }
+  return set;
 }
 
 // Anti-lockout: every host may reach the controller, and the controller's
@@ -363,60 +394,87 @@ void AddAntiLockout(const Policy& policy, const Selection& sel, Body& body) {
   const auto& ctl = policy.settings.controller;
   if (!ctl) return;
   for (Family fam : kFamilies) {
-    std::vector<std::string> elements;
+    wire::NftSet set;
+    set.name = absl::StrCat("controller", FamilyDigit(fam));
+    set.key = {AddrType(fam), NftKeyType::kInetService};
     for (const Address& a : ctl->addresses) {
-      if (a.family == fam) elements.push_back(absl::StrCat(a.ToString(), " . ", ctl->port));
+      if (a.family == fam)
+        set.elements.push_back(
+            wire::NftElement::Of({nft::Address(a), nft::Ports(ctl->port, ctl->port)}));
     }
-    if (elements.empty()) continue;
-    std::string set = absl::StrCat("controller", FamilyDigit(fam));
-    absl::string_view ip = IpKeyword(fam);
-    body.sets.push_back(
-        SetSpec{set, absl::StrCat(AddrType(fam), " . inet_service"), false, elements});
-    body.output.push_back(absl::StrCat(ip, " daddr . tcp dport @", set, " accept"));
+    if (set.elements.empty()) continue;
+    std::string name = set.name;
+    body.ruleset.sets.push_back(std::move(set));
+    body.output.push_back(Accept({InSet({Daddr(fam), NftField::kTcpDport}, name)}));
     if (!sel.owns_controller[FamilyIndex(fam)]) continue;
     AddressSet managed;
     for (const Host& h : policy.hosts) {
       for (const Address& a : h.addresses) managed.Add(a);
     }
+    if (managed.intervals(fam).empty()) continue;
     std::string managed_set = absl::StrCat("managed", FamilyDigit(fam));
-    std::vector<std::string> managed_elements;
-    for (const Interval& i : managed.intervals(fam)) {
-      managed_elements.push_back(AddressRange{fam, i.lo, i.hi}.ToString());
-    }
-    if (managed_elements.empty()) continue;
-    body.sets.push_back(SetSpec{managed_set, std::string(AddrType(fam)), true, managed_elements});
+    body.ruleset.sets.push_back(AddressSetOf(managed_set, managed, fam));
     body.input.push_back(
-        absl::StrCat(ip, " daddr . tcp dport @", set, " ", ip, " saddr @", managed_set, " accept"));
+        Accept({InSet({Daddr(fam), NftField::kTcpDport}, name), InSet({Saddr(fam)}, managed_set)}));
   }
 }
 
-// Flow sets: the selected flows as set elements and the rules that look
-// them up, denies before allows. Peer address spaces are computed once per
-// flow and shared by every host the flow concerns.
+// Flow sets: the selected flows as peer ranges in one verdict map per
+// direction and family, each range jumping to its service profile's chain
+// (denies decided there before allows). Peer address spaces are computed once
+// per flow and shared by every host the flow concerns.
 class FlowSets {
  public:
   explicit FlowSets(const Policy& p)
       : policy_(p), inbound_peers_(p.flows.size()), outbound_peers_(p.flows.size()) {}
 
   void Add(const Selection& sel, Body& body) {
-    // Denies first: a packet that matches a deny set never reaches the allows.
-    FlowSetWriter builder(policy_, body);
-    for (Action action : {Action::kDeny, Action::kAllow}) {
-      Traffic in = Collect(sel.inbound, true, action);
-      for (Family fam : kFamilies) builder.Emit(SetPlace{true, fam, std::nullopt, ""}, in, action);
-      for (Family fam : kFamilies) {
-        const auto& out = sel.outbound[FamilyIndex(fam)];
-        builder.Emit(SetPlace{false, fam, std::nullopt, ""}, Collect(out.all, false, action),
-                     action);
-        for (size_t g = 0; g < out.partial.size(); ++g) {
-          builder.Emit(SetPlace{false, fam, out.partial[g].first, g == 0 ? "" : absl::StrCat(g)},
-                       Collect(out.partial[g].second, false, action), action);
-        }
+    ProfileChains in_profiles("in", policy_.settings, body);
+    ProfileChains out_profiles("out", policy_.settings, body);
+    std::vector<PeerService> in = Collect(sel.inbound, true);
+    for (Family fam : kFamilies) {
+      AddVmap(absl::StrCat("in", FamilyDigit(fam)), fam, Saddr(fam), in, {}, in_profiles, body,
+              body.input);
+    }
+    for (Family fam : kFamilies) {
+      const auto& out = sel.outbound[FamilyIndex(fam)];
+      // A partial group's map holds every flow its addresses get (the common ones too), so
+      // its profile decides alone; the common map after it can only agree.
+      for (size_t g = 0; g < out.partial.size(); ++g) {
+        std::string name =
+            absl::StrCat("out", FamilyDigit(fam), "s", g == 0 ? "" : absl::StrCat(g));
+        std::string self = name + "_self";
+        AddressSet group = out.partial[g].first;
+        body.ruleset.sets.push_back(AddressSetOf(self, group, fam));
+        AddVmap(name, fam, Daddr(fam), Collect(Merge(out.all, out.partial[g].second), false),
+                {InSet({Saddr(fam)}, self)}, out_profiles, body, body.output);
       }
+      AddVmap(absl::StrCat("out", FamilyDigit(fam)), fam, Daddr(fam), Collect(out.all, false), {},
+              out_profiles, body, body.output);
     }
   }
 
  private:
+  static void AddVmap(std::string name, Family fam, NftField field,
+                      const std::vector<PeerService>& items, std::vector<NftMatch> before,
+                      ProfileChains& profiles, Body& body, std::vector<NftRule>& chain) {
+    std::vector<PeerRange> ranges = PeerRanges(items, fam);
+    if (ranges.empty()) return;
+    wire::NftSet map;
+    map.name = name;
+    map.key = {AddrType(fam)};
+    map.verdict_map = true;
+    map.interval = true;
+    map.elements.reserve(ranges.size());
+    for (const PeerRange& r : ranges) {
+      map.elements.push_back(wire::NftElement::Of(
+          {nft::Addresses(fam, r.lo, r.hi)}, {NftVerdict::kJump, profiles.ChainFor(r.services)}));
+    }
+    body.ruleset.sets.push_back(std::move(map));
+    before.push_back(Vmap(field, std::move(name)));
+    chain.push_back(Rule(std::move(before), {}));
+  }
+
   AddressSet Union(const std::vector<Endpoint>& ends) const {
     AddressSet s;
     for (const Endpoint& e : ends) s = s.Union(policy_.AddressesOf(e));
@@ -445,14 +503,23 @@ class FlowSets {
     return *slot;
   }
 
-  Traffic Collect(const std::vector<FlowId>& flows, bool inbound, Action action) {
-    Traffic t;
+  // Every (peers, service) pair of the flows, both actions. The peer sets live
+  // in this object (one slot per flow, never reallocated).
+  std::vector<PeerService> Collect(const std::vector<FlowId>& flows, bool inbound) {
+    std::vector<PeerService> out;
     for (FlowId id : flows) {
       const Flow& f = policy_.flows[id];
-      if (f.action != action) continue;
-      t.Add(policy_, f, inbound ? InboundPeers(id) : OutboundPeers(id));
+      const AddressSet& peers = inbound ? InboundPeers(id) : OutboundPeers(id);
+      if (peers.Empty()) continue;
+      for (ServiceId s : f.services) {
+        for (const ServicePort& p : policy_.services[s].ports) {
+          bool any = p.protocol == Protocol::kAny;
+          out.push_back(
+              {&peers, {f.action, p.protocol, any ? uint16_t{0} : p.lo, any ? uint16_t{0} : p.hi}});
+        }
+      }
     }
-    return t;
+    return out;
   }
 
   const Policy& policy_;
@@ -462,65 +529,95 @@ class FlowSets {
 // The default: what happens to a packet no rule decided. Audit logs and
 // accepts it; enforce drops it, logging at a limited rate when asked.
 void AddDefaultRules(const Settings& settings, Body& body) {
-  std::string tail;
+  std::vector<NftStatement> tail;
   if (settings.mode == Mode::kAudit) {
-    tail = absl::StrCat("log prefix \"", kAuditPrefix, "\" counter accept");
+    tail = {Log(kAuditPrefix), Counter(), Verdict(NftVerdict::kAccept)};
   } else if (settings.log_denied) {
-    tail = absl::StrCat(kLogLimit, " log prefix \"", kDenyPrefix, "\"");
+    tail = {Limit(), Log(kDenyPrefix)};
   }
   if (!tail.empty()) {
-    body.input.push_back(tail);
-    body.output.push_back(tail);
+    body.input.push_back(Rule({}, tail));
+    body.output.push_back(Rule({}, tail));
   }
 }
 
-// Formatting: the body as the text of table `inet polder`.
-std::string FormatBody(const Settings& settings, const Body& body) {
+wire::NftChain BaseChain(std::string hook, bool audit, std::vector<NftRule> rules) {
+  wire::NftChain c;
+  c.name = hook;
+  c.base = true;
+  c.hook = std::move(hook);
+  c.policy = audit ? NftVerdict::kAccept : NftVerdict::kDrop;
+  c.rules = std::move(rules);
+  return c;
+}
+
+// The whole table: the chain of logged denies first, then the profile
+// chains, then the two base chains.
+wire::NftRuleset Assemble(const Settings& settings, Body body) {
   bool audit = settings.mode == Mode::kAudit;
-  std::string final_verdict = audit ? "accept" : "drop";
-  std::string text = "table inet polder {\n";
-  for (const SetSpec& s : body.sets) text += FormatSet(s) + "\n";
+  wire::NftRuleset rs = std::move(body.ruleset);
   if (!audit && settings.log_denied) {
-    absl::StrAppend(&text, "  chain denied {\n    ", kLogLimit, " log prefix \"", kDenyPrefix,
-                    "\"\n    drop\n  }\n\n");
+    wire::NftChain denied;
+    denied.name = "denied";
+    denied.rules.push_back(Rule({}, {Limit(), Log(kDenyPrefix)}));
+    denied.rules.push_back(Rule({}, {Verdict(NftVerdict::kDrop)}));
+    rs.chains.push_back(std::move(denied));
   }
-  text += FormatChain("input", final_verdict, body.input) + "\n";
-  text += FormatChain("output", final_verdict, body.output);
-  return text + "}\n";
+  for (auto& c : body.jump_targets) rs.chains.push_back(std::move(c));
+  rs.chains.push_back(BaseChain("input", audit, std::move(body.input)));
+  rs.chains.push_back(BaseChain("output", audit, std::move(body.output)));
+  return rs;
 }
 
 }  // namespace
 
 struct RulesetRenderer::State {
+  struct Rendered {
+    std::shared_ptr<const wire::NftRuleset> ruleset;
+    std::string text;  // FormatNftTable(*ruleset)
+  };
   const Policy& policy;
   FlowSelector selector;
   FlowSets flow_sets;
-  std::unordered_map<std::string, std::string> bodies;  // by Selection::Key()
+  std::unordered_map<std::string, Rendered> bodies;  // by Selection::Key()
 
   explicit State(const Policy& p) : policy(p), selector(p), flow_sets(p) {}
 
   // Base rules, anti-lockout, flow sets, the default: the order in which a
   // packet meets them.
-  std::string RenderBody(const Selection& sel) {
+  Rendered RenderBody(const Selection& sel) {
     Body body;
     AddBaseRules(policy.settings, body);
     AddAntiLockout(policy, sel, body);
     flow_sets.Add(sel, body);
     AddDefaultRules(policy.settings, body);
-    return FormatBody(policy.settings, body);
+    auto rs = std::make_shared<const wire::NftRuleset>(Assemble(policy.settings, std::move(body)));
+    std::string text = FormatNftTable(*rs);
+    return {std::move(rs), std::move(text)};
+  }
+
+  const Rendered& BodyOf(HostId host) {
+    Selection sel = selector.Select(host);
+    std::string key = sel.Key();
+    auto it = bodies.find(key);
+    if (it == bodies.end()) it = bodies.emplace(key, RenderBody(sel)).first;
+    return it->second;
   }
 };
 
 RulesetRenderer::RulesetRenderer(const Policy& policy) : state_(std::make_unique<State>(policy)) {}
 RulesetRenderer::~RulesetRenderer() = default;
 
-std::string RulesetRenderer::Render(HostId host) {
-  Selection sel = state_->selector.Select(host);
-  std::string key = sel.Key();
-  auto it = state_->bodies.find(key);
-  if (it == state_->bodies.end()) it = state_->bodies.emplace(key, state_->RenderBody(sel)).first;
-  return absl::StrCat(RulesetHeader(state_->policy, host),
-                      "table inet polder\ndelete table inet polder\n", it->second);
+std::string RulesetRenderer::Render(HostId host) { return RenderHost(host).text; }
+
+HostRuleset RulesetRenderer::RenderHost(HostId host) {
+  const State::Rendered& body = state_->BodyOf(host);
+  const Policy& p = state_->policy;
+  wire::RulesetHeader header{p.hosts[host].name, p.revision, p.settings.mode};
+  return {p.hosts[host].name,
+          absl::StrCat(wire::FormatRulesetHeader(header),
+                       "table inet polder\ndelete table inet polder\n", body.text),
+          header, body.ruleset};
 }
 
 size_t RulesetRenderer::distinct_bodies() const { return state_->bodies.size(); }
@@ -539,7 +636,7 @@ std::vector<HostRuleset> RenderAllRulesets(const Policy& policy) {
   std::vector<HostRuleset> out;
   out.reserve(policy.hosts.size());
   for (HostId h = 0; h < static_cast<HostId>(policy.hosts.size()); ++h) {
-    out.push_back({policy.hosts[h].name, renderer.Render(h)});
+    out.push_back(renderer.RenderHost(h));
   }
   return out;
 }
