@@ -1,6 +1,7 @@
 #include "agent/table_snapshot.h"
 
 #include <arpa/inet.h>  // Before the linux headers, which clash with it otherwise.
+#include <endian.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -212,9 +214,55 @@ const std::vector<ObjectKind>& ObjectKinds() {
   return *kinds;
 }
 
+std::string Payload(const nlattr* a) {
+  return std::string(static_cast<const char*>(mnl_attr_get_payload(a)),
+                     mnl_attr_get_payload_len(a));
+}
+
+// NFTA_SET_ELEM_* attributes of one element, as KernelElement.
+KernelElement ParseElement(const nlattr* elem) {
+  KernelElement k;
+  auto data_of = [](const nlattr* a) {
+    std::string out;
+    ForEachNested(a, [&](const nlattr* d) {
+      if (mnl_attr_get_type(d) == NFTA_DATA_VALUE) out = Payload(d);
+    });
+    return out;
+  };
+  ForEachNested(elem, [&](const nlattr* a) {
+    switch (mnl_attr_get_type(a)) {
+      case NFTA_SET_ELEM_KEY:
+        k.key = data_of(a);
+        break;
+      case NFTA_SET_ELEM_KEY_END:
+        k.key_end = data_of(a);
+        break;
+      case NFTA_SET_ELEM_FLAGS:
+        k.flags = ntohl(mnl_attr_get_u32(a));
+        break;
+      case NFTA_SET_ELEM_DATA:
+        ForEachNested(a, [&](const nlattr* d) {
+          if (mnl_attr_get_type(d) != NFTA_DATA_VERDICT) return;
+          k.has_verdict = true;
+          ForEachNested(d, [&](const nlattr* v) {
+            if (mnl_attr_get_type(v) == NFTA_VERDICT_CODE) {
+              k.verdict = static_cast<int32_t>(ntohl(mnl_attr_get_u32(v)));
+            } else if (mnl_attr_get_type(v) == NFTA_VERDICT_CHAIN) {
+              k.chain = AttrStr(v);
+            }
+          });
+        });
+        break;
+      default:
+        break;
+    }
+  });
+  return k;
+}
+
 // The elements of `set`, sorted (the kernel's order is its hash's), appended as lines.
 absl::Status ReadElements(Dumper& dumper, const std::string& set, std::vector<std::string>& lines,
-                          size_t& count) {
+                          size_t& count, std::vector<KernelElement>* parsed) {
   std::vector<std::string> elements;
   absl::Status st =
       dumper.Request(NFT_MSG_GETSETELEM, false,
@@ -223,6 +271,7 @@ absl::Status ReadElements(Dumper& dumper, const std::string& set, std::vector<st
                        const nlattr* list = FindAttr(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
                        if (list == nullptr) return;
                        ForEachNested(list, [&](const nlattr* elem) {
+                         if (parsed != nullptr) parsed->push_back(ParseElement(elem));
                          std::string e;
                          ForEachNested(elem, [&](const nlattr* a) {
                            uint16_t type = mnl_attr_get_type(a);
@@ -237,6 +286,7 @@ absl::Status ReadElements(Dumper& dumper, const std::string& set, std::vector<st
                      });
   if (!st.ok()) return st;
   std::sort(elements.begin(), elements.end());
+  if (parsed != nullptr) std::sort(parsed->begin(), parsed->end());
   count += elements.size();
   for (std::string& e : elements) lines.push_back(absl::StrCat("element ", set, " ", e));
   return absl::OkStatus();
@@ -245,6 +295,7 @@ absl::Status ReadElements(Dumper& dumper, const std::string& set, std::vector<st
 absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper) {
   std::vector<std::string> lines;
   TableSnapshot snap;
+  auto objects = std::make_shared<TableObjects>();
   for (const ObjectKind& kind : ObjectKinds()) {
     std::vector<std::pair<uint16_t, std::string>> request;
     if (kind.request_names_table) request.emplace_back(kind.table_attr, kTable);
@@ -254,6 +305,17 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper) {
       return true;
     };
     std::vector<std::string> set_names;
+    // (chain, line) for rules, (name, line) for the rest: objects are listed by name and rules
+    // by chain, in the kernel's order within a chain. The order in which chains and sets were
+    // created is not configuration: an update that adds a chain appends it, a full load
+    // creates it in file order.
+    std::vector<std::pair<std::string, std::string>> kind_lines;
+    uint16_t name_attr = kind.msg == NFT_MSG_GETRULE        ? NFTA_RULE_CHAIN
+                         : kind.msg == NFT_MSG_GETCHAIN     ? NFTA_CHAIN_NAME
+                         : kind.msg == NFT_MSG_GETSET       ? NFTA_SET_NAME
+                         : kind.msg == NFT_MSG_GETOBJ       ? NFTA_OBJ_NAME
+                         : kind.msg == NFT_MSG_GETFLOWTABLE ? NFTA_FLOWTABLE_NAME
+                                                            : 0;
     absl::Status st = dumper.Request(kind.msg, kind.single, request, [&](const nlmsghdr* nlh) {
       if (!InPolder(nlh, kind.table_attr)) return;
       if (kind.msg == NFT_MSG_GETSET) {
@@ -261,20 +323,64 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper) {
         if (name == nullptr) return;
         set_names.push_back(AttrStr(name));
       }
-      lines.push_back(
-          absl::StrCat(kind.line, " ", CanonicalAttrs(nlh, kind.skip, render_expressions)));
+      const nlattr* name = name_attr != 0 ? FindAttr(nlh, name_attr) : nullptr;
+      std::string key = name != nullptr ? AttrStr(name) : "";
+      std::string line =
+          absl::StrCat(kind.line, " ", CanonicalAttrs(nlh, kind.skip, render_expressions));
+      switch (kind.msg) {
+        case NFT_MSG_GETRULE: {
+          const nlattr* handle = FindAttr(nlh, NFTA_RULE_HANDLE);
+          objects->rules.push_back(
+              {key, handle != nullptr ? be64toh(mnl_attr_get_u64(handle)) : 0, line});
+          break;
+        }
+        case NFT_MSG_GETCHAIN:
+          objects->chains[key] = line;
+          break;
+        case NFT_MSG_GETSET: {
+          objects->sets[key] = line;
+          const nlattr* flags = FindAttr(nlh, NFTA_SET_FLAGS);
+          objects->set_flags[key] = flags != nullptr ? ntohl(mnl_attr_get_u32(flags)) : 0;
+          break;
+        }
+        case NFT_MSG_GETOBJ:
+          objects->objects[key] = line;
+          break;
+        default:
+          break;
+      }
+      kind_lines.emplace_back(std::move(key), std::move(line));
     });
     if (!st.ok()) return st;
+    std::stable_sort(kind_lines.begin(), kind_lines.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [name, line] : kind_lines) lines.push_back(std::move(line));
+    std::sort(set_names.begin(), set_names.end());
     // Each set's elements follow the sets.
     for (const std::string& set : set_names) {
-      if (absl::Status el = ReadElements(dumper, set, lines, snap.elements); !el.ok()) return el;
+      bool anonymous = objects->set_flags[set] & NFT_SET_ANONYMOUS;
+      std::vector<KernelElement>* parsed = anonymous ? nullptr : &objects->elements[set];
+      if (absl::Status el = ReadElements(dumper, set, lines, snap.elements, parsed); !el.ok()) {
+        return el;
+      }
     }
   }
+  std::stable_sort(
+      objects->rules.begin(), objects->rules.end(),
+      [](const TableObjects::Rule& a, const TableObjects::Rule& b) { return a.chain < b.chain; });
+  snap.objects = std::move(objects);
   snap.lines = absl::StrJoin(lines, "\n");
   return snap;
 }
 
 }  // namespace
+
+// By key; at one key an interval's end before the next interval's start, the order in which
+// the kernel accepts them (it refuses a start followed by an end at the same key).
+bool KernelElement::operator<(const KernelElement& o) const {
+  return std::tie(key, o.flags, key_end, has_verdict, verdict, chain) <
+         std::tie(o.key, flags, o.key_end, o.has_verdict, o.verdict, o.chain);
+}
 
 TableReader::TableReader() : sock_(nullptr), seq_(static_cast<unsigned int>(time(nullptr))) {}
 

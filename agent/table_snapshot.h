@@ -9,7 +9,11 @@
 #define POLDER_AGENT_TABLE_SNAPSHOT_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -18,9 +22,45 @@ struct mnl_socket;
 
 namespace polder::agent {
 
+// One set element as the kernel holds it. Interval sets of one field keep a start element and
+// an end element (flag NFT_SET_ELEM_INTERVAL_END) per range, as nft writes them; concatenated
+// interval sets keep key and key_end in one element. Keys are padded to 32-bit words.
+struct KernelElement {
+  std::string key;
+  std::string key_end;  // concatenated interval sets only
+  uint32_t flags = 0;
+  bool has_verdict = false;  // verdict maps
+  int32_t verdict = 0;       // NF_ACCEPT, NF_DROP, NFT_JUMP, ...
+  std::string chain;         // for jump / goto
+
+  bool operator==(const KernelElement& o) const {
+    return key == o.key && key_end == o.key_end && flags == o.flags &&
+           has_verdict == o.has_verdict && verdict == o.verdict && chain == o.chain;
+  }
+  bool operator<(const KernelElement& o) const;
+};
+
+// The table's objects one by one, for computing the batch that turns the kernel's table into
+// the desired one (see NftnlWriter). Lines are the snapshot's lines.
+struct TableObjects {
+  struct Rule {
+    std::string chain;
+    uint64_t handle = 0;
+    std::string line;
+  };
+  std::vector<Rule> rules;                    // by chain, in the kernel's order within one
+  std::map<std::string, std::string> chains;  // name -> line
+  std::map<std::string, std::string> sets;    // name -> line (anonymous sets included)
+  std::map<std::string, uint32_t> set_flags;  // name -> NFT_SET_* flags
+  std::map<std::string, std::vector<KernelElement>> elements;  // sorted, per named set
+  std::map<std::string, std::string> objects;                  // name -> line (named counters)
+};
+
 struct TableSnapshot {
   std::string lines;    // "chain <hex>", "rule <chain> <hex>", "element <set> <hex>", ...
   size_t elements = 0;  // Set elements in all sets of the table.
+  // The same, object by object; shared because snapshots are copied around.
+  std::shared_ptr<const TableObjects> objects;
   bool operator==(const TableSnapshot& o) const { return lines == o.lines; }
 };
 

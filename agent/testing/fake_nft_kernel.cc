@@ -82,14 +82,14 @@ absl::StatusOr<TableSnapshot> FakeNftKernel::Snapshot() {
   if (!snapshot_error.empty()) return absl::InternalError(snapshot_error);
   if (!table) return absl::NotFoundError("Error: No such file or directory");
   ++snapshots;
-  return TableSnapshot{*table, 0};
+  return TableSnapshot{*table, 0, nullptr};
 }
 
 absl::StatusOr<TableSnapshot> FakeNftKernel::Render(absl::string_view script) {
   absl::MutexLock lock(&mu_);
   Record(Operation::Kind::kRender, CallerTid());
   if (absl::StrContains(script, reject_marker)) return absl::InvalidArgumentError("invalid");
-  return TableSnapshot{ListingOf(script), 0};
+  return TableSnapshot{ListingOf(script), 0, nullptr};
 }
 
 NftNotifications* FakeNftKernel::Notifications() {
