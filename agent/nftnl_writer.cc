@@ -1,0 +1,306 @@
+#include "agent/nftnl_writer.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/nftnl_batch.h"
+
+namespace polder::agent {
+namespace {
+
+using wire::NftChain;
+using wire::NftRule;
+using wire::NftRuleset;
+using wire::NftSet;
+
+// Hex of "__set" as it appears in a rule's lookup expression in snapshot lines.
+const std::string& AnonSetMarker() {
+  static const std::string* const kMarker = new std::string(absl::BytesToHexString("__set"));
+  return *kMarker;
+}
+
+void Put(std::string& out, const std::string& bytes) {
+  absl::StrAppend(&out, bytes.size(), ":", bytes, ";");
+}
+
+// A byte string that two rules share exactly when they are the same rule.
+std::string RuleKey(const NftRule& r) {
+  std::string out;
+  for (const wire::NftMatch& m : r.matches) {
+    absl::StrAppend(&out, "m", static_cast<int>(m.kind), m.negate ? "!" : "=");
+    for (wire::NftField f : m.fields) absl::StrAppend(&out, static_cast<int>(f), ",");
+    for (const wire::NftKeyPart& v : m.values) {
+      Put(out, v.from);
+      Put(out, v.to);
+    }
+    Put(out, m.set);
+  }
+  for (const wire::NftStatement& s : r.statements) {
+    absl::StrAppend(&out, "s", static_cast<int>(s.kind), ",", s.rate, ",", s.burst, ",",
+                    s.log_group ? static_cast<int>(*s.log_group) : -1, ",",
+                    static_cast<int>(s.verdict.verdict), ",");
+    Put(out, s.name);
+    Put(out, s.verdict.chain);
+    for (wire::NftField f : s.fields) absl::StrAppend(&out, static_cast<int>(f), ",");
+  }
+  return out;
+}
+
+bool HasAnonSet(const NftRule& r) {
+  return std::any_of(r.matches.begin(), r.matches.end(), [](const wire::NftMatch& m) {
+    return m.kind == wire::NftMatch::Kind::kInAnonSet && m.values.size() > 1;
+  });
+}
+
+bool SameSetType(const NftSet& a, const NftSet& b) {
+  return a.key == b.key && a.verdict_map == b.verdict_map && a.interval == b.interval &&
+         a.dynamic == b.dynamic && a.counter == b.counter && a.size == b.size &&
+         a.timeout_s == b.timeout_s;
+}
+
+template <typename T>
+const T* ByName(const std::vector<T>& v, const std::string& name) {
+  for (const T& x : v) {
+    if (x.name == name) return &x;
+  }
+  return nullptr;
+}
+
+// Longest common subsequence of a and b: for each index of a, the index of b it is paired
+// with, or -1. Quadratic; chains are short (a cap sends longer ones down the flush path).
+template <typename T>
+std::vector<int> Align(const std::vector<T>& a, const std::vector<T>& b) {
+  size_t n = a.size(), m = b.size();
+  std::vector<std::vector<uint32_t>> len(n + 1, std::vector<uint32_t>(m + 1, 0));
+  for (size_t i = n; i-- > 0;) {
+    for (size_t j = m; j-- > 0;) {
+      len[i][j] = a[i] == b[j] ? len[i + 1][j + 1] + 1 : std::max(len[i + 1][j], len[i][j + 1]);
+    }
+  }
+  std::vector<int> pair(n, -1);
+  size_t i = 0, j = 0;
+  while (i < n && j < m) {
+    if (a[i] == b[j]) {
+      pair[i++] = static_cast<int>(j++);
+    } else if (len[i + 1][j] >= len[i][j + 1]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return pair;
+}
+
+constexpr size_t kMaxAlign = 2'000'000;  // cells; beyond that a chain is flushed and refilled
+
+struct ChainPlan {
+  const NftChain* chain;
+  bool is_new = false;
+  bool flush = false;                                    // delete all its rules in one message
+  std::vector<uint64_t> delete_handles;                  // otherwise these
+  std::vector<std::pair<size_t, RulePosition>> inserts;  // desired rule index -> where
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<NftnlWriter>> NftnlWriter::Open() {
+  mnl_socket* sock = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+  if (sock == nullptr || mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+    std::string why = strerror(errno);
+    if (sock != nullptr) mnl_socket_close(sock);
+    return absl::InternalError(absl::StrCat("netlink socket: ", why));
+  }
+  // Room for the kernel's answers to a big batch.
+  int rcvbuf = 4 << 20;
+  if (setsockopt(mnl_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) !=
+      0) {
+    setsockopt(mnl_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  }
+  return std::unique_ptr<NftnlWriter>(new NftnlWriter(sock));
+}
+
+NftnlWriter::~NftnlWriter() { mnl_socket_close(sock_); }
+
+absl::StatusOr<NftnlWriter::Result> NftnlWriter::Replace(const NftRuleset& desired) {
+  NftnlBatch batch;
+  if (absl::Status st = AddFullTable(desired, batch); !st.ok()) return st;
+  Result result{true, batch.size()};
+  if (absl::Status st = batch.Commit(sock_); !st.ok()) return st;
+  return result;
+}
+
+absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
+                                                      const TableSnapshot* applied_snapshot,
+                                                      const NftRuleset& desired,
+                                                      const TableSnapshot* kernel) {
+  if (kernel == nullptr || kernel->objects == nullptr) return Replace(desired);
+  if (absl::Status st = CheckRulesetNames(desired); !st.ok()) return st;
+  const TableObjects& k = *kernel->objects;
+  const TableObjects* a_objects =
+      applied_snapshot != nullptr ? applied_snapshot->objects.get() : nullptr;
+  if (applied == nullptr || a_objects == nullptr) {
+    applied = nullptr;
+    a_objects = nullptr;
+  }
+
+  NftnlBatch batch;
+  // Counters.
+  for (const wire::NftNamedCounter& c : desired.counters) {
+    if (!k.objects.count(c.name)) batch.AddCounter(c);
+  }
+  // Chains: new ones, and base chains whose definition differs from what we put in.
+  std::vector<ChainPlan> plans;
+  for (const NftChain& c : desired.chains) {
+    ChainPlan plan;
+    plan.chain = &c;
+    auto in_kernel = k.chains.find(c.name);
+    const NftChain* before = applied != nullptr ? ByName(applied->chains, c.name) : nullptr;
+    if (in_kernel == k.chains.end()) {
+      plan.is_new = true;
+      if (absl::Status st = batch.AddChain(c); !st.ok()) return st;
+    } else if (before == nullptr || before->base != c.base || before->hook != c.hook) {
+      // Unknown or a different kind of chain: only a full replace redefines it.
+      if (before != nullptr || c.base) return Replace(desired);
+    } else if (before->policy != c.policy || a_objects->chains.count(c.name) == 0 ||
+               a_objects->chains.at(c.name) != in_kernel->second) {
+      if (absl::Status st = batch.AddChain(c); !st.ok()) return st;  // updates the policy
+    }
+    plans.push_back(std::move(plan));
+  }
+  // Sets: new ones with their elements; a changed type needs a full replace.
+  std::vector<std::pair<const NftSet*, std::vector<KernelElement>>> element_changes_add;
+  std::vector<std::pair<const NftSet*, std::vector<KernelElement>>> element_changes_del;
+  for (const NftSet& s : desired.sets) {
+    absl::StatusOr<std::vector<KernelElement>> want = KernelElements(s);
+    if (!want.ok()) return want.status();
+    auto in_kernel = k.sets.find(s.name);
+    if (in_kernel == k.sets.end()) {
+      if (absl::Status st = batch.AddSet(s); !st.ok()) return st;
+      if (absl::Status st = batch.AddElements(s, *want); !st.ok()) return st;
+      continue;
+    }
+    // A set's type and flags cannot change in place (nor can we tell them from an unknown one).
+    const NftSet* before = applied != nullptr ? ByName(applied->sets, s.name) : nullptr;
+    if (before == nullptr || !SameSetType(*before, s)) return Replace(desired);
+    if (s.dynamic) continue;  // filled by traffic, not configuration
+    auto have_it = k.elements.find(s.name);
+    static const std::vector<KernelElement> kNone;
+    const std::vector<KernelElement>& have = have_it != k.elements.end() ? have_it->second : kNone;
+    std::vector<KernelElement> add, del;
+    std::set_difference(want->begin(), want->end(), have.begin(), have.end(),
+                        std::back_inserter(add));
+    std::set_difference(have.begin(), have.end(), want->begin(), want->end(),
+                        std::back_inserter(del));
+    if (!del.empty()) element_changes_del.emplace_back(&s, std::move(del));
+    if (!add.empty()) element_changes_add.emplace_back(&s, std::move(add));
+  }
+  // Rules, chain by chain.
+  std::map<std::string, std::vector<const TableObjects::Rule*>> kernel_rules, applied_rules;
+  for (const TableObjects::Rule& r : k.rules) kernel_rules[r.chain].push_back(&r);
+  if (a_objects != nullptr) {
+    for (const TableObjects::Rule& r : a_objects->rules) applied_rules[r.chain].push_back(&r);
+  }
+  for (ChainPlan& plan : plans) {
+    const NftChain& c = *plan.chain;
+    const std::vector<const TableObjects::Rule*>& have = kernel_rules[c.name];
+    std::vector<int> kept_at(c.rules.size(), -1);  // desired index -> kernel index
+    const NftChain* before = applied != nullptr ? ByName(applied->chains, c.name) : nullptr;
+    const std::vector<const TableObjects::Rule*>& before_lines = applied_rules[c.name];
+    if (!plan.is_new && before != nullptr && before_lines.size() == before->rules.size() &&
+        have.size() * before_lines.size() < kMaxAlign &&
+        before->rules.size() * c.rules.size() < kMaxAlign) {
+      std::vector<std::string> have_l, before_l, before_k, want_k;
+      for (const auto* r : have) have_l.push_back(r->line);
+      for (const auto* r : before_lines) before_l.push_back(r->line);
+      for (const NftRule& r : before->rules) before_k.push_back(RuleKey(r));
+      for (const NftRule& r : c.rules) want_k.push_back(RuleKey(r));
+      std::vector<int> kernel_to_before = Align(have_l, before_l);
+      std::vector<int> before_to_want = Align(before_k, want_k);
+      for (size_t i = 0; i < have.size(); ++i) {
+        int b = kernel_to_before[i];
+        if (b >= 0 && before_to_want[b] >= 0) kept_at[before_to_want[b]] = static_cast<int>(i);
+      }
+    }
+    std::vector<bool> kernel_kept(have.size(), false);
+    for (int i : kept_at) {
+      if (i >= 0) kernel_kept[i] = true;
+    }
+    size_t deleted = 0;
+    for (size_t i = 0; i < have.size(); ++i) {
+      if (kernel_kept[i]) continue;
+      // Its anonymous set goes with it, and the kernel would name the survivors otherwise than
+      // a fresh load does.
+      if (absl::StrContains(have[i]->line, AnonSetMarker())) return Replace(desired);
+      plan.delete_handles.push_back(have[i]->handle);
+      ++deleted;
+    }
+    if (deleted > 1 && deleted == have.size()) {
+      plan.flush = true;
+      plan.delete_handles.clear();
+    }
+    std::optional<uint64_t> next_kept;
+    for (size_t d = c.rules.size(); d-- > 0;) {
+      if (kept_at[d] >= 0) {
+        next_kept = have[kept_at[d]]->handle;
+        continue;
+      }
+      if (HasAnonSet(c.rules[d])) return Replace(desired);
+      plan.inserts.emplace_back(d, RulePosition{next_kept});
+    }
+    std::reverse(plan.inserts.begin(), plan.inserts.end());
+  }
+  for (const ChainPlan& plan : plans) {
+    if (plan.flush) batch.FlushChain(plan.chain->name);
+    for (uint64_t h : plan.delete_handles) batch.DeleteRule(plan.chain->name, h);
+  }
+  // Rules of chains that go, before anything they jump to goes.
+  std::vector<std::string> chains_gone;
+  for (const auto& [name, line] : k.chains) {
+    if (ByName(desired.chains, name) == nullptr) {
+      chains_gone.push_back(name);
+      if (!kernel_rules[name].empty()) batch.FlushChain(name);
+    }
+  }
+  for (const auto& [set, elements] : element_changes_del) {
+    if (absl::Status st = batch.DeleteElements(*set, elements); !st.ok()) return st;
+  }
+  for (const auto& [set, elements] : element_changes_add) {
+    if (absl::Status st = batch.AddElements(*set, elements); !st.ok()) return st;
+  }
+  for (const ChainPlan& plan : plans) {
+    for (const auto& [index, position] : plan.inserts) {
+      if (absl::Status st =
+              batch.AddRule(desired, plan.chain->name, plan.chain->rules[index], position);
+          !st.ok()) {
+        return st;
+      }
+    }
+  }
+  for (const std::string& name : chains_gone) batch.DeleteChain(name);
+  for (const auto& [name, line] : k.sets) {
+    if (name.rfind("__set", 0) != 0 && ByName(desired.sets, name) == nullptr) batch.DeleteSet(name);
+  }
+  for (const auto& [name, line] : k.objects) {
+    if (ByName(desired.counters, name) == nullptr) batch.DeleteCounter(name);
+  }
+  Result result{false, batch.size()};
+  if (batch.size() == 0) return result;
+  if (absl::Status st = batch.Commit(sock_); !st.ok()) {
+    // Whatever the kernel would not take in place (say a concurrent change), a replace does;
+    // a ruleset the kernel refuses is refused there too.
+    return Replace(desired);
+  }
+  return result;
+}
+
+}  // namespace polder::agent

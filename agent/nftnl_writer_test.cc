@@ -1,0 +1,197 @@
+// Real-kernel tests of NftnlWriter, each in fresh network namespaces of its own: after any
+// incremental Sync the table equals a fresh full load of the same ruleset, and a Sync after a
+// tamper puts back exactly what was changed.
+#include "agent/nftnl_writer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "absl/strings/str_join.h"
+#include "agent/listing_diff.h"
+#include "agent/table_snapshot.h"
+#include "agent/testing/kernel_test_util.h"
+#include "agent/testing/nft_ruleset_builder.h"
+
+namespace polder::agent {
+namespace {
+
+std::string Diff(const TableSnapshot& want, const TableSnapshot& got) {
+  return absl::StrJoin(DiffListings(want.lines, got.lines), "\n");
+}
+
+// One namespace with a writer and a reader in it.
+class Kernel {
+ public:
+  Kernel() : netns_(std::make_unique<testing::ScopedNetns>()) {
+    EXPECT_TRUE(netns_->ok());
+    auto w = NftnlWriter::Open();
+    EXPECT_TRUE(w.ok()) << w.status();
+    writer_ = std::move(*w);
+    reader_ = std::make_unique<TableReader>();
+  }
+  ~Kernel() {
+    writer_.reset();
+    reader_.reset();
+    netns_.reset();
+  }
+  NftnlWriter& writer() { return *writer_; }
+  TableSnapshot Snapshot() {
+    auto snap = reader_->Snapshot();
+    EXPECT_TRUE(snap.ok()) << snap.status();
+    return snap.ok() ? *snap : TableSnapshot{};
+  }
+
+ private:
+  std::unique_ptr<testing::ScopedNetns> netns_;
+  std::unique_ptr<NftnlWriter> writer_;
+  std::unique_ptr<TableReader> reader_;
+};
+
+TableSnapshot FreshLoad(const wire::NftRuleset& rs) {
+  Kernel k;
+  auto r = k.writer().Replace(rs);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return k.Snapshot();
+}
+
+class NftnlWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
+  }
+};
+
+TEST_F(NftnlWriterTest, IncrementalUpdatesEqualAFreshFullLoad) {
+  int incremental = 0, steps = 0;
+  for (int seed = 1; seed <= 8; ++seed) {
+    std::mt19937 rng(seed);
+    wire::NftRuleset rs = testing::RandomRuleset(rng);
+    std::unique_ptr<Kernel> k = std::make_unique<Kernel>();
+    ASSERT_TRUE(k->writer().Replace(rs).ok());
+    TableSnapshot applied = k->Snapshot();
+    for (int step = 0; step < 25; ++step) {
+      wire::NftRuleset next = rs;
+      int edits = 1 + static_cast<int>(rng() % 3);
+      for (int e = 0; e < edits; ++e) testing::RandomEdit(rng, next);
+      TableSnapshot now = k->Snapshot();
+      auto r = k->writer().Sync(&rs, &applied, next, &now);
+      ASSERT_TRUE(r.ok()) << "seed " << seed << " step " << step << ": " << r.status();
+      ++steps;
+      if (!r->full) ++incremental;
+      applied = k->Snapshot();
+      k.reset();  // the fresh load makes its own namespace
+      TableSnapshot fresh = FreshLoad(next);
+      ASSERT_EQ(fresh.lines, applied.lines)
+          << "seed " << seed << " step " << step << (r->full ? " (full)" : " (incremental)") << "\n"
+          << Diff(fresh, applied);
+      // Back into a namespace holding `applied`: the same table, loaded fresh.
+      k = std::make_unique<Kernel>();
+      ASSERT_TRUE(k->writer().Replace(next).ok());
+      applied = k->Snapshot();
+      rs = std::move(next);
+    }
+  }
+  // Most random edits touch elements, rules or chains only: those must not replace the table.
+  EXPECT_GT(incremental, steps * 3 / 4) << incremental << " of " << steps;
+}
+
+TEST_F(NftnlWriterTest, ConsecutiveIncrementalUpdatesStayEqualToAFullLoad) {
+  std::mt19937 rng(99);
+  wire::NftRuleset rs = testing::RandomRuleset(rng);
+  Kernel k;
+  ASSERT_TRUE(k.writer().Replace(rs).ok());
+  TableSnapshot applied = k.Snapshot();
+  std::vector<wire::NftRuleset> history;
+  std::vector<TableSnapshot> seen;
+  for (int step = 0; step < 60; ++step) {
+    wire::NftRuleset next = rs;
+    testing::RandomEdit(rng, next);
+    TableSnapshot now = k.Snapshot();
+    auto r = k.writer().Sync(&rs, &applied, next, &now);
+    ASSERT_TRUE(r.ok()) << step << ": " << r.status();
+    applied = k.Snapshot();
+    history.push_back(next);
+    seen.push_back(applied);
+    rs = std::move(next);
+  }
+  for (size_t i = 0; i < history.size(); i += 7) {
+    // Fresh loads in their own namespaces, from this thread's namespace.
+    TableSnapshot fresh = FreshLoad(history[i]);
+    EXPECT_EQ(fresh.lines, seen[i].lines) << "step " << i << "\n" << Diff(fresh, seen[i]);
+  }
+}
+
+class TamperTest : public NftnlWriterTest {
+ protected:
+  void SetUp() override {
+    NftnlWriterTest::SetUp();
+    if (IsSkipped()) return;
+    k_ = std::make_unique<Kernel>();
+    rs_ = testing::LayoutRuleset(20, 4, 5);
+    ASSERT_TRUE(k_->writer().Replace(rs_).ok());
+    applied_ = k_->Snapshot();
+  }
+  void TearDown() override { k_.reset(); }
+
+  // Tampers with `script`, syncs back, and returns the batch's size.
+  size_t TamperAndRestore(const std::string& script) {
+    std::string error;
+    EXPECT_TRUE(testing::RunNft(script, &error)) << error;
+    TableSnapshot tampered = k_->Snapshot();
+    EXPECT_NE(tampered.lines, applied_.lines) << "the tamper changed nothing";
+    auto r = k_->writer().Sync(&rs_, &applied_, rs_, &tampered);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return 0;
+    EXPECT_FALSE(r->full) << script;
+    TableSnapshot after = k_->Snapshot();
+    EXPECT_EQ(applied_.lines, after.lines) << Diff(applied_, after);
+    return r->messages;
+  }
+
+  std::unique_ptr<Kernel> k_;
+  wire::NftRuleset rs_;
+  TableSnapshot applied_;
+};
+
+TEST_F(TamperTest, AForeignRuleIsDeletedAlone) {
+  EXPECT_EQ(TamperAndRestore("add rule inet polder input tcp dport 40000 accept"), 1u);
+  EXPECT_EQ(TamperAndRestore("insert rule inet polder in_p1 tcp dport 40001 accept"), 1u);
+}
+
+TEST_F(TamperTest, ADeletedRuleIsPutBackInPlace) {
+  const TableObjects::Rule* vmap_rule = nullptr;
+  for (const TableObjects::Rule& r : applied_.objects->rules) {
+    if (r.chain == "in_p2") vmap_rule = &r;
+  }
+  ASSERT_NE(vmap_rule, nullptr);
+  EXPECT_EQ(
+      TamperAndRestore(absl::StrCat("delete rule inet polder in_p2 handle ", vmap_rule->handle)),
+      1u);
+}
+
+TEST_F(TamperTest, AFlushedChainIsRefilled) {
+  EXPECT_EQ(TamperAndRestore("flush chain inet polder in_p0"), 1u);
+}
+
+TEST_F(TamperTest, RemovedAndAddedElementsArePutBack) {
+  EXPECT_EQ(TamperAndRestore("delete element inet polder in_p3_l4 { tcp . 1021 }"), 1u);
+  EXPECT_EQ(TamperAndRestore("add element inet polder in_p3_l4 { tcp . 2 }"), 1u);
+  EXPECT_EQ(TamperAndRestore("delete element inet polder in4 { 10.100.5.0/24 }"), 1u);
+}
+
+TEST_F(TamperTest, ForeignChainsAndSetsInOurTableGo) {
+  EXPECT_LE(TamperAndRestore("add chain inet polder extra { tcp dport 1 accept; }"), 2u);
+  EXPECT_EQ(TamperAndRestore("add set inet polder extra_set { type ipv4_addr; }"), 1u);
+}
+
+TEST_F(TamperTest, APolicyFlipIsUndone) {
+  EXPECT_EQ(
+      TamperAndRestore(
+          "add chain inet polder input { type filter hook input priority filter; policy accept; }"),
+      1u);
+}
+
+}  // namespace
+}  // namespace polder::agent
