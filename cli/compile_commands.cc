@@ -13,6 +13,7 @@
 #include "compiler/model/revision.h"
 #include "compiler/render/ruleset_renderer.h"
 #include "nlohmann/json.hpp"
+#include "wire/proto_convert.h"
 #include "wire/sha256.h"
 
 namespace polder::cli {
@@ -23,8 +24,15 @@ struct CompileArgs {
   std::string host;
   std::string out;
   std::string now;
-  std::string posture;  // "" for the policy itself
+  std::string posture;          // "" for the policy itself
+  std::string format = "text";  // or "wire": the structured form (polder.v1.RulesetFile)
+  std::string output;           // --host: write here instead of stdout
 };
+
+// What one host's file holds in `format`.
+std::string HostFile(const HostRuleset& r, const std::string& format) {
+  return format == "wire" ? wire::SerializeRulesetFile({r.header, *r.ruleset}) : r.text;
+}
 
 absl::Status WriteFile(const std::filesystem::path& path, const std::string& text) {
   // Write beside, then rename: a reader (an agent, the controller) never sees
@@ -79,10 +87,21 @@ absl::StatusOr<int> RunCompile(const CompileArgs& args) {
       return absl::NotFoundError(
           absl::StrCat("no host `", args.host, "` in ", args.dir, DidYouMean(args.host, names)));
     }
-    std::cout << RenderRuleset(policy, *h);
+    std::string file = HostFile(RulesetRenderer(policy).RenderHost(*h), args.format);
+    if (!args.output.empty()) {
+      if (absl::Status w = WriteFile(args.output, file); !w.ok()) return w;
+      return kExitOk;
+    }
+    if (args.format == "wire") {
+      return absl::InvalidArgumentError("--format wire is binary: give -o FILE with --host");
+    }
+    std::cout << file;
     return kExitOk;
   }
-  if (absl::Status written = WriteRulesets(policy, args.out); !written.ok()) return written;
+  if (!args.output.empty())
+    return absl::InvalidArgumentError("-o goes with --host; --out is a directory");
+  if (absl::Status written = WriteRulesets(policy, args.out, args.format); !written.ok())
+    return written;
   std::cerr << "polder compile: " << policy.hosts.size() << " rulesets in " << args.out
             << (args.posture.empty() ? "" : absl::StrCat(" for posture ", args.posture))
             << "; revision " << policy.revision << "\n";
@@ -91,7 +110,8 @@ absl::StatusOr<int> RunCompile(const CompileArgs& args) {
 
 }  // namespace
 
-absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir) {
+absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir,
+                           const std::string& format) {
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", out_dir, ": ", ec.message()));
@@ -99,10 +119,11 @@ absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir) {
   manifest["revision"] = policy.revision;
   manifest["hosts"] = nlohmann::ordered_json::object();
   for (const HostRuleset& r : RenderAllRulesets(policy)) {
-    std::string file = r.host + ".nft";
-    absl::Status s = WriteFile(std::filesystem::path(out_dir) / file, r.text);
+    std::string file = r.host + (format == "wire" ? ".wire" : ".nft");
+    std::string bytes = HostFile(r, format);
+    absl::Status s = WriteFile(std::filesystem::path(out_dir) / file, bytes);
     if (!s.ok()) return s;
-    manifest["hosts"][r.host] = {{"file", file}, {"sha256", wire::Sha256Hex(r.text)}};
+    manifest["hosts"][r.host] = {{"file", file}, {"sha256", wire::Sha256Hex(bytes)}};
   }
   return WriteFile(std::filesystem::path(out_dir) / "manifest.json", manifest.dump(2) + "\n");
 }
@@ -116,6 +137,10 @@ void AddCompileCommands(CLI::App& app, ChosenCommand& chosen) {
   cmd->add_option("--now", args->now, "Evaluate expiry at this RFC 3339 time instead of now");
   cmd->add_option("--posture", args->posture,
                   "Render what the agents enforce while this posture is active");
+  cmd->add_option("--format", args->format,
+                  "text (nft script, default) or wire (structured form for polder-agent --ruleset)")
+      ->check(CLI::IsMember({"text", "wire"}));
+  cmd->add_option("-o", args->output, "With --host: write the ruleset to this file");
   OnChosen(cmd, chosen, [args] { return RunCompile(*args); });
 }
 

@@ -1,5 +1,7 @@
-// `polder compile`: one host's ruleset to stdout, or every host's ruleset
-// plus manifest.json into a directory (spec §8, §9).
+// `polder compile`: one host's ruleset to stdout or a file (-o), or every
+// host's ruleset plus manifest.json into a directory (spec §8, §9); as nft
+// text, or with --format wire as the structured form polder-agent loads
+// through libnftnl (polder.v1.RulesetFile, wire/proto_convert.h).
 #pragma once
 
 #include <string>
@@ -13,9 +15,10 @@ namespace polder::cli {
 
 void AddCompileCommands(CLI::App& app, ChosenCommand& chosen);
 
-// Writes HOST.nft for every host of `policy` and manifest.json
+// Writes HOST.nft (HOST.wire for format "wire") for every host of `policy` and manifest.json
 // ({"revision", "hosts": {H: {"file", "sha256"}}}) into `out_dir`, creating
 // it if needed. The lab compiles through this too.
-absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir);
+absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir,
+                           const std::string& format = "text");
 
 }  // namespace polder::cli

@@ -19,7 +19,7 @@ TEST(BootstrapRulesetTest, AllowsTheControllerAndNoFlow) {
   EXPECT_TRUE(absl::StrContains(*r, "10.0.0.2 . 7443")) << *r;
   EXPECT_TRUE(absl::StrContains(*r, "policy drop;")) << *r;
   EXPECT_TRUE(absl::StrContains(*r, "nd-neighbor-solicit")) << *r;  // host essentials
-  EXPECT_FALSE(absl::StrContains(*r, "vmap @in4")) << *r;          // no flow at all
+  EXPECT_FALSE(absl::StrContains(*r, "vmap @in4")) << *r;           // no flow at all
   EXPECT_FALSE(absl::StrContains(*r, "udp dport 67")) << *r;
   auto dhcp = RenderBootstrapRuleset("db-1", "[2001:db8::2]:7443", true);
   ASSERT_TRUE(dhcp.ok()) << dhcp.status();
