@@ -31,13 +31,15 @@ void PrintError(std::string message) {
 }
 
 absl::StatusOr<std::unique_ptr<Enforcer>> MakeEnforcer(const EnforcerFlags& flags,
-                                                       Enforcer::Observer observer) {
+                                                       Enforcer::Observer observer,
+                                                       RulesetParser parse) {
   absl::StatusOr<std::unique_ptr<LibNftablesKernel>> kernel = LibNftablesKernel::Create();
   if (!kernel.ok()) return kernel.status();
   Enforcer::Options options;
   options.remediate = !flags.no_remediate;
   options.full_check_interval = absl::Seconds(flags.full_check_seconds);
   options.applier.dry_run = !flags.no_dry_run;
+  options.applier.parse = std::move(parse);
   return std::make_unique<Enforcer>(std::move(*kernel), options, std::move(observer));
 }
 

@@ -28,9 +28,11 @@ void PrintLine(const std::string& line);
 // An error event, as the enforcer would report it.
 void PrintError(std::string message);
 
-// An Enforcer over LibNftablesKernel in this network namespace, not started yet.
+// An Enforcer over LibNftablesKernel in this network namespace, not started yet. `parse`
+// reads what it is given to apply (null: nft text only).
 absl::StatusOr<std::unique_ptr<Enforcer>> MakeEnforcer(const EnforcerFlags& flags,
-                                                       Enforcer::Observer observer);
+                                                       Enforcer::Observer observer,
+                                                       RulesetParser parse = nullptr);
 
 // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and every thread it starts later,
 // so that only WaitForStop receives them; call before any thread starts.

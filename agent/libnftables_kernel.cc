@@ -167,4 +167,41 @@ absl::StatusOr<TableSnapshot> LibNftablesKernel::Render(absl::string_view script
   return result;
 }
 
+absl::StatusOr<NftnlWriter::Result> LibNftablesKernel::Sync(const wire::NftRuleset* applied,
+                                                            const TableSnapshot* applied_snapshot,
+                                                            const wire::NftRuleset& desired,
+                                                            const TableSnapshot* kernel) {
+  if (writer_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<NftnlWriter>> writer = NftnlWriter::Open();
+    if (!writer.ok()) return writer.status();
+    writer_ = std::move(*writer);
+  }
+  return writer_->Sync(applied, applied_snapshot, desired, kernel);
+}
+
+absl::StatusOr<TableSnapshot> LibNftablesKernel::RenderStructured(const wire::NftRuleset& ruleset) {
+  // As Render: a short-lived thread in an empty network namespace of its own. Without the
+  // right to make one the caller falls back to an atomic replace.
+  absl::StatusOr<TableSnapshot> result = absl::InternalError("render did not run");
+  std::thread worker([&] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      result = absl::InternalError(absl::StrCat("unshare(CLONE_NEWNET): ", strerror(errno)));
+      return;
+    }
+    absl::StatusOr<std::unique_ptr<NftnlWriter>> writer = NftnlWriter::Open();
+    if (!writer.ok()) {
+      result = writer.status();
+      return;
+    }
+    if (absl::StatusOr<NftnlWriter::Result> r = (*writer)->Replace(ruleset); !r.ok()) {
+      result = r.status();
+      return;
+    }
+    TableReader reader;
+    result = reader.Snapshot();
+  });
+  worker.join();
+  return result;
+}
+
 }  // namespace polder::agent

@@ -1,5 +1,5 @@
-// LibNftablesKernel applies and lists nft scripts through libnftables, in the network
-// namespace of the thread that creates it.
+// LibNftablesKernel applies and lists nft scripts through libnftables, and structured rulesets
+// through libnftnl (NftnlWriter), in the network namespace of the thread that creates it.
 #ifndef POLDER_AGENT_LIBNFTABLES_KERNEL_H_
 #define POLDER_AGENT_LIBNFTABLES_KERNEL_H_
 
@@ -21,6 +21,11 @@ class LibNftablesKernel : public NftKernel {
   absl::StatusOr<std::string> ListPolderTable() override;
   absl::StatusOr<TableSnapshot> Snapshot() override;
   absl::StatusOr<TableSnapshot> Render(absl::string_view script) override;
+  absl::StatusOr<NftnlWriter::Result> Sync(const wire::NftRuleset* applied,
+                                           const TableSnapshot* applied_snapshot,
+                                           const wire::NftRuleset& desired,
+                                           const TableSnapshot* kernel) override;
+  absl::StatusOr<TableSnapshot> RenderStructured(const wire::NftRuleset& ruleset) override;
 
  private:
   explicit LibNftablesKernel(nft_ctx* ctx) : ctx_(ctx) {}
@@ -28,6 +33,7 @@ class LibNftablesKernel : public NftKernel {
 
   nft_ctx* ctx_;
   TableReader reader_;
+  std::unique_ptr<NftnlWriter> writer_;  // opened by the first Sync, in its thread's namespace
 };
 
 }  // namespace polder::agent

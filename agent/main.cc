@@ -15,6 +15,7 @@
 #include "agent/enforcer.h"
 #include "agent/libnftables_kernel.h"
 #include "agent/uplink/controller_mode.h"
+#include "agent/uplink/ruleset_file.h"
 
 namespace {
 
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
   polder::agent::ControllerModeFlags fleet;
   polder::agent::EnforcerFlags& enforcing = fleet.enforcer;  // the same in both modes
   auto* ruleset_opt =
-      app.add_option("--ruleset", ruleset_path, "nftables ruleset produced by `polder compile`");
+      app.add_option("--ruleset", ruleset_path,
+                     "ruleset from `polder compile`: nft text, or --format wire (libnftnl)");
   auto* controller_opt =
       app.add_option("--controller", fleet.controller, "controller HOST:PORT (controller mode)");
   ruleset_opt->excludes(controller_opt);
@@ -116,9 +118,12 @@ int main(int argc, char** argv) {
   sigset_t signals = polder::agent::BlockStopSignals();
   if (!fleet.controller.empty()) return polder::agent::RunControllerMode(fleet, signals);
 
-  auto enforcer = polder::agent::MakeEnforcer(enforcing, [](const polder::agent::AgentEvent& e) {
-    polder::agent::PrintLine(polder::agent::ToJsonLine(e));
-  });
+  auto enforcer = polder::agent::MakeEnforcer(
+      enforcing,
+      [](const polder::agent::AgentEvent& e) {
+        polder::agent::PrintLine(polder::agent::ToJsonLine(e));
+      },
+      polder::agent::ParseRulesetBytes);
   if (!enforcer.ok()) {
     PrintError(std::string(enforcer.status().message()));
     return 1;

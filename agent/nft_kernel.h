@@ -9,7 +9,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/nftnl_writer.h"
 #include "agent/table_snapshot.h"
+#include "wire/nft_ruleset.h"
 
 namespace polder::agent {
 
@@ -32,6 +34,22 @@ class NftKernel {
   // The snapshot table `inet polder` would have if `script` were applied, computed without
   // touching the ruleset this kernel enforces (the real one uses a throwaway namespace).
   virtual absl::StatusOr<TableSnapshot> Render(absl::string_view script) = 0;
+
+  // Structured rulesets, through libnftnl: one batch that turns the kernel's table (`kernel`,
+  // just read; null when there is none) into `desired`, sending only the differences when it
+  // can (see NftnlWriter::Sync).
+  virtual absl::StatusOr<NftnlWriter::Result> Sync(const wire::NftRuleset* applied,
+                                                   const TableSnapshot* applied_snapshot,
+                                                   const wire::NftRuleset& desired,
+                                                   const TableSnapshot* kernel) {
+    (void)applied, (void)applied_snapshot, (void)desired, (void)kernel;
+    return absl::UnimplementedError("this kernel takes nft text only");
+  }
+  // Like Render, for a structured ruleset.
+  virtual absl::StatusOr<TableSnapshot> RenderStructured(const wire::NftRuleset& ruleset) {
+    (void)ruleset;
+    return absl::UnimplementedError("this kernel takes nft text only");
+  }
 };
 
 }  // namespace polder::agent

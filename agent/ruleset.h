@@ -5,12 +5,15 @@
 #ifndef POLDER_AGENT_RULESET_H_
 #define POLDER_AGENT_RULESET_H_
 
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "wire/mode.h"
+#include "wire/nft_ruleset.h"
 
 namespace polder::agent {
 
@@ -19,8 +22,14 @@ struct Ruleset {
   std::string host;
   std::string revision;
   wire::Mode mode = wire::Mode::kEnforce;
-  std::string hash;  // SHA-256 hex of `text`, the identity of the ruleset.
+  std::string hash;  // SHA-256 hex of `text` (or of the wire form), the ruleset's identity.
+  // The structured form (`polder compile --format wire`), applied through libnftnl; `text` is
+  // then empty. Null for nft text, applied through libnftables.
+  std::shared_ptr<const wire::NftRuleset> structured;
 };
+
+// Turns the bytes of a ruleset file or message into a Ruleset; ParseRuleset for nft text.
+using RulesetParser = std::function<absl::StatusOr<Ruleset>(std::string bytes)>;
 
 // Checks the header line and the scope of `text` and computes its hash.
 absl::StatusOr<Ruleset> ParseRuleset(std::string text);

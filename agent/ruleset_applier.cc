@@ -18,9 +18,52 @@ absl::Status RulesetApplier::Commit(const Ruleset& ruleset) {
 }
 
 absl::StatusOr<RulesetApplier::Result> RulesetApplier::Apply(std::string text) {
-  absl::Time start = absl::Now();
-  absl::StatusOr<Ruleset> parsed = ParseRuleset(std::move(text));
+  absl::StatusOr<Ruleset> parsed =
+      options_.parse ? options_.parse(std::move(text)) : ParseRuleset(std::move(text));
   if (!parsed.ok()) return parsed.status();
+  return Apply(std::move(*parsed));
+}
+
+absl::StatusOr<RulesetApplier::Result> RulesetApplier::ApplyStructured(Ruleset ruleset,
+                                                                       absl::Time start) {
+  absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot();
+  if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
+  if (current_ && in_kernel.ok() && current_->hash == ruleset.hash &&
+      *in_kernel == desired_snapshot_) {
+    return Result{Outcome::kUnchanged, absl::Now() - start};
+  }
+  if (!current_ && in_kernel.ok()) {
+    // A restarted agent (or the boot unit before it) left this ruleset in the kernel: keep it.
+    absl::StatusOr<TableSnapshot> rendered = kernel_->RenderStructured(*ruleset.structured);
+    if (rendered.ok() && *rendered == *in_kernel) {
+      current_ = std::move(ruleset);
+      KeepDesired(std::move(*in_kernel));
+      return Result{Outcome::kAdopted, absl::Now() - start};
+    }
+  }
+  const wire::NftRuleset* applied =
+      current_ && current_->structured ? current_->structured.get() : nullptr;
+  absl::StatusOr<NftnlWriter::Result> synced =
+      kernel_->Sync(applied, applied != nullptr ? &desired_snapshot_ : nullptr, *ruleset.structured,
+                    in_kernel.ok() ? &*in_kernel : nullptr);
+  if (!synced.ok()) {
+    return absl::Status(synced.status().code(),
+                        absl::StrCat("applying ruleset failed: ", synced.status().message()));
+  }
+  absl::StatusOr<TableSnapshot> read_back = kernel_->Snapshot();
+  if (!read_back.ok()) {
+    return absl::InternalError(
+        absl::StrCat("table missing right after applying: ", read_back.status().message()));
+  }
+  current_ = std::move(ruleset);
+  KeepDesired(std::move(*read_back));
+  return Result{Outcome::kApplied, absl::Now() - start};
+}
+
+absl::StatusOr<RulesetApplier::Result> RulesetApplier::Apply(Ruleset ruleset) {
+  absl::Time start = absl::Now();
+  if (ruleset.structured) return ApplyStructured(std::move(ruleset), start);
+  absl::StatusOr<Ruleset> parsed = std::move(ruleset);
 
   // The kernel's table only matters for a restart (adopt) or a repeat of the current ruleset;
   // a new ruleset replaces whatever is there, so skip the snapshot (it is not free on big sets).
@@ -89,6 +132,28 @@ absl::StatusOr<std::vector<std::string>> RulesetApplier::Check() {
 absl::StatusOr<absl::Duration> RulesetApplier::Restore() {
   if (!current_) return absl::FailedPreconditionError("no ruleset to restore");
   absl::Time start = absl::Now();
+  if (current_->structured) {
+    const wire::NftRuleset& desired = *current_->structured;
+    absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot();
+    if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
+    absl::StatusOr<NftnlWriter::Result> synced = kernel_->Sync(
+        &desired, &desired_snapshot_, desired, in_kernel.ok() ? &*in_kernel : nullptr);
+    if (!synced.ok()) {
+      return absl::Status(synced.status().code(),
+                          absl::StrCat("restore failed: ", synced.status().message()));
+    }
+    // An in-place repair that did not give back the very table (say the kernel named an
+    // anonymous set otherwise) is followed by a full replace.
+    absl::StatusOr<TableSnapshot> after = kernel_->Snapshot();
+    if (!synced->full && (!after.ok() || !(*after == desired_snapshot_))) {
+      synced = kernel_->Sync(nullptr, nullptr, desired, nullptr);
+      if (!synced.ok()) {
+        return absl::Status(synced.status().code(),
+                            absl::StrCat("restore failed: ", synced.status().message()));
+      }
+    }
+    return absl::Now() - start;
+  }
   if (absl::Status st = kernel_->Run(current_->text, false); !st.ok()) {
     return absl::Status(st.code(), absl::StrCat("restore failed: ", st.message()));
   }

@@ -25,6 +25,9 @@ class RulesetApplier {
     bool dry_run = true;
     // Tables with more set elements are compared and reported at the netlink level only.
     size_t max_elements_for_text_diff = 1000;
+    // Reads what Apply(text) is given; null: nft text only (ParseRuleset). The agent's
+    // process passes one that also takes the wire form (uplink/ruleset_file.h).
+    RulesetParser parse = nullptr;
   };
 
   enum class Outcome { kApplied, kAdopted, kUnchanged };
@@ -33,16 +36,23 @@ class RulesetApplier {
     absl::Duration duration;
   };
 
-  RulesetApplier(NftKernel* kernel, Options options) : kernel_(kernel), options_(options) {}
+  RulesetApplier(NftKernel* kernel, Options options)
+      : kernel_(kernel), options_(std::move(options)) {}
 
   // Makes `text` the enforced ruleset. The first call adopts a matching table already in the
   // kernel (an agent restart) instead of replacing it.
   absl::StatusOr<Result> Apply(std::string text);
+  // The same for a ruleset already parsed. A structured one goes through libnftnl: one batch
+  // of only the differences from the kernel's table, without a dry run (the kernel checks the
+  // batch as a whole and commits all or nothing).
+  absl::StatusOr<Result> Apply(Ruleset ruleset);
 
   // Differences between the kernel's table and the desired one; empty when in sync.
   absl::StatusOr<std::vector<std::string>> Check();
 
-  // Puts the desired ruleset back with one atomic replace.
+  // Puts the desired ruleset back in one atomic transaction: for a structured ruleset only what
+  // differs (a foreign rule deleted, a flushed chain refilled, elements put back); a full
+  // reload when the table is gone.
   absl::StatusOr<absl::Duration> Restore();
 
   const std::optional<Ruleset>& current() const { return current_; }
@@ -52,6 +62,7 @@ class RulesetApplier {
 
  private:
   absl::Status Commit(const Ruleset& ruleset);
+  absl::StatusOr<Result> ApplyStructured(Ruleset ruleset, absl::Time start);
   void KeepDesired(TableSnapshot snapshot);
 
   NftKernel* kernel_;
