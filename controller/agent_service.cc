@@ -97,6 +97,7 @@ class AgentStream final : public Reactor, public AgentSink {
     m->set_ruleset(*a.ruleset);
     m->set_ruleset_hash(a.hash);
     m->set_mode(wire::ToProto(a.mode));
+    if (a.nft_ruleset) wire::ToProto(*a.nft_ruleset, m->mutable_nft_ruleset());
     // Nanoseconds kept: a deadline rounded down to its second could lapse before it is due.
     wire::SetTimestamp(a.confirm_deadline, m->mutable_confirm_deadline());
     if (!writing_ && !finish_status_) WriteLocked();

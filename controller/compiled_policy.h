@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,12 +16,15 @@
 #include "absl/time/time.h"
 #include "controller/state_store.h"
 #include "wire/mode.h"
+#include "wire/nft_ruleset.h"
 
 namespace polder::controller {
 
 struct CompiledHost {
   std::string zone;
   std::string ruleset;  // nftables script for this host
+  // The same table, structured: what the agent loads through libnftnl.
+  std::shared_ptr<const wire::NftRuleset> nft_ruleset = nullptr;
 };
 
 struct CompiledPolicy {

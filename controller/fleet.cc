@@ -224,11 +224,15 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
     Host& h = hosts_[name];
     h.zone = c.zone;
     std::string content = ContentHash(c.ruleset);
-    if (content == h.content) continue;
+    if (content == h.content) {
+      if (!h.nft_ruleset) h.nft_ruleset = std::move(c.nft_ruleset);  // restored from the store
+      continue;
+    }
     if (InSync(h)) --in_sync_;
     h.content = content;
     h.hash = wire::Sha256Hex(c.ruleset);
     h.ruleset = std::make_shared<const std::string>(std::move(c.ruleset));
+    h.nft_ruleset = std::move(c.nft_ruleset);
     h.ruleset_revision = compiled.revision;
     if (InSync(h)) ++in_sync_;
     changed.push_back({name, compiled.revision, *h.ruleset, h.hash});
@@ -274,7 +278,8 @@ AssignmentInfo Fleet::AssignLocked(Host& h, absl::Time now) {
   if (h.sent_this_session.size() > 8) h.sent_this_session.pop_front();
   ++metrics_.assignments_sent;
   // The agent checks the revision against the ruleset's header.
-  return {h.ruleset_revision, h.ruleset, h.hash, mode_, now + options_.confirm_timeout};
+  return {h.ruleset_revision, h.ruleset, h.hash, mode_, now + options_.confirm_timeout,
+          h.nft_ruleset};
 }
 
 void Fleet::SendLocked(Host& h, absl::Time now) { h.sink->Assign(AssignLocked(h, now)); }

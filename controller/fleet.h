@@ -41,6 +41,7 @@ struct AssignmentInfo {
   std::string hash;
   wire::Mode mode = wire::Mode::kEnforce;
   absl::Time confirm_deadline;
+  std::shared_ptr<const wire::NftRuleset> nft_ruleset = nullptr;  // null: only the text is known
 };
 
 // One connected agent stream, as the Fleet sees it.
@@ -154,6 +155,8 @@ class Fleet {
   struct Host {
     std::string zone;
     std::shared_ptr<const std::string> ruleset;
+    // The same table, structured; null after a restart until the policy compiles again.
+    std::shared_ptr<const wire::NftRuleset> nft_ruleset;
     std::string hash;     // of the whole text: what the agent reports back
     std::string content;  // of the rules without leading comments
     // The revision the ruleset was compiled for, as its header says; older than the served

@@ -79,7 +79,9 @@ absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::T
   RulesetRenderer renderer(*policy);
   for (HostId h = 0; h < static_cast<HostId>(policy->hosts.size()); ++h) {
     const Host& host = policy->hosts[h];
-    out.hosts[host.name] = {policy->zones[host.zone].name, renderer.Render(h)};
+    HostRuleset r = renderer.RenderHost(h);
+    out.hosts[host.name] = {policy->zones[host.zone].name, std::move(r.text),
+                            std::move(r.ruleset)};
   }
   return out;
 }

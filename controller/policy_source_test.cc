@@ -70,6 +70,12 @@ TEST_F(PolicySourceTest, CompilesEveryHostWithItsZone) {
   EXPECT_EQ(c->hosts.at("web-1").zone, "web");
   EXPECT_NE(c->hosts.at("db-1").ruleset.find("table inet polder"), std::string::npos);
   EXPECT_NE(c->hosts.at("web-1").ruleset, c->hosts.at("db-1").ruleset);
+  // The structured table the agent loads travels with the text it was printed from.
+  const auto& db = c->hosts.at("db-1");
+  ASSERT_NE(db.nft_ruleset, nullptr);
+  ASSERT_FALSE(db.nft_ruleset->chains.empty());
+  EXPECT_EQ(db.nft_ruleset->chains.back().name, "output");
+  EXPECT_NE(db.ruleset.find("map in4 {"), std::string::npos);
   EXPECT_EQ(c->next_expiry,
             absl::FromCivil(absl::CivilSecond(2030, 1, 1, 0, 0, 0), absl::UTCTimeZone()));
   EXPECT_EQ(c->zones.count("mgmt"), 1u);
