@@ -119,6 +119,25 @@ EndPair Key(const Endpoint& from, const Endpoint& to) {
 
 }  // namespace
 
+std::vector<ObservedConnection> DeniedConnections(const std::vector<TrafficRow>& rows) {
+  std::vector<ObservedConnection> out;
+  for (const TrafficRow& row : rows) {
+    if (row.key.verdict == TrafficVerdict::kAllowed) continue;
+    bool inbound = row.key.direction == TrafficDirection::kInbound;
+    ObservedConnection c;
+    c.source = inbound ? row.example_peer : row.example_local;
+    c.destination = inbound ? row.example_local : row.example_peer;
+    c.protocol = row.key.protocol;
+    c.port = row.key.port;
+    c.connections = row.connections;
+    c.first_seen = row.first_seen;
+    c.last_seen = row.last_seen;
+    c.reporters = {row.key.host};
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Suggestion Suggest(const Policy& policy, const std::vector<ObservedConnection>& observed,
                    const SuggestOptions& options) {
   Suggestion result;

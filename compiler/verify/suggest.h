@@ -25,6 +25,7 @@
 #include "compiler/model/address.h"
 #include "compiler/model/policy.h"
 #include "compiler/model/service_port.h"
+#include "compiler/verify/traffic_table.h"
 
 namespace polder {
 
@@ -55,6 +56,9 @@ struct Suggestion {
   int already_allowed = 0;  // observed rows the policy allows already
   int unclassified = 0;     // observed rows with an end no zone claims
 };
+
+// The rows of `rows` that were denied or would have been, as Suggest() takes them.
+std::vector<ObservedConnection> DeniedConnections(const std::vector<TrafficRow>& rows);
 
 Suggestion Suggest(const Policy& policy, const std::vector<ObservedConnection>& observed,
                    const SuggestOptions& options);
