@@ -43,6 +43,12 @@ const char* TrafficVerdictName(TrafficVerdict v) {
   return "?";
 }
 
+std::string FlowCitation(const Flow& flow) {
+  std::string at = flow.location.FileLine();
+  // An unnamed flow is named by its place already.
+  return flow.name == at ? at : absl::StrCat(flow.name, " (", at, ")");
+}
+
 int HourOfWeek(absl::Time t) {
   absl::CivilHour hour = absl::ToCivilHour(t, absl::UTCTimeZone());
   int weekday = 0;  // Monday = 0
@@ -116,10 +122,7 @@ void TrafficTable::Add(const TrafficSample& s) {
   Verdict verdict = Decide(policy_, c);
   std::vector<std::string> cites;
   for (FlowId f : verdict.allowing) {
-    const Flow& flow = policy_.flows[f];
-    std::string at = flow.location.FileLine();
-    // An unnamed flow is named by its place already.
-    cites.push_back(flow.name == at ? at : absl::StrCat(flow.name, " (", at, ")"));
+    cites.push_back(FlowCitation(policy_.flows[f]));
   }
   if (cites.empty() && verdict.anti_lockout) cites.push_back("anti-lockout (settings.controller)");
   if (cites.empty()) {

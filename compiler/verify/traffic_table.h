@@ -96,6 +96,9 @@ class TrafficTable {
   std::map<TrafficKey, TrafficRow> rows_;
 };
 
+// How rows cite a flow: "NAME (FILE:LINE)", or "FILE:LINE" for an unnamed flow.
+std::string FlowCitation(const Flow& flow);
+
 // Hour of the week (0..167, Monday 00:00 UTC = 0) of `t`.
 int HourOfWeek(absl::Time t);
 
