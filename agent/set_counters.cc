@@ -129,6 +129,30 @@ absl::StatusOr<std::vector<CountedElement>> SetCounterReader::ReadSet(const std:
   return out;
 }
 
+absl::StatusOr<std::vector<std::string>> SetCounterReader::ListSets() {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Open(); !s.ok()) return s;
+  std::vector<char> buf(std::max<size_t>(MNL_SOCKET_BUFFER_SIZE, 1 << 16));
+  std::unique_ptr<nftnl_set, SetDeleter> request(nftnl_set_alloc());
+  nftnl_set_set_str(request.get(), NFTNL_SET_TABLE, kTable);
+  unsigned int seq = ++seq_;
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, seq);
+  nftnl_set_nlmsg_build_payload(nlh, request.get());
+  std::vector<std::string> names;
+  MessageFn fn = [&](const nlmsghdr* msg) {
+    std::unique_ptr<nftnl_set, SetDeleter> set(nftnl_set_alloc());
+    if (nftnl_set_nlmsg_parse(msg, set.get()) < 0) return MNL_CB_ERROR;
+    const char* table = nftnl_set_get_str(set.get(), NFTNL_SET_TABLE);
+    const char* name = nftnl_set_get_str(set.get(), NFTNL_SET_NAME);
+    if (table != nullptr && name != nullptr && strcmp(table, kTable) == 0) names.push_back(name);
+    return MNL_CB_OK;
+  };
+  absl::Status s = Exchange(sock_, seq, buf.data(), buf.size(), nlh, fn, "table inet polder");
+  if (!s.ok()) return s;
+  return names;
+}
+
 absl::StatusOr<CounterValue> SetCounterReader::ReadCounter(const std::string& name) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = Open(); !s.ok()) return s;

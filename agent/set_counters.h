@@ -46,6 +46,8 @@ class SetCounterReader {
   // Every element of set `name` in table inet polder; NotFoundError when there is no such set.
   absl::StatusOr<std::vector<CountedElement>> ReadSet(const std::string& name)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The names of every set of table inet polder; NotFoundError when there is no such table.
+  absl::StatusOr<std::vector<std::string>> ListSets() ABSL_LOCKS_EXCLUDED(mu_);
   // Named counter `name` of table inet polder; NotFoundError when there is none.
   absl::StatusOr<CounterValue> ReadCounter(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
 
