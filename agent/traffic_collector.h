@@ -73,6 +73,9 @@ class TrafficCollector {
   };
   absl::StatusOr<Result> Collect();
 
+  // Replaces what is read from; the previous values of sets still read are kept.
+  void SetSources(std::vector<ObservationSource> sources) { sources_ = std::move(sources); }
+
   uint64_t next_sequence() const { return sequence_ + 1; }
   void set_sequence(uint64_t last_sent) { sequence_ = last_sent; }
 
