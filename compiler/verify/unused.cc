@@ -31,16 +31,28 @@ bool CountsAsHit(const Policy& policy, const TrafficRow& row) {
   return !policy.FindHost(row.key.peer).has_value();
 }
 
-void Judge(const Policy& policy, const std::set<HostId>& expected, const ReportCoverage& coverage,
-           const std::vector<int64_t>& days, UnusedEntry& e) {
-  e.hosts_expected = static_cast<int>(expected.size());
-  e.days_window = static_cast<int>(days.size());
-  std::vector<int> reporting(days.size(), 0);
-  for (HostId h : expected) {
+// For each host, on which days of the window it reported: computed once, since every entry
+// asks about the same hosts and days.
+std::vector<std::vector<bool>> ReportedDays(const Policy& policy, const ReportCoverage& coverage,
+                                            const std::vector<int64_t>& days) {
+  std::vector<std::vector<bool>> out(policy.hosts.size(), std::vector<bool>(days.size(), false));
+  for (HostId h = 0; h < static_cast<HostId>(policy.hosts.size()); ++h) {
     auto it = coverage.days_by_host.find(policy.hosts[h].name);
+    if (it == coverage.days_by_host.end()) continue;
+    for (size_t i = 0; i < days.size(); ++i) out[h][i] = it->second.count(days[i]) > 0;
+  }
+  return out;
+}
+
+void Judge(const std::set<HostId>& expected, const std::vector<std::vector<bool>>& reported,
+           size_t window_days, UnusedEntry& e) {
+  e.hosts_expected = static_cast<int>(expected.size());
+  e.days_window = static_cast<int>(window_days);
+  std::vector<int> reporting(window_days, 0);
+  for (HostId h : expected) {
     int seen = 0;
-    for (size_t i = 0; i < days.size(); ++i) {
-      if (it != coverage.days_by_host.end() && it->second.count(days[i]) > 0) {
+    for (size_t i = 0; i < window_days; ++i) {
+      if (reported[h][i]) {
         ++seen;
         ++reporting[i];
       }
@@ -83,6 +95,7 @@ std::vector<UnusedEntry> FindUnused(const Policy& policy, const std::vector<Traf
     for (int64_t d = DayOf(since); d <= DayOf(now - absl::Nanoseconds(1)); ++d) days.push_back(d);
   }
   std::vector<UnusedEntry> out;
+  std::vector<std::vector<bool>> reported = ReportedDays(policy, coverage, days);
 
   // Flows, in policy order.
   std::map<std::string, FlowId> by_citation;
@@ -113,7 +126,7 @@ std::vector<UnusedEntry> FindUnused(const Policy& policy, const std::vector<Traf
     std::set<HostId> expected;
     HostsOf(policy, flow.from, expected);
     HostsOf(policy, flow.to, expected);
-    Judge(policy, expected, coverage, days, e);
+    Judge(expected, reported, days.size(), e);
     out.push_back(e);
     for (const auto* side : {&flow.from, &flow.to}) {
       const auto& other = side == &flow.from ? flow.to : flow.from;
@@ -123,6 +136,16 @@ std::vector<UnusedEntry> FindUnused(const Policy& policy, const std::vector<Traf
       }
     }
   }
+  // Hits per (zone, declared prefix), from one pass over the rows.
+  std::map<std::pair<std::string, Prefix>, std::pair<uint64_t, absl::Time>> prefix_hits;
+  for (const TrafficRow& row : rows) {
+    if (row.key.peer_zone.empty() || !CountsAsHit(policy, row)) continue;
+    auto& [hits, last] =
+        prefix_hits.try_emplace({row.key.peer_zone, row.key.peer_prefix}, 0, absl::InfinitePast())
+            .first->second;
+    hits += row.connections;
+    last = std::max(last, row.last_seen);
+  }
   for (const auto& [zone, expected] : allowlists) {
     const Zone& z = policy.zones[zone];
     for (const Prefix& prefix : z.cidrs) {
@@ -130,14 +153,11 @@ std::vector<UnusedEntry> FindUnused(const Policy& policy, const std::vector<Traf
       e.kind = UnusedEntry::Kind::kPrefix;
       e.name = absl::StrCat(z.name, " ", prefix.ToString());
       e.location = z.location.FileLine();
-      for (const TrafficRow& row : rows) {
-        if (row.key.peer_zone == z.name && row.key.peer_prefix == prefix &&
-            CountsAsHit(policy, row)) {
-          e.hits += row.connections;
-          e.last_hit = std::max(e.last_hit, row.last_seen);
-        }
+      if (auto it = prefix_hits.find({z.name, prefix}); it != prefix_hits.end()) {
+        e.hits = it->second.first;
+        e.last_hit = it->second.second;
       }
-      Judge(policy, expected, coverage, days, e);
+      Judge(expected, reported, days.size(), e);
       out.push_back(e);
     }
   }
