@@ -27,6 +27,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "compiler/model/address.h"
 #include "compiler/model/policy.h"
@@ -92,8 +93,30 @@ class TrafficTable {
   TrafficKey KeyOf(const TrafficSample& sample) const;
 
  private:
+  std::vector<std::string> Citations(const TrafficSample& sample) const;
+
   const Policy& policy_;
   std::map<TrafficKey, TrafficRow> rows_;
+  // Per distinct tuple, the row it aggregates into (its key and citations worked out once:
+  // Decide() per sample was nearly all of the time at 1.35 million samples).
+  struct SampleId {
+    std::string host;
+    TrafficDirection direction;
+    Family family;
+    absl::uint128 local, peer;
+    Protocol protocol;
+    uint16_t port;
+    TrafficVerdict verdict;
+    friend bool operator==(const SampleId&, const SampleId&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const SampleId& id) {
+      return H::combine(std::move(h), id.host, id.direction, id.family,
+                        absl::Uint128High64(id.local), absl::Uint128Low64(id.local),
+                        absl::Uint128High64(id.peer), absl::Uint128Low64(id.peer), id.protocol,
+                        id.port, id.verdict);
+    }
+  };
+  absl::flat_hash_map<SampleId, TrafficRow*> seen_;
 };
 
 // How rows cite a flow: "NAME (FILE:LINE)", or "FILE:LINE" for an unnamed flow.
