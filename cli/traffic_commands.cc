@@ -1,5 +1,6 @@
 #include "cli/traffic_commands.h"
 
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -9,8 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "cli/audit_command.h"
+#include "cli/graphviz.h"
+#include "compiler/render/html_report.h"
+#include "compiler/render/markup_escape.h"
 #include "compiler/verify/suggest.h"
 #include "compiler/verify/traffic_table.h"
 #include "compiler/verify/unused.h"
@@ -163,6 +168,81 @@ bool Selected(const Policy& policy, const TrafficArgs& a, const TrafficRow& row)
   return true;
 }
 
+// The observed zone graph: one edge per (from, to, allowed or not), weighted by connections.
+// A connection between two managed hosts is reported by both; it is drawn once, from the
+// receiving end's report.
+std::string ObservedDot(const Policy& policy, const std::vector<const TrafficRow*>& rows) {
+  struct Edge {
+    uint64_t connections = 0;
+    std::set<std::string> services;
+  };
+  std::map<std::tuple<std::string, std::string, bool>, Edge> edges;
+  for (const TrafficRow* r : rows) {
+    bool inbound = r->key.direction == TrafficDirection::kInbound;
+    if (!inbound && policy.FindHost(r->key.peer)) continue;
+    auto host = policy.FindHost(r->key.host);
+    std::string local = host ? policy.zones[policy.hosts[*host].zone].name : r->key.host;
+    std::string peer = r->key.peer_zone.empty() ? r->key.peer : r->key.peer_zone;
+    bool allowed = r->key.verdict == TrafficVerdict::kAllowed;
+    Edge& e = edges[{inbound ? peer : local, inbound ? local : peer, allowed}];
+    e.connections += r->connections;
+    e.services.insert(PortText(r->key));
+  }
+  auto quote = [](const std::string& s) {
+    return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\\\""}}), "\"");
+  };
+  std::string out = "digraph observed {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n";
+  for (const auto& [key, e] : edges) {
+    const auto& [from, to, allowed] = key;
+    std::string services = absl::StrJoin(e.services, ", ");
+    if (services.size() > 60) services = absl::StrCat(services.substr(0, 57), "...");
+    absl::StrAppend(&out, "  ", quote(from), " -> ", quote(to), " [label=",
+                    quote(absl::StrCat(e.connections, allowed ? "" : " denied", "\\n", services)),
+                    absl::StrFormat(", penwidth=%.1f", 1.0 + std::log10(1.0 + e.connections)),
+                    allowed ? ", color=\"#2b6cb0\""
+                            : ", color=\"#c53030\", style=dashed, fontcolor=\"#c53030\"",
+                    "];\n");
+  }
+  return out + "}\n";
+}
+
+std::string ObservedHtml(const Observed& o, const std::vector<const TrafficRow*>& rows,
+                         const std::string& dot) {
+  Picture picture = RenderSvg(dot);
+  std::optional<std::string> svg = picture.svg.empty() ? std::nullopt : InlineSvg(picture.svg);
+  if (!svg && picture.note.empty()) picture.note = "Graphviz's picture could not be inlined";
+  if (!picture.note.empty()) std::cerr << "polder traffic: " << picture.note << "\n";
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>polder: observed "
+      "traffic</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+      "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.deny{color:#c53030}</style>"
+      "</head><body>\n<h1>Observed traffic</h1>\n";
+  absl::StrAppend(&out, "<p>", MarkupEscape(EvidenceLines(o)), "</p>\n");
+  if (svg) {
+    absl::StrAppend(&out, "<section id=\"graph\"><h2>Zone graph, as observed</h2>", *svg,
+                    "<p>Blue: allowed; red, dashed: denied or would-deny. Width grows with "
+                    "connections.</p></section>\n");
+  } else {
+    absl::StrAppend(
+        &out, "<section id=\"graph\"><h2>Zone graph, as observed</h2><p class=\"deny\">",
+        MarkupEscape(picture.note), "</p><pre>", MarkupEscape(dot), "</pre></section>\n");
+  }
+  absl::StrAppend(&out,
+                  "<section id=\"rows\"><h2>Rows</h2><table><tr><th>dir</th><th>host</th>"
+                  "<th>peer</th><th>service</th><th>verdict</th><th>connections</th>"
+                  "<th>last seen</th><th>flow</th></tr>\n");
+  for (const TrafficRow* r : rows) {
+    bool allowed = r->key.verdict == TrafficVerdict::kAllowed;
+    absl::StrAppend(&out, allowed ? "<tr>" : "<tr class=\"deny\">", "<td>",
+                    TrafficDirectionName(r->key.direction), "</td><td>", MarkupEscape(r->key.host),
+                    "</td><td>", MarkupEscape(r->key.peer), "</td><td>", PortText(r->key),
+                    "</td><td>", TrafficVerdictName(r->key.verdict), "</td><td>", r->connections,
+                    "</td><td>", FormatRfc3339(r->last_seen), "</td><td>",
+                    MarkupEscape(allowed ? absl::StrJoin(r->flows, ", ") : ""), "</td></tr>\n");
+  }
+  return out + "</table></section>\n</body></html>\n";
+}
+
 absl::StatusOr<int> RunTraffic(const TrafficArgs& a) {
   absl::StatusOr<Observed> o = ReadObserved(a, false);
   if (!o.ok()) return o.status();
@@ -174,6 +254,11 @@ absl::StatusOr<int> RunTraffic(const TrafficArgs& a) {
   std::vector<const TrafficRow*> rows;
   for (const TrafficRow& r : o->rows) {
     if (Selected(policy, a, r)) rows.push_back(&r);
+  }
+  if (a.format == "dot" || a.format == "html") {
+    std::string dot = ObservedDot(policy, rows);
+    std::cout << (a.format == "dot" ? dot : ObservedHtml(*o, rows, dot));
+    return kExitOk;
   }
   if (a.format == "json") {
     Json j = EvidenceJson(*o);
@@ -333,8 +418,10 @@ void AddTrafficCommands(CLI::App& app, ChosenCommand& chosen) {
   traffic->add_option("--host", args->host, "Only rows with this host on either side")
       ->excludes(zone);
   traffic->add_flag("--denied", args->denied, "Only denied and would-deny rows");
-  traffic->add_option("--format", args->format, "text (default) or json")
-      ->check(CLI::IsMember({"text", "json"}));
+  traffic
+      ->add_option("--format", args->format,
+                   "text (default), json, dot or html (the observed zone graph)")
+      ->check(CLI::IsMember({"text", "json", "dot", "html"}));
   OnChosen(traffic, chosen, [args] { return RunTraffic(*args); });
 
   auto uargs = std::make_shared<TrafficArgs>();

@@ -81,6 +81,15 @@ assert j["reports"] == 6, j["reports"]
 PY
 then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL traffic json"; fi
 
+expect "traffic --format dot: partners to app-permits, weighted" 0 '"partners" -> "app-permits" [label="15\ntcp/443", penwidth=2.2' \
+  "$polder" traffic --local "$work/spool" --policy "$policy" --format dot
+expect "traffic --format dot: denied edges drawn apart" 0 '"partners" -> "app-permits" [label="15 denied\ntcp/8443"' \
+  "$polder" traffic --local "$work/spool" --policy "$policy" --format dot
+expect "traffic --format dot: host to host drawn once" 0 '"app-permits" -> "shared-db" [label="9\ntcp/5432"' \
+  "$polder" traffic --local "$work/spool" --policy "$policy" --format dot
+expect "traffic --format html: one page with the rows" 0 "<td>partners 198.18.1.0/24</td>" \
+  "$polder" traffic --local "$work/spool" --policy "$policy" --format html
+
 expect "unused: a flow with hits is used" 0 "used     partners-to-permits" \
   "$polder" unused --local "$work/spool" --policy "$policy" --since 3d
 expect "unused: hosts that never reported make it unknown, not unused" 0 "unknown  partners-to-youth" \
