@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "agent/table_snapshot.h"
 #include "agent/testing/fake_clock.h"
 #include "agent/testing/kernel_test_util.h"
 #include "agent/traffic_collector.h"
@@ -156,6 +157,28 @@ TEST(SetCountersTest, CollectorReportsExactCountsFromTheKernel) {
   ASSERT_TRUE(second.ok()) << second.status();
   ASSERT_EQ(second->report.samples.size(), 1u);
   EXPECT_EQ(second->report.samples[0].connections, 2u);
+}
+
+// What traffic puts in an observation set (its elements, and the element count kernels 6.x
+// report with a set) is no configuration: the table's snapshot, which drift is judged by, stays
+// the same.
+TEST(SetCountersTest, ObservedTrafficIsNoDrift) {
+  ScopedNetns netns;
+  ASSERT_TRUE(netns.ok()) << "needs root (unshare CLONE_NEWNET)";
+  ASSERT_EQ(std::system("ip link set lo up"), 0);
+  std::string error;
+  ASSERT_TRUE(RunNft(kObservation, &error)) << error;
+  TableReader reader;
+  absl::StatusOr<TableSnapshot> before = reader.Snapshot();
+  ASSERT_TRUE(before.ok()) << before.status();
+  SendUdp(5000);
+  SendUdp(5001);
+  absl::StatusOr<std::vector<CountedElement>> seen = SetCounterReader().ReadSet("seen4");
+  ASSERT_TRUE(seen.ok());
+  ASSERT_EQ(seen->size(), 2u);  // the traffic did reach the set
+  absl::StatusOr<TableSnapshot> after = reader.Snapshot();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(before->lines, after->lines);
 }
 
 }  // namespace

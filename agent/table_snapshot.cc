@@ -26,6 +26,11 @@ namespace {
 
 constexpr char kTable[] = "polder";
 
+// NFTA_SET_COUNT (after NFTA_SET_TYPE), the number of elements newer kernels (6.x) report with
+// a set; Debian 12's headers predate it. Traffic changes it for dynamic sets, and a static
+// set's elements are in the snapshot anyway, so it is left out.
+constexpr uint16_t kNftaSetCount = NFTA_SET_EXPRESSIONS + 2;
+
 using MessageFn = std::function<void(const nlmsghdr*)>;
 
 // libmnl's iteration macros do not compile as C++ on const messages; these do the same.
@@ -197,7 +202,7 @@ const std::vector<ObjectKind>& ObjectKinds() {
        false,
        NFTA_SET_TABLE,
        true,
-       {NFTA_SET_HANDLE, NFTA_SET_ID, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS}},
+       {NFTA_SET_HANDLE, NFTA_SET_ID, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS, kNftaSetCount}},
       {"object",
        NFT_MSG_GETOBJ,
        false,
@@ -358,6 +363,9 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper) {
     std::sort(set_names.begin(), set_names.end());
     // Each set's elements follow the sets.
     for (const std::string& set : set_names) {
+      // A dynamic set's elements are what traffic put there (the observation sets of
+      // docs/traffic.md), not configuration: they are no drift.
+      if (objects->set_flags[set] & NFT_SET_EVAL) continue;
       bool anonymous = objects->set_flags[set] & NFT_SET_ANONYMOUS;
       std::vector<KernelElement>* parsed = anonymous ? nullptr : &objects->elements[set];
       if (absl::Status el = ReadElements(dumper, set, lines, snap.elements, parsed); !el.ok()) {

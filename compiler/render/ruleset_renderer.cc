@@ -133,6 +133,73 @@ std::vector<Span> Merged(std::vector<Span> spans) {
   return out;
 }
 
+// Observation (issue 11, docs/traffic.md): new connections are recorded in capped dynamic
+// sets keyed by (source . destination . protocol . port), or by ICMP type, since `th dport`
+// reads ICMP header bytes. Allowed ones on their way to accept (the profile chains' allows go
+// to `accept_in` / `accept_out`), the rest where no rule decided them (`observe_in` /
+// `observe_out`, jumped to just before the default). An update on a full set skips the rest of
+// its rule, so each update ends with its verdict and the next rule counts the overflow: what
+// the sets could not hold is counted, never silent.
+constexpr uint32_t kObservationSize = 8192;
+constexpr uint32_t kObservationTimeoutS = 3600;  // far longer than the agent's 60 s reads
+
+std::string ObservedChain(bool inbound, bool allowed) {
+  return absl::StrCat(allowed ? "accept_" : "observe_", inbound ? "in" : "out");
+}
+
+// The sets and counters of one observation chain into `rs`, and the chain: `done` ends each
+// recording rule (accept for allowed traffic, return to the base chain otherwise).
+wire::NftChain ObservationChain(bool inbound, const std::string& verdict_name, NftVerdict done,
+                                wire::NftRuleset& rs) {
+  wire::NftChain chain;
+  chain.name = ObservedChain(inbound, done == NftVerdict::kAccept);
+  for (Family fam : kFamilies) {
+    bool v6 = fam == Family::kV6;
+    auto nfproto = Equal(NftField::kNfProto, nft::Byte(v6 ? nft::kNfprotoIpv6 : nft::kNfprotoIpv4,
+                                                       v6 ? nft::kNfprotoIpv6 : nft::kNfprotoIpv4));
+    auto fresh = Equal(NftField::kCtState, nft::CtState(nft::kCtNew));
+    for (bool icmp : {false, true}) {
+      wire::NftSet set;
+      set.name = absl::StrCat("seen_", inbound ? "in" : "out", FamilyDigit(fam),
+                              icmp ? "_icmp" : "", "_", verdict_name);
+      set.key = {AddrType(fam), AddrType(fam)};
+      NftStatement update;
+      update.kind = NftStatement::Kind::kSetUpdate;
+      update.name = set.name;
+      update.fields = {Saddr(fam), Daddr(fam)};
+      NftMatch protocols;
+      if (icmp) {
+        set.key.push_back(v6 ? NftKeyType::kIcmpv6Type : NftKeyType::kIcmpType);
+        update.fields.push_back(v6 ? NftField::kIcmpv6Type : NftField::kIcmpType);
+        protocols = Equal(NftField::kL4Proto, nft::Proto(v6 ? Protocol::kIcmpv6 : Protocol::kIcmp));
+      } else {
+        set.key.push_back(NftKeyType::kInetProto);
+        set.key.push_back(NftKeyType::kInetService);
+        update.fields.push_back(NftField::kL4Proto);
+        update.fields.push_back(NftField::kThDport);
+        protocols = InAnonSet(
+            NftField::kL4Proto,
+            {nft::Proto(Protocol::kTcp), nft::Proto(Protocol::kUdp), nft::Proto(Protocol::kSctp)});
+      }
+      set.dynamic = true;
+      set.counter = true;
+      set.size = kObservationSize;
+      set.timeout_s = kObservationTimeoutS;
+      std::string overflow = set.name + "_overflow";
+      NftStatement count_overflow;
+      count_overflow.kind = NftStatement::Kind::kNamedCounter;
+      count_overflow.name = overflow;
+      chain.rules.push_back(Rule({nfproto, fresh, protocols}, {update, Verdict(done)}));
+      chain.rules.push_back(Rule({nfproto, fresh, protocols}, {count_overflow, Verdict(done)}));
+      rs.counters.push_back(wire::NftNamedCounter{overflow, 0, 0});
+      rs.sets.push_back(std::move(set));
+    }
+  }
+  // Allowed traffic that is no new connection of these protocols is accepted all the same.
+  if (done == NftVerdict::kAccept) chain.rules.push_back(Rule({}, {Verdict(NftVerdict::kAccept)}));
+  return chain;
+}
+
 // Service profiles of one direction: the chain of each distinct list of
 // services some peer range gets, made on first use and shared by every range
 // (of either family) with that list.
@@ -159,7 +226,8 @@ class ProfileChains {
   bool AddRules(const std::string& chain, Action action, const std::vector<ServiceItem>& services,
                 std::vector<NftRule>& rules) {
     std::vector<NftStatement> verdict =
-        action == Action::kAllow ? std::vector<NftStatement>{Verdict(NftVerdict::kAccept)}
+        action == Action::kAllow ? std::vector<NftStatement>{Verdict(
+                                       NftVerdict::kGoto, ObservedChain(prefix_ == "in", true))}
                                  : DenyStatements(settings_);
     std::map<Protocol, std::vector<Span>> l4;
     std::vector<Span> icmp, icmpv6;
@@ -529,6 +597,8 @@ class FlowSets {
 // The default: what happens to a packet no rule decided. Audit logs and
 // accepts it; enforce drops it, logging at a limited rate when asked.
 void AddDefaultRules(const Settings& settings, Body& body) {
+  body.input.push_back(Rule({}, {Verdict(NftVerdict::kJump, ObservedChain(true, false))}));
+  body.output.push_back(Rule({}, {Verdict(NftVerdict::kJump, ObservedChain(false, false))}));
   std::vector<NftStatement> tail;
   if (settings.mode == Mode::kAudit) {
     tail = {Log(kAuditPrefix), Counter(), Verdict(NftVerdict::kAccept)};
@@ -551,8 +621,8 @@ wire::NftChain BaseChain(std::string hook, bool audit, std::vector<NftRule> rule
   return c;
 }
 
-// The whole table: the chain of logged denies first, then the profile
-// chains, then the two base chains.
+// The whole table: the chain of logged denies first, then the observation
+// chains (docs/traffic.md), the profile chains, then the two base chains.
 wire::NftRuleset Assemble(const Settings& settings, Body body) {
   bool audit = settings.mode == Mode::kAudit;
   wire::NftRuleset rs = std::move(body.ruleset);
@@ -562,6 +632,11 @@ wire::NftRuleset Assemble(const Settings& settings, Body body) {
     denied.rules.push_back(Rule({}, {Limit(), Log(kDenyPrefix)}));
     denied.rules.push_back(Rule({}, {Verdict(NftVerdict::kDrop)}));
     rs.chains.push_back(std::move(denied));
+  }
+  std::string unmatched = audit ? "would_deny" : "denied";
+  for (bool inbound : {true, false}) {
+    rs.chains.push_back(ObservationChain(inbound, "allowed", NftVerdict::kAccept, rs));
+    rs.chains.push_back(ObservationChain(inbound, unmatched, NftVerdict::kReturn, rs));
   }
   for (auto& c : body.jump_targets) rs.chains.push_back(std::move(c));
   rs.chains.push_back(BaseChain("input", audit, std::move(body.input)));
