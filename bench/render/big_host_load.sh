@@ -26,4 +26,6 @@ for ((i = 1; i <= repeat; i++)); do
   read -r wall user sys <<< "$t"
   printf "%-6s %8s %8s %8s\n" "$i" "$wall" "$user" "$sys"
 done
-ip netns exec $ns nft list table inet polder | grep -q 'ip saddr vmap @in4'
+# The table is there (listed in full first: grep -q would close the pipe early under pipefail).
+ip netns exec $ns nft list table inet polder > "$work/listed"
+grep -q 'ip saddr vmap @in4' "$work/listed"
