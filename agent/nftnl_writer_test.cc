@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <set>
 
 #include "absl/strings/str_join.h"
 #include "agent/listing_diff.h"
@@ -120,6 +121,28 @@ TEST_F(NftnlWriterTest, ConsecutiveIncrementalUpdatesStayEqualToAFullLoad) {
     // Fresh loads in their own namespaces, from this thread's namespace.
     TableSnapshot fresh = FreshLoad(history[i]);
     EXPECT_EQ(fresh.lines, seen[i].lines) << "step " << i << "\n" << Diff(fresh, seen[i]);
+  }
+}
+
+TEST_F(NftnlWriterTest, ExpectedElementsAreWhatTheKernelShows) {
+  for (int seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    wire::NftRuleset rs = testing::RandomRuleset(rng);
+    for (int i = 0; i < seed; ++i) testing::RandomEdit(rng, rs);
+    Kernel k;
+    ASSERT_TRUE(k.writer().Replace(rs).ok());
+    TableSnapshot read = k.Snapshot();
+    auto expected = ExpectedElements(rs);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    for (const auto& [set, lines] : expected->objects->element_lines) {
+      EXPECT_EQ(read.objects->element_lines.at(set), lines) << "seed " << seed << " set " << set;
+      EXPECT_EQ(read.objects->elements.at(set), expected->objects->elements.at(set)) << set;
+    }
+    // Taken from there instead of the kernel, the snapshot is the same.
+    std::set<std::string> none;
+    auto scoped = TableReader().Snapshot({&none, &*expected});
+    ASSERT_TRUE(scoped.ok());
+    EXPECT_EQ(scoped->lines, read.lines);
   }
 }
 
