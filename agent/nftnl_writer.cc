@@ -165,8 +165,11 @@ absl::StatusOr<TableSnapshot> ExpectedElements(const NftRuleset& ruleset) {
     lines.reserve(elements->size());
     for (const KernelElement& k : *elements) lines.push_back(ElementLine(k));
     std::sort(lines.begin(), lines.end());
-    objects->element_lines[s.name] = std::move(lines);
-    objects->elements[s.name] = std::move(*elements);
+    objects->element_digests[s.name] = ElementsLine(s.name, lines);
+    objects->element_lines[s.name] =
+        std::make_shared<const std::vector<std::string>>(std::move(lines));
+    objects->elements[s.name] =
+        std::make_shared<const std::vector<KernelElement>>(std::move(*elements));
   }
   TableSnapshot snap;
   snap.objects = std::move(objects);
@@ -257,7 +260,8 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
     if (s.dynamic) continue;  // filled by traffic, not configuration
     auto have_it = k.elements.find(s.name);
     static const std::vector<KernelElement> kNone;
-    const std::vector<KernelElement>& have = have_it != k.elements.end() ? have_it->second : kNone;
+    const std::vector<KernelElement>& have =
+        have_it != k.elements.end() && have_it->second ? *have_it->second : kNone;
     std::vector<KernelElement> add, del;
     std::set_difference(want->begin(), want->end(), have.begin(), have.end(),
                         std::back_inserter(add));

@@ -135,8 +135,8 @@ TEST_F(NftnlWriterTest, ExpectedElementsAreWhatTheKernelShows) {
     auto expected = ExpectedElements(rs);
     ASSERT_TRUE(expected.ok()) << expected.status();
     for (const auto& [set, lines] : expected->objects->element_lines) {
-      EXPECT_EQ(read.objects->element_lines.at(set), lines) << "seed " << seed << " set " << set;
-      EXPECT_EQ(read.objects->elements.at(set), expected->objects->elements.at(set)) << set;
+      EXPECT_EQ(*read.objects->element_lines.at(set), *lines) << "seed " << seed << " set " << set;
+      EXPECT_EQ(*read.objects->elements.at(set), *expected->objects->elements.at(set)) << set;
     }
     // Taken from there instead of the kernel, the snapshot is the same.
     std::set<std::string> none;

@@ -145,9 +145,9 @@ absl::StatusOr<std::vector<std::string>> RulesetApplier::Check(
     if (desired_snapshot_.objects != nullptr && actual->objects != nullptr) {
       for (const auto& [set, want] : desired_snapshot_.objects->element_lines) {
         auto have = actual->objects->element_lines.find(set);
-        if (have == actual->objects->element_lines.end() || have->second == want) continue;
+        if (have == actual->objects->element_lines.end() || *have->second == *want) continue;
         std::vector<std::string> d =
-            DiffListings(absl::StrJoin(want, "\n"), absl::StrJoin(have->second, "\n"));
+            DiffListings(absl::StrJoin(*want, "\n"), absl::StrJoin(*have->second, "\n"));
         for (std::string& line : d) diff.push_back(absl::StrCat(line, " (set ", set, ")"));
       }
     }

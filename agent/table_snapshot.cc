@@ -293,6 +293,8 @@ absl::Status ReadElements(Dumper& dumper, const std::string& set, std::vector<st
 
 // FNV-1a over the sorted element lines: one line per set in the snapshot instead of one per
 // element, so comparing and copying snapshots of big sets stays cheap.
+}  // namespace
+
 std::string ElementsLine(const std::string& set, const std::vector<std::string>& elements) {
   uint64_t h = 1469598103934665603ull;
   for (const std::string& e : elements) {
@@ -301,6 +303,8 @@ std::string ElementsLine(const std::string& set, const std::vector<std::string>&
   }
   return absl::StrCat("elements ", set, " n=", elements.size(), " fnv=", absl::Hex(h));
 }
+
+namespace {
 
 absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& scope) {
   std::vector<std::string> lines;
@@ -376,15 +380,24 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       if (reuse) {
         objects->element_lines[set] = base->element_lines.at(set);
         if (!anonymous) objects->elements[set] = base->elements.at(set);
+        auto digest = base->element_digests.find(set);
+        objects->element_digests[set] = digest != base->element_digests.end()
+                                            ? digest->second
+                                            : ElementsLine(set, *objects->element_lines[set]);
       } else {
-        std::vector<KernelElement>* parsed = anonymous ? nullptr : &objects->elements[set];
-        if (absl::Status el = ReadElements(dumper, set, objects->element_lines[set], parsed);
+        auto parsed = std::make_shared<std::vector<KernelElement>>();
+        auto element_lines = std::make_shared<std::vector<std::string>>();
+        if (absl::Status el =
+                ReadElements(dumper, set, *element_lines, anonymous ? nullptr : parsed.get());
             !el.ok()) {
           return el;
         }
+        if (!anonymous) objects->elements[set] = std::move(parsed);
+        objects->element_digests[set] = ElementsLine(set, *element_lines);
+        objects->element_lines[set] = std::move(element_lines);
       }
-      snap.elements += objects->element_lines[set].size();
-      lines.push_back(ElementsLine(set, objects->element_lines[set]));
+      snap.elements += objects->element_lines[set]->size();
+      lines.push_back(objects->element_digests[set]);
     }
   }
   std::stable_sort(

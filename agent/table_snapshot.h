@@ -53,9 +53,11 @@ struct TableObjects {
   std::map<std::string, std::string> chains;  // name -> line
   std::map<std::string, std::string> sets;    // name -> line (anonymous sets included)
   std::map<std::string, uint32_t> set_flags;  // name -> NFT_SET_* flags
-  std::map<std::string, std::vector<KernelElement>> elements;     // sorted, per named set
-  std::map<std::string, std::vector<std::string>> element_lines;  // sorted, per set
-  std::map<std::string, std::string> objects;                     // name -> line (named counters)
+  // Shared, not copied, when a snapshot takes a set's elements from its base.
+  std::map<std::string, std::shared_ptr<const std::vector<KernelElement>>> elements;  // sorted
+  std::map<std::string, std::shared_ptr<const std::vector<std::string>>> element_lines;
+  std::map<std::string, std::string> element_digests;  // the set's line in `lines`
+  std::map<std::string, std::string> objects;          // name -> line (named counters)
 };
 
 struct TableSnapshot {
@@ -67,6 +69,9 @@ struct TableSnapshot {
   std::shared_ptr<const TableObjects> objects;
   bool operator==(const TableSnapshot& o) const { return lines == o.lines; }
 };
+
+// The snapshot line for a set's sorted element lines.
+std::string ElementsLine(const std::string& set, const std::vector<std::string>& elements);
 
 // Which set elements a snapshot reads from the kernel. Dumping a big interval set costs the
 // kernel time quadratic in its size (each dump chunk walks the tree from its start), so a
