@@ -65,7 +65,10 @@ void BM_StructuredLoad(benchmark::State& state) {
     RulesetApplier applier(kernel->get(), {});
     state.ResumeTiming();
     auto r = applier.Apply(Structured(rs, "load"));
-    if (!r.ok()) state.SkipWithError(std::string(r.status().message()).c_str());
+    if (!r.ok()) {
+      state.SkipWithError(std::string(r.status().message()).c_str());
+      break;
+    }
   }
   Cleanup();
 }
