@@ -42,7 +42,7 @@ absl::StatusOr<std::optional<std::string>> ReadBootstrap(const fs::path& path) {
 // loaded. A failed load changes nothing in the kernel.
 bool Load(RulesetApplier& applier, const BootLoadOptions& options, const std::string& what,
           std::string text, const std::function<void(const std::string&)>& say) {
-  absl::StatusOr<Ruleset> parsed = ParseRuleset(text);
+  absl::StatusOr<Ruleset> parsed = options.parse ? options.parse(text) : ParseRuleset(text);
   if (!parsed.ok()) {
     say(absl::StrCat(what, " is not a usable ruleset: ", parsed.status().message()));
     return false;
@@ -51,15 +51,15 @@ bool Load(RulesetApplier& applier, const BootLoadOptions& options, const std::st
     say(absl::StrCat(what, " is for host ", parsed->host, ", not ", options.host, ": not loaded"));
     return false;
   }
-  absl::StatusOr<RulesetApplier::Result> result = applier.Apply(std::move(text));
+  std::string host = parsed->host, revision = parsed->revision, hash = parsed->hash;
+  absl::StatusOr<RulesetApplier::Result> result = applier.Apply(std::move(*parsed));
   if (!result.ok()) {
     say(absl::StrCat(what, " could not be loaded: ", result.status().message()));
     return false;
   }
   say(absl::StrCat(
       result->outcome == RulesetApplier::Outcome::kApplied ? "loaded " : "already in force: ", what,
-      " (host ", parsed->host, ", revision ", parsed->revision, ", sha256 ", parsed->hash,
-      ") in table inet polder",
+      " (host ", host, ", revision ", revision, ", sha256 ", hash, ") in table inet polder",
       result->outcome == RulesetApplier::Outcome::kApplied
           ? absl::StrCat(" in one transaction (", absl::ToDoubleMilliseconds(result->duration),
                          " ms)")

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "agent/nft_kernel.h"
+#include "agent/ruleset.h"
 
 namespace polder::agent {
 
@@ -22,6 +23,9 @@ struct BootLoadOptions {
   std::filesystem::path bootstrap;  // empty: none; a missing file counts as none too
   std::string host;                 // when set, a ruleset for another host is not loaded
   bool dry_run = true;              // RulesetApplier::Options::dry_run
+  // Reads a stored or bootstrap file; null: nft text only. The agent passes one that also takes
+  // the wire form (`--format wire`), loaded through libnftnl.
+  RulesetParser parse = nullptr;
 };
 
 // What BootLoad did, for the exit code and the tests.

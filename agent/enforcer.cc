@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 
@@ -124,6 +125,7 @@ void Enforcer::HandleRequests() {
 
 void Enforcer::HandleNotifications() {
   std::optional<NftTransaction> foreign;
+  std::set<std::string> changed_sets;  // over all foreign transactions read now
   absl::Status st = notifications_->ReadAvailable([&](const NftTransaction& t) {
     if (t.pid != 0 && t.pid == static_cast<uint32_t>(loop_tid_)) return;  // Our own commit.
     for (const std::string& chain : t.foreign_base_chains) {
@@ -135,6 +137,7 @@ void Enforcer::HandleNotifications() {
       Emit(std::move(e));
     }
     if (t.touches_polder || !t.foreign_base_chains.empty()) foreign = t;
+    changed_sets.insert(t.polder_sets.begin(), t.polder_sets.end());
   });
   if (absl::IsDataLoss(st)) {
     Verify("resync", 0, "").IgnoreError();
@@ -142,7 +145,7 @@ void Enforcer::HandleNotifications() {
     EmitError(std::string(st.message()));
   } else if (foreign) {
     // Several foreign commits read at once are judged together: one comparison, one report.
-    Verify("event", foreign->pid, foreign->process).IgnoreError();
+    Verify("event", foreign->pid, foreign->process, &changed_sets).IgnoreError();
   }
 }
 
@@ -174,8 +177,9 @@ absl::Status Enforcer::HandleApply(std::string text) {
   return absl::OkStatus();
 }
 
-absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std::string& process) {
-  absl::StatusOr<std::vector<std::string>> diff = applier_.Check();
+absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std::string& process,
+                              const std::set<std::string>* changed_sets) {
+  absl::StatusOr<std::vector<std::string>> diff = applier_.Check(changed_sets);
   {
     absl::MutexLock lock(&mu_);
     read_error_ = diff.ok() ? "" : std::string(diff.status().message());
@@ -200,7 +204,7 @@ absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std
     last_reported_drift_ = *diff;
   }
   if (!options_.remediate) return absl::OkStatus();
-  absl::StatusOr<absl::Duration> took = applier_.Restore();
+  absl::StatusOr<absl::Duration> took = applier_.Restore(changed_sets);
   if (!took.ok()) {
     EmitError(std::string(took.status().message()));
     return took.status();

@@ -14,6 +14,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,7 +70,10 @@ class Enforcer {
   void HandleRequests() ABSL_LOCKS_EXCLUDED(mu_);
   void HandleNotifications();
   absl::Status HandleApply(std::string text);
-  absl::Status Verify(const std::string& source, uint32_t pid, const std::string& process);
+  // `changed_sets`: the sets a notification said were changed (only those are read back);
+  // null for a full comparison.
+  absl::Status Verify(const std::string& source, uint32_t pid, const std::string& process,
+                      const std::set<std::string>* changed_sets = nullptr);
   void Emit(AgentEvent event);
   void EmitError(std::string message);
 

@@ -140,6 +140,10 @@ absl::StatusOr<std::string> LibNftablesKernel::ListPolderTable() {
 
 absl::StatusOr<TableSnapshot> LibNftablesKernel::Snapshot() { return reader_.Snapshot(); }
 
+absl::StatusOr<TableSnapshot> LibNftablesKernel::Snapshot(const SnapshotScope& scope) {
+  return reader_.Snapshot(scope);
+}
+
 absl::StatusOr<TableSnapshot> LibNftablesKernel::Render(absl::string_view script) {
   // unshare(CLONE_NEWNET) moves only the calling thread, so a short-lived thread gets an empty
   // namespace to apply into; the namespace disappears with the thread.

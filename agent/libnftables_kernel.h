@@ -20,6 +20,7 @@ class LibNftablesKernel : public NftKernel {
   absl::Status Run(absl::string_view script, bool dry_run) override;
   absl::StatusOr<std::string> ListPolderTable() override;
   absl::StatusOr<TableSnapshot> Snapshot() override;
+  absl::StatusOr<TableSnapshot> Snapshot(const SnapshotScope& scope) override;
   absl::StatusOr<TableSnapshot> Render(absl::string_view script) override;
   absl::StatusOr<NftnlWriter::Result> Sync(const wire::NftRuleset* applied,
                                            const TableSnapshot* applied_snapshot,

@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
     boot_options.state_dir = fleet.state_dir;
     boot_options.host = fleet.host;
     boot_options.dry_run = !enforcing.no_dry_run;
+    boot_options.parse = polder::agent::ParseRulesetBytes;
     return RunBootMode(boot_options);
   }
   if (ruleset_path.empty() && fleet.controller.empty()) {

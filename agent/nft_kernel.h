@@ -30,6 +30,11 @@ class NftKernel {
   // Canonical snapshot of table inet polder (see table_snapshot.h); NotFoundError when the
   // table does not exist. Cheap even for very large sets, unlike the listing.
   virtual absl::StatusOr<TableSnapshot> Snapshot() = 0;
+  // The same, reading set elements only as `scope` says (see SnapshotScope).
+  virtual absl::StatusOr<TableSnapshot> Snapshot(const SnapshotScope& scope) {
+    (void)scope;
+    return Snapshot();
+  }
 
   // The snapshot table `inet polder` would have if `script` were applied, computed without
   // touching the ruleset this kernel enforces (the real one uses a throwaway namespace).

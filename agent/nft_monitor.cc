@@ -109,6 +109,11 @@ void NftMonitor::HandleMessage(const nlmsghdr* nlh,
   if (table.empty()) return;
   if (nfg->nfgen_family == NFPROTO_INET && table == "polder") {
     pending_.touches_polder = true;
+    if (msg == NFT_MSG_NEWSETELEM || msg == NFT_MSG_DELSETELEM) {
+      pending_.polder_sets.insert(StrAttr(attrs.by_type[NFTA_SET_ELEM_LIST_SET]));
+    } else if (msg == NFT_MSG_NEWSET || msg == NFT_MSG_DELSET) {
+      pending_.polder_sets.insert(StrAttr(attrs.by_type[NFTA_SET_NAME]));
+    }
   } else if (msg == NFT_MSG_NEWCHAIN && attrs.by_type[NFTA_CHAIN_HOOK] != nullptr) {
     pending_.foreign_base_chains.insert(absl::StrCat(FamilyName(nfg->nfgen_family), " ", table, "/",
                                                      StrAttr(attrs.by_type[NFTA_CHAIN_NAME])));

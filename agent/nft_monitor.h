@@ -25,6 +25,9 @@ struct NftTransaction {
   std::string process;
   bool touches_polder = false;  // Some message of the transaction names table inet polder.
   std::set<std::string> foreign_base_chains;  // "ip filter/input" for base chains elsewhere.
+  // Sets of table inet polder whose elements the transaction changed, or that it added or
+  // deleted: a check after it reads only their elements from the kernel.
+  std::set<std::string> polder_sets;
 };
 
 // Where the Enforcer reads committed transactions from: the kernel (NftMonitor) or, in unit

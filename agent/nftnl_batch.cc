@@ -40,8 +40,10 @@ using wire::NftVerdict;
 
 constexpr char kTable[] = "polder";
 constexpr uint16_t kFamily = NFPROTO_INET;
-// As nft: pages of 128 KiB, and room past the end for one message of maximal attribute size.
-constexpr uint32_t kBatchPage = 32 * 4096;
+// Pages of 4 MiB: the batch goes in one sendmsg, whose iovec may have at most UIO_MAXIOV
+// (1024) parts, so smaller pages would cap a batch near 128 MiB; room past the end of a page
+// for one message of maximal attribute size.
+constexpr uint32_t kBatchPage = 4u << 20;
 constexpr uint32_t kBatchOverrun = 65535 + 4096;
 
 // nft's datatype numbers (nftables src/datatype.h), which it stores as the set's key type.

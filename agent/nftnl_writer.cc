@@ -1,5 +1,6 @@
 #include "agent/nftnl_writer.h"
 
+#include <arpa/inet.h>  // Before the linux headers, which clash with it otherwise.
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 #include <sys/socket.h>
@@ -111,7 +112,69 @@ struct ChainPlan {
   std::vector<std::pair<size_t, RulePosition>> inserts;  // desired rule index -> where
 };
 
+void PutAttr(std::string& out, uint16_t type, const std::string& payload) {
+  uint16_t len = static_cast<uint16_t>(4 + payload.size());
+  out.append(reinterpret_cast<const char*>(&len), 2);
+  out.append(reinterpret_cast<const char*>(&type), 2);
+  out += payload;
+  out.append((4 - payload.size() % 4) % 4, '\0');
+}
+
+std::string Be32(uint32_t v) {
+  uint32_t be = htonl(v);
+  return std::string(reinterpret_cast<const char*>(&be), 4);
+}
+
+// One element as TableReader renders the kernel's dump of it: "type=hex " per attribute, in
+// the kernel's order (key, key end, data, flags).
+std::string ElementLine(const KernelElement& k) {
+  std::string out;
+  auto value = [](const std::string& v) {
+    std::string nested;
+    PutAttr(nested, NFTA_DATA_VALUE, v);
+    return nested;
+  };
+  absl::StrAppend(&out, NFTA_SET_ELEM_KEY, "=", absl::BytesToHexString(value(k.key)), " ");
+  if (!k.key_end.empty()) {
+    absl::StrAppend(&out, NFTA_SET_ELEM_KEY_END, "=", absl::BytesToHexString(value(k.key_end)),
+                    " ");
+  }
+  if (k.has_verdict) {
+    std::string verdict;
+    PutAttr(verdict, NFTA_VERDICT_CODE, Be32(static_cast<uint32_t>(k.verdict)));
+    if (!k.chain.empty()) PutAttr(verdict, NFTA_VERDICT_CHAIN, k.chain + std::string(1, '\0'));
+    std::string data;
+    PutAttr(data, NFTA_DATA_VERDICT, verdict);
+    absl::StrAppend(&out, NFTA_SET_ELEM_DATA, "=", absl::BytesToHexString(data), " ");
+  }
+  if (k.flags != 0) {
+    absl::StrAppend(&out, NFTA_SET_ELEM_FLAGS, "=", absl::BytesToHexString(Be32(k.flags)), " ");
+  }
+  return out;
+}
+
 }  // namespace
+
+absl::StatusOr<TableSnapshot> ExpectedElements(const NftRuleset& ruleset) {
+  auto objects = std::make_shared<TableObjects>();
+  for (const NftSet& s : ruleset.sets) {
+    if (s.dynamic) continue;  // filled by traffic: always read
+    absl::StatusOr<std::vector<KernelElement>> elements = KernelElements(s);
+    if (!elements.ok()) return elements.status();
+    std::vector<std::string> lines;
+    lines.reserve(elements->size());
+    for (const KernelElement& k : *elements) lines.push_back(ElementLine(k));
+    std::sort(lines.begin(), lines.end());
+    objects->element_digests[s.name] = ElementsLine(s.name, lines);
+    objects->element_lines[s.name] =
+        std::make_shared<const std::vector<std::string>>(std::move(lines));
+    objects->elements[s.name] =
+        std::make_shared<const std::vector<KernelElement>>(std::move(*elements));
+  }
+  TableSnapshot snap;
+  snap.objects = std::move(objects);
+  return snap;
+}
 
 absl::StatusOr<std::unique_ptr<NftnlWriter>> NftnlWriter::Open() {
   mnl_socket* sock = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
@@ -134,7 +197,7 @@ NftnlWriter::~NftnlWriter() { mnl_socket_close(sock_); }
 absl::StatusOr<NftnlWriter::Result> NftnlWriter::Replace(const NftRuleset& desired) {
   NftnlBatch batch;
   if (absl::Status st = AddFullTable(desired, batch); !st.ok()) return st;
-  Result result{true, batch.size()};
+  Result result{true, batch.size(), {}};
   if (absl::Status st = batch.Commit(sock_); !st.ok()) return st;
   return result;
 }
@@ -154,6 +217,7 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
   }
 
   NftnlBatch batch;
+  std::set<std::string> element_sets;
   // Counters.
   for (const wire::NftNamedCounter& c : desired.counters) {
     if (!k.objects.count(c.name)) batch.AddCounter(c);
@@ -187,6 +251,7 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
     if (in_kernel == k.sets.end()) {
       if (absl::Status st = batch.AddSet(s); !st.ok()) return st;
       if (absl::Status st = batch.AddElements(s, *want); !st.ok()) return st;
+      element_sets.insert(s.name);
       continue;
     }
     // A set's type and flags cannot change in place (nor can we tell them from an unknown one).
@@ -195,12 +260,14 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
     if (s.dynamic) continue;  // filled by traffic, not configuration
     auto have_it = k.elements.find(s.name);
     static const std::vector<KernelElement> kNone;
-    const std::vector<KernelElement>& have = have_it != k.elements.end() ? have_it->second : kNone;
+    const std::vector<KernelElement>& have =
+        have_it != k.elements.end() && have_it->second ? *have_it->second : kNone;
     std::vector<KernelElement> add, del;
     std::set_difference(want->begin(), want->end(), have.begin(), have.end(),
                         std::back_inserter(add));
     std::set_difference(have.begin(), have.end(), want->begin(), want->end(),
                         std::back_inserter(del));
+    if (!del.empty() || !add.empty()) element_sets.insert(s.name);
     if (!del.empty()) element_changes_del.emplace_back(&s, std::move(del));
     if (!add.empty()) element_changes_add.emplace_back(&s, std::move(add));
   }
@@ -293,7 +360,7 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
   for (const auto& [name, line] : k.objects) {
     if (ByName(desired.counters, name) == nullptr) batch.DeleteCounter(name);
   }
-  Result result{false, batch.size()};
+  Result result{false, batch.size(), std::move(element_sets)};
   if (batch.size() == 0) return result;
   if (absl::Status st = batch.Commit(sock_); !st.ok()) {
     // Whatever the kernel would not take in place (say a concurrent change), a replace does;

@@ -15,6 +15,8 @@
 #define POLDER_AGENT_NFTNL_WRITER_H_
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "agent/table_snapshot.h"
@@ -24,11 +26,18 @@ struct mnl_socket;
 
 namespace polder::agent {
 
+// The elements of `ruleset`'s named sets as a snapshot of the kernel would show them (its
+// objects' elements and element_lines, nothing else): after a committed batch the table holds
+// exactly these, so the agent takes them as the read-back (SnapshotScope::base) instead of
+// dumping big sets, which costs the kernel time quadratic in their size.
+absl::StatusOr<TableSnapshot> ExpectedElements(const wire::NftRuleset& ruleset);
+
 class NftnlWriter {
  public:
   struct Result {
-    bool full = false;    // the whole table was replaced
-    size_t messages = 0;  // netlink messages in the committed batch
+    bool full = false;                   // the whole table was replaced
+    size_t messages = 0;                 // netlink messages in the committed batch
+    std::set<std::string> element_sets;  // sets whose elements changed (all when `full`)
   };
 
   // A netfilter netlink socket in the network namespace of the calling thread.

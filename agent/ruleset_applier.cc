@@ -1,6 +1,9 @@
 #include "agent/ruleset_applier.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/listing_diff.h"
 
 namespace polder::agent {
@@ -26,7 +29,14 @@ absl::StatusOr<RulesetApplier::Result> RulesetApplier::Apply(std::string text) {
 
 absl::StatusOr<RulesetApplier::Result> RulesetApplier::ApplyStructured(Ruleset ruleset,
                                                                        absl::Time start) {
-  absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot();
+  // While the agent enforces a structured ruleset it knows the elements the kernel holds (any
+  // foreign change to them is seen and undone), so neither read here dumps named sets: big
+  // interval sets cost the kernel time quadratic in their size to dump.
+  static const std::set<std::string> kNoSets;
+  bool known = current_ && current_->structured && desired_snapshot_.objects != nullptr;
+  SnapshotScope before;
+  if (known) before = {&kNoSets, &desired_snapshot_};
+  absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot(before);
   if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
   if (current_ && in_kernel.ok() && current_->hash == ruleset.hash &&
       *in_kernel == desired_snapshot_) {
@@ -50,7 +60,10 @@ absl::StatusOr<RulesetApplier::Result> RulesetApplier::ApplyStructured(Ruleset r
     return absl::Status(synced.status().code(),
                         absl::StrCat("applying ruleset failed: ", synced.status().message()));
   }
-  absl::StatusOr<TableSnapshot> read_back = kernel_->Snapshot();
+  // The committed batch left exactly the ruleset's elements; read the rest.
+  absl::StatusOr<TableSnapshot> expected = ExpectedElements(*ruleset.structured);
+  if (!expected.ok()) return expected.status();
+  absl::StatusOr<TableSnapshot> read_back = kernel_->Snapshot({&kNoSets, &*expected});
   if (!read_back.ok()) {
     return absl::InternalError(
         absl::StrCat("table missing right after applying: ", read_back.status().message()));
@@ -109,9 +122,12 @@ void RulesetApplier::KeepDesired(TableSnapshot snapshot) {
   }
 }
 
-absl::StatusOr<std::vector<std::string>> RulesetApplier::Check() {
+absl::StatusOr<std::vector<std::string>> RulesetApplier::Check(
+    const std::set<std::string>* changed_sets) {
   if (!current_) return std::vector<std::string>{};
-  absl::StatusOr<TableSnapshot> actual = kernel_->Snapshot();
+  SnapshotScope scope;
+  if (changed_sets != nullptr && current_->structured) scope = {changed_sets, &desired_snapshot_};
+  absl::StatusOr<TableSnapshot> actual = kernel_->Snapshot(scope);
   if (absl::IsNotFound(actual.status())) {
     return std::vector<std::string>{"- table inet polder (table deleted)"};
   }
@@ -123,18 +139,32 @@ absl::StatusOr<std::vector<std::string>> RulesetApplier::Check() {
     if (listing.ok()) diff = DiffListings(desired_listing_, *listing);
   }
   // Big tables, or a difference the text does not show: report the kernel-level lines.
-  if (diff.empty()) diff = DiffListings(desired_snapshot_.lines, actual->lines);
+  if (diff.empty()) {
+    diff = DiffListings(desired_snapshot_.lines, actual->lines);
+    // A set's elements are one digest line; say which elements differ.
+    if (desired_snapshot_.objects != nullptr && actual->objects != nullptr) {
+      for (const auto& [set, want] : desired_snapshot_.objects->element_lines) {
+        auto have = actual->objects->element_lines.find(set);
+        if (have == actual->objects->element_lines.end() || *have->second == *want) continue;
+        std::vector<std::string> d =
+            DiffListings(absl::StrJoin(*want, "\n"), absl::StrJoin(*have->second, "\n"));
+        for (std::string& line : d) diff.push_back(absl::StrCat(line, " (set ", set, ")"));
+      }
+    }
+  }
   // Same lines in another order still matter: rule order decides verdicts.
   if (diff.empty()) diff.push_back("~ same lines in a different order");
   return diff;
 }
 
-absl::StatusOr<absl::Duration> RulesetApplier::Restore() {
+absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::string>* changed_sets) {
   if (!current_) return absl::FailedPreconditionError("no ruleset to restore");
   absl::Time start = absl::Now();
   if (current_->structured) {
     const wire::NftRuleset& desired = *current_->structured;
-    absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot();
+    SnapshotScope scope;
+    if (changed_sets != nullptr) scope = {changed_sets, &desired_snapshot_};
+    absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot(scope);
     if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
     absl::StatusOr<NftnlWriter::Result> synced = kernel_->Sync(
         &desired, &desired_snapshot_, desired, in_kernel.ok() ? &*in_kernel : nullptr);
@@ -144,7 +174,9 @@ absl::StatusOr<absl::Duration> RulesetApplier::Restore() {
     }
     // An in-place repair that did not give back the very table (say the kernel named an
     // anonymous set otherwise) is followed by a full replace.
-    absl::StatusOr<TableSnapshot> after = kernel_->Snapshot();
+    SnapshotScope after_scope;
+    if (!synced->full) after_scope = {&synced->element_sets, &desired_snapshot_};
+    absl::StatusOr<TableSnapshot> after = kernel_->Snapshot(after_scope);
     if (!synced->full && (!after.ok() || !(*after == desired_snapshot_))) {
       synced = kernel_->Sync(nullptr, nullptr, desired, nullptr);
       if (!synced.ok()) {

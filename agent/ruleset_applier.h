@@ -7,6 +7,7 @@
 #define POLDER_AGENT_RULESET_APPLIER_H_
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,15 @@ class RulesetApplier {
   absl::StatusOr<Result> Apply(Ruleset ruleset);
 
   // Differences between the kernel's table and the desired one; empty when in sync.
-  absl::StatusOr<std::vector<std::string>> Check();
+  // `changed_sets`: the sets whose elements a foreign change touched (from its notification);
+  // only those are read from the kernel, the others are taken as desired. Null: read all.
+  absl::StatusOr<std::vector<std::string>> Check(
+      const std::set<std::string>* changed_sets = nullptr);
 
   // Puts the desired ruleset back in one atomic transaction: for a structured ruleset only what
   // differs (a foreign rule deleted, a flushed chain refilled, elements put back); a full
   // reload when the table is gone.
-  absl::StatusOr<absl::Duration> Restore();
+  absl::StatusOr<absl::Duration> Restore(const std::set<std::string>* changed_sets = nullptr);
 
   const std::optional<Ruleset>& current() const { return current_; }
   const TableSnapshot& desired_snapshot() const { return desired_snapshot_; }

@@ -265,9 +265,9 @@ KernelElement ParseElement(const nlattr* elem) {
   return k;
 }
 
-// The elements of `set`, sorted (the kernel's order is its hash's), appended as lines.
+// The elements of `set` as sorted lines (the kernel's order is its hash's).
 absl::Status ReadElements(Dumper& dumper, const std::string& set, std::vector<std::string>& lines,
-                          size_t& count, std::vector<KernelElement>* parsed) {
+                          std::vector<KernelElement>* parsed) {
   std::vector<std::string> elements;
   absl::Status st =
       dumper.Request(NFT_MSG_GETSETELEM, false,
@@ -292,12 +292,26 @@ absl::Status ReadElements(Dumper& dumper, const std::string& set, std::vector<st
   if (!st.ok()) return st;
   std::sort(elements.begin(), elements.end());
   if (parsed != nullptr) std::sort(parsed->begin(), parsed->end());
-  count += elements.size();
-  for (std::string& e : elements) lines.push_back(absl::StrCat("element ", set, " ", e));
+  lines = std::move(elements);
   return absl::OkStatus();
 }
 
-absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper) {
+// FNV-1a over the sorted element lines: one line per set in the snapshot instead of one per
+// element, so comparing and copying snapshots of big sets stays cheap.
+}  // namespace
+
+std::string ElementsLine(const std::string& set, const std::vector<std::string>& elements) {
+  uint64_t h = 1469598103934665603ull;
+  for (const std::string& e : elements) {
+    for (char c : e) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    h = (h ^ '\n') * 1099511628211ull;
+  }
+  return absl::StrCat("elements ", set, " n=", elements.size(), " fnv=", absl::Hex(h));
+}
+
+namespace {
+
+absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& scope) {
   std::vector<std::string> lines;
   TableSnapshot snap;
   auto objects = std::make_shared<TableObjects>();
@@ -367,10 +381,31 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper) {
       // docs/traffic.md), not configuration: they are no drift.
       if (objects->set_flags[set] & NFT_SET_EVAL) continue;
       bool anonymous = objects->set_flags[set] & NFT_SET_ANONYMOUS;
-      std::vector<KernelElement>* parsed = anonymous ? nullptr : &objects->elements[set];
-      if (absl::Status el = ReadElements(dumper, set, lines, snap.elements, parsed); !el.ok()) {
-        return el;
+      const TableObjects* base = scope.base != nullptr ? scope.base->objects.get() : nullptr;
+      bool reuse = scope.element_sets != nullptr && !scope.element_sets->count(set) &&
+                   base != nullptr && base->element_lines.count(set) &&
+                   (anonymous || base->elements.count(set));
+      if (reuse) {
+        objects->element_lines[set] = base->element_lines.at(set);
+        if (!anonymous) objects->elements[set] = base->elements.at(set);
+        auto digest = base->element_digests.find(set);
+        objects->element_digests[set] = digest != base->element_digests.end()
+                                            ? digest->second
+                                            : ElementsLine(set, *objects->element_lines[set]);
+      } else {
+        auto parsed = std::make_shared<std::vector<KernelElement>>();
+        auto element_lines = std::make_shared<std::vector<std::string>>();
+        if (absl::Status el =
+                ReadElements(dumper, set, *element_lines, anonymous ? nullptr : parsed.get());
+            !el.ok()) {
+          return el;
+        }
+        if (!anonymous) objects->elements[set] = std::move(parsed);
+        objects->element_digests[set] = ElementsLine(set, *element_lines);
+        objects->element_lines[set] = std::move(element_lines);
       }
+      snap.elements += objects->element_lines[set]->size();
+      lines.push_back(objects->element_digests[set]);
     }
   }
   std::stable_sort(
@@ -396,7 +431,7 @@ TableReader::~TableReader() {
   if (sock_ != nullptr) mnl_socket_close(sock_);
 }
 
-absl::StatusOr<TableSnapshot> TableReader::Snapshot() {
+absl::StatusOr<TableSnapshot> TableReader::Snapshot(const SnapshotScope& scope) {
   absl::MutexLock lock(&mu_);
   if (sock_ == nullptr) {
     sock_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
@@ -408,7 +443,7 @@ absl::StatusOr<TableSnapshot> TableReader::Snapshot() {
     }
   }
   Dumper dumper(sock_, seq_);
-  absl::StatusOr<TableSnapshot> snap = ReadSnapshot(dumper);
+  absl::StatusOr<TableSnapshot> snap = ReadSnapshot(dumper, scope);
   // A dump that broke off may leave messages behind: start the next one on a fresh socket.
   if (!snap.ok() && !absl::IsNotFound(snap.status())) {
     mnl_socket_close(sock_);

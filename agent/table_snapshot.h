@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,16 +53,33 @@ struct TableObjects {
   std::map<std::string, std::string> chains;  // name -> line
   std::map<std::string, std::string> sets;    // name -> line (anonymous sets included)
   std::map<std::string, uint32_t> set_flags;  // name -> NFT_SET_* flags
-  std::map<std::string, std::vector<KernelElement>> elements;  // sorted, per named set
-  std::map<std::string, std::string> objects;                  // name -> line (named counters)
+  // Shared, not copied, when a snapshot takes a set's elements from its base.
+  std::map<std::string, std::shared_ptr<const std::vector<KernelElement>>> elements;  // sorted
+  std::map<std::string, std::shared_ptr<const std::vector<std::string>>> element_lines;
+  std::map<std::string, std::string> element_digests;  // the set's line in `lines`
+  std::map<std::string, std::string> objects;          // name -> line (named counters)
 };
 
 struct TableSnapshot {
-  std::string lines;    // "chain <hex>", "rule <chain> <hex>", "element <set> <hex>", ...
+  // "chain <hex>", "rule <chain> <hex>", "elements <set> n=<count> fnv=<digest>", ...: one
+  // line per set for its elements (their lines are in objects->element_lines).
+  std::string lines;
   size_t elements = 0;  // Set elements in all sets of the table.
   // The same, object by object; shared because snapshots are copied around.
   std::shared_ptr<const TableObjects> objects;
   bool operator==(const TableSnapshot& o) const { return lines == o.lines; }
+};
+
+// The snapshot line for a set's sorted element lines.
+std::string ElementsLine(const std::string& set, const std::vector<std::string>& elements);
+
+// Which set elements a snapshot reads from the kernel. Dumping a big interval set costs the
+// kernel time quadratic in its size (each dump chunk walks the tree from its start), so a
+// check after a notification that names the sets it changed reads only those; the others'
+// elements are taken from `base`.
+struct SnapshotScope {
+  const std::set<std::string>* element_sets = nullptr;  // null: every set
+  const TableSnapshot* base = nullptr;
 };
 
 // Takes snapshots over one netlink socket, kept open: closing a netfilter netlink socket
@@ -76,7 +94,7 @@ class TableReader {
 
   // NotFoundError when the table does not exist. The socket lives in the network namespace
   // of the thread that first calls this.
-  absl::StatusOr<TableSnapshot> Snapshot() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<TableSnapshot> Snapshot(const SnapshotScope& scope = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   absl::Mutex mu_;

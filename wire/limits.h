@@ -13,8 +13,9 @@ namespace polder::wire {
 inline constexpr size_t kMaxRulesetBytes = 16 << 20;
 // One message an agent or admin sends the controller (gRPC receive limit).
 inline constexpr size_t kMaxMessageToControllerBytes = 4 << 20;
-// One message the controller sends an agent: a full ruleset plus room for the rest.
-inline constexpr size_t kMaxMessageToAgentBytes = kMaxRulesetBytes + (1 << 20);
+// One message the controller sends an agent: a full ruleset as text and as the structured
+// table (Assignment.nft_ruleset, about two thirds of the text's size), plus room for the rest.
+inline constexpr size_t kMaxMessageToAgentBytes = 2 * kMaxRulesetBytes + (1 << 20);
 // ApplyResult.error.
 inline constexpr size_t kMaxErrorBytes = 16 * 1024;
 // DriftReport.differences: how many lines, and the length of one.

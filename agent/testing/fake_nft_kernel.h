@@ -36,6 +36,7 @@ class FakeNftKernel : public NftKernel, private NftNotifications {
 
   absl::Status Run(absl::string_view script, bool dry_run) override ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::string> ListPolderTable() override ABSL_LOCKS_EXCLUDED(mu_);
+  using NftKernel::Snapshot;
   absl::StatusOr<TableSnapshot> Snapshot() override ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<TableSnapshot> Render(absl::string_view script) override ABSL_LOCKS_EXCLUDED(mu_);
 
