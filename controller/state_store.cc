@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace polder::controller {
@@ -157,6 +158,17 @@ absl::Status StateStore::Migrate() {
         absl::StrCat("ALTER TABLE audit ADD COLUMN ", column, " TEXT NOT NULL DEFAULT ''");
     if (auto s = Exec(sql.c_str()); !s.ok()) return s;
   }
+  // Hosts gained the agent's own claim (issue 12), apart from the verified applied columns.
+  std::set<std::string> host_columns;
+  Stmt host_info(db_, "PRAGMA table_info(hosts)");
+  while (host_info.Step()) host_columns.insert(host_info.Text(1));
+  if (auto s = host_info.status(); !s.ok()) return s;
+  for (const char* column : {"reported_revision", "reported_hash"}) {
+    if (host_columns.count(column)) continue;
+    std::string sql =
+        absl::StrCat("ALTER TABLE hosts ADD COLUMN ", column, " TEXT NOT NULL DEFAULT ''");
+    if (auto s = Exec(sql.c_str()); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 
@@ -165,7 +177,8 @@ absl::Status StateStore::Commit() { return Exec("COMMIT"); }
 
 absl::Status StateStore::SaveRollout(const std::string& revision, wire::Mode mode,
                                      const std::vector<DesiredRuleset>& changed,
-                                     const std::vector<std::string>& all_hosts, absl::Time time) {
+                                     const std::vector<std::string>& all_hosts, absl::Time time,
+                                     uint64_t generation) {
   // Inside a caller's transaction the caller commits; else this is one.
   bool own = sqlite3_get_autocommit(db_) != 0;
   if (own) {
@@ -181,7 +194,9 @@ absl::Status StateStore::SaveRollout(const std::string& revision, wire::Mode mod
       return s;
     Stmt meta(db_, "INSERT OR REPLACE INTO meta VALUES (?, ?)");
     for (auto [k, v] : {std::pair{"served_revision", revision},
-                        std::pair{"mode", std::string(wire::ModeName(mode))}}) {
+                        std::pair{"mode", std::string(wire::ModeName(mode))},
+                        std::pair{"generation", std::to_string(generation)}}) {
+      if (generation == 0 && std::string_view(k) == "generation") continue;
       meta.Reset();
       if (auto s = meta.Bind(std::string(k)).Bind(v).Run(); !s.ok()) return s;
     }
@@ -228,6 +243,10 @@ absl::StatusOr<std::optional<ServedRevision>> StateStore::LoadServed() {
         return absl::DataLossError(
             absl::StrCat("state database: unknown mode '", meta.Text(1), "'"));
       served.mode = *mode;
+    }
+    if (meta.Text(0) == "generation" && !absl::SimpleAtoi(meta.Text(1), &served.generation)) {
+      return absl::DataLossError(
+          absl::StrCat("state database: generation '", meta.Text(1), "' is not a number"));
     }
   }
   if (auto s = meta.status(); !s.ok()) return s;
@@ -320,13 +339,23 @@ absl::Status StateStore::SetLastReport(const std::string& host, absl::Time time)
       .Run();
 }
 
+absl::Status StateStore::SetReported(const std::string& host, const std::string& revision,
+                                     const std::string& hash) {
+  return Stmt(db_, "UPDATE hosts SET reported_revision = ?, reported_hash = ? WHERE host = ?")
+      .Bind(revision)
+      .Bind(hash)
+      .Bind(host)
+      .Run();
+}
+
 absl::StatusOr<std::vector<HostRecord>> StateStore::LoadHosts() {
   std::vector<HostRecord> out;
   Stmt q(db_,
-         "SELECT host, applied_revision, applied_hash, drift, last_report_us, last_error "
-         "FROM hosts ORDER BY host");
+         "SELECT host, applied_revision, applied_hash, drift, last_report_us, last_error, "
+         "reported_revision, reported_hash FROM hosts ORDER BY host");
   while (q.Step()) {
-    HostRecord r{q.Text(0), q.Text(1), q.Text(2), q.Int(3) != 0, std::nullopt, q.Text(5)};
+    HostRecord r{q.Text(0),    q.Text(1), q.Text(2), q.Int(3) != 0,
+                 std::nullopt, q.Text(5), q.Text(6), q.Text(7)};
     if (!q.IsNull(4)) r.last_report = FromMicros(q.Int(4));
     out.push_back(std::move(r));
   }

@@ -43,12 +43,17 @@ struct HostRecord {
   bool drift = false;
   std::optional<absl::Time> last_report;
   std::string last_error;
+  // What the agent itself last claimed to run, verified or not (the columns above are only
+  // what the controller verified).
+  std::string reported_revision = {};
+  std::string reported_hash = {};
 };
 
 struct ServedRevision {
   std::string revision;
   wire::Mode mode = wire::Mode::kEnforce;
   std::vector<DesiredRuleset> hosts;
+  uint64_t generation = 0;  // of the last rollout; 0 from a database older than generations
 };
 
 struct ApplyRecord {
@@ -58,6 +63,7 @@ struct ApplyRecord {
   std::string hash;
   std::string revision;
   absl::Time time;
+  uint64_t generation = 0;  // the answered assignment's; 0 when the agent did not say
 };
 
 struct DriftRecord {
@@ -108,11 +114,12 @@ class StateStore {
   absl::Status Begin();
   absl::Status Commit();
 
-  // Records a rollout: the served revision, its mode and the rulesets of the
-  // hosts that changed; hosts not in `all_hosts` are forgotten.
+  // Records a rollout: the served revision, its mode, its generation (0: left as stored) and the
+  // rulesets of the hosts that changed; hosts not in `all_hosts` are forgotten.
   absl::Status SaveRollout(const std::string& revision, wire::Mode mode,
                            const std::vector<DesiredRuleset>& changed,
-                           const std::vector<std::string>& all_hosts, absl::Time time);
+                           const std::vector<std::string>& all_hosts, absl::Time time,
+                           uint64_t generation = 0);
   // The last rollout, if any.
   absl::StatusOr<std::optional<ServedRevision>> LoadServed();
 
@@ -123,6 +130,9 @@ class StateStore {
   absl::Status RecordApply(const std::string& host, const ApplyRecord& r);
   absl::Status RecordDrift(const std::string& host, const DriftRecord& r);
   absl::Status SetLastReport(const std::string& host, absl::Time time);
+  // The agent's own claim, verified or not; never touches the verified applied columns.
+  absl::Status SetReported(const std::string& host, const std::string& revision,
+                           const std::string& hash);
   absl::StatusOr<std::vector<HostRecord>> LoadHosts();
 
   absl::Status SaveQuarantine(const QuarantineRecord& q);
