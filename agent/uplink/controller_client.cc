@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/uplink/backoff.h"
+#include "agent/uplink/generation_file.h"
 #include "agent/uplink/messages.h"
 #include "nlohmann/json.hpp"
 #include "polder/v1/polder.grpc.pb.h"
@@ -98,6 +99,20 @@ std::string ControllerClient::applied_hash() const {
   return applied_ ? applied_->hash : "";
 }
 
+uint64_t ControllerClient::applied_generation() const {
+  absl::MutexLock lock(&mu_);
+  return applied_ ? applied_->generation : 0;
+}
+
+void ControllerClient::SaveGeneration(uint64_t generation) {
+  if (absl::Status saved = GenerationFile(store_->path().parent_path()).Save(generation);
+      !saved.ok()) {
+    StoreError(absl::StrCat(saved.message(),
+                            " (after a restart the Hello would not say which generation is "
+                            "applied, so an older controller could roll this host back)"));
+  }
+}
+
 std::vector<std::string> ControllerClient::Degraded() const {
   std::vector<std::string> out;
   {
@@ -134,8 +149,11 @@ void ControllerClient::RestoreStored() {
     StoreError(absl::StrCat("stored ruleset not applied: ", st.message()));
     return;
   }
+  absl::StatusOr<uint64_t> generation = GenerationFile(store_->path().parent_path()).Load();
+  if (!generation.ok()) StoreError(std::string(generation.status().message()));
   absl::MutexLock lock(&mu_);
-  applied_ = Applied{(*stored)->revision, (*stored)->text, parsed->hash};
+  applied_ = Applied{(*stored)->revision, (*stored)->text, parsed->hash,
+                     generation.ok() ? *generation : 0};
   Log("restored", absl::StrCat("enforcing the stored ruleset of revision ", (*stored)->revision));
 }
 
@@ -215,9 +233,9 @@ struct ControllerClient::Session {
   grpc::ClientContext ctx;
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>> stream;
   absl::Time opened;
-  bool established = false;  // Hello went out
+  bool established = false;                // Hello went out
   std::vector<std::string> degraded_sent;  // the degraded state the controller last heard
-  std::thread reader;        // ReadAssignments; joined by End
+  std::thread reader;                      // ReadAssignments; joined by End
 };
 
 bool ControllerClient::RunSession() {
@@ -251,8 +269,9 @@ std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello(
     if (applied_) now_applied = *applied_;
   }
   std::vector<std::string> degraded = Degraded();
-  s->established = s->stream->Write(HelloMessage(options_.host, options_.agent_version,
-                                                 now_applied.revision, now_applied.hash, degraded));
+  s->established =
+      s->stream->Write(HelloMessage(options_.host, options_.agent_version, now_applied.revision,
+                                    now_applied.hash, degraded, now_applied.generation));
   s->degraded_sent = std::move(degraded);
   if (s->established) {
     Log("connected", absl::StrCat("stream open to ", options_.target, ", Hello sent"));
@@ -263,6 +282,7 @@ std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello(
 void ControllerClient::ReadAssignments(Session& s) {
   v1::ControllerMessage m;
   while (s.stream->Read(&m)) {
+    if (m.has_in_sync()) HandleInSync(m.in_sync());
     absl::MutexLock lock(&mu_);
     if (m.has_assignment()) inbox_.assignment = std::move(*m.mutable_assignment());
     m = v1::ControllerMessage();
@@ -354,6 +374,18 @@ bool ControllerClient::WaitForConnected(grpc::Channel& channel, absl::Time deadl
   return false;
 }
 
+void ControllerClient::HandleInSync(const v1::InSync& in_sync) {
+  {
+    absl::MutexLock lock(&mu_);
+    // Only what is applied is in sync; a newer generation for it needs saving.
+    if (!applied_ || in_sync.generation() <= applied_->generation) return;
+    applied_->generation = in_sync.generation();
+  }
+  Log("in-sync", absl::StrCat("the controller wants what is applied (generation ",
+                              in_sync.generation(), "): nothing to apply"));
+  SaveGeneration(in_sync.generation());
+}
+
 void ControllerClient::HandleAssignment(const v1::Assignment& a) {
   Applied before;
   bool had_before = false;
@@ -368,23 +400,38 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
   if (!checked.ok()) {
     Log("rejected", std::string(checked.status().message()));
     Send(ApplyResultMessage(false, std::string(checked.status().message()), absl::ZeroDuration(),
-                            before.hash, a.revision()));
+                            before.hash, a.revision(), a.generation()));
     return;
   }
   const std::string& hash = checked->ruleset.hash;
   if (had_before && hash == before.hash) {
-    if (checked->revision != before.revision) {
+    if (checked->revision != before.revision || a.generation() > before.generation) {
       absl::MutexLock lock(&mu_);
       applied_->revision = checked->revision;
+      applied_->generation = std::max(applied_->generation, a.generation());
     }
-    Send(ApplyResultMessage(true, "", absl::ZeroDuration(), hash, checked->revision));
+    if (a.generation() > before.generation) SaveGeneration(a.generation());
+    Send(ApplyResultMessage(true, "", absl::ZeroDuration(), hash, checked->revision,
+                            a.generation()));
+    return;
+  }
+  if (had_before && a.generation() != 0 && a.generation() < before.generation) {
+    // A controller behind the one that sent what is applied (a stale store, a partition):
+    // applying would roll this host back.
+    std::string why =
+        absl::StrCat("refused: generation ", a.generation(), " is older than the applied ",
+                     before.generation, " (revision ", before.revision, "); not rolled back");
+    Log("rejected", why);
+    Send(ApplyResultMessage(false, why, absl::ZeroDuration(), before.hash, checked->revision,
+                            a.generation()));
     return;
   }
   if (rolled_back_.count(hash)) {
     std::string why = absl::StrCat("rolled back earlier: revision ", checked->revision,
                                    " cut this agent off from the controller; not applied again");
     Log("not-applied", why);
-    Send(ApplyResultMessage(false, why, absl::ZeroDuration(), before.hash, checked->revision));
+    Send(ApplyResultMessage(false, why, absl::ZeroDuration(), before.hash, checked->revision,
+                            a.generation()));
     return;
   }
   absl::Time start = clock_->Now();
@@ -392,8 +439,8 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
   absl::Duration took = clock_->Now() - start;
   if (!st.ok()) {
     Log("apply-failed", std::string(st.message()));
-    Send(
-        ApplyResultMessage(false, std::string(st.message()), took, before.hash, checked->revision));
+    Send(ApplyResultMessage(false, std::string(st.message()), took, before.hash, checked->revision,
+                            a.generation()));
     return;
   }
   if (checked->confirm_deadline) {
@@ -408,7 +455,7 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
                          " after applying revision ", checked->revision,
                          "; no previous ruleset to return to, keeping it");
         Log("unconfirmed", why);
-        Send(ApplyResultMessage(false, why, took, hash, checked->revision));
+        Send(ApplyResultMessage(false, why, took, hash, checked->revision, a.generation()));
         return;
       }
       if (rolled_back_.size() >= 64) rolled_back_.clear();  // bounded; a retry costs one window
@@ -419,11 +466,12 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
                        " after applying revision ", checked->revision, "; back to revision ",
                        before.revision, back.ok() ? "" : absl::StrCat(" FAILED: ", back.message()));
       Log("rolled-back", why);
-      Send(ApplyResultMessage(false, why, took, back.ok() ? before.hash : hash, checked->revision));
+      Send(ApplyResultMessage(false, why, took, back.ok() ? before.hash : hash, checked->revision,
+                              a.generation()));
       return;
     }
   }
-  Applied now{checked->revision, checked->ruleset.text, hash};
+  Applied now{checked->revision, checked->ruleset.text, hash, a.generation()};
   if (absl::Status saved = store_->Save({now.revision, now.text}); !saved.ok()) {
     StoreError(absl::StrCat(saved.message(),
                             " (the confirmed ruleset is not stored: a restart without the "
@@ -432,12 +480,13 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
     absl::MutexLock lock(&mu_);
     store_error_.clear();
   }
+  if (now.generation != 0) SaveGeneration(now.generation);
   {
     absl::MutexLock lock(&mu_);
     applied_ = now;
   }
   Log("applied", absl::StrCat("revision ", now.revision, " in ", absl::FormatDuration(took)));
-  Send(ApplyResultMessage(true, "", took, hash, checked->revision));
+  Send(ApplyResultMessage(true, "", took, hash, checked->revision, a.generation()));
 }
 
 bool ControllerClient::ConfirmReachable(absl::Time deadline) {

@@ -84,6 +84,9 @@ class ControllerClient {
 
   // What is applied and confirmed (empty before the first), for tests.
   std::string applied_hash() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The generation of what is applied (0 before the first, or when no controller said), for
+  // tests.
+  uint64_t applied_generation() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // What keeps the agent from doing its job fully, as "kind: detail" lines the controller shows
   // in `polder status`: store-error (the last good ruleset could not be stored or read back, so
@@ -97,6 +100,7 @@ class ControllerClient {
     std::string revision;
     std::string text;
     std::string hash;
+    uint64_t generation = 0;  // of the assignment it came in (0: unknown)
   };
   struct Inbox {
     // Only the newest assignment matters, and the controller sends nothing else; one slot
@@ -125,6 +129,10 @@ class ControllerClient {
   // Finishes the call, logs why it ended, and judges it (the 2-second rule).
   bool End(Session& s) ABSL_LOCKS_EXCLUDED(mu_);
   void HandleAssignment(const v1::Assignment& a) ABSL_LOCKS_EXCLUDED(mu_);
+  // The controller says the agent runs what it wants: its generation is adopted when newer.
+  void HandleInSync(const v1::InSync& in_sync) ABSL_LOCKS_EXCLUDED(mu_);
+  // Stores the applied generation beside the ruleset (a failure is a store-error).
+  void SaveGeneration(uint64_t generation) ABSL_LOCKS_EXCLUDED(mu_);
   bool ConfirmReachable(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   bool WaitForConnected(grpc::Channel& channel, absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   // Queued until a stream can take it.

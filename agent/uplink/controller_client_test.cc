@@ -75,9 +75,12 @@ class FakeController final : public v1::AgentService::Service {
   }
 
   void Assign(const v1::Assignment& a) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
     v1::ControllerMessage m;
     *m.mutable_assignment() = a;
+    Send(m);
+  }
+  void Send(const v1::ControllerMessage& m) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     to_send_.push_back(m);
   }
 
@@ -523,6 +526,50 @@ TEST_F(ControllerClientTest, RestartedAgentEnforcesTheStoredRulesetWithoutAContr
   ASSERT_TRUE(hello.has_value());
   EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
   EXPECT_EQ(hello->hello().applied_revision(), ParseRuleset(V1())->revision);
+}
+
+void InSync(FakeController& fake, uint64_t generation) {
+  v1::ControllerMessage m;
+  m.mutable_in_sync()->set_generation(generation);
+  fake.Send(m);
+}
+
+TEST_F(ControllerClientTest, GenerationIsEchoedKeptAcrossRestartsAndNeverGoesBack) {
+  StartAgent();
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  v1::Assignment a1 = AssignmentFor(V1());
+  a1.set_generation(7);
+  size_t from = fake_->received();
+  fake_->Assign(a1);
+  auto result = fake_->WaitFor(IsResult, from);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->apply_result().ok());
+  EXPECT_EQ(result->apply_result().generation(), 7u);
+  EXPECT_EQ(client_->applied_generation(), 7u);
+  // The controller says the agent is in sync at a newer generation: adopted, nothing applied.
+  int applies = kernel_->applies;
+  InSync(*fake_, 9);
+  ASSERT_TRUE(WaitForLogged("in-sync", 1)) << LogText();
+  EXPECT_EQ(client_->applied_generation(), 9u);
+  EXPECT_EQ(kernel_->applies, applies);
+  // An older generation (a controller behind) is refused: no rollback.
+  v1::Assignment old = AssignmentFor(V2());
+  old.set_generation(8);
+  from = fake_->received();
+  fake_->Assign(old);
+  result = fake_->WaitFor(IsResult, from);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_FALSE(result->apply_result().ok());
+  EXPECT_THAT(result->apply_result().error(), HasSubstr("older than the applied 9"));
+  EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
+  // After a restart the Hello still says which generation is applied.
+  StopAgent();
+  from = fake_->received();
+  StartAgent();
+  auto hello = fake_->WaitFor(IsHello, from);
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->hello().applied_generation(), 9u);
+  EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
 }
 
 // The 2-second rule: a stream that lasted 2 s counts as established and resets the backoff, so
