@@ -26,6 +26,7 @@
 #include "controller/process_tuning.h"
 #include "controller/server.h"
 #include "controller/state_store.h"
+#include "controller/store_spec.h"
 
 namespace polder::controller {
 namespace {
@@ -42,6 +43,8 @@ constexpr char kInsecureBanner[] =
 
 struct Flags {
   std::string policy, listen, tls_dir, state = "polder-state.db", metrics;
+  std::string store;  // --store SPEC; empty: sqlite:<state>
+  std::string store_tls_dir;
   bool insecure = false;
 };
 
@@ -67,7 +70,12 @@ int Run(const Flags& f) {
     return 2;
   }
 
-  auto store = StateStore::Open(f.state);
+  auto spec = ParseStoreSpec(f.store.empty() ? "sqlite:" + f.state : f.store);
+  if (!spec.ok()) {
+    Log(std::string(spec.status().message()));
+    return 2;
+  }
+  auto store = OpenStateStore(*spec, f.store_tls_dir);
   if (!store.ok()) {
     Log(std::string(store.status().message()));
     return 2;
@@ -151,7 +159,16 @@ int main(int argc, char** argv) {
                   ->check(CLI::ExistingDirectory);
   auto* insecure = app.add_flag("--insecure", f.insecure, "no TLS (local trials only)");
   tls->excludes(insecure);
-  app.add_option("--state", f.state, "state database")->capture_default_str();
+  auto* state =
+      app.add_option("--state", f.state, "state database (the same as --store sqlite:FILE)")
+          ->capture_default_str();
+  app.add_option("--store", f.store,
+                 "state store: sqlite:FILE (default: sqlite:<--state>) or "
+                 "etcd:http://H1:P1,http://H2:P2,... (several controllers sharing one store)")
+      ->excludes(state);
+  app.add_option("--store-tls-dir", f.store_tls_dir,
+                 "for https:// etcd endpoints: DIR with ca.crt, client.crt, client.key")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--metrics", f.metrics, "HOST:PORT for Prometheus /metrics");
   CLI11_PARSE(app, argc, argv);
   if (f.tls_dir.empty() && !f.insecure) {
