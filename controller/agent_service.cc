@@ -214,6 +214,12 @@ class AgentStream final : public Reactor, public AgentSink {
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
+// A stream refused at once; deletes itself when gRPC is done with it.
+class RefusedStream final : public Reactor {
+ public:
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 bool SilentStreams::Admit(const std::string& peer) {
@@ -237,6 +243,14 @@ int SilentStreams::Count(const std::string& peer) const {
 }
 
 Reactor* AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
+  if (new_streams_ != nullptr && !new_streams_->Admit(absl::Now())) {
+    // Refused before any work: the agent tries another controller after a random delay.
+    auto* refused = new RefusedStream();
+    refused->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "controller busy: too many new agent streams per second, "
+                                 "try again later or another controller"));
+    return refused;
+  }
   return new AgentStream(fleet_, context, insecure_, &silent_, open_);
 }
 

@@ -45,6 +45,7 @@ struct Flags {
   std::string policy, listen, tls_dir, state = "polder-state.db", metrics;
   std::string store;  // --store SPEC; empty: sqlite:<state>
   std::string store_tls_dir;
+  double max_new_streams_per_second = 1000;
   bool insecure = false;
 };
 
@@ -85,6 +86,7 @@ int Run(const Flags& f) {
     Log(absl::StrCat("starting without a new revision: ", s.message()));
 
   ServerOptions options{f.listen, std::nullopt};
+  options.max_new_streams_per_second = f.max_new_streams_per_second;
   if (!f.insecure) options.tls_dir = f.tls_dir;
   auto server = ControllerServer::Start(&fleet, options);
   if (!server.ok()) {
@@ -170,6 +172,12 @@ int main(int argc, char** argv) {
                  "for https:// etcd endpoints: DIR with ca.crt, client.crt, client.key")
       ->check(CLI::ExistingDirectory);
   app.add_option("--metrics", f.metrics, "HOST:PORT for Prometheus /metrics");
+  app.add_option("--max-new-streams-per-second", f.max_new_streams_per_second,
+                 "new agent streams taken per second; more are refused (RESOURCE_EXHAUSTED) and "
+                 "retry elsewhere: a reconnect storm cannot take this controller down (0: no "
+                 "limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
   CLI11_PARSE(app, argc, argv);
   if (f.tls_dir.empty() && !f.insecure) {
     std::cerr << "polder-controller: give --tls-dir DIR (mutual TLS) or --insecure\n";

@@ -3,10 +3,12 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "agent/uplink/backoff.h"
+#include "agent/uplink/controller_list.h"
 #include "agent/uplink/generation_file.h"
 #include "agent/uplink/messages.h"
 #include "nlohmann/json.hpp"
@@ -28,10 +30,11 @@ std::shared_ptr<grpc::Channel> FreshChannel(const std::string& target,
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("polder.nonce", static_cast<int>(nonce & 0x7fffffff));
   args.SetMaxReceiveMessageSize(static_cast<int>(wire::kMaxMessageToAgentBytes));
-  // Above the controller's minimum ping interval (10 s), so it never calls our pings abuse;
-  // heartbeats carry data more often anyway.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  // A half-open connection (a controller paused, a black-holed port) is found within about
+  // 10 s: a ping after 5 s, unanswered after 5 s more. Above the controller's minimum ping
+  // interval (4 s), so it never calls these pings abuse.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   return grpc::CreateCustomChannel(target, creds, args);
@@ -47,6 +50,8 @@ absl::StatusOr<std::unique_ptr<ControllerClient>> ControllerClient::Create(Optio
                                                                            Enforcer* enforcer,
                                                                            RulesetStore* store,
                                                                            LogSink log) {
+  absl::StatusOr<std::vector<std::string>> targets = ParseControllerList(options.target);
+  if (!targets.ok()) return targets.status();
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (options.tls_dir.empty()) {
     creds = grpc::InsecureChannelCredentials();
@@ -55,13 +60,16 @@ absl::StatusOr<std::unique_ptr<ControllerClient>> ControllerClient::Create(Optio
     if (!loaded.ok()) return loaded.status();
     creds = *loaded;
   }
-  return std::unique_ptr<ControllerClient>(
-      new ControllerClient(std::move(options), std::move(creds), enforcer, store, std::move(log)));
+  std::vector<std::string> ordered = RendezvousOrder(std::move(*targets), options.host);
+  return std::unique_ptr<ControllerClient>(new ControllerClient(
+      std::move(options), std::move(ordered), std::move(creds), enforcer, store, std::move(log)));
 }
 
-ControllerClient::ControllerClient(Options options, std::shared_ptr<grpc::ChannelCredentials> creds,
+ControllerClient::ControllerClient(Options options, std::vector<std::string> targets,
+                                   std::shared_ptr<grpc::ChannelCredentials> creds,
                                    Enforcer* enforcer, RulesetStore* store, LogSink log)
     : options_(std::move(options)),
+      targets_(std::move(targets)),
       creds_(std::move(creds)),
       enforcer_(enforcer),
       store_(store),
@@ -214,12 +222,47 @@ void ControllerClient::Stop() {
   if (live_context_) live_context_->TryCancel();
 }
 
+std::string ControllerClient::current_target() const {
+  absl::MutexLock lock(&mu_);
+  return targets_[current_];
+}
+
 void ControllerClient::Run() {
-  Backoff backoff(options_.backoff_initial, options_.backoff_max,
-                  std::hash<std::string>()(options_.host) ^ static_cast<uint64_t>(getpid()) ^
-                      static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now())));
+  uint64_t seed = std::hash<std::string>()(options_.host) ^ static_cast<uint64_t>(getpid()) ^
+                  static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now()));
+  Backoff backoff(options_.backoff_initial, options_.backoff_max, seed);
+  std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ull);
+  size_t failed_in_a_row = 0;
   while (!Stopped()) {
-    if (RunSession()) backoff.Reset();
+    bool established = RunSession();
+    if (established) {
+      backoff.Reset();
+      failed_in_a_row = 0;
+    } else {
+      ++failed_in_a_row;
+    }
+    if (targets_.size() > 1 && failed_in_a_row < targets_.size()) {
+      // Another controller may serve at once. The random delay keeps the agents of a lost
+      // controller from reaching the survivors in one burst.
+      std::string next;
+      {
+        absl::MutexLock lock(&mu_);
+        current_ = (current_ + 1) % targets_.size();
+        next = targets_[current_];
+      }
+      absl::Duration delay =
+          options_.failover_delay_max * std::uniform_real_distribution<double>(0, 1)(rng);
+      Log("failover",
+          absl::StrCat("trying controller ", next, " in ", absl::FormatDuration(delay)));
+      if (!SleepUnlessStopped(delay)) return;
+      continue;
+    }
+    // Every controller failed in turn (or there is only one): back off, then the preferred.
+    failed_in_a_row = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      current_ = 0;
+    }
     absl::Duration wait = backoff.Next();
     Log("reconnect", absl::StrCat("next attempt in ", absl::FormatDuration(wait)));
     if (!SleepUnlessStopped(wait)) return;
@@ -248,9 +291,10 @@ bool ControllerClient::RunSession() {
 
 std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello() {
   auto s = std::make_unique<Session>();
-  s->channel = FreshChannel(options_.target, Credentials(), ++probe_counter_);
+  std::string target = current_target();
+  s->channel = FreshChannel(target, Credentials(), ++probe_counter_);
   if (!WaitForConnected(*s->channel, clock_->Now() + options_.connect_timeout)) {
-    Log("unreachable", absl::StrCat("cannot connect to the controller at ", options_.target,
+    Log("unreachable", absl::StrCat("cannot connect to the controller at ", target,
                                     " (network, or TLS refused: check the certificates)"));
     return nullptr;
   }
@@ -274,7 +318,7 @@ std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello(
                                     now_applied.hash, degraded, now_applied.generation));
   s->degraded_sent = std::move(degraded);
   if (s->established) {
-    Log("connected", absl::StrCat("stream open to ", options_.target, ", Hello sent"));
+    Log("connected", absl::StrCat("stream open to ", target, ", Hello sent"));
   }
   return s;
 }
@@ -354,7 +398,7 @@ bool ControllerClient::End(Session& s) {
                  status.error_code() == grpc::StatusCode::NOT_FOUND ||
                  status.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
   Log(refused ? "refused" : "disconnected",
-      absl::StrCat("stream to ", options_.target,
+      absl::StrCat("stream to ", current_target(),
                    " ended: ", status.ok() ? "closed by the controller" : status.error_message()));
   // A stream the controller ends at once is no reason to retry at full speed.
   return s.established && !refused && clock_->Now() - s.opened >= kEstablishedAfter;
@@ -493,7 +537,7 @@ bool ControllerClient::ConfirmReachable(absl::Time deadline) {
   if (options_.reachable) return options_.reachable(deadline);
   while (clock_->Now() < deadline) {
     if (Stopped()) return false;
-    auto channel = FreshChannel(options_.target, Credentials(), ++probe_counter_);
+    auto channel = FreshChannel(current_target(), Credentials(), ++probe_counter_);
     absl::Time attempt = std::min(deadline, clock_->Now() + options_.confirm_attempt);
     if (WaitForConnected(*channel, attempt)) return true;
     if (!SleepUnlessStopped(std::min(absl::Milliseconds(200), deadline - clock_->Now()))) {

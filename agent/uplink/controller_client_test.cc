@@ -572,6 +572,53 @@ TEST_F(ControllerClientTest, GenerationIsEchoedKeptAcrossRestartsAndNeverGoesBac
   EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
 }
 
+TEST_F(ControllerClientTest, FailsOverToTheNextControllerWhenThePreferredOneIsLost) {
+  // A second controller beside the fixture's.
+  FakeController other;
+  int other_port = 0;
+  grpc::ServerBuilder b;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &other_port);
+  b.RegisterService(&other);
+  std::unique_ptr<grpc::Server> other_server = b.BuildAndStart();
+  ASSERT_NE(other_server, nullptr);
+  const std::string mine = absl::StrCat("127.0.0.1:", port_);
+  const std::string theirs = absl::StrCat("127.0.0.1:", other_port);
+  StartAgent([&](ControllerClient::Options& o) {
+    o.target = absl::StrCat(mine, ",", theirs);
+    o.failover_delay_max = absl::Milliseconds(200);
+  });
+  ASSERT_EQ(client_->targets().size(), 2u);
+  bool mine_preferred = client_->targets()[0] == mine;
+  FakeController& preferred = mine_preferred ? *fake_ : other;
+  FakeController& next = mine_preferred ? other : *fake_;
+  ASSERT_TRUE(preferred.WaitFor(IsHello)) << LogText();
+  EXPECT_EQ(next.received(), 0u) << "only the preferred controller is used while it serves";
+  fake_->Assign(AssignmentFor(V1()));  // whichever serves it: only the preferred one is heard
+  if (mine_preferred) ASSERT_TRUE(fake_->WaitFor(IsResult));
+  // The preferred controller goes away: the agent says Hello to the next one, without waiting
+  // for a backoff, and keeps enforcing meanwhile.
+  absl::Time lost = absl::Now();
+  if (mine_preferred) {
+    KillServer();
+  } else {
+    other_server->Shutdown(std::chrono::system_clock::now());
+  }
+  auto hello = next.WaitFor(IsHello, 0, absl::Seconds(5));
+  ASSERT_TRUE(hello.has_value()) << LogText();
+  EXPECT_LT(absl::Now() - lost, absl::Seconds(3));
+  EXPECT_EQ(client_->current_target(), client_->targets()[1]);
+  EXPECT_GE(Logged("failover"), 1) << LogText();
+  if (mine_preferred) {
+    EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
+    EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
+  }
+  StopAgent();
+  if (!mine_preferred)
+    KillServer();
+  else
+    other_server->Shutdown(std::chrono::system_clock::now());
+}
+
 // The 2-second rule: a stream that lasted 2 s counts as established and resets the backoff, so
 // the wait after the second session is drawn from backoff_initial (1 s) again: in [0.5, 1) s.
 TEST_F(ControllerClientTest, SessionOfTwoSecondsResetsTheBackoff) {

@@ -383,5 +383,27 @@ TEST_F(HostileAgentTest, AnAgentAheadOfTheControllerIsNotRolledBack) {
   EXPECT_FALSE(a->WaitEnd(absl::Milliseconds(1)).has_value()) << "the agent stays connected";
 }
 
+TEST_F(HostileAgentTest, AReconnectStormBeyondTheRateIsRefusedAtOnce) {
+  ServerOptions options{"127.0.0.1:0", pki::ControllerDir(SharedPki().ca_)};
+  options.max_new_streams_per_second = 1;  // a burst of 1, then 1 per second
+  auto limited = ControllerServer::Start(fleet_.get(), options);
+  ASSERT_TRUE(limited.ok()) << limited.status();
+  std::string target = "127.0.0.1:" + std::to_string((*limited)->port());
+  std::vector<std::unique_ptr<RawAgent>> storm;
+  for (int i = 0; i < 8; ++i) {
+    storm.push_back(std::make_unique<RawAgent>(target, SharedPki().Agent("web-1")));
+  }
+  int refused = 0;
+  for (auto& a : storm) {
+    // A refused stream ends at once; an admitted one waits for its Hello.
+    auto end = a->WaitEnd(absl::Milliseconds(500));
+    if (end && end->error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++refused;
+  }
+  // However slowly this machine makes the 8 TLS connections, most are refused, and the first
+  // is taken.
+  EXPECT_GE(refused, 3);
+  EXPECT_LE(refused, 7);
+}
+
 }  // namespace
 }  // namespace polder::controller
