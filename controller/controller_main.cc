@@ -17,6 +17,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
@@ -84,6 +85,28 @@ int Run(const Flags& f) {
   Fleet fleet(store->get(), DirectoryCompiler(f.policy));
   if (auto s = fleet.Start(absl::Now()); !s.ok())
     Log(absl::StrCat("starting without a new revision: ", s.message()));
+  // On a shared store, other controllers' quarantines and postures reach this one's agents:
+  // the store is looked at every 100 ms (a read of a few keys).
+  struct Syncer {  // stopped and joined on every return, before the fleet goes
+    absl::Notification stopping;
+    std::thread thread;
+    ~Syncer() {
+      stopping.Notify();
+      if (thread.joinable()) thread.join();
+    }
+  } store_sync;
+  if (spec->kind == StoreSpec::Kind::kEtcd) {
+    store_sync.thread = std::thread([&] {
+      std::string last_error;
+      while (!store_sync.stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+        auto synced = fleet.SyncFromStore(absl::Now());
+        std::string error = synced.ok() ? "" : std::string(synced.status().message());
+        if (error != last_error && !error.empty())
+          Log(absl::StrCat("cannot read orders from the store: ", error));
+        last_error = error;
+      }
+    });
+  }
 
   ServerOptions options{f.listen, std::nullopt};
   options.max_new_streams_per_second = f.max_new_streams_per_second;
@@ -141,6 +164,7 @@ int Run(const Flags& f) {
     }
   }
   Log("shutting down");
+  store_sync.stopping.Notify();
   (*server)->Shutdown();
   return 0;
 }

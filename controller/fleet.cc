@@ -106,6 +106,58 @@ absl::Status Fleet::Reload(absl::Time now, const std::string& reason) {
                            nullptr);
 }
 
+namespace {
+
+// The same order, as far as the store can tell (it keeps times to the microsecond).
+bool SameOrders(const std::vector<QuarantineRecord>& a, const std::vector<QuarantineRecord>& b) {
+  auto key = [](const std::vector<QuarantineRecord>& qs) {
+    std::map<std::string, std::string> out;
+    for (const auto& q : qs)
+      out[q.target] = absl::StrCat(absl::StrJoin(q.allow, ","), "|", q.reason, "|", q.actor, "|",
+                                   absl::ToUnixMicros(q.since));
+    return out;
+  };
+  return key(a) == key(b);
+}
+
+bool SamePosture(const std::optional<PostureRecord>& a, const std::optional<PostureRecord>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  return a->name == b->name && a->actor == b->actor && a->forced == b->forced &&
+         absl::ToUnixMicros(a->since) == absl::ToUnixMicros(b->since);
+}
+
+}  // namespace
+
+absl::StatusOr<bool> Fleet::SyncFromStore(absl::Time now) {
+  absl::MutexLock reload(&reload_mu_);
+  Flush().IgnoreError();  // ours first (logged)
+  absl::StatusOr<std::vector<QuarantineRecord>> quarantines;
+  absl::StatusOr<std::optional<PostureRecord>> posture;
+  absl::StatusOr<std::optional<ServedRevision>> served;
+  {
+    absl::MutexLock store_lock(&store_mu_);
+    quarantines = store_->LoadQuarantines();
+    posture = store_->LoadPosture();
+    served = store_->LoadServed();
+  }
+  if (!quarantines.ok()) return quarantines.status();
+  if (!posture.ok()) return posture.status();
+  if (!served.ok()) return served.status();
+  {
+    absl::MutexLock lock(&mu_);
+    if (served->has_value() && (*served)->generation > generation_)
+      generation_ = (*served)->generation;
+  }
+  if (SameOrders(*quarantines, CurrentQuarantines()) && SamePosture(*posture, CurrentPosture()))
+    return false;
+  Log("orders changed in the store (another controller): rolling them out");
+  absl::Status s = CompileAndRollout(now, "controller", "orders from another controller",
+                                     std::move(*posture), std::move(*quarantines), nullptr);
+  if (!s.ok()) return s;
+  return true;
+}
+
 std::vector<QuarantineRecord> Fleet::CurrentQuarantines() const {
   absl::MutexLock lock(&mu_);
   return quarantines_;
@@ -285,7 +337,11 @@ AssignmentInfo Fleet::AssignLocked(Host& h, absl::Time now) {
           generation_};
 }
 
-bool Fleet::AheadOfUsLocked(const Host& h) const { return h.agent_generation > generation_; }
+bool Fleet::AheadOfUsLocked(const Host& h) const {
+  // A host that runs exactly what this controller wants is in sync whatever the generations
+  // say (two controllers' counters may differ by a rollout): nothing would be rolled back.
+  return h.agent_generation > generation_ && h.applied_hash != h.hash;
+}
 
 uint64_t Fleet::Generation() const {
   absl::MutexLock lock(&mu_);
@@ -334,15 +390,15 @@ absl::StatusOr<uint64_t> Fleet::Connect(const HelloInfo& hello, AgentSink* sink,
                    h.agent_degraded.empty()
                        ? ""
                        : absl::StrCat(", degraded: ", absl::StrJoin(h.agent_degraded, "; "))));
-  if (AheadOfUsLocked(h)) {
+  if (same) {
+    ++metrics_.in_sync_replies;
+    sink->InSync(revision_, generation_);
+  } else if (AheadOfUsLocked(h)) {
     // Never roll a host back: it keeps what it runs until this controller serves a generation
     // at least as new (status shows why).
     ++metrics_.agents_ahead;
     Log(absl::StrCat("agent ", hello.host, " applied generation ", hello.applied_generation,
                      ", newer than this controller's ", generation_, ": sending it nothing"));
-  } else if (same) {
-    ++metrics_.in_sync_replies;
-    sink->InSync(revision_, generation_);
   } else if (!h.hash.empty()) {
     SendLocked(h, now);
   }

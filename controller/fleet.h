@@ -113,6 +113,11 @@ class Fleet {
   // Compiles again (policy changed or a flow expired) and rolls out changes; `reason` goes to
   // the audit log's rollout entry.
   absl::Status Reload(absl::Time now, const std::string& reason = "policy recompiled");
+  // Several controllers on one store: takes the quarantines and posture the store holds (other
+  // controllers' orders) and rolls them out when they differ from what this one serves, and
+  // adopts the store's generation when it is newer. True when something was rolled out.
+  // Serialised with this controller's own orders, so it never sees one half-recorded.
+  absl::StatusOr<bool> SyncFromStore(absl::Time now);
 
   // An agent stream said Hello. Returns a session id for later calls.
   absl::StatusOr<uint64_t> Connect(const HelloInfo& hello, AgentSink* sink, absl::Time now);

@@ -277,8 +277,9 @@ TEST(FleetOnEtcdTest, ASecondControllerOnTheSameStoreSeesTheSameState) {
   auto store_a = open();
   // Start from an empty store (other tests share this etcd).
   ASSERT_TRUE(store_a->SaveRollout("", wire::Mode::kEnforce, {}, {}, absl::Now(), 0).ok());
-  for (const auto& q : *store_a->LoadQuarantines())
-    ASSERT_TRUE(store_a->DeleteQuarantine(q.target).ok());
+  auto left = store_a->LoadQuarantines();  // by other tests on this etcd
+  ASSERT_TRUE(left.ok()) << left.status();
+  for (const auto& q : *left) ASSERT_TRUE(store_a->DeleteQuarantine(q.target).ok());
   absl::Time now = absl::Now();
   auto a = std::make_unique<Fleet>(store_a.get(), TwoHosts());
   ASSERT_TRUE(a->Start(now).ok());
@@ -311,6 +312,50 @@ TEST(FleetOnEtcdTest, ASecondControllerOnTheSameStoreSeesTheSameState) {
           .ok());
   EXPECT_TRUE(on_b.got.empty());
   EXPECT_EQ(on_b.in_sync, 1);
+}
+
+TEST(FleetOnEtcdTest, OrdersGivenToOneControllerReachTheOthersAgents) {
+  SetLogEnabled(false);
+  ASSERT_NE(SharedEtcd(), nullptr);
+  auto open = [] {
+    auto s = EtcdStateStore::Open({SharedEtcd()->client_url()});
+    EXPECT_TRUE(s.ok()) << s.status();
+    return std::move(*s);
+  };
+  auto store_a = open();
+  ASSERT_TRUE(store_a->SaveRollout("", wire::Mode::kEnforce, {}, {}, absl::Now(), 0).ok());
+  auto left = store_a->LoadQuarantines();  // by other tests on this etcd
+  ASSERT_TRUE(left.ok()) << left.status();
+  for (const auto& q : *left) ASSERT_TRUE(store_a->DeleteQuarantine(q.target).ok());
+  absl::Time now = absl::Now();
+  Fleet a(store_a.get(), TwoHosts());
+  ASSERT_TRUE(a.Start(now).ok());
+  ASSERT_TRUE(a.Flush().ok());
+  auto store_b = open();
+  Fleet b(store_b.get(), TwoHosts());
+  ASSERT_TRUE(b.Start(now).ok());
+  Sink agent;  // host b's agent, connected to controller b
+  ASSERT_TRUE(b.Connect({"b", "test", "", ""}, &agent, now).ok());
+  ASSERT_EQ(agent.got.size(), 1u);
+  auto nothing = b.SyncFromStore(now);
+  ASSERT_TRUE(nothing.ok()) << nothing.status();
+  EXPECT_FALSE(*nothing) << "no order yet: nothing rolled out";
+
+  ASSERT_TRUE(a.Quarantine({"b", {}, "incident 12", "alice", now}, now).ok());
+  auto synced = b.SyncFromStore(now);
+  ASSERT_TRUE(synced.ok()) << synced.status();
+  EXPECT_TRUE(*synced);
+  ASSERT_EQ(agent.got.size(), 2u);
+  EXPECT_NE(agent.got[1].ruleset->find("quarantined"), std::string::npos);
+  EXPECT_GE(agent.got[1].generation, a.Generation());
+  ASSERT_EQ(b.Status().quarantines.size(), 1u);
+  EXPECT_FALSE(*b.SyncFromStore(now)) << "the same orders again: no churn";
+  EXPECT_EQ(agent.got.size(), 2u);
+
+  ASSERT_TRUE(a.Release("b", "alice", now, "over").ok());
+  ASSERT_TRUE(*b.SyncFromStore(now));
+  ASSERT_EQ(agent.got.size(), 3u);
+  EXPECT_EQ(agent.got[2].ruleset->find("quarantined"), std::string::npos);
 }
 
 }  // namespace
