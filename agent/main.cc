@@ -68,7 +68,9 @@ int main(int argc, char** argv) {
       app.add_option("--ruleset", ruleset_path,
                      "ruleset from `polder compile`: nft text, or --format wire (libnftnl)");
   auto* controller_opt =
-      app.add_option("--controller", fleet.controller, "controller HOST:PORT (controller mode)");
+      app.add_option("--controller", fleet.controller,
+                     "controller HOST:PORT, or several HOST:PORT,HOST:PORT,... to fail over "
+                     "between (controller mode)");
   ruleset_opt->excludes(controller_opt);
   bool boot = false;
   polder::agent::BootLoadOptions boot_options;

@@ -32,9 +32,8 @@ class AgentStream final : public Reactor, public AgentSink {
     if (!insecure_) {
       auto peer = PeerIdentityOf(*context_->auth_context());
       std::string name = peer.ok() ? peer->common_name : "";
-      if (open_ != nullptr &&
-          !open_->Add(this, peer.ok() ? peer->serial : "",
-                      peer.ok() ? peer->not_after : absl::InfinitePast())) {
+      if (open_ != nullptr && !open_->Add(this, peer.ok() ? peer->serial : "",
+                                          peer.ok() ? peer->not_after : absl::InfinitePast())) {
         Log(absl::StrCat("agent stream from ", context_->peer(), " (", name,
                          ") refused: its certificate is revoked"));
         FinishOnce(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
@@ -100,6 +99,16 @@ class AgentStream final : public Reactor, public AgentSink {
     if (a.nft_ruleset) wire::ToProto(*a.nft_ruleset, m->mutable_nft_ruleset());
     // Nanoseconds kept: a deadline rounded down to its second could lapse before it is due.
     wire::SetTimestamp(a.confirm_deadline, m->mutable_confirm_deadline());
+    m->set_generation(a.generation);
+    if (!writing_ && !finish_status_) WriteLocked();
+  }
+
+  void InSync(const std::string& revision, uint64_t generation) override {
+    absl::MutexLock lock(&mu_);
+    if (pending_) return;  // an assignment is on its way: it says more
+    pending_.emplace();
+    pending_->mutable_in_sync()->set_revision(revision);
+    pending_->mutable_in_sync()->set_generation(generation);
     if (!writing_ && !finish_status_) WriteLocked();
   }
 
@@ -138,9 +147,9 @@ class AgentStream final : public Reactor, public AgentSink {
         if (auto s = ValidateApplyResult(r); !s.ok()) return s;
         absl::Duration d =
             absl::Seconds(r.duration().seconds()) + absl::Nanoseconds(r.duration().nanos());
-        fleet_->OnApplyResult(
-            host_, session_,
-            {r.ok(), EscapeControlCharacters(r.error()), d, r.ruleset_hash(), r.revision(), now});
+        fleet_->OnApplyResult(host_, session_,
+                              {r.ok(), EscapeControlCharacters(r.error()), d, r.ruleset_hash(),
+                               r.revision(), now, r.generation()});
         return absl::OkStatus();
       }
       case K::kDriftReport: {
@@ -149,8 +158,8 @@ class AgentStream final : public Reactor, public AgentSink {
         std::vector<std::string> differences;
         for (const std::string& text : r.differences())
           differences.push_back(EscapeControlCharacters(text));
-        DriftRecord d{std::move(differences), r.has_time() ? wire::FromTimestamp(r.time()) : now, r.pid(),
-                      r.remediated()};
+        DriftRecord d{std::move(differences), r.has_time() ? wire::FromTimestamp(r.time()) : now,
+                      r.pid(), r.remediated()};
         fleet_->OnDrift(host_, session_, d);
         return absl::OkStatus();
       }
@@ -179,9 +188,10 @@ class AgentStream final : public Reactor, public AgentSink {
       if (auto s = AuthorizeAgent(*context_->auth_context(), hello.host()); !s.ok()) return s;
     }
     host_ = hello.host();
-    auto session = fleet_->Connect({hello.host(), hello.agent_version(), hello.applied_revision(),
-                                    hello.ruleset_hash(), Escaped(hello.degraded())},
-                                   this, absl::Now());
+    auto session = fleet_->Connect(
+        {hello.host(), hello.agent_version(), hello.applied_revision(), hello.ruleset_hash(),
+         Escaped(hello.degraded()), hello.applied_generation()},
+        this, absl::Now());
     if (!session.ok()) return session.status();
     session_ = *session;
     if (open_ != nullptr) open_->SetHost(this, host_);
@@ -192,7 +202,7 @@ class AgentStream final : public Reactor, public AgentSink {
   grpc::CallbackServerContext* const context_;
   const bool insecure_;
   SilentStreams* const silent_;
-  OpenStreams* const open_;  // null when insecure
+  OpenStreams* const open_;                 // null when insecure
   std::optional<std::string> silent_peer_;  // admitted, and no message read yet
   v1::AgentMessage in_;                     // touched only by the read path
   std::string host_;
@@ -203,6 +213,12 @@ class AgentStream final : public Reactor, public AgentSink {
   std::optional<v1::ControllerMessage> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+// A stream refused at once; deletes itself when gRPC is done with it.
+class RefusedStream final : public Reactor {
+ public:
+  void OnDone() override { delete this; }
 };
 
 }  // namespace
@@ -228,6 +244,14 @@ int SilentStreams::Count(const std::string& peer) const {
 }
 
 Reactor* AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
+  if (new_streams_ != nullptr && !new_streams_->Admit(absl::Now())) {
+    // Refused before any work: the agent tries another controller after a random delay.
+    auto* refused = new RefusedStream();
+    refused->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "controller busy: too many new agent streams per second, "
+                                 "try again later or another controller"));
+    return refused;
+  }
   return new AgentStream(fleet_, context, insecure_, &silent_, open_);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
+#include "controller/stream_rate_limit.h"
 #include "polder/v1/polder.grpc.pb.h"
 
 namespace polder::controller {
@@ -37,8 +38,10 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   // `insecure`: no client certificates; any Hello for a known host is taken.
   // `open` (optional) records every stream with its certificate's serial, so
   // that streams of a certificate revoked later can be closed.
-  AgentServiceImpl(Fleet* fleet, bool insecure, OpenStreams* open = nullptr)
-      : fleet_(fleet), insecure_(insecure), open_(open) {}
+  // `new_streams` (optional) bounds how many streams are taken per second.
+  AgentServiceImpl(Fleet* fleet, bool insecure, OpenStreams* open = nullptr,
+                   StreamRateLimit* new_streams = nullptr)
+      : fleet_(fleet), insecure_(insecure), open_(open), new_streams_(new_streams) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -49,6 +52,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   Fleet* const fleet_;
   const bool insecure_;
   OpenStreams* const open_;
+  StreamRateLimit* const new_streams_;
   SilentStreams silent_;
 };
 

@@ -17,6 +17,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
@@ -26,6 +27,7 @@
 #include "controller/process_tuning.h"
 #include "controller/server.h"
 #include "controller/state_store.h"
+#include "controller/store_spec.h"
 
 namespace polder::controller {
 namespace {
@@ -42,6 +44,9 @@ constexpr char kInsecureBanner[] =
 
 struct Flags {
   std::string policy, listen, tls_dir, state = "polder-state.db", metrics;
+  std::string store;  // --store SPEC; empty: sqlite:<state>
+  std::string store_tls_dir;
+  double max_new_streams_per_second = 1000;
   bool insecure = false;
 };
 
@@ -67,7 +72,12 @@ int Run(const Flags& f) {
     return 2;
   }
 
-  auto store = StateStore::Open(f.state);
+  auto spec = ParseStoreSpec(f.store.empty() ? "sqlite:" + f.state : f.store);
+  if (!spec.ok()) {
+    Log(std::string(spec.status().message()));
+    return 2;
+  }
+  auto store = OpenStateStore(*spec, f.store_tls_dir);
   if (!store.ok()) {
     Log(std::string(store.status().message()));
     return 2;
@@ -75,8 +85,31 @@ int Run(const Flags& f) {
   Fleet fleet(store->get(), DirectoryCompiler(f.policy));
   if (auto s = fleet.Start(absl::Now()); !s.ok())
     Log(absl::StrCat("starting without a new revision: ", s.message()));
+  // On a shared store, other controllers' quarantines and postures reach this one's agents:
+  // the store is looked at every 100 ms (a read of a few keys).
+  struct Syncer {  // stopped and joined on every return, before the fleet goes
+    absl::Notification stopping;
+    std::thread thread;
+    ~Syncer() {
+      stopping.Notify();
+      if (thread.joinable()) thread.join();
+    }
+  } store_sync;
+  if (spec->kind == StoreSpec::Kind::kEtcd) {
+    store_sync.thread = std::thread([&] {
+      std::string last_error;
+      while (!store_sync.stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+        auto synced = fleet.SyncFromStore(absl::Now());
+        std::string error = synced.ok() ? "" : std::string(synced.status().message());
+        if (error != last_error && !error.empty())
+          Log(absl::StrCat("cannot read orders from the store: ", error));
+        last_error = error;
+      }
+    });
+  }
 
   ServerOptions options{f.listen, std::nullopt};
+  options.max_new_streams_per_second = f.max_new_streams_per_second;
   if (!f.insecure) options.tls_dir = f.tls_dir;
   auto server = ControllerServer::Start(&fleet, options);
   if (!server.ok()) {
@@ -131,6 +164,7 @@ int Run(const Flags& f) {
     }
   }
   Log("shutting down");
+  store_sync.stopping.Notify();
   (*server)->Shutdown();
   return 0;
 }
@@ -151,8 +185,23 @@ int main(int argc, char** argv) {
                   ->check(CLI::ExistingDirectory);
   auto* insecure = app.add_flag("--insecure", f.insecure, "no TLS (local trials only)");
   tls->excludes(insecure);
-  app.add_option("--state", f.state, "state database")->capture_default_str();
+  auto* state =
+      app.add_option("--state", f.state, "state database (the same as --store sqlite:FILE)")
+          ->capture_default_str();
+  app.add_option("--store", f.store,
+                 "state store: sqlite:FILE (default: sqlite:<--state>) or "
+                 "etcd:http://H1:P1,http://H2:P2,... (several controllers sharing one store)")
+      ->excludes(state);
+  app.add_option("--store-tls-dir", f.store_tls_dir,
+                 "for https:// etcd endpoints: DIR with ca.crt, client.crt, client.key")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--metrics", f.metrics, "HOST:PORT for Prometheus /metrics");
+  app.add_option("--max-new-streams-per-second", f.max_new_streams_per_second,
+                 "new agent streams taken per second; more are refused (RESOURCE_EXHAUSTED) and "
+                 "retry elsewhere: a reconnect storm cannot take this controller down (0: no "
+                 "limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
   CLI11_PARSE(app, argc, argv);
   if (f.tls_dir.empty() && !f.insecure) {
     std::cerr << "polder-controller: give --tls-dir DIR (mutual TLS) or --insecure\n";

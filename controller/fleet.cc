@@ -106,6 +106,58 @@ absl::Status Fleet::Reload(absl::Time now, const std::string& reason) {
                            nullptr);
 }
 
+namespace {
+
+// The same order, as far as the store can tell (it keeps times to the microsecond).
+bool SameOrders(const std::vector<QuarantineRecord>& a, const std::vector<QuarantineRecord>& b) {
+  auto key = [](const std::vector<QuarantineRecord>& qs) {
+    std::map<std::string, std::string> out;
+    for (const auto& q : qs)
+      out[q.target] = absl::StrCat(absl::StrJoin(q.allow, ","), "|", q.reason, "|", q.actor, "|",
+                                   absl::ToUnixMicros(q.since));
+    return out;
+  };
+  return key(a) == key(b);
+}
+
+bool SamePosture(const std::optional<PostureRecord>& a, const std::optional<PostureRecord>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  return a->name == b->name && a->actor == b->actor && a->forced == b->forced &&
+         absl::ToUnixMicros(a->since) == absl::ToUnixMicros(b->since);
+}
+
+}  // namespace
+
+absl::StatusOr<bool> Fleet::SyncFromStore(absl::Time now) {
+  absl::MutexLock reload(&reload_mu_);
+  Flush().IgnoreError();  // ours first (logged)
+  absl::StatusOr<std::vector<QuarantineRecord>> quarantines;
+  absl::StatusOr<std::optional<PostureRecord>> posture;
+  absl::StatusOr<std::optional<ServedRevision>> served;
+  {
+    absl::MutexLock store_lock(&store_mu_);
+    quarantines = store_->LoadQuarantines();
+    posture = store_->LoadPosture();
+    served = store_->LoadServed();
+  }
+  if (!quarantines.ok()) return quarantines.status();
+  if (!posture.ok()) return posture.status();
+  if (!served.ok()) return served.status();
+  {
+    absl::MutexLock lock(&mu_);
+    if (served->has_value() && (*served)->generation > generation_)
+      generation_ = (*served)->generation;
+  }
+  if (SameOrders(*quarantines, CurrentQuarantines()) && SamePosture(*posture, CurrentPosture()))
+    return false;
+  Log("orders changed in the store (another controller): rolling them out");
+  absl::Status s = CompileAndRollout(now, "controller", "orders from another controller",
+                                     std::move(*posture), std::move(*quarantines), nullptr);
+  if (!s.ok()) return s;
+  return true;
+}
+
 std::vector<QuarantineRecord> Fleet::CurrentQuarantines() const {
   absl::MutexLock lock(&mu_);
   return quarantines_;
@@ -151,6 +203,7 @@ absl::Status Fleet::Restore() {
     // The last good revision stays in force until a new one compiles.
     revision_ = (*served)->revision;
     mode_ = (*served)->mode;
+    generation_ = (*served)->generation;
     for (auto& d : (*served)->hosts) {
       Host& h = hosts_[d.host];
       h.content = ContentHash(d.ruleset);
@@ -166,6 +219,8 @@ absl::Status Fleet::Restore() {
       it->second.drift = r.drift;
       it->second.last_report = r.last_report;
       it->second.last_error = r.last_error;
+      it->second.reported_revision = r.reported_revision;
+      it->second.reported_hash = r.reported_hash;
     }
     Log(absl::StrCat("restored revision ", revision_, " for ", hosts_.size(), " hosts"));
   }
@@ -251,6 +306,7 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
     it = hosts_.erase(it);
   }
   bool new_revision = compiled.revision != revision_;
+  if (new_revision || !changed.empty()) ++generation_;
   revision_ = compiled.revision;
   mode_ = compiled.mode;
   zones_ = std::move(compiled.zones);
@@ -258,7 +314,8 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
   // Agents first: the database write happens on the writer thread.
   for (const auto& d : changed) {
     Host& h = hosts_[d.host];
-    if (h.sink && h.applied_hash != h.hash) outbox_.emplace_back(h.sink, AssignLocked(h, now));
+    if (h.sink && h.applied_hash != h.hash && !AheadOfUsLocked(h))
+      outbox_.emplace_back(h.sink, AssignLocked(h, now));
   }
   if (new_revision || !changed.empty()) {
     ++metrics_.rollouts;
@@ -267,19 +324,32 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
     AuditLocked(now, "rollout", actor, "", detail, reason);
     Log(absl::StrCat("rollout: ", detail));
   }
-  Persist([rev = revision_, mode = mode_, changed = std::move(changed), all = std::move(all),
-           now](StateStore& s) { return s.SaveRollout(rev, mode, changed, all, now); });
+  Persist([rev = revision_, mode = mode_, changed = std::move(changed), all = std::move(all), now,
+           generation = generation_](StateStore& s) {
+    return s.SaveRollout(rev, mode, changed, all, now, generation);
+  });
 }
 
 AssignmentInfo Fleet::AssignLocked(Host& h, absl::Time now) {
   h.sent_at = now;
   h.sent_hash = h.hash;
-  h.sent_this_session.emplace_back(h.ruleset_revision, h.hash);
+  h.sent_this_session.push_back({h.ruleset_revision, h.hash, generation_});
   if (h.sent_this_session.size() > 8) h.sent_this_session.pop_front();
   ++metrics_.assignments_sent;
   // The agent checks the revision against the ruleset's header.
   return {h.ruleset_revision, h.ruleset, h.hash, mode_, now + options_.confirm_timeout,
-          h.nft_ruleset};
+          h.nft_ruleset, generation_};
+}
+
+bool Fleet::AheadOfUsLocked(const Host& h) const {
+  // A host that runs exactly what this controller wants is in sync whatever the generations
+  // say (two controllers' counters may differ by a rollout): nothing would be rolled back.
+  return h.agent_generation > generation_ && h.applied_hash != h.hash;
+}
+
+uint64_t Fleet::Generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
 }
 
 void Fleet::SendLocked(Host& h, absl::Time now) { h.sink->Assign(AssignLocked(h, now)); }
@@ -309,17 +379,33 @@ absl::StatusOr<uint64_t> Fleet::Connect(const HelloInfo& hello, AgentSink* sink,
   // The hash decides whether to send (sending is always safe); the revision is only a claim,
   // verified when the hash is that of the ruleset this controller wants the host to run.
   h.applied_hash = hello.ruleset_hash;
-  h.reported_revision = hello.applied_revision;
+  NoteReportedLocked(hello.host, h, hello.applied_revision, hello.ruleset_hash);
+  h.agent_generation = hello.applied_generation;
   h.agent_degraded = hello.degraded;
   h.clock_offset.reset();  // until its first heartbeat says
-  if (!h.hash.empty() && hello.ruleset_hash == h.hash) h.applied_revision = h.ruleset_revision;
+  bool same = !h.hash.empty() && hello.ruleset_hash == h.hash;
+  if (same) {
+    h.applied_revision = h.ruleset_revision;
+    h.applied_generation = std::max(h.applied_generation, generation_);
+  }
   h.last_report = now;
   if (InSync(h)) ++in_sync_;
   Log(absl::StrCat("agent connected: ", hello.host, " (", hello.agent_version, ")",
                    h.agent_degraded.empty()
                        ? ""
                        : absl::StrCat(", degraded: ", absl::StrJoin(h.agent_degraded, "; "))));
-  if (h.applied_hash != h.hash) SendLocked(h, now);
+  if (same) {
+    ++metrics_.in_sync_replies;
+    sink->InSync(revision_, generation_);
+  } else if (AheadOfUsLocked(h)) {
+    // Never roll a host back: it keeps what it runs until this controller serves a generation
+    // at least as new (status shows why).
+    ++metrics_.agents_ahead;
+    Log(absl::StrCat("agent ", hello.host, " applied generation ", hello.applied_generation,
+                     ", newer than this controller's ", generation_, ": sending it nothing"));
+  } else if (!h.hash.empty()) {
+    SendLocked(h, now);
+  }
   return h.session;
 }
 
@@ -348,20 +434,29 @@ void Fleet::OnApplyResult(const std::string& host, uint64_t session, const Apply
   Host* h = SessionHost(host, session);
   if (h == nullptr) return;
   h->last_report = r.time;
-  if (r.ok) h->reported_revision = r.revision;
-  bool answers_sent =
-      std::any_of(h->sent_this_session.begin(), h->sent_this_session.end(), [&](const auto& sent) {
-        return sent.first == r.revision && (!r.ok || sent.second == r.hash);
+  // Only an assignment sent on this stream and not yet superseded by a confirmed newer one is
+  // in flight; a failure may be reported twice for one assignment (once as "rolled back", once
+  // as "not applied again"), so only a success takes its assignment out of flight.
+  auto answered =
+      std::find_if(h->sent_this_session.begin(), h->sent_this_session.end(), [&](const auto& sent) {
+        return sent.revision == r.revision && (!r.ok || sent.hash == r.hash) &&
+               (r.generation == 0 || sent.generation == r.generation);
       });
-  bool is_desired =
-      r.ok && !h->hash.empty() && r.hash == h->hash && r.revision == h->ruleset_revision;
-  if (!answers_sent && !is_desired) {
+  if (answered == h->sent_this_session.end()) {
+    // A success for exactly what the host is known to run is a repeat (a result the agent sent
+    // again on a new stream after the Hello already said so): nothing to believe or refuse.
+    bool repeat =
+        r.ok && !r.hash.empty() && r.hash == h->applied_hash && r.revision == h->applied_revision;
+    if (repeat) return;
     ++metrics_.unverified_results;
     Log(absl::StrCat("apply result from ", host, " ignored: revision ", r.revision.substr(0, 12),
-                     " (hash ", r.hash.substr(0, 12),
-                     ") answers no assignment this controller sent on its stream"));
+                     " (hash ", r.hash.substr(0, 12), ", generation ", r.generation,
+                     ") answers no assignment in flight on its stream"));
+    if (r.ok) NoteReportedLocked(host, *h, r.revision, r.hash);
     return;
   }
+  uint64_t generation = answered->generation;
+  if (r.ok) h->sent_this_session.erase(h->sent_this_session.begin(), answered + 1);
   Persist([host, r](StateStore& s) { return s.RecordApply(host, r); });
   if (h->sent_at && r.hash == h->sent_hash) {
     metrics_.ObserveLatency(absl::ToDoubleSeconds(r.time - *h->sent_at));
@@ -377,9 +472,20 @@ void Fleet::OnApplyResult(const std::string& host, uint64_t session, const Apply
   if (InSync(*h)) --in_sync_;
   h->applied_hash = r.hash;
   h->applied_revision = r.revision;
+  h->applied_generation = std::max(h->applied_generation, generation);
   h->drift = false;
   h->last_error.clear();
   if (InSync(*h)) ++in_sync_;
+  NoteReportedLocked(host, *h, r.revision, r.hash);
+}
+
+void Fleet::NoteReportedLocked(const std::string& host, Host& h, const std::string& revision,
+                               const std::string& hash) {
+  if (h.reported_revision == revision && h.reported_hash == hash) return;
+  h.reported_revision = revision;
+  h.reported_hash = hash;
+  // Kept apart from the verified applied revision, and written only when the claim changes.
+  Persist([host, revision, hash](StateStore& s) { return s.SetReported(host, revision, hash); });
 }
 
 void Fleet::OnDrift(const std::string& host, uint64_t session, const DriftRecord& d) {
@@ -422,6 +528,11 @@ void Fleet::OnHeartbeat(const std::string& host, uint64_t session, absl::Time no
 
 std::vector<std::string> Fleet::DegradedLocked(const Host& h) const {
   std::vector<std::string> out = h.agent_degraded;
+  if (AheadOfUsLocked(h)) {
+    out.push_back(absl::StrCat("controller-behind: the agent applied generation ",
+                               h.agent_generation, ", this controller serves ", generation_,
+                               "; it sends this host nothing until it serves a newer one"));
+  }
   if (h.clock_offset && absl::AbsDuration(*h.clock_offset) > options_.max_clock_skew) {
     int64_t seconds = absl::ToInt64Seconds(absl::AbsDuration(*h.clock_offset));
     out.push_back(absl::StrCat("clock-skew: the agent's clock is ", seconds, " s ",

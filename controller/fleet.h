@@ -42,6 +42,7 @@ struct AssignmentInfo {
   wire::Mode mode = wire::Mode::kEnforce;
   absl::Time confirm_deadline;
   std::shared_ptr<const wire::NftRuleset> nft_ruleset = nullptr;  // null: only the text is known
+  uint64_t generation = 0;  // the controller's, when it was sent
 };
 
 // One connected agent stream, as the Fleet sees it.
@@ -49,6 +50,11 @@ class AgentSink {
  public:
   virtual ~AgentSink() = default;
   virtual void Assign(const AssignmentInfo& assignment) = 0;
+  // The agent already runs what the controller wants for it: nothing to apply.
+  virtual void InSync(const std::string& revision, uint64_t generation) {
+    (void)revision;
+    (void)generation;
+  }
   // Ends the stream with `status` (e.g. replaced by a newer connection).
   virtual void Close(const absl::Status& status) = 0;
 };
@@ -59,6 +65,7 @@ struct HelloInfo {
   std::string applied_revision;
   std::string ruleset_hash;
   std::vector<std::string> degraded = {};  // what the agent says keeps it from working fully
+  uint64_t applied_generation = 0;         // of the assignment it applied; 0 when unknown
 };
 
 struct HostStatusInfo {
@@ -107,6 +114,11 @@ class Fleet {
   // Compiles again (policy changed or a flow expired) and rolls out changes; `reason` goes to
   // the audit log's rollout entry.
   absl::Status Reload(absl::Time now, const std::string& reason = "policy recompiled");
+  // Several controllers on one store: takes the quarantines and posture the store holds (other
+  // controllers' orders) and rolls them out when they differ from what this one serves, and
+  // adopts the store's generation when it is newer. True when something was rolled out.
+  // Serialised with this controller's own orders, so it never sees one half-recorded.
+  absl::StatusOr<bool> SyncFromStore(absl::Time now);
 
   // An agent stream said Hello. Returns a session id for later calls.
   absl::StatusOr<uint64_t> Connect(const HelloInfo& hello, AgentSink* sink, absl::Time now);
@@ -146,6 +158,8 @@ class Fleet {
   std::optional<absl::Time> NextExpiry() const;
   MetricsSnapshot Metrics() const;
 
+  // The generation served now (grows with every rollout that changes something).
+  uint64_t Generation() const;
   // Number of connected hosts whose applied ruleset equals the desired one.
   int ConnectedInSync() const;
   // Blocks until ConnectedInSync() >= n or the timeout passes.
@@ -168,14 +182,25 @@ class Fleet {
     std::optional<absl::Time> last_report;
     std::string last_error;
     std::string agent_version;
+    // The generation of the newest assignment the agent confirmed (verified), and the one its
+    // Hello claimed: the controller sends nothing while its own generation is lower.
+    uint64_t applied_generation = 0;
+    uint64_t agent_generation = 0;
     AgentSink* sink = nullptr;
     uint64_t session = 0;
     std::optional<absl::Time> sent_at;
     std::string sent_hash;
     // (revision, ruleset hash) of the assignments sent on this session, newest last; a few,
     // since an agent may answer one that a newer assignment replaced.
-    std::deque<std::pair<std::string, std::string>> sent_this_session;
-    std::string reported_revision;  // the agent's own last claim (Hello or result)
+    struct Sent {
+      std::string revision;
+      std::string hash;
+      uint64_t generation = 0;
+    };
+    std::deque<Sent> sent_this_session;
+    // The agent's own last claim (Hello or result), kept apart from what was verified.
+    std::string reported_revision;
+    std::string reported_hash;
     std::vector<std::string> agent_degraded;     // the agent's last word (Hello or heartbeat)
     std::optional<absl::Duration> clock_offset;  // agent's clock minus ours, last heartbeat
   };
@@ -216,6 +241,12 @@ class Fleet {
   void RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor,
                      const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The agent applied a newer generation than this controller serves (it talked to a newer
+  // controller, or this one's store was restored from an old copy): sending would roll it back.
+  bool AheadOfUsLocked(const Host& h) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Records the agent's own claim when it changes (memory and store).
+  void NoteReportedLocked(const std::string& host, Host& h, const std::string& revision,
+                          const std::string& hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Host* SessionHost(const std::string& host, uint64_t session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool QuarantinedLocked(const std::string& host, const Host& h) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -238,6 +269,8 @@ class Fleet {
   std::map<std::string, Host> hosts_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> zones_ ABSL_GUARDED_BY(mu_);
   std::string revision_ ABSL_GUARDED_BY(mu_);
+  // Grows with every rollout that changes the revision or a host's ruleset; kept in the store.
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   wire::Mode mode_ ABSL_GUARDED_BY(mu_) = wire::Mode::kEnforce;
   std::string policy_error_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Time> next_expiry_ ABSL_GUARDED_BY(mu_);

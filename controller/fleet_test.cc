@@ -56,8 +56,12 @@ struct FakePolicy {
 
 struct RecordingSink : AgentSink {
   std::vector<AssignmentInfo> got;
+  std::vector<std::pair<std::string, uint64_t>> in_sync;  // (revision, generation) per reply
   std::optional<absl::Status> closed;
   void Assign(const AssignmentInfo& a) override { got.push_back(a); }
+  void InSync(const std::string& revision, uint64_t generation) override {
+    in_sync.emplace_back(revision, generation);
+  }
   void Close(const absl::Status& s) override { closed = s; }
 };
 
@@ -532,6 +536,127 @@ TEST_F(FleetTest, ResultsThatAnswerNoAssignmentAreOnlyReported) {
   EXPECT_EQ(fleet_->ConnectedInSync(), 1);
   EXPECT_EQ(HostStatus("a").applied_revision, fleet_->Status().revision);
   EXPECT_EQ(HostStatus("a").reported_revision, "");
+}
+
+TEST_F(FleetTest, AResultForAnAssignmentAlreadySupersededIsNotBelieved) {
+  RecordingSink a;
+  uint64_t sa = Connect("a", a);
+  ASSERT_EQ(a.got.size(), 1u);
+  AssignmentInfo first = a.got[0];
+  fleet_->OnApplyResult(
+      "a", sa,
+      {true, "", absl::Milliseconds(1), first.hash, first.revision, now_, first.generation});
+  policy_.rulesets["a"] = "ruleset a v2";
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  ASSERT_EQ(a.got.size(), 2u);
+  AssignmentInfo second = a.got[1];
+  fleet_->OnApplyResult(
+      "a", sa,
+      {true, "", absl::Milliseconds(1), second.hash, second.revision, now_, second.generation});
+  ASSERT_EQ(fleet_->ConnectedInSync(), 1);
+  // Replaying the answer to the first assignment (sent on this stream, but no longer in
+  // flight) must not roll the verified state back.
+  fleet_->OnApplyResult(
+      "a", sa,
+      {true, "", absl::Milliseconds(1), first.hash, first.revision, now_, first.generation});
+  EXPECT_EQ(fleet_->Metrics().unverified_results, 1);
+  EXPECT_EQ(fleet_->ConnectedInSync(), 1);
+  EXPECT_EQ(HostStatus("a").applied_revision, fleet_->Status().revision);
+  EXPECT_EQ(HostStatus("a").reported_revision, first.revision);
+  // A generation that does not match the one sent is refused as well.
+  policy_.rulesets["a"] = "ruleset a v3";
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  ASSERT_EQ(a.got.size(), 3u);
+  fleet_->OnApplyResult("a", sa,
+                        {true, "", absl::Milliseconds(1), a.got[2].hash, a.got[2].revision, now_,
+                         a.got[2].generation + 7});
+  EXPECT_EQ(fleet_->Metrics().unverified_results, 2);
+  EXPECT_EQ(fleet_->ConnectedInSync(), 0);
+}
+
+TEST_F(FleetTest, TheAgentsClaimIsStoredApartFromWhatWasVerified) {
+  RecordingSink a;
+  uint64_t sa = Connect("a", a);
+  const std::string forged(64, 'e');
+  fleet_->OnApplyResult("a", sa,
+                        {true, "", absl::Milliseconds(1), wire::Sha256Hex("x"), forged, now_});
+  ASSERT_TRUE(fleet_->Flush().ok());
+  auto hosts = store_->LoadHosts();
+  ASSERT_TRUE(hosts.ok());
+  bool seen = false;
+  for (const auto& h : *hosts) {
+    if (h.host != "a") continue;
+    seen = true;
+    EXPECT_EQ(h.reported_revision, forged);
+    EXPECT_EQ(h.reported_hash, wire::Sha256Hex("x"));
+    EXPECT_NE(h.applied_revision, forged);
+    EXPECT_EQ(h.applied_hash, "");
+  }
+  EXPECT_TRUE(seen);
+  Restart();
+  EXPECT_EQ(HostStatus("a").reported_revision, forged) << "the claim survives a restart";
+  EXPECT_NE(HostStatus("a").applied_revision, forged);
+}
+
+TEST_F(FleetTest, GenerationGrowsWithEveryChangeAndSurvivesRestart) {
+  uint64_t g1 = fleet_->Generation();
+  EXPECT_GE(g1, 1u);
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  EXPECT_EQ(fleet_->Generation(), g1) << "nothing changed";
+  policy_.rulesets["a"] = "ruleset a v2";
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  uint64_t g2 = fleet_->Generation();
+  EXPECT_GT(g2, g1);
+  // A release returns to an earlier revision: its generation is newer all the same.
+  policy_.rulesets["a"] = "ruleset a";
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  EXPECT_GT(fleet_->Generation(), g2);
+  uint64_t g3 = fleet_->Generation();
+  ASSERT_TRUE(fleet_->Flush().ok());
+  Restart();
+  EXPECT_EQ(fleet_->Generation(), g3);
+  RecordingSink a;
+  Connect("a", a);
+  ASSERT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(a.got[0].generation, g3);
+}
+
+TEST_F(FleetTest, AHelloThatRunsTheWantedRulesetIsAnsweredInSync) {
+  RecordingSink a;
+  auto s = fleet_->Connect({"a", "test", "", wire::Sha256Hex("ruleset a"), {}, 1}, &a, now_);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(a.got.empty());
+  ASSERT_EQ(a.in_sync.size(), 1u);
+  EXPECT_EQ(a.in_sync[0].first, fleet_->Status().revision);
+  EXPECT_EQ(a.in_sync[0].second, fleet_->Generation());
+  EXPECT_EQ(fleet_->Metrics().in_sync_replies, 1);
+  EXPECT_EQ(fleet_->Metrics().assignments_sent, 0);
+}
+
+TEST_F(FleetTest, AnAgentAheadOfTheControllerIsSentNothing) {
+  uint64_t ours = fleet_->Generation();
+  RecordingSink a;
+  auto s = fleet_->Connect(
+      {"a", "test", std::string(64, 'a'), wire::Sha256Hex("newer ruleset"), {}, ours + 5}, &a,
+      now_);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(a.got.empty()) << "an older generation would roll the host back";
+  EXPECT_TRUE(a.in_sync.empty());
+  EXPECT_EQ(fleet_->Metrics().agents_ahead, 1);
+  ASSERT_FALSE(HostStatus("a").degraded.empty());
+  EXPECT_NE(HostStatus("a").degraded[0].find("controller-behind"), std::string::npos);
+  // Rollouts that still leave this controller behind send nothing either...
+  for (int i = 0; i < 4; ++i) {
+    policy_.rulesets["a"] = "ruleset a v" + std::to_string(i);
+    ASSERT_TRUE(fleet_->Reload(now_).ok());
+  }
+  EXPECT_EQ(fleet_->Generation(), ours + 4);
+  EXPECT_TRUE(a.got.empty());
+  // ...the first at least as new as the agent's goes out.
+  policy_.rulesets["a"] = "ruleset a v9";
+  ASSERT_TRUE(fleet_->Reload(now_).ok());
+  ASSERT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(a.got[0].generation, ours + 5);
 }
 
 TEST_F(FleetTest, RemovedHostIsDisconnected) {

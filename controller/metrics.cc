@@ -49,6 +49,13 @@ std::string RenderPrometheus(const MetricsSnapshot& m) {
   Metric(out, "polder_unverified_apply_results_total", "counter",
          "Apply results ignored because they answer no assignment this controller sent.",
          plain(m.unverified_results));
+  Metric(out, "polder_in_sync_hellos_total", "counter",
+         "Agent Hellos answered in sync: the agent already ran its ruleset, nothing was sent.",
+         plain(m.in_sync_replies));
+  Metric(out, "polder_agents_ahead_total", "counter",
+         "Agent Hellos that reported a newer generation than this controller serves (nothing "
+         "is sent to them).",
+         plain(m.agents_ahead));
   absl::StrAppend(&out,
                   "# HELP polder_apply_latency_seconds From sending an assignment to its "
                   "apply result.\n# TYPE polder_apply_latency_seconds histogram\n");

@@ -25,6 +25,8 @@ struct MetricsSnapshot {
   int64_t drift_events = 0;
   int64_t refused_agents = 0;
   int64_t unverified_results = 0;  // apply results that answer no assignment sent
+  int64_t in_sync_replies = 0;     // Hellos answered "in sync": nothing sent
+  int64_t agents_ahead = 0;        // Hellos of agents that applied a newer generation
   // Apply latency: time from sending an assignment to its ApplyResult.
   std::array<int64_t, kLatencyBuckets.size()> latency_buckets{};  // not cumulative
   int64_t latency_count = 0;

@@ -45,7 +45,8 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   } else {
     creds = grpc::InsecureServerCredentials();
   }
-  std::unique_ptr<ControllerServer> server(new ControllerServer(fleet, std::move(revoked)));
+  std::unique_ptr<ControllerServer> server(
+      new ControllerServer(fleet, std::move(revoked), options.max_new_streams_per_second));
   if (server->revoked_) {
     creds->SetAuthMetadataProcessor(std::make_shared<RevocationCheck>(server->revoked_.get()));
   }
@@ -57,7 +58,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   // Agents that vanish without closing their TCP connection are noticed.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 4000);
   // Idle agent connections dominate the controller's memory; a smaller
   // initial read buffer per connection (it grows for large messages) keeps
   // each one cheap. Measured with bench/controller/fleet_bench.cc.

@@ -26,6 +26,7 @@
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
 #include "controller/revocation_list.h"
+#include "controller/stream_rate_limit.h"
 
 namespace polder::controller {
 
@@ -35,6 +36,9 @@ struct ServerOptions {
   // How often crl.pem is re-read. Open streams of a revoked certificate end
   // within this period of the file changing (plus the time to close them).
   absl::Duration crl_check_period = absl::Seconds(2);
+  // New agent streams taken per second (a reconnect storm beyond it is refused with
+  // RESOURCE_EXHAUSTED and the agents try elsewhere); <= 0: no limit. Burst: one second's worth.
+  double max_new_streams_per_second = 1000;
 };
 
 class ControllerServer {
@@ -51,16 +55,18 @@ class ControllerServer {
   void Shutdown();
 
  private:
-  ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked)
+  ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked, double streams_per_second)
       : revoked_(std::move(revoked)),
         open_(revoked_.get()),
-        agents_(fleet, revoked_ == nullptr, &open_),
+        new_streams_(streams_per_second, streams_per_second),
+        agents_(fleet, revoked_ == nullptr, &open_, &new_streams_),
         admin_(fleet, revoked_ == nullptr, &open_) {}
   // Re-reads the CRL every `period` until Shutdown; closes revoked streams.
   void SweepLoop(absl::Duration period);
 
   const std::unique_ptr<RevocationList> revoked_;  // null when insecure
   OpenStreams open_;
+  StreamRateLimit new_streams_;
   AgentServiceImpl agents_;
   AdminServiceImpl admin_;
   std::unique_ptr<grpc::Server> server_;

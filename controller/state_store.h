@@ -1,13 +1,10 @@
-// The controller's durable memory: an embedded SQLite database holding the
-// revisions it rolled out, what each host should run and last reported, the
-// apply results and drift reports agents sent, active quarantines, the active
-// posture, and an append-only audit log (UPDATE and DELETE on it are refused
-// by triggers).
+// The controller's durable memory: the revisions it rolled out, what each host should run and
+// last reported, the apply results and drift reports agents sent, active quarantines, the
+// active posture, and an append-only audit log.
 //
-// The controller keeps its working state in memory and writes through to
-// this store, so after a restart it can serve the last good revision even if
-// the policy directory no longer compiles. Not thread-safe: the caller
-// serialises access (the Fleet holds its lock).
+// The controller keeps its working state in memory and writes through to this store, so after
+// a restart it can serve the last good revision even if the policy directory no longer
+// compiles.
 #ifndef POLDER_CONTROLLER_STATE_STORE_H_
 #define POLDER_CONTROLLER_STATE_STORE_H_
 
@@ -22,8 +19,6 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "wire/mode.h"
-
-struct sqlite3;
 
 namespace polder::controller {
 
@@ -43,12 +38,17 @@ struct HostRecord {
   bool drift = false;
   std::optional<absl::Time> last_report;
   std::string last_error;
+  // What the agent itself last claimed to run, verified or not (the columns above are only
+  // what the controller verified).
+  std::string reported_revision = {};
+  std::string reported_hash = {};
 };
 
 struct ServedRevision {
   std::string revision;
   wire::Mode mode = wire::Mode::kEnforce;
   std::vector<DesiredRuleset> hosts;
+  uint64_t generation = 0;  // of the last rollout; 0 from a database older than generations
 };
 
 struct ApplyRecord {
@@ -58,6 +58,7 @@ struct ApplyRecord {
   std::string hash;
   std::string revision;
   absl::Time time;
+  uint64_t generation = 0;  // the answered assignment's; 0 when the agent did not say
 };
 
 struct DriftRecord {
@@ -97,59 +98,62 @@ struct AuditRecord {
   std::string revision = {};  // served after it (for policy-rejected: the one still served)
 };
 
+// Where the controller keeps its durable state: SqliteStateStore (one machine, the default) or
+// EtcdStateStore (several controllers sharing one store). Not thread-safe: the caller
+// serialises access (the Fleet holds its lock).
 class StateStore {
  public:
+  // The SQLite store at `path` (created if missing).
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::filesystem::path& path);
-  ~StateStore();
-  StateStore(const StateStore&) = delete;
-  StateStore& operator=(const StateStore&) = delete;
+  virtual ~StateStore() = default;
 
   // Group several writes into one transaction (SaveRollout joins it).
-  absl::Status Begin();
-  absl::Status Commit();
+  virtual absl::Status Begin() = 0;
+  virtual absl::Status Commit() = 0;
 
-  // Records a rollout: the served revision, its mode and the rulesets of the
-  // hosts that changed; hosts not in `all_hosts` are forgotten.
-  absl::Status SaveRollout(const std::string& revision, wire::Mode mode,
-                           const std::vector<DesiredRuleset>& changed,
-                           const std::vector<std::string>& all_hosts, absl::Time time);
+  // Records a rollout: the served revision, its mode, its generation (0: left as stored) and the
+  // rulesets of the hosts that changed; hosts not in `all_hosts` are forgotten.
+  virtual absl::Status SaveRollout(const std::string& revision, wire::Mode mode,
+                                   const std::vector<DesiredRuleset>& changed,
+                                   const std::vector<std::string>& all_hosts, absl::Time time,
+                                   uint64_t generation = 0) = 0;
   // The last rollout, if any.
-  absl::StatusOr<std::optional<ServedRevision>> LoadServed();
+  virtual absl::StatusOr<std::optional<ServedRevision>> LoadServed() = 0;
 
   // Apply results and drift reports: the newest kKeptReports of each are kept, so an agent
   // that reports without end cannot fill the disk.
   static constexpr int64_t kKeptReports = 100'000;
   static constexpr size_t kMaxStoredDriftBytes = 16 * 1024;  // of one report's differences
-  absl::Status RecordApply(const std::string& host, const ApplyRecord& r);
-  absl::Status RecordDrift(const std::string& host, const DriftRecord& r);
-  absl::Status SetLastReport(const std::string& host, absl::Time time);
-  absl::StatusOr<std::vector<HostRecord>> LoadHosts();
+  virtual absl::Status RecordApply(const std::string& host, const ApplyRecord& r) = 0;
+  virtual absl::Status RecordDrift(const std::string& host, const DriftRecord& r) = 0;
+  virtual absl::Status SetLastReport(const std::string& host, absl::Time time) = 0;
+  // The agent's own claim, verified or not; never touches the verified applied columns.
+  virtual absl::Status SetReported(const std::string& host, const std::string& revision,
+                                   const std::string& hash) = 0;
+  virtual absl::StatusOr<std::vector<HostRecord>> LoadHosts() = 0;
 
-  absl::Status SaveQuarantine(const QuarantineRecord& q);
-  absl::Status DeleteQuarantine(const std::string& target);
-  absl::StatusOr<std::vector<QuarantineRecord>> LoadQuarantines();
+  virtual absl::Status SaveQuarantine(const QuarantineRecord& q) = 0;
+  virtual absl::Status DeleteQuarantine(const std::string& target) = 0;
+  virtual absl::StatusOr<std::vector<QuarantineRecord>> LoadQuarantines() = 0;
 
   // The one active posture: saving replaces it, deleting ends it.
-  absl::Status SavePosture(const PostureRecord& p);
-  absl::Status DeletePosture();
-  absl::StatusOr<std::optional<PostureRecord>> LoadPosture();
+  virtual absl::Status SavePosture(const PostureRecord& p) = 0;
+  virtual absl::Status DeletePosture() = 0;
+  virtual absl::StatusOr<std::optional<PostureRecord>> LoadPosture() = 0;
 
-  absl::Status Audit(const AuditRecord& r);
+  virtual absl::Status Audit(const AuditRecord& r) = 0;
   // Newest first, at most `limit`; only entries at or after `since` when given.
-  absl::StatusOr<std::vector<AuditRecord>> AuditLog(int limit,
-                                                    std::optional<absl::Time> since = std::nullopt);
+  virtual absl::StatusOr<std::vector<AuditRecord>> AuditLog(
+      int limit, std::optional<absl::Time> since = std::nullopt) = 0;
 
   // Number of apply results / drift reports stored for `host`.
-  absl::StatusOr<int64_t> CountApplyResults(const std::string& host);
-  absl::StatusOr<int64_t> CountDriftReports(const std::string& host);
+  virtual absl::StatusOr<int64_t> CountApplyResults(const std::string& host) = 0;
+  virtual absl::StatusOr<int64_t> CountDriftReports(const std::string& host) = 0;
 
- private:
-  explicit StateStore(sqlite3* db) : db_(db) {}
-  absl::Status Exec(const char* sql);
-  absl::Status Trim(const char* table);
-  // Adds the columns later versions added to a database an older controller made.
-  absl::Status Migrate();
-  sqlite3* db_;
+ protected:
+  StateStore() = default;
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
 };
 
 }  // namespace polder::controller

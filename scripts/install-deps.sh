@@ -20,13 +20,15 @@ packages=(
   libboost-graph-dev libyaml-cpp-dev libabsl-dev libcli11-dev nlohmann-json3-dev
   libfmt-dev libsqlite3-dev libssl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  golang-etcd-server-dev golang-github-gogo-protobuf-dev golang-github-grpc-ecosystem-grpc-gateway-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-jsonschema python3-yaml graphviz time ccache radvd
   help2man dpkg-dev fakeroot
 )
 # Only for tests: tests/report/report_browser.sh renders `polder report` in it;
-# tests/packaging/deb_install.sh runs lintian on the packages.
-test_packages=(chromium lintian)
+# tests/packaging/deb_install.sh runs lintian on the packages; tests/ha/ start their own etcd.
+# (The etcd .proto files the controller's etcd store is built from are in the list above.)
+test_packages=(chromium lintian etcd-server etcd-client)
 $with_tests && packages+=("${test_packages[@]}")
 
 missing=()

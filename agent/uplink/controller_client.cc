@@ -3,10 +3,13 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "agent/uplink/backoff.h"
+#include "agent/uplink/controller_list.h"
+#include "agent/uplink/generation_file.h"
 #include "agent/uplink/messages.h"
 #include "nlohmann/json.hpp"
 #include "polder/v1/polder.grpc.pb.h"
@@ -27,10 +30,11 @@ std::shared_ptr<grpc::Channel> FreshChannel(const std::string& target,
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("polder.nonce", static_cast<int>(nonce & 0x7fffffff));
   args.SetMaxReceiveMessageSize(static_cast<int>(wire::kMaxMessageToAgentBytes));
-  // Above the controller's minimum ping interval (10 s), so it never calls our pings abuse;
-  // heartbeats carry data more often anyway.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  // A half-open connection (a controller paused, a black-holed port) is found within about
+  // 10 s: a ping after 5 s, unanswered after 5 s more. Above the controller's minimum ping
+  // interval (4 s), so it never calls these pings abuse.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   return grpc::CreateCustomChannel(target, creds, args);
@@ -46,6 +50,8 @@ absl::StatusOr<std::unique_ptr<ControllerClient>> ControllerClient::Create(Optio
                                                                            Enforcer* enforcer,
                                                                            RulesetStore* store,
                                                                            LogSink log) {
+  absl::StatusOr<std::vector<std::string>> targets = ParseControllerList(options.target);
+  if (!targets.ok()) return targets.status();
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (options.tls_dir.empty()) {
     creds = grpc::InsecureChannelCredentials();
@@ -54,13 +60,16 @@ absl::StatusOr<std::unique_ptr<ControllerClient>> ControllerClient::Create(Optio
     if (!loaded.ok()) return loaded.status();
     creds = *loaded;
   }
-  return std::unique_ptr<ControllerClient>(
-      new ControllerClient(std::move(options), std::move(creds), enforcer, store, std::move(log)));
+  std::vector<std::string> ordered = RendezvousOrder(std::move(*targets), options.host);
+  return std::unique_ptr<ControllerClient>(new ControllerClient(
+      std::move(options), std::move(ordered), std::move(creds), enforcer, store, std::move(log)));
 }
 
-ControllerClient::ControllerClient(Options options, std::shared_ptr<grpc::ChannelCredentials> creds,
+ControllerClient::ControllerClient(Options options, std::vector<std::string> targets,
+                                   std::shared_ptr<grpc::ChannelCredentials> creds,
                                    Enforcer* enforcer, RulesetStore* store, LogSink log)
     : options_(std::move(options)),
+      targets_(std::move(targets)),
       creds_(std::move(creds)),
       enforcer_(enforcer),
       store_(store),
@@ -96,6 +105,20 @@ void ControllerClient::Log(const std::string& event, const std::string& message)
 std::string ControllerClient::applied_hash() const {
   absl::MutexLock lock(&mu_);
   return applied_ ? applied_->hash : "";
+}
+
+uint64_t ControllerClient::applied_generation() const {
+  absl::MutexLock lock(&mu_);
+  return applied_ ? applied_->generation : 0;
+}
+
+void ControllerClient::SaveGeneration(uint64_t generation) {
+  if (absl::Status saved = GenerationFile(store_->path().parent_path()).Save(generation);
+      !saved.ok()) {
+    StoreError(absl::StrCat(saved.message(),
+                            " (after a restart the Hello would not say which generation is "
+                            "applied, so an older controller could roll this host back)"));
+  }
 }
 
 std::vector<std::string> ControllerClient::Degraded() const {
@@ -134,8 +157,11 @@ void ControllerClient::RestoreStored() {
     StoreError(absl::StrCat("stored ruleset not applied: ", st.message()));
     return;
   }
+  absl::StatusOr<uint64_t> generation = GenerationFile(store_->path().parent_path()).Load();
+  if (!generation.ok()) StoreError(std::string(generation.status().message()));
   absl::MutexLock lock(&mu_);
-  applied_ = Applied{(*stored)->revision, (*stored)->text, parsed->hash};
+  applied_ = Applied{(*stored)->revision, (*stored)->text, parsed->hash,
+                     generation.ok() ? *generation : 0};
   Log("restored", absl::StrCat("enforcing the stored ruleset of revision ", (*stored)->revision));
 }
 
@@ -196,12 +222,47 @@ void ControllerClient::Stop() {
   if (live_context_) live_context_->TryCancel();
 }
 
+std::string ControllerClient::current_target() const {
+  absl::MutexLock lock(&mu_);
+  return targets_[current_];
+}
+
 void ControllerClient::Run() {
-  Backoff backoff(options_.backoff_initial, options_.backoff_max,
-                  std::hash<std::string>()(options_.host) ^ static_cast<uint64_t>(getpid()) ^
-                      static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now())));
+  uint64_t seed = std::hash<std::string>()(options_.host) ^ static_cast<uint64_t>(getpid()) ^
+                  static_cast<uint64_t>(absl::ToUnixNanos(clock_->Now()));
+  Backoff backoff(options_.backoff_initial, options_.backoff_max, seed);
+  std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ull);
+  size_t failed_in_a_row = 0;
   while (!Stopped()) {
-    if (RunSession()) backoff.Reset();
+    bool established = RunSession();
+    if (established) {
+      backoff.Reset();
+      failed_in_a_row = 0;
+    } else {
+      ++failed_in_a_row;
+    }
+    if (targets_.size() > 1 && failed_in_a_row < targets_.size()) {
+      // Another controller may serve at once. The random delay keeps the agents of a lost
+      // controller from reaching the survivors in one burst.
+      std::string next;
+      {
+        absl::MutexLock lock(&mu_);
+        current_ = (current_ + 1) % targets_.size();
+        next = targets_[current_];
+      }
+      absl::Duration delay =
+          options_.failover_delay_max * std::uniform_real_distribution<double>(0, 1)(rng);
+      Log("failover",
+          absl::StrCat("trying controller ", next, " in ", absl::FormatDuration(delay)));
+      if (!SleepUnlessStopped(delay)) return;
+      continue;
+    }
+    // Every controller failed in turn (or there is only one): back off, then the preferred.
+    failed_in_a_row = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      current_ = 0;
+    }
     absl::Duration wait = backoff.Next();
     Log("reconnect", absl::StrCat("next attempt in ", absl::FormatDuration(wait)));
     if (!SleepUnlessStopped(wait)) return;
@@ -215,9 +276,9 @@ struct ControllerClient::Session {
   grpc::ClientContext ctx;
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>> stream;
   absl::Time opened;
-  bool established = false;  // Hello went out
+  bool established = false;                // Hello went out
   std::vector<std::string> degraded_sent;  // the degraded state the controller last heard
-  std::thread reader;        // ReadAssignments; joined by End
+  std::thread reader;                      // ReadAssignments; joined by End
 };
 
 bool ControllerClient::RunSession() {
@@ -230,9 +291,10 @@ bool ControllerClient::RunSession() {
 
 std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello() {
   auto s = std::make_unique<Session>();
-  s->channel = FreshChannel(options_.target, Credentials(), ++probe_counter_);
+  std::string target = current_target();
+  s->channel = FreshChannel(target, Credentials(), ++probe_counter_);
   if (!WaitForConnected(*s->channel, clock_->Now() + options_.connect_timeout)) {
-    Log("unreachable", absl::StrCat("cannot connect to the controller at ", options_.target,
+    Log("unreachable", absl::StrCat("cannot connect to the controller at ", target,
                                     " (network, or TLS refused: check the certificates)"));
     return nullptr;
   }
@@ -251,11 +313,12 @@ std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello(
     if (applied_) now_applied = *applied_;
   }
   std::vector<std::string> degraded = Degraded();
-  s->established = s->stream->Write(HelloMessage(options_.host, options_.agent_version,
-                                                 now_applied.revision, now_applied.hash, degraded));
+  s->established =
+      s->stream->Write(HelloMessage(options_.host, options_.agent_version, now_applied.revision,
+                                    now_applied.hash, degraded, now_applied.generation));
   s->degraded_sent = std::move(degraded);
   if (s->established) {
-    Log("connected", absl::StrCat("stream open to ", options_.target, ", Hello sent"));
+    Log("connected", absl::StrCat("stream open to ", target, ", Hello sent"));
   }
   return s;
 }
@@ -263,6 +326,7 @@ std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello(
 void ControllerClient::ReadAssignments(Session& s) {
   v1::ControllerMessage m;
   while (s.stream->Read(&m)) {
+    if (m.has_in_sync()) HandleInSync(m.in_sync());
     absl::MutexLock lock(&mu_);
     if (m.has_assignment()) inbox_.assignment = std::move(*m.mutable_assignment());
     m = v1::ControllerMessage();
@@ -334,7 +398,7 @@ bool ControllerClient::End(Session& s) {
                  status.error_code() == grpc::StatusCode::NOT_FOUND ||
                  status.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
   Log(refused ? "refused" : "disconnected",
-      absl::StrCat("stream to ", options_.target,
+      absl::StrCat("stream to ", current_target(),
                    " ended: ", status.ok() ? "closed by the controller" : status.error_message()));
   // A stream the controller ends at once is no reason to retry at full speed.
   return s.established && !refused && clock_->Now() - s.opened >= kEstablishedAfter;
@@ -354,6 +418,18 @@ bool ControllerClient::WaitForConnected(grpc::Channel& channel, absl::Time deadl
   return false;
 }
 
+void ControllerClient::HandleInSync(const v1::InSync& in_sync) {
+  {
+    absl::MutexLock lock(&mu_);
+    // Only what is applied is in sync; a newer generation for it needs saving.
+    if (!applied_ || in_sync.generation() <= applied_->generation) return;
+    applied_->generation = in_sync.generation();
+  }
+  Log("in-sync", absl::StrCat("the controller wants what is applied (generation ",
+                              in_sync.generation(), "): nothing to apply"));
+  SaveGeneration(in_sync.generation());
+}
+
 void ControllerClient::HandleAssignment(const v1::Assignment& a) {
   Applied before;
   bool had_before = false;
@@ -368,23 +444,38 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
   if (!checked.ok()) {
     Log("rejected", std::string(checked.status().message()));
     Send(ApplyResultMessage(false, std::string(checked.status().message()), absl::ZeroDuration(),
-                            before.hash, a.revision()));
+                            before.hash, a.revision(), a.generation()));
     return;
   }
   const std::string& hash = checked->ruleset.hash;
   if (had_before && hash == before.hash) {
-    if (checked->revision != before.revision) {
+    if (checked->revision != before.revision || a.generation() > before.generation) {
       absl::MutexLock lock(&mu_);
       applied_->revision = checked->revision;
+      applied_->generation = std::max(applied_->generation, a.generation());
     }
-    Send(ApplyResultMessage(true, "", absl::ZeroDuration(), hash, checked->revision));
+    if (a.generation() > before.generation) SaveGeneration(a.generation());
+    Send(ApplyResultMessage(true, "", absl::ZeroDuration(), hash, checked->revision,
+                            a.generation()));
+    return;
+  }
+  if (had_before && a.generation() != 0 && a.generation() < before.generation) {
+    // A controller behind the one that sent what is applied (a stale store, a partition):
+    // applying would roll this host back.
+    std::string why =
+        absl::StrCat("refused: generation ", a.generation(), " is older than the applied ",
+                     before.generation, " (revision ", before.revision, "); not rolled back");
+    Log("rejected", why);
+    Send(ApplyResultMessage(false, why, absl::ZeroDuration(), before.hash, checked->revision,
+                            a.generation()));
     return;
   }
   if (rolled_back_.count(hash)) {
     std::string why = absl::StrCat("rolled back earlier: revision ", checked->revision,
                                    " cut this agent off from the controller; not applied again");
     Log("not-applied", why);
-    Send(ApplyResultMessage(false, why, absl::ZeroDuration(), before.hash, checked->revision));
+    Send(ApplyResultMessage(false, why, absl::ZeroDuration(), before.hash, checked->revision,
+                            a.generation()));
     return;
   }
   absl::Time start = clock_->Now();
@@ -392,8 +483,8 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
   absl::Duration took = clock_->Now() - start;
   if (!st.ok()) {
     Log("apply-failed", std::string(st.message()));
-    Send(
-        ApplyResultMessage(false, std::string(st.message()), took, before.hash, checked->revision));
+    Send(ApplyResultMessage(false, std::string(st.message()), took, before.hash, checked->revision,
+                            a.generation()));
     return;
   }
   if (checked->confirm_deadline) {
@@ -408,7 +499,7 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
                          " after applying revision ", checked->revision,
                          "; no previous ruleset to return to, keeping it");
         Log("unconfirmed", why);
-        Send(ApplyResultMessage(false, why, took, hash, checked->revision));
+        Send(ApplyResultMessage(false, why, took, hash, checked->revision, a.generation()));
         return;
       }
       if (rolled_back_.size() >= 64) rolled_back_.clear();  // bounded; a retry costs one window
@@ -419,11 +510,12 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
                        " after applying revision ", checked->revision, "; back to revision ",
                        before.revision, back.ok() ? "" : absl::StrCat(" FAILED: ", back.message()));
       Log("rolled-back", why);
-      Send(ApplyResultMessage(false, why, took, back.ok() ? before.hash : hash, checked->revision));
+      Send(ApplyResultMessage(false, why, took, back.ok() ? before.hash : hash, checked->revision,
+                              a.generation()));
       return;
     }
   }
-  Applied now{checked->revision, checked->ruleset.text, hash};
+  Applied now{checked->revision, checked->ruleset.text, hash, a.generation()};
   if (absl::Status saved = store_->Save({now.revision, now.text}); !saved.ok()) {
     StoreError(absl::StrCat(saved.message(),
                             " (the confirmed ruleset is not stored: a restart without the "
@@ -432,19 +524,20 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
     absl::MutexLock lock(&mu_);
     store_error_.clear();
   }
+  if (now.generation != 0) SaveGeneration(now.generation);
   {
     absl::MutexLock lock(&mu_);
     applied_ = now;
   }
   Log("applied", absl::StrCat("revision ", now.revision, " in ", absl::FormatDuration(took)));
-  Send(ApplyResultMessage(true, "", took, hash, checked->revision));
+  Send(ApplyResultMessage(true, "", took, hash, checked->revision, a.generation()));
 }
 
 bool ControllerClient::ConfirmReachable(absl::Time deadline) {
   if (options_.reachable) return options_.reachable(deadline);
   while (clock_->Now() < deadline) {
     if (Stopped()) return false;
-    auto channel = FreshChannel(options_.target, Credentials(), ++probe_counter_);
+    auto channel = FreshChannel(current_target(), Credentials(), ++probe_counter_);
     absl::Time attempt = std::min(deadline, clock_->Now() + options_.confirm_attempt);
     if (WaitForConnected(*channel, attempt)) return true;
     if (!SleepUnlessStopped(std::min(absl::Milliseconds(200), deadline - clock_->Now()))) {

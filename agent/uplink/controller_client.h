@@ -43,7 +43,11 @@ namespace polder::agent {
 class ControllerClient {
  public:
   struct Options {
-    std::string target;   // HOST:PORT
+    // HOST:PORT, or several (HOST:PORT,HOST:PORT,...): tried in rendezvous order for `host`
+    // (controller_list.h); when one fails or its stream ends, the next after a random delay
+    // of up to `failover_delay_max`; after a whole round of failures, a backoff wait and the
+    // preferred one again.
+    std::string target;
     std::string host;     // this agent's host name in the policy
     std::string tls_dir;  // ca.crt, agent.crt, agent.key; empty = insecure
     std::string agent_version = "polder-agent";
@@ -51,6 +55,7 @@ class ControllerClient {
     absl::Duration connect_timeout = absl::Seconds(5);
     absl::Duration backoff_initial = absl::Milliseconds(200);
     absl::Duration backoff_max = absl::Seconds(5);
+    absl::Duration failover_delay_max = absl::Seconds(1);
     // Bounds on the confirm window the controller asks for: at least `confirm_min` (the
     // deadline travels in whole seconds), at most `confirm_max`.
     absl::Duration confirm_min = absl::Seconds(2);
@@ -82,8 +87,16 @@ class ControllerClient {
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);  // Any thread; Run returns soon after.
 
+  // The controllers in the order this agent tries them (the preferred first).
+  const std::vector<std::string>& targets() const { return targets_; }
+  // The controller of the current (or last) stream.
+  std::string current_target() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // What is applied and confirmed (empty before the first), for tests.
   std::string applied_hash() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The generation of what is applied (0 before the first, or when no controller said), for
+  // tests.
+  uint64_t applied_generation() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // What keeps the agent from doing its job fully, as "kind: detail" lines the controller shows
   // in `polder status`: store-error (the last good ruleset could not be stored or read back, so
@@ -97,6 +110,7 @@ class ControllerClient {
     std::string revision;
     std::string text;
     std::string hash;
+    uint64_t generation = 0;  // of the assignment it came in (0: unknown)
   };
   struct Inbox {
     // Only the newest assignment matters, and the controller sends nothing else; one slot
@@ -105,8 +119,9 @@ class ControllerClient {
     bool closed = false;
   };
 
-  ControllerClient(Options options, std::shared_ptr<grpc::ChannelCredentials> creds,
-                   Enforcer* enforcer, RulesetStore* store, LogSink log);
+  ControllerClient(Options options, std::vector<std::string> targets,
+                   std::shared_ptr<grpc::ChannelCredentials> creds, Enforcer* enforcer,
+                   RulesetStore* store, LogSink log);
 
   struct Session;
 
@@ -125,6 +140,10 @@ class ControllerClient {
   // Finishes the call, logs why it ended, and judges it (the 2-second rule).
   bool End(Session& s) ABSL_LOCKS_EXCLUDED(mu_);
   void HandleAssignment(const v1::Assignment& a) ABSL_LOCKS_EXCLUDED(mu_);
+  // The controller says the agent runs what it wants: its generation is adopted when newer.
+  void HandleInSync(const v1::InSync& in_sync) ABSL_LOCKS_EXCLUDED(mu_);
+  // Stores the applied generation beside the ruleset (a failure is a store-error).
+  void SaveGeneration(uint64_t generation) ABSL_LOCKS_EXCLUDED(mu_);
   bool ConfirmReachable(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   bool WaitForConnected(grpc::Channel& channel, absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   // Queued until a stream can take it.
@@ -143,6 +162,7 @@ class ControllerClient {
   std::shared_ptr<grpc::ChannelCredentials> Credentials() ABSL_LOCKS_EXCLUDED(creds_mu_);
 
   const Options options_;
+  const std::vector<std::string> targets_;  // rendezvous order; never empty
   absl::Mutex creds_mu_;
   std::shared_ptr<grpc::ChannelCredentials> creds_ ABSL_GUARDED_BY(creds_mu_);
   std::string creds_error_ ABSL_GUARDED_BY(creds_mu_);  // the last one logged
@@ -162,6 +182,7 @@ class ControllerClient {
   std::optional<Applied> applied_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> last_drift_ ABSL_GUARDED_BY(mu_);
   std::string store_error_ ABSL_GUARDED_BY(mu_);  // the last store failure; "" once one works
+  size_t current_ ABSL_GUARDED_BY(mu_) = 0;       // index into targets_
   // Touched by Run's thread only, so unguarded.
   std::set<std::string> rolled_back_;  // hashes
   uint64_t probe_counter_ = 0;

@@ -75,9 +75,12 @@ class FakeController final : public v1::AgentService::Service {
   }
 
   void Assign(const v1::Assignment& a) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
     v1::ControllerMessage m;
     *m.mutable_assignment() = a;
+    Send(m);
+  }
+  void Send(const v1::ControllerMessage& m) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     to_send_.push_back(m);
   }
 
@@ -523,6 +526,97 @@ TEST_F(ControllerClientTest, RestartedAgentEnforcesTheStoredRulesetWithoutAContr
   ASSERT_TRUE(hello.has_value());
   EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
   EXPECT_EQ(hello->hello().applied_revision(), ParseRuleset(V1())->revision);
+}
+
+void InSync(FakeController& fake, uint64_t generation) {
+  v1::ControllerMessage m;
+  m.mutable_in_sync()->set_generation(generation);
+  fake.Send(m);
+}
+
+TEST_F(ControllerClientTest, GenerationIsEchoedKeptAcrossRestartsAndNeverGoesBack) {
+  StartAgent();
+  ASSERT_TRUE(fake_->WaitFor(IsHello));
+  v1::Assignment a1 = AssignmentFor(V1());
+  a1.set_generation(7);
+  size_t from = fake_->received();
+  fake_->Assign(a1);
+  auto result = fake_->WaitFor(IsResult, from);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_TRUE(result->apply_result().ok());
+  EXPECT_EQ(result->apply_result().generation(), 7u);
+  EXPECT_EQ(client_->applied_generation(), 7u);
+  // The controller says the agent is in sync at a newer generation: adopted, nothing applied.
+  int applies = kernel_->applies;
+  InSync(*fake_, 9);
+  ASSERT_TRUE(WaitForLogged("in-sync", 1)) << LogText();
+  EXPECT_EQ(client_->applied_generation(), 9u);
+  EXPECT_EQ(kernel_->applies, applies);
+  // An older generation (a controller behind) is refused: no rollback.
+  v1::Assignment old = AssignmentFor(V2());
+  old.set_generation(8);
+  from = fake_->received();
+  fake_->Assign(old);
+  result = fake_->WaitFor(IsResult, from);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_FALSE(result->apply_result().ok());
+  EXPECT_THAT(result->apply_result().error(), HasSubstr("older than the applied 9"));
+  EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
+  // After a restart the Hello still says which generation is applied.
+  StopAgent();
+  from = fake_->received();
+  StartAgent();
+  auto hello = fake_->WaitFor(IsHello, from);
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->hello().applied_generation(), 9u);
+  EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
+}
+
+TEST_F(ControllerClientTest, FailsOverToTheNextControllerWhenThePreferredOneIsLost) {
+  // A second controller beside the fixture's.
+  FakeController other;
+  int other_port = 0;
+  grpc::ServerBuilder b;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &other_port);
+  b.RegisterService(&other);
+  std::unique_ptr<grpc::Server> other_server = b.BuildAndStart();
+  ASSERT_NE(other_server, nullptr);
+  const std::string mine = absl::StrCat("127.0.0.1:", port_);
+  const std::string theirs = absl::StrCat("127.0.0.1:", other_port);
+  StartAgent([&](ControllerClient::Options& o) {
+    o.target = absl::StrCat(mine, ",", theirs);
+    o.failover_delay_max = absl::Milliseconds(200);
+  });
+  ASSERT_EQ(client_->targets().size(), 2u);
+  bool mine_preferred = client_->targets()[0] == mine;
+  FakeController& preferred = mine_preferred ? *fake_ : other;
+  FakeController& next = mine_preferred ? other : *fake_;
+  ASSERT_TRUE(preferred.WaitFor(IsHello)) << LogText();
+  EXPECT_EQ(next.received(), 0u) << "only the preferred controller is used while it serves";
+  fake_->Assign(AssignmentFor(V1()));  // whichever serves it: only the preferred one is heard
+  if (mine_preferred) ASSERT_TRUE(fake_->WaitFor(IsResult));
+  // The preferred controller goes away: the agent says Hello to the next one, without waiting
+  // for a backoff, and keeps enforcing meanwhile.
+  absl::Time lost = absl::Now();
+  if (mine_preferred) {
+    KillServer();
+  } else {
+    other_server->Shutdown(std::chrono::system_clock::now());
+  }
+  auto hello = next.WaitFor(IsHello, 0, absl::Seconds(5));
+  ASSERT_TRUE(hello.has_value()) << LogText();
+  EXPECT_LT(absl::Now() - lost, absl::Seconds(3));
+  EXPECT_EQ(client_->current_target(), client_->targets()[1]);
+  EXPECT_GE(Logged("failover"), 1) << LogText();
+  if (mine_preferred) {
+    EXPECT_EQ(hello->hello().ruleset_hash(), wire::Sha256Hex(V1()));
+    EXPECT_EQ(Table(), FakeNftKernel::ListingOf(V1()));
+  }
+  StopAgent();
+  if (!mine_preferred)
+    KillServer();
+  else
+    other_server->Shutdown(std::chrono::system_clock::now());
 }
 
 // The 2-second rule: a stream that lasted 2 s counts as established and resets the backoff, so

@@ -13,7 +13,7 @@
 namespace polder::agent {
 
 struct ControllerModeFlags {
-  std::string controller;  // HOST:PORT
+  std::string controller;  // HOST:PORT[,HOST:PORT...]
   std::string host;
   std::string tls_dir;  // empty with insecure
   bool insecure = false;

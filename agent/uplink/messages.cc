@@ -86,7 +86,8 @@ void AddDegraded(const std::vector<std::string>& lines,
 
 v1::AgentMessage HelloMessage(const std::string& host, const std::string& version,
                               const std::string& revision, const std::string& hash,
-                              const std::vector<std::string>& degraded) {
+                              const std::vector<std::string>& degraded,
+                              uint64_t applied_generation) {
   v1::AgentMessage m;
   v1::Hello* h = m.mutable_hello();
   h->set_host(host);
@@ -94,11 +95,13 @@ v1::AgentMessage HelloMessage(const std::string& host, const std::string& versio
   h->set_applied_revision(revision);
   h->set_ruleset_hash(hash);
   AddDegraded(degraded, h->mutable_degraded());
+  h->set_applied_generation(applied_generation);
   return m;
 }
 
 v1::AgentMessage ApplyResultMessage(bool ok, const std::string& error, absl::Duration duration,
-                                    const std::string& hash, const std::string& revision) {
+                                    const std::string& hash, const std::string& revision,
+                                    uint64_t generation) {
   v1::AgentMessage m;
   v1::ApplyResult* r = m.mutable_apply_result();
   r->set_ok(ok);
@@ -109,6 +112,7 @@ v1::AgentMessage ApplyResultMessage(bool ok, const std::string& error, absl::Dur
   r->mutable_duration()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
   r->set_ruleset_hash(hash.empty() ? NoRulesetHash() : hash);
   if (wire::IsSha256Hex(revision)) r->set_revision(revision);
+  r->set_generation(generation);
   return m;
 }
 

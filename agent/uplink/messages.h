@@ -27,17 +27,21 @@ struct CheckedAssignment {
   std::optional<absl::Time> confirm_deadline;
 };
 
-// Refuses an assignment whose revision or mode disagrees with its ruleset's header, whose revision or hash is not SHA-256 hex, whose hash does not match the
-// ruleset text, whose mode is unknown, whose ruleset is empty, too large, fails ParseRuleset
-// (scope checks included), is for another host or carries another revision in its header.
+// Refuses an assignment whose revision or mode disagrees with its ruleset's header, whose revision
+// or hash is not SHA-256 hex, whose hash does not match the ruleset text, whose mode is unknown,
+// whose ruleset is empty, too large, fails ParseRuleset (scope checks included), is for another
+// host or carries another revision in its header.
 absl::StatusOr<CheckedAssignment> CheckAssignment(const v1::Assignment& a, const std::string& host);
 
 // `degraded`: "kind: detail" lines (store-error, kernel-read-error), clipped to wire/limits.h.
 v1::AgentMessage HelloMessage(const std::string& host, const std::string& version,
                               const std::string& revision, const std::string& hash,
-                              const std::vector<std::string>& degraded = {});
+                              const std::vector<std::string>& degraded = {},
+                              uint64_t applied_generation = 0);
+// `generation`: the answered assignment's (0 when it had none).
 v1::AgentMessage ApplyResultMessage(bool ok, const std::string& error, absl::Duration duration,
-                                    const std::string& hash, const std::string& revision);
+                                    const std::string& hash, const std::string& revision,
+                                    uint64_t generation = 0);
 // Differences are clipped to the bounds above; an empty list becomes one placeholder line.
 v1::AgentMessage DriftMessage(const std::vector<std::string>& differences, absl::Time time,
                               uint32_t pid, bool remediated);

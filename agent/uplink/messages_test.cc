@@ -1,10 +1,10 @@
 #include "agent/uplink/messages.h"
-#include "wire/limits.h"
-#include "wire/sha256.h"
 
 #include "agent/testing/kernel_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "wire/limits.h"
+#include "wire/sha256.h"
 
 namespace polder::agent {
 namespace {

@@ -1,4 +1,4 @@
-#include "controller/state_store.h"
+#include "controller/sqlite_state_store.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>

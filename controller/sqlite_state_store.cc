@@ -1,4 +1,4 @@
-#include "controller/state_store.h"
+#include "controller/sqlite_state_store.h"
 
 #include <sqlite3.h>
 
@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace polder::controller {
@@ -117,6 +118,13 @@ absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesystem::path& path) {
+  absl::StatusOr<std::unique_ptr<SqliteStateStore>> store = SqliteStateStore::Open(path);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<StateStore>(std::move(*store));
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStateStore>> SqliteStateStore::Open(
+    const std::filesystem::path& path) {
   sqlite3* db = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &db,
@@ -127,15 +135,15 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesyst
     return absl::UnavailableError(absl::StrCat("cannot open state ", path.string(), ": ", msg));
   }
   sqlite3_busy_timeout(db, 5000);
-  std::unique_ptr<StateStore> store(new StateStore(db));
+  std::unique_ptr<SqliteStateStore> store(new SqliteStateStore(db));
   if (auto s = store->Exec(kSchema); !s.ok()) return s;
   if (auto s = store->Migrate(); !s.ok()) return s;
   return store;
 }
 
-StateStore::~StateStore() { sqlite3_close(db_); }
+SqliteStateStore::~SqliteStateStore() { sqlite3_close(db_); }
 
-absl::Status StateStore::Exec(const char* sql) {
+absl::Status SqliteStateStore::Exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
@@ -145,7 +153,7 @@ absl::Status StateStore::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
-absl::Status StateStore::Migrate() {
+absl::Status SqliteStateStore::Migrate() {
   // The audit log gained reason and revision (issue 13); old rows keep them empty.
   std::set<std::string> columns;
   Stmt info(db_, "PRAGMA table_info(audit)");
@@ -157,15 +165,27 @@ absl::Status StateStore::Migrate() {
         absl::StrCat("ALTER TABLE audit ADD COLUMN ", column, " TEXT NOT NULL DEFAULT ''");
     if (auto s = Exec(sql.c_str()); !s.ok()) return s;
   }
+  // Hosts gained the agent's own claim (issue 12), apart from the verified applied columns.
+  std::set<std::string> host_columns;
+  Stmt host_info(db_, "PRAGMA table_info(hosts)");
+  while (host_info.Step()) host_columns.insert(host_info.Text(1));
+  if (auto s = host_info.status(); !s.ok()) return s;
+  for (const char* column : {"reported_revision", "reported_hash"}) {
+    if (host_columns.count(column)) continue;
+    std::string sql =
+        absl::StrCat("ALTER TABLE hosts ADD COLUMN ", column, " TEXT NOT NULL DEFAULT ''");
+    if (auto s = Exec(sql.c_str()); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 
-absl::Status StateStore::Begin() { return Exec("BEGIN IMMEDIATE"); }
-absl::Status StateStore::Commit() { return Exec("COMMIT"); }
+absl::Status SqliteStateStore::Begin() { return Exec("BEGIN IMMEDIATE"); }
+absl::Status SqliteStateStore::Commit() { return Exec("COMMIT"); }
 
-absl::Status StateStore::SaveRollout(const std::string& revision, wire::Mode mode,
-                                     const std::vector<DesiredRuleset>& changed,
-                                     const std::vector<std::string>& all_hosts, absl::Time time) {
+absl::Status SqliteStateStore::SaveRollout(const std::string& revision, wire::Mode mode,
+                                           const std::vector<DesiredRuleset>& changed,
+                                           const std::vector<std::string>& all_hosts,
+                                           absl::Time time, uint64_t generation) {
   // Inside a caller's transaction the caller commits; else this is one.
   bool own = sqlite3_get_autocommit(db_) != 0;
   if (own) {
@@ -181,7 +201,9 @@ absl::Status StateStore::SaveRollout(const std::string& revision, wire::Mode mod
       return s;
     Stmt meta(db_, "INSERT OR REPLACE INTO meta VALUES (?, ?)");
     for (auto [k, v] : {std::pair{"served_revision", revision},
-                        std::pair{"mode", std::string(wire::ModeName(mode))}}) {
+                        std::pair{"mode", std::string(wire::ModeName(mode))},
+                        std::pair{"generation", std::to_string(generation)}}) {
+      if (generation == 0 && std::string_view(k) == "generation") continue;
       meta.Reset();
       if (auto s = meta.Bind(std::string(k)).Bind(v).Run(); !s.ok()) return s;
     }
@@ -217,7 +239,7 @@ absl::Status StateStore::SaveRollout(const std::string& revision, wire::Mode mod
   return Exec("COMMIT");
 }
 
-absl::StatusOr<std::optional<ServedRevision>> StateStore::LoadServed() {
+absl::StatusOr<std::optional<ServedRevision>> SqliteStateStore::LoadServed() {
   ServedRevision served;
   Stmt meta(db_, "SELECT key, value FROM meta");
   while (meta.Step()) {
@@ -229,6 +251,10 @@ absl::StatusOr<std::optional<ServedRevision>> StateStore::LoadServed() {
             absl::StrCat("state database: unknown mode '", meta.Text(1), "'"));
       served.mode = *mode;
     }
+    if (meta.Text(0) == "generation" && !absl::SimpleAtoi(meta.Text(1), &served.generation)) {
+      return absl::DataLossError(
+          absl::StrCat("state database: generation '", meta.Text(1), "' is not a number"));
+    }
   }
   if (auto s = meta.status(); !s.ok()) return s;
   if (served.revision.empty()) return std::optional<ServedRevision>();
@@ -238,7 +264,7 @@ absl::StatusOr<std::optional<ServedRevision>> StateStore::LoadServed() {
   return std::optional<ServedRevision>(std::move(served));
 }
 
-absl::Status StateStore::RecordApply(const std::string& host, const ApplyRecord& r) {
+absl::Status SqliteStateStore::RecordApply(const std::string& host, const ApplyRecord& r) {
   if (auto s = Stmt(db_,
                     "INSERT INTO apply_results "
                     "(host, time_us, ok, error, duration_us, hash, revision) "
@@ -271,7 +297,7 @@ absl::Status StateStore::RecordApply(const std::string& host, const ApplyRecord&
       .Run();
 }
 
-absl::Status StateStore::Trim(const char* table) {
+absl::Status SqliteStateStore::Trim(const char* table) {
   // The row just inserted has the highest id: keep the newest kKeptReports rows.
   int64_t newest = sqlite3_last_insert_rowid(db_);
   if (newest <= kKeptReports) return absl::OkStatus();
@@ -280,7 +306,7 @@ absl::Status StateStore::Trim(const char* table) {
       .Run();
 }
 
-absl::Status StateStore::RecordDrift(const std::string& host, const DriftRecord& r) {
+absl::Status SqliteStateStore::RecordDrift(const std::string& host, const DriftRecord& r) {
   // A report may hold 1,000 lines of 4 KiB; the first kMaxStoredDriftBytes of them say what
   // happened, and keep the kept reports within a known size.
   std::vector<std::string> kept;
@@ -313,20 +339,30 @@ absl::Status StateStore::RecordDrift(const std::string& host, const DriftRecord&
       .Run();
 }
 
-absl::Status StateStore::SetLastReport(const std::string& host, absl::Time time) {
+absl::Status SqliteStateStore::SetLastReport(const std::string& host, absl::Time time) {
   return Stmt(db_, "UPDATE hosts SET last_report_us = ? WHERE host = ?")
       .Bind(Micros(time))
       .Bind(host)
       .Run();
 }
 
-absl::StatusOr<std::vector<HostRecord>> StateStore::LoadHosts() {
+absl::Status SqliteStateStore::SetReported(const std::string& host, const std::string& revision,
+                                           const std::string& hash) {
+  return Stmt(db_, "UPDATE hosts SET reported_revision = ?, reported_hash = ? WHERE host = ?")
+      .Bind(revision)
+      .Bind(hash)
+      .Bind(host)
+      .Run();
+}
+
+absl::StatusOr<std::vector<HostRecord>> SqliteStateStore::LoadHosts() {
   std::vector<HostRecord> out;
   Stmt q(db_,
-         "SELECT host, applied_revision, applied_hash, drift, last_report_us, last_error "
-         "FROM hosts ORDER BY host");
+         "SELECT host, applied_revision, applied_hash, drift, last_report_us, last_error, "
+         "reported_revision, reported_hash FROM hosts ORDER BY host");
   while (q.Step()) {
-    HostRecord r{q.Text(0), q.Text(1), q.Text(2), q.Int(3) != 0, std::nullopt, q.Text(5)};
+    HostRecord r{q.Text(0),    q.Text(1), q.Text(2), q.Int(3) != 0,
+                 std::nullopt, q.Text(5), q.Text(6), q.Text(7)};
     if (!q.IsNull(4)) r.last_report = FromMicros(q.Int(4));
     out.push_back(std::move(r));
   }
@@ -334,7 +370,7 @@ absl::StatusOr<std::vector<HostRecord>> StateStore::LoadHosts() {
   return out;
 }
 
-absl::Status StateStore::SaveQuarantine(const QuarantineRecord& q) {
+absl::Status SqliteStateStore::SaveQuarantine(const QuarantineRecord& q) {
   return Stmt(db_, "INSERT OR REPLACE INTO quarantines VALUES (?, ?, ?, ?, ?)")
       .Bind(q.target)
       .Bind(JsonText(q.allow))
@@ -344,11 +380,11 @@ absl::Status StateStore::SaveQuarantine(const QuarantineRecord& q) {
       .Run();
 }
 
-absl::Status StateStore::DeleteQuarantine(const std::string& target) {
+absl::Status SqliteStateStore::DeleteQuarantine(const std::string& target) {
   return Stmt(db_, "DELETE FROM quarantines WHERE target = ?").Bind(target).Run();
 }
 
-absl::Status StateStore::SavePosture(const PostureRecord& p) {
+absl::Status SqliteStateStore::SavePosture(const PostureRecord& p) {
   return Stmt(db_, "INSERT OR REPLACE INTO postures VALUES (0, ?, ?, ?, ?, ?)")
       .Bind(p.name)
       .Bind(p.reason)
@@ -358,9 +394,9 @@ absl::Status StateStore::SavePosture(const PostureRecord& p) {
       .Run();
 }
 
-absl::Status StateStore::DeletePosture() { return Stmt(db_, "DELETE FROM postures").Run(); }
+absl::Status SqliteStateStore::DeletePosture() { return Stmt(db_, "DELETE FROM postures").Run(); }
 
-absl::StatusOr<std::optional<PostureRecord>> StateStore::LoadPosture() {
+absl::StatusOr<std::optional<PostureRecord>> SqliteStateStore::LoadPosture() {
   Stmt q(db_, "SELECT name, reason, actor, since_us, forced FROM postures WHERE slot = 0");
   std::optional<PostureRecord> out;
   if (q.Step())
@@ -369,7 +405,7 @@ absl::StatusOr<std::optional<PostureRecord>> StateStore::LoadPosture() {
   return out;
 }
 
-absl::StatusOr<std::vector<QuarantineRecord>> StateStore::LoadQuarantines() {
+absl::StatusOr<std::vector<QuarantineRecord>> SqliteStateStore::LoadQuarantines() {
   std::vector<QuarantineRecord> out;
   Stmt q(db_, "SELECT target, allow, reason, actor, since_us FROM quarantines ORDER BY target");
   while (q.Step()) {
@@ -391,7 +427,7 @@ absl::StatusOr<std::vector<QuarantineRecord>> StateStore::LoadQuarantines() {
   return out;
 }
 
-absl::Status StateStore::Audit(const AuditRecord& r) {
+absl::Status SqliteStateStore::Audit(const AuditRecord& r) {
   return Stmt(db_,
               "INSERT INTO audit (time_us, kind, actor, target, detail, reason, revision) "
               "VALUES (?,?,?,?,?,?,?)")
@@ -405,8 +441,8 @@ absl::Status StateStore::Audit(const AuditRecord& r) {
       .Run();
 }
 
-absl::StatusOr<std::vector<AuditRecord>> StateStore::AuditLog(int limit,
-                                                              std::optional<absl::Time> since) {
+absl::StatusOr<std::vector<AuditRecord>> SqliteStateStore::AuditLog(
+    int limit, std::optional<absl::Time> since) {
   std::vector<AuditRecord> out;
   Stmt q(db_,
          "SELECT id, time_us, kind, actor, target, detail, reason, revision FROM audit "
@@ -419,7 +455,7 @@ absl::StatusOr<std::vector<AuditRecord>> StateStore::AuditLog(int limit,
   return out;
 }
 
-absl::StatusOr<int64_t> StateStore::CountApplyResults(const std::string& host) {
+absl::StatusOr<int64_t> SqliteStateStore::CountApplyResults(const std::string& host) {
   Stmt q(db_, "SELECT COUNT(*) FROM apply_results WHERE host = ?");
   q.Bind(host);
   int64_t n = q.Step() ? q.Int(0) : 0;
@@ -429,7 +465,7 @@ absl::StatusOr<int64_t> StateStore::CountApplyResults(const std::string& host) {
   return n;
 }
 
-absl::StatusOr<int64_t> StateStore::CountDriftReports(const std::string& host) {
+absl::StatusOr<int64_t> SqliteStateStore::CountDriftReports(const std::string& host) {
   Stmt q(db_, "SELECT COUNT(*) FROM drift_reports WHERE host = ?");
   q.Bind(host);
   int64_t n = q.Step() ? q.Int(0) : 0;

@@ -1,0 +1,21 @@
+# High availability (issue 12): a hostile agent against a real controller on 127.0.0.1 with
+# mutual TLS (messages it must refuse or not believe; the Hello's in-sync and generation rules).
+if(TARGET polder_controller)
+  add_executable(ha_hostile_agent_test
+    ${CMAKE_CURRENT_LIST_DIR}/ha/hostile_agent_test.cc ${CMAKE_CURRENT_LIST_DIR}/ha/raw_agent.cc)
+  target_link_libraries(ha_hostile_agent_test PRIVATE polder_controller GTest::gtest_main)
+  add_test(NAME ha_hostile_agent_test COMMAND ha_hostile_agent_test)
+  set_tests_properties(ha_hostile_agent_test PROPERTIES TIMEOUT 300 LABELS "ha")
+endif()
+
+# The state-store contract on SQLite and on a real etcd (started by the test on 127.0.0.1 with
+# free ports, data on tmpfs, killed at the end), and two Fleets sharing one etcd store. Needs
+# etcd (etcd-server, installed by scripts/install-deps.sh --test).
+if(TARGET polder_controller)
+  add_executable(ha_state_store_contract_test
+    ${CMAKE_CURRENT_LIST_DIR}/ha/state_store_contract_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/ha/etcd_process.cc)
+  target_link_libraries(ha_state_store_contract_test PRIVATE polder_controller GTest::gtest_main)
+  add_test(NAME ha_state_store_contract_test COMMAND ha_state_store_contract_test)
+  set_tests_properties(ha_state_store_contract_test PROPERTIES TIMEOUT 300 LABELS "ha")
+endif()
