@@ -15,7 +15,7 @@ void AddCompileCommands(CLI::App& app, ChosenCommand& chosen);
 
 // Writes HOST.nft for every host of `policy` and manifest.json
 // ({"revision", "hosts": {H: {"file", "sha256"}}}) into `out_dir`, creating
-// it if needed. The lab compiles through this too.
-absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir);
+// it if needed, on `jobs` threads (0: one per core). The lab compiles through this too.
+absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir, int jobs = 0);
 
 }  // namespace polder::cli

@@ -114,8 +114,8 @@ class Resolver {
 
   void CollectFile(const ParsedFile& f) {
     YamlAccess a(f.path, diagnostics_);
-    if (!a.CheckMap(f.root, kRootKeys, "a policy file")) return;
-    for (const auto& [key, value] : f.root.entries) {
+    if (!a.CheckMap(*f.root, kRootKeys, "a policy file")) return;
+    for (const auto& [key, value] : f.root->entries) {
       if (!key.IsScalar()) continue;
       Collect(a, f, key.scalar, value);
     }
