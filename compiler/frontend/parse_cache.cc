@@ -50,13 +50,21 @@ std::string ParseCacheKey(std::string_view content) {
   return wire::Sha256Hex(material);
 }
 
-// An entry: the magic, the key it claims, the node count, the payload's length and
-// SHA-256, each on its own line; then the payload (the encoded tree).
+// What an entry's checksum covers: everything it claims, not just the tree.
+std::string Checksum(std::string_view key, size_t nodes, std::string_view payload) {
+  std::string material = absl::StrCat(Absl(key), "\n", nodes, "\n");
+  material.append(payload.data(), payload.size());
+  return wire::Sha256Hex(material);
+}
+
+// An entry: the magic, the key it claims, the node count, the payload's length and the
+// SHA-256 of all three with the payload, each on its own line; then the payload (the
+// encoded tree).
 std::string EncodeParseCacheEntry(const std::string& key, const CachedParse& parse) {
   std::string payload;
   EncodeYamlTree(*parse.root, payload);
   std::string out = absl::StrCat(Absl(kMagic), key, "\n", parse.nodes, "\n", payload.size(), "\n",
-                                 wire::Sha256Hex(payload), "\n");
+                                 Checksum(key, parse.nodes, payload), "\n");
   out.append(payload);
   return out;
 }
@@ -69,7 +77,7 @@ std::optional<CachedParse> DecodeParseCacheEntry(const std::string& key, std::st
   if (!ReadLine(bytes, line) || line != key) return std::nullopt;
   if (!ReadNumber(bytes, nodes) || !ReadNumber(bytes, payload_bytes)) return std::nullopt;
   if (!ReadLine(bytes, line) || !wire::IsSha256Hex(Absl(line))) return std::nullopt;
-  if (bytes.size() != payload_bytes || wire::Sha256Hex(Absl(bytes)) != line) return std::nullopt;
+  if (bytes.size() != payload_bytes || Checksum(key, nodes, bytes) != line) return std::nullopt;
   std::optional<YamlNode> root = DecodeYamlTree(bytes);
   if (!root) return std::nullopt;
   return CachedParse{std::make_shared<const YamlNode>(std::move(*root)), nodes};
