@@ -4,7 +4,8 @@
 # usage: install-deps.sh [--test]
 #   --test  also what only the tests need: chromium, for the report's browser
 #           test (about 130 packages, 290 MB, so builds go without it), and
-#           lintian, which checks the Debian packages
+#           lintian, which checks the Debian packages, and python3-capirca, which
+#           bench/capirca compares polder with
 set -euo pipefail
 with_tests=false
 for arg in "$@"; do
@@ -25,8 +26,9 @@ packages=(
   help2man dpkg-dev fakeroot
 )
 # Only for tests: tests/report/report_browser.sh renders `polder report` in it;
-# tests/packaging/deb_install.sh runs lintian on the packages.
-test_packages=(chromium lintian)
+# tests/packaging/deb_install.sh runs lintian on the packages; bench/capirca/capirca_bench.sh
+# times Capirca's aclgen on the same policy as polder.
+test_packages=(chromium lintian python3-capirca)
 $with_tests && packages+=("${test_packages[@]}")
 
 missing=()
