@@ -14,7 +14,10 @@
 #include "agent/boot_load.h"
 #include "agent/enforcer.h"
 #include "agent/libnftables_kernel.h"
+#include "agent/traffic_loop.h"
 #include "agent/uplink/controller_mode.h"
+#include "wire/duration.h"
+#include "wire/ruleset_header.h"
 
 namespace {
 
@@ -91,6 +94,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.01, 86400.0));
   app.add_flag("--no-dry-run", enforcing.no_dry_run,
                "skip the kernel dry run before applying (the apply itself is atomic)");
+  std::string traffic_spool, traffic_interval = "60s";
+  auto* spool_opt = app.add_option("--traffic-spool", traffic_spool,
+                                   "standalone: append observed-traffic reports to FILE (read it "
+                                   "with `polder traffic --local FILE`)")
+                        ->excludes(controller_opt);
+  app.add_option("--traffic-interval", traffic_interval,
+                 "how often observed traffic is read (a duration: 60s, 2s)")
+      ->needs(spool_opt);
   CLI11_PARSE(app, argc, argv);
   if (boot) {
     boot_options.state_dir = fleet.state_dir;
@@ -130,8 +141,25 @@ int main(int argc, char** argv) {
   // Without a first good ruleset there is nothing to keep in force; any table already in the
   // kernel stays as it is.
   if (!ApplyFile(**enforcer, ruleset_path).ok()) return 1;
+  std::unique_ptr<polder::agent::TrafficLoop> traffic;
+  if (!traffic_spool.empty()) {
+    absl::StatusOr<absl::Duration> interval = polder::wire::ParseDuration(traffic_interval);
+    std::string text;
+    ReadFile(ruleset_path, &text);
+    absl::StatusOr<polder::wire::RulesetHeader> header = polder::wire::ParseRulesetHeader(text);
+    if (!interval.ok() || *interval < absl::Seconds(1) || !header.ok()) {
+      PrintError(!interval.ok() ? std::string(interval.status().message())
+                 : !header.ok() ? std::string(header.status().message())
+                                : "--traffic-interval: at least 1s");
+      (*enforcer)->Stop();
+      return 2;
+    }
+    traffic = std::make_unique<polder::agent::TrafficLoop>(header->host, traffic_spool, *interval);
+    traffic->Start();
+  }
   // A failure to re-read or apply keeps the last good one.
   polder::agent::WaitForStop(signals, [&] { ApplyFile(**enforcer, ruleset_path).IgnoreError(); });
+  if (traffic) traffic->Stop();
   (*enforcer)->Stop();
   return 0;
 }

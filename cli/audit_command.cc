@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "cli/fleet_commands.h"
+#include "wire/duration.h"
 #include "wire/proto_convert.h"
 #include "wire/rfc3339.h"
 
@@ -65,41 +66,14 @@ absl::StatusOr<int> RunAudit(const AuditOptions& o) {
 
 absl::StatusOr<absl::Time> ParseSince(const std::string& text, absl::Time now) {
   if (std::optional<absl::Time> t = ParseRfc3339(text)) return *t;
-  auto bad = [&] {
+  absl::StatusOr<absl::Duration> span = wire::ParseDuration(text);
+  if (!span.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--since '", text,
                      "' is neither a span back from now (a whole number and a unit: 90s, 30m, "
                      "12h, 7d, 2w) nor an RFC 3339 time (2026-11-22T10:00:00Z)"));
-  };
-  if (text.size() < 2) return bad();
-  char unit = absl::ascii_tolower(static_cast<unsigned char>(text.back()));
-  int64_t n = 0;
-  if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n < 0 ||
-      !absl::ascii_isdigit(static_cast<unsigned char>(text[0])))
-    return bad();
-  absl::Duration per;
-  switch (unit) {
-    case 's':
-      per = absl::Seconds(1);
-      break;
-    case 'm':
-      per = absl::Minutes(1);
-      break;
-    case 'h':
-      per = absl::Hours(1);
-      break;
-    case 'd':
-      per = absl::Hours(24);
-      break;
-    case 'w':
-      per = absl::Hours(24 * 7);
-      break;
-    default:
-      return bad();
   }
-  // Bounded: more than 100 years back is surely a typo.
-  if (n > int64_t{100} * 366 * 24 * 3600 / absl::ToInt64Seconds(per)) return bad();
-  return now - n * per;
+  return now - *span;
 }
 
 nlohmann::ordered_json AuditJson(const v1::AuditLogResponse& log, std::optional<absl::Time> since) {

@@ -20,6 +20,16 @@ if(TARGET polder-agent AND TARGET polder)
                        RUN_SERIAL TRUE RESOURCE_LOCK polder_kernel_lab)
 endif()
 
+# Observed traffic (issue 11): known connections in, exact counts in the agent's spool and in
+# `polder traffic --local`, loss counted.
+if(TARGET polder-agent AND TARGET polder)
+  add_test(NAME agent_observed_e2e
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/agent/observed_e2e.sh $<TARGET_FILE:polder-agent>
+                   $<TARGET_FILE:polder>)
+  set_tests_properties(agent_observed_e2e PROPERTIES TIMEOUT 120 LABELS "root;e2e;agent"
+                       RUN_SERIAL TRUE RESOURCE_LOCK polder_kernel_lab)
+endif()
+
 # The shipped systemd units pass `systemd-analyze verify` (static, in a temporary root; no root
 # needed). Skipped where systemd-analyze is missing.
 add_test(NAME agent_systemd_units_verify

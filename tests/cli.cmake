@@ -3,3 +3,8 @@
 add_test(NAME cli.explain_diff_reach
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/explain_diff_reach_test.sh $<TARGET_FILE:polder>
           ${PROJECT_SOURCE_DIR})
+
+# `polder traffic`, `unused` and `suggest` over an agent's traffic spool (issue 11).
+add_test(NAME cli.traffic
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/traffic_test.sh $<TARGET_FILE:polder>
+          ${PROJECT_SOURCE_DIR})

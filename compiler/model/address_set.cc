@@ -9,26 +9,29 @@ namespace {
 
 using Intervals = std::vector<Interval>;
 
-// Sorted-merge of two normalised interval lists; the callbacks decide which
-// pieces survive. Each list is disjoint and sorted, so every operation is
-// linear in the size of its inputs.
-Intervals Normalise(Intervals v) {
-  std::sort(v.begin(), v.end(), [](const Interval& a, const Interval& b) { return a.lo < b.lo; });
-  Intervals out;
-  for (const Interval& i : v) {
-    if (!out.empty() && (out.back().hi == absl::Uint128Max() || i.lo <= out.back().hi + 1)) {
-      out.back().hi = std::max(out.back().hi, i.hi);
-    } else {
-      out.push_back(i);
-    }
-  }
-  return out;
+// Every operation below merges normalised lists (sorted, disjoint, non-adjacent), so each is
+// linear in the size of its inputs; the policy's 100,000-host sets are built by repeated Add
+// and Union, which a sort per call made quadratic (a one-flow `polder diff` of such a policy
+// took 15 s of CPU, three quarters of it sorting).
+
+// Whether `next` (which starts at or after `prev`) touches or overlaps `prev`.
+bool Touches(const Interval& prev, const Interval& next) {
+  return prev.hi == absl::Uint128Max() || next.lo <= prev.hi + 1;
 }
 
 Intervals UnionOf(const Intervals& a, const Intervals& b) {
-  Intervals all(a);
-  all.insert(all.end(), b.begin(), b.end());
-  return Normalise(std::move(all));
+  Intervals out;
+  out.reserve(a.size() + b.size());
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    const Interval& next = j == b.size() || (i < a.size() && a[i].lo <= b[j].lo) ? a[i++] : b[j++];
+    if (!out.empty() && Touches(out.back(), next)) {
+      out.back().hi = std::max(out.back().hi, next.hi);
+    } else {
+      out.push_back(next);
+    }
+  }
+  return out;
 }
 
 Intervals IntersectOf(const Intervals& a, const Intervals& b) {
@@ -93,7 +96,23 @@ AddressSet AddressSet::Everything() {
 
 void AddressSet::Add(const AddressRange& r) {
   Intervals& v = mutable_intervals(r.family);
-  v = UnionOf(v, Intervals{{r.lo, r.hi}});
+  Interval add{r.lo, r.hi};
+  // The intervals that `add` overlaps or touches are [first, last): `first` is the first
+  // interval ending at or after add.lo - 1, `last` the first starting after add.hi + 1.
+  auto first =
+      std::lower_bound(v.begin(), v.end(), add.lo, [](const Interval& i, absl::uint128 lo) {
+        return i.hi != absl::Uint128Max() && i.hi + 1 < lo;
+      });
+  auto last = std::upper_bound(first, v.end(), add.hi, [](absl::uint128 hi, const Interval& i) {
+    return hi != absl::Uint128Max() && hi + 1 < i.lo;
+  });
+  if (first == last) {
+    v.insert(first, add);
+    return;
+  }
+  first->lo = std::min(first->lo, add.lo);
+  first->hi = std::max(std::prev(last)->hi, add.hi);
+  v.erase(std::next(first), last);
 }
 
 AddressSet AddressSet::Union(const AddressSet& other) const {

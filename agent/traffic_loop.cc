@@ -1,0 +1,75 @@
+#include "agent/traffic_loop.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "agent/agent_process.h"
+#include "agent/traffic_collector.h"
+#include "agent/traffic_spool.h"
+
+namespace polder::agent {
+
+TrafficLoop::TrafficLoop(std::string host, std::filesystem::path spool, absl::Duration interval,
+                         Clock& clock)
+    : host_(std::move(host)), spool_(std::move(spool)), interval_(interval), clock_(clock) {}
+
+TrafficLoop::~TrafficLoop() { Stop(); }
+
+void TrafficLoop::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void TrafficLoop::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void TrafficLoop::Run() {
+  TrafficSpool spool(spool_);
+  uint64_t epoch = static_cast<uint64_t>(absl::ToUnixSeconds(clock_.Now()));
+  uint64_t last_sequence = 0;
+  absl::StatusOr<std::optional<TrafficSpool::Position>> position = spool.Last();
+  if (position.ok() && position->has_value()) {
+    epoch = (*position)->epoch;
+    last_sequence = (*position)->sequence;
+  }
+  KernelCounterSource kernel;
+  TrafficCollector collector(host_, {}, kernel, clock_, epoch);
+  collector.set_sequence(last_sequence);
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      clock_.AwaitWithDeadline(mu_, absl::Condition(&stop_), clock_.Now() + interval_);
+      if (stop_) return;
+    }
+    // The sets are found anew each time: an apply may add or remove observation sets.
+    absl::StatusOr<std::vector<std::string>> names = kernel.ListSets();
+    if (!names.ok()) {
+      PrintError(absl::StrCat("traffic: cannot list the table's sets: ", names.status().message()));
+      continue;
+    }
+    std::vector<ObservationSource> sources = ObservationSourcesFromSetNames(*names);
+    // A ruleset without observation sets has nothing to say: no empty reports.
+    if (sources.empty()) continue;
+    collector.SetSources(std::move(sources));
+    absl::StatusOr<TrafficCollector::Result> collected = collector.Collect();
+    if (!collected.ok()) {
+      PrintError(absl::StrCat("traffic: ", collected.status().message()));
+      continue;
+    }
+    absl::Status appended = spool.Append(collected->report);
+    nlohmann::ordered_json line = {{"event", "traffic"},
+                                   {"sequence", collected->report.sequence},
+                                   {"samples", collected->report.samples.size()},
+                                   {"lost", collected->report.lost},
+                                   {"undecodable", collected->undecodable},
+                                   {"spooled", appended.ok()}};
+    if (!appended.ok()) line["error"] = std::string(appended.message());
+    PrintLine(line.dump() + "\n");
+  }
+}
+
+}  // namespace polder::agent

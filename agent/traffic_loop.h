@@ -1,0 +1,44 @@
+// TrafficLoop runs the agent's traffic collection (issue 11): every `interval` it reads the
+// observation sets of table inet polder (TrafficCollector), appends what grew to the spool
+// (TrafficSpool) and prints one `traffic` event line. It starts where the spool left off
+// (same epoch, next sequence) and stops within one interval.
+//
+//   TrafficLoop loop(host, "/var/lib/polder-agent/traffic.jsonl", absl::Seconds(60));
+//   loop.Start();  ...  loop.Stop();
+#ifndef POLDER_AGENT_TRAFFIC_LOOP_H_
+#define POLDER_AGENT_TRAFFIC_LOOP_H_
+
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/clock.h"
+
+namespace polder::agent {
+
+class TrafficLoop {
+ public:
+  TrafficLoop(std::string host, std::filesystem::path spool, absl::Duration interval,
+              Clock& clock = *Clock::Real());
+  ~TrafficLoop();
+
+  void Start();
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void Run();
+
+  std::string host_;
+  std::filesystem::path spool_;
+  absl::Duration interval_;
+  Clock& clock_;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace polder::agent
+
+#endif  // POLDER_AGENT_TRAFFIC_LOOP_H_
