@@ -20,6 +20,7 @@ struct CheckArgs {
   std::string format = "text";
   std::string warn_expiry;
   std::string sarif_prefix;
+  LoadFlags load;
 };
 
 absl::StatusOr<int> RunCheck(const CheckArgs& args) {
@@ -34,8 +35,11 @@ absl::StatusOr<int> RunCheck(const CheckArgs& args) {
     }
     options.warn_expiry = *window;
   }
-  absl::StatusOr<LoadResult> result = CheckPolicy(args.dir, options);
+  std::unique_ptr<ParseCache> cache = OpenParseCache(args.load);
+  absl::StatusOr<LoadResult> result =
+      LoadPolicy(args.dir, LoadOptions{options.now, args.load.jobs, cache.get()});
   if (!result.ok()) return result.status();
+  VerifyLoaded(*result, options);
   const DiagnosticList& d = result->diagnostics;
   if (args.format == "json") {
     std::cout << FormatJson(d, result->policy.revision);
@@ -70,6 +74,7 @@ void AddCheckCommand(CLI::App& app, ChosenCommand& chosen) {
                   "Policy directory relative to the repository root, for SARIF locations");
   cmd->add_option("--warn-expiry", args->warn_expiry,
                   "Warn about flows expiring within this window (default 14d; 0 turns it off)");
+  AddLoadFlags(cmd, args->load);
   OnChosen(cmd, chosen, [args] { return RunCheck(*args); });
 }
 

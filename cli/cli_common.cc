@@ -57,11 +57,38 @@ absl::StatusOr<absl::Time> ParseNow(const std::string& text) {
   return *t;
 }
 
+void AddLoadFlags(CLI::App* cmd, LoadFlags& flags) {
+  cmd->add_option("--jobs", flags.jobs,
+                  "Threads for parsing and rendering (default 0: one per core); the output is "
+                  "the same for any number")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--cache", flags.cache,
+                  "Keep parsed files in this directory, by content (default "
+                  "$XDG_CACHE_HOME/polder/parse)");
+  cmd->add_flag("--no-cache", flags.no_cache, "Parse every file, use no parse cache");
+}
+
+std::unique_ptr<ParseCache> OpenParseCache(const LoadFlags& flags) {
+  if (flags.no_cache) return nullptr;
+  if (!flags.cache.empty()) return std::make_unique<DirectoryParseCache>(flags.cache);
+  std::optional<std::filesystem::path> dir = DefaultParseCacheDir();
+  if (!dir) return nullptr;
+  return std::make_unique<DirectoryParseCache>(*dir);
+}
+
 absl::StatusOr<std::optional<LoadResult>> LoadOrReport(const std::string& dir,
-                                                       const std::string& now_text, bool verify) {
+                                                       const std::string& now_text, bool verify,
+                                                       const LoadFlags* flags) {
   absl::StatusOr<absl::Time> now = ParseNow(now_text);
   if (!now.ok()) return now.status();
-  absl::StatusOr<LoadResult> loaded = LoadPolicy(dir, LoadOptions{*now});
+  LoadOptions options{*now};
+  std::unique_ptr<ParseCache> cache;
+  if (flags != nullptr) {
+    cache = OpenParseCache(*flags);
+    options.jobs = flags->jobs;
+    options.cache = cache.get();
+  }
+  absl::StatusOr<LoadResult> loaded = LoadPolicy(dir, options);
   if (!loaded.ok()) return loaded.status();
   if (verify) {
     CheckOptions options;

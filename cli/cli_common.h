@@ -4,12 +4,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "compiler/frontend/parse_cache.h"
 #include "compiler/frontend/policy_loader.h"
 
 namespace polder::cli {
@@ -45,6 +47,16 @@ int RunCommandLine(CLI::App& app, ChosenCommand& chosen, int argc, const char* c
 // Parses --now (RFC 3339); empty means the wall clock.
 absl::StatusOr<absl::Time> ParseNow(const std::string& text);
 
+// --jobs, --cache and --no-cache of the commands that load a policy (check, compile).
+struct LoadFlags {
+  int jobs = 0;       // 0: one thread per core
+  std::string cache;  // "": the default directory (DefaultParseCacheDir)
+  bool no_cache = false;
+};
+void AddLoadFlags(CLI::App* cmd, LoadFlags& flags);
+// The parse cache the flags ask for, or nullptr (--no-cache, or no directory known).
+std::unique_ptr<ParseCache> OpenParseCache(const LoadFlags& flags);
+
 // Loads DIR at `now` (and with `verify`, also checks invariants and lint, as
 // `polder check` does). A policy with errors prints its diagnostics as text to
 // stderr and gives nullopt: whether that is a finding (1) or leaves the
@@ -52,6 +64,7 @@ absl::StatusOr<absl::Time> ParseNow(const std::string& text);
 // DIR could not be read or --now is not a time.
 absl::StatusOr<std::optional<LoadResult>> LoadOrReport(const std::string& dir,
                                                        const std::string& now_text,
-                                                       bool verify = false);
+                                                       bool verify = false,
+                                                       const LoadFlags* flags = nullptr);
 
 }  // namespace polder::cli

@@ -1,9 +1,12 @@
 #include "controller/policy_source.h"
 
+#include <memory>
+
 #include "absl/strings/str_cat.h"
+#include "compiler/frontend/parse_cache.h"
 #include "compiler/model/posture.h"
 #include "compiler/model/quarantine.h"
-#include "compiler/render/ruleset_renderer.h"
+#include "compiler/render/ruleset_batch.h"
 #include "compiler/verify/check.h"
 
 namespace polder::controller {
@@ -42,11 +45,15 @@ std::optional<absl::Time> NextExpiry(const Policy& p, absl::Time now) {
 
 absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::Time now,
                                        const std::vector<QuarantineRecord>& quarantines,
-                                       const std::string& posture) {
+                                       const std::string& posture, MemoryParseCache& cache) {
   CheckOptions options;
   options.now = now;
-  auto loaded = CheckPolicy(dir, options);
+  // Only the files that changed since the last compile are parsed again: the others'
+  // trees come from memory, by content (parse_cache.h), which gives the same policy.
+  absl::StatusOr<LoadResult> loaded = LoadPolicy(dir, LoadOptions{now, 0, &cache});
+  cache.DropUnused();
   if (!loaded.ok()) return loaded.status();
+  VerifyLoaded(*loaded, options);
   CompiledPolicy out;
   for (const Posture& p : loaded->policy.postures) out.postures[p.name];
   size_t errors = 0;
@@ -76,12 +83,11 @@ absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::T
   for (const Zone& z : policy->zones) out.zones.insert(z.name);
   for (const Diagnostic& d : loaded->diagnostics.items())
     if (d.severity == Severity::kWarning) out.warnings.push_back(Cite(d));
-  RulesetRenderer renderer(*policy);
+  std::vector<HostRuleset> rulesets = RenderAllRulesetsParallel(*policy, 0);
   for (HostId h = 0; h < static_cast<HostId>(policy->hosts.size()); ++h) {
     const Host& host = policy->hosts[h];
-    HostRuleset r = renderer.RenderHost(h);
-    out.hosts[host.name] = {policy->zones[host.zone].name, std::move(r.text),
-                            std::move(r.ruleset)};
+    out.hosts[host.name] = {policy->zones[host.zone].name, std::move(rulesets[h].text),
+                            std::move(rulesets[h].ruleset)};
   }
   return out;
 }
@@ -89,9 +95,11 @@ absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::T
 }  // namespace
 
 PolicyCompiler DirectoryCompiler(std::filesystem::path dir) {
-  return
-      [dir = std::move(dir)](absl::Time now, const std::vector<QuarantineRecord>& q,
-                             const std::string& posture) { return Compile(dir, now, q, posture); };
+  auto cache = std::make_shared<MemoryParseCache>();
+  return [dir = std::move(dir), cache](absl::Time now, const std::vector<QuarantineRecord>& q,
+                                       const std::string& posture) {
+    return Compile(dir, now, q, posture, *cache);
+  };
 }
 
 }  // namespace polder::controller

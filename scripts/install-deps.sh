@@ -4,7 +4,8 @@
 # usage: install-deps.sh [--test]
 #   --test  also what only the tests need: chromium, for the report's browser
 #           test (about 130 packages, 290 MB, so builds go without it), and
-#           lintian, which checks the Debian packages
+#           lintian, which checks the Debian packages, and python3-capirca, which
+#           bench/capirca compares polder with
 set -euo pipefail
 with_tests=false
 for arg in "$@"; do
@@ -26,9 +27,10 @@ packages=(
   help2man dpkg-dev fakeroot
 )
 # Only for tests: tests/report/report_browser.sh renders `polder report` in it;
-# tests/packaging/deb_install.sh runs lintian on the packages; tests/ha/ start their own etcd.
+# tests/packaging/deb_install.sh runs lintian on the packages; tests/ha/ start their own etcd;
+# bench/capirca/capirca_bench.sh times Capirca's aclgen on the same policy as polder.
 # (The etcd .proto files the controller's etcd store is built from are in the list above.)
-test_packages=(chromium lintian etcd-server etcd-client)
+test_packages=(chromium lintian etcd-server etcd-client python3-capirca)
 $with_tests && packages+=("${test_packages[@]}")
 
 missing=()

@@ -19,8 +19,15 @@
 
 namespace polder {
 
+class ParseCache;
+
 struct LoadOptions {
   absl::Time now = absl::Now();  // decides which flows have expired
+  // Threads that parse files; 0 means one per core. The result is the same for any value.
+  int jobs = 0;
+  // Trees of files parsed before, by content (parse_cache.h); nullptr parses every file.
+  // The result is the same with or without it.
+  ParseCache* cache = nullptr;
 };
 
 // One policy file in memory; `path` is relative to the policy directory.
@@ -33,7 +40,11 @@ struct LoadResult {
   Policy policy;
   DiagnosticList diagnostics;
   std::vector<SourceFile> sources;  // in load order, for quoting source lines
+  size_t files_from_cache = 0;      // of sources, how many the parse cache answered
 };
+
+// How many threads `jobs` (LoadOptions::jobs, --jobs) means: itself, or one per core for 0.
+int EffectiveJobs(int jobs);
 
 // Fails (exit status 2 territory) only when the directory cannot be read.
 absl::StatusOr<LoadResult> LoadPolicy(const std::filesystem::path& dir,

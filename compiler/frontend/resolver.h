@@ -5,19 +5,20 @@
 // classifies addresses and computes each zone's effective address space.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "compiler/frontend/yaml_tree.h"
 #include "compiler/model/diagnostic.h"
 #include "compiler/model/policy.h"
-#include "compiler/frontend/yaml_tree.h"
 
 namespace polder {
 
 struct ParsedFile {
-  std::string path;  // relative to the policy directory
-  YamlNode root;
+  std::string path;                      // relative to the policy directory
+  std::shared_ptr<const YamlNode> root;  // shared with the parse cache, never null
 };
 
 Policy ResolvePolicy(const std::vector<ParsedFile>& files, absl::Time now,

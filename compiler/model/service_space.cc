@@ -17,19 +17,6 @@ int IndexOf(Protocol p) {
   return -1;
 }
 
-Ranges Normalise(Ranges v) {
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
-  Ranges out;
-  for (const auto& r : v) {
-    if (!out.empty() && r.lo <= out.back().hi + 1) {
-      out.back().hi = std::max(out.back().hi, r.hi);
-    } else {
-      out.push_back(r);
-    }
-  }
-  return out;
-}
-
 Ranges IntersectOf(const Ranges& a, const Ranges& b) {
   Ranges out;
   size_t i = 0, j = 0;
@@ -41,12 +28,16 @@ Ranges IntersectOf(const Ranges& a, const Ranges& b) {
   return out;
 }
 
+// a minus b, both normalised: one pass over each (b's index only moves forward, as a's
+// ranges are sorted and disjoint), so a service list of thousands of ports is linear.
 Ranges SubtractOf(const Ranges& a, const Ranges& b) {
   Ranges out;
+  size_t j = 0;
   for (ServiceSpace::Range cur : a) {
+    while (j < b.size() && b[j].hi < cur.lo) ++j;
     bool alive = true;
-    for (const auto& r : b) {
-      if (r.hi < cur.lo) continue;
+    for (size_t k = j; k < b.size(); ++k) {
+      const auto& r = b[k];
       if (r.lo > cur.hi) break;
       if (r.lo > cur.lo) out.push_back({cur.lo, r.lo - 1});
       if (r.hi >= cur.hi) {
@@ -58,6 +49,35 @@ Ranges SubtractOf(const Ranges& a, const Ranges& b) {
     if (alive) out.push_back(cur);
   }
   return out;
+}
+
+// The union of two normalised lists, normalised: a merge, not a sort.
+Ranges UnionOf(const Ranges& a, const Ranges& b) {
+  Ranges out;
+  out.reserve(a.size() + b.size());
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    const ServiceSpace::Range& r =
+        (j == b.size() || (i < a.size() && a[i].lo <= b[j].lo)) ? a[i++] : b[j++];
+    if (!out.empty() && r.lo <= out.back().hi + 1) {
+      out.back().hi = std::max(out.back().hi, r.hi);
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+// Whether every range of `small` lies in `big` (both normalised), without building the
+// difference: lint asks this for every candidate pair of flows.
+bool CoversRanges(const Ranges& big, const Ranges& small) {
+  size_t j = 0;
+  for (const ServiceSpace::Range& r : small) {
+    while (j < big.size() && big[j].hi < r.lo) ++j;
+    // Normalised ranges are disjoint and not adjacent: one range of `big` must hold all of r.
+    if (j == big.size() || big[j].lo > r.lo || big[j].hi < r.hi) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -87,10 +107,18 @@ ServiceSpace ServiceSpace::Everything() {
 void ServiceSpace::Add(const ServiceSpace& other) {
   for (int i = 0; i < kProtocolCount; ++i) {
     if (other.ranges_[i].empty()) continue;
-    Ranges all = ranges_[i];
-    all.insert(all.end(), other.ranges_[i].begin(), other.ranges_[i].end());
-    ranges_[i] = Normalise(std::move(all));
+    if (ranges_[i].empty()) {
+      ranges_[i] = other.ranges_[i];
+    } else {
+      ranges_[i] = UnionOf(ranges_[i], other.ranges_[i]);
+    }
   }
+}
+
+bool ServiceSpace::Covers(const ServiceSpace& other) const {
+  for (int i = 0; i < kProtocolCount; ++i)
+    if (!CoversRanges(ranges_[i], other.ranges_[i])) return false;
+  return true;
 }
 
 ServiceSpace ServiceSpace::Subtract(const ServiceSpace& other) const {

@@ -44,7 +44,8 @@ class ServiceSpace {
   bool Empty() const;
   bool IsEverything() const { return *this == Everything(); }
   bool Contains(Protocol p, int port) const;
-  bool Covers(const ServiceSpace& other) const { return other.Subtract(*this).Empty(); }
+  // Whether other.Subtract(*this) is empty, computed without building it.
+  bool Covers(const ServiceSpace& other) const;
 
   // Maximal (protocol, range) pieces. Everything is the single item `any`, so
   // that "any" counts as one exposure triple and prints as "any".

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace polder {
 namespace {
 
@@ -39,6 +41,39 @@ TEST(ServiceSpaceTest, IcmpTypesPrintByNameOrRange) {
   types.Add(Of("icmp/source-quench"));
   EXPECT_EQ(types.ToString(), "icmp/3-4");
   EXPECT_EQ(ServiceSpace().ToString(), "nothing");
+}
+
+// Add, Subtract and Covers are merges over sorted ranges; a port-by-port model says what
+// they must give, on random lists of tcp ranges in a small port space.
+TEST(ServiceSpaceTest, MergesAgreeWithAPortByPortModel) {
+  std::mt19937 rng(15);
+  auto random_space = [&](std::vector<bool>& ports) {
+    ServiceSpace s;
+    int n = static_cast<int>(rng() % 6);
+    for (int k = 0; k < n; ++k) {
+      int lo = static_cast<int>(rng() % 60), hi = lo + static_cast<int>(rng() % 8);
+      s.Add(ServiceSpace::Of(
+          ServicePort{Protocol::kTcp, static_cast<uint16_t>(lo), static_cast<uint16_t>(hi)}));
+      for (int p = lo; p <= hi; ++p) ports[p] = true;
+    }
+    return s;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<bool> pa(70, false), pb(70, false);
+    ServiceSpace a = random_space(pa), b = random_space(pb);
+    bool covers = true;
+    for (int p = 0; p < 70; ++p) {
+      EXPECT_EQ(a.Contains(Protocol::kTcp, p), pa[p]) << a.ToString() << " port " << p;
+      if (pb[p] && !pa[p]) covers = false;
+      EXPECT_EQ(a.Subtract(b).Contains(Protocol::kTcp, p), pa[p] && !pb[p]);
+    }
+    EXPECT_EQ(a.Covers(b), covers) << a.ToString() << " / " << b.ToString();
+    EXPECT_EQ(a.Covers(b), b.Subtract(a).Empty());
+    // Normalised: no two ranges touch, so the printed form is the unique one.
+    const auto& r = a.ranges(0);
+    for (size_t k = 1; k < r.size(); ++k) EXPECT_GT(r[k].lo, r[k - 1].hi + 1) << a.ToString();
+    if (HasFailure()) break;
+  }
 }
 
 }  // namespace
