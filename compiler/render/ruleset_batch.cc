@@ -24,7 +24,7 @@ std::vector<HostRuleset> RenderAllRulesetsParallel(const Policy& policy, int job
     if (by_zone[zone].empty()) return;
     std::unique_ptr<RulesetRenderer>& renderer = renderers[worker];
     if (!renderer) renderer = std::make_unique<RulesetRenderer>(policy);
-    for (HostId h : by_zone[zone]) out[h] = {policy.hosts[h].name, renderer->Render(h)};
+    for (HostId h : by_zone[zone]) out[h] = renderer->RenderHost(h);  // text, header, structured
   });
   return out;
 }

@@ -79,7 +79,7 @@ TEST(RulesetRendererTest, InboundUsesEffectiveSpaceOfTheSourceZone) {
   EXPECT_EQ(JumpOf(web, "10.2.1.0-255.255.255.255"), "in_p1");
   EXPECT_THAT(web, Not(HasSubstr("10.1.0.0/24 :")));
   EXPECT_THAT(web, Not(HasSubstr("10.2.0.0/24 :")));
-  EXPECT_THAT(Chain(web, "in_p1"), HasSubstr("meta l4proto . th dport @in_p1_l4 accept"));
+  EXPECT_THAT(Chain(web, "in_p1"), HasSubstr("meta l4proto . th dport @in_p1_l4 goto accept_in"));
   EXPECT_THAT(Elements(web, "in_p1_l4"), HasSubstr("      tcp . 443\n"));
   EXPECT_THAT(Chain(web, "input"), HasSubstr("ip saddr vmap @in4\n    ip6 saddr vmap @in6"));
   EXPECT_EQ(JumpOf(web, "::-2001:db8:0:ffff:ffff:ffff:ffff:ffff"), "in_p1");
@@ -128,7 +128,7 @@ TEST(RulesetRendererTest, DenySetsComeBeforeAllowSetsWithCounters) {
   Policy p2 = b2.Finish();
   std::string both = Chain(RenderRuleset(p2, *p2.FindHost("web-1")), "in_p1");
   size_t deny = both.find("@in_p1_l4_deny counter drop");
-  size_t allow = both.find("@in_p1_l4 accept");
+  size_t allow = both.find("@in_p1_l4 goto accept_in");
   ASSERT_NE(deny, std::string::npos) << both;
   ASSERT_NE(allow, std::string::npos) << both;
   EXPECT_LT(deny, allow);
@@ -142,9 +142,9 @@ TEST(RulesetRendererTest, IcmpUsesTypeSetsPerFamily) {
   // One profile for both families: icmp type counts for IPv4 packets, icmpv6 type for IPv6.
   EXPECT_EQ(JumpOf(text, "10.1.0.0/24"), "in_p1") << text;
   EXPECT_EQ(JumpOf(text, "2001:db8:1::/64"), "in_p2");
-  EXPECT_THAT(Chain(text, "in_p1"), HasSubstr("icmp type @in_p1_icmp accept"));
+  EXPECT_THAT(Chain(text, "in_p1"), HasSubstr("icmp type @in_p1_icmp goto accept_in"));
   EXPECT_THAT(Elements(text, "in_p1_icmp"), HasSubstr("      echo-request\n"));
-  EXPECT_THAT(Chain(text, "in_p2"), HasSubstr("icmpv6 type @in_p2_icmpv6 accept"));
+  EXPECT_THAT(Chain(text, "in_p2"), HasSubstr("icmpv6 type @in_p2_icmpv6 goto accept_in"));
   EXPECT_THAT(Elements(text, "in_p2_icmpv6"), HasSubstr("      echo-request\n"));
   EXPECT_THAT(text, Not(HasSubstr("th dport")));
 }
