@@ -120,7 +120,7 @@ TEST(RulesetRendererTest, DenySetsComeBeforeAllowSetsWithCounters) {
   EXPECT_EQ(Chain(text, denied), "  chain " + denied + " {\n    counter drop");
   std::string allowed = JumpOf(text, "0.0.0.0-10.0.255.255");
   EXPECT_NE(allowed, denied);
-  EXPECT_THAT(Chain(text, allowed), HasSubstr("th dport @" + allowed + "_l4 accept"));
+  EXPECT_THAT(Chain(text, allowed), HasSubstr("th dport @" + allowed + "_l4 goto accept_in"));
 
   PolicyBuilder b2 = SmallPolicy();
   b2.Flow({.from = {"internet"}, .to = {"web"}, .services = {"https", "postgres"}});
@@ -146,7 +146,8 @@ TEST(RulesetRendererTest, IcmpUsesTypeSetsPerFamily) {
   EXPECT_THAT(Elements(text, "in_p1_icmp"), HasSubstr("      echo-request\n"));
   EXPECT_THAT(Chain(text, "in_p2"), HasSubstr("icmpv6 type @in_p2_icmpv6 goto accept_in"));
   EXPECT_THAT(Elements(text, "in_p2_icmpv6"), HasSubstr("      echo-request\n"));
-  EXPECT_THAT(text, Not(HasSubstr("th dport")));
+  // (Observation rules read `th dport` only behind `meta l4proto { tcp, udp, sctp }`.)
+  EXPECT_THAT(text, Not(HasSubstr("th dport @")));
 }
 
 TEST(RulesetRendererTest, ExpiredFlowsHaveNoEffect) {
@@ -293,7 +294,7 @@ TEST(RulesetRendererTest, HostEssentialsComeBeforeThePolicyInBothModes) {
       if (mode == Mode::kEnforce) EXPECT_LT(last, chain.find("ct state invalid counter drop"));
       EXPECT_LT(chain.find("ct state established,related accept"), chain.find("# host essentials"));
     }
-    EXPECT_THAT(text, Not(HasSubstr("th dport")));
+    EXPECT_THAT(text, Not(HasSubstr("th dport @")));
     EXPECT_THAT(text, Not(HasSubstr("sport 67")));  // host_dhcp defaults to false
     EXPECT_THAT(text, Not(HasSubstr("546")));
   }
