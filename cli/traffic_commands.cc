@@ -168,9 +168,8 @@ bool Selected(const Policy& policy, const TrafficArgs& a, const TrafficRow& row)
   return true;
 }
 
-// The observed zone graph: one edge per (from, to, allowed or not), weighted by connections.
-// A connection between two managed hosts is reported by both; it is drawn once, from the
-// receiving end's report.
+// The observed zone graph: one edge per (from, to, allowed or not), weighted by connections,
+// each connection drawn once (ReportedOnce).
 std::string ObservedDot(const Policy& policy, const std::vector<const TrafficRow*>& rows) {
   struct Edge {
     uint64_t connections = 0;
@@ -178,8 +177,8 @@ std::string ObservedDot(const Policy& policy, const std::vector<const TrafficRow
   };
   std::map<std::tuple<std::string, std::string, bool>, Edge> edges;
   for (const TrafficRow* r : rows) {
+    if (!ReportedOnce(policy, *r)) continue;
     bool inbound = r->key.direction == TrafficDirection::kInbound;
-    if (!inbound && policy.FindHost(r->key.peer)) continue;
     auto host = policy.FindHost(r->key.host);
     std::string local = host ? policy.zones[policy.hosts[*host].zone].name : r->key.host;
     std::string peer = r->key.peer_zone.empty() ? r->key.peer : r->key.peer_zone;

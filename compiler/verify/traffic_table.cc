@@ -43,6 +43,10 @@ const char* TrafficVerdictName(TrafficVerdict v) {
   return "?";
 }
 
+bool ReportedOnce(const Policy& policy, const TrafficRow& row) {
+  return row.key.direction == TrafficDirection::kInbound || !policy.FindHost(row.key.peer);
+}
+
 std::string FlowCitation(const Flow& flow) {
   std::string at = flow.location.FileLine();
   // An unnamed flow is named by its place already.

@@ -119,6 +119,10 @@ class TrafficTable {
   absl::flat_hash_map<SampleId, TrafficRow*> seen_;
 };
 
+// A connection between two managed hosts is reported by both, outbound by one and inbound by
+// the other. True for the row that stands for it once: the receiver's, or the only one.
+bool ReportedOnce(const Policy& policy, const TrafficRow& row);
+
 // How rows cite a flow: "NAME (FILE:LINE)", or "FILE:LINE" for an unnamed flow.
 std::string FlowCitation(const Flow& flow);
 

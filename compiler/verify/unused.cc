@@ -23,12 +23,9 @@ void HostsOf(const Policy& policy, const std::vector<Endpoint>& ends, std::set<H
   }
 }
 
-// A connection between two managed hosts is counted by both (outbound at one,
-// inbound at the other); hits count it once, at the receiving end.
+// Allowed connections, each once (see ReportedOnce).
 bool CountsAsHit(const Policy& policy, const TrafficRow& row) {
-  if (row.key.verdict != TrafficVerdict::kAllowed) return false;
-  if (row.key.direction == TrafficDirection::kInbound) return true;
-  return !policy.FindHost(row.key.peer).has_value();
+  return row.key.verdict == TrafficVerdict::kAllowed && ReportedOnce(policy, row);
 }
 
 // For each host, on which days of the window it reported: computed once, since every entry
