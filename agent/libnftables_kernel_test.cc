@@ -1,14 +1,15 @@
 // Real-kernel tests. Each runs in a fresh network namespace of its own (never the host's).
 #include "agent/libnftables_kernel.h"
-#include "wire/sha256.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "agent/testing/kernel_test_util.h"
 #include "agent/nft_monitor.h"
 #include "agent/ruleset_applier.h"
+#include "agent/testing/kernel_fixture.h"
+#include "agent/testing/kernel_test_util.h"
+#include "wire/sha256.h"
 
 namespace polder::agent {
 namespace {
@@ -17,23 +18,8 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-class LibNftablesKernelTest : public ::testing::Test {
+class LibNftablesKernelTest : public testing::KernelTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
-    netns_ = std::make_unique<testing::ScopedNetns>();
-    ASSERT_TRUE(netns_->ok());
-    auto k = LibNftablesKernel::Create();
-    ASSERT_TRUE(k.ok());
-    kernel_ = std::move(*k);
-  }
-  void TearDown() override {
-    kernel_.reset();
-    netns_.reset();
-  }
-
-  std::unique_ptr<testing::ScopedNetns> netns_;
-  std::unique_ptr<LibNftablesKernel> kernel_;
   std::string v1_ = testing::SampleRuleset("db-1", {5432}, 0, "v1");
   std::string v2_ = testing::SampleRuleset("db-1", {5432, 6432}, 0, "v2");
 };

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/libnftables_kernel.h"
 #include "agent/ruleset_applier.h"
+#include "agent/testing/kernel_fixture.h"
 #include "agent/testing/kernel_test_util.h"
 #include "agent/testing/nft_ruleset_builder.h"
 #include "wire/sha256.h"
@@ -43,24 +44,7 @@ std::map<std::string, uint64_t> HandlesOf(const TableSnapshot& s) {
   return out;
 }
 
-class StructuredRulesetTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
-    netns_ = std::make_unique<testing::ScopedNetns>();
-    ASSERT_TRUE(netns_->ok());
-    auto k = LibNftablesKernel::Create();
-    ASSERT_TRUE(k.ok());
-    kernel_ = std::move(*k);
-  }
-  void TearDown() override {
-    kernel_.reset();
-    netns_.reset();
-  }
-
-  std::unique_ptr<testing::ScopedNetns> netns_;
-  std::unique_ptr<LibNftablesKernel> kernel_;
-};
+class StructuredRulesetTest : public testing::KernelTest {};
 
 TEST_F(StructuredRulesetTest, AppliesUpdatesAndKnowsWhenNothingChanged) {
   RulesetApplier applier(kernel_.get(), {});
