@@ -222,4 +222,5 @@ fleet_nft() {  # HOST ARGS...: nft inside HOST's namespace
   ip netns exec "$ns" nft "$@"
 }
 
-fleet_table() { fleet_nft "$1" -s list table inet polder 2>/dev/null; }
+# Configuration only: what traffic puts in observation sets is no change of the table.
+fleet_table() { fleet_nft "$1" -s list table inet polder 2>/dev/null | "$FLEET_LIB_DIR/../lib/nft_config.py"; }
