@@ -37,6 +37,7 @@ std::string ToJsonLine(const AgentEvent& e) {
       j["revision"] = e.revision;
       j["hash"] = e.hash;
       j["duration_ms"] = e.duration_ms;
+      if (!e.via.empty()) j["via"] = e.via;
       break;
     case AgentEvent::Kind::kDrift:
       j["differences"] = e.differences;

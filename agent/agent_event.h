@@ -21,6 +21,9 @@ struct AgentEvent {
   std::string revision;
   std::string hash;
   double duration_ms = 0;
+  // kApplied, kAdopted, kUnchanged, kRestored: how the table reached the kernel, "libnftnl"
+  // (the structured form) or "libnftables" (nft text), so a log shows which path a host is on.
+  std::string via;
   std::vector<std::string> differences;  // kDrift: "+ ..." / "- ..." lines.
   uint32_t pid = 0;                      // kDrift, kForeignTable: 0 when not known.
   std::string process;

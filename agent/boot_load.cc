@@ -38,11 +38,10 @@ absl::StatusOr<std::optional<std::string>> ReadBootstrap(const fs::path& path) {
   return std::optional<std::string>(ss.str());
 }
 
-// Loads `text` (described as `what`) in one transaction; false, after saying why, if it is not
+// Loads `parsed` (described as `what`) in one transaction; false, after saying why, if it is not
 // loaded. A failed load changes nothing in the kernel.
 bool Load(RulesetApplier& applier, const BootLoadOptions& options, const std::string& what,
-          std::string text, const std::function<void(const std::string&)>& say) {
-  absl::StatusOr<Ruleset> parsed = options.parse ? options.parse(text) : ParseRuleset(text);
+          absl::StatusOr<Ruleset> parsed, const std::function<void(const std::string&)>& say) {
   if (!parsed.ok()) {
     say(absl::StrCat(what, " is not a usable ruleset: ", parsed.status().message()));
     return false;
@@ -88,8 +87,11 @@ BootLoadOutcome BootLoad(const BootLoadOptions& options, NftKernel* kernel,
     say(absl::StrCat("no stored ruleset in ", options.state_dir.string()));
   } else {
     had_a_ruleset = true;
+    absl::StatusOr<Ruleset> parsed = options.parse_stored ? options.parse_stored(**stored)
+                                     : options.parse      ? options.parse((*stored)->text)
+                                                          : ParseRuleset((*stored)->text);
     if (Load(applier, options, absl::StrCat("the stored ruleset ", store.path().string()),
-             std::move((*stored)->text), say)) {
+             std::move(parsed), say)) {
       return BootLoadOutcome::kLoadedStored;
     }
     if (!options.bootstrap.empty()) say("falling back to the bootstrap ruleset");
@@ -104,8 +106,9 @@ BootLoadOutcome BootLoad(const BootLoadOptions& options, NftKernel* kernel,
       say(absl::StrCat("no bootstrap ruleset at ", options.bootstrap.string()));
     } else {
       had_a_ruleset = true;
+      std::string& text = **bootstrap;
       if (Load(applier, options, absl::StrCat("the bootstrap ruleset ", options.bootstrap.string()),
-               std::move(**bootstrap), say)) {
+               options.parse ? options.parse(text) : ParseRuleset(text), say)) {
         return BootLoadOutcome::kLoadedBootstrap;
       }
     }

@@ -15,6 +15,7 @@
 
 #include "agent/nft_kernel.h"
 #include "agent/ruleset.h"
+#include "agent/ruleset_store.h"
 
 namespace polder::agent {
 
@@ -26,6 +27,9 @@ struct BootLoadOptions {
   // Reads a stored or bootstrap file; null: nft text only. The agent passes one that also takes
   // the wire form (`--format wire`), loaded through libnftnl.
   RulesetParser parse = nullptr;
+  // Reads the stored ruleset; null: its text through `parse`. The agent passes one that keeps
+  // the structured form a controller sent with it, so the boot load goes through libnftnl.
+  std::function<absl::StatusOr<Ruleset>(const StoredRuleset&)> parse_stored = nullptr;
 };
 
 // What BootLoad did, for the exit code and the tests.

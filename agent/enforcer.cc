@@ -54,6 +54,10 @@ std::future<absl::Status> Enforcer::Apply(std::string text) {
   return Enqueue(true, std::move(text));
 }
 
+std::future<absl::Status> Enforcer::Apply(Ruleset ruleset) {
+  return Enqueue(true, "", std::move(ruleset));
+}
+
 std::future<absl::Status> Enforcer::CheckNow() { return Enqueue(false, ""); }
 
 std::string Enforcer::KernelReadError() const {
@@ -61,8 +65,9 @@ std::string Enforcer::KernelReadError() const {
   return read_error_;
 }
 
-std::future<absl::Status> Enforcer::Enqueue(bool is_apply, std::string text) {
-  Request r{is_apply, std::move(text), {}};
+std::future<absl::Status> Enforcer::Enqueue(bool is_apply, std::string text,
+                                            std::optional<Ruleset> ruleset) {
+  Request r{is_apply, std::move(text), std::move(ruleset), {}};
   std::future<absl::Status> f = r.done.get_future();
   {
     absl::MutexLock lock(&mu_);
@@ -119,7 +124,7 @@ void Enforcer::HandleRequests() {
       r = std::move(requests_.front());
       requests_.pop_front();
     }
-    r.done.set_value(r.is_apply ? HandleApply(std::move(r.text)) : Verify("request", 0, ""));
+    r.done.set_value(r.is_apply ? HandleApply(std::move(r.text), std::move(r.ruleset)) : Verify("request", 0, ""));
   }
 }
 
@@ -149,8 +154,9 @@ void Enforcer::HandleNotifications() {
   }
 }
 
-absl::Status Enforcer::HandleApply(std::string text) {
-  absl::StatusOr<RulesetApplier::Result> result = applier_.Apply(std::move(text));
+absl::Status Enforcer::HandleApply(std::string text, std::optional<Ruleset> ruleset) {
+  absl::StatusOr<RulesetApplier::Result> result =
+      ruleset ? applier_.Apply(std::move(*ruleset)) : applier_.Apply(std::move(text));
   if (!result.ok()) {
     EmitError(std::string(result.status().message()));
     return result.status();
@@ -172,6 +178,7 @@ absl::Status Enforcer::HandleApply(std::string text) {
   e.host = r.host;
   e.revision = r.revision;
   e.hash = r.hash;
+  e.via = r.structured ? "libnftnl" : "libnftables";
   e.duration_ms = absl::ToDoubleMilliseconds(result->duration);
   Emit(std::move(e));
   return absl::OkStatus();
@@ -216,6 +223,7 @@ absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std
   e.host = r.host;
   e.revision = r.revision;
   e.hash = r.hash;
+  e.via = r.structured ? "libnftnl" : "libnftables";
   e.duration_ms = absl::ToDoubleMilliseconds(*took);
   Emit(std::move(e));
   return absl::OkStatus();

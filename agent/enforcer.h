@@ -14,6 +14,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -50,6 +51,9 @@ class Enforcer {
 
   // Queues `text` for applying; the future holds the outcome (the observer sees it too).
   std::future<absl::Status> Apply(std::string text) ABSL_LOCKS_EXCLUDED(mu_);
+  // The same for a ruleset already checked (say one that came with its structured form, which
+  // RulesetApplier then applies through libnftnl).
+  std::future<absl::Status> Apply(Ruleset ruleset) ABSL_LOCKS_EXCLUDED(mu_);
   // Queues a full comparison of the kernel table with the desired one.
   std::future<absl::Status> CheckNow() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -61,15 +65,18 @@ class Enforcer {
   struct Request {
     bool is_apply;
     std::string text;
+    std::optional<Ruleset> ruleset;  // when set, applied instead of parsing `text`
     std::promise<absl::Status> done;
   };
 
-  std::future<absl::Status> Enqueue(bool is_apply, std::string text) ABSL_LOCKS_EXCLUDED(mu_);
+  std::future<absl::Status> Enqueue(bool is_apply, std::string text,
+                                    std::optional<Ruleset> ruleset = std::nullopt)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
   void Wake();
   void HandleRequests() ABSL_LOCKS_EXCLUDED(mu_);
   void HandleNotifications();
-  absl::Status HandleApply(std::string text);
+  absl::Status HandleApply(std::string text, std::optional<Ruleset> ruleset);
   // `changed_sets`: the sets a notification said were changed (only those are read back);
   // null for a full comparison.
   absl::Status Verify(const std::string& source, uint32_t pid, const std::string& process,

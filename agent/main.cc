@@ -111,6 +111,9 @@ int main(int argc, char** argv) {
     boot_options.host = fleet.host;
     boot_options.dry_run = !enforcing.no_dry_run;
     boot_options.parse = polder::agent::ParseRulesetBytes;
+    boot_options.parse_stored = [](const polder::agent::StoredRuleset& stored) {
+      return polder::agent::RulesetFromStored(stored);
+    };
     return RunBootMode(boot_options);
   }
   if (ruleset_path.empty() && fleet.controller.empty()) {

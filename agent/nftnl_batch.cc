@@ -1050,9 +1050,8 @@ absl::Status NftnlBatch::AddRule(const NftRuleset& ruleset, const std::string& c
         nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
         nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
         nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, s.name.c_str());
-        if (set->timeout_s > 0) {
-          nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, uint64_t{set->timeout_s} * 1000);
-        }
+        // No timeout of its own: the kernel then gives each element the set's timeout, as for
+        // the text's `update @set { ... }`, so both forms list the same.
         if (set->counter) nftnl_expr_set(e, NFTNL_EXPR_DYNSET_EXPR, nftnl_expr_alloc("counter"), 0);
         b.Add(e);
         break;
@@ -1174,11 +1173,16 @@ absl::Status AddFullTable(const NftRuleset& ruleset, NftnlBatch& batch) {
   for (const wire::NftChain& c : ruleset.chains) {
     if (absl::Status st = batch.AddChain(c); !st.ok()) return st;
   }
-  for (const NftSet& s : ruleset.sets) {
-    absl::StatusOr<std::vector<KernelElement>> elements = KernelElements(s);
-    if (!elements.ok()) return elements.status();
-    if (absl::Status st = batch.AddSet(s); !st.ok()) return st;
-    if (absl::Status st = batch.AddElements(s, *elements); !st.ok()) return st;
+  // Sets, then verdict maps: the order nft creates them in from the text (nft_text.cc), which
+  // `nft list` shows, so a table loaded either way lists the same.
+  for (bool maps : {false, true}) {
+    for (const NftSet& s : ruleset.sets) {
+      if (s.verdict_map != maps) continue;
+      absl::StatusOr<std::vector<KernelElement>> elements = KernelElements(s);
+      if (!elements.ok()) return elements.status();
+      if (absl::Status st = batch.AddSet(s); !st.ok()) return st;
+      if (absl::Status st = batch.AddElements(s, *elements); !st.ok()) return st;
+    }
   }
   for (const wire::NftChain& c : ruleset.chains) {
     for (const NftRule& r : c.rules) {

@@ -19,7 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kMagic[] = "polder-agent-ruleset-v1";
+// v1 files (no structured form) are still read: an upgraded agent keeps enforcing.
+constexpr char kMagicV1[] = "polder-agent-ruleset-v1";
+constexpr char kMagic[] = "polder-agent-ruleset-v2";
 
 absl::Status Errno(const std::string& what, const fs::path& p) {
   return absl::InternalError(absl::StrCat(what, " ", p.string(), ": ", strerror(errno)));
@@ -59,19 +61,30 @@ absl::StatusOr<std::optional<StoredRuleset>> RulesetStore::Load() const {
   ss << in.rdbuf();
   if (!in && !in.eof()) return absl::InternalError(absl::StrCat("cannot read ", path().string()));
   std::string data = ss.str();
-  // Header line, then the ruleset's exact bytes (any bytes: no escaping to get wrong).
+  // Header line, then the ruleset's exact bytes and those of its structured form (any bytes:
+  // no escaping to get wrong).
   auto corrupt = [&] {
     return absl::DataLossError(absl::StrCat(path().string(), " is not a stored ruleset"));
   };
   size_t eol = data.find('\n');
   if (eol == std::string::npos) return corrupt();
   std::vector<std::string> fields = absl::StrSplit(data.substr(0, eol), ' ');
-  size_t bytes = 0;
-  if (fields.size() != 3 || fields[0] != kMagic || !absl::SimpleAtoi(fields[2], &bytes) ||
-      bytes != data.size() - eol - 1) {
+  size_t body = data.size() - eol - 1;
+  size_t text_bytes = 0;
+  size_t structured_bytes = 0;
+  if (fields.size() == 3 && fields[0] == kMagicV1) {
+    if (!absl::SimpleAtoi(fields[2], &text_bytes) || text_bytes != body) return corrupt();
+  } else if (fields.size() == 4 && fields[0] == kMagic) {
+    if (!absl::SimpleAtoi(fields[2], &text_bytes) ||
+        !absl::SimpleAtoi(fields[3], &structured_bytes) || text_bytes > body ||
+        structured_bytes != body - text_bytes) {
+      return corrupt();
+    }
+  } else {
     return corrupt();
   }
-  return std::optional<StoredRuleset>(StoredRuleset{fields[1], data.substr(eol + 1)});
+  return std::optional<StoredRuleset>(StoredRuleset{
+      fields[1], data.substr(eol + 1, text_bytes), data.substr(eol + 1 + text_bytes)});
 }
 
 absl::Status RulesetStore::Save(const StoredRuleset& ruleset) const {
@@ -84,7 +97,8 @@ absl::Status RulesetStore::Save(const StoredRuleset& ruleset) const {
     return absl::InvalidArgumentError("a stored revision is one word");
   }
   std::string data =
-      absl::StrCat(kMagic, " ", ruleset.revision, " ", ruleset.text.size(), "\n", ruleset.text);
+      absl::StrCat(kMagic, " ", ruleset.revision, " ", ruleset.text.size(), " ",
+                   ruleset.structured.size(), "\n", ruleset.text, ruleset.structured);
   fs::path tmp = dir_ / absl::StrCat(".ruleset.json.", getpid(), ".tmp");
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("cannot create", tmp);

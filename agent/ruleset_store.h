@@ -18,6 +18,8 @@ namespace polder::agent {
 struct StoredRuleset {
   std::string revision;  // The policy revision the controller assigned it under.
   std::string text;      // The ruleset exactly as received (its SHA-256 is its identity).
+  // Its structured form as received (a serialized polder.v1.NftRuleset), or empty; opaque here.
+  std::string structured = {};
 };
 
 class RulesetStore {

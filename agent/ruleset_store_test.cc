@@ -41,6 +41,25 @@ TEST_F(RulesetStoreTest, SavedRulesetComesBackByteForByte) {
   EXPECT_EQ(fs::status(root_ / "a" / "b").permissions() & fs::perms::all, fs::perms::owner_all);
 }
 
+TEST_F(RulesetStoreTest, StructuredFormComesBackApartFromTheText) {
+  RulesetStore store(root_);
+  ASSERT_TRUE(store.Save({"rev1", "text\n", std::string("\x0a\x00\xffwire", 7)}).ok());
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok() && loaded->has_value()) << loaded.status();
+  EXPECT_EQ((*loaded)->text, "text\n");
+  EXPECT_EQ((*loaded)->structured, std::string("\x0a\x00\xffwire", 7));
+}
+
+TEST_F(RulesetStoreTest, FileOfAnOlderAgentStillLoads) {
+  RulesetStore store(root_);
+  std::ofstream(store.path()) << "polder-agent-ruleset-v1 rev0 5\nhello";
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok() && loaded->has_value()) << loaded.status();
+  EXPECT_EQ((*loaded)->revision, "rev0");
+  EXPECT_EQ((*loaded)->text, "hello");
+  EXPECT_EQ((*loaded)->structured, "");
+}
+
 TEST_F(RulesetStoreTest, SaveReplacesAndLeavesNoTemporaries) {
   RulesetStore store(root_);
   ASSERT_TRUE(store.Save({"r1", "one"}).ok());

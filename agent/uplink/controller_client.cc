@@ -11,9 +11,11 @@
 #include "agent/uplink/controller_list.h"
 #include "agent/uplink/generation_file.h"
 #include "agent/uplink/messages.h"
+#include "agent/uplink/ruleset_file.h"
 #include "nlohmann/json.hpp"
 #include "polder/v1/polder.grpc.pb.h"
 #include "wire/limits.h"
+#include "wire/proto_convert.h"
 #include "wire/tls_credentials.h"
 
 namespace polder::agent {
@@ -145,14 +147,18 @@ void ControllerClient::RestoreStored() {
     return;
   }
   if (!stored->has_value()) return;
-  absl::StatusOr<Ruleset> parsed = ParseRuleset((*stored)->text);
+  std::string structured_error;
+  absl::StatusOr<Ruleset> parsed = RulesetFromStored(**stored, &structured_error);
   if (!parsed.ok() || parsed->host != options_.host) {
     StoreError(absl::StrCat(
         "stored ruleset ignored: ",
         parsed.ok() ? "it is for host " + parsed->host : std::string(parsed.status().message())));
     return;
   }
-  absl::Status st = enforcer_->Apply((*stored)->text).get();
+  if (!structured_error.empty()) {
+    StoreError(absl::StrCat("stored structured ruleset ignored: ", structured_error));
+  }
+  absl::Status st = enforcer_->Apply(*parsed).get();
   if (!st.ok()) {
     StoreError(absl::StrCat("stored ruleset not applied: ", st.message()));
     return;
@@ -160,7 +166,7 @@ void ControllerClient::RestoreStored() {
   absl::StatusOr<uint64_t> generation = GenerationFile(store_->path().parent_path()).Load();
   if (!generation.ok()) StoreError(std::string(generation.status().message()));
   absl::MutexLock lock(&mu_);
-  applied_ = Applied{(*stored)->revision, (*stored)->text, parsed->hash,
+  applied_ = Applied{(*stored)->revision, *parsed, parsed->hash,
                      generation.ok() ? *generation : 0};
   Log("restored", absl::StrCat("enforcing the stored ruleset of revision ", (*stored)->revision));
 }
@@ -479,7 +485,7 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
     return;
   }
   absl::Time start = clock_->Now();
-  absl::Status st = enforcer_->Apply(checked->ruleset.text).get();
+  absl::Status st = enforcer_->Apply(checked->ruleset).get();
   absl::Duration took = clock_->Now() - start;
   if (!st.ok()) {
     Log("apply-failed", std::string(st.message()));
@@ -504,7 +510,7 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
       }
       if (rolled_back_.size() >= 64) rolled_back_.clear();  // bounded; a retry costs one window
       rolled_back_.insert(hash);
-      absl::Status back = enforcer_->Apply(before.text).get();
+      absl::Status back = enforcer_->Apply(before.ruleset).get();
       std::string why =
           absl::StrCat("rolled back: controller unreachable for ", absl::FormatDuration(window),
                        " after applying revision ", checked->revision, "; back to revision ",
@@ -515,8 +521,10 @@ void ControllerClient::HandleAssignment(const v1::Assignment& a) {
       return;
     }
   }
-  Applied now{checked->revision, checked->ruleset.text, hash, a.generation()};
-  if (absl::Status saved = store_->Save({now.revision, now.text}); !saved.ok()) {
+  Applied now{checked->revision, checked->ruleset, hash, a.generation()};
+  if (absl::Status saved =
+          store_->Save({now.revision, now.ruleset.text, SerializeStructured(now.ruleset)});
+      !saved.ok()) {
     StoreError(absl::StrCat(saved.message(),
                             " (the confirmed ruleset is not stored: a restart without the "
                             "controller would not enforce it)"));

@@ -108,7 +108,7 @@ class ControllerClient {
  private:
   struct Applied {
     std::string revision;
-    std::string text;
+    Ruleset ruleset;  // text, and the structured form when it came with one
     std::string hash;
     uint64_t generation = 0;  // of the assignment it came in (0: unknown)
   };

@@ -594,7 +594,9 @@ TEST_F(ControllerClientTest, FailsOverToTheNextControllerWhenThePreferredOneIsLo
   ASSERT_TRUE(preferred.WaitFor(IsHello)) << LogText();
   EXPECT_EQ(next.received(), 0u) << "only the preferred controller is used while it serves";
   fake_->Assign(AssignmentFor(V1()));  // whichever serves it: only the preferred one is heard
-  if (mine_preferred) ASSERT_TRUE(fake_->WaitFor(IsResult));
+  if (mine_preferred) {
+    ASSERT_TRUE(fake_->WaitFor(IsResult));
+  }
   // The preferred controller goes away: the agent says Hello to the next one, without waiting
   // for a backoff, and keeps enforcing meanwhile.
   absl::Time lost = absl::Now();

@@ -62,6 +62,15 @@ absl::StatusOr<CheckedAssignment> CheckAssignment(const v1::Assignment& a,
     return refuse("ruleset header names another revision than the assignment");
   }
   if (parsed->mode != *mode) return refuse("ruleset header names another mode than the assignment");
+  if (a.has_nft_ruleset()) {
+    // The same table in structured form: applied through libnftnl (only the differences, one
+    // batch). The text stays the ruleset's identity (its hash) and what is stored and shown.
+    absl::StatusOr<wire::NftRuleset> structured = wire::FromProto(a.nft_ruleset());
+    if (!structured.ok()) {
+      return refuse(absl::StrCat("nft_ruleset: ", structured.status().message()));
+    }
+    parsed->structured = std::make_shared<const wire::NftRuleset>(std::move(*structured));
+  }
   CheckedAssignment out;
   out.ruleset = std::move(*parsed);
   out.revision = a.revision();

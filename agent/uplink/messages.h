@@ -30,7 +30,9 @@ struct CheckedAssignment {
 // Refuses an assignment whose revision or mode disagrees with its ruleset's header, whose revision
 // or hash is not SHA-256 hex, whose hash does not match the ruleset text, whose mode is unknown,
 // whose ruleset is empty, too large, fails ParseRuleset (scope checks included), is for another
-// host or carries another revision in its header.
+// host or carries another revision in its header. A structured form (nft_ruleset) that does
+// not convert is refused too; one that does is attached to the ruleset, to be applied instead
+// of the text.
 absl::StatusOr<CheckedAssignment> CheckAssignment(const v1::Assignment& a, const std::string& host);
 
 // `degraded`: "kind: detail" lines (store-error, kernel-read-error), clipped to wire/limits.h.

@@ -41,6 +41,25 @@ TEST(CheckAssignmentTest, NoDeadlineMeansNoConfirmation) {
   EXPECT_FALSE(checked->confirm_deadline.has_value());
 }
 
+TEST(CheckAssignmentTest, KeepsTheStructuredFormForLibnftnlAndRefusesABrokenOne) {
+  EXPECT_EQ(CheckAssignment(Good(), "db-1")->ruleset.structured, nullptr) << "text only";
+  v1::Assignment a = Good();
+  v1::NftChain* chain = a.mutable_nft_ruleset()->add_chains();
+  chain->set_name("input");
+  chain->set_base(true);
+  chain->set_hook("input");
+  chain->set_policy(v1::NFT_VERDICT_DROP);
+  auto checked = CheckAssignment(a, "db-1");
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  ASSERT_NE(checked->ruleset.structured, nullptr);
+  ASSERT_EQ(checked->ruleset.structured->chains.size(), 1u);
+  EXPECT_EQ(checked->ruleset.hash, a.ruleset_hash()) << "the text stays the identity";
+  chain->set_hook("");  // a base chain without a hook
+  checked = CheckAssignment(a, "db-1");
+  ASSERT_FALSE(checked.ok());
+  EXPECT_THAT(checked.status().message(), HasSubstr("nft_ruleset"));
+}
+
 TEST(CheckAssignmentTest, RefusesAnotherHostsRuleset) {
   auto checked = CheckAssignment(Good("app-1"), "db-1");
   ASSERT_FALSE(checked.ok());

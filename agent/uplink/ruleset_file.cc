@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "polder/v1/polder.pb.h"
 #include "wire/proto_convert.h"
 #include "wire/sha256.h"
 
@@ -22,6 +23,29 @@ absl::StatusOr<Ruleset> ParseRulesetBytes(std::string bytes) {
   r.hash = wire::Sha256Hex(bytes);
   r.structured = std::make_shared<const wire::NftRuleset>(std::move(file->ruleset));
   return r;
+}
+
+absl::StatusOr<Ruleset> RulesetFromStored(const StoredRuleset& stored,
+                                          std::string* structured_error) {
+  absl::StatusOr<Ruleset> parsed = ParseRuleset(stored.text);
+  if (!parsed.ok() || stored.structured.empty()) return parsed;
+  v1::NftRuleset proto;
+  absl::StatusOr<wire::NftRuleset> structured =
+      absl::InvalidArgumentError("not a serialized polder.v1.NftRuleset");
+  if (proto.ParseFromString(stored.structured)) structured = wire::FromProto(proto);
+  if (structured.ok()) {
+    parsed->structured = std::make_shared<const wire::NftRuleset>(std::move(*structured));
+  } else if (structured_error != nullptr) {
+    *structured_error = std::string(structured.status().message());
+  }
+  return parsed;
+}
+
+std::string SerializeStructured(const Ruleset& ruleset) {
+  if (!ruleset.structured) return "";
+  v1::NftRuleset proto;
+  wire::ToProto(*ruleset.structured, &proto);
+  return proto.SerializeAsString();
 }
 
 }  // namespace polder::agent

@@ -96,6 +96,9 @@ for h in s["hosts"]:
         ip netns exec "$ns" nft -s list table inet polder
       ip netns del "$ns"
     ) >/dev/null || fleet_die "$h's table is not what polder compile gives"
+    # The controller sends the structured form: applied through libnftnl, not nft's parser.
+    grep -q '"event":"applied".*"via":"libnftnl"' "$FLEET_DIR/logs/agent-$h.log" ||
+      fleet_die "$h did not apply its assignment through libnftnl: $(grep '"event":"applied"' "$FLEET_DIR/logs/agent-$h.log")"
   done
   probe_ok "after convergence"
   # The zones without hosts take part through stand-ins: citizens reach the portal, and the
