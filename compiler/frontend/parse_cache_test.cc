@@ -264,7 +264,9 @@ TEST(ParseCacheTest, DefaultDirectoryFollowsXdg) {
   EXPECT_EQ(DefaultParseCacheDir(), fs::path("/var/tmp/xdg/polder/parse"));
   setenv("XDG_CACHE_HOME", "relative", 1);  // invalid per the XDG spec: ignored
   std::optional<fs::path> fallback = DefaultParseCacheDir();
-  if (fallback) EXPECT_NE(fallback->string().find("/.cache/polder/parse"), std::string::npos);
+  if (fallback) {
+    EXPECT_NE(fallback->string().find("/.cache/polder/parse"), std::string::npos);
+  }
   if (old_xdg) {
     setenv("XDG_CACHE_HOME", saved.c_str(), 1);
   } else {

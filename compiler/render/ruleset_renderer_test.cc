@@ -291,7 +291,9 @@ TEST(RulesetRendererTest, HostEssentialsComeBeforeThePolicyInBothModes) {
       // Before the denies, and before `ct state invalid` (an untracked ICMP error is invalid).
       size_t last = chain.find("icmp type { destination-unreachable");
       EXPECT_LT(last, chain.find(" vmap @"));
-      if (mode == Mode::kEnforce) EXPECT_LT(last, chain.find("ct state invalid counter drop"));
+      if (mode == Mode::kEnforce) {
+        EXPECT_LT(last, chain.find("ct state invalid counter drop"));
+      }
       EXPECT_LT(chain.find("ct state established,related accept"), chain.find("# host essentials"));
     }
     EXPECT_THAT(text, Not(HasSubstr("th dport @")));
