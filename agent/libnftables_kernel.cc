@@ -174,13 +174,14 @@ absl::StatusOr<TableSnapshot> LibNftablesKernel::Render(absl::string_view script
 absl::StatusOr<NftnlWriter::Result> LibNftablesKernel::Sync(const wire::NftRuleset* applied,
                                                             const TableSnapshot* applied_snapshot,
                                                             const wire::NftRuleset& desired,
-                                                            const TableSnapshot* kernel) {
+                                                            const TableSnapshot* kernel,
+                                                            const TableSnapshot* desired_elements) {
   if (writer_ == nullptr) {
     absl::StatusOr<std::unique_ptr<NftnlWriter>> writer = NftnlWriter::Open();
     if (!writer.ok()) return writer.status();
     writer_ = std::move(*writer);
   }
-  return writer_->Sync(applied, applied_snapshot, desired, kernel);
+  return writer_->Sync(applied, applied_snapshot, desired, kernel, desired_elements);
 }
 
 absl::StatusOr<TableSnapshot> LibNftablesKernel::RenderStructured(const wire::NftRuleset& ruleset) {

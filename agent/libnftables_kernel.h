@@ -25,8 +25,10 @@ class LibNftablesKernel : public NftKernel {
   absl::StatusOr<NftnlWriter::Result> Sync(const wire::NftRuleset* applied,
                                            const TableSnapshot* applied_snapshot,
                                            const wire::NftRuleset& desired,
-                                           const TableSnapshot* kernel) override;
+                                           const TableSnapshot* kernel,
+                                           const TableSnapshot* desired_elements) override;
   absl::StatusOr<TableSnapshot> RenderStructured(const wire::NftRuleset& ruleset) override;
+  bool TakesStructured() const override { return true; }
 
  private:
   explicit LibNftablesKernel(nft_ctx* ctx) : ctx_(ctx) {}

@@ -40,14 +40,20 @@ class NftKernel {
   // touching the ruleset this kernel enforces (the real one uses a throwaway namespace).
   virtual absl::StatusOr<TableSnapshot> Render(absl::string_view script) = 0;
 
+  // Whether Sync and RenderStructured work here. A kernel that takes text only (the unit
+  // tests' fake) gets the text of a ruleset that came with both forms: they describe the same
+  // table.
+  virtual bool TakesStructured() const { return false; }
+
   // Structured rulesets, through libnftnl: one batch that turns the kernel's table (`kernel`,
   // just read; null when there is none) into `desired`, sending only the differences when it
   // can (see NftnlWriter::Sync).
   virtual absl::StatusOr<NftnlWriter::Result> Sync(const wire::NftRuleset* applied,
                                                    const TableSnapshot* applied_snapshot,
                                                    const wire::NftRuleset& desired,
-                                                   const TableSnapshot* kernel) {
-    (void)applied, (void)applied_snapshot, (void)desired, (void)kernel;
+                                                   const TableSnapshot* kernel,
+                                                   const TableSnapshot* desired_elements) {
+    (void)applied, (void)applied_snapshot, (void)desired, (void)kernel, (void)desired_elements;
     return absl::UnimplementedError("this kernel takes nft text only");
   }
   // Like Render, for a structured ruleset.

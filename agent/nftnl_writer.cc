@@ -63,6 +63,21 @@ bool HasAnonSet(const NftRule& r) {
   });
 }
 
+bool SameSetType(const NftSet& a, const NftSet& b);
+
+// Whether `a` and `b` give the kernel the same elements (counter values aside: they are traffic
+// state). The same object is the same, without a look at its elements.
+bool SameKernelElements(const NftSet& a, const NftSet& b) {
+  if (&a == &b) return true;
+  if (!SameSetType(a, b) || a.elements.size() != b.elements.size()) return false;
+  for (size_t i = 0; i < a.elements.size(); ++i) {
+    const wire::NftElement& x = a.elements[i];
+    const wire::NftElement& y = b.elements[i];
+    if (x.key != y.key || !(x.data == y.data) || x.counter != y.counter) return false;
+  }
+  return true;
+}
+
 bool SameSetType(const NftSet& a, const NftSet& b) {
   return a.key == b.key && a.verdict_map == b.verdict_map && a.interval == b.interval &&
          a.dynamic == b.dynamic && a.counter == b.counter && a.size == b.size &&
@@ -153,18 +168,49 @@ std::string ElementLine(const KernelElement& k) {
   return out;
 }
 
+// The kernel elements of desired set `s`: from `desired_elements` when given, else those of
+// the applied set when `s` gives the kernel the same elements, else computed.
+absl::StatusOr<std::shared_ptr<const std::vector<KernelElement>>> WantedElements(
+    const NftSet& s, const NftSet* before, const TableObjects* a_objects,
+    const TableSnapshot* desired_elements) {
+  if (desired_elements != nullptr && desired_elements->objects != nullptr) {
+    auto it = desired_elements->objects->elements.find(s.name);
+    if (it != desired_elements->objects->elements.end() && it->second) return it->second;
+  }
+  if (before != nullptr && a_objects != nullptr && SameKernelElements(*before, s)) {
+    auto it = a_objects->elements.find(s.name);
+    if (it != a_objects->elements.end() && it->second) return it->second;
+  }
+  absl::StatusOr<std::vector<KernelElement>> computed = KernelElements(s);
+  if (!computed.ok()) return computed.status();
+  return std::make_shared<const std::vector<KernelElement>>(std::move(*computed));
+}
+
 }  // namespace
 
-absl::StatusOr<TableSnapshot> ExpectedElements(const NftRuleset& ruleset) {
+absl::StatusOr<TableSnapshot> ExpectedElements(const NftRuleset& ruleset,
+                                               const NftRuleset* applied,
+                                               const TableSnapshot* applied_snapshot) {
   auto objects = std::make_shared<TableObjects>();
+  const TableObjects* a_objects =
+      applied_snapshot != nullptr ? applied_snapshot->objects.get() : nullptr;
   for (const NftSet& s : ruleset.sets) {
     if (s.dynamic) continue;  // filled by traffic: always read
+    const NftSet* before = applied != nullptr ? ByName(applied->sets, s.name) : nullptr;
+    if (before != nullptr && a_objects != nullptr && SameKernelElements(*before, s) &&
+        a_objects->elements.count(s.name) && a_objects->element_lines.count(s.name) &&
+        a_objects->element_digests.count(s.name)) {
+      objects->elements[s.name] = a_objects->elements.at(s.name);
+      objects->element_lines[s.name] = a_objects->element_lines.at(s.name);
+      objects->element_digests[s.name] = a_objects->element_digests.at(s.name);
+      continue;
+    }
     absl::StatusOr<std::vector<KernelElement>> elements = KernelElements(s);
     if (!elements.ok()) return elements.status();
     std::vector<std::string> lines;
     lines.reserve(elements->size());
     for (const KernelElement& k : *elements) lines.push_back(ElementLine(k));
-    std::sort(lines.begin(), lines.end());
+    if (!std::is_sorted(lines.begin(), lines.end())) std::sort(lines.begin(), lines.end());
     objects->element_digests[s.name] = ElementsLine(s.name, lines);
     objects->element_lines[s.name] =
         std::make_shared<const std::vector<std::string>>(std::move(lines));
@@ -205,7 +251,8 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Replace(const NftRuleset& desir
 absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
                                                       const TableSnapshot* applied_snapshot,
                                                       const NftRuleset& desired,
-                                                      const TableSnapshot* kernel) {
+                                                      const TableSnapshot* kernel,
+                                                      const TableSnapshot* desired_elements) {
   if (kernel == nullptr || kernel->objects == nullptr) return Replace(desired);
   if (absl::Status st = CheckRulesetNames(desired); !st.ok()) return st;
   const TableObjects& k = *kernel->objects;
@@ -245,27 +292,32 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
   std::vector<std::pair<const NftSet*, std::vector<KernelElement>>> element_changes_add;
   std::vector<std::pair<const NftSet*, std::vector<KernelElement>>> element_changes_del;
   for (const NftSet& s : desired.sets) {
-    absl::StatusOr<std::vector<KernelElement>> want = KernelElements(s);
+    const NftSet* before = applied != nullptr ? ByName(applied->sets, s.name) : nullptr;
+    absl::StatusOr<std::shared_ptr<const std::vector<KernelElement>>> want =
+        WantedElements(s, before, a_objects, desired_elements);
     if (!want.ok()) return want.status();
     auto in_kernel = k.sets.find(s.name);
     if (in_kernel == k.sets.end()) {
       if (absl::Status st = batch.AddSet(s); !st.ok()) return st;
-      if (absl::Status st = batch.AddElements(s, *want); !st.ok()) return st;
+      if (absl::Status st = batch.AddElements(s, **want); !st.ok()) return st;
       element_sets.insert(s.name);
       continue;
     }
     // A set's type and flags cannot change in place (nor can we tell them from an unknown one).
-    const NftSet* before = applied != nullptr ? ByName(applied->sets, s.name) : nullptr;
     if (before == nullptr || !SameSetType(*before, s)) return Replace(desired);
     if (s.dynamic) continue;  // filled by traffic, not configuration
     auto have_it = k.elements.find(s.name);
+    // The kernel snapshot shares a set's elements with the applied one when it did not read
+    // the set again (no notification named it): nothing to compare then.
+    if (have_it != k.elements.end() && have_it->second == *want) continue;
     static const std::vector<KernelElement> kNone;
     const std::vector<KernelElement>& have =
         have_it != k.elements.end() && have_it->second ? *have_it->second : kNone;
+    const std::vector<KernelElement>& wanted = **want;
     std::vector<KernelElement> add, del;
-    std::set_difference(want->begin(), want->end(), have.begin(), have.end(),
+    std::set_difference(wanted.begin(), wanted.end(), have.begin(), have.end(),
                         std::back_inserter(add));
-    std::set_difference(have.begin(), have.end(), want->begin(), want->end(),
+    std::set_difference(have.begin(), have.end(), wanted.begin(), wanted.end(),
                         std::back_inserter(del));
     if (!del.empty() || !add.empty()) element_sets.insert(s.name);
     if (!del.empty()) element_changes_del.emplace_back(&s, std::move(del));

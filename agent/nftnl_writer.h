@@ -30,7 +30,12 @@ namespace polder::agent {
 // objects' elements and element_lines, nothing else): after a committed batch the table holds
 // exactly these, so the agent takes them as the read-back (SnapshotScope::base) instead of
 // dumping big sets, which costs the kernel time quadratic in their size.
-absl::StatusOr<TableSnapshot> ExpectedElements(const wire::NftRuleset& ruleset);
+// A set whose elements equal those of the same set in `applied` takes its computed elements,
+// lines and digest from `applied_snapshot` (shared, not copied): sorting and digesting 200k
+// kernel elements is most of an apply's user time, and most applies change few sets.
+absl::StatusOr<TableSnapshot> ExpectedElements(const wire::NftRuleset& ruleset,
+                                               const wire::NftRuleset* applied = nullptr,
+                                               const TableSnapshot* applied_snapshot = nullptr);
 
 class NftnlWriter {
  public:
@@ -51,9 +56,12 @@ class NftnlWriter {
   // `kernel`: the table as read just now (NotFound snapshot: pass nullptr). `applied` and
   // `applied_snapshot`: the ruleset this agent last put in and the table read right after it
   // (nullptr when unknown); they tell which kernel rule is which desired rule.
+  // `desired_elements`: ExpectedElements(desired) when the caller has it, so that it is not
+  // computed twice.
   absl::StatusOr<Result> Sync(const wire::NftRuleset* applied,
                               const TableSnapshot* applied_snapshot,
-                              const wire::NftRuleset& desired, const TableSnapshot* kernel);
+                              const wire::NftRuleset& desired, const TableSnapshot* kernel,
+                              const TableSnapshot* desired_elements = nullptr);
 
  private:
   explicit NftnlWriter(mnl_socket* sock) : sock_(sock) {}

@@ -53,16 +53,23 @@ absl::StatusOr<RulesetApplier::Result> RulesetApplier::ApplyStructured(Ruleset r
   }
   const wire::NftRuleset* applied =
       current_ && current_->structured ? current_->structured.get() : nullptr;
+  const TableSnapshot* applied_snapshot = applied != nullptr ? &desired_snapshot_ : nullptr;
+  // The elements the batch will leave, computed once for the batch and the read-back, and
+  // shared with the applied ruleset's for every set the new one leaves alone.
+  absl::StatusOr<TableSnapshot> expected =
+      ExpectedElements(*ruleset.structured, applied, applied_snapshot);
+  if (!expected.ok()) {
+    return absl::Status(expected.status().code(),
+                        absl::StrCat("applying ruleset failed: ", expected.status().message()));
+  }
   absl::StatusOr<NftnlWriter::Result> synced =
-      kernel_->Sync(applied, applied != nullptr ? &desired_snapshot_ : nullptr, *ruleset.structured,
-                    in_kernel.ok() ? &*in_kernel : nullptr);
+      kernel_->Sync(applied, applied_snapshot, *ruleset.structured,
+                    in_kernel.ok() ? &*in_kernel : nullptr, &*expected);
   if (!synced.ok()) {
     return absl::Status(synced.status().code(),
                         absl::StrCat("applying ruleset failed: ", synced.status().message()));
   }
   // The committed batch left exactly the ruleset's elements; read the rest.
-  absl::StatusOr<TableSnapshot> expected = ExpectedElements(*ruleset.structured);
-  if (!expected.ok()) return expected.status();
   absl::StatusOr<TableSnapshot> read_back = kernel_->Snapshot({&kNoSets, &*expected});
   if (!read_back.ok()) {
     return absl::InternalError(
@@ -75,7 +82,9 @@ absl::StatusOr<RulesetApplier::Result> RulesetApplier::ApplyStructured(Ruleset r
 
 absl::StatusOr<RulesetApplier::Result> RulesetApplier::Apply(Ruleset ruleset) {
   absl::Time start = absl::Now();
-  if (ruleset.structured) return ApplyStructured(std::move(ruleset), start);
+  if (ruleset.structured && kernel_->TakesStructured())
+    return ApplyStructured(std::move(ruleset), start);
+  ruleset.structured.reset();  // applied as text: nothing below may take it for the kernel's
   absl::StatusOr<Ruleset> parsed = std::move(ruleset);
 
   // The kernel's table only matters for a restart (adopt) or a repeat of the current ruleset;
@@ -167,7 +176,7 @@ absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::strin
     absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot(scope);
     if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
     absl::StatusOr<NftnlWriter::Result> synced = kernel_->Sync(
-        &desired, &desired_snapshot_, desired, in_kernel.ok() ? &*in_kernel : nullptr);
+        &desired, &desired_snapshot_, desired, in_kernel.ok() ? &*in_kernel : nullptr, nullptr);
     if (!synced.ok()) {
       return absl::Status(synced.status().code(),
                           absl::StrCat("restore failed: ", synced.status().message()));
@@ -178,7 +187,7 @@ absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::strin
     if (!synced->full) after_scope = {&synced->element_sets, &desired_snapshot_};
     absl::StatusOr<TableSnapshot> after = kernel_->Snapshot(after_scope);
     if (!synced->full && (!after.ok() || !(*after == desired_snapshot_))) {
-      synced = kernel_->Sync(nullptr, nullptr, desired, nullptr);
+      synced = kernel_->Sync(nullptr, nullptr, desired, nullptr, nullptr);
       if (!synced.ok()) {
         return absl::Status(synced.status().code(),
                             absl::StrCat("restore failed: ", synced.status().message()));
