@@ -30,6 +30,16 @@ if(TARGET polder-agent AND TARGET polder)
                        RUN_SERIAL TRUE RESOURCE_LOCK polder_kernel_lab)
 endif()
 
+# Issue 10's reliability goals through libnftnl: 200 revisions under live traffic (a long-lived
+# connection, allowed and denied attempts), foreign tables byte for byte, kill -9 during applies.
+if(TARGET polder-agent AND TARGET polder)
+  add_test(NAME agent_reliability_e2e
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/agent/reliability_e2e.sh $<TARGET_FILE:polder-agent>
+                   $<TARGET_FILE:polder>)
+  set_tests_properties(agent_reliability_e2e PROPERTIES TIMEOUT 300 LABELS "root;e2e;agent"
+                       RUN_SERIAL TRUE RESOURCE_LOCK polder_kernel_lab)
+endif()
+
 # The shipped systemd units pass `systemd-analyze verify` (static, in a temporary root; no root
 # needed). Skipped where systemd-analyze is missing.
 add_test(NAME agent_systemd_units_verify

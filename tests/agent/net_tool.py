@@ -37,6 +37,52 @@ def listen(ports):
             conn.close()
 
 
+def echo_listen(port):
+    """Echoes every byte back on each accepted connection (for a long-lived connection)."""
+    import threading
+
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(16)
+    print("listening", flush=True)
+
+    def serve(conn):
+        with conn:
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                conn.sendall(data)
+
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+def hold(host, port, stopfile, max_seconds):
+    """One TCP connection kept open: a byte out and back every 20 ms until STOPFILE exists.
+    Fails (exit 1) on the first exchange that does not come back within 2 s."""
+    s = socket.create_connection((host, port), timeout=2.0)
+    print("connected", flush=True)
+    exchanges = 0
+    deadline = time.monotonic() + max_seconds
+    while not os.path.exists(stopfile) and time.monotonic() < deadline:
+        try:
+            s.sendall(b"p")
+            if s.recv(1) != b"p":
+                raise OSError("connection closed")
+        except OSError as e:
+            print(f"BREACH long-lived connection failed after {exchanges} exchanges: {e}",
+                  flush=True)
+            sys.exit(1)
+        exchanges += 1
+        time.sleep(0.02)
+    s.close()
+    print(f"exchanges={exchanges}", flush=True)
+    sys.exit(0 if exchanges else 1)
+
+
 def connect(host, port, timeout):
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -90,6 +136,10 @@ def main():
     cmd = sys.argv[1]
     if cmd == "listen":
         listen([int(p) for p in sys.argv[2].split(",")])
+    elif cmd == "echo-listen":
+        echo_listen(int(sys.argv[2]))
+    elif cmd == "hold":
+        hold(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
     elif cmd == "probe":
         sys.exit(0 if connect(sys.argv[2], int(sys.argv[3]), 1.0) else 1)
     elif cmd == "udp-probe":
