@@ -31,7 +31,15 @@
 #include "wire/sha256.h"
 
 namespace polder::agent {
+bool g_failed = false;  // see Fail
 namespace {
+
+// A benchmark that could not measure fails the binary (exit 1), so CI's small run catches a
+// broken apply path; Google Benchmark itself exits 0 after SkipWithError.
+void Fail(benchmark::State& state, const std::string& why) {
+  g_failed = true;
+  state.SkipWithError(why.c_str());
+}
 
 // 2,000 zones into 500 profile chains of 25 services each, plus `n` single addresses.
 wire::NftRuleset Layout(int n) { return testing::LayoutRuleset(2000, 500, 25, n); }
@@ -70,7 +78,7 @@ void BM_StructuredLoad(benchmark::State& state) {
     state.ResumeTiming();
     auto r = applier.Apply(Structured(rs, "load"));
     if (!r.ok()) {
-      state.SkipWithError(std::string(r.status().message()).c_str());
+      Fail(state, std::string(r.status().message()));
       break;
     }
   }
@@ -96,12 +104,12 @@ void BM_StructuredChange1k(benchmark::State& state) {
   auto kernel = LibNftablesKernel::Create();
   Cleanup();
   RulesetApplier applier(kernel->get(), {});
-  if (!applier.Apply(Structured(a, "a")).ok()) state.SkipWithError("initial apply failed");
+  if (!applier.Apply(Structured(a, "a")).ok()) Fail(state, "initial apply failed");
   int i = 1;
   for (auto _ : state) {
     bool to_b = i++ % 2 == 1;
     auto r = applier.Apply(Structured(to_b ? b : a, to_b ? "b" : "a"));
-    if (!r.ok()) state.SkipWithError(std::string(r.status().message()).c_str());
+    if (!r.ok()) Fail(state, std::string(r.status().message()));
   }
   Cleanup();
 }
@@ -156,7 +164,7 @@ void BM_StructuredDrift(benchmark::State& state) {
   Enforcer enforcer(*LibNftablesKernel::Create(), options,
                     [&](const AgentEvent& e) { reports.Add(e); });
   if (!enforcer.Start().ok() || !enforcer.Apply("drift").get().ok()) {
-    state.SkipWithError("enforcer did not start");
+    Fail(state, "enforcer did not start");
     return;
   }
   std::vector<double> latency_ms, after_commit_ms, tamper_ms, restore_ms;
@@ -165,14 +173,14 @@ void BM_StructuredDrift(benchmark::State& state) {
     absl::Time start = absl::Now();
     if (!testing::RunNft(
             absl::StrCat("add rule inet polder input tcp dport ", 20000 + n % 1000, " accept"))) {
-      state.SkipWithError("tamper failed");
+      Fail(state, "tamper failed");
       break;
     }
     absl::Time committed = absl::Now();
     absl::Time drift_at;
     double restore = 0;
     if (!reports.Wait(++n, &drift_at, &restore)) {
-      state.SkipWithError("no restore within 10 s");
+      Fail(state, "no restore within 10 s");
       break;
     }
     latency_ms.push_back(absl::ToDoubleMilliseconds(drift_at - start));
@@ -213,5 +221,5 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  return 0;
+  return polder::agent::g_failed ? 1 : 0;
 }
