@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -186,6 +188,50 @@ absl::StatusOr<std::shared_ptr<const std::vector<KernelElement>>> WantedElements
   return std::make_shared<const std::vector<KernelElement>>(std::move(*computed));
 }
 
+// The sorted element lines of set `name` holding `now` (sorted kernel elements), derived from
+// the applied set's when few elements changed: the lines of the removed elements out, those of
+// the added ones in, one merge. Formatting and sorting every line of a 100k-address map is most
+// of the user-space time of a small change. nullopt when the applied set is not known in full
+// or most of it changed (then formatting all lines is as cheap).
+std::optional<std::vector<std::string>> LinesAfterFewChanges(const TableObjects& applied,
+                                                             const std::string& name,
+                                                             const std::vector<KernelElement>& now) {
+  auto el = applied.elements.find(name);
+  auto li = applied.element_lines.find(name);
+  if (el == applied.elements.end() || li == applied.element_lines.end() || !el->second ||
+      !li->second || el->second->size() != li->second->size()) {
+    return std::nullopt;
+  }
+  const std::vector<KernelElement>& was = *el->second;
+  const std::vector<std::string>& was_lines = *li->second;
+  if (!std::is_sorted(was.begin(), was.end()) || !std::is_sorted(now.begin(), now.end())) {
+    return std::nullopt;
+  }
+  std::vector<KernelElement> removed, added;
+  std::set_difference(was.begin(), was.end(), now.begin(), now.end(), std::back_inserter(removed));
+  std::set_difference(now.begin(), now.end(), was.begin(), was.end(), std::back_inserter(added));
+  if ((removed.size() + added.size()) * 4 > was.size()) return std::nullopt;
+  auto lines_of = [](const std::vector<KernelElement>& elements) {
+    std::vector<std::string> out;
+    out.reserve(elements.size());
+    for (const KernelElement& k : elements) out.push_back(ElementLine(k));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::vector<std::string> gone = lines_of(removed), come = lines_of(added);
+  std::vector<std::string> kept;
+  kept.reserve(was_lines.size() - gone.size());
+  std::set_difference(was_lines.begin(), was_lines.end(), gone.begin(), gone.end(),
+                      std::back_inserter(kept));
+  if (kept.size() + gone.size() != was_lines.size()) return std::nullopt;  // lines not unique
+  std::vector<std::string> out;
+  out.reserve(kept.size() + come.size());
+  std::merge(std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()),
+             std::make_move_iterator(come.begin()), std::make_move_iterator(come.end()),
+             std::back_inserter(out));
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<TableSnapshot> ExpectedElements(const NftRuleset& ruleset,
@@ -207,10 +253,18 @@ absl::StatusOr<TableSnapshot> ExpectedElements(const NftRuleset& ruleset,
     }
     absl::StatusOr<std::vector<KernelElement>> elements = KernelElements(s);
     if (!elements.ok()) return elements.status();
+    std::optional<std::vector<std::string>> from_applied;
+    if (before != nullptr && a_objects != nullptr && SameSetType(*before, s)) {
+      from_applied = LinesAfterFewChanges(*a_objects, s.name, *elements);
+    }
     std::vector<std::string> lines;
-    lines.reserve(elements->size());
-    for (const KernelElement& k : *elements) lines.push_back(ElementLine(k));
-    if (!std::is_sorted(lines.begin(), lines.end())) std::sort(lines.begin(), lines.end());
+    if (from_applied) {
+      lines = std::move(*from_applied);
+    } else {
+      lines.reserve(elements->size());
+      for (const KernelElement& k : *elements) lines.push_back(ElementLine(k));
+      if (!std::is_sorted(lines.begin(), lines.end())) std::sort(lines.begin(), lines.end());
+    }
     objects->element_digests[s.name] = ElementsLine(s.name, lines);
     objects->element_lines[s.name] =
         std::make_shared<const std::vector<std::string>>(std::move(lines));
