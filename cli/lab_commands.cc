@@ -58,6 +58,8 @@ struct LabArgs {
   bool insecure = false;
   std::string reason;  // drill: recorded in the controller's audit log
   std::string output;  // drill: -o FILE
+  // up: how often the standalone agents append observed traffic to LAB/traffic/HOST.jsonl
+  std::string traffic_interval = "2s";
 };
 
 absl::Status Ip(const std::vector<std::string>& args) {
@@ -149,8 +151,11 @@ absl::Status WaitForAgent(const std::string& log, int pid, absl::Duration timeou
   return absl::DeadlineExceededError(absl::StrCat("agent did not apply its ruleset; see ", log));
 }
 
-absl::Status StartEnforcement(LabState& s, const std::string& agent) {
+absl::Status StartEnforcement(LabState& s, const std::string& agent,
+                              const std::string& traffic_interval) {
   std::string lab = LabDir(s.name);
+  std::error_code ec;
+  if (s.apply == "agent") fs::create_directories(absl::StrCat(lab, "/traffic"), ec);
   for (const LabEndpoint& e : s.endpoints) {
     if (!e.managed || s.apply == "none") continue;
     std::string ruleset = absl::StrCat(lab, "/rulesets/", e.name, ".nft");
@@ -159,7 +164,14 @@ absl::Status StartEnforcement(LabState& s, const std::string& agent) {
       continue;
     }
     std::string log = absl::StrCat(lab, "/agent-", e.name, ".log");
-    absl::StatusOr<pid_t> pid = SpawnDetachedInNetns(e.netns, {agent, "--ruleset", ruleset}, log);
+    // Each agent spools what its observation sets saw (docs/traffic.md), so `polder traffic
+    // --local LAB/traffic` shows the lab's traffic and `polder suggest` learns from it.
+    std::string spool = absl::StrCat(lab, "/traffic/", e.name, ".jsonl");
+    absl::StatusOr<pid_t> pid = SpawnDetachedInNetns(
+        e.netns,
+        {agent, "--ruleset", ruleset, "--traffic-spool", spool, "--traffic-interval",
+         traffic_interval},
+        log);
     if (!pid.ok()) return pid.status();
     s.agents.push_back({e.name, *pid});
     RETURN_IF_ERROR(WriteLabState(s));
@@ -289,7 +301,7 @@ absl::StatusOr<int> UpLab(const LabArgs& args, const Policy& policy, std::ostrea
   if (st.ok()) st = WriteRulesets(policy, LabDir(s.name) + "/rulesets");
   if (st.ok()) {
     st = s.apply == "controller" ? StartUnderController(s, policy, agent)
-                                 : StartEnforcement(s, agent);
+                                 : StartEnforcement(s, agent, args.traffic_interval);
   }
   if (st.ok()) st = WriteLabState(s);
   if (!st.ok()) {
@@ -304,6 +316,10 @@ absl::StatusOr<int> UpLab(const LabArgs& args, const Policy& policy, std::ostrea
   if (s.apply == "controller") {
     out << "  polder-controller listens on " << s.controller_address << " in " << s.controller_netns
         << "; admin certificate " << s.admin_tls_dir << "\n";
+  }
+  if (s.apply == "agent") {
+    out << "  observed traffic: polder traffic --local " << LabDir(s.name) << "/traffic --policy "
+        << s.policy_dir << "\n";
   }
   for (const LabEndpoint& e : s.endpoints) {
     out << "  " << e.netns << "  " << (e.managed ? "host " : "zone ") << e.name;
@@ -1206,6 +1222,9 @@ void AddLabCommands(CLI::App& app, ChosenCommand& chosen) {
   AddCommon(up, up_args.get(), true);
   up->add_option("--now", up_args->now, "Evaluate expiry at this RFC 3339 time");
   up->add_option("--agent", up_args->agent, "polder-agent binary (default: beside polder)");
+  up->add_option("--traffic-interval", up_args->traffic_interval,
+                 "How often the agents append observed traffic to LAB/traffic/HOST.jsonl "
+                 "(default 2s)");
   up->add_flag("--apply-with-nft", up_args->apply_with_nft,
                "Load rulesets with `nft -f` instead of running agents (debugging)");
   up->add_flag("--no-agents", up_args->no_agents,

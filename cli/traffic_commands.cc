@@ -1,6 +1,7 @@
 #include "cli/traffic_commands.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -371,7 +372,8 @@ absl::StatusOr<int> RunSuggest(const TrafficArgs& a) {
 }
 
 void CommonOptions(CLI::App* cmd, TrafficArgs& a) {
-  cmd->add_option("--local", a.local, "An agent's traffic spool (TrafficReport lines)");
+  cmd->add_option("--local", a.local,
+                  "An agent's traffic spool (TrafficReport lines), or a directory of them (*.jsonl)");
   cmd->add_option("--controller", a.controller,
                   "HOST:PORT (not yet: the controller does not collect traffic)");
   cmd->add_option("--policy", a.policy, "Policy directory the rows are attributed to");
@@ -379,11 +381,14 @@ void CommonOptions(CLI::App* cmd, TrafficArgs& a) {
 
 }  // namespace
 
-absl::StatusOr<Spool> ReadSpool(const std::string& path) {
+namespace {
+
+// Appends the reports of spool file `path` to `spool`, each (host, epoch, sequence) once over
+// every file read into `seen`.
+absl::Status ReadSpoolFile(const std::string& path, Spool& spool,
+                           std::set<std::tuple<std::string, uint64_t, uint64_t>>& seen) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  Spool spool;
-  std::set<std::tuple<std::string, uint64_t, uint64_t>> seen;
   std::string line;
   size_t number = 0;
   while (std::getline(in, line)) {
@@ -403,6 +408,33 @@ absl::StatusOr<Spool> ReadSpool(const std::string& path) {
       continue;
     }
     spool.reports.push_back(std::move(*r));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Spool> ReadSpool(const std::string& path) {
+  Spool spool;
+  std::set<std::tuple<std::string, uint64_t, uint64_t>> seen;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    if (absl::Status st = ReadSpoolFile(path, spool, seen); !st.ok()) return st;
+    return spool;
+  }
+  // A directory of spools (one per host, as `polder lab up` writes them): every *.jsonl in it,
+  // in name order, so the result does not depend on the directory's order.
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    if (entry.is_regular_file(ec) && entry.path().extension() == ".jsonl")
+      files.push_back(entry.path().string());
+  }
+  if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", ec.message()));
+  if (files.empty())
+    return absl::NotFoundError(absl::StrCat(path, " holds no spool (*.jsonl)"));
+  std::sort(files.begin(), files.end());
+  for (const std::string& f : files) {
+    if (absl::Status st = ReadSpoolFile(f, spool, seen); !st.ok()) return st;
   }
   return spool;
 }

@@ -19,3 +19,13 @@ if(TARGET polder-agent AND TARGET polder-controller AND TARGET polder)
   set_tests_properties(lab_controller_e2e PROPERTIES TIMEOUT 240 LABELS "root;e2e;lab"
                        SKIP_RETURN_CODE 77 RESOURCE_LOCK polder_kernel_lab)
 endif()
+# From audit to enforce (issue 11): the shared-service policy in audit mode in a lab, a known
+# traffic mix, `polder traffic` counts it exactly, `polder suggest` + enforce lets the same mix
+# through except what the suggestion refused by invariant, and `lab probe --complete` agrees.
+if(TARGET polder-agent AND TARGET polder)
+  add_test(NAME lab_audit_workflow
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/lab/audit_workflow_e2e.sh $<TARGET_FILE:polder>
+                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(lab_audit_workflow PROPERTIES TIMEOUT 240 LABELS "root;e2e;lab"
+                       SKIP_RETURN_CODE 77 RESOURCE_LOCK polder_kernel_lab)
+endif()

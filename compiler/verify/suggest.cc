@@ -120,20 +120,47 @@ EndPair Key(const Endpoint& from, const Endpoint& to) {
 }  // namespace
 
 std::vector<ObservedConnection> DeniedConnections(const std::vector<TrafficRow>& rows) {
-  std::vector<ObservedConnection> out;
+  // A connection between two managed hosts is seen twice: leaving the source (an outbound row
+  // of its agent) and arriving at the destination (an inbound row of the other). Both sides
+  // count the same connections, so per (source, destination, protocol, port) the larger side
+  // is taken (one side may have lost tuples to a full set), never their sum.
+  struct Sides {
+    ObservedConnection merged;
+    uint64_t inbound = 0, outbound = 0;
+  };
+  std::map<std::tuple<Prefix, Prefix, Protocol, uint16_t>, Sides> by_connection;
+  std::vector<std::tuple<Prefix, Prefix, Protocol, uint16_t>> order;
   for (const TrafficRow& row : rows) {
     if (row.key.verdict == TrafficVerdict::kAllowed) continue;
     bool inbound = row.key.direction == TrafficDirection::kInbound;
-    ObservedConnection c;
-    c.source = inbound ? row.example_peer : row.example_local;
-    c.destination = inbound ? row.example_local : row.example_peer;
-    c.protocol = row.key.protocol;
-    c.port = row.key.port;
-    c.connections = row.connections;
-    c.first_seen = row.first_seen;
-    c.last_seen = row.last_seen;
-    c.reporters = {row.key.host};
-    out.push_back(std::move(c));
+    Prefix source = inbound ? row.example_peer : row.example_local;
+    Prefix destination = inbound ? row.example_local : row.example_peer;
+    auto key = std::make_tuple(source, destination, row.key.protocol, row.key.port);
+    auto [it, fresh] = by_connection.try_emplace(key);
+    Sides& sides = it->second;
+    if (fresh) {
+      order.push_back(key);
+      sides.merged.source = source;
+      sides.merged.destination = destination;
+      sides.merged.protocol = row.key.protocol;
+      sides.merged.port = row.key.port;
+      sides.merged.first_seen = row.first_seen;
+      sides.merged.last_seen = row.last_seen;
+    } else {
+      sides.merged.first_seen = std::min(sides.merged.first_seen, row.first_seen);
+      sides.merged.last_seen = std::max(sides.merged.last_seen, row.last_seen);
+    }
+    (inbound ? sides.inbound : sides.outbound) += row.connections;
+    std::vector<std::string>& who = sides.merged.reporters;
+    if (std::find(who.begin(), who.end(), row.key.host) == who.end()) who.push_back(row.key.host);
+  }
+  std::vector<ObservedConnection> out;
+  out.reserve(order.size());
+  for (const auto& key : order) {
+    Sides& sides = by_connection.at(key);
+    sides.merged.connections = std::max(sides.inbound, sides.outbound);
+    std::sort(sides.merged.reporters.begin(), sides.merged.reporters.end());
+    out.push_back(std::move(sides.merged));
   }
   return out;
 }

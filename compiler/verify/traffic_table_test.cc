@@ -105,5 +105,25 @@ TEST(TrafficTableTest, DeniedRowsFeedSuggest) {
       << s.yaml;
 }
 
+TEST(TrafficTableTest, AConnectionBetweenTwoManagedHostsIsSuggestedOnceNotTwice) {
+  Policy p = Partners();
+  TrafficTable t(p);
+  // app-2 -> app-1 tcp/8080, 3 connections: app-2's agent saw them leave, app-1's arrive.
+  TrafficSample out = In("10.2.0.10", 8080, TrafficVerdict::kWouldDeny, 3, kMonday, "10.2.0.11");
+  out.host = "app-2";
+  out.direction = TrafficDirection::kOutbound;
+  t.Add(out);
+  t.Add(In("10.2.0.11", 8080, TrafficVerdict::kWouldDeny, 3, kMonday + absl::Minutes(1)));
+  ASSERT_EQ(t.Rows().size(), 2u);
+  std::vector<ObservedConnection> denied = DeniedConnections(t.Rows());
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(denied[0].source.ToString(), "10.2.0.11/32");
+  EXPECT_EQ(denied[0].destination.ToString(), "10.2.0.10/32");
+  EXPECT_EQ(denied[0].connections, 3u);
+  EXPECT_THAT(denied[0].reporters, ElementsAre("app-1", "app-2"));
+  EXPECT_EQ(denied[0].first_seen, kMonday);
+  EXPECT_EQ(denied[0].last_seen, kMonday + absl::Minutes(1));
+}
+
 }  // namespace
 }  // namespace polder
