@@ -111,6 +111,7 @@ over=$(ip netns exec $s nft -j list counter inet polder seen_in4_would_deny_over
 import json, sys
 print([o["counter"] for o in json.load(sys.stdin)["nftables"] if "counter" in o][0]["packets"])')
 echo "20,000 distinct would-deny tuples: $held in the set, $over counted as overflow (sum $((held + over)))"
+[ "$held" -le 8192 ] && [ $((held + over)) -eq 20000 ] || { echo "tuples lost without a count" >&2; exit 1; }
 
 # The agent under load.
 net_up
