@@ -343,6 +343,7 @@ void AddRelease(CLI::App& app, ChosenCommand& chosen) {
 nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
   nlohmann::ordered_json out;
   out["revision"] = status.revision();
+  if (!status.policy_revision().empty()) out["policy_revision"] = status.policy_revision();
   out["hosts"] = nlohmann::ordered_json::array();
   for (const auto& h : status.hosts()) {
     nlohmann::ordered_json j;
@@ -561,6 +562,11 @@ absl::StatusOr<v1::StatusResponse> FetchStatus(const ControllerConnection& c) {
 absl::StatusOr<v1::AuditLogResponse> FetchAuditLog(const ControllerConnection& c,
                                                    const v1::AuditLogRequest& request) {
   return Unwrap(c, CallController(c, &v1::Admin::Stub::AuditLog, request, kQueryTimeoutSeconds));
+}
+
+absl::StatusOr<v1::PublishResponse> PublishTo(const ControllerConnection& c,
+                                              const v1::PublishRequest& request) {
+  return Unwrap(c, CallController(c, &v1::Admin::Stub::Publish, request));
 }
 
 absl::StatusOr<std::string> ActivatePostureOn(const ControllerConnection& c,

@@ -4,6 +4,7 @@
 #ifndef POLDER_CONTROLLER_ADMIN_SERVICE_H_
 #define POLDER_CONTROLLER_ADMIN_SERVICE_H_
 
+#include "controller/bundle_sync.h"
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
 #include "polder/v1/polder.grpc.pb.h"
@@ -13,8 +14,10 @@ namespace polder::controller {
 class AdminServiceImpl final : public v1::Admin::CallbackService {
  public:
   // `open` (optional): the agent streams, for each connected host's certificate expiry.
-  AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr)
-      : fleet_(fleet), insecure_(insecure), open_(open) {}
+  // `bundles` (optional): the store's policy bundle, for Publish and Status.
+  AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr,
+                   BundleSync* bundles = nullptr)
+      : fleet_(fleet), insecure_(insecure), open_(open), bundles_(bundles) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
                                    v1::StatusResponse* resp) override;
@@ -32,6 +35,8 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* AuditLog(grpc::CallbackServerContext* ctx,
                                      const v1::AuditLogRequest* req,
                                      v1::AuditLogResponse* resp) override;
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* ctx, const v1::PublishRequest* req,
+                                    v1::PublishResponse* resp) override;
 
  private:
   // The admin's name, or an error status to finish the call with.
@@ -40,6 +45,7 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   Fleet* const fleet_;
   const bool insecure_;
   const OpenStreams* const open_;
+  BundleSync* const bundles_;
 };
 
 }  // namespace polder::controller
