@@ -38,6 +38,19 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
   if (bundles_ != nullptr) {
     if (auto adopted = bundles_->adopted()) resp->set_policy_revision(adopted->revision);
   }
+  if (members_) {
+    auto members = members_();
+    if (!members.ok()) {
+      resp->set_members_error(std::string(members.status().message()));
+    } else {
+      for (const auto& m : *members) {
+        auto* out = resp->add_members();
+        out->set_id(m.id);
+        out->set_address(m.address);
+        out->set_leader(m.leader);
+      }
+    }
+  }
   for (const auto& h : s.hosts) {
     auto* out = resp->add_hosts();
     out->set_host(h.host);

@@ -4,6 +4,9 @@
 #ifndef POLDER_CONTROLLER_ADMIN_SERVICE_H_
 #define POLDER_CONTROLLER_ADMIN_SERVICE_H_
 
+#include <functional>
+#include <vector>
+
 #include "controller/bundle_sync.h"
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
@@ -14,10 +17,16 @@ namespace polder::controller {
 class AdminServiceImpl final : public v1::Admin::CallbackService {
  public:
   // `open` (optional): the agent streams, for each connected host's certificate expiry.
-  // `bundles` (optional): the store's policy bundle, for Publish and Status.
+  using MembersFn = std::function<absl::StatusOr<std::vector<MemberInfo>>()>;
+  // `bundles` (optional): the store's policy bundle, for Publish and Status. `members`
+  // (optional): the live controllers on a shared store, for Status.
   AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr,
-                   BundleSync* bundles = nullptr)
-      : fleet_(fleet), insecure_(insecure), open_(open), bundles_(bundles) {}
+                   BundleSync* bundles = nullptr, MembersFn members = nullptr)
+      : fleet_(fleet),
+        insecure_(insecure),
+        open_(open),
+        bundles_(bundles),
+        members_(std::move(members)) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
                                    v1::StatusResponse* resp) override;
@@ -46,6 +55,7 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   const bool insecure_;
   const OpenStreams* const open_;
   BundleSync* const bundles_;
+  const MembersFn members_;
 };
 
 }  // namespace polder::controller

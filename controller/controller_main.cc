@@ -22,6 +22,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "controller/bundle_sync.h"
+#include "controller/etcd_leadership.h"
+#include "controller/etcd_state_store.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
 #include "controller/metrics_server.h"
@@ -31,6 +33,7 @@
 #include "controller/server.h"
 #include "controller/state_store.h"
 #include "controller/store_spec.h"
+#include "wire/rfc3339.h"
 
 namespace polder::controller {
 namespace {
@@ -60,6 +63,9 @@ int PollTimeout(std::optional<absl::Time> t) {
   if (d <= absl::ZeroDuration()) return 0;
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d) + 1, 3600 * 1000));
 }
+
+// Audit entries older than this are trimmed by the leader on etcd (SQLite's log is append-only).
+constexpr absl::Duration kAuditRetention = absl::Hours(24 * 400);
 
 int Run(const Flags& f) {
   TuneProcessForManyAgents();
@@ -134,6 +140,24 @@ int Run(const Flags& f) {
       Log(absl::StrCat("published revision ", result->revision, " (", reason, ")"));
     return result->published || result->lost_race;
   };
+  // On etcd: membership on a 3 s lease and a fenced leader election (etcd_leadership.h). The
+  // leader trims the audit log to kAuditRetention, once an hour, each trim fenced.
+  std::unique_ptr<EtcdLeadership> leadership;
+  if (spec->kind == StoreSpec::Kind::kEtcd) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    auto* etcd = dynamic_cast<EtcdStateStore*>(store->get());
+    auto started =
+        etcd == nullptr
+            ? absl::StatusOr<std::unique_ptr<EtcdLeadership>>(
+                  absl::InternalError("not an etcd store"))
+            : EtcdLeadership::Start(etcd->channel(), {absl::StrCat(host, "-", f.listen), f.listen});
+    if (!started.ok()) {
+      Log(absl::StrCat("cannot join the controllers on etcd: ", started.status().message()));
+      return 2;
+    }
+    leadership = std::move(*started);
+  }
   // On a shared store, other controllers' quarantines and postures reach this one's agents:
   // the store is looked at every 100 ms (a read of a few keys).
   struct Syncer {  // stopped and joined on every return, before the fleet goes
@@ -149,6 +173,7 @@ int Run(const Flags& f) {
     store_sync.thread = std::thread([&] {
       std::string last_error;
       std::string last_bundle_error;
+      absl::Time next_trim = absl::InfinitePast();
       while (!store_sync.stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
         // The desired policy: polled with the orders (one small read per 100 ms), not watched:
         // a Watch stream needs its own reader thread and reconnection on every member change,
@@ -163,6 +188,19 @@ int Run(const Flags& f) {
         if (error != last_error && !error.empty())
           Log(absl::StrCat("cannot read orders from the store: ", error));
         last_error = error;
+        // Leader jobs. A refused trim (another controller was elected meanwhile) is harmless.
+        if (auto fence = leadership->fence(); fence && absl::Now() >= next_trim) {
+          next_trim = absl::Now() + absl::Hours(1);
+          absl::Time before = absl::Now() - kAuditRetention;
+          absl::Status trimmed = fleet.UseStore([&](StateStore& s) {
+            auto n = s.TrimAudit(before, *fence);
+            if (n.ok() && *n > 0)
+              Log(absl::StrCat("leader: trimmed ", *n, " audit entries older than ",
+                               FormatRfc3339(before)));
+            return n.status();
+          });
+          if (!trimmed.ok()) Log(absl::StrCat("leader: audit trim: ", trimmed.message()));
+        }
       }
     });
   }
@@ -170,6 +208,7 @@ int Run(const Flags& f) {
   ServerOptions options{f.listen, std::nullopt};
   options.max_new_streams_per_second = f.max_new_streams_per_second;
   options.bundles = &bundles;
+  if (leadership) options.members = [l = leadership.get()] { return l->Members(); };
   if (!f.insecure) options.tls_dir = f.tls_dir;
   auto server = ControllerServer::Start(&fleet, options);
   if (!server.ok()) {

@@ -576,6 +576,35 @@ absl::StatusOr<PublishOutcome> EtcdStateStore::PublishPolicy(const DesiredPolicy
   return out;
 }
 
+std::shared_ptr<grpc::Channel> EtcdStateStore::channel() const { return impl_->channel; }
+
+absl::StatusOr<int64_t> EtcdStateStore::TrimAudit(absl::Time before, const Fence& fence) {
+  // Audit keys sort by time: everything from "audit/" up to the first key of `before`'s
+  // microsecond goes, in one transaction that holds only while the election key is still the
+  // one this leader created.
+  etcdserverpb::TxnRequest txn;
+  auto* cmp = txn.add_compare();
+  cmp->set_key(fence.key);
+  cmp->set_result(etcdserverpb::Compare::EQUAL);
+  cmp->set_target(etcdserverpb::Compare::CREATE);
+  cmp->set_create_revision(fence.create_revision);
+  auto* del = txn.add_success()->mutable_request_delete_range();
+  del->set_key(Key("audit/"));
+  del->set_range_end(Key(absl::StrFormat("audit/%020d", Micros(before))));
+  etcdserverpb::TxnResponse reply;
+  grpc::ClientContext ctx;
+  impl_->Deadline(ctx);
+  if (grpc::Status s = impl_->kv->Txn(&ctx, txn, &reply); !s.ok())
+    return impl_->Failed(s, "audit trim");
+  if (!reply.succeeded()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "audit trim refused: ", fence.key, " is no longer the one created at revision ",
+        fence.create_revision, " (another controller was elected leader)"));
+  }
+  if (reply.responses_size() != 1) return absl::InternalError("audit trim: unexpected reply");
+  return reply.responses(0).response_delete_range().deleted();
+}
+
 absl::StatusOr<std::vector<AuditRecord>> EtcdStateStore::AuditLog(int limit,
                                                                   std::optional<absl::Time> since) {
   std::string from;

@@ -18,6 +18,9 @@
 namespace etcdserverpb {
 class RequestOp;
 }
+namespace grpc {
+class Channel;
+}
 
 namespace polder::controller {
 
@@ -58,7 +61,11 @@ class EtcdStateStore final : public StateStore {
   absl::StatusOr<PublishOutcome> PublishPolicy(const DesiredPolicy& desired,
                                                const std::string& bundle, int64_t expected_version,
                                                const AuditRecord& audit) override;
+  absl::StatusOr<int64_t> TrimAudit(absl::Time before, const Fence& fence) override;
   absl::StatusOr<int64_t> CountApplyResults(const std::string& host) override;
+
+  // The connection to etcd, shared with EtcdLeadership (membership and election).
+  std::shared_ptr<grpc::Channel> channel() const;
   absl::StatusOr<int64_t> CountDriftReports(const std::string& host) override;
 
  private:

@@ -42,6 +42,8 @@ struct ServerOptions {
   double max_new_streams_per_second = 1000;
   // The policy bundle in the store, for the admin Publish call; null: Publish is refused.
   BundleSync* bundles = nullptr;
+  // The live controllers on the shared store, for Status; empty: a store of one controller.
+  AdminServiceImpl::MembersFn members = nullptr;
 };
 
 class ControllerServer {
@@ -59,12 +61,12 @@ class ControllerServer {
 
  private:
   ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked, double streams_per_second,
-                   BundleSync* bundles)
+                   BundleSync* bundles, AdminServiceImpl::MembersFn members)
       : revoked_(std::move(revoked)),
         open_(revoked_.get()),
         new_streams_(streams_per_second, streams_per_second),
         agents_(fleet, revoked_ == nullptr, &open_, &new_streams_),
-        admin_(fleet, revoked_ == nullptr, &open_, bundles) {}
+        admin_(fleet, revoked_ == nullptr, &open_, bundles, std::move(members)) {}
   // Re-reads the CRL every `period` until Shutdown; closes revoked streams.
   void SweepLoop(absl::Duration period);
 

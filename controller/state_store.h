@@ -117,6 +117,21 @@ struct PublishOutcome {
   DesiredPolicy current;
 };
 
+// A leader's proof of office (EtcdLeadership): the election key and the revision at which this
+// leader created it. A fenced write compares it in the same transaction, so it is refused once
+// another controller has been elected, however long this one was paused.
+struct Fence {
+  std::string key;
+  int64_t create_revision = 0;
+};
+
+// A live controller on a shared store (its lease holds).
+struct MemberInfo {
+  std::string id;
+  std::string address;
+  bool leader = false;
+};
+
 // Where the controller keeps its durable state: SqliteStateStore (one machine, the default) or
 // EtcdStateStore (several controllers sharing one store). Not thread-safe: the caller
 // serialises access (the Fleet holds its lock).
@@ -176,6 +191,16 @@ class StateStore {
                                                        const std::string& bundle,
                                                        int64_t expected_version,
                                                        const AuditRecord& audit) = 0;
+
+  // The leader's job (fenced): deletes audit entries older than `before`, only while `fence`
+  // holds; FailedPrecondition when it no longer does (another controller leads). The number
+  // deleted. Unimplemented where the audit log is append-only (SQLite: one controller, no
+  // leader; its log is never trimmed).
+  virtual absl::StatusOr<int64_t> TrimAudit(absl::Time before, const Fence& fence) {
+    (void)before;
+    (void)fence;
+    return absl::UnimplementedError("this store's audit log is append-only");
+  }
 
   // Number of apply results / drift reports stored for `host`.
   virtual absl::StatusOr<int64_t> CountApplyResults(const std::string& host) = 0;

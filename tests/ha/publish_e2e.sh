@@ -31,6 +31,12 @@ grep -q "WARNING: --policy $HA_DIR/b (revision [0-9a-f]*) differs from the store
   "$HA_DIR/logs/controller2.log" || ha_die "controller 2 did not warn about its old checkout"
 [ "$(ha_status 1 | ha_json 'j["policy_revision"]')" = "$rev_a" ] || ha_die "the fleet was rolled back"
 ha_log "controller 2 (old checkout) adopted $rev_a and warned"
+members() {  # I: "ADDR[*] ADDR[*]" as controller I names the live controllers (* the leader)
+  ha_status "$1" | ha_json '" ".join(sorted(c["address"] + ("*" if c["leader"] else "") for c in j["controllers"]))'
+}
+want="$(ha_controller_addr 1)* $(ha_controller_addr 2)"
+[ "$(members 1)" = "$want" ] && [ "$(members 2)" = "$want" ] ||
+  ha_die "controllers disagree on members: '$(members 1)' / '$(members 2)', want '$want'"
 
 # polder publish on controller 1 reaches controller 2.
 cp -r "$POLICY" "$HA_DIR/c"
