@@ -6,7 +6,8 @@
 #      nothing is re-applied (their ruleset is unchanged: "in-sync", no "applied");
 #   2. publish on one controller: the agents of the others get the new revision;
 #   3. quarantine on one controller, 10 times: reaches an agent on another (latency p50/p99);
-#   4. SIGKILL the etcd leader: a publish still succeeds after re-election.
+#   4. SIGKILL the etcd leader: a publish still succeeds after re-election;
+#   5. SIGSTOP the leading controller past its lease: another leads; resumed, it follows.
 # Prints the figures (FIGURE lines). With EXAMPLE=1 (examples/ha/run.sh) it stops after the
 # status of every controller and the failover, and with HA_KEEP=1 waits for Enter first.
 #
@@ -196,4 +197,30 @@ wait_for 20000 "a publish succeeds after the etcd leader was killed" \
 echo "FIGURE publish_after_etcd_leader_kill_ms=$(($(ms_now) - t0))"
 wait_for 20000 "every agent applies it" converged "$old"
 echo "FIGURE etcd_leader_kill_to_all_applied_ms=$(($(ms_now) - t0))"
+
+# 5. SIGSTOP the leading controller past its lease, then SIGCONT: another one leads meanwhile,
+#    and the resumed one rejoins as a follower (its stale leadership ends; the fenced write of
+#    such a leader is refused: tests/ha/leadership_test.cc).
+leader_addr() {  # I: the leader's address as controller I sees it
+  admin "$1" status --format json 2>/dev/null |
+    python3 -c 'import json,sys; print(" ".join(m["address"] for m in json.load(sys.stdin)["controllers"] if m["leader"]))'
+}
+set -- $ALIVE
+paused=""
+for i in $ALIVE; do [ "$(leader_addr "$i")" = "$(ctl "$i")" ] && paused=$i; done
+[ -n "$paused" ] || fleet_die "no leader among the live controllers"
+other=$1
+[ "$other" = "$paused" ] && other=$2
+fleet_log "SIGSTOP controller $paused (the leader)"
+pid=$(cat "$FLEET_DIR/pids/controller$paused")
+kill -STOP "$pid"
+t0=$(ms_now)
+leads_now() { [ "$(leader_addr "$other")" = "$(ctl "$other")" ]; }
+wait_for 15000 "controller $other leads while $paused is paused" leads_now
+echo "FIGURE paused_leader_replaced_ms=$(($(ms_now) - t0)) (lease 3 s)"
+kill -CONT "$pid"
+wait_for 10000 "the resumed controller rejoins as a follower" \
+  bash -c "grep -q 'member .*$(ctl "$paused") is no longer the leader\|lease ran out' '$FLEET_DIR/logs/controller$paused.log'"
+leads_now || fleet_die "the resumed controller took the leadership back"
+[ "$(leader_addr "$paused")" = "$(ctl "$other")" ] || fleet_die "the resumed controller names another leader"
 fleet_log "PASS"
