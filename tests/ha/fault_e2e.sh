@@ -91,7 +91,9 @@ statuses() {  # writes status.I.json for each live controller; prints their path
 view() { python3 "$here/view.py" "$@"; }
 converged() { view converged "${1:-}" $(statuses); }
 for i in 1 2 3; do
-  fleet_spawn "controller$i" "$FLEET_CTRL_NS" "$POLDER_CONTROLLER" --policy "$FLEET_DIR/policy" \
+  # TMPDIR: the bundle cache of a SIGKILLed controller goes with the work dir.
+  fleet_spawn "controller$i" "$FLEET_CTRL_NS" env TMPDIR="$FLEET_DIR/state" \
+    "$POLDER_CONTROLLER" --policy "$FLEET_DIR/policy" \
     --listen "$(ctl "$i")" --tls-dir "$pki/controller" --store "etcd:$ETCD_URLS"
   wait_for 20000 "controller $i answers" admin "$i" status
 done
