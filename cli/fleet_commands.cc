@@ -343,6 +343,14 @@ void AddRelease(CLI::App& app, ChosenCommand& chosen) {
 nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
   nlohmann::ordered_json out;
   out["revision"] = status.revision();
+  if (!status.policy_revision().empty()) out["policy_revision"] = status.policy_revision();
+  if (status.members_size() > 0 || !status.members_error().empty()) {
+    out["controllers"] = nlohmann::ordered_json::array();
+    for (const auto& m : status.members())
+      out["controllers"].push_back(
+          {{"id", m.id()}, {"address", m.address()}, {"leader", m.leader()}});
+    if (!status.members_error().empty()) out["controllers_error"] = status.members_error();
+  }
   out["hosts"] = nlohmann::ordered_json::array();
   for (const auto& h : status.hosts()) {
     nlohmann::ordered_json j;
@@ -470,6 +478,14 @@ std::string RefusalSummary(const std::string& policy_error, size_t width) {
 
 std::string StatusText(const v1::StatusResponse& status, absl::Time now) {
   std::string out = absl::StrCat("revision ", status.revision(), "\n");
+  if (status.members_size() > 0) {
+    std::vector<std::string> names;
+    for (const auto& m : status.members())
+      names.push_back(absl::StrCat(m.address(), m.leader() ? " (leader)" : ""));
+    absl::StrAppend(&out, "controllers ", absl::StrJoin(names, ", "), "\n");
+  }
+  if (!status.members_error().empty())
+    absl::StrAppend(&out, "controllers UNKNOWN: ", status.members_error(), "\n");
   if (!status.policy_error().empty())
     absl::StrAppend(&out, "NEWEST POLICY REFUSED, still serving the revision above: ",
                     RefusalSummary(status.policy_error()), "\n");
@@ -561,6 +577,11 @@ absl::StatusOr<v1::StatusResponse> FetchStatus(const ControllerConnection& c) {
 absl::StatusOr<v1::AuditLogResponse> FetchAuditLog(const ControllerConnection& c,
                                                    const v1::AuditLogRequest& request) {
   return Unwrap(c, CallController(c, &v1::Admin::Stub::AuditLog, request, kQueryTimeoutSeconds));
+}
+
+absl::StatusOr<v1::PublishResponse> PublishTo(const ControllerConnection& c,
+                                              const v1::PublishRequest& request) {
+  return Unwrap(c, CallController(c, &v1::Admin::Stub::Publish, request));
 }
 
 absl::StatusOr<std::string> ActivatePostureOn(const ControllerConnection& c,

@@ -30,6 +30,12 @@ void AddConnectionOptions(CLI::App* cmd, ControllerConnection* c);
 absl::StatusOr<v1::AuditLogResponse> FetchAuditLog(const ControllerConnection& c,
                                                    const v1::AuditLogRequest& request);
 
+// Publishes a policy directory's files (`polder publish`). Errors as FetchStatus's; a refusal
+// keeps the controller's code: FailedPrecondition (does not compile), InvalidArgument (too big,
+// a bad path), Aborted (another controller published first).
+absl::StatusOr<v1::PublishResponse> PublishTo(const ControllerConnection& c,
+                                              const v1::PublishRequest& request);
+
 // Why a controller could not be reached, from gRPC's message, in the words of
 // `cannot reach controller HOST:PORT: WHY`: "connection refused", "TLS handshake failed (...)",
 // "cannot resolve the name", ... or gRPC's own message when it is none of those.

@@ -10,6 +10,7 @@
 #include "cli/fleet_commands.h"
 #include "cli/help_command.h"
 #include "cli/lab_commands.h"
+#include "cli/publish_command.h"
 #include "cli/report_command.h"
 #include "cli/traffic_commands.h"
 #include "cli/verify_commands.h"
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   polder::cli::AddDiffCommand(app, chosen);
   polder::cli::AddFleetCommands(app, chosen);
   polder::cli::AddAuditCommand(app, chosen);
+  polder::cli::AddPublishCommand(app, chosen);
   polder::cli::AddReportCommand(app, chosen);
   polder::cli::AddTrafficCommands(app, chosen);
   polder::cli::AddHelpCommand(app, chosen);  // last: it lists the commands above

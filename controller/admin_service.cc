@@ -35,6 +35,22 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
   if (open_ != nullptr) cert_expiries = open_->CertExpiries();
   resp->set_revision(s.revision);
   resp->set_policy_error(s.policy_error);
+  if (bundles_ != nullptr) {
+    if (auto adopted = bundles_->adopted()) resp->set_policy_revision(adopted->revision);
+  }
+  if (members_) {
+    auto members = members_();
+    if (!members.ok()) {
+      resp->set_members_error(std::string(members.status().message()));
+    } else {
+      for (const auto& m : *members) {
+        auto* out = resp->add_members();
+        out->set_id(m.id);
+        out->set_address(m.address);
+        out->set_leader(m.leader);
+      }
+    }
+  }
   for (const auto& h : s.hosts) {
     auto* out = resp->add_hosts();
     out->set_host(h.host);
@@ -147,6 +163,44 @@ grpc::ServerUnaryReactor* AdminServiceImpl::AuditLog(grpc::CallbackServerContext
     out->set_reason(e.reason);
     out->set_revision(e.revision);
   }
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Publish(grpc::CallbackServerContext* ctx,
+                                                    const v1::PublishRequest* req,
+                                                    v1::PublishResponse* resp) {
+  auto actor = Actor(ctx);
+  if (!actor.ok()) return Done(ctx, actor.status());
+  if (bundles_ == nullptr)
+    return Done(ctx, absl::UnimplementedError("this controller does not take published policies"));
+  if (req->reason().size() > 1024)
+    return Done(ctx, absl::InvalidArgumentError("publish: reason is longer than 1024 bytes"));
+  std::map<std::string, std::string> files;
+  for (const auto& f : req->files()) {
+    if (!files.emplace(f.path(), f.content()).second)
+      return Done(ctx, absl::InvalidArgumentError(
+                           absl::StrCat("publish: file '", f.path(), "' is given twice")));
+  }
+  auto bundle = PolicyBundle::FromFiles(std::move(files));
+  if (!bundle.ok()) return Done(ctx, bundle.status());
+  auto result = bundles_->Publish(*bundle, *actor, req->reason(), absl::Now());
+  if (!result.ok()) {
+    Log(absl::StrCat("publish by ", *actor, " refused: ", result.status().message()));
+    return Done(ctx, absl::Status(result.status().code(),
+                                  absl::StrCat("not published: ", result.status().message())));
+  }
+  if (result->lost_race) {
+    return Done(ctx, absl::AbortedError(absl::StrCat(
+                         "another controller published revision ", result->revision,
+                         " first; every controller serves that one now. Publish again to "
+                         "replace it.")));
+  }
+  Log(absl::StrCat("publish by ", *actor, ": revision ", result->revision,
+                   result->published ? "" : " (unchanged)"));
+  resp->set_revision(result->revision);
+  resp->set_previous_revision(result->previous_revision);
+  resp->set_unchanged(!result->published);
+  resp->set_served_revision(fleet_->Status().revision);
   return Done(ctx, absl::OkStatus());
 }
 

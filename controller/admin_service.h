@@ -4,6 +4,10 @@
 #ifndef POLDER_CONTROLLER_ADMIN_SERVICE_H_
 #define POLDER_CONTROLLER_ADMIN_SERVICE_H_
 
+#include <functional>
+#include <vector>
+
+#include "controller/bundle_sync.h"
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
 #include "polder/v1/polder.grpc.pb.h"
@@ -13,8 +17,16 @@ namespace polder::controller {
 class AdminServiceImpl final : public v1::Admin::CallbackService {
  public:
   // `open` (optional): the agent streams, for each connected host's certificate expiry.
-  AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr)
-      : fleet_(fleet), insecure_(insecure), open_(open) {}
+  using MembersFn = std::function<absl::StatusOr<std::vector<MemberInfo>>()>;
+  // `bundles` (optional): the store's policy bundle, for Publish and Status. `members`
+  // (optional): the live controllers on a shared store, for Status.
+  AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr,
+                   BundleSync* bundles = nullptr, MembersFn members = nullptr)
+      : fleet_(fleet),
+        insecure_(insecure),
+        open_(open),
+        bundles_(bundles),
+        members_(std::move(members)) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
                                    v1::StatusResponse* resp) override;
@@ -32,6 +44,8 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* AuditLog(grpc::CallbackServerContext* ctx,
                                      const v1::AuditLogRequest* req,
                                      v1::AuditLogResponse* resp) override;
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* ctx, const v1::PublishRequest* req,
+                                    v1::PublishResponse* resp) override;
 
  private:
   // The admin's name, or an error status to finish the call with.
@@ -40,6 +54,8 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   Fleet* const fleet_;
   const bool insecure_;
   const OpenStreams* const open_;
+  BundleSync* const bundles_;
+  const MembersFn members_;
 };
 
 }  // namespace polder::controller

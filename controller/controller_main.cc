@@ -5,12 +5,14 @@
 // SIGHUP (recompile) or SIGINT/SIGTERM (stop).
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -19,6 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "controller/bundle_sync.h"
+#include "controller/etcd_leadership.h"
+#include "controller/etcd_state_store.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
 #include "controller/metrics_server.h"
@@ -28,6 +33,7 @@
 #include "controller/server.h"
 #include "controller/state_store.h"
 #include "controller/store_spec.h"
+#include "wire/rfc3339.h"
 
 namespace polder::controller {
 namespace {
@@ -58,6 +64,9 @@ int PollTimeout(std::optional<absl::Time> t) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d) + 1, 3600 * 1000));
 }
 
+// Audit entries older than this are trimmed by the leader on etcd (SQLite's log is append-only).
+constexpr absl::Duration kAuditRetention = absl::Hours(24 * 400);
+
 int Run(const Flags& f) {
   TuneProcessForManyAgents();
   if (f.insecure) std::fputs(kInsecureBanner, stderr);
@@ -82,34 +91,124 @@ int Run(const Flags& f) {
     Log(std::string(store.status().message()));
     return 2;
   }
-  Fleet fleet(store->get(), DirectoryCompiler(f.policy));
+  // The policy served is the store's bundle (written out under a private temporary directory),
+  // not the --policy directory itself: see bundle_sync.h.
+  std::string cache_template =
+      (std::filesystem::temp_directory_path() / "polder-controller-bundles-XXXXXX").string();
+  if (mkdtemp(cache_template.data()) == nullptr) {
+    Log(absl::StrCat("cannot make a directory for policy bundles: ", strerror(errno)));
+    return 2;
+  }
+  struct RemoveCache {
+    std::filesystem::path dir;
+    ~RemoveCache() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_cache{cache_template};
+  Fleet* fleet_ptr = nullptr;  // set below; BundleSync calls it only after Start
+  BundleSync bundles(
+      {f.policy, cache_template, /*adopt_at_start=*/spec->kind == StoreSpec::Kind::kEtcd},
+      [&fleet_ptr](const std::function<absl::Status(StateStore&)>& fn) {
+        return fleet_ptr->UseStore(fn);
+      },
+      [&fleet_ptr](const std::string& reason) { return fleet_ptr->Reload(absl::Now(), reason); });
+  Fleet fleet(store->get(), bundles.Compiler());
+  fleet_ptr = &fleet;
+  absl::Status bundle_start = bundles.Start(absl::Now());
+  if (!bundle_start.ok()) Log(absl::StrCat("policy bundle: ", bundle_start.message()));
   if (auto s = fleet.Start(absl::Now()); !s.ok())
     Log(absl::StrCat("starting without a new revision: ", s.message()));
+  else if (!bundle_start.ok())
+    fleet.RefusePolicy(absl::Now(), "controller", "controller started", bundle_start);
+  if (auto adopted = bundles.adopted())
+    Log(absl::StrCat("policy bundle: serving revision ", adopted->revision, " (published by ",
+                     adopted->actor, ")"));
+  // --policy DIR changed (or SIGHUP): publish it; a directory that does not compile is refused
+  // (shown by status, audited) and the served revision stays. False when the directory is the
+  // served bundle already: the caller recompiles (which ends an earlier refusal).
+  auto publish_directory = [&](const std::string& reason) {
+    auto bundle = PolicyBundle::ReadDirectory(f.policy);
+    absl::StatusOr<PublishResult> result =
+        bundle.ok() ? bundles.Publish(*bundle, "controller", reason, absl::Now())
+                    : absl::StatusOr<PublishResult>(bundle.status());
+    if (!result.ok()) {
+      fleet.RefusePolicy(absl::Now(), "controller", reason, result.status());
+      return true;
+    }
+    if (result->published)
+      Log(absl::StrCat("published revision ", result->revision, " (", reason, ")"));
+    return result->published || result->lost_race;
+  };
+  // On etcd: membership on a 3 s lease and a fenced leader election (etcd_leadership.h). The
+  // leader trims the audit log to kAuditRetention, once an hour, each trim fenced.
+  std::unique_ptr<EtcdLeadership> leadership;
+  if (spec->kind == StoreSpec::Kind::kEtcd) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    auto* etcd = dynamic_cast<EtcdStateStore*>(store->get());
+    auto started =
+        etcd == nullptr
+            ? absl::StatusOr<std::unique_ptr<EtcdLeadership>>(
+                  absl::InternalError("not an etcd store"))
+            : EtcdLeadership::Start(etcd->channel(), {absl::StrCat(host, "-", f.listen), f.listen});
+    if (!started.ok()) {
+      Log(absl::StrCat("cannot join the controllers on etcd: ", started.status().message()));
+      return 2;
+    }
+    leadership = std::move(*started);
+  }
   // On a shared store, other controllers' quarantines and postures reach this one's agents:
   // the store is looked at every 100 ms (a read of a few keys).
   struct Syncer {  // stopped and joined on every return, before the fleet goes
     absl::Notification stopping;
     std::thread thread;
     ~Syncer() {
-      stopping.Notify();
+      // Also notified at shutdown, before the server stops: a second Notify() aborts.
+      if (!stopping.HasBeenNotified()) stopping.Notify();
       if (thread.joinable()) thread.join();
     }
   } store_sync;
   if (spec->kind == StoreSpec::Kind::kEtcd) {
     store_sync.thread = std::thread([&] {
       std::string last_error;
+      std::string last_bundle_error;
+      absl::Time next_trim = absl::InfinitePast();
       while (!store_sync.stopping.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+        // The desired policy: polled with the orders (one small read per 100 ms), not watched:
+        // a Watch stream needs its own reader thread and reconnection on every member change,
+        // for a key that changes a few times a day.
+        auto adopted = bundles.Poll();
+        std::string bundle_error = adopted.ok() ? "" : std::string(adopted.status().message());
+        if (bundle_error != last_bundle_error && !bundle_error.empty())
+          Log(absl::StrCat("cannot adopt the store's policy bundle: ", bundle_error));
+        last_bundle_error = bundle_error;
         auto synced = fleet.SyncFromStore(absl::Now());
         std::string error = synced.ok() ? "" : std::string(synced.status().message());
         if (error != last_error && !error.empty())
           Log(absl::StrCat("cannot read orders from the store: ", error));
         last_error = error;
+        // Leader jobs. A refused trim (another controller was elected meanwhile) is harmless.
+        if (auto fence = leadership->fence(); fence && absl::Now() >= next_trim) {
+          next_trim = absl::Now() + absl::Hours(1);
+          absl::Time before = absl::Now() - kAuditRetention;
+          absl::Status trimmed = fleet.UseStore([&](StateStore& s) {
+            auto n = s.TrimAudit(before, *fence);
+            if (n.ok() && *n > 0)
+              Log(absl::StrCat("leader: trimmed ", *n, " audit entries older than ",
+                               FormatRfc3339(before)));
+            return n.status();
+          });
+          if (!trimmed.ok()) Log(absl::StrCat("leader: audit trim: ", trimmed.message()));
+        }
       }
     });
   }
 
   ServerOptions options{f.listen, std::nullopt};
   options.max_new_streams_per_second = f.max_new_streams_per_second;
+  options.bundles = &bundles;
+  if (leadership) options.members = [l = leadership.get()] { return l->Members(); };
   if (!f.insecure) options.tls_dir = f.tls_dir;
   auto server = ControllerServer::Start(&fleet, options);
   if (!server.ok()) {
@@ -145,15 +244,16 @@ int Run(const Flags& f) {
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGHUP) break;
-      Log("SIGHUP: recompiling");
-      fleet.Reload(absl::Now(), "SIGHUP").IgnoreError();
+      Log("SIGHUP: publishing --policy if it changed, else recompiling");
+      if (!publish_directory("SIGHUP")) fleet.Reload(absl::Now(), "SIGHUP").IgnoreError();
       continue;
     }
     if (fds[0].revents & POLLIN) {
       // Editors and deploy tools write in bursts; let the burst settle.
       while ((*watcher)->Drain()) std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      Log("policy directory changed: recompiling");
-      fleet.Reload(absl::Now(), "policy directory changed").IgnoreError();
+      Log("policy directory changed: publishing it");
+      if (!publish_directory("policy directory changed"))
+        fleet.Reload(absl::Now(), "policy directory changed").IgnoreError();
       continue;
     }
     auto next = fleet.NextExpiry();

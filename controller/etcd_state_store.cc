@@ -484,18 +484,125 @@ absl::StatusOr<std::optional<PostureRecord>> EtcdStateStore::LoadPosture() {
                     forced != j->end() && forced->is_boolean() && forced->get<bool>()});
 }
 
-absl::Status EtcdStateStore::Audit(const AuditRecord& r) {
+RequestOp EtcdStateStore::AuditOp(const AuditRecord& r) {
   // Keys sort by time (zero-padded microseconds), then by a random tag so that two controllers
   // auditing in the same microsecond never overwrite each other. The id is etcd's revision of
   // the entry: unique and growing across the whole cluster.
   std::string key = absl::StrFormat("audit/%020d-%016x", Micros(r.time), impl_->rng());
-  return impl_->Write({Put(key, Dump({{"time_us", Micros(r.time)},
-                                      {"kind", r.kind},
-                                      {"actor", r.actor},
-                                      {"target", r.target},
-                                      {"detail", r.detail},
-                                      {"reason", r.reason},
-                                      {"revision", r.revision}}))});
+  return Put(key, Dump({{"time_us", Micros(r.time)},
+                        {"kind", r.kind},
+                        {"actor", r.actor},
+                        {"target", r.target},
+                        {"detail", r.detail},
+                        {"reason", r.reason},
+                        {"revision", r.revision}}));
+}
+
+absl::Status EtcdStateStore::Audit(const AuditRecord& r) { return impl_->Write({AuditOp(r)}); }
+
+namespace {
+constexpr char kDesiredKey[] = "policy/desired";
+
+absl::StatusOr<DesiredPolicy> ParseDesired(const std::string& value, int64_t mod_revision) {
+  absl::Status error;
+  auto j = Object(kDesiredKey, value, &error);
+  if (!j) return error;
+  DesiredPolicy d{Str(*j, "revision"), Str(*j, "digest"), Str(*j, "actor"),
+                  absl::FromUnixMicros(Int(*j, "time_us")), mod_revision};
+  if (d.revision.empty()) return Corrupt(kDesiredKey, "no revision");
+  return d;
+}
+}  // namespace
+
+absl::StatusOr<std::optional<DesiredPolicy>> EtcdStateStore::LoadDesiredPolicy() {
+  auto rows = impl_->Range(kDesiredKey);  // the key and any longer one: pick the exact one
+  if (!rows.ok()) return rows.status();
+  for (const auto& kv : *rows) {
+    if (kv.key != kDesiredKey) continue;
+    auto d = ParseDesired(kv.value, kv.mod_revision);
+    if (!d.ok()) return d.status();
+    return std::optional<DesiredPolicy>(*d);
+  }
+  return std::optional<DesiredPolicy>();
+}
+
+absl::StatusOr<std::optional<std::string>> EtcdStateStore::LoadBundle(const std::string& revision) {
+  return impl_->Get(absl::StrCat("bundle/", revision));
+}
+
+absl::StatusOr<PublishOutcome> EtcdStateStore::PublishPolicy(const DesiredPolicy& desired,
+                                                             const std::string& bundle,
+                                                             int64_t expected_version,
+                                                             const AuditRecord& audit) {
+  // One transaction: if the desired key is still at `expected_version` (its mod_revision; for
+  // 0, absent: create_revision 0), put the bundle, the desired key and the audit entry; else
+  // read the desired key, so the loser learns the winner in the same round trip.
+  etcdserverpb::TxnRequest txn;
+  auto* cmp = txn.add_compare();
+  cmp->set_key(Key(kDesiredKey));
+  cmp->set_result(etcdserverpb::Compare::EQUAL);
+  if (expected_version == 0) {
+    cmp->set_target(etcdserverpb::Compare::CREATE);
+    cmp->set_create_revision(0);
+  } else {
+    cmp->set_target(etcdserverpb::Compare::MOD);
+    cmp->set_mod_revision(expected_version);
+  }
+  *txn.add_success() = Put(absl::StrCat("bundle/", desired.revision), bundle);
+  *txn.add_success() = Put(kDesiredKey, Dump({{"revision", desired.revision},
+                                              {"digest", desired.digest},
+                                              {"actor", desired.actor},
+                                              {"time_us", Micros(desired.time)}}));
+  *txn.add_success() = AuditOp(audit);
+  txn.add_failure()->mutable_request_range()->set_key(Key(kDesiredKey));
+  etcdserverpb::TxnResponse reply;
+  grpc::ClientContext ctx;
+  impl_->Deadline(ctx);
+  if (grpc::Status s = impl_->kv->Txn(&ctx, txn, &reply); !s.ok())
+    return impl_->Failed(s, "publish");
+  if (reply.succeeded()) {
+    DesiredPolicy next = desired;
+    next.version = reply.header().revision();
+    return PublishOutcome{true, next};
+  }
+  PublishOutcome out;
+  if (reply.responses_size() == 1 && reply.responses(0).has_response_range() &&
+      reply.responses(0).response_range().kvs_size() == 1) {
+    const auto& kv = reply.responses(0).response_range().kvs(0);
+    auto d = ParseDesired(kv.value(), kv.mod_revision());
+    if (!d.ok()) return d.status();
+    out.current = *d;
+  }
+  return out;
+}
+
+std::shared_ptr<grpc::Channel> EtcdStateStore::channel() const { return impl_->channel; }
+
+absl::StatusOr<int64_t> EtcdStateStore::TrimAudit(absl::Time before, const Fence& fence) {
+  // Audit keys sort by time: everything from "audit/" up to the first key of `before`'s
+  // microsecond goes, in one transaction that holds only while the election key is still the
+  // one this leader created.
+  etcdserverpb::TxnRequest txn;
+  auto* cmp = txn.add_compare();
+  cmp->set_key(fence.key);
+  cmp->set_result(etcdserverpb::Compare::EQUAL);
+  cmp->set_target(etcdserverpb::Compare::CREATE);
+  cmp->set_create_revision(fence.create_revision);
+  auto* del = txn.add_success()->mutable_request_delete_range();
+  del->set_key(Key("audit/"));
+  del->set_range_end(Key(absl::StrFormat("audit/%020d", Micros(before))));
+  etcdserverpb::TxnResponse reply;
+  grpc::ClientContext ctx;
+  impl_->Deadline(ctx);
+  if (grpc::Status s = impl_->kv->Txn(&ctx, txn, &reply); !s.ok())
+    return impl_->Failed(s, "audit trim");
+  if (!reply.succeeded()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "audit trim refused: ", fence.key, " is no longer the one created at revision ",
+        fence.create_revision, " (another controller was elected leader)"));
+  }
+  if (reply.responses_size() != 1) return absl::InternalError("audit trim: unexpected reply");
+  return reply.responses(0).response_delete_range().deleted();
 }
 
 absl::StatusOr<std::vector<AuditRecord>> EtcdStateStore::AuditLog(int limit,

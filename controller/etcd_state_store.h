@@ -15,6 +15,13 @@
 
 #include "controller/state_store.h"
 
+namespace etcdserverpb {
+class RequestOp;
+}
+namespace grpc {
+class Channel;
+}
+
 namespace polder::controller {
 
 class EtcdStateStore final : public StateStore {
@@ -49,10 +56,21 @@ class EtcdStateStore final : public StateStore {
   absl::Status Audit(const AuditRecord& r) override;
   absl::StatusOr<std::vector<AuditRecord>> AuditLog(
       int limit, std::optional<absl::Time> since = std::nullopt) override;
+  absl::StatusOr<std::optional<DesiredPolicy>> LoadDesiredPolicy() override;
+  absl::StatusOr<std::optional<std::string>> LoadBundle(const std::string& revision) override;
+  absl::StatusOr<PublishOutcome> PublishPolicy(const DesiredPolicy& desired,
+                                               const std::string& bundle, int64_t expected_version,
+                                               const AuditRecord& audit) override;
+  absl::StatusOr<int64_t> TrimAudit(absl::Time before, const Fence& fence) override;
   absl::StatusOr<int64_t> CountApplyResults(const std::string& host) override;
+
+  // The connection to etcd, shared with EtcdLeadership (membership and election).
+  std::shared_ptr<grpc::Channel> channel() const;
   absl::StatusOr<int64_t> CountDriftReports(const std::string& host) override;
 
  private:
+  // An audit entry's put (Audit, and PublishPolicy's transaction).
+  etcdserverpb::RequestOp AuditOp(const AuditRecord& r);
   struct Impl;  // the gRPC stub and the open batch: etcd's generated code stays in the .cc
   explicit EtcdStateStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -83,6 +83,12 @@ absl::Status Fleet::StoreNow(const Write& write) {
   return s;
 }
 
+absl::Status Fleet::UseStore(const std::function<absl::Status(StateStore&)>& f) {
+  Flush().IgnoreError();  // logged
+  absl::MutexLock store_lock(&store_mu_);
+  return f(*store_);
+}
+
 void Fleet::WriterLoop() {
   while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(50))) Flush().IgnoreError();
   Flush().IgnoreError();
@@ -251,22 +257,33 @@ absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
       if (installed) installed();
     } else {
       result = compiled.status();
-      std::string why(result.message());
-      ++metrics_.policy_rejections;
-      if (why != policy_error_) {
-        // The refusal's reason is the compile error; the revision, the one still served.
-        AuditLocked(now, "policy-rejected", actor, "",
-                    absl::StrCat("still serving revision ",
-                                 revision_.empty() ? "(none)" : revision_, " (", reason, ")"),
-                    why);
-        Log(absl::StrCat("policy refused, still serving revision ",
-                         revision_.empty() ? "(none)" : revision_, ": ", why));
-      }
-      policy_error_ = why;
+      RefuseLocked(now, actor, reason, result);
     }
   }
   DeliverOutbox();
   return result;
+}
+
+void Fleet::RefuseLocked(absl::Time now, const std::string& actor, const std::string& reason,
+                         const absl::Status& error) {
+  std::string why(error.message());
+  ++metrics_.policy_rejections;
+  if (why != policy_error_) {
+    // The refusal's reason is the compile error; the revision, the one still served.
+    AuditLocked(now, "policy-rejected", actor, "",
+                absl::StrCat("still serving revision ", revision_.empty() ? "(none)" : revision_,
+                             " (", reason, ")"),
+                why);
+    Log(absl::StrCat("policy refused, still serving revision ",
+                     revision_.empty() ? "(none)" : revision_, ": ", why));
+  }
+  policy_error_ = why;
+}
+
+void Fleet::RefusePolicy(absl::Time now, const std::string& actor, const std::string& reason,
+                         const absl::Status& error) {
+  absl::MutexLock lock(&mu_);
+  RefuseLocked(now, actor, reason, error);
 }
 
 void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor,

@@ -114,6 +114,11 @@ class Fleet {
   // Compiles again (policy changed or a flow expired) and rolls out changes; `reason` goes to
   // the audit log's rollout entry.
   absl::Status Reload(absl::Time now, const std::string& reason = "policy recompiled");
+  // A new policy was refused before it reached this Fleet's compiler (a directory that does not
+  // compile is not published): kept for status and audited as policy-rejected, as a refusal of
+  // Reload's compile is; the served revision stays.
+  void RefusePolicy(absl::Time now, const std::string& actor, const std::string& reason,
+                    const absl::Status& error);
   // Several controllers on one store: takes the quarantines and posture the store holds (other
   // controllers' orders) and rolls them out when they differ from what this one serves, and
   // adopts the store's generation when it is newer. True when something was rolled out.
@@ -154,6 +159,9 @@ class Fleet {
                                                     std::optional<absl::Time> since = std::nullopt);
   // Writes everything pending to the store now; the first error, if any.
   absl::Status Flush();
+  // Runs `f` on the store after the pending writes, serialised with the Fleet's own (the
+  // policy bundle's reads and compare-and-swap publishes go through here).
+  absl::Status UseStore(const std::function<absl::Status(StateStore&)>& f);
 
   std::optional<absl::Time> NextExpiry() const;
   MetricsSnapshot Metrics() const;
@@ -238,6 +246,8 @@ class Fleet {
   // Writes the assignments a rollout queued. Caller holds sinks_mu_, not mu_.
   void DeliverOutbox();
   AssignmentInfo AssignLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RefuseLocked(absl::Time now, const std::string& actor, const std::string& reason,
+                    const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor,
                      const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

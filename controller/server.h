@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "controller/admin_service.h"
 #include "controller/agent_service.h"
+#include "controller/bundle_sync.h"
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
 #include "controller/revocation_list.h"
@@ -39,6 +40,10 @@ struct ServerOptions {
   // New agent streams taken per second (a reconnect storm beyond it is refused with
   // RESOURCE_EXHAUSTED and the agents try elsewhere); <= 0: no limit. Burst: one second's worth.
   double max_new_streams_per_second = 1000;
+  // The policy bundle in the store, for the admin Publish call; null: Publish is refused.
+  BundleSync* bundles = nullptr;
+  // The live controllers on the shared store, for Status; empty: a store of one controller.
+  AdminServiceImpl::MembersFn members = nullptr;
 };
 
 class ControllerServer {
@@ -55,12 +60,13 @@ class ControllerServer {
   void Shutdown();
 
  private:
-  ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked, double streams_per_second)
+  ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked, double streams_per_second,
+                   BundleSync* bundles, AdminServiceImpl::MembersFn members)
       : revoked_(std::move(revoked)),
         open_(revoked_.get()),
         new_streams_(streams_per_second, streams_per_second),
         agents_(fleet, revoked_ == nullptr, &open_, &new_streams_),
-        admin_(fleet, revoked_ == nullptr, &open_) {}
+        admin_(fleet, revoked_ == nullptr, &open_, bundles, std::move(members)) {}
   // Re-reads the CRL every `period` until Shutdown; closes revoked streams.
   void SweepLoop(absl::Duration period);
 

@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
   actor TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL,
   reason TEXT NOT NULL DEFAULT '', revision TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS desired_policy (
+  slot INTEGER PRIMARY KEY CHECK (slot = 0), revision TEXT NOT NULL, digest TEXT NOT NULL,
+  actor TEXT NOT NULL, time_us INTEGER NOT NULL, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bundles (revision TEXT PRIMARY KEY, bundle BLOB NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -439,6 +443,70 @@ absl::Status SqliteStateStore::Audit(const AuditRecord& r) {
       .Bind(r.reason)
       .Bind(r.revision)
       .Run();
+}
+
+absl::StatusOr<std::optional<DesiredPolicy>> SqliteStateStore::LoadDesiredPolicy() {
+  Stmt q(db_,
+         "SELECT revision, digest, actor, time_us, version FROM desired_policy WHERE slot = 0");
+  if (!q.Step()) {
+    if (auto s = q.status(); !s.ok()) return s;
+    return std::optional<DesiredPolicy>();
+  }
+  return std::optional<DesiredPolicy>(
+      DesiredPolicy{q.Text(0), q.Text(1), q.Text(2), FromMicros(q.Int(3)), q.Int(4)});
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStateStore::LoadBundle(
+    const std::string& revision) {
+  Stmt q(db_, "SELECT bundle FROM bundles WHERE revision = ?");
+  q.Bind(revision);
+  if (!q.Step()) {
+    if (auto s = q.status(); !s.ok()) return s;
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(q.Text(0));
+}
+
+absl::StatusOr<PublishOutcome> SqliteStateStore::PublishPolicy(const DesiredPolicy& desired,
+                                                               const std::string& bundle,
+                                                               int64_t expected_version,
+                                                               const AuditRecord& audit) {
+  // BEGIN IMMEDIATE takes the write lock first, so the compare and the swap see one state even
+  // with another controller's connection on the same file.
+  if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  auto fail = [&](absl::Status s) {
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  };
+  auto current = LoadDesiredPolicy();
+  if (!current.ok()) return fail(current.status());
+  int64_t version = current->has_value() ? (*current)->version : 0;
+  if (version != expected_version) {
+    Exec("ROLLBACK").IgnoreError();
+    return PublishOutcome{false, **current};
+  }
+  DesiredPolicy next = desired;
+  next.version = version + 1;
+  if (auto s = Stmt(db_, "INSERT OR REPLACE INTO bundles (revision, bundle) VALUES (?,?)")
+                   .Bind(next.revision)
+                   .Bind(bundle)
+                   .Run();
+      !s.ok())
+    return fail(s);
+  if (auto s = Stmt(db_,
+                    "INSERT OR REPLACE INTO desired_policy (slot, revision, digest, actor, "
+                    "time_us, version) VALUES (0,?,?,?,?,?)")
+                   .Bind(next.revision)
+                   .Bind(next.digest)
+                   .Bind(next.actor)
+                   .Bind(Micros(next.time))
+                   .Bind(next.version)
+                   .Run();
+      !s.ok())
+    return fail(s);
+  if (auto s = Audit(audit); !s.ok()) return fail(s);
+  if (auto s = Exec("COMMIT"); !s.ok()) return fail(s);
+  return PublishOutcome{true, next};
 }
 
 absl::StatusOr<std::vector<AuditRecord>> SqliteStateStore::AuditLog(

@@ -40,6 +40,11 @@ class SqliteStateStore final : public StateStore {
   absl::Status Audit(const AuditRecord& r) override;
   absl::StatusOr<std::vector<AuditRecord>> AuditLog(
       int limit, std::optional<absl::Time> since = std::nullopt) override;
+  absl::StatusOr<std::optional<DesiredPolicy>> LoadDesiredPolicy() override;
+  absl::StatusOr<std::optional<std::string>> LoadBundle(const std::string& revision) override;
+  absl::StatusOr<PublishOutcome> PublishPolicy(const DesiredPolicy& desired,
+                                               const std::string& bundle, int64_t expected_version,
+                                               const AuditRecord& audit) override;
   absl::StatusOr<int64_t> CountApplyResults(const std::string& host) override;
   absl::StatusOr<int64_t> CountDriftReports(const std::string& host) override;
 

@@ -98,6 +98,40 @@ struct AuditRecord {
   std::string revision = {};  // served after it (for policy-rejected: the one still served)
 };
 
+// The policy every controller should serve (a content-addressed bundle in the store): its
+// revision as the compiler computes it (no posture, no quarantine), the digest of the bundle's
+// files, and `version`, which grows with every change of it (etcd's mod_revision of the key;
+// a counter in SQLite). A publish compares `version`, so two controllers never flip-flop.
+struct DesiredPolicy {
+  std::string revision;
+  std::string digest;
+  std::string actor;
+  absl::Time time;
+  int64_t version = 0;
+};
+
+// What a publish did: `won` false when the desired policy was no longer at the expected version
+// (someone else published first); `current` is the desired policy after it either way.
+struct PublishOutcome {
+  bool won = false;
+  DesiredPolicy current;
+};
+
+// A leader's proof of office (EtcdLeadership): the election key and the revision at which this
+// leader created it. A fenced write compares it in the same transaction, so it is refused once
+// another controller has been elected, however long this one was paused.
+struct Fence {
+  std::string key;
+  int64_t create_revision = 0;
+};
+
+// A live controller on a shared store (its lease holds).
+struct MemberInfo {
+  std::string id;
+  std::string address;
+  bool leader = false;
+};
+
 // Where the controller keeps its durable state: SqliteStateStore (one machine, the default) or
 // EtcdStateStore (several controllers sharing one store). Not thread-safe: the caller
 // serialises access (the Fleet holds its lock).
@@ -145,6 +179,28 @@ class StateStore {
   // Newest first, at most `limit`; only entries at or after `since` when given.
   virtual absl::StatusOr<std::vector<AuditRecord>> AuditLog(
       int limit, std::optional<absl::Time> since = std::nullopt) = 0;
+
+  // The desired policy, if one was ever published.
+  virtual absl::StatusOr<std::optional<DesiredPolicy>> LoadDesiredPolicy() = 0;
+  // The bundle (PolicyBundle::Serialize) stored under `revision`, if any.
+  virtual absl::StatusOr<std::optional<std::string>> LoadBundle(const std::string& revision) = 0;
+  // Compare-and-swap: stores `bundle` under `desired.revision` and makes `desired` the desired
+  // policy, only if the desired policy is still at `expected_version` (0: none yet); `audit` is
+  // written in the same transaction. Never a partial write. Outside Begin/Commit.
+  virtual absl::StatusOr<PublishOutcome> PublishPolicy(const DesiredPolicy& desired,
+                                                       const std::string& bundle,
+                                                       int64_t expected_version,
+                                                       const AuditRecord& audit) = 0;
+
+  // The leader's job (fenced): deletes audit entries older than `before`, only while `fence`
+  // holds; FailedPrecondition when it no longer does (another controller leads). The number
+  // deleted. Unimplemented where the audit log is append-only (SQLite: one controller, no
+  // leader; its log is never trimmed).
+  virtual absl::StatusOr<int64_t> TrimAudit(absl::Time before, const Fence& fence) {
+    (void)before;
+    (void)fence;
+    return absl::UnimplementedError("this store's audit log is append-only");
+  }
 
   // Number of apply results / drift reports stored for `host`.
   virtual absl::StatusOr<int64_t> CountApplyResults(const std::string& host) = 0;

@@ -6,7 +6,7 @@
 set(polder_kernel_tests
   agent_drift_e2e agent_traffic_e2e agent_boot_e2e
   fleet_converge fleet_edit fleet_tamper fleet_controller-restart fleet_refused
-  fleet_commit-confirmed fleet_quarantine
+  fleet_commit-confirmed fleet_quarantine ha_faults
   render_nft_check render_lab_bundled render_lab_random render_ipv6_host_e2e)
 foreach(t ${polder_kernel_tests})
   if(TEST ${t})

@@ -213,6 +213,63 @@ TEST_P(StoreContractTest, AuditLogIsNewestFirstWithLimitAndSince) {
   EXPECT_EQ((*since)[1].time, base + absl::Seconds(3));
 }
 
+// Publish is a compare-and-swap on the desired policy's version, with its bundle and audit
+// entry in the same transaction; a loser learns the winner in the same call. (The etcd store is
+// shared by the tests: start from whatever version it holds.)
+TEST_P(StoreContractTest, PublishIsACompareAndSwapOnTheDesiredVersion) {
+  auto before = store_->LoadDesiredPolicy();
+  ASSERT_TRUE(before.ok()) << before.status();
+  int64_t base = before->has_value() ? (*before)->version : 0;
+  absl::Time t = absl::FromUnixSeconds(1800000000);
+  std::string tag = absl::StrCat(absl::ToUnixMicros(absl::Now()));
+  DesiredPolicy p1{"rev1-" + tag, "digest1", "alice", t, 0};
+  AuditRecord a1{0, t, "publish", "alice", "policy", "files", "first", p1.revision};
+  auto won = store_->PublishPolicy(p1, "bundle one", base, a1);
+  ASSERT_TRUE(won.ok()) << won.status();
+  EXPECT_TRUE(won->won);
+  EXPECT_EQ(won->current.revision, p1.revision);
+  EXPECT_GT(won->current.version, base);
+
+  // A second publisher still on `base` loses and is told the winner; nothing of it is written.
+  DesiredPolicy p2{"rev2-" + tag, "digest2", "bob", t, 0};
+  AuditRecord a2{0, t, "publish", "bob", "policy", "files", "second", p2.revision};
+  auto lost = store_->PublishPolicy(p2, "bundle two", base, a2);
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  EXPECT_FALSE(lost->won);
+  EXPECT_EQ(lost->current.revision, p1.revision);
+  EXPECT_EQ(lost->current.actor, "alice");
+  EXPECT_EQ(lost->current.version, won->current.version);
+  auto missing = store_->LoadBundle(p2.revision);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+
+  // On the winner's version it wins.
+  auto next = store_->PublishPolicy(p2, "bundle two", won->current.version, a2);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE(next->won);
+  EXPECT_GT(next->current.version, won->current.version);
+
+  store_ = Open();
+  auto desired = store_->LoadDesiredPolicy();
+  ASSERT_TRUE(desired.ok() && desired->has_value());
+  EXPECT_EQ((*desired)->revision, p2.revision);
+  EXPECT_EQ((*desired)->digest, "digest2");
+  EXPECT_EQ((*desired)->actor, "bob");
+  EXPECT_EQ((*desired)->version, next->current.version);
+  auto b1 = store_->LoadBundle(p1.revision);
+  ASSERT_TRUE(b1.ok() && b1->has_value());
+  EXPECT_EQ(**b1, "bundle one");
+  auto log = store_->AuditLog(1000);
+  ASSERT_TRUE(log.ok()) << log.status();
+  int first = 0, second = 0;
+  for (const auto& e : *log) {
+    first += e.kind == "publish" && e.revision == p1.revision;
+    second += e.kind == "publish" && e.revision == p2.revision;
+  }
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 1) << "the lost publish left no audit entry";
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
                          ::testing::Values(Backend::kSqlite, Backend::kEtcd), [](const auto& info) {
                            return info.param == Backend::kSqlite ? "Sqlite" : "Etcd";

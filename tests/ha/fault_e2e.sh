@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Issue 12 fault test: 3 etcd members and 3 controllers in the controller host's namespace
+# (10.10.0.2-4:7443, mutual TLS, etcd on that namespace's loopback, election timeout 500 ms),
+# real agents in the lab's namespaces with --controller naming all three. Faults:
+#   1. SIGKILL the controller serving some agents: they reconnect elsewhere within 30 s and
+#      nothing is re-applied (their ruleset is unchanged: "in-sync", no "applied");
+#   2. publish on one controller: the agents of the others get the new revision;
+#   3. quarantine on one controller, 10 times: reaches an agent on another (latency p50/p99);
+#   4. SIGKILL the etcd leader: a publish still succeeds after re-election;
+#   5. SIGSTOP the leading controller past its lease: another leads; resumed, it follows.
+# Prints the figures (FIGURE lines). With EXAMPLE=1 (examples/ha/run.sh) it stops after the
+# status of every controller and the failover, and with HA_KEEP=1 waits for Enter first.
+#
+# Usage: fault_e2e.sh POLDER POLDER_CONTROLLER POLDER_AGENT POLICY_DIR
+# Needs root and etcd; touches only namespaces named ph-<pid>-*.
+set -euo pipefail
+export POLDER=$1 POLDER_CONTROLLER=$2 POLDER_AGENT=$3
+policy_src=$4
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../fleet/lib.sh
+. "$here/../fleet/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+command -v etcd >/dev/null || { echo "SKIP: etcd not installed (etcd-server)"; exit 77; }
+
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+wait_for() {  # MS DESCRIPTION CMD...
+  local ms=$1 what=$2
+  shift 2
+  local end=$(($(ms_now) + ms))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(ms_now)" -lt $end ] || fleet_die "not within $ms ms: $what"
+    sleep 0.05
+  done
+}
+percentile() {  # P VALUES...: the P-th percentile (nearest rank)
+  local p=$1
+  shift
+  printf '%s\n' "$@" | sort -n | awk -v p="$p" '{v[NR]=$1} END {i=int((p*NR+99)/100); if (i<1) i=1; print v[i]}'
+}
+
+fleet_init "ph-$$-"
+cp -r "$policy_src" "$FLEET_DIR/policy"
+ADDRS=(10.10.0.2 10.10.0.3 10.10.0.4)
+# Three controller addresses, all on the controller host (its namespace gets all three).
+sed -i 's|addresses: \[10.10.0.2\], port: 7443|addresses: [10.10.0.2, 10.10.0.3, 10.10.0.4], port: 7443|' \
+  "$FLEET_DIR/policy/settings.yaml"
+sed -i '0,/addresses: \[10.10.0.2\]/s||addresses: [10.10.0.2, 10.10.0.3, 10.10.0.4]|' \
+  "$FLEET_DIR/policy/hosts.yaml"
+fleet_network "$FLEET_DIR/policy"
+pki="$FLEET_DIR/pki"
+"$POLDER" pki init "$pki" --controller-address 10.10.0.2 --controller-address 10.10.0.3 \
+  --controller-address 10.10.0.4 >/dev/null || fleet_die "pki init"
+AGENT_HOSTS=""
+for h in $(fleet_hosts); do
+  [ "$h" = "$FLEET_CTRL_HOST" ] && continue  # the controllers' host runs no agent here
+  "$POLDER" pki issue "$pki" --host "$h" >/dev/null || fleet_die "pki issue $h"
+  AGENT_HOSTS="$AGENT_HOSTS $h"
+done
+"$POLDER" pki issue "$pki" --admin ha-test >/dev/null || fleet_die "pki issue admin"
+export HA_HOSTS=$AGENT_HOSTS
+
+# etcd: 3 members on the controller namespace's loopback, data in the work dir.
+ip netns exec "$FLEET_CTRL_NS" ip link set lo up
+cluster="e1=http://127.0.0.1:23801,e2=http://127.0.0.1:23802,e3=http://127.0.0.1:23803"
+ETCD_URLS="http://127.0.0.1:23791,http://127.0.0.1:23792,http://127.0.0.1:23793"
+for i in 1 2 3; do
+  fleet_spawn "etcd$i" "$FLEET_CTRL_NS" etcd --name "e$i" --data-dir "$FLEET_DIR/state/etcd$i" \
+    --listen-client-urls "http://127.0.0.1:2379$i" --advertise-client-urls "http://127.0.0.1:2379$i" \
+    --listen-peer-urls "http://127.0.0.1:2380$i" --initial-advertise-peer-urls "http://127.0.0.1:2380$i" \
+    --initial-cluster "$cluster" --initial-cluster-state new \
+    --heartbeat-interval 50 --election-timeout 500 --log-level error --logger zap
+done
+etcdctl_ns() { ip netns exec "$FLEET_CTRL_NS" env ETCDCTL_API=3 etcdctl "$@"; }
+wait_for 20000 "etcd cluster healthy" etcdctl_ns --endpoints "$ETCD_URLS" endpoint health
+
+ctl() { echo "${ADDRS[$(($1 - 1))]}:7443"; }
+admin() {  # I CMD ARGS...: polder CMD as the admin against controller I
+  local i=$1 cmd=$2
+  shift 2
+  ip netns exec "$FLEET_CTRL_NS" "$POLDER" "$cmd" --controller "$(ctl "$i")" \
+    --tls-dir "$pki/admins/ha-test" "$@"
+}
+ALIVE="1 2 3"
+statuses() {  # writes status.I.json for each live controller; prints their paths
+  local i
+  for i in $ALIVE; do
+    admin "$i" status --format json >"$FLEET_DIR/status.$i.json" 2>/dev/null || rm -f "$FLEET_DIR/status.$i.json"
+    echo "$FLEET_DIR/status.$i.json"
+  done
+}
+view() { python3 "$here/view.py" "$@"; }
+converged() { view converged "${1:-}" $(statuses); }
+for i in 1 2 3; do
+  # TMPDIR: the bundle cache of a SIGKILLed controller goes with the work dir.
+  fleet_spawn "controller$i" "$FLEET_CTRL_NS" env TMPDIR="$FLEET_DIR/state" \
+    "$POLDER_CONTROLLER" --policy "$FLEET_DIR/policy" \
+    --listen "$(ctl "$i")" --tls-dir "$pki/controller" --store "etcd:$ETCD_URLS"
+  wait_for 20000 "controller $i answers" admin "$i" status
+done
+controller_list="$(ctl 1),$(ctl 2),$(ctl 3)"
+for h in $AGENT_HOSTS; do
+  fleet_spawn "agent-$h" "$(fleet_ns "$h")" "$POLDER_AGENT" --controller "$controller_list" \
+    --host "$h" --tls-dir "$pki/agents/$h" --state-dir "$FLEET_DIR/state/agent-$h"
+done
+wait_for 60000 "every agent converged on some controller" converged
+fleet_log "converged: $(view where $(statuses) | awk '{print $1 "@" $2}' | tr '\n' ' ')"
+for i in 1 2 3; do
+  echo "--- polder status from controller $i ($(ctl "$i"))"
+  admin "$i" status 2>/dev/null | head -n 3
+done
+same=$(for i in 1 2 3; do admin "$i" status --format json 2>/dev/null |
+  python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["revision"], j["policy_revision"], sorted((c["address"], c["leader"]) for c in j["controllers"]))'; done | sort -u | wc -l)
+[ "$same" = 1 ] || fleet_die "the controllers disagree on revision or membership"
+
+# 1. SIGKILL the controller that serves the most agents.
+victim=$(view where $(statuses) | awk '{print $2}' | sort | uniq -c | sort -rn | awk 'NR==1 {print $2}')
+moved=$(view where $(statuses) | awk -v v="$victim" '$2 == v {print $1}' | tr '\n' ' ')
+declare -A applied_before
+for h in $moved; do applied_before[$h]=$(grep -c '"event":"applied"' "$FLEET_DIR/logs/agent-$h.log" || true); done
+fleet_log "killing controller $victim ($(ctl "$victim")), serving:$moved"
+t0=$(ms_now)
+fleet_stop "controller$victim" KILL
+ALIVE=$(echo "$ALIVE" | tr ' ' '\n' | grep -vx "$victim" | tr '\n' ' ')
+HA_HOSTS=$moved wait_for 30000 "agents of the killed controller reconnect elsewhere" converged
+failover=$(($(ms_now) - t0))
+for h in $moved; do
+  now=$(grep -c '"event":"applied"' "$FLEET_DIR/logs/agent-$h.log" || true)
+  [ "$now" = "${applied_before[$h]}" ] || fleet_die "$h re-applied an unchanged ruleset after failover"
+done
+echo "FIGURE failover_ms=$failover agents_moved=$(echo $moved | wc -w) reapplied=0"
+# The killed controller's lease runs out (3 s): the survivors drop it, and one of them leads.
+members_ok() {
+  local i
+  for i in $ALIVE; do
+    admin "$i" status --format json 2>/dev/null | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["controllers"]
+dead = sys.argv[1]
+sys.exit(0 if len(c) == 2 and dead not in [m["address"] for m in c] and sum(m["leader"] for m in c) == 1 else 1)' "$(ctl "$victim")" || return 1
+  done
+}
+wait_for 15000 "the survivors drop the killed controller and elect a leader" members_ok
+echo "FIGURE killed_controller_dropped_from_members_ms=$(($(ms_now) - t0)) (lease 3 s)"
+if [ -n "${EXAMPLE:-}" ]; then
+  for i in $ALIVE; do
+    echo "--- polder status from controller $i ($(ctl "$i")) after the failover"
+    admin "$i" status 2>/dev/null | head -n 12
+  done
+  [ -n "${HA_KEEP:-}" ] && read -r -p "Enter to stop everything: " _
+  exit 0
+fi
+
+# 2. Publish on one survivor: every agent (on both survivors) gets the new revision.
+set -- $ALIVE
+a=$1 b=$2
+old=$(admin "$a" status --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
+cp -r "$FLEET_DIR/policy" "$FLEET_DIR/policy2"
+sed -i 's|tcp/8443|tcp/8444|' "$FLEET_DIR/policy2/services.yaml"
+t0=$(ms_now)
+admin "$a" publish "$FLEET_DIR/policy2" --reason "fault test" >/dev/null || fleet_die "publish on controller $a"
+wait_for 20000 "every agent applies the published revision" converged "$old"
+echo "FIGURE publish_to_all_applied_ms=$(($(ms_now) - t0))"
+
+# 3. Quarantine on one controller, measured on an agent connected to the other.
+target=$(view where $(statuses) | awk -v b="$b" '$2 == b {print $1; exit}')
+[ -n "$target" ] || { a=$2; b=$1; target=$(view where $(statuses) | awk -v b="$b" '$2 == b {print $1; exit}'); }
+[ -n "$target" ] || fleet_die "no agent on controller $b"
+applied_now() { view applied "$1" "$2" $(statuses); }
+served_after() { sed -n 's/.*controller now serves revision \([0-9a-f]*\).*/\1/p'; }
+lat=()
+for n in $(seq 10); do
+  t0=$(ms_now)
+  rev=$(admin "$a" quarantine "$target" --reason "fault test $n" | served_after) || fleet_die "quarantine $n"
+  [ -n "$rev" ] || fleet_die "quarantine $n: no revision"
+  wait_for 10000 "quarantine $n reaches $target on controller $b" applied_now "$target" "$rev"
+  lat+=($(($(ms_now) - t0)))
+  rev=$(admin "$a" release "$target" --reason "fault test $n" | served_after) || fleet_die "release $n"
+  wait_for 10000 "release $n reaches $target" applied_now "$target" "$rev"
+done
+echo "FIGURE quarantine_other_controller_ms p50=$(percentile 50 "${lat[@]}") p99=$(percentile 99 "${lat[@]}") n=${#lat[@]} (order to the agent's applied report on the other controller, polled with polder status)"
+
+# 4. SIGKILL the etcd leader: a publish still succeeds after re-election.
+leader=""
+for i in 1 2 3; do
+  if etcdctl_ns --endpoints "http://127.0.0.1:2379$i" endpoint status -w json 2>/dev/null |
+    python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["Status"]; sys.exit(0 if s["leader"]==s["header"]["member_id"] else 1)'; then
+    leader=$i
+  fi
+done
+[ -n "$leader" ] || fleet_die "no etcd leader"
+old=$(admin "$a" status --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
+cp -r "$FLEET_DIR/policy" "$FLEET_DIR/policy3"
+sed -i 's|tcp/8443|tcp/8445|' "$FLEET_DIR/policy3/services.yaml"
+fleet_log "killing etcd member $leader (the leader)"
+t0=$(ms_now)
+fleet_stop "etcd$leader" KILL
+wait_for 20000 "a publish succeeds after the etcd leader was killed" \
+  admin "$a" publish "$FLEET_DIR/policy3" --reason "after etcd leader loss"
+echo "FIGURE publish_after_etcd_leader_kill_ms=$(($(ms_now) - t0))"
+wait_for 20000 "every agent applies it" converged "$old"
+echo "FIGURE etcd_leader_kill_to_all_applied_ms=$(($(ms_now) - t0))"
+
+# 5. SIGSTOP the leading controller past its lease, then SIGCONT: another one leads meanwhile,
+#    and the resumed one rejoins as a follower (its stale leadership ends; the fenced write of
+#    such a leader is refused: tests/ha/leadership_test.cc).
+leader_addr() {  # I: the leader's address as controller I sees it
+  admin "$1" status --format json 2>/dev/null |
+    python3 -c 'import json,sys; print(" ".join(m["address"] for m in json.load(sys.stdin)["controllers"] if m["leader"]))'
+}
+set -- $ALIVE
+paused=""
+for i in $ALIVE; do [ "$(leader_addr "$i")" = "$(ctl "$i")" ] && paused=$i; done
+[ -n "$paused" ] || fleet_die "no leader among the live controllers"
+other=$1
+[ "$other" = "$paused" ] && other=$2
+fleet_log "SIGSTOP controller $paused (the leader)"
+pid=$(cat "$FLEET_DIR/pids/controller$paused")
+kill -STOP "$pid"
+t0=$(ms_now)
+leads_now() { [ "$(leader_addr "$other")" = "$(ctl "$other")" ]; }
+wait_for 15000 "controller $other leads while $paused is paused" leads_now
+echo "FIGURE paused_leader_replaced_ms=$(($(ms_now) - t0)) (lease 3 s)"
+kill -CONT "$pid"
+wait_for 10000 "the resumed controller rejoins as a follower" \
+  bash -c "grep -q 'member .*$(ctl "$paused") is no longer the leader\|lease ran out' '$FLEET_DIR/logs/controller$paused.log'"
+leads_now || fleet_die "the resumed controller took the leadership back"
+[ "$(leader_addr "$paused")" = "$(ctl "$other")" ] || fleet_die "the resumed controller names another leader"
+fleet_log "PASS"
