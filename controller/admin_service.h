@@ -6,6 +6,7 @@
 
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
+#include "controller/traffic_store.h"
 #include "polder/v1/polder.grpc.pb.h"
 
 namespace polder::controller {
@@ -13,8 +14,10 @@ namespace polder::controller {
 class AdminServiceImpl final : public v1::Admin::CallbackService {
  public:
   // `open` (optional): the agent streams, for each connected host's certificate expiry.
-  AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr)
-      : fleet_(fleet), insecure_(insecure), open_(open) {}
+  // `traffic` (optional): the observed traffic Traffic answers from (none: FAILED_PRECONDITION).
+  AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr,
+                   TrafficStore* traffic = nullptr)
+      : fleet_(fleet), insecure_(insecure), open_(open), traffic_(traffic) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
                                    v1::StatusResponse* resp) override;
@@ -32,6 +35,10 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* AuditLog(grpc::CallbackServerContext* ctx,
                                      const v1::AuditLogRequest* req,
                                      v1::AuditLogResponse* resp) override;
+  // The stored reports since `since` (hourly within raw retention, daily before), newest kept
+  // when they exceed wire::kMaxTrafficResponseBytes, with each host's coverage.
+  grpc::ServerUnaryReactor* Traffic(grpc::CallbackServerContext* ctx, const v1::TrafficRequest* req,
+                                    v1::TrafficResponse* resp) override;
 
  private:
   // The admin's name, or an error status to finish the call with.
@@ -40,6 +47,7 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   Fleet* const fleet_;
   const bool insecure_;
   const OpenStreams* const open_;
+  TrafficStore* const traffic_;
 };
 
 }  // namespace polder::controller

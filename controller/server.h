@@ -39,6 +39,9 @@ struct ServerOptions {
   // New agent streams taken per second (a reconnect storm beyond it is refused with
   // RESOURCE_EXHAUSTED and the agents try elsewhere); <= 0: no limit. Burst: one second's worth.
   double max_new_streams_per_second = 1000;
+  // Where agents' TrafficBatches are stored and Admin.Traffic answers from (not owned; must
+  // outlive the server). Null: batches are refused and Traffic fails.
+  TrafficStore* traffic = nullptr;
 };
 
 class ControllerServer {
@@ -55,12 +58,13 @@ class ControllerServer {
   void Shutdown();
 
  private:
-  ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked, double streams_per_second)
+  ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked, double streams_per_second,
+                   TrafficStore* traffic)
       : revoked_(std::move(revoked)),
         open_(revoked_.get()),
         new_streams_(streams_per_second, streams_per_second),
-        agents_(fleet, revoked_ == nullptr, &open_, &new_streams_),
-        admin_(fleet, revoked_ == nullptr, &open_) {}
+        agents_(fleet, revoked_ == nullptr, &open_, &new_streams_, traffic),
+        admin_(fleet, revoked_ == nullptr, &open_, traffic) {}
   // Re-reads the CRL every `period` until Shutdown; closes revoked streams.
   void SweepLoop(absl::Duration period);
 
