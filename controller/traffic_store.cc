@@ -112,7 +112,7 @@ absl::StatusOr<TrafficStore::Added> TrafficStore::Add(const wire::TrafficReport&
                                                       absl::Time now) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  auto fail = [&](absl::Status s) {
+  auto fail = [&](absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Exec("ROLLBACK").IgnoreError();
     return s;
   };
