@@ -98,13 +98,12 @@ int main(int argc, char** argv) {
   app.add_flag("--no-dry-run", enforcing.no_dry_run,
                "skip the kernel dry run before applying (the apply itself is atomic)");
   std::string traffic_spool, traffic_interval = "60s";
-  auto* spool_opt = app.add_option("--traffic-spool", traffic_spool,
-                                   "standalone: append observed-traffic reports to FILE (read it "
-                                   "with `polder traffic --local FILE`)")
-                        ->excludes(controller_opt);
-  app.add_option("--traffic-interval", traffic_interval,
-                 "how often observed traffic is read (a duration: 60s, 2s)")
-      ->needs(spool_opt);
+  app.add_option("--traffic-spool", traffic_spool,
+                 "append observed-traffic reports to FILE (standalone: read it with `polder "
+                 "traffic --local FILE`; with --controller: default <state-dir>/traffic.jsonl, "
+                 "sent to the controller until acknowledged)");
+  auto* interval_opt = app.add_option("--traffic-interval", traffic_interval,
+                                      "how often observed traffic is read (a duration: 60s, 2s)");
   CLI11_PARSE(app, argc, argv);
   if (boot) {
     boot_options.state_dir = fleet.state_dir;
@@ -131,8 +130,23 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (fleet.controller.empty() && traffic_spool.empty() && interval_opt->count() > 0) {
+    fputs("polder-agent: --traffic-interval needs --traffic-spool (or --controller)\n", stderr);
+    return 2;
+  }
+
   sigset_t signals = polder::agent::BlockStopSignals();
-  if (!fleet.controller.empty()) return polder::agent::RunControllerMode(fleet, signals);
+  if (!fleet.controller.empty()) {
+    absl::StatusOr<absl::Duration> interval = polder::wire::ParseDuration(traffic_interval);
+    if (!interval.ok() || *interval < absl::Seconds(1)) {
+      PrintError(!interval.ok() ? std::string(interval.status().message())
+                                : "--traffic-interval: at least 1s");
+      return 2;
+    }
+    fleet.traffic_spool = traffic_spool;
+    fleet.traffic_interval = *interval;
+    return polder::agent::RunControllerMode(fleet, signals);
+  }
 
   auto enforcer = polder::agent::MakeEnforcer(
       enforcing,

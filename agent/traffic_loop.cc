@@ -60,7 +60,8 @@ void TrafficLoop::Run() {
       PrintError(absl::StrCat("traffic: ", collected.status().message()));
       continue;
     }
-    absl::Status appended = spool.Append(collected->report);
+    uint64_t offset = 0;
+    absl::Status appended = spool.Append(collected->report, &offset);
     nlohmann::ordered_json line = {{"event", "traffic"},
                                    {"sequence", collected->report.sequence},
                                    {"samples", collected->report.samples.size()},
@@ -69,6 +70,7 @@ void TrafficLoop::Run() {
                                    {"spooled", appended.ok()}};
     if (!appended.ok()) line["error"] = std::string(appended.message());
     PrintLine(line.dump() + "\n");
+    if (appended.ok() && on_spooled_) on_spooled_(collected->report, offset);
   }
 }
 

@@ -9,12 +9,14 @@
 #define POLDER_AGENT_TRAFFIC_LOOP_H_
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/clock.h"
+#include "wire/traffic_report.h"
 
 namespace polder::agent {
 
@@ -23,6 +25,11 @@ class TrafficLoop {
   TrafficLoop(std::string host, std::filesystem::path spool, absl::Duration interval,
               Clock& clock = *Clock::Real());
   ~TrafficLoop();
+
+  // Called (on the loop's thread) after each report is in the spool, with where its line
+  // starts: controller mode sends it on (TrafficOutbox). Set before Start().
+  using OnSpooled = std::function<void(const wire::TrafficReport&, uint64_t line_offset)>;
+  void set_on_spooled(OnSpooled f) { on_spooled_ = std::move(f); }
 
   void Start();
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
@@ -34,6 +41,7 @@ class TrafficLoop {
   std::filesystem::path spool_;
   absl::Duration interval_;
   Clock& clock_;
+  OnSpooled on_spooled_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -26,7 +26,7 @@ absl::StatusOr<std::optional<TrafficSpool::Position>> TrafficSpool::Last() const
   return last;
 }
 
-absl::Status TrafficSpool::Append(const wire::TrafficReport& report) {
+absl::Status TrafficSpool::Append(const wire::TrafficReport& report, uint64_t* line_offset) {
   std::error_code ec;
   uintmax_t size = std::filesystem::exists(path_, ec) ? std::filesystem::file_size(path_, ec) : 0;
   std::string line = wire::TrafficReportToJsonLine(report) + "\n";
@@ -48,6 +48,7 @@ absl::Status TrafficSpool::Append(const wire::TrafficReport& report) {
     }
     if (last != '\n') line.insert(line.begin(), '\n');
   }
+  uint64_t offset = size + (line.front() == '\n' ? 1 : 0);
   size_t written = 0;
   while (written < line.size()) {
     ssize_t n = write(fd, line.data() + written, line.size() - written);
@@ -63,6 +64,7 @@ absl::Status TrafficSpool::Append(const wire::TrafficReport& report) {
   close(fd);
   if (!synced)
     return absl::UnavailableError(absl::StrCat("fsync ", path_.string(), ": ", strerror(errno)));
+  if (line_offset != nullptr) *line_offset = offset;
   return absl::OkStatus();
 }
 

@@ -32,8 +32,8 @@ class TrafficSpool {
   absl::StatusOr<std::optional<Position>> Last() const;
 
   // Appends one line and fsyncs it. A cut last line (a crash mid-write) is ended first, so
-  // that this report starts a line of its own.
-  absl::Status Append(const wire::TrafficReport& report);
+  // that this report starts a line of its own. `line_offset` (optional): where its line starts.
+  absl::Status Append(const wire::TrafficReport& report, uint64_t* line_offset = nullptr);
 
   const std::filesystem::path& path() const { return path_; }
 

@@ -20,6 +20,7 @@
 #include "cli/cli_common.h"
 #include "cli/pki_commands.h"
 #include "polder/v1/polder.grpc.pb.h"
+#include "wire/limits.h"
 #include "wire/proto_convert.h"
 #include "wire/rfc3339.h"
 #include "wire/tls_credentials.h"
@@ -98,7 +99,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const Connection& c) {
     if (!loaded.ok()) return loaded.status();
     creds = *loaded;
   }
-  return grpc::CreateChannel(c.controller, creds);
+  // Traffic answers may be larger than gRPC's default 4 MiB.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(static_cast<int>(wire::kMaxTrafficResponseBytes));
+  return grpc::CreateCustomChannel(c.controller, creds, args);
 }
 
 // Waits until `channel` is connected or has failed to connect (a call then
@@ -582,6 +586,11 @@ absl::StatusOr<v1::AuditLogResponse> FetchAuditLog(const ControllerConnection& c
 absl::StatusOr<v1::PublishResponse> PublishTo(const ControllerConnection& c,
                                               const v1::PublishRequest& request) {
   return Unwrap(c, CallController(c, &v1::Admin::Stub::Publish, request));
+}
+
+absl::StatusOr<v1::TrafficResponse> FetchTraffic(const ControllerConnection& c,
+                                                 const v1::TrafficRequest& request) {
+  return Unwrap(c, CallController(c, &v1::Admin::Stub::Traffic, request, kCallTimeoutSeconds));
 }
 
 absl::StatusOr<std::string> ActivatePostureOn(const ControllerConnection& c,

@@ -36,6 +36,11 @@ absl::StatusOr<v1::AuditLogResponse> FetchAuditLog(const ControllerConnection& c
 absl::StatusOr<v1::PublishResponse> PublishTo(const ControllerConnection& c,
                                               const v1::PublishRequest& request);
 
+// The observed traffic the controller stores (`polder traffic|unused|suggest --controller`).
+// Errors as FetchStatus's; an answer within 15 s.
+absl::StatusOr<v1::TrafficResponse> FetchTraffic(const ControllerConnection& c,
+                                                 const v1::TrafficRequest& request);
+
 // Why a controller could not be reached, from gRPC's message, in the words of
 // `cannot reach controller HOST:PORT: WHY`: "connection refused", "TLS handshake failed (...)",
 // "cannot resolve the name", ... or gRPC's own message when it is none of those.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "cli/audit_command.h"
+#include "cli/fleet_commands.h"
 #include "cli/graphviz.h"
 #include "compiler/render/html_report.h"
 #include "compiler/render/markup_escape.h"
@@ -21,7 +22,9 @@
 #include "compiler/verify/traffic_table.h"
 #include "compiler/verify/unused.h"
 #include "nlohmann/json.hpp"
+#include "wire/proto_convert.h"
 #include "wire/rfc3339.h"
+#include "wire/traffic_proto.h"
 
 namespace polder::cli {
 namespace {
@@ -29,7 +32,8 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 struct TrafficArgs {
-  std::string local, controller, policy, since, zone, host, format = "text", out;
+  std::string local, policy, since, zone, host, format = "text", out;
+  ControllerConnection conn;  // --controller HOST:PORT (--tls-dir DIR | --insecure)
   bool denied = false;
 };
 
@@ -60,16 +64,41 @@ struct Observed {
   std::set<std::string> hosts;
   uint64_t lost = 0;
   Spool spool;
+  bool from_controller = false;
+  uint64_t truncated_reports = 0;    // the controller's answer left these (oldest) out
+  uint64_t dropped_connections = 0;  // the controller's store dropped these (its size budget)
 };
 
-absl::StatusOr<Observed> ReadObserved(const TrafficArgs& a, bool since_required) {
-  if (!a.controller.empty()) {
-    return absl::UnimplementedError(
-        "the controller does not collect traffic yet; read an agent's spool with --local STATE "
-        "--policy DIR");
+// The controller's stored reports since `since`, as a Spool (duplicates: batches it received
+// again and ignored).
+absl::Status ReadFromController(const TrafficArgs& a, Observed& o) {
+  v1::TrafficRequest request;
+  if (o.since != absl::InfinitePast()) wire::SetTimestamp(o.since, request.mutable_since());
+  // --zone and --host select rows by either side, so every host's reports are needed.
+  absl::StatusOr<v1::TrafficResponse> answer = FetchTraffic(a.conn, request);
+  if (!answer.ok()) return answer.status();
+  for (int i = 0; i < answer->reports_size(); ++i) {
+    absl::StatusOr<wire::TrafficReport> r = wire::FromProto(answer->reports(i));
+    if (!r.ok())
+      return absl::DataLossError(absl::StrCat("controller ", a.conn.controller, ": report ", i,
+                                              ": ", r.status().message()));
+    o.spool.reports.push_back(std::move(*r));
   }
-  if (a.local.empty())
-    return absl::InvalidArgumentError("give --local STATE (an agent's traffic spool)");
+  for (const v1::TrafficHostCoverage& c : answer->coverage())
+    o.spool.duplicates += static_cast<size_t>(c.duplicates());
+  o.truncated_reports = answer->truncated_reports();
+  o.dropped_connections = answer->dropped_connections();
+  o.from_controller = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Observed> ReadObserved(const TrafficArgs& a, bool since_required) {
+  bool controller = !a.conn.controller.empty();
+  if (controller && !a.local.empty())
+    return absl::InvalidArgumentError("give --local STATE or --controller HOST:PORT, not both");
+  if (!controller && a.local.empty())
+    return absl::InvalidArgumentError(
+        "give --local STATE (an agent's traffic spool) or --controller HOST:PORT");
   if (a.policy.empty())
     return absl::InvalidArgumentError("give --policy DIR: rows are attributed to its flows");
   if (since_required && a.since.empty())
@@ -86,9 +115,14 @@ absl::StatusOr<Observed> ReadObserved(const TrafficArgs& a, bool since_required)
   if (!loaded->has_value())
     return absl::FailedPreconditionError(absl::StrCat(a.policy, " has errors (above)"));
   o.loaded = std::move(**loaded);
-  absl::StatusOr<Spool> spool = ReadSpool(a.local);
-  if (!spool.ok()) return spool.status();
-  o.spool = std::move(*spool);
+  if (controller) {
+    if (absl::Status s = ReadFromController(a, o); !s.ok()) return s;
+  } else {
+    absl::StatusOr<Spool> spool = ReadSpool(a.local);
+    if (!spool.ok()) return spool.status();
+    o.spool = std::move(*spool);
+  }
+  const std::string source = controller ? a.conn.controller : a.local;
   TrafficTable table(o.loaded.policy);
   for (const wire::TrafficReport& r : o.spool.reports) {
     if (r.end < o.since) continue;
@@ -102,7 +136,7 @@ absl::StatusOr<Observed> ReadObserved(const TrafficArgs& a, bool since_required)
       absl::StatusOr<Address> peer = Address::Parse(s.peer);
       absl::StatusOr<Protocol> proto = ProtocolOf(s.protocol);
       if (!local.ok() || !peer.ok() || !proto.ok() || local->family != peer->family) {
-        return absl::InvalidArgumentError(absl::StrCat(a.local, ": report ", r.host, " ", r.epoch,
+        return absl::InvalidArgumentError(absl::StrCat(source, ": report ", r.host, " ", r.epoch,
                                                        "/", r.sequence, " samples[", i,
                                                        "]: addresses are not two of one family"));
       }
@@ -139,7 +173,17 @@ std::string EvidenceLines(const Observed& o) {
   }
   if (o.spool.duplicates > 0) {
     absl::StrAppend(&out, o.spool.duplicates,
-                    " batches were in the spool twice and counted once\n");
+                    o.from_controller ? " batches reached the controller twice and counted once\n"
+                                      : " batches were in the spool twice and counted once\n");
+  }
+  if (o.dropped_connections > 0) {
+    absl::StrAppend(&out, "warning: the controller dropped ", o.dropped_connections,
+                    " connections' rows to stay within its size budget (--traffic-max-bytes); "
+                    "counts are short by that\n");
+  }
+  if (o.truncated_reports > 0) {
+    absl::StrAppend(&out, "warning: the controller's answer left out the ", o.truncated_reports,
+                    " oldest reports (too large for one answer): give a later --since\n");
   }
   return out;
 }
@@ -151,7 +195,10 @@ Json EvidenceJson(const Observed& o) {
       {"hosts", std::vector<std::string>(o.hosts.begin(), o.hosts.end())},
       {"lost_tuples", o.lost},
       {"partial_lines", o.spool.partial_lines},
-      {"duplicate_batches", o.spool.duplicates}};
+      {"duplicate_batches", o.spool.duplicates},
+      {"source", o.from_controller ? "controller" : "local"},
+      {"dropped_connections", o.dropped_connections},
+      {"truncated_reports", o.truncated_reports}};
 }
 
 std::string PortText(const TrafficKey& k) {
@@ -308,6 +355,12 @@ absl::StatusOr<int> RunUnused(const TrafficArgs& a) {
   if (!o.ok()) return o.status();
   std::vector<UnusedEntry> entries =
       FindUnused(o->loaded.policy, o->rows, o->coverage, o->since, o->now);
+  // Rows the controller dropped or left out could hold an entry's hits: nothing is called
+  // unused on such evidence.
+  if (o->dropped_connections > 0 || o->truncated_reports > 0) {
+    for (UnusedEntry& e : entries)
+      if (e.status == UnusedEntry::Status::kUnused) e.status = UnusedEntry::Status::kUnknown;
+  }
   auto evidence = [](const UnusedEntry& e) {
     return absl::StrCat(e.hosts_complete, "/", e.hosts_expected, " hosts reported every day, ",
                         e.days_complete, "/", e.days_window, " days fully reported");
@@ -359,6 +412,11 @@ absl::StatusOr<int> RunSuggest(const TrafficArgs& a) {
     text = absl::StrCat("# warning: agents could not record ", o->lost,
                         " tuples (observation sets full): traffic may be missing here\n", text);
   }
+  if (o->dropped_connections > 0 || o->truncated_reports > 0) {
+    text = absl::StrCat("# warning: the controller dropped ", o->dropped_connections,
+                        " connections (size budget) and left out ", o->truncated_reports,
+                        " old reports: traffic may be missing here\n", text);
+  }
   std::ofstream out(a.out, std::ios::binary | std::ios::trunc);
   out << text;
   out.close();
@@ -372,10 +430,19 @@ absl::StatusOr<int> RunSuggest(const TrafficArgs& a) {
 }
 
 void CommonOptions(CLI::App* cmd, TrafficArgs& a) {
-  cmd->add_option("--local", a.local,
-                  "An agent's traffic spool (TrafficReport lines), or a directory of them (*.jsonl)");
-  cmd->add_option("--controller", a.controller,
-                  "HOST:PORT (not yet: the controller does not collect traffic)");
+  cmd->add_option(
+      "--local", a.local,
+      "An agent's traffic spool (TrafficReport lines), or a directory of them (*.jsonl)");
+  auto* controller =
+      cmd->add_option("--controller", a.conn.controller,
+                      "Controller HOST:PORT: the traffic its agents reported (instead of --local)");
+  auto* tls = cmd->add_option("--tls-dir", a.conn.tls_dir,
+                              "With --controller: directory with ca.crt and admin.crt/admin.key");
+  auto* ins = cmd->add_flag("--insecure", a.conn.insecure,
+                            "With --controller: no TLS (controller runs --insecure)");
+  tls->excludes(ins);
+  tls->needs(controller);
+  ins->needs(controller);
   cmd->add_option("--policy", a.policy, "Policy directory the rows are attributed to");
 }
 
@@ -430,8 +497,7 @@ absl::StatusOr<Spool> ReadSpool(const std::string& path) {
       files.push_back(entry.path().string());
   }
   if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", ec.message()));
-  if (files.empty())
-    return absl::NotFoundError(absl::StrCat(path, " holds no spool (*.jsonl)"));
+  if (files.empty()) return absl::NotFoundError(absl::StrCat(path, " holds no spool (*.jsonl)"));
   std::sort(files.begin(), files.end());
   for (const std::string& f : files) {
     if (absl::Status st = ReadSpoolFile(f, spool, seen); !st.ok()) return st;

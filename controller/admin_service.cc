@@ -1,11 +1,15 @@
 #include "controller/admin_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "controller/log.h"
 #include "controller/message_validation.h"
 #include "controller/peer_auth.h"
+#include "wire/limits.h"
 #include "wire/proto_convert.h"
+#include "wire/traffic_proto.h"
 
 namespace polder::controller {
 namespace {
@@ -201,6 +205,48 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Publish(grpc::CallbackServerContext*
   resp->set_previous_revision(result->previous_revision);
   resp->set_unchanged(!result->published);
   resp->set_served_revision(fleet_->Status().revision);
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Traffic(grpc::CallbackServerContext* ctx,
+                                                    const v1::TrafficRequest* req,
+                                                    v1::TrafficResponse* resp) {
+  if (auto a = Actor(ctx); !a.ok()) return Done(ctx, a.status());
+  if (auto s = ValidateTrafficRequest(*req); !s.ok()) return Done(ctx, s);
+  if (traffic_ == nullptr)
+    return Done(ctx, absl::FailedPreconditionError("this controller stores no traffic"));
+  absl::Time since = req->has_since() ? wire::FromTimestamp(req->since()) : absl::InfinitePast();
+  absl::Time now = absl::Now();
+  // A stored sample is under ~64 bytes on the wire; the cap on samples keeps the answer under
+  // the limit, and the byte check below stops before it regardless.
+  auto answer = traffic_->Query(since, req->host(), now, wire::kMaxTrafficResponseBytes / 64);
+  if (!answer.ok()) return Done(ctx, answer.status());
+  uint64_t truncated = answer->truncated_reports;
+  size_t bytes = 0;
+  // Newest first, so that what is left out is the oldest.
+  for (auto it = answer->reports.rbegin(); it != answer->reports.rend(); ++it) {
+    v1::TrafficBatch batch;
+    wire::ToProto(*it, &batch);
+    size_t size = batch.ByteSizeLong() + 8;
+    if (bytes + size > wire::kMaxTrafficResponseBytes - 4096) {
+      truncated += static_cast<uint64_t>(answer->reports.rend() - it);
+      break;
+    }
+    bytes += size;
+    *resp->add_reports() = std::move(batch);
+  }
+  std::reverse(resp->mutable_reports()->begin(), resp->mutable_reports()->end());
+  for (const TrafficStore::Coverage& c : answer->coverage) {
+    auto* out = resp->add_coverage();
+    out->set_host(c.host);
+    out->set_hours(c.hours);
+    out->set_lost(c.lost);
+    out->set_batches(c.batches);
+    out->set_duplicates(c.duplicates);
+  }
+  resp->set_truncated_reports(truncated);
+  resp->set_dropped_connections(answer->dropped_connections);
+  resp->set_dropped_rows(answer->dropped_rows);
   return Done(ctx, absl::OkStatus());
 }
 

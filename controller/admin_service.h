@@ -10,6 +10,7 @@
 #include "controller/bundle_sync.h"
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
+#include "controller/traffic_store.h"
 #include "polder/v1/polder.grpc.pb.h"
 
 namespace polder::controller {
@@ -19,14 +20,17 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   // `open` (optional): the agent streams, for each connected host's certificate expiry.
   using MembersFn = std::function<absl::StatusOr<std::vector<MemberInfo>>()>;
   // `bundles` (optional): the store's policy bundle, for Publish and Status. `members`
-  // (optional): the live controllers on a shared store, for Status.
+  // (optional): the live controllers on a shared store, for Status. `traffic` (optional): the
+  // observed traffic Traffic answers from (none: FAILED_PRECONDITION).
   AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr,
-                   BundleSync* bundles = nullptr, MembersFn members = nullptr)
+                   BundleSync* bundles = nullptr, MembersFn members = nullptr,
+                   TrafficStore* traffic = nullptr)
       : fleet_(fleet),
         insecure_(insecure),
         open_(open),
         bundles_(bundles),
-        members_(std::move(members)) {}
+        members_(std::move(members)),
+        traffic_(traffic) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
                                    v1::StatusResponse* resp) override;
@@ -46,6 +50,10 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
                                      v1::AuditLogResponse* resp) override;
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* ctx, const v1::PublishRequest* req,
                                     v1::PublishResponse* resp) override;
+  // The stored reports since `since` (hourly within raw retention, daily before), newest kept
+  // when they exceed wire::kMaxTrafficResponseBytes, with each host's coverage.
+  grpc::ServerUnaryReactor* Traffic(grpc::CallbackServerContext* ctx, const v1::TrafficRequest* req,
+                                    v1::TrafficResponse* resp) override;
 
  private:
   // The admin's name, or an error status to finish the call with.
@@ -56,6 +64,7 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   const OpenStreams* const open_;
   BundleSync* const bundles_;
   const MembersFn members_;
+  TrafficStore* const traffic_;
 };
 
 }  // namespace polder::controller

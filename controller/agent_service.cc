@@ -1,5 +1,6 @@
 #include "controller/agent_service.h"
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,7 +11,9 @@
 #include "controller/log.h"
 #include "controller/message_validation.h"
 #include "controller/peer_auth.h"
+#include "wire/limits.h"
 #include "wire/proto_convert.h"
+#include "wire/traffic_proto.h"
 
 namespace polder::controller {
 namespace {
@@ -27,8 +30,13 @@ std::vector<std::string> Escaped(const google::protobuf::RepeatedPtrField<std::s
 class AgentStream final : public Reactor, public AgentSink {
  public:
   AgentStream(Fleet* fleet, grpc::CallbackServerContext* context, bool insecure,
-              SilentStreams* silent, OpenStreams* open)
-      : fleet_(fleet), context_(context), insecure_(insecure), silent_(silent), open_(open) {
+              SilentStreams* silent, OpenStreams* open, TrafficStore* traffic)
+      : fleet_(fleet),
+        context_(context),
+        insecure_(insecure),
+        silent_(silent),
+        open_(open),
+        traffic_(traffic) {
     if (!insecure_) {
       auto peer = PeerIdentityOf(*context_->auth_context());
       std::string name = peer.ok() ? peer->common_name : "";
@@ -77,7 +85,7 @@ class AgentStream final : public Reactor, public AgentSink {
       return;
     }
     if (!ok) return;  // the pending read fails too and ends the stream
-    if (pending_) WriteLocked();
+    if (pending_ || !acks_.empty()) WriteLocked();
   }
 
   void OnDone() override {
@@ -115,11 +123,49 @@ class AgentStream final : public Reactor, public AgentSink {
   void Close(const absl::Status& status) override { FinishOnce(ToGrpc(status)); }
 
  private:
+  // An assignment (or InSync) first, then acknowledgements in the order their batches came.
   void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    out_ = std::move(*pending_);
-    pending_.reset();
+    if (pending_) {
+      out_ = std::move(*pending_);
+      pending_.reset();
+    } else {
+      out_.mutable_traffic_ack()->set_epoch(acks_.front().first);
+      out_.mutable_traffic_ack()->set_sequence(acks_.front().second);
+      acks_.pop_front();
+    }
     writing_ = true;
     StartWrite(&out_);
+  }
+
+  // A batch is stored (or was already): acknowledge it. An agent keeps at most
+  // kMaxTrafficBatchesInFlight unacknowledged, so the queue stays short; one that sends more
+  // than twice that loses the oldest acknowledgements and resends those batches (harmless).
+  void Ack(uint64_t epoch, uint64_t sequence) {
+    absl::MutexLock lock(&mu_);
+    if (finish_status_) return;
+    if (acks_.size() >= 2 * static_cast<size_t>(wire::kMaxTrafficBatchesInFlight))
+      acks_.pop_front();
+    acks_.emplace_back(epoch, sequence);
+    if (!writing_) WriteLocked();
+  }
+
+  absl::Status HandleTrafficBatch(const v1::TrafficBatch& b, absl::Time now) {
+    if (auto s = ValidateTrafficBatch(b); !s.ok()) return s;
+    if (b.host() != host_)
+      return absl::PermissionDeniedError(
+          absl::StrCat("traffic_batch.host '", b.host(), "' is not the stream's host"));
+    if (traffic_ == nullptr)
+      return absl::FailedPreconditionError("this controller stores no traffic");
+    absl::StatusOr<wire::TrafficReport> report = wire::FromProto(b);
+    if (!report.ok()) return report.status();
+    // A batch not stored ends the stream unacknowledged: the agent reconnects and sends it
+    // again, before any later one could raise the high-water mark past it.
+    absl::StatusOr<TrafficStore::Added> added = traffic_->Add(*report, now);
+    if (!added.ok())
+      return absl::UnavailableError(
+          absl::StrCat("cannot store a traffic batch: ", added.status().message()));
+    Ack(b.epoch(), b.sequence());
+    return absl::OkStatus();
   }
 
   void FinishOnce(const grpc::Status& status) {
@@ -127,6 +173,7 @@ class AgentStream final : public Reactor, public AgentSink {
     if (finish_status_) return;
     finish_status_ = status;
     pending_.reset();
+    acks_.clear();
     if (!writing_) Finish(status);  // else OnWriteDone finishes
   }
 
@@ -171,6 +218,8 @@ class AgentStream final : public Reactor, public AgentSink {
         fleet_->OnHeartbeat(host_, session_, now, agent_time, Escaped(hb.degraded()));
         return absl::OkStatus();
       }
+      case K::kTrafficBatch:
+        return HandleTrafficBatch(in_.traffic_batch(), now);
       default:
         return absl::InvalidArgumentError("message carries no known kind");
     }
@@ -203,6 +252,7 @@ class AgentStream final : public Reactor, public AgentSink {
   const bool insecure_;
   SilentStreams* const silent_;
   OpenStreams* const open_;                 // null when insecure
+  TrafficStore* const traffic_;             // null: batches are refused
   std::optional<std::string> silent_peer_;  // admitted, and no message read yet
   v1::AgentMessage in_;                     // touched only by the read path
   std::string host_;
@@ -211,6 +261,7 @@ class AgentStream final : public Reactor, public AgentSink {
   absl::Mutex mu_;
   v1::ControllerMessage out_ ABSL_GUARDED_BY(mu_);
   std::optional<v1::ControllerMessage> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<uint64_t, uint64_t>> acks_ ABSL_GUARDED_BY(mu_);  // (epoch, sequence)
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
 };
@@ -252,7 +303,7 @@ Reactor* AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
                                  "try again later or another controller"));
     return refused;
   }
-  return new AgentStream(fleet_, context, insecure_, &silent_, open_);
+  return new AgentStream(fleet_, context, insecure_, &silent_, open_, traffic_);
 }
 
 }  // namespace polder::controller

@@ -13,6 +13,7 @@
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
 #include "controller/stream_rate_limit.h"
+#include "controller/traffic_store.h"
 #include "polder/v1/polder.grpc.pb.h"
 
 namespace polder::controller {
@@ -39,9 +40,15 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   // `open` (optional) records every stream with its certificate's serial, so
   // that streams of a certificate revoked later can be closed.
   // `new_streams` (optional) bounds how many streams are taken per second.
+  // `traffic` (optional) stores agents' TrafficBatches, each acknowledged once stored (or
+  // found at or below its host's high-water mark); without it a batch is refused.
   AgentServiceImpl(Fleet* fleet, bool insecure, OpenStreams* open = nullptr,
-                   StreamRateLimit* new_streams = nullptr)
-      : fleet_(fleet), insecure_(insecure), open_(open), new_streams_(new_streams) {}
+                   StreamRateLimit* new_streams = nullptr, TrafficStore* traffic = nullptr)
+      : fleet_(fleet),
+        insecure_(insecure),
+        open_(open),
+        new_streams_(new_streams),
+        traffic_(traffic) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -53,6 +60,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   const bool insecure_;
   OpenStreams* const open_;
   StreamRateLimit* const new_streams_;
+  TrafficStore* const traffic_;
   SilentStreams silent_;
 };
 

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
@@ -34,6 +35,8 @@
 #include "controller/state_store.h"
 #include "controller/store_spec.h"
 #include "wire/rfc3339.h"
+#include "controller/traffic_store.h"
+#include "wire/duration.h"
 
 namespace polder::controller {
 namespace {
@@ -54,7 +57,17 @@ struct Flags {
   std::string store_tls_dir;
   double max_new_streams_per_second = 1000;
   bool insecure = false;
+  // Observed traffic (docs/traffic.md): its own SQLite file; empty: beside the state file.
+  std::string traffic_db, traffic_retention_raw = "14d", traffic_retention_daily = "395d";
+  uint64_t traffic_max_bytes = uint64_t{1} << 30;
 };
+
+// <dir of the state file>/<its stem>-traffic.db; with etcd, polder-traffic.db here.
+std::filesystem::path DefaultTrafficDb(const Flags& f, const StoreSpec& spec) {
+  if (spec.kind == StoreSpec::Kind::kEtcd) return "polder-traffic.db";
+  std::filesystem::path state(f.state);
+  return state.parent_path() / (state.stem().string() + "-traffic.db");
+}
 
 // Milliseconds until `t` for poll(), or -1 (forever) when there is none.
 int PollTimeout(std::optional<absl::Time> t) {
@@ -91,6 +104,27 @@ int Run(const Flags& f) {
     Log(std::string(store.status().message()));
     return 2;
   }
+  TrafficStoreOptions traffic_options;
+  traffic_options.max_bytes = f.traffic_max_bytes;
+  for (auto [text, flag, out] : {std::tuple{&f.traffic_retention_raw, "--traffic-retention-raw",
+                                            &traffic_options.raw_retention},
+                                 std::tuple{&f.traffic_retention_daily, "--traffic-retention-daily",
+                                            &traffic_options.daily_retention}}) {
+    absl::StatusOr<absl::Duration> d = wire::ParseDuration(*text);
+    if (!d.ok() || *d < absl::Hours(1)) {
+      Log(absl::StrCat(flag, ": ", d.ok() ? "at least 1h" : d.status().message()));
+      return 2;
+    }
+    *out = *d;
+  }
+  std::filesystem::path traffic_path =
+      f.traffic_db.empty() ? DefaultTrafficDb(f, *spec) : std::filesystem::path(f.traffic_db);
+  auto traffic = TrafficStore::Open(traffic_path, traffic_options);
+  if (!traffic.ok()) {
+    Log(std::string(traffic.status().message()));
+    return 2;
+  }
+  Log(absl::StrCat("observed traffic in ", traffic_path.string()));
   // The policy served is the store's bundle (written out under a private temporary directory),
   // not the --policy directory itself: see bundle_sync.h.
   std::string cache_template =
@@ -210,6 +244,7 @@ int Run(const Flags& f) {
   options.bundles = &bundles;
   if (leadership) options.members = [l = leadership.get()] { return l->Members(); };
   if (!f.insecure) options.tls_dir = f.tls_dir;
+  options.traffic = traffic->get();
   auto server = ControllerServer::Start(&fleet, options);
   if (!server.ok()) {
     Log(std::string(server.status().message()));
@@ -302,6 +337,20 @@ int main(int argc, char** argv) {
                  "limit)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--traffic-db", f.traffic_db,
+                 "SQLite file for agents' observed traffic (default: beside the state file, "
+                 "<state stem>-traffic.db)");
+  app.add_option("--traffic-retention-raw", f.traffic_retention_raw,
+                 "how long hourly traffic rows are kept (a duration: 14d, 36h)")
+      ->capture_default_str();
+  app.add_option("--traffic-retention-daily", f.traffic_retention_daily,
+                 "how long daily traffic roll-ups are kept")
+      ->capture_default_str();
+  app.add_option("--traffic-max-bytes", f.traffic_max_bytes,
+                 "size budget of the traffic database; over it the oldest rows are dropped and "
+                 "counted as lost")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1} << 20, UINT64_MAX));
   CLI11_PARSE(app, argc, argv);
   if (f.tls_dir.empty() && !f.insecure) {
     std::cerr << "polder-controller: give --tls-dir DIR (mutual TLS) or --insecure\n";

@@ -1,5 +1,7 @@
 #include "controller/message_validation.h"
 
+#include <arpa/inet.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "wire/limits.h"
@@ -35,6 +37,15 @@ absl::Status CheckDegraded(const google::protobuf::RepeatedPtrField<std::string>
     if (line.empty() || line.size() > wire::kMaxDegradedBytes)
       return Invalid(absl::StrCat(field, " holds an empty or oversized entry"));
   return absl::OkStatus();
+}
+
+// 4 or 6: the family of an IP address's text; 0: not one.
+int Family(const std::string& s) {
+  if (s.empty() || s.size() > 45 || s.find('\0') != std::string::npos) return 0;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, s.c_str(), buf) == 1) return 4;
+  if (inet_pton(AF_INET6, s.c_str(), buf) == 1) return 6;
+  return 0;
 }
 
 }  // namespace
@@ -136,6 +147,62 @@ absl::Status ValidateReleasePostureRequest(const v1::ReleasePostureRequest& m) {
   if (!IsPolderName(m.name())) return Invalid("posture name is not a valid name");
   if (!IsText(m.reason(), 1024))
     return Invalid("posture release reason must be 0-1024 printable characters");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTrafficBatch(const v1::TrafficBatch& m) {
+  if (!IsPolderName(m.host())) return Invalid("traffic_batch.host is not a valid host name");
+  if (m.sequence() == 0) return Invalid("traffic_batch.sequence must be at least 1");
+  if (auto s = CheckTimestamp(m.start(), "traffic_batch.start"); !s.ok()) return s;
+  if (auto s = CheckTimestamp(m.end(), "traffic_batch.end"); !s.ok()) return s;
+  if (wire::FromTimestamp(m.end()) < wire::FromTimestamp(m.start()))
+    return Invalid("traffic_batch.end is before its start");
+  if (m.samples_size() > wire::kMaxTrafficSamplesPerBatch)
+    return Invalid("traffic_batch has too many samples");
+  if (m.hits_size() > wire::kMaxTrafficHitsPerBatch)
+    return Invalid("traffic_batch has too many hits");
+  for (int i = 0; i < m.samples_size(); ++i) {
+    const v1::TrafficSample& s = m.samples(i);
+    auto bad = [&](absl::string_view what) {
+      return Invalid(absl::StrCat("traffic_batch.samples[", i, "].", what));
+    };
+    if (s.direction() != v1::TRAFFIC_DIRECTION_IN && s.direction() != v1::TRAFFIC_DIRECTION_OUT)
+      return bad("direction is not in or out");
+    if (s.verdict() != v1::TRAFFIC_VERDICT_ALLOWED && s.verdict() != v1::TRAFFIC_VERDICT_DENIED &&
+        s.verdict() != v1::TRAFFIC_VERDICT_WOULD_DENY)
+      return bad("verdict is not allowed, denied or would-deny");
+    bool icmp =
+        s.protocol() == v1::TRAFFIC_PROTOCOL_ICMP || s.protocol() == v1::TRAFFIC_PROTOCOL_ICMPV6;
+    if (!icmp && s.protocol() != v1::TRAFFIC_PROTOCOL_TCP &&
+        s.protocol() != v1::TRAFFIC_PROTOCOL_UDP && s.protocol() != v1::TRAFFIC_PROTOCOL_SCTP)
+      return bad("protocol is not tcp, udp, sctp, icmp or icmpv6");
+    if (icmp ? s.port() > 255 : (s.port() == 0 || s.port() > 65535))
+      return bad(icmp ? "port is not an ICMP type 0-255" : "port is not 1-65535");
+    int local = Family(s.local()), peer = Family(s.peer());
+    if (local == 0) return bad("local is not an IP address");
+    if (peer == 0) return bad("peer is not an IP address");
+    if (local != peer) return bad("local and peer are of different address families");
+    if ((s.protocol() == v1::TRAFFIC_PROTOCOL_ICMP && local != 4) ||
+        (s.protocol() == v1::TRAFFIC_PROTOCOL_ICMPV6 && local != 6))
+      return bad("protocol does not match the address family");
+  }
+  for (int i = 0; i < m.hits_size(); ++i) {
+    const std::string& c = m.hits(i).counter();
+    if (c.empty() || !IsText(c, wire::kMaxTrafficCounterNameBytes))
+      return Invalid(absl::StrCat("traffic_batch.hits[", i, "].counter must be 1-",
+                                  wire::kMaxTrafficCounterNameBytes, " printable characters"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTrafficRequest(const v1::TrafficRequest& m) {
+  if (m.has_since()) {
+    if (auto s = CheckTimestamp(m.since(), "traffic.since"); !s.ok()) return s;
+  }
+  if (!m.host().empty() && !IsPolderName(m.host()))
+    return Invalid("traffic.host is not a valid host name");
+  if (!m.zone().empty() && !IsPolderName(m.zone()))
+    return Invalid("traffic.zone is not a valid zone name");
   return absl::OkStatus();
 }
 

@@ -29,6 +29,10 @@ absl::Status ValidateQuarantineRequest(const v1::QuarantineRequest& m);
 absl::Status ValidateReleaseRequest(const v1::ReleaseRequest& m);
 absl::Status ValidateActivatePostureRequest(const v1::ActivatePostureRequest& m);
 absl::Status ValidateReleasePostureRequest(const v1::ReleasePostureRequest& m);
+// A batch of observed traffic: its host a polder name, at most the wire's samples and hits,
+// known enums, ports in range, local and peer IP addresses of one family, valid times.
+absl::Status ValidateTrafficBatch(const v1::TrafficBatch& m);
+absl::Status ValidateTrafficRequest(const v1::TrafficRequest& m);
 
 }  // namespace polder::controller
 

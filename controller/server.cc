@@ -45,9 +45,9 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   } else {
     creds = grpc::InsecureServerCredentials();
   }
-  std::unique_ptr<ControllerServer> server(new ControllerServer(fleet, std::move(revoked),
-                                                                options.max_new_streams_per_second,
-                                                                options.bundles, options.members));
+  std::unique_ptr<ControllerServer> server(new ControllerServer(
+      fleet, std::move(revoked), options.max_new_streams_per_second, options.bundles,
+      options.members, options.traffic));
   if (server->revoked_) {
     creds->SetAuthMetadataProcessor(std::make_shared<RevocationCheck>(server->revoked_.get()));
   }

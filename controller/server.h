@@ -44,6 +44,9 @@ struct ServerOptions {
   BundleSync* bundles = nullptr;
   // The live controllers on the shared store, for Status; empty: a store of one controller.
   AdminServiceImpl::MembersFn members = nullptr;
+  // Where agents' TrafficBatches are stored and Admin.Traffic answers from (not owned; must
+  // outlive the server). Null: batches are refused and Traffic fails.
+  TrafficStore* traffic = nullptr;
 };
 
 class ControllerServer {
@@ -61,12 +64,13 @@ class ControllerServer {
 
  private:
   ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked, double streams_per_second,
-                   BundleSync* bundles, AdminServiceImpl::MembersFn members)
+                   BundleSync* bundles, AdminServiceImpl::MembersFn members,
+                   TrafficStore* traffic)
       : revoked_(std::move(revoked)),
         open_(revoked_.get()),
         new_streams_(streams_per_second, streams_per_second),
-        agents_(fleet, revoked_ == nullptr, &open_, &new_streams_),
-        admin_(fleet, revoked_ == nullptr, &open_, bundles, std::move(members)) {}
+        agents_(fleet, revoked_ == nullptr, &open_, &new_streams_, traffic),
+        admin_(fleet, revoked_ == nullptr, &open_, bundles, std::move(members), traffic) {}
   // Re-reads the CRL every `period` until Shutdown; closes revoked streams.
   void SweepLoop(absl::Duration period);
 

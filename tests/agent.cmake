@@ -30,6 +30,17 @@ if(TARGET polder-agent AND TARGET polder)
                        RUN_SERIAL TRUE RESOURCE_LOCK polder_kernel_lab)
 endif()
 
+# Observed traffic through a controller (issue 11): agent and controller in a namespace, exact
+# counts in `polder traffic --controller` before and after the controller is killed and
+# restarted (replay after reconnect, a resend counted once).
+if(TARGET polder-agent AND TARGET polder AND TARGET polder-controller)
+  add_test(NAME agent_uplink_e2e
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/agent/uplink_e2e.sh $<TARGET_FILE:polder-agent>
+                   $<TARGET_FILE:polder> $<TARGET_FILE:polder-controller>)
+  set_tests_properties(agent_uplink_e2e PROPERTIES TIMEOUT 120 LABELS "root;e2e;agent"
+                       RUN_SERIAL TRUE RESOURCE_LOCK polder_kernel_lab)
+endif()
+
 # Issue 10's reliability goals through libnftnl: 200 revisions under live traffic (a long-lived
 # connection, allowed and denied attempts), foreign tables byte for byte, kill -9 during applies.
 if(TARGET polder-agent AND TARGET polder)

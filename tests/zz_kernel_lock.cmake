@@ -4,7 +4,7 @@
 # machine they never starve each other; unit tests still run alongside.
 # (Included last: fragments are read in sorted order.)
 set(polder_kernel_tests
-  agent_drift_e2e agent_traffic_e2e agent_boot_e2e
+  agent_drift_e2e agent_traffic_e2e agent_boot_e2e agent_uplink_e2e
   fleet_converge fleet_edit fleet_tamper fleet_controller-restart fleet_refused
   fleet_commit-confirmed fleet_quarantine ha_faults
   render_nft_check render_lab_bundled render_lab_random render_ipv6_host_e2e)

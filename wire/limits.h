@@ -24,6 +24,18 @@ inline constexpr size_t kMaxDifferenceBytes = 4096;
 // Hello.degraded / Heartbeat.degraded: how many lines, and the length of one.
 inline constexpr int kMaxDegraded = 16;
 inline constexpr size_t kMaxDegradedBytes = 1024;
+// TrafficBatch: samples in one batch (a collector's batch beyond it is split), and batches an
+// agent has sent and not yet seen acknowledged on one stream.
+inline constexpr int kMaxTrafficSamplesPerBatch = 20000;
+inline constexpr int kMaxTrafficHitsPerBatch = 20000;
+inline constexpr int kMaxTrafficBatchesInFlight = 8;
+// Batches an agent keeps waiting for an acknowledgement (in its spool, indexed in memory); the
+// oldest beyond it are given up, counted and logged.
+inline constexpr size_t kMaxTrafficBatchesPending = 100000;
+// TrafficHit.counter.
+inline constexpr size_t kMaxTrafficCounterNameBytes = 256;
+// TrafficResponse: reports in one answer (the oldest beyond it are left out and counted).
+inline constexpr size_t kMaxTrafficResponseBytes = kMaxMessageToAgentBytes;
 
 }  // namespace polder::wire
 

@@ -166,8 +166,7 @@ void ControllerClient::RestoreStored() {
   absl::StatusOr<uint64_t> generation = GenerationFile(store_->path().parent_path()).Load();
   if (!generation.ok()) StoreError(std::string(generation.status().message()));
   absl::MutexLock lock(&mu_);
-  applied_ = Applied{(*stored)->revision, *parsed, parsed->hash,
-                     generation.ok() ? *generation : 0};
+  applied_ = Applied{(*stored)->revision, *parsed, parsed->hash, generation.ok() ? *generation : 0};
   Log("restored", absl::StrCat("enforcing the stored ruleset of revision ", (*stored)->revision));
 }
 
@@ -219,7 +218,12 @@ bool ControllerClient::Stopped() const {
 
 bool ControllerClient::PumpHasWork() const {
   return stop_ || inbox_.closed || inbox_.assignment.has_value() || !outbox_.empty() ||
-         degraded_may_have_changed_;
+         degraded_may_have_changed_ || traffic_ready_;
+}
+
+void ControllerClient::TrafficReady() {
+  absl::MutexLock lock(&mu_);
+  traffic_ready_ = true;
 }
 
 void ControllerClient::Stop() {
@@ -310,6 +314,7 @@ std::unique_ptr<ControllerClient::Session> ControllerClient::ConnectAndSayHello(
     if (stop_) return nullptr;
     live_context_ = &s->ctx;
     inbox_ = Inbox();
+    traffic_ready_ = true;  // what is owed goes out on this stream
   }
   s->stream = s->stub->Connect(&s->ctx);
   s->opened = clock_->Now();
@@ -333,6 +338,11 @@ void ControllerClient::ReadAssignments(Session& s) {
   v1::ControllerMessage m;
   while (s.stream->Read(&m)) {
     if (m.has_in_sync()) HandleInSync(m.in_sync());
+    if (m.has_traffic_ack() && options_.traffic != nullptr) {
+      options_.traffic->Acked(m.traffic_ack().epoch(), m.traffic_ack().sequence());
+      absl::MutexLock lock(&mu_);
+      traffic_ready_ = true;  // room for the next batch
+    }
     absl::MutexLock lock(&mu_);
     if (m.has_assignment()) inbox_.assignment = std::move(*m.mutable_assignment());
     m = v1::ControllerMessage();
@@ -354,8 +364,14 @@ void ControllerClient::Pump(Session& s) {
       assignment.swap(inbox_.assignment);
       out.swap(outbox_);
       degraded_may_have_changed_ = false;
+      traffic_ready_ = false;
     }
     if (!SendOrRequeue(s, std::move(out))) return;
+    if (options_.traffic != nullptr) {
+      // Batches not written stay owed (StreamEnded puts them back): no requeue needed.
+      for (const v1::AgentMessage& batch : options_.traffic->Take())
+        if (!s.stream->Write(batch)) return;
+    }
     if (assignment) {
       HandleAssignment(*assignment);
       continue;  // Its result is in the outbox.
@@ -391,6 +407,7 @@ bool ControllerClient::End(Session& s) {
   // Cancelling a call the controller already finished would hide its reason (a refusal).
   if (!closed_by_peer) s.ctx.TryCancel();
   s.reader.join();
+  if (options_.traffic != nullptr) options_.traffic->StreamEnded();
   grpc::Status status = s.stream->Finish();
   {
     absl::MutexLock lock(&mu_);

@@ -30,6 +30,7 @@
 #include "agent/clock.h"
 #include "agent/enforcer.h"
 #include "agent/ruleset_store.h"
+#include "agent/uplink/traffic_outbox.h"
 #include "polder/v1/polder.pb.h"
 
 namespace grpc {
@@ -66,6 +67,8 @@ class ControllerClient {
     std::function<bool(absl::Time deadline)> reachable;
     // Every time the client measures or waits for (not gRPC's own timeouts). Not owned.
     Clock* clock = Clock::Real();
+    // Observed traffic to send on each stream, until acknowledged (null: none). Not owned.
+    TrafficOutbox* traffic = nullptr;
   };
   // One JSON object per line (ends with '\n'): what the client did or what went wrong.
   using LogSink = std::function<void(const std::string& line)>;
@@ -79,6 +82,9 @@ class ControllerClient {
   // Enforces the stored ruleset, if any, before the controller is reached (adopting a matching
   // table left by a previous run). A corrupt or foreign store is reported and ignored.
   void RestoreStored() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The traffic outbox has a new batch (any thread): the stream's pump sends it.
+  void TrafficReady() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Feed the Enforcer's events here (any thread): drift and restores become DriftReports.
   void OnEnforcerEvent(const AgentEvent& event) ABSL_LOCKS_EXCLUDED(mu_);
@@ -176,6 +182,8 @@ class ControllerClient {
   // The enforcer reported an error (a table it could not read, say): the
   // pump looks at the degraded state now instead of at the next heartbeat.
   bool degraded_may_have_changed_ ABSL_GUARDED_BY(mu_) = false;
+  // A traffic batch was added, or an acknowledgement made room for more.
+  bool traffic_ready_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* live_context_ ABSL_GUARDED_BY(mu_) = nullptr;  // cancelled by Stop
   Inbox inbox_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::AgentMessage> outbox_ ABSL_GUARDED_BY(mu_);

@@ -5,7 +5,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "agent/traffic_loop.h"
 #include "agent/uplink/controller_client.h"
+#include "agent/uplink/traffic_outbox.h"
 #include "wire/version.h"
 
 namespace polder::agent {
@@ -45,11 +47,19 @@ int RunControllerMode(const ControllerModeFlags& flags, const sigset_t& signals)
     return 1;
   }
   RulesetStore store(flags.state_dir);
+  std::filesystem::path spool = flags.traffic_spool.empty()
+                                    ? std::filesystem::path(flags.state_dir) / "traffic.jsonl"
+                                    : std::filesystem::path(flags.traffic_spool);
+  std::filesystem::path acked = spool;
+  acked += ".acked";
+  TrafficOutbox outbox(spool, acked, [](const std::string& m) { PrintError(m); });
+  if (absl::Status loaded = outbox.Load(); !loaded.ok()) PrintError(std::string(loaded.message()));
   ControllerClient::Options options;
   options.target = flags.controller;
   options.host = flags.host;
   options.tls_dir = flags.insecure ? "" : flags.tls_dir;
   options.agent_version = absl::StrCat("polder-agent/", kPolderVersion);
+  options.traffic = &outbox;
   auto client = ControllerClient::Create(options, enforcer->get(), &store, PrintLine);
   if (!client.ok()) {
     PrintError(absl::StrCat("cannot load the agent's credentials: ", client.status().message()));
@@ -61,9 +71,16 @@ int RunControllerMode(const ControllerModeFlags& flags, const sigset_t& signals)
     return 1;
   }
   (*client)->RestoreStored();
+  TrafficLoop traffic(flags.host, spool, flags.traffic_interval);
+  traffic.set_on_spooled([&](const wire::TrafficReport& r, uint64_t offset) {
+    outbox.Add(r, offset);
+    (*client)->TrafficReady();
+  });
+  traffic.Start();
   std::thread runner([&] { (*client)->Run(); });
   // Rulesets come from the controller: on SIGHUP there is nothing to re-read.
   WaitForStop(signals, nullptr);
+  traffic.Stop();
   (*client)->Stop();
   runner.join();
   (*enforcer)->Stop();

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "absl/time/time.h"
 #include "agent/agent_process.h"
 
 namespace polder::agent {
@@ -18,6 +19,10 @@ struct ControllerModeFlags {
   std::string tls_dir;  // empty with insecure
   bool insecure = false;
   std::string state_dir = "/var/lib/polder-agent";
+  // Observed traffic: read every `traffic_interval`, spooled (empty: <state_dir>/traffic.jsonl)
+  // and sent to the controller until acknowledged.
+  std::string traffic_spool;
+  absl::Duration traffic_interval = absl::Seconds(60);
   EnforcerFlags enforcer;
 };
 

@@ -126,7 +126,11 @@ printf '%s\n' '{"host":"x"}' >>"$work/bad"
 head -1 "$work/spool" >>"$work/bad"
 expect "a malformed line is an error naming FILE:LINE" 2 "bad:1: traffic report" \
   "$polder" traffic --local "$work/bad" --policy "$policy"
-expect "the controller does not collect traffic yet: said, not faked" 2 "does not collect traffic yet" \
+expect "--controller needs --tls-dir or --insecure" 2 "give --tls-dir DIR" \
   "$polder" traffic --controller 127.0.0.1:1 --policy "$policy"
+expect "--local and --controller are one source or the other" 2 "not both" \
+  "$polder" traffic --local "$work/spool" --controller 127.0.0.1:1 --insecure --policy "$policy"
+expect "an unreachable controller is said, not an empty answer" 2 "cannot reach controller" \
+  "$polder" unused --controller 127.0.0.1:1 --insecure --policy "$policy" --since 7d
 
 expect_summary

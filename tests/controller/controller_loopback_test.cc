@@ -9,12 +9,12 @@
 #include "controller/agent_service.h"
 #include "controller/fleet.h"
 #include "controller/log.h"
-#include "pki/pki.h"
 #include "controller/policy_source.h"
 #include "controller/server.h"
-#include "wire/sha256.h"
 #include "controller/state_store.h"
+#include "pki/pki.h"
 #include "tests/controller/test_agent.h"
+#include "wire/sha256.h"
 
 namespace polder::controller {
 namespace {
@@ -121,14 +121,17 @@ class ControllerLoopbackTest : public ::testing::Test {
     store_ = std::move(*StateStore::Open(dir_ / "state.db"));
     fleet_ = std::make_unique<Fleet>(store_.get(), DirectoryCompiler(dir_ / "policy"));
     ASSERT_TRUE(fleet_->Start(absl::Now()).ok());
-    auto server =
-        ControllerServer::Start(fleet_.get(), {"127.0.0.1:0", pki::ControllerDir(SharedPki().ca_)});
+    traffic_ = std::move(*TrafficStore::Open(dir_ / "traffic.db"));
+    ServerOptions options{"127.0.0.1:0", pki::ControllerDir(SharedPki().ca_)};
+    options.traffic = traffic_.get();
+    auto server = ControllerServer::Start(fleet_.get(), options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     target_ = "127.0.0.1:" + std::to_string(server_->port());
   }
   void StopController() {
     server_.reset();
+    traffic_.reset();
     fleet_.reset();
     store_.reset();
   }
@@ -168,9 +171,101 @@ class ControllerLoopbackTest : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Fleet> fleet_;
+  std::unique_ptr<TrafficStore> traffic_;
   std::unique_ptr<ControllerServer> server_;
   std::string target_;
 };
+
+v1::AgentMessage TrafficBatch(const std::string& host, uint64_t sequence, uint64_t connections) {
+  v1::AgentMessage m;
+  auto* b = m.mutable_traffic_batch();
+  b->set_host(host);
+  b->set_epoch(7);
+  b->set_sequence(sequence);
+  int64_t end = absl::ToUnixSeconds(absl::Now());
+  b->mutable_start()->set_seconds(end - 60);
+  b->mutable_end()->set_seconds(end);
+  auto* s = b->add_samples();
+  s->set_direction(v1::TRAFFIC_DIRECTION_IN);
+  s->set_local("10.0.0.1");
+  s->set_peer("10.0.0.2");
+  s->set_protocol(v1::TRAFFIC_PROTOCOL_TCP);
+  s->set_port(443);
+  s->set_verdict(v1::TRAFFIC_VERDICT_ALLOWED);
+  s->set_connections(connections);
+  return m;
+}
+
+uint64_t Connections(const v1::TrafficResponse& r) {
+  uint64_t n = 0;
+  for (const auto& b : r.reports())
+    for (const auto& s : b.samples()) n += s.connections();
+  return n;
+}
+
+// Each batch is acknowledged; one sent again (an agent's replay after a lost ack) is
+// acknowledged again and counted once, on a new stream and after a controller restart too.
+TEST_F(ControllerLoopbackTest, TrafficBatchesAreAckedAndAResendCountsOnce) {
+  auto traffic = [&](v1::TrafficResponse* out) {
+    auto stub = v1::Admin::NewStub(grpc::CreateChannel(target_, SharedPki().Admin()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub->Traffic(&ctx, {}, out);
+  };
+  {
+    auto a = SyncedAgent("web-1");
+    ASSERT_TRUE(a->Send(TrafficBatch("web-1", 1, 3)));
+    ASSERT_TRUE(a->Send(TrafficBatch("web-1", 2, 4)));
+    ASSERT_TRUE(a->Send(TrafficBatch("web-1", 2, 4)));  // resent
+    auto acks = a->WaitTrafficAcks(3, absl::Seconds(10));
+    ASSERT_EQ(acks.size(), 3u);
+    EXPECT_EQ(acks[0].sequence(), 1u);
+    EXPECT_EQ(acks[1].sequence(), 2u);
+    EXPECT_EQ(acks[2].sequence(), 2u);
+    EXPECT_EQ(acks[2].epoch(), 7u);
+  }
+  StopController();
+  StartController();
+  auto a = SyncedAgent("web-1");
+  ASSERT_TRUE(a->Send(TrafficBatch("web-1", 1, 3)));  // replayed after a restart
+  ASSERT_TRUE(a->Send(TrafficBatch("web-1", 3, 5)));
+  ASSERT_EQ(a->WaitTrafficAcks(2, absl::Seconds(10)).size(), 2u);
+  v1::TrafficResponse r;
+  ASSERT_TRUE(traffic(&r).ok());
+  EXPECT_EQ(Connections(r), 12u);
+  ASSERT_EQ(r.coverage_size(), 1);
+  EXPECT_EQ(r.coverage(0).batches(), 3u);
+  EXPECT_EQ(r.coverage(0).duplicates(), 2u);
+  // An agent certificate may not read traffic.
+  auto stub = v1::Admin::NewStub(grpc::CreateChannel(target_, SharedPki().Agent("web-1")));
+  grpc::ClientContext ctx;
+  v1::TrafficResponse denied;
+  EXPECT_EQ(stub->Traffic(&ctx, {}, &denied).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// A batch for another host, or a malformed one, ends the stream and stores nothing.
+TEST_F(ControllerLoopbackTest, ForeignOrMalformedTrafficBatchesAreRejected) {
+  {
+    auto a = SyncedAgent("web-1");
+    a->Send(TrafficBatch("db-1", 1, 3));
+    auto end = a->WaitEnd(absl::Seconds(10));
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->error_code(), grpc::StatusCode::PERMISSION_DENIED) << end->error_message();
+  }
+  {
+    auto a = SyncedAgent("web-1");
+    v1::AgentMessage m = TrafficBatch("web-1", 1, 3);
+    m.mutable_traffic_batch()->mutable_samples(0)->set_peer("not an address");
+    a->Send(m);
+    auto end = a->WaitEnd(absl::Seconds(10));
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->error_code(), grpc::StatusCode::INVALID_ARGUMENT) << end->error_message();
+  }
+  auto answer = traffic_->Query(absl::InfinitePast(), "", absl::Now(), 1000);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_TRUE(answer->reports.empty());
+  EXPECT_TRUE(answer->coverage.empty());
+}
 
 TEST_F(ControllerLoopbackTest, AgentGetsItsOwnRulesetAndReportsBack) {
   auto a = Agent(SharedPki().Agent("web-1"));

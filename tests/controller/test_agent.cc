@@ -22,10 +22,20 @@ void TestAgent::ReadLoop() {
   while (stream_->Read(&m)) {
     absl::MutexLock lock(&mu_);
     if (m.has_assignment()) got_.push_back(m.assignment());
+    if (m.has_traffic_ack()) acks_.push_back(m.traffic_ack());
   }
   grpc::Status s = stream_->Finish();
   absl::MutexLock lock(&mu_);
   end_ = s;
+}
+
+std::vector<v1::TrafficAck> TestAgent::WaitTrafficAcks(size_t n, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return acks_.size() >= n || end_.has_value();
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  return acks_;
 }
 
 bool TestAgent::Send(const v1::AgentMessage& m) { return stream_->Write(m); }

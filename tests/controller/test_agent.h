@@ -31,6 +31,8 @@ class TestAgent {
   // Waits until at least `n` assignments arrived; returns them all.
   std::vector<v1::Assignment> WaitAssignments(size_t n, absl::Duration timeout);
   std::vector<v1::Assignment> Assignments();
+  // Waits until at least `n` TrafficAcks arrived; returns them all, in order.
+  std::vector<v1::TrafficAck> WaitTrafficAcks(size_t n, absl::Duration timeout);
   // Waits for the stream to end; returns its status (nullopt on timeout).
   std::optional<grpc::Status> WaitEnd(absl::Duration timeout);
   void CloseSend();
@@ -43,6 +45,7 @@ class TestAgent {
   std::thread reader_;
   absl::Mutex mu_;
   std::vector<v1::Assignment> got_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::TrafficAck> acks_ ABSL_GUARDED_BY(mu_);
   std::optional<grpc::Status> end_ ABSL_GUARDED_BY(mu_);
 };
 

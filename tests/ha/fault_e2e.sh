@@ -94,7 +94,8 @@ for i in 1 2 3; do
   # TMPDIR: the bundle cache of a SIGKILLed controller goes with the work dir.
   fleet_spawn "controller$i" "$FLEET_CTRL_NS" env TMPDIR="$FLEET_DIR/state" \
     "$POLDER_CONTROLLER" --policy "$FLEET_DIR/policy" \
-    --listen "$(ctl "$i")" --tls-dir "$pki/controller" --store "etcd:$ETCD_URLS"
+    --listen "$(ctl "$i")" --tls-dir "$pki/controller" --store "etcd:$ETCD_URLS" \
+    --traffic-db "$FLEET_DIR/state/traffic$i.db"
   wait_for 20000 "controller $i answers" admin "$i" status
 done
 controller_list="$(ctl 1),$(ctl 2),$(ctl 3)"

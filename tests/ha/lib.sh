@@ -131,7 +131,7 @@ ha_controller_start() {  # I POLICY_DIR [ARGS...]
     eval "HA_CTL_PORT_$i=$port"
   fi
   ha_spawn "controller$i" env TMPDIR="$HA_DIR" "$POLDER_CONTROLLER" --policy "$policy" --listen "127.0.0.1:$port" \
-    --insecure --store "etcd:$HA_ETCD_URLS" "$@"
+    --insecure --store "etcd:$HA_ETCD_URLS" --traffic-db "$HA_DIR/traffic$i.db" "$@"
   ha_wait 20000 "controller $i answers" "$POLDER" status --controller "127.0.0.1:$port" --insecure
 }
 

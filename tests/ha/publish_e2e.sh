@@ -34,7 +34,8 @@ ha_log "controller 2 (old checkout) adopted $rev_a and warned"
 members() {  # I: "ADDR[*] ADDR[*]" as controller I names the live controllers (* the leader)
   ha_status "$1" | ha_json '" ".join(sorted(c["address"] + ("*" if c["leader"] else "") for c in j["controllers"]))'
 }
-want="$(ha_controller_addr 1)* $(ha_controller_addr 2)"
+# Sorted as members() sorts: the ports are random, so the order is too.
+want=$(python3 -c 'import sys; print(" ".join(sorted(sys.argv[1:])))' "$(ha_controller_addr 1)*" "$(ha_controller_addr 2)")
 [ "$(members 1)" = "$want" ] && [ "$(members 2)" = "$want" ] ||
   ha_die "controllers disagree on members: '$(members 1)' / '$(members 2)', want '$want'"
 
