@@ -235,7 +235,17 @@ class ProfileChains {
       if (s.action != action) continue;
       switch (s.protocol) {
         case Protocol::kAny:
-          rules.push_back(Rule({}, verdict));  // nothing after it is reached
+          // Nothing after it is reached. An allow of everything uses no set, so a named
+          // counter of its own counts what it lets through (issue 11).
+          if (action == Action::kAllow) {
+            std::string name = absl::StrCat(chain, "_any");
+            NftStatement count;
+            count.kind = NftStatement::Kind::kNamedCounter;
+            count.name = name;
+            verdict.insert(verdict.begin(), count);
+            body_.ruleset.counters.push_back(wire::NftNamedCounter{name, 0, 0});
+          }
+          rules.push_back(Rule({}, verdict));
           return true;
         case Protocol::kIcmp:
           icmp.push_back({s.lo, s.hi});
@@ -252,6 +262,7 @@ class ProfileChains {
       wire::NftSet set;
       set.name = absl::StrCat(chain, "_l4", suffix);
       set.key = {NftKeyType::kInetProto, NftKeyType::kInetService};
+      set.counter = action == Action::kAllow;  // a hit count per allowed (profile, service)
       for (const auto& [proto, spans] : l4) {
         for (const Span& s : Merged(spans)) {
           set.interval |= s.lo != s.hi;
@@ -267,6 +278,7 @@ class ProfileChains {
       wire::NftSet set;
       set.name = absl::StrCat(chain, v6 ? "_icmpv6" : "_icmp", suffix);
       set.key = {v6 ? NftKeyType::kIcmpv6Type : NftKeyType::kIcmpType};
+      set.counter = action == Action::kAllow;
       for (const Span& s : Merged(types)) {
         set.interval |= s.lo != s.hi;
         set.elements.push_back(wire::NftElement::Of({nft::Byte(s.lo, s.hi)}));
@@ -533,6 +545,7 @@ class FlowSets {
     map.key = {AddrType(fam)};
     map.verdict_map = true;
     map.interval = true;
+    map.counter = true;  // an element's counter: the packets of new connections per peer range
     map.elements.reserve(ranges.size());
     for (const PeerRange& r : ranges) {
       map.elements.push_back(wire::NftElement::Of(
