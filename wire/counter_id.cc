@@ -6,11 +6,18 @@
 namespace polder::wire {
 
 std::string ElementCounterId(absl::string_view set, const NftElement& element) {
-  std::string id = absl::StrCat(set, "/");
-  for (size_t i = 0; i < element.key.size(); ++i) {
-    absl::StrAppend(&id, i == 0 ? "" : ".", absl::BytesToHexString(element.key[i].from));
+  // The kernel pads each part of a concatenation to 4 bytes (NFT_REG32 registers); a key of
+  // one part is stored as it is.
+  std::string key;
+  for (const NftKeyPart& part : element.key) {
+    key += part.from;
+    if (element.key.size() > 1) key.append((4 - part.from.size() % 4) % 4, '\0');
   }
-  return id;
+  return KernelElementCounterId(set, key);
+}
+
+std::string KernelElementCounterId(absl::string_view set, absl::string_view key) {
+  return absl::StrCat(set, "/", absl::BytesToHexString(key));
 }
 
 std::string NamedCounterId(absl::string_view name) { return absl::StrCat("counter/", name); }
