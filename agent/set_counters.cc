@@ -103,6 +103,10 @@ absl::StatusOr<std::vector<CountedElement>> SetCounterReader::ReadSet(const std:
       uint32_t len = 0;
       const void* key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
       if (key != nullptr) element.key.assign(static_cast<const char*>(key), len);
+      if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS)) {
+        element.interval_end =
+            (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END) != 0;
+      }
       // A counter declared on the set is the element's expression.
       nftnl_set_elem_expr_foreach(
           e,
@@ -146,6 +150,34 @@ absl::StatusOr<std::vector<std::string>> SetCounterReader::ListSets() {
     const char* table = nftnl_set_get_str(set.get(), NFTNL_SET_TABLE);
     const char* name = nftnl_set_get_str(set.get(), NFTNL_SET_NAME);
     if (table != nullptr && name != nullptr && strcmp(table, kTable) == 0) names.push_back(name);
+    return MNL_CB_OK;
+  };
+  absl::Status s = Exchange(sock_, seq, buf.data(), buf.size(), nlh, fn, "table inet polder");
+  if (!s.ok()) return s;
+  return names;
+}
+
+absl::StatusOr<std::vector<std::string>> SetCounterReader::ListCounters() {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Open(); !s.ok()) return s;
+  std::vector<char> buf(std::max<size_t>(MNL_SOCKET_BUFFER_SIZE, 1 << 16));
+  std::unique_ptr<nftnl_obj, ObjDeleter> request(nftnl_obj_alloc());
+  nftnl_obj_set_str(request.get(), NFTNL_OBJ_TABLE, kTable);
+  nftnl_obj_set_u32(request.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+  unsigned int seq = ++seq_;
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETOBJ, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, seq);
+  nftnl_obj_nlmsg_build_payload(nlh, request.get());
+  std::vector<std::string> names;
+  MessageFn fn = [&](const nlmsghdr* msg) {
+    std::unique_ptr<nftnl_obj, ObjDeleter> obj(nftnl_obj_alloc());
+    if (nftnl_obj_nlmsg_parse(msg, obj.get()) < 0) return MNL_CB_ERROR;
+    const char* table = nftnl_obj_get_str(obj.get(), NFTNL_OBJ_TABLE);
+    const char* name = nftnl_obj_get_str(obj.get(), NFTNL_OBJ_NAME);
+    if (table != nullptr && name != nullptr && strcmp(table, kTable) == 0 &&
+        nftnl_obj_get_u32(obj.get(), NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER) {
+      names.push_back(name);
+    }
     return MNL_CB_OK;
   };
   absl::Status s = Exchange(sock_, seq, buf.data(), buf.size(), nlh, fn, "table inet polder");

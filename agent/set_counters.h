@@ -34,6 +34,7 @@ struct CountedElement {
   std::string key;  // the kernel's key bytes
   bool has_counter = false;
   CounterValue counter;
+  bool interval_end = false;  // the end of an interval (NFT_SET_ELEM_INTERVAL_END): no element
 };
 
 class SetCounterReader {
@@ -48,6 +49,8 @@ class SetCounterReader {
       ABSL_LOCKS_EXCLUDED(mu_);
   // The names of every set of table inet polder; NotFoundError when there is no such table.
   absl::StatusOr<std::vector<std::string>> ListSets() ABSL_LOCKS_EXCLUDED(mu_);
+  // The names of every named counter of table inet polder.
+  absl::StatusOr<std::vector<std::string>> ListCounters() ABSL_LOCKS_EXCLUDED(mu_);
   // Named counter `name` of table inet polder; NotFoundError when there is none.
   absl::StatusOr<CounterValue> ReadCounter(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
 

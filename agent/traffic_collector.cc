@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "wire/counter_id.h"
 
 namespace polder::agent {
 namespace {
@@ -69,6 +71,18 @@ std::vector<ObservationSource> ObservationSourcesFromSetNames(
     s.set = name;
     s.overflow_counter = name + "_overflow";
     out.push_back(std::move(s));
+  }
+  return out;
+}
+
+HitSources HitSourcesFromNames(const std::vector<std::string>& sets,
+                               const std::vector<std::string>& counters) {
+  HitSources out;
+  for (const std::string& s : sets) {
+    if (!absl::StartsWith(s, "seen_")) out.sets.push_back(s);
+  }
+  for (const std::string& c : counters) {
+    if (!absl::StartsWith(c, "seen_")) out.counters.push_back(c);
   }
   return out;
 }
@@ -150,8 +164,38 @@ absl::StatusOr<TrafficCollector::Result> TrafficCollector::Collect() {
     r.lost +=
         (before == previous_overflow_.end() ? *overflow : Delta(before->second, *overflow)).packets;
   }
+  std::map<std::string, CounterValue> current_hits;
+  auto hit = [&](std::string id, const CounterValue& value) {
+    auto before = previous_hits_.find(id);
+    CounterValue d = before == previous_hits_.end() ? value : Delta(before->second, value);
+    current_hits[id] = value;
+    if (d.packets == 0 && d.bytes == 0) return;
+    r.hits.push_back({std::move(id), d.packets, d.bytes});
+  };
+  for (const std::string& set : hit_sources_.sets) {
+    absl::StatusOr<std::vector<CountedElement>> elements = counters_.ReadSet(set);
+    if (absl::IsNotFound(elements.status())) {
+      result.missing.push_back(set);
+      continue;
+    }
+    if (!elements.ok()) return elements.status();
+    for (const CountedElement& e : *elements) {
+      if (!e.has_counter || e.interval_end) continue;
+      hit(wire::KernelElementCounterId(set, e.key), e.counter);
+    }
+  }
+  for (const std::string& name : hit_sources_.counters) {
+    absl::StatusOr<CounterValue> value = counters_.ReadCounter(name);
+    if (absl::IsNotFound(value.status())) {
+      result.missing.push_back(name);
+      continue;
+    }
+    if (!value.ok()) return value.status();
+    hit(wire::NamedCounterId(name), *value);
+  }
   // Only a complete read replaces the baseline: an error above returns before this, and the
   // next Collect() reports the whole interval.
+  previous_hits_ = std::move(current_hits);
   previous_ = std::move(current);
   previous_overflow_ = std::move(current_overflow);
   last_ = now;

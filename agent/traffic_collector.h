@@ -9,8 +9,10 @@
 // (source . destination . ICMP type) for ICMP, with a counter per element; its overflow counter
 // counts the new connections it could not record because it was full. A counter that went
 // down belongs to an element that timed out and came back, or to a table that was replaced:
-// its whole value is new. The packets an element counted between the last read and its timeout
-// are lost to any reader; that is why observation sets time out far slower than they are read.
+// its whole value is new. The counters on allowed traffic (HitSources) are read the same way and
+// reported as `hits`, by the counter id of the compiler's provenance map (wire/counter_id.h). The
+// packets an element counted between the last read and its timeout are lost to any reader; that is
+// why observation sets time out far slower than they are read.
 #ifndef POLDER_AGENT_TRAFFIC_COLLECTOR_H_
 #define POLDER_AGENT_TRAFFIC_COLLECTOR_H_
 
@@ -54,10 +56,24 @@ class KernelCounterSource : public CounterSource {
     return reader_.ReadCounter(name);
   }
   absl::StatusOr<std::vector<std::string>> ListSets() { return reader_.ListSets(); }
+  absl::StatusOr<std::vector<std::string>> ListCounters() { return reader_.ListCounters(); }
 
  private:
   SetCounterReader reader_;
 };
+
+// The counters the kernel keeps on allowed traffic (docs/traffic.md): the elements of every set
+// declared with `counter` that is not an observation set (allow sets, peer-range maps), and
+// every named counter but the observation sets' overflow counters. Their deltas are the hits.
+struct HitSources {
+  std::vector<std::string> sets;
+  std::vector<std::string> counters;
+  bool empty() const { return sets.empty() && counters.empty(); }
+};
+
+// Every set and named counter of the table but the observation ones (`seen_*`).
+HitSources HitSourcesFromNames(const std::vector<std::string>& sets,
+                               const std::vector<std::string>& counters);
 
 class TrafficCollector {
  public:
@@ -75,6 +91,8 @@ class TrafficCollector {
 
   // Replaces what is read from; the previous values of sets still read are kept.
   void SetSources(std::vector<ObservationSource> sources) { sources_ = std::move(sources); }
+  // Likewise for the hit counters; a counter no longer read is forgotten.
+  void SetHitSources(HitSources hits) { hit_sources_ = std::move(hits); }
 
   uint64_t next_sequence() const { return sequence_ + 1; }
   void set_sequence(uint64_t last_sent) { sequence_ = last_sent; }
@@ -82,6 +100,7 @@ class TrafficCollector {
  private:
   std::string host_;
   std::vector<ObservationSource> sources_;
+  HitSources hit_sources_;
   CounterSource& counters_;
   Clock& clock_;
   uint64_t epoch_;
@@ -90,6 +109,7 @@ class TrafficCollector {
   // Previous values per (set, key) and per overflow counter.
   std::map<std::pair<std::string, std::string>, CounterValue> previous_;
   std::map<std::string, CounterValue> previous_overflow_;
+  std::map<std::string, CounterValue> previous_hits_;  // by counter id
 };
 
 // The observation sources among a table's set names, by the renderer's naming (docs/traffic.md):

@@ -159,6 +159,48 @@ TEST(TrafficSpoolTest, AppendsContinuesNumberingAndHealsACutLine) {
 namespace polder::agent {
 namespace {
 
+TEST(TrafficCollectorTest, HitsAreTheDeltasOfTheAllowCountersByProvenanceId) {
+  FakeCounters k;
+  FakeClock clock(absl::FromUnixSeconds(1800000000));
+  HitSources hits = HitSourcesFromNames({"in4", "in_p3_l4", "seen_in4_allowed"},
+                                        {"in_p2_any", "seen_in4_allowed_overflow"});
+  EXPECT_EQ(hits.sets, (std::vector<std::string>{"in4", "in_p3_l4"}));
+  EXPECT_EQ(hits.counters, std::vector<std::string>{"in_p2_any"});
+  TrafficCollector c("web-1", {}, k, clock, 1);
+  c.SetHitSources(hits);
+  std::string https("\x06\0\0\0\x01\xbb\0\0", 8);
+  // An interval map: the range's start carries the counter; its end is no element.
+  CountedElement range = Counted(std::string("\xc6\x12\0\0", 4), 5);
+  CountedElement end = Counted(std::string("\xc6\x12\x96\0", 4), 9);
+  end.interval_end = true;
+  k.sets["in4"] = {range, end};
+  CountedElement uncounted;  // a set without `counter`: no hit
+  uncounted.key = std::string("\x06\0\0\0\0\x16\0\0", 8);
+  k.sets["in_p3_l4"] = {Counted(https, 5), uncounted};
+  k.counters["in_p2_any"] = {0, 0};
+
+  absl::StatusOr<TrafficCollector::Result> first = c.Collect();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->report.hits,
+            (std::vector<wire::TrafficHit>{{"in4/c6120000", 5, 300},
+                                           {"in_p3_l4/0600000001bb0000", 5, 300}}));
+  EXPECT_TRUE(first->report.samples.empty());
+
+  k.sets["in_p3_l4"][0].counter = {7, 420};
+  k.counters["in_p2_any"] = {1, 84};
+  absl::StatusOr<TrafficCollector::Result> second = c.Collect();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->report.hits,
+            (std::vector<wire::TrafficHit>{{"in_p3_l4/0600000001bb0000", 2, 120},
+                                           {"counter/in_p2_any", 1, 84}}));
+
+  k.sets.erase("in4");  // an apply removed the map: said, not silent
+  absl::StatusOr<TrafficCollector::Result> third = c.Collect();
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_TRUE(third->report.hits.empty());
+  EXPECT_EQ(third->missing, std::vector<std::string>{"in4"});
+}
+
 TEST(TrafficCollectorTest, SourcesFollowTheRenderersNames) {
   std::vector<ObservationSource> s = ObservationSourcesFromSetNames(
       {"in4", "seen_in4_would_deny", "seen_out6_icmp_denied", "seen_in4_maybe", "seen_up4_denied"});

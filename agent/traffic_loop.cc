@@ -51,10 +51,18 @@ void TrafficLoop::Run() {
       PrintError(absl::StrCat("traffic: cannot list the table's sets: ", names.status().message()));
       continue;
     }
+    absl::StatusOr<std::vector<std::string>> counters = kernel.ListCounters();
+    if (!counters.ok()) {
+      PrintError(
+          absl::StrCat("traffic: cannot list the table's counters: ", counters.status().message()));
+      continue;
+    }
     std::vector<ObservationSource> sources = ObservationSourcesFromSetNames(*names);
-    // A ruleset without observation sets has nothing to say: no empty reports.
-    if (sources.empty()) continue;
+    HitSources hits = HitSourcesFromNames(*names, *counters);
+    // A ruleset without observation sets or counters has nothing to say: no empty reports.
+    if (sources.empty() && hits.empty()) continue;
     collector.SetSources(std::move(sources));
+    collector.SetHitSources(std::move(hits));
     absl::StatusOr<TrafficCollector::Result> collected = collector.Collect();
     if (!collected.ok()) {
       PrintError(absl::StrCat("traffic: ", collected.status().message()));
@@ -65,6 +73,7 @@ void TrafficLoop::Run() {
     nlohmann::ordered_json line = {{"event", "traffic"},
                                    {"sequence", collected->report.sequence},
                                    {"samples", collected->report.samples.size()},
+                                   {"hits", collected->report.hits.size()},
                                    {"lost", collected->report.lost},
                                    {"undecodable", collected->undecodable},
                                    {"spooled", appended.ok()}};

@@ -12,6 +12,7 @@
 #include "compiler/model/parallel_for.h"
 #include "compiler/model/posture.h"
 #include "compiler/model/revision.h"
+#include "compiler/render/provenance.h"
 #include "compiler/render/ruleset_batch.h"
 #include "compiler/render/ruleset_renderer.h"
 #include "nlohmann/json.hpp"
@@ -90,8 +91,15 @@ absl::StatusOr<int> RunCompile(const CompileArgs& args) {
       return absl::NotFoundError(
           absl::StrCat("no host `", args.host, "` in ", args.dir, DidYouMean(args.host, names)));
     }
-    std::string file = HostFile(RulesetRenderer(policy).RenderHost(*h), args.format);
+    HostRuleset rendered = RulesetRenderer(policy).RenderHost(*h);
+    std::string file = HostFile(rendered, args.format);
     if (!args.output.empty()) {
+      // The provenance map beside the ruleset, so that a standalone agent's hits can be
+      // attributed to flows and prefixes (docs/traffic.md).
+      if (absl::Status w = WriteFile(args.output + kProvenanceSuffix,
+                                     ProvenanceJson(policy, rendered.header, *rendered.provenance));
+          !w.ok())
+        return w;
       if (absl::Status w = WriteFile(args.output, file); !w.ok()) return w;
       return kExitOk;
     }
@@ -123,8 +131,14 @@ absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir,
   // Creating a thousand files is a good part of the time, in the kernel: on all threads too.
   std::vector<absl::Status> written(rulesets.size());
   std::vector<std::string> files(rulesets.size()), hashes(rulesets.size());
+  std::vector<std::string> provenance_hashes(rulesets.size());
   ParallelFor(rulesets.size(), EffectiveJobs(jobs), [&](size_t i) {
     files[i] = rulesets[i].host + (format == "wire" ? ".wire" : ".nft");
+    std::string provenance = ProvenanceJson(policy, rulesets[i].header, *rulesets[i].provenance);
+    written[i] =
+        WriteFile(std::filesystem::path(out_dir) / (files[i] + kProvenanceSuffix), provenance);
+    provenance_hashes[i] = wire::Sha256Hex(provenance);
+    if (!written[i].ok()) return;
     std::string bytes = HostFile(rulesets[i], format);
     written[i] = WriteFile(std::filesystem::path(out_dir) / files[i], bytes);
     hashes[i] = wire::Sha256Hex(bytes);
@@ -134,7 +148,10 @@ absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir,
   manifest["hosts"] = nlohmann::ordered_json::object();
   for (size_t i = 0; i < rulesets.size(); ++i) {
     if (!written[i].ok()) return written[i];
-    manifest["hosts"][rulesets[i].host] = {{"file", files[i]}, {"sha256", hashes[i]}};
+    manifest["hosts"][rulesets[i].host] = {{"file", files[i]},
+                                           {"sha256", hashes[i]},
+                                           {"provenance", files[i] + kProvenanceSuffix},
+                                           {"provenance_sha256", provenance_hashes[i]}};
   }
   return WriteFile(std::filesystem::path(out_dir) / "manifest.json", manifest.dump(2) + "\n");
 }
@@ -151,7 +168,8 @@ void AddCompileCommands(CLI::App& app, ChosenCommand& chosen) {
   cmd->add_option("--format", args->format,
                   "text (nft script, default) or wire (structured form for polder-agent --ruleset)")
       ->check(CLI::IsMember({"text", "wire"}));
-  cmd->add_option("-o", args->output, "With --host: write the ruleset to this file");
+  cmd->add_option("-o", args->output,
+                  "With --host: write the ruleset to this file (and FILE.provenance.json)");
   AddLoadFlags(cmd, args->load);
   OnChosen(cmd, chosen, [args] { return RunCompile(*args); });
 }

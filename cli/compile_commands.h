@@ -15,10 +15,11 @@ namespace polder::cli {
 
 void AddCompileCommands(CLI::App& app, ChosenCommand& chosen);
 
-// Writes HOST.nft (HOST.wire for format "wire") for every host of `policy` and manifest.json
-// ({"revision", "hosts": {H: {"file", "sha256"}}}) into `out_dir`, creating
-// it if needed, on `jobs` threads (0: one per core), as nft text or the wire form
-// (`format` "wire"). The lab compiles through this too.
+// Writes HOST.nft (HOST.wire for format "wire") for every host of `policy`, beside each its
+// provenance map HOST.nft.provenance.json (compiler/render/provenance.h), and manifest.json
+// ({"revision", "hosts": {H: {"file", "sha256", "provenance", "provenance_sha256"}}}) into
+// `out_dir`, creating it if needed, on `jobs` threads (0: one per core), as nft text or the
+// wire form (`format` "wire"). The lab compiles through this too.
 absl::Status WriteRulesets(const Policy& policy, const std::string& out_dir,
                            const std::string& format = "text", int jobs = 0);
 

@@ -18,6 +18,8 @@
 #include "cli/graphviz.h"
 #include "compiler/render/html_report.h"
 #include "compiler/render/markup_escape.h"
+#include "compiler/render/provenance.h"
+#include "compiler/render/ruleset_renderer.h"
 #include "compiler/verify/suggest.h"
 #include "compiler/verify/traffic_table.h"
 #include "compiler/verify/unused.h"
@@ -350,11 +352,58 @@ absl::StatusOr<int> RunTraffic(const TrafficArgs& a) {
   return kExitOk;
 }
 
+// The agents' hits attributed to flows through each host's provenance map, as `polder compile`
+// writes it for this policy. A flow counts on its inbound elements, and on its outbound ones
+// only when no managed host receives it (that host's inbound element counts the same packets).
+CounterEvidence CounterEvidenceOf(const Observed& o) {
+  const Policy& policy = o.loaded.policy;
+  CounterEvidence out;
+  RulesetRenderer renderer(policy);
+  std::map<std::string, std::map<std::string, const CounterProvenance*>> by_host;
+  std::vector<std::shared_ptr<const Provenance>> keep;  // owns what by_host points into
+  auto received_by_managed = [&](FlowId f) {
+    for (const Endpoint& e : policy.flows[f].to) {
+      if (e.kind == Endpoint::Kind::kHost || !policy.zones[e.id].hosts.empty()) return true;
+    }
+    return false;
+  };
+  for (const wire::TrafficReport& r : o.spool.reports) {
+    if (r.end < o.since || r.hits.empty()) continue;
+    auto host = by_host.find(r.host);
+    if (host == by_host.end()) {
+      host = by_host.emplace(r.host, std::map<std::string, const CounterProvenance*>{}).first;
+      if (std::optional<HostId> h = policy.FindHost(r.host)) {
+        keep.push_back(renderer.RenderHost(*h).provenance);
+        for (const CounterProvenance& c : keep.back()->counters) host->second[c.counter] = &c;
+      }
+    }
+    for (const wire::TrafficHit& hit : r.hits) {
+      auto c = host->second.find(hit.counter);
+      if (c == host->second.end()) {
+        out.unattributed += hit.packets;
+        continue;
+      }
+      const CounterProvenance& p = *c->second;
+      if (p.kind == CounterProvenance::Kind::kPeerRange) continue;  // every verdict: no use
+      if (p.flows.size() != 1) {
+        out.shared += hit.packets;
+        continue;
+      }
+      if (!p.inbound && received_by_managed(p.flows[0])) continue;
+      CounterEvidence::Hits& h = out.flows[p.flows[0]];
+      h.packets += hit.packets;
+      h.last = std::max(h.last, r.end);
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<int> RunUnused(const TrafficArgs& a) {
   absl::StatusOr<Observed> o = ReadObserved(a, true);
   if (!o.ok()) return o.status();
+  CounterEvidence counters = CounterEvidenceOf(*o);
   std::vector<UnusedEntry> entries =
-      FindUnused(o->loaded.policy, o->rows, o->coverage, o->since, o->now);
+      FindUnused(o->loaded.policy, o->rows, o->coverage, o->since, o->now, counters);
   // Rows the controller dropped or left out could hold an entry's hits: nothing is called
   // unused on such evidence.
   if (o->dropped_connections > 0 || o->truncated_reports > 0) {
@@ -375,6 +424,7 @@ absl::StatusOr<int> RunUnused(const TrafficArgs& a) {
            {"location", e.location},
            {"status", UnusedStatusName(e.status)},
            {"hits", e.hits},
+           {"counter_hits", e.counter_hits},
            {"last_hit",
             e.last_hit == absl::InfinitePast() ? Json(nullptr) : Json(FormatRfc3339(e.last_hit))},
            {"hosts_expected", e.hosts_expected},
@@ -383,19 +433,33 @@ absl::StatusOr<int> RunUnused(const TrafficArgs& a) {
            {"days_complete", e.days_complete}});
     }
     j["entries"] = std::move(list);
+    j["counter_hits_shared"] = counters.shared;
+    j["counter_hits_unattributed"] = counters.unattributed;
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::cout << absl::StrFormat("%-7s %-8s %-36s %-22s %10s %-20s %s\n", "KIND", "STATUS", "NAME",
-                               "AT", "HITS", "LAST HIT", "EVIDENCE");
+  std::cout << absl::StrFormat("%-7s %-8s %-36s %-22s %10s %10s %-20s %s\n", "KIND", "STATUS",
+                               "NAME", "AT", "HITS", "COUNTED", "LAST HIT", "EVIDENCE");
   for (const UnusedEntry& e : entries) {
     std::cout << absl::StrFormat(
-        "%-7s %-8s %-36s %-22s %10d %-20s %s\n",
+        "%-7s %-8s %-36s %-22s %10d %10d %-20s %s\n",
         e.kind == UnusedEntry::Kind::kFlow ? "flow" : "prefix", UnusedStatusName(e.status), e.name,
-        e.location, e.hits,
+        e.location, e.hits, e.counter_hits,
         e.last_hit == absl::InfinitePast() ? "never" : FormatRfc3339(e.last_hit), evidence(e));
   }
-  std::cout << EvidenceLines(*o)
+  std::cout << EvidenceLines(*o);
+  if (counters.shared > 0) {
+    std::cout << counters.shared
+              << " counted packets were on allow elements shared by several flows: no evidence "
+                 "for any one of them\n";
+  }
+  if (counters.unattributed > 0) {
+    std::cout << "warning: " << counters.unattributed
+              << " counted packets were on counters this policy's rulesets do not have (another "
+                 "revision?): not attributed\n";
+  }
+  std::cout << "HITS: connections observed; COUNTED: packets the kernel counted on the flow's "
+               "own allow elements.\n"
             << "An entry is `unused` only when every host enforcing it reported on every day; "
                "otherwise `unknown`.\n";
   return kExitOk;

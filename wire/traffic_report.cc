@@ -37,6 +37,20 @@ absl::StatusOr<uint64_t> Unsigned(const Json& o, const char* key, absl::string_v
   return it->get<uint64_t>();
 }
 
+// What wire/counter_id.h spells: a set or counter name, '/', and a name or hex digits.
+bool IsCounterId(const std::string& id) {
+  if (id.empty() || id.size() > 256) return false;
+  size_t slash = id.find('/');
+  if (slash == 0 || slash == std::string::npos || slash + 1 == id.size()) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    char c = id[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || (c == '/' && i == slash);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 absl::Status OnlyKeys(const Json& o, std::initializer_list<const char*> keys,
                       absl::string_view where) {
   std::set<std::string> known(keys.begin(), keys.end());
@@ -67,6 +81,13 @@ std::string TrafficReportToJsonLine(const TrafficReport& r) {
             {"end", FormatRfc3339(r.end)},
             {"lost", r.lost},
             {"samples", std::move(samples)}};
+  if (!r.hits.empty()) {
+    Json hits = Json::array();
+    for (const TrafficHit& h : r.hits) {
+      hits.push_back({{"counter", h.counter}, {"packets", h.packets}, {"bytes", h.bytes}});
+    }
+    j["hits"] = std::move(hits);
+  }
   return j.dump();
 }
 
@@ -75,7 +96,7 @@ absl::StatusOr<TrafficReport> ParseTrafficReportLine(absl::string_view line) {
   Json j = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Bad("line", "not a JSON object");
   if (absl::Status s =
-          OnlyKeys(j, {"host", "epoch", "sequence", "start", "end", "lost", "samples"}, "");
+          OnlyKeys(j, {"host", "epoch", "sequence", "start", "end", "lost", "samples", "hits"}, "");
       !s.ok()) {
     return s;
   }
@@ -142,6 +163,32 @@ absl::StatusOr<TrafficReport> ParseTrafficReportLine(absl::string_view line) {
       *out = *v;
     }
     r.samples.push_back(std::move(s));
+  }
+  if (auto hits = j.find("hits"); hits != j.end()) {
+    if (!hits->is_array()) return Bad("hits", "not a list");
+    if (hits->size() > kMaxTrafficHitsPerReport) return Bad("hits", "more than 200000");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < hits->size(); ++i) {
+      const Json& o = (*hits)[i];
+      std::string where = absl::StrCat("hits[", i, "].");
+      if (!o.is_object()) return Bad(where, "not an object");
+      if (absl::Status s = OnlyKeys(o, {"counter", "packets", "bytes"}, where); !s.ok()) return s;
+      TrafficHit h;
+      absl::StatusOr<std::string> counter = String(o, "counter", where);
+      if (!counter.ok()) return counter.status();
+      if (!IsCounterId(*counter)) {
+        return Bad(where + "counter",
+                   "not a counter id (SET/HEX or counter/NAME, at most 256 bytes)");
+      }
+      if (!seen.insert(*counter).second) return Bad(where + "counter", "given twice");
+      h.counter = *counter;
+      for (auto [key, out] : {std::pair{"packets", &h.packets}, {"bytes", &h.bytes}}) {
+        absl::StatusOr<uint64_t> v = Unsigned(o, key, where);
+        if (!v.ok()) return v.status();
+        *out = *v;
+      }
+      r.hits.push_back(std::move(h));
+    }
   }
   return r;
 }

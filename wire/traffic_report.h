@@ -5,12 +5,16 @@
 //    "start":"2026-12-02T10:00:00Z","end":"2026-12-02T10:01:00Z","lost":0,
 //    "samples":[{"direction":"in","local":"10.10.3.10","peer":"10.10.2.7",
 //                "protocol":"tcp","port":5432,"verdict":"allowed",
-//                "connections":12,"bytes":48211}]}
+//                "connections":12,"bytes":48211}],
+//    "hits":[{"counter":"in_p3_l4/0600000001bb0000","packets":12,"bytes":48211}]}
 //
 // (epoch, sequence) identify a batch, so that a batch sent or read twice counts once. `lost`
 // counts tuples the kernel could not record (an observation set was full): a reader says so,
-// it never shows a short count as complete. Parsing is strict and bounded: anything else in
-// a line is an error naming the field.
+// it never shows a short count as complete. `hits` are the deltas of the counters the kernel
+// keeps on allowed traffic (every allow element, every peer range, named counters), by the
+// stable id the compiler's provenance map uses (wire/counter_id.h); a line without hits leaves
+// the key out. Parsing is strict and bounded: anything else in a line is an error naming the
+// field.
 #ifndef POLDER_WIRE_TRAFFIC_REPORT_H_
 #define POLDER_WIRE_TRAFFIC_REPORT_H_
 
@@ -25,6 +29,7 @@
 namespace polder::wire {
 
 inline constexpr size_t kMaxTrafficSamplesPerReport = 100000;
+inline constexpr size_t kMaxTrafficHitsPerReport = 200000;
 inline constexpr size_t kMaxTrafficReportLine = 32 << 20;
 
 struct TrafficReportSample {
@@ -39,6 +44,14 @@ struct TrafficReportSample {
   friend bool operator==(const TrafficReportSample&, const TrafficReportSample&) = default;
 };
 
+// One counter's delta (proto TrafficHit: string counter; uint64 packets; uint64 bytes).
+struct TrafficHit {
+  std::string counter;  // wire/counter_id.h: "<set>/<hex key>" or "counter/<name>"
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  friend bool operator==(const TrafficHit&, const TrafficHit&) = default;
+};
+
 struct TrafficReport {
   std::string host;
   uint64_t epoch = 0;
@@ -47,6 +60,7 @@ struct TrafficReport {
   absl::Time end = absl::UnixEpoch();
   uint64_t lost = 0;
   std::vector<TrafficReportSample> samples;
+  std::vector<TrafficHit> hits;  // distinct counters
   friend bool operator==(const TrafficReport&, const TrafficReport&) = default;
 };
 

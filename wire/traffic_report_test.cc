@@ -20,6 +20,8 @@ TrafficReport Example() {
   r.lost = 3;
   r.samples.push_back({"in", "10.10.3.10", "10.10.2.7", "tcp", 5432, "allowed", 12, 48211});
   r.samples.push_back({"in", "10.10.3.10", "192.0.2.9", "icmp", 8, "would-deny", 1, 84});
+  r.hits.push_back({"in_p3_l4/0600000001bb0000", 12, 48211});
+  r.hits.push_back({"counter/in_p2_any", 1, 60});
   return r;
 }
 
@@ -53,6 +55,27 @@ TEST(TrafficReportTest, RejectsWhatItWouldNotWriteNamingTheField) {
               HasSubstr("extra: unknown field"));
   EXPECT_THAT(error_of(with("\"end\":\"2025-12-02", "\"end\":\"2020-12-02")),
               HasSubstr("before start"));
+  EXPECT_THAT(error_of(with("\"packets\":12", "\"packets\":-12")), HasSubstr("hits[0].packets"));
+  EXPECT_THAT(error_of(with("counter/in_p2_any", "in_p3_l4/0600000001bb0000")),
+              HasSubstr("hits[1].counter: given twice"));
+  EXPECT_THAT(error_of(with("counter/in_p2_any", "no slash")), HasSubstr("hits[1].counter"));
+  TrafficReport no_hits = Example();
+  no_hits.hits.clear();
+  std::string bare = TrafficReportToJsonLine(no_hits);
+  EXPECT_THAT(error_of(bare.substr(0, bare.size() - 1) + ",\"hits\":7}"),
+              HasSubstr("hits: not a list"));
+  EXPECT_THAT(error_of(with("\"bytes\":60}", "\"bytes\":60,\"x\":1}")),
+              HasSubstr("hits[1].x: unknown field"));
+}
+
+TEST(TrafficReportTest, ALineWithoutHitsLeavesTheKeyOut) {
+  TrafficReport r = Example();
+  r.hits.clear();
+  std::string line = TrafficReportToJsonLine(r);
+  EXPECT_EQ(line.find("hits"), std::string::npos);
+  absl::StatusOr<TrafficReport> back = ParseTrafficReportLine(line);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, r);
 }
 
 // Random bytes and random cuts of a good line are refused, never a crash.

@@ -422,6 +422,7 @@ NftRuleset LayoutRuleset(int zones, int profiles, int services, int extra_elemen
   map.key = {NftKeyType::kIpv4Addr};
   map.verdict_map = true;
   map.interval = true;
+  map.counter = true;  // as the renderer declares peer-range maps and allow sets (issue 11)
   for (int z = 0; z < zones; ++z)
     map.elements.push_back(ZoneJump(z, absl::StrCat("in_p", z % profiles)));
   for (int i = 0; i < extra_elements; ++i) {
@@ -432,6 +433,7 @@ NftRuleset LayoutRuleset(int zones, int profiles, int services, int extra_elemen
   }
   for (int p = 0; p < profiles; ++p) {
     NftSet s = L4Set(absl::StrCat("in_p", p, "_l4"), false);
+    s.counter = true;
     for (int k = 0; k < services; ++k) {
       s.elements.push_back(L4(6, Port(static_cast<uint16_t>(1000 + (p * 7 + k) % 60000))));
     }

@@ -270,6 +270,7 @@ class Resolver {
             return;
           }
           z.cidrs.push_back(p);
+          z.cidr_locations.push_back(a.At(item));
         });
     // A prefix with host bits says plainly which addresses were meant: remember them, so that
     // a host there is reported as caused by this prefix, not as an address in no zone.

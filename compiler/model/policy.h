@@ -27,6 +27,7 @@ struct Zone {
   std::string name;
   bool external = false;
   std::vector<Prefix> cidrs;
+  std::vector<SourceLocation> cidr_locations;  // where each of `cidrs` is declared; may be empty
   std::string description;
   SourceLocation location;
   // The zone's prefixes minus every more specific prefix of other zones.

@@ -241,12 +241,7 @@ std::string SetText(const wire::NftSet& set) {
     std::vector<std::string> elements;
     elements.reserve(set.elements.size());
     for (const wire::NftElement& e : set.elements) {
-      std::string text;
-      for (size_t i = 0; i < e.key.size(); ++i) {
-        absl::StrAppend(
-            &text, i == 0 ? "" : " . ",
-            KeyText(i < set.key.size() ? set.key[i] : NftKeyType::kInetProto, e.key[i]));
-      }
+      std::string text = FormatNftElementKey(set, e);
       if (set.verdict_map) absl::StrAppend(&text, " : ", VerdictText(e.data));
       elements.push_back(std::move(text));
     }
@@ -270,6 +265,16 @@ std::string ChainText(const wire::NftChain& chain) {
 }
 
 }  // namespace
+
+std::string FormatNftElementKey(const wire::NftSet& set, const wire::NftElement& element) {
+  std::string text;
+  for (size_t i = 0; i < element.key.size(); ++i) {
+    absl::StrAppend(
+        &text, i == 0 ? "" : " . ",
+        KeyText(i < set.key.size() ? set.key[i] : NftKeyType::kInetProto, element.key[i]));
+  }
+  return text;
+}
 
 std::string FormatNftRule(const wire::NftRule& rule) {
   std::vector<std::string> parts;

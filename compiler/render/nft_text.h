@@ -17,6 +17,9 @@ namespace polder {
 // `table inet polder { ... }\n`.
 std::string FormatNftTable(const wire::NftRuleset& ruleset);
 
+// An element's key as nft prints it, e.g. "10.10.2.0/24" or "tcp . 22" (no map data).
+std::string FormatNftElementKey(const wire::NftSet& set, const wire::NftElement& element);
+
 // One rule as nft prints it, e.g. "ip saddr vmap @in4" (no comment line).
 std::string FormatNftRule(const wire::NftRule& rule);
 

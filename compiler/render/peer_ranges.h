@@ -17,6 +17,7 @@
 #include "compiler/model/address_set.h"
 #include "compiler/model/policy.h"
 #include "compiler/model/service_port.h"
+#include "compiler/model/verdict.h"
 
 namespace polder {
 
@@ -40,6 +41,7 @@ struct ServiceItem {
 struct PeerService {
   const AddressSet* peers = nullptr;
   ServiceItem service;
+  FlowId flow = -1;  // whose item it is (for the provenance of counters); not used here
 };
 
 // A maximal run of addresses of one family that get the same services.

@@ -13,6 +13,8 @@
 #include "compiler/render/nft_text.h"
 #include "compiler/render/nft_values.h"
 #include "compiler/render/peer_ranges.h"
+#include "compiler/render/provenance.h"
+#include "wire/counter_id.h"
 #include "wire/ruleset_header.h"
 
 namespace polder {
@@ -99,6 +101,7 @@ struct Selection {
 // the two base chains, and the chains they jump to.
 struct Body {
   wire::NftRuleset ruleset;
+  Provenance provenance;                     // what each counter of `ruleset` counts for
   std::vector<wire::NftChain> jump_targets;  // before input and output, so they exist first
   std::vector<NftRule> input;
   std::vector<NftRule> output;
@@ -208,6 +211,32 @@ class ProfileChains {
   ProfileChains(std::string prefix, const Settings& settings, Body& body)
       : prefix_(std::move(prefix)), settings_(settings), body_(body) {}
 
+  // Counts `flow`'s allowed item in the counter of the profile's element that holds it.
+  void Attribute(const std::string& chain, FlowId flow, const ServiceItem& item) {
+    auto it = counters_.find(chain);
+    if (it == counters_.end()) return;
+    const Counters& c = it->second;
+    std::optional<size_t> entry = c.any;
+    auto find = [&](const std::vector<std::pair<Span, size_t>>& spans) {
+      for (const auto& [span, at] : spans) {
+        if (span.lo <= item.lo && item.lo <= span.hi) entry = at;
+      }
+    };
+    switch (item.protocol) {
+      case Protocol::kAny:
+        break;
+      case Protocol::kIcmp:
+        find(c.icmp);
+        break;
+      case Protocol::kIcmpv6:
+        find(c.icmpv6);
+        break;
+      default:
+        if (auto l4 = c.l4.find(item.protocol); l4 != c.l4.end()) find(l4->second);
+    }
+    if (entry) body_.provenance.counters[*entry].flows.push_back(flow);
+  }
+
   const std::string& ChainFor(const std::vector<ServiceItem>& services) {
     auto it = chains_.find(services);
     if (it != chains_.end()) return it->second;
@@ -235,7 +264,19 @@ class ProfileChains {
       if (s.action != action) continue;
       switch (s.protocol) {
         case Protocol::kAny:
-          rules.push_back(Rule({}, verdict));  // nothing after it is reached
+          // Nothing after it is reached. An allow of everything uses no set, so a named
+          // counter of its own counts what it lets through (issue 11).
+          if (action == Action::kAllow) {
+            std::string name = absl::StrCat(chain, "_any");
+            NftStatement count;
+            count.kind = NftStatement::Kind::kNamedCounter;
+            count.name = name;
+            verdict.insert(verdict.begin(), count);
+            body_.ruleset.counters.push_back(wire::NftNamedCounter{name, 0, 0});
+            counters_[chain].any = AddCounter(CounterProvenance::Kind::kAny, chain,
+                                              wire::NamedCounterId(name), name, "");
+          }
+          rules.push_back(Rule({}, verdict));
           return true;
         case Protocol::kIcmp:
           icmp.push_back({s.lo, s.hi});
@@ -252,10 +293,23 @@ class ProfileChains {
       wire::NftSet set;
       set.name = absl::StrCat(chain, "_l4", suffix);
       set.key = {NftKeyType::kInetProto, NftKeyType::kInetService};
+      set.counter = action == Action::kAllow;  // a hit count per allowed (profile, service)
       for (const auto& [proto, spans] : l4) {
         for (const Span& s : Merged(spans)) {
           set.interval |= s.lo != s.hi;
           set.elements.push_back(wire::NftElement::Of({nft::Proto(proto), nft::Ports(s.lo, s.hi)}));
+        }
+      }
+      if (set.counter) {
+        size_t i = 0;
+        for (const auto& [proto, spans] : l4) {
+          for (const Span& s : Merged(spans)) {
+            const wire::NftElement& e = set.elements[i++];
+            counters_[chain].l4[proto].push_back(
+                {s, AddCounter(CounterProvenance::Kind::kService, chain,
+                               wire::ElementCounterId(set.name, e), set.name,
+                               FormatNftElementKey(set, e))});
+          }
         }
       }
       rules.push_back(Rule({InSet({NftField::kL4Proto, NftField::kThDport}, set.name)}, verdict));
@@ -267,9 +321,17 @@ class ProfileChains {
       wire::NftSet set;
       set.name = absl::StrCat(chain, v6 ? "_icmpv6" : "_icmp", suffix);
       set.key = {v6 ? NftKeyType::kIcmpv6Type : NftKeyType::kIcmpType};
+      set.counter = action == Action::kAllow;
       for (const Span& s : Merged(types)) {
         set.interval |= s.lo != s.hi;
         set.elements.push_back(wire::NftElement::Of({nft::Byte(s.lo, s.hi)}));
+        if (set.counter) {
+          const wire::NftElement& e = set.elements.back();
+          (v6 ? counters_[chain].icmpv6 : counters_[chain].icmp)
+              .push_back({s, AddCounter(CounterProvenance::Kind::kService, chain,
+                                        wire::ElementCounterId(set.name, e), set.name,
+                                        FormatNftElementKey(set, e))});
+        }
       }
       rules.push_back(
           Rule({InSet({v6 ? NftField::kIcmpv6Type : NftField::kIcmpType}, set.name)}, verdict));
@@ -278,10 +340,31 @@ class ProfileChains {
     return false;
   }
 
+  // The provenance entry (an index into body_.provenance.counters) of each allow element.
+  struct Counters {
+    std::map<Protocol, std::vector<std::pair<Span, size_t>>> l4;
+    std::vector<std::pair<Span, size_t>> icmp, icmpv6;
+    std::optional<size_t> any;
+  };
+
+  size_t AddCounter(CounterProvenance::Kind kind, const std::string& chain, std::string counter,
+                    std::string set, std::string element) {
+    CounterProvenance c;
+    c.kind = kind;
+    c.counter = std::move(counter);
+    c.set = std::move(set);
+    c.element = std::move(element);
+    c.inbound = prefix_ == "in";
+    c.chain = chain;
+    body_.provenance.counters.push_back(std::move(c));
+    return body_.provenance.counters.size() - 1;
+  }
+
   std::string prefix_;
   const Settings& settings_;
   Body& body_;
   std::map<std::vector<ServiceItem>, std::string> chains_;
+  std::map<std::string, Counters> counters_;  // by profile chain
 };
 
 std::vector<FlowId> Merge(const std::vector<FlowId>& a, const std::vector<FlowId>& b) {
@@ -533,14 +616,57 @@ class FlowSets {
     map.key = {AddrType(fam)};
     map.verdict_map = true;
     map.interval = true;
+    map.counter = true;  // an element's counter: the packets of new connections per peer range
     map.elements.reserve(ranges.size());
     for (const PeerRange& r : ranges) {
       map.elements.push_back(wire::NftElement::Of(
           {nft::Addresses(fam, r.lo, r.hi)}, {NftVerdict::kJump, profiles.ChainFor(r.services)}));
     }
+    AttributeRanges(map, fam, items, ranges, profiles, body);
     body.ruleset.sets.push_back(std::move(map));
     before.push_back(Vmap(field, std::move(name)));
     chain.push_back(Rule(std::move(before), {}));
+  }
+
+  // The provenance of each range's counter, and of the profile elements its allows reach: one
+  // sweep of every item's peer intervals over the (sorted, disjoint) ranges.
+  static void AttributeRanges(const wire::NftSet& map, Family fam,
+                              const std::vector<PeerService>& items,
+                              const std::vector<PeerRange>& ranges, ProfileChains& profiles,
+                              Body& body) {
+    std::vector<std::vector<uint32_t>> at(ranges.size());
+    for (uint32_t i = 0; i < items.size(); ++i) {
+      Protocol proto = items[i].service.protocol;
+      if ((proto == Protocol::kIcmp && fam != Family::kV4) ||
+          (proto == Protocol::kIcmpv6 && fam != Family::kV6))
+        continue;
+      for (const Interval& iv : items[i].peers->intervals(fam)) {
+        auto r = std::lower_bound(ranges.begin(), ranges.end(), iv.lo,
+                                  [](const PeerRange& p, absl::uint128 lo) { return p.hi < lo; });
+        for (; r != ranges.end() && r->lo <= iv.hi; ++r) at[r - ranges.begin()].push_back(i);
+      }
+    }
+    for (size_t r = 0; r < ranges.size(); ++r) {
+      const wire::NftElement& e = map.elements[r];
+      CounterProvenance c;
+      c.kind = CounterProvenance::Kind::kPeerRange;
+      c.counter = wire::ElementCounterId(map.name, e);
+      c.set = map.name;
+      c.element = FormatNftElementKey(map, e);
+      c.inbound = map.name[0] == 'i';
+      c.chain = e.data.chain;
+      c.family = fam;
+      c.lo = ranges[r].lo;
+      c.hi = ranges[r].hi;
+      for (uint32_t i : at[r]) {
+        const PeerService& item = items[i];
+        c.flows.push_back(item.flow);
+        if (item.service.action == Action::kAllow) {
+          profiles.Attribute(c.chain, item.flow, item.service);
+        }
+      }
+      body.provenance.counters.push_back(std::move(c));
+    }
   }
 
   AddressSet Union(const std::vector<Endpoint>& ends) const {
@@ -582,8 +708,9 @@ class FlowSets {
       for (ServiceId s : f.services) {
         for (const ServicePort& p : policy_.services[s].ports) {
           bool any = p.protocol == Protocol::kAny;
-          out.push_back(
-              {&peers, {f.action, p.protocol, any ? uint16_t{0} : p.lo, any ? uint16_t{0} : p.hi}});
+          out.push_back({&peers,
+                         {f.action, p.protocol, any ? uint16_t{0} : p.lo, any ? uint16_t{0} : p.hi},
+                         id});
         }
       }
     }
@@ -650,6 +777,7 @@ struct RulesetRenderer::State {
   struct Rendered {
     std::shared_ptr<const wire::NftRuleset> ruleset;
     std::string text;  // FormatNftTable(*ruleset)
+    std::shared_ptr<const Provenance> provenance;
   };
   const Policy& policy;
   FlowSelector selector;
@@ -666,9 +794,14 @@ struct RulesetRenderer::State {
     AddAntiLockout(policy, sel, body);
     flow_sets.Add(sel, body);
     AddDefaultRules(policy.settings, body);
+    auto provenance = std::make_shared<Provenance>(std::move(body.provenance));
+    for (CounterProvenance& c : provenance->counters) {
+      std::sort(c.flows.begin(), c.flows.end());
+      c.flows.erase(std::unique(c.flows.begin(), c.flows.end()), c.flows.end());
+    }
     auto rs = std::make_shared<const wire::NftRuleset>(Assemble(policy.settings, std::move(body)));
     std::string text = FormatNftTable(*rs);
-    return {std::move(rs), std::move(text)};
+    return {std::move(rs), std::move(text), std::move(provenance)};
   }
 
   const Rendered& BodyOf(HostId host) {
@@ -692,7 +825,7 @@ HostRuleset RulesetRenderer::RenderHost(HostId host) {
   return {p.hosts[host].name,
           absl::StrCat(wire::FormatRulesetHeader(header),
                        "table inet polder\ndelete table inet polder\n", body.text),
-          header, body.ruleset};
+          header, body.ruleset, body.provenance};
 }
 
 size_t RulesetRenderer::distinct_bodies() const { return state_->bodies.size(); }

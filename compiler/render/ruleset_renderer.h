@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "compiler/model/policy.h"
+#include "compiler/render/provenance.h"
 #include "wire/nft_ruleset.h"
 #include "wire/ruleset_header.h"
 
@@ -34,6 +35,8 @@ struct HostRuleset {
   wire::RulesetHeader header;
   // The table `text` describes; shared by hosts with equal bodies.
   std::shared_ptr<const wire::NftRuleset> ruleset;
+  // What each counter of `ruleset` counts for (provenance.h); shared like `ruleset`.
+  std::shared_ptr<const Provenance> provenance;
 };
 
 // Renders rulesets of one policy, remembering bodies by content key. The

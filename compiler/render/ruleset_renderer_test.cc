@@ -1,5 +1,7 @@
 #include "compiler/render/ruleset_renderer.h"
 
+#include <map>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "compiler/testing/policy_builder.h"
@@ -253,8 +255,9 @@ TEST(RulesetRendererTest, OverlappingFlowsBecomeDisjointElements) {
   // db gets 440-450 and internet's 443 inside it: one element, since an interval set
   // refuses overlapping ones; the rest of internet gets 443 alone.
   std::string db = JumpOf(text, "10.2.0.0/24");
-  EXPECT_THAT(Elements(text, db + "_l4"),
-              HasSubstr("    flags interval\n    elements = {\n      tcp . 440-450\n    }"))
+  EXPECT_THAT(
+      Elements(text, db + "_l4"),
+      HasSubstr("    flags interval\n    counter\n    elements = {\n      tcp . 440-450\n    }"))
       << text;
   std::string internet = JumpOf(text, "10.2.1.0-255.255.255.255");
   EXPECT_NE(db, internet);
@@ -320,4 +323,38 @@ TEST(RulesetRendererTest, HostDhcpAllowsTheDhcpClient) {
 }
 
 }  // namespace
+// Issue 11: the kernel counts what each allow element and each peer range let through.
+TEST(RulesetRendererTest, AllowSetsAndPeerMapsCountPerElementAndAnAllowOfAnyHasANamedCounter) {
+  PolicyBuilder b = SmallPolicy();
+  b.Flow({.from = {"internet"}, .to = {"web"}, .services = {"https", "ping"}});
+  b.Flow({.from = {"db"}, .to = {"web"}, .services = {"postgres"}, .deny = true});
+  b.Flow({.from = {"web"}, .to = {"web"}, .services = {"any"}});
+  Policy p = b.Finish();
+  HostRuleset r = RulesetRenderer(p).RenderHost(*p.FindHost("web-1"));
+  std::map<std::string, bool> counted;
+  for (const wire::NftSet& s : r.ruleset->sets) counted[s.name] = s.counter;
+  EXPECT_TRUE(counted.at("in4")) << r.text;
+  EXPECT_TRUE(counted.at("in6"));
+  int allow_sets = 0, deny_sets = 0;
+  for (const auto& [name, counter] : counted) {
+    if (absl::StartsWith(name, "in_p") && absl::EndsWith(name, "_deny")) {
+      ++deny_sets;
+      EXPECT_FALSE(counter) << name << ": its rule's own counter counts denies";
+    } else if (absl::StartsWith(name, "in_p")) {
+      ++allow_sets;
+      EXPECT_TRUE(counter) << name;
+    }
+  }
+  EXPECT_GE(allow_sets, 2);  // https and echo-request
+  EXPECT_EQ(deny_sets, 1);
+  // web -> web allows everything: no set, a named counter declared in the table.
+  EXPECT_THAT(r.text, HasSubstr("counter name \"in_p"));
+  bool declared = false;
+  for (const wire::NftNamedCounter& c : r.ruleset->counters) {
+    declared |= absl::StartsWith(c.name, "in_p") && absl::EndsWith(c.name, "_any");
+  }
+  EXPECT_TRUE(declared);
+  EXPECT_THAT(r.text, HasSubstr("    counter\n    elements"));
+}
+
 }  // namespace polder

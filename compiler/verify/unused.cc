@@ -59,7 +59,7 @@ void Judge(const std::set<HostId>& expected, const std::vector<std::vector<bool>
   e.days_complete =
       static_cast<int>(std::count(reporting.begin(), reporting.end(), e.hosts_expected));
   bool complete = e.hosts_expected > 0 && e.hosts_complete == e.hosts_expected && e.days_window > 0;
-  if (e.hits > 0) {
+  if (e.hits > 0 || e.counter_hits > 0) {
     e.status = UnusedEntry::Status::kUsed;
   } else {
     e.status = complete ? UnusedEntry::Status::kUnused : UnusedEntry::Status::kUnknown;
@@ -86,7 +86,7 @@ const char* UnusedStatusName(UnusedEntry::Status s) {
 
 std::vector<UnusedEntry> FindUnused(const Policy& policy, const std::vector<TrafficRow>& rows,
                                     const ReportCoverage& coverage, absl::Time since,
-                                    absl::Time now) {
+                                    absl::Time now, const CounterEvidence& counters) {
   std::vector<int64_t> days;
   if (since < now) {
     for (int64_t d = DayOf(since); d <= DayOf(now - absl::Nanoseconds(1)); ++d) days.push_back(d);
@@ -120,6 +120,10 @@ std::vector<UnusedEntry> FindUnused(const Policy& policy, const std::vector<Traf
     e.kind = UnusedEntry::Kind::kFlow;
     e.name = flow.name;
     e.location = flow.location.FileLine();
+    if (auto c = counters.flows.find(f); c != counters.flows.end()) {
+      e.counter_hits = c->second.packets;
+      e.last_hit = std::max(e.last_hit, c->second.last);
+    }
     std::set<HostId> expected;
     HostsOf(policy, flow.from, expected);
     HostsOf(policy, flow.to, expected);
@@ -145,11 +149,13 @@ std::vector<UnusedEntry> FindUnused(const Policy& policy, const std::vector<Traf
   }
   for (const auto& [zone, expected] : allowlists) {
     const Zone& z = policy.zones[zone];
-    for (const Prefix& prefix : z.cidrs) {
+    for (size_t i = 0; i < z.cidrs.size(); ++i) {
+      const Prefix& prefix = z.cidrs[i];
       UnusedEntry e;
       e.kind = UnusedEntry::Kind::kPrefix;
       e.name = absl::StrCat(z.name, " ", prefix.ToString());
-      e.location = z.location.FileLine();
+      // The line declaring the prefix, where the loader recorded it.
+      e.location = (i < z.cidr_locations.size() ? z.cidr_locations[i] : z.location).FileLine();
       if (auto it = prefix_hits.find({z.name, prefix}); it != prefix_hits.end()) {
         e.hits = it->second.first;
         e.last_hit = it->second.second;

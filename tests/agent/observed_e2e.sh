@@ -4,7 +4,10 @@
 # polder-agent --ruleset FILE --traffic-spool S --traffic-interval 1s, the client opens known
 # numbers of allowed and denied connections, and the spool must hold exactly those counts;
 # `polder traffic --local` attributes them to the policy's flows and `polder suggest` writes
-# flows that check and allow what was denied.
+# flows that check and allow what was denied. The counters on the allow elements (hits in the
+# spool) must give the same 7, attributed to clients-to-db through the provenance map that
+# `polder compile -o` writes beside the ruleset; with the structured form, an apply of an
+# unrelated change (SIGHUP) must keep the kernel's count of the unchanged element.
 # Usage: observed_e2e.sh PATH_TO_POLDER_AGENT PATH_TO_POLDER   (root)
 AGENT=$1
 POLDER=$2
@@ -45,7 +48,7 @@ run_case() {
   if [ "$form" = wire ]; then
     "$POLDER" compile "$WORK/policy" --host db-1 --format wire -o "$ruleset" || fail "compile --format wire"
   else
-    "$POLDER" compile "$WORK/policy" --host db-1 >"$ruleset" || fail "compile"
+    "$POLDER" compile "$WORK/policy" --host db-1 -o "$ruleset" || fail "compile"
   fi
   # A full check every 0.5 s: what traffic puts in the observation sets must never look like
   # drift (they are dynamic sets, no configuration).
@@ -99,9 +102,94 @@ assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
 PY
   [ "$(count_events "$out" drift)" -eq 0 ] || fail "$form: observed traffic was taken for drift"
   pass "$form: the spool holds exactly the connections sent, attributed allowed or denied; no drift"
-  SPOOL=$spool
+  wait_hits "$form" "$spool" "$ruleset.provenance.json" 7
+  if [ "$form" = wire ]; then
+    # An unrelated change: a new zone and flow. The incremental libnftnl apply adds the new
+    # elements and leaves the allow element of clients-to-db (and its counter) alone.
+    cp "$WORK/policy/policy.yaml" "$WORK/policy.yaml.orig"
+    cat >>"$WORK/policy/policy.yaml" <<'YAML'
+  - name: ops-to-db
+    from: ops
+    to: db
+    services: [ssh]
+YAML
+    sed -i -e 's|^hosts:|  - name: ops\n    cidrs: [10.9.0.0/24]\nhosts:|' \
+      -e 's|^services:|services:\n  - name: ssh\n    ports: [tcp/22]|' "$WORK/policy/policy.yaml"
+    "$POLDER" compile "$WORK/policy" --host db-1 --format wire -o "$ruleset" || fail "compile the change"
+    kill -HUP "$AGENT_PID"
+    wait_events "$out" applied 2
+    local kept
+    kept=$(kernel_hits "$ruleset.provenance.json") || fail "wire: cannot read the kernel's counter"
+    [ "$kept" = 7 ] || fail "wire: the apply of an unrelated change left the element's counter at $kept, not 7"
+    in_ns "$CLIENT" python3 -c '
+import socket
+for _ in range(3): socket.create_connection(("10.1.0.12", 5432), timeout=2).close()'
+    wait_hits "$form" "$spool" "$ruleset.provenance.json" 10
+    kept=$(kernel_hits "$ruleset.provenance.json")
+    [ "$kept" = 10 ] || fail "wire: the kernel's counter is $kept after 3 more connections, not 10"
+    pass "wire: an unrelated apply keeps the element's count (7, then 10 after 3 more connections)"
+    cp "$WORK/policy.yaml.orig" "$WORK/policy/policy.yaml"
+  fi
+  # The CLI checks below read the case without the 3 extra connections.
+  if [ "$form" = nft ]; then SPOOL=$spool; fi
   kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
   in_ns "$SERVER" nft delete table inet polder
+}
+
+# The hits the spool holds for the counters the provenance map attributes to clients-to-db's
+# tcp/5432 element, printed as "ELEMENT RANGE" (packets), e.g. "7 16".
+hits_of() {  # hits_of SPOOL PROVENANCE
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+prov = json.load(open(sys.argv[2]))
+names = [f["name"] for f in prov["flows"]]
+def counters(kind, match):
+    return {c["counter"] for c in prov["counters"] if c["kind"] == kind and c["direction"] == "in"
+            and "clients-to-db" in [names[i] for i in c["flows"]] and match(c)}
+element = counters("service", lambda c: c.get("element") == "tcp . 5432")
+# The clients' /28 is cut around db-1 (10.1.0.12): the range holding the client 10.1.0.11.
+ranges = counters("peer_range", lambda c: c["element"].startswith("10.1.0.0-") and
+                  any(p.get("zone") == "clients" for p in c["prefixes"]))
+assert len(element) == 1 and len(ranges) == 1, (element, ranges)
+total = {}
+for line in open(sys.argv[1]):
+    for h in json.loads(line).get("hits", []):
+        total[h["counter"]] = total.get(h["counter"], 0) + h["packets"]
+print(total.get(element.pop(), 0), total.get(ranges.pop(), 0))
+PY
+}
+
+# wait_hits FORM SPOOL PROVENANCE N: waits (at most 10 s) for N packets on the element.
+wait_hits() {
+  local form=$1 spool=$2 prov=$3 n=$4 i got=""
+  for i in $(seq 1 100); do
+    got=$(hits_of "$spool" "$prov" 2>/dev/null) || got=""
+    [ "${got%% *}" = "$n" ] && break
+    sleep 0.1
+  done
+  [ "${got%% *}" = "$n" ] ||
+    fail "$form: hits on clients-to-db's tcp/5432 element are '${got%% *}', not $n: $(tail -2 "$spool")"
+  # The peer range counts every new packet from the clients (the allowed SYNs, the denied
+  # datagrams and pings), so at least the allowed ones.
+  [ "${got##* }" -ge "$n" ] || fail "$form: the clients' peer range counted ${got##* } < $n"
+  pass "$form: $n hits on the tcp/5432 element attributed to clients-to-db, ${got##* } on the clients' range"
+}
+
+# The kernel's packet count of that element, read with nft.
+kernel_hits() {  # kernel_hits PROVENANCE
+  local set
+  set=$(python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))
+print(next(c["set"] for c in p["counters"] if c.get("element") == "tcp . 5432" and c["direction"] == "in"))' "$1")
+  in_ns "$SERVER" nft -j list set inet polder "$set" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+for o in j["nftables"]:
+    for e in o.get("set", {}).get("elem", []):
+        e = e.get("elem", e)
+        if isinstance(e, dict) and "counter" in e and "5432" in json.dumps(e["val"]):
+            print(e["counter"]["packets"])'
 }
 
 run_case nft

@@ -15,9 +15,17 @@ trap 'rm -rf "$work"' EXIT
 source "$(dirname "$0")/../lib/expect.sh"
 
 # The spool: three days of reports from permits-1 and db-1, one batch twice,
-# 2 tuples lost, and a last line cut by a crash.
-python3 - "$work/spool" <<'PY'
+# 2 tuples lost, and a last line cut by a crash. db-1's first report also carries hits: 6
+# packets on the allow element of backup-pull (named through the provenance map `polder
+# compile` writes), a flow no sample shows, and 2 on a counter the policy does not have.
+"$polder" compile "$policy" --host db-1 -o "$work/db-1.nft" || { echo "FAIL compile db-1"; exit 1; }
+python3 - "$work/spool" "$work/db-1.nft.provenance.json" <<'PY'
 import json, sys, datetime
+prov = json.load(open(sys.argv[2]))
+names = [f["name"] for f in prov["flows"]]
+backup = [c["counter"] for c in prov["counters"]
+          if c["kind"] == "service" and [names[i] for i in c["flows"]] == ["backup-pull"]]
+assert len(backup) == 1, backup
 now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 def t(hours): return (now - datetime.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 def s(direction, local, peer, proto, port, verdict, n):
@@ -38,6 +46,9 @@ for day in range(3):
         s("in", "10.60.3.10", "10.61.0.10", "tcp", 5432, "allowed", 3),
         s("in", "10.60.3.10", "203.0.113.5", "tcp", 5432, "would-deny", 2),
         s("in", "10.60.3.10", "10.61.0.10", "tcp", 6432, "would-deny", 1)]})
+    if day == 0:
+        lines[-1]["hits"] = [{"counter": backup[0], "packets": 6, "bytes": 360},
+                             {"counter": "in_p99_l4/0600000000010000", "packets": 2, "bytes": 80}]
 with open(sys.argv[1], "w") as f:
     for l in lines: f.write(json.dumps(l) + "\n")
     f.write(json.dumps(lines[0]) + "\n")        # sent twice
@@ -96,6 +107,25 @@ expect "unused: hosts that never reported make it unknown, not unused" 0 "unknow
   "$polder" unused --local "$work/spool" --policy "$policy" --since 3d
 reject "unused: nothing is unused on this evidence" "unused   " \
   "$polder" unused --local "$work/spool" --policy "$policy" --since 3d
+expect "unused: a flow the kernel counted is used, with its count" 0 \
+  "used     backup-pull                          flows-internal.yaml:10          0          6" \
+  "$polder" unused --local "$work/spool" --policy "$policy" --since 3d
+expect "unused: hits on counters the policy lacks are said" 0 \
+  "warning: 2 counted packets were on counters this policy's rulesets do not have" \
+  "$polder" unused --local "$work/spool" --policy "$policy" --since 3d
+expect "unused: a prefix cites the line declaring it" 0 \
+  "partners 198.18.1.0/24               zones.yaml:14" \
+  "$polder" unused --local "$work/spool" --policy "$policy" --since 3d
+out=$("$polder" unused --local "$work/spool" --policy "$policy" --since 3d --format json)
+if python3 - "$out" <<'PY'
+import json, sys
+j = json.loads(sys.argv[1])
+e = {x["name"]: x for x in j["entries"] if x["kind"] == "flow"}
+assert e["backup-pull"]["counter_hits"] == 6 and e["backup-pull"]["status"] == "used", e["backup-pull"]
+assert e["admin"]["counter_hits"] == 0, e["admin"]
+assert j["counter_hits_unattributed"] == 2, j
+PY
+then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL unused json counter hits"; fi
 expect "unused needs --since" 2 "give --since" \
   "$polder" unused --local "$work/spool" --policy "$policy"
 
