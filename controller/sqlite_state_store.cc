@@ -72,17 +72,9 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesyst
 
 absl::StatusOr<std::unique_ptr<SqliteStateStore>> SqliteStateStore::Open(
     const std::filesystem::path& path) {
-  sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return absl::UnavailableError(absl::StrCat("cannot open state ", path.string(), ": ", msg));
-  }
-  sqlite3_busy_timeout(db, 5000);
-  std::unique_ptr<SqliteStateStore> store(new SqliteStateStore(db));
+  absl::StatusOr<sqlite3*> db = OpenSqliteFile(path, "state");
+  if (!db.ok()) return db.status();
+  std::unique_ptr<SqliteStateStore> store(new SqliteStateStore(*db));
   if (auto s = store->Exec(kSchema); !s.ok()) return s;
   if (auto s = store->Migrate(); !s.ok()) return s;
   return store;
@@ -90,15 +82,7 @@ absl::StatusOr<std::unique_ptr<SqliteStateStore>> SqliteStateStore::Open(
 
 SqliteStateStore::~SqliteStateStore() { sqlite3_close(db_); }
 
-absl::Status SqliteStateStore::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return absl::InternalError(absl::StrCat("sqlite: ", msg));
-  }
-  return absl::OkStatus();
-}
+absl::Status SqliteStateStore::Exec(const char* sql) { return ExecSql(db_, sql); }
 
 absl::Status SqliteStateStore::Migrate() {
   // The audit log gained reason and revision (issue 13); old rows keep them empty.

@@ -1,17 +1,49 @@
-// Stmt: one prepared SQLite statement, shared by the controller's SQLite stores (state,
-// traffic): binds by position, steps, reads columns, finalises on destruction.
+// What the controller's SQLite stores (state, traffic) share: opening their file, running
+// statements without results, and Stmt, one prepared statement that binds by position, steps,
+// reads columns and finalises on destruction.
 #ifndef POLDER_CONTROLLER_SQLITE_STMT_H_
 #define POLDER_CONTROLLER_SQLITE_STMT_H_
 
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace polder::controller {
+
+// Opens (creating it if needed) the SQLite file at `path`, serialised, with a 5 s busy timeout.
+// `what` names the file in the error: "cannot open <what> <path>: <why>".
+inline absl::StatusOr<sqlite3*> OpenSqliteFile(const std::filesystem::path& path,
+                                               absl::string_view what) {
+  sqlite3* db = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::UnavailableError(absl::StrCat("cannot open ", what, " ", path.string(), ": ", msg));
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+// Runs `sql`: one or more statements whose results are not read.
+inline absl::Status ExecSql(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return absl::InternalError(absl::StrCat("sqlite: ", msg));
+  }
+  return absl::OkStatus();
+}
 
 // One prepared statement; binds by position, finalises on destruction.
 class Stmt {

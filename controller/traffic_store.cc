@@ -77,18 +77,9 @@ int64_t Clamp(uint64_t v) {
 
 absl::StatusOr<std::unique_ptr<TrafficStore>> TrafficStore::Open(const std::filesystem::path& path,
                                                                  TrafficStoreOptions options) {
-  sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return absl::UnavailableError(
-        absl::StrCat("cannot open the traffic database ", path.string(), ": ", msg));
-  }
-  sqlite3_busy_timeout(db, 5000);
-  std::unique_ptr<TrafficStore> store(new TrafficStore(db, options));
+  absl::StatusOr<sqlite3*> db = OpenSqliteFile(path, "the traffic database");
+  if (!db.ok()) return db.status();
+  std::unique_ptr<TrafficStore> store(new TrafficStore(*db, options));
   absl::MutexLock lock(&store->mu_);
   if (absl::Status s = store->Exec(kSchema); !s.ok())
     return absl::UnavailableError(
@@ -98,15 +89,7 @@ absl::StatusOr<std::unique_ptr<TrafficStore>> TrafficStore::Open(const std::file
 
 TrafficStore::~TrafficStore() { sqlite3_close(db_); }
 
-absl::Status TrafficStore::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "error";
-    sqlite3_free(err);
-    return absl::InternalError(absl::StrCat("sqlite: ", msg));
-  }
-  return absl::OkStatus();
-}
+absl::Status TrafficStore::Exec(const char* sql) { return ExecSql(db_, sql); }
 
 absl::StatusOr<TrafficStore::Added> TrafficStore::Add(const wire::TrafficReport& b,
                                                       absl::Time now) {
