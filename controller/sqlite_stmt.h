@@ -28,7 +28,8 @@ inline absl::StatusOr<sqlite3*> OpenSqliteFile(const std::filesystem::path& path
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    return absl::UnavailableError(absl::StrCat("cannot open ", what, " ", path.string(), ": ", msg));
+    return absl::UnavailableError(
+        absl::StrCat("cannot open ", what, " ", path.string(), ": ", msg));
   }
   sqlite3_busy_timeout(db, 5000);
   return db;
