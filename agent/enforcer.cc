@@ -36,6 +36,10 @@ absl::Status Enforcer::Start() {
     monitor_ = std::move(*monitor);
     notifications_ = monitor_.get();
   }
+  if (notifications_ != nullptr && options_.quiet_own_commits) {
+    quiet_ = std::make_unique<QuietCommits>(notifications_, [this] { return ReadGeneration(); });
+    kernel_->SetCommitGuard(quiet_.get());
+  }
   thread_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
 }
@@ -95,6 +99,7 @@ void Enforcer::Loop() {
     pollfd fds[2] = {{wake_fd_, POLLIN, 0},
                      {notifications_ ? notifications_->fd() : -1, POLLIN, 0}};
     int64_t wait_ms = absl::ToInt64Milliseconds(next_full_check - absl::Now());
+    if (resync_pending_) wait_ms = 0;
     int n = poll(fds, 2, static_cast<int>(std::clamp<int64_t>(wait_ms, 0, 3'600'000)));
     if (n < 0 && errno != EINTR) {
       EmitError(absl::StrCat("poll: ", strerror(errno)));
@@ -108,6 +113,21 @@ void Enforcer::Loop() {
       HandleRequests();
     }
     if (fds[1].revents & (POLLIN | POLLERR)) HandleNotifications();
+    if (quiet_ != nullptr && !quiet_->deaf_reason().empty()) {
+      // Rejoining may fail again; until it works only the comparisons see drift.
+      if (quiet_->Rejoin().ok()) {
+        reported_deaf_reason_.clear();
+      } else if (quiet_->deaf_reason() != reported_deaf_reason_) {
+        reported_deaf_reason_ = quiet_->deaf_reason();
+        EmitError(absl::StrCat("not watching nftables notifications (", reported_deaf_reason_,
+                               "): drift is seen only by the periodic comparison"));
+      }
+      NoteOwnCommits();
+    }
+    if (resync_pending_) {
+      resync_pending_ = false;
+      Verify("resync", 0, "").IgnoreError();
+    }
     if (absl::Now() >= next_full_check) {
       Verify("periodic", 0, "").IgnoreError();
       next_full_check = absl::Now() + options_.full_check_interval;
@@ -124,7 +144,8 @@ void Enforcer::HandleRequests() {
       r = std::move(requests_.front());
       requests_.pop_front();
     }
-    r.done.set_value(r.is_apply ? HandleApply(std::move(r.text), std::move(r.ruleset)) : Verify("request", 0, ""));
+    r.done.set_value(r.is_apply ? HandleApply(std::move(r.text), std::move(r.ruleset))
+                                : Verify("request", 0, ""));
   }
 }
 
@@ -157,6 +178,7 @@ void Enforcer::HandleNotifications() {
 absl::Status Enforcer::HandleApply(std::string text, std::optional<Ruleset> ruleset) {
   absl::StatusOr<RulesetApplier::Result> result =
       ruleset ? applier_.Apply(std::move(*ruleset)) : applier_.Apply(std::move(text));
+  NoteOwnCommits();
   if (!result.ok()) {
     EmitError(std::string(result.status().message()));
     return result.status();
@@ -212,6 +234,7 @@ absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std
   }
   if (!options_.remediate) return absl::OkStatus();
   absl::StatusOr<absl::Duration> took = applier_.Restore(changed_sets);
+  NoteOwnCommits();
   if (!took.ok()) {
     EmitError(std::string(took.status().message()));
     return took.status();
@@ -227,6 +250,19 @@ absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std
   e.duration_ms = absl::ToDoubleMilliseconds(*took);
   Emit(std::move(e));
   return absl::OkStatus();
+}
+
+void Enforcer::NoteOwnCommits() {
+  if (quiet_ != nullptr && quiet_->TakeMissed()) resync_pending_ = true;
+}
+
+absl::StatusOr<uint32_t> Enforcer::ReadGeneration() {
+  if (generation_reader_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<NftGenerationReader>> reader = NftGenerationReader::Open();
+    if (!reader.ok()) return reader.status();
+    generation_reader_ = std::move(*reader);
+  }
+  return generation_reader_->Read();
 }
 
 void Enforcer::Emit(AgentEvent event) {

@@ -24,8 +24,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent_event.h"
+#include "agent/nft_generation.h"
 #include "agent/nft_kernel.h"
 #include "agent/nft_monitor.h"
+#include "agent/quiet_commits.h"
 #include "agent/ruleset_applier.h"
 
 namespace polder::agent {
@@ -39,6 +41,8 @@ class Enforcer {
     // Where notifications come from when watched; null: an NftMonitor that Start opens. Not
     // owned; must outlive the enforcer (FakeNftKernel::Notifications in unit tests).
     NftNotifications* notifications = nullptr;
+    // Leave the notification group during the agent's own libnftnl commits (quiet_commits.h).
+    bool quiet_own_commits = true;
     RulesetApplier::Options applier;
   };
   using Observer = std::function<void(const AgentEvent&)>;
@@ -81,6 +85,9 @@ class Enforcer {
   // null for a full comparison.
   absl::Status Verify(const std::string& source, uint32_t pid, const std::string& process,
                       const std::set<std::string>* changed_sets = nullptr);
+  // After the agent's own commits: a full comparison when one may have hidden a foreign commit.
+  void NoteOwnCommits();
+  absl::StatusOr<uint32_t> ReadGeneration();
   void Emit(AgentEvent event);
   void EmitError(std::string message);
 
@@ -90,6 +97,10 @@ class Enforcer {
   RulesetApplier applier_;
   std::unique_ptr<NftMonitor> monitor_;  // when Start opened one
   NftNotifications* notifications_ = nullptr;
+  std::unique_ptr<QuietCommits> quiet_;                     // when notifications are watched
+  std::unique_ptr<NftGenerationReader> generation_reader_;  // opened on the loop's thread
+  bool resync_pending_ = false;  // a full comparison is owed (NoteOwnCommits)
+  std::string reported_deaf_reason_;
   int wake_fd_ = -1;
   pid_t loop_tid_ = 0;
   std::vector<std::string> last_reported_drift_;

@@ -180,8 +180,14 @@ absl::StatusOr<NftnlWriter::Result> LibNftablesKernel::Sync(const wire::NftRules
     absl::StatusOr<std::unique_ptr<NftnlWriter>> writer = NftnlWriter::Open();
     if (!writer.ok()) return writer.status();
     writer_ = std::move(*writer);
+    writer_->set_commit_guard(commit_guard_);
   }
   return writer_->Sync(applied, applied_snapshot, desired, kernel, desired_elements);
+}
+
+void LibNftablesKernel::SetCommitGuard(CommitGuard* guard) {
+  commit_guard_ = guard;
+  if (writer_ != nullptr) writer_->set_commit_guard(guard);
 }
 
 absl::StatusOr<TableSnapshot> LibNftablesKernel::RenderStructured(const wire::NftRuleset& ruleset) {

@@ -29,6 +29,7 @@ class LibNftablesKernel : public NftKernel {
                                            const TableSnapshot* desired_elements) override;
   absl::StatusOr<TableSnapshot> RenderStructured(const wire::NftRuleset& ruleset) override;
   bool TakesStructured() const override { return true; }
+  void SetCommitGuard(CommitGuard* guard) override;
 
  private:
   explicit LibNftablesKernel(nft_ctx* ctx) : ctx_(ctx) {}
@@ -37,6 +38,7 @@ class LibNftablesKernel : public NftKernel {
   nft_ctx* ctx_;
   TableReader reader_;
   std::unique_ptr<NftnlWriter> writer_;  // opened by the first Sync, in its thread's namespace
+  CommitGuard* commit_guard_ = nullptr;
 };
 
 }  // namespace polder::agent

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/commit_guard.h"
 #include "agent/nftnl_writer.h"
 #include "agent/table_snapshot.h"
 #include "wire/nft_ruleset.h"
@@ -56,6 +57,9 @@ class NftKernel {
     (void)applied, (void)applied_snapshot, (void)desired, (void)kernel, (void)desired_elements;
     return absl::UnimplementedError("this kernel takes nft text only");
   }
+  // Brackets every batch Sync commits from now on (not owned; null: none). Kernels without
+  // libnftnl batches ignore it.
+  virtual void SetCommitGuard(CommitGuard* guard) { (void)guard; }
   // Like Render, for a structured ruleset.
   virtual absl::StatusOr<TableSnapshot> RenderStructured(const wire::NftRuleset& ruleset) {
     (void)ruleset;

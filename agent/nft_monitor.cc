@@ -71,10 +71,7 @@ absl::StatusOr<std::unique_ptr<NftMonitor>> NftMonitor::Open(int receive_buffer)
   if (mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0) {
     return absl::InternalError(absl::StrCat("netlink bind: ", strerror(errno)));
   }
-  int group = NFNLGRP_NFTABLES;
-  if (mnl_socket_setsockopt(sock, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
-    return absl::InternalError(absl::StrCat("join NFNLGRP_NFTABLES: ", strerror(errno)));
-  }
+  if (absl::Status st = monitor->JoinGroup(); !st.ok()) return st;
   // SO_RCVBUFFORCE needs CAP_NET_ADMIN, which the agent has; fall back quietly otherwise.
   if (setsockopt(monitor->fd(), SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer,
                  sizeof(receive_buffer)) != 0) {
@@ -84,6 +81,22 @@ absl::StatusOr<std::unique_ptr<NftMonitor>> NftMonitor::Open(int receive_buffer)
 }
 
 NftMonitor::~NftMonitor() { mnl_socket_close(sock_); }
+
+absl::Status NftMonitor::JoinGroup() {
+  int group = NFNLGRP_NFTABLES;
+  if (mnl_socket_setsockopt(sock_, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
+    return absl::InternalError(absl::StrCat("join NFNLGRP_NFTABLES: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NftMonitor::LeaveGroup() {
+  int group = NFNLGRP_NFTABLES;
+  if (mnl_socket_setsockopt(sock_, NETLINK_DROP_MEMBERSHIP, &group, sizeof(group)) < 0) {
+    return absl::InternalError(absl::StrCat("leave NFNLGRP_NFTABLES: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
 
 int NftMonitor::fd() const { return mnl_socket_get_fd(sock_); }
 

@@ -44,6 +44,12 @@ class NftNotifications {
   // ENOBUFS): the caller must compare the whole table instead.
   virtual absl::Status ReadAvailable(
       const std::function<void(const NftTransaction&)>& on_transaction) = 0;
+
+  // Stop and start receiving notifications (the agent's own commits are not worth hearing, and
+  // a listener makes the kernel build one per set element: see commit_guard.h). Notifications
+  // queued before LeaveGroup stay readable.
+  virtual absl::Status LeaveGroup() { return absl::OkStatus(); }
+  virtual absl::Status JoinGroup() { return absl::OkStatus(); }
 };
 
 class NftMonitor final : public NftNotifications {
@@ -55,6 +61,8 @@ class NftMonitor final : public NftNotifications {
   int fd() const override;
   absl::Status ReadAvailable(
       const std::function<void(const NftTransaction&)>& on_transaction) override;
+  absl::Status LeaveGroup() override;
+  absl::Status JoinGroup() override;
 
   // Folds one netlink message into the pending transaction; exposed for tests.
   void HandleMessage(const ::nlmsghdr* nlh,

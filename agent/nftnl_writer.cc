@@ -193,9 +193,8 @@ absl::StatusOr<std::shared_ptr<const std::vector<KernelElement>>> WantedElements
 // the added ones in, one merge. Formatting and sorting every line of a 100k-address map is most
 // of the user-space time of a small change. nullopt when the applied set is not known in full
 // or most of it changed (then formatting all lines is as cheap).
-std::optional<std::vector<std::string>> LinesAfterFewChanges(const TableObjects& applied,
-                                                             const std::string& name,
-                                                             const std::vector<KernelElement>& now) {
+std::optional<std::vector<std::string>> LinesAfterFewChanges(
+    const TableObjects& applied, const std::string& name, const std::vector<KernelElement>& now) {
   auto el = applied.elements.find(name);
   auto li = applied.element_lines.find(name);
   if (el == applied.elements.end() || li == applied.element_lines.end() || !el->second ||
@@ -234,8 +233,7 @@ std::optional<std::vector<std::string>> LinesAfterFewChanges(const TableObjects&
 
 }  // namespace
 
-absl::StatusOr<TableSnapshot> ExpectedElements(const NftRuleset& ruleset,
-                                               const NftRuleset* applied,
+absl::StatusOr<TableSnapshot> ExpectedElements(const NftRuleset& ruleset, const NftRuleset* applied,
                                                const TableSnapshot* applied_snapshot) {
   auto objects = std::make_shared<TableObjects>();
   const TableObjects* a_objects =
@@ -294,11 +292,18 @@ absl::StatusOr<std::unique_ptr<NftnlWriter>> NftnlWriter::Open() {
 
 NftnlWriter::~NftnlWriter() { mnl_socket_close(sock_); }
 
+absl::Status NftnlWriter::Commit(NftnlBatch& batch) {
+  if (guard_ != nullptr) guard_->BeforeCommit();
+  absl::Status st = batch.Commit(sock_);
+  if (guard_ != nullptr) guard_->AfterCommit(st.ok());
+  return st;
+}
+
 absl::StatusOr<NftnlWriter::Result> NftnlWriter::Replace(const NftRuleset& desired) {
   NftnlBatch batch;
   if (absl::Status st = AddFullTable(desired, batch); !st.ok()) return st;
   Result result{true, batch.size(), {}};
-  if (absl::Status st = batch.Commit(sock_); !st.ok()) return st;
+  if (absl::Status st = Commit(batch); !st.ok()) return st;
   return result;
 }
 
@@ -468,7 +473,7 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
   }
   Result result{false, batch.size(), std::move(element_sets)};
   if (batch.size() == 0) return result;
-  if (absl::Status st = batch.Commit(sock_); !st.ok()) {
+  if (absl::Status st = Commit(batch); !st.ok()) {
     // Whatever the kernel would not take in place (say a concurrent change), a replace does;
     // a ruleset the kernel refuses is refused there too.
     return Replace(desired);

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "agent/commit_guard.h"
 #include "agent/table_snapshot.h"
 #include "wire/nft_ruleset.h"
 
@@ -37,6 +38,8 @@ absl::StatusOr<TableSnapshot> ExpectedElements(const wire::NftRuleset& ruleset,
                                                const wire::NftRuleset* applied = nullptr,
                                                const TableSnapshot* applied_snapshot = nullptr);
 
+class NftnlBatch;
+
 class NftnlWriter {
  public:
   struct Result {
@@ -53,6 +56,9 @@ class NftnlWriter {
 
   absl::StatusOr<Result> Replace(const wire::NftRuleset& desired);
 
+  // Brackets every batch this writer commits (not owned; null: none).
+  void set_commit_guard(CommitGuard* guard) { guard_ = guard; }
+
   // `kernel`: the table as read just now (NotFound snapshot: pass nullptr). `applied` and
   // `applied_snapshot`: the ruleset this agent last put in and the table read right after it
   // (nullptr when unknown); they tell which kernel rule is which desired rule.
@@ -65,7 +71,10 @@ class NftnlWriter {
 
  private:
   explicit NftnlWriter(mnl_socket* sock) : sock_(sock) {}
+  absl::Status Commit(NftnlBatch& batch);
+
   mnl_socket* sock_;
+  CommitGuard* guard_ = nullptr;
 };
 
 }  // namespace polder::agent

@@ -12,6 +12,13 @@
 //                             jump of the verdict map on each commit: tamper_*), and from the
 //                             tamper's return, when its change is in the kernel (after_commit_*,
 //                             0 when the report came first); and the restore that deletes it
+//   BM_WatchedLoad/N/quiet    BM_StructuredLoad with the agent's drift watcher listening (an
+//   BM_WatchedChange1k/N/quiet NftMonitor in the namespace, read after each apply as the enforcer
+//                             does). quiet=0: it stays in the notification group, so the kernel
+//                             builds, and the watcher reads, one notification per element;
+//                             quiet=1: it leaves the group for the commit (QuietCommits, what
+//                             the agent does). `missed` counts applies after which the agent
+//                             would compare the whole table (must be 0 here)
 #include <benchmark/benchmark.h>
 #include <sched.h>
 #include <unistd.h>
@@ -24,6 +31,9 @@
 #include "absl/strings/str_cat.h"
 #include "agent/enforcer.h"
 #include "agent/libnftables_kernel.h"
+#include "agent/nft_generation.h"
+#include "agent/nft_monitor.h"
+#include "agent/quiet_commits.h"
 #include "agent/ruleset.h"
 #include "agent/ruleset_applier.h"
 #include "agent/testing/kernel_test_util.h"
@@ -209,6 +219,101 @@ BENCHMARK(BM_StructuredDrift)
     ->Arg(10000)
     ->Arg(100000)
     ->Iterations(200)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The agent's watcher, with or without leaving the group around commits.
+struct Watcher {
+  explicit Watcher(NftKernel* kernel, bool quiet) {
+    auto m = NftMonitor::Open();
+    auto r = NftGenerationReader::Open();
+    if (!m.ok() || !r.ok()) return;
+    monitor = std::move(*m);
+    reader = std::move(*r);
+    guard = std::make_unique<QuietCommits>(monitor.get(), [this] { return reader->Read(); });
+    if (quiet) kernel->SetCommitGuard(guard.get());
+  }
+  bool ok() const { return guard != nullptr; }
+  // Reads what the kernel sent, as the enforcer's loop would (a full socket is DataLoss: the
+  // enforcer would then compare the whole table; counted).
+  void Drain() {
+    if (absl::IsDataLoss(monitor->ReadAvailable([](const NftTransaction&) {}))) ++lost;
+  }
+  std::unique_ptr<NftMonitor> monitor;
+  std::unique_ptr<NftGenerationReader> reader;
+  std::unique_ptr<QuietCommits> guard;
+  int lost = 0;
+};
+
+void BM_WatchedLoad(benchmark::State& state) {
+  int n = static_cast<int>(state.range(0));
+  wire::NftRuleset rs = Layout(n);
+  Ruleset r = Structured(std::move(rs), "load");
+  auto kernel = LibNftablesKernel::Create();
+  Watcher watcher(kernel->get(), state.range(1) != 0);
+  if (!watcher.ok()) return Fail(state, "cannot open the watcher");
+  for (auto _ : state) {
+    state.PauseTiming();
+    Cleanup();
+    watcher.Drain();
+    RulesetApplier applier(kernel->get(), {});
+    state.ResumeTiming();
+    if (auto applied = applier.Apply(r); !applied.ok()) {
+      Fail(state, std::string(applied.status().message()));
+      break;
+    }
+    watcher.Drain();
+  }
+  state.counters["missed"] = static_cast<double>(watcher.guard->missed());
+  state.counters["lost"] = watcher.lost;
+  if (state.range(1) != 0 && watcher.guard->missed() != 0) Fail(state, "quiet commits missed");
+  Cleanup();
+}
+BENCHMARK(BM_WatchedLoad)
+    ->ArgNames({"addresses", "quiet"})
+    ->Args({10000, 0})
+    ->Args({10000, 1})
+    ->Args({100000, 0})
+    ->Args({100000, 1})
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_WatchedLoad)
+    ->ArgNames({"addresses", "quiet"})
+    ->Args({1000000, 0})
+    ->Args({1000000, 1})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_WatchedChange1k(benchmark::State& state) {
+  int n = static_cast<int>(state.range(0));
+  wire::NftRuleset a = Layout(n);
+  wire::NftRuleset b = Changed(a);
+  Ruleset ra = Structured(std::move(a), "a"), rb = Structured(std::move(b), "b");
+  auto kernel = LibNftablesKernel::Create();
+  Watcher watcher(kernel->get(), state.range(1) != 0);
+  if (!watcher.ok()) return Fail(state, "cannot open the watcher");
+  Cleanup();
+  RulesetApplier applier(kernel->get(), {});
+  if (!applier.Apply(ra).ok()) Fail(state, "initial apply failed");
+  watcher.Drain();
+  int i = 1;
+  for (auto _ : state) {
+    bool to_b = i++ % 2 == 1;
+    if (auto r = applier.Apply(to_b ? rb : ra); !r.ok())
+      Fail(state, std::string(r.status().message()));
+    watcher.Drain();
+  }
+  state.counters["missed"] = static_cast<double>(watcher.guard->missed());
+  if (state.range(1) != 0 && watcher.guard->missed() != 0) Fail(state, "quiet commits missed");
+  Cleanup();
+}
+BENCHMARK(BM_WatchedChange1k)
+    ->ArgNames({"addresses", "quiet"})
+    ->Args({100000, 0})
+    ->Args({100000, 1})
+    ->Iterations(20)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
