@@ -188,46 +188,145 @@ absl::StatusOr<std::shared_ptr<const std::vector<KernelElement>>> WantedElements
   return std::make_shared<const std::vector<KernelElement>>(std::move(*computed));
 }
 
-// The sorted element lines of set `name` holding `now` (sorted kernel elements), derived from
-// the applied set's when few elements changed: the lines of the removed elements out, those of
-// the added ones in, one merge. Formatting and sorting every line of a 100k-address map is most
-// of the user-space time of a small change. nullopt when the applied set is not known in full
-// or most of it changed (then formatting all lines is as cheap).
-std::optional<std::vector<std::string>> LinesAfterFewChanges(
-    const TableObjects& applied, const std::string& name, const std::vector<KernelElement>& now) {
-  auto el = applied.elements.find(name);
-  auto li = applied.element_lines.find(name);
+// Wire elements in the order the compiler emits them: by key, part by part.
+bool KeyLess(const wire::NftElement& a, const wire::NftElement& b) {
+  for (size_t i = 0; i < a.key.size() && i < b.key.size(); ++i) {
+    if (a.key[i].from != b.key[i].from) return a.key[i].from < b.key[i].from;
+    if (a.key[i].to != b.key[i].to) return a.key[i].to < b.key[i].to;
+  }
+  return a.key.size() < b.key.size();
+}
+
+// The one element nft adds to a one-field interval set whose first range does not start at 0.
+bool IsZeroEnd(const KernelElement& k) {
+  return k.flags == NFT_SET_ELEM_INTERVAL_END && k.key.find_first_not_of('\0') == std::string::npos;
+}
+
+// Set `s`'s kernel elements, lines and the difference from the applied set `before` (whose
+// kernel elements and lines are in `applied`), computed from the wire elements that changed
+// only: converting, sorting and formatting the 200k kernel elements of a 100k-address map is
+// most of the user-space time of a small change. Each wire element gives its own kernel
+// elements (a range its start and end), except the zero end element of a one-field interval
+// set, fixed up here. nullopt when the elements are not in the compiler's order, the applied
+// set is not known in full, or much changed: then the caller computes everything.
+struct DerivedElements {
+  std::vector<KernelElement> elements;
+  std::vector<std::string> lines;
+  TableObjects::ElementDelta delta;
+};
+std::optional<DerivedElements> ElementsAfterFewChanges(const NftSet& before,
+                                                       const TableObjects& applied,
+                                                       const NftSet& s) {
+  auto el = applied.elements.find(s.name);
+  auto li = applied.element_lines.find(s.name);
   if (el == applied.elements.end() || li == applied.element_lines.end() || !el->second ||
       !li->second || el->second->size() != li->second->size()) {
     return std::nullopt;
   }
   const std::vector<KernelElement>& was = *el->second;
   const std::vector<std::string>& was_lines = *li->second;
-  if (!std::is_sorted(was.begin(), was.end()) || !std::is_sorted(now.begin(), now.end())) {
-    return std::nullopt;
+  // The wire elements that went and came, by one merge of the two sorted lists.
+  NftSet gone_set = s, come_set = s;
+  gone_set.elements.clear();
+  come_set.elements.clear();
+  const std::vector<wire::NftElement>& a = before.elements;
+  const std::vector<wire::NftElement>& b = s.elements;
+  size_t i = 0, j = 0;
+  size_t budget = std::max<size_t>(b.size() / 8, 16);
+  while (i < a.size() || j < b.size()) {
+    if (i > 0 && i < a.size() && !KeyLess(a[i - 1], a[i])) return std::nullopt;
+    if (j > 0 && j < b.size() && !KeyLess(b[j - 1], b[j])) return std::nullopt;
+    if (j == b.size() || (i < a.size() && KeyLess(a[i], b[j]))) {
+      gone_set.elements.push_back(a[i++]);
+    } else if (i == a.size() || KeyLess(b[j], a[i])) {
+      come_set.elements.push_back(b[j++]);
+    } else {
+      if (!(a[i].data == b[j].data) || a[i].counter != b[j].counter) {
+        gone_set.elements.push_back(a[i]);
+        come_set.elements.push_back(b[j]);
+      }
+      ++i, ++j;
+    }
+    if (gone_set.elements.size() + come_set.elements.size() > budget) return std::nullopt;
   }
-  std::vector<KernelElement> removed, added;
-  std::set_difference(was.begin(), was.end(), now.begin(), now.end(), std::back_inserter(removed));
-  std::set_difference(now.begin(), now.end(), was.begin(), was.end(), std::back_inserter(added));
-  if ((removed.size() + added.size()) * 4 > was.size()) return std::nullopt;
+  absl::StatusOr<std::vector<KernelElement>> gone = KernelElements(gone_set);
+  absl::StatusOr<std::vector<KernelElement>> come = KernelElements(come_set);
+  if (!gone.ok() || !come.ok()) return std::nullopt;  // the full computation says why
+  bool one_field_interval = s.interval && s.key.size() == 1;
+  if (one_field_interval) {
+    std::erase_if(*gone, IsZeroEnd);
+    std::erase_if(*come, IsZeroEnd);
+    // Present when the first range does not start at 0 (elements are sorted by start).
+    auto needs_zero = [](const NftSet& set) {
+      return !set.elements.empty() &&
+             set.elements.front().key[0].from.find_first_not_of('\0') != std::string::npos;
+    };
+    bool had = needs_zero(before), has = needs_zero(s);
+    if (had != has) {
+      KernelElement z;
+      // Key parts are the key type's length (KernelElements checked them).
+      z.key.assign((has ? s : before).elements.front().key[0].from.size(), '\0');
+      z.flags = NFT_SET_ELEM_INTERVAL_END;
+      (had ? *gone : *come).push_back(z);
+      std::sort(gone->begin(), gone->end());
+      std::sort(come->begin(), come->end());
+    }
+  }
+  DerivedElements out;
+  out.delta.base = el->second;
+  // A range that only grew keeps its start element: in both lists, so in neither difference.
+  std::set_difference(gone->begin(), gone->end(), come->begin(), come->end(),
+                      std::back_inserter(out.delta.removed));
+  std::set_difference(come->begin(), come->end(), gone->begin(), gone->end(),
+                      std::back_inserter(out.delta.added));
+  for (const KernelElement& k : out.delta.removed) {
+    if (!std::binary_search(was.begin(), was.end(), k)) return std::nullopt;
+  }
+  for (const KernelElement& k : out.delta.added) {
+    if (std::binary_search(was.begin(), was.end(), k)) return std::nullopt;
+  }
+  // Elements: the applied ones, the removed out and the added in, one pass.
+  out.elements.reserve(was.size() + out.delta.added.size() - out.delta.removed.size());
+  {
+    auto r = out.delta.removed.begin();
+    auto ad = out.delta.added.begin();
+    for (const KernelElement& k : was) {
+      if (r != out.delta.removed.end() && *r == k) {
+        ++r;
+        continue;
+      }
+      while (ad != out.delta.added.end() && *ad < k) out.elements.push_back(*ad++);
+      out.elements.push_back(k);
+    }
+    out.elements.insert(out.elements.end(), ad, out.delta.added.end());
+  }
+  // Lines the same way: the applied lines without those of the removed elements, merged with
+  // those of the added ones.
   auto lines_of = [](const std::vector<KernelElement>& elements) {
-    std::vector<std::string> out;
-    out.reserve(elements.size());
-    for (const KernelElement& k : elements) out.push_back(ElementLine(k));
-    std::sort(out.begin(), out.end());
-    return out;
+    std::vector<std::string> lines;
+    lines.reserve(elements.size());
+    for (const KernelElement& k : elements) lines.push_back(ElementLine(k));
+    std::sort(lines.begin(), lines.end());
+    return lines;
   };
-  std::vector<std::string> gone = lines_of(removed), come = lines_of(added);
-  std::vector<std::string> kept;
-  kept.reserve(was_lines.size() - gone.size());
-  std::set_difference(was_lines.begin(), was_lines.end(), gone.begin(), gone.end(),
-                      std::back_inserter(kept));
-  if (kept.size() + gone.size() != was_lines.size()) return std::nullopt;  // lines not unique
-  std::vector<std::string> out;
-  out.reserve(kept.size() + come.size());
-  std::merge(std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()),
-             std::make_move_iterator(come.begin()), std::make_move_iterator(come.end()),
-             std::back_inserter(out));
+  std::vector<std::string> gone_lines = lines_of(out.delta.removed);
+  std::vector<std::string> come_lines = lines_of(out.delta.added);
+  out.lines.reserve(out.elements.size());
+  {
+    auto g = gone_lines.begin();
+    auto c = come_lines.begin();
+    for (const std::string& line : was_lines) {
+      if (g != gone_lines.end() && *g == line) {
+        ++g;
+        continue;
+      }
+      while (c != come_lines.end() && *c < line) out.lines.push_back(std::move(*c++));
+      out.lines.push_back(line);
+    }
+    if (g != gone_lines.end()) return std::nullopt;  // a removed line was not there
+    for (; c != come_lines.end(); ++c) out.lines.push_back(std::move(*c));
+  }
+  if (out.lines.size() != out.elements.size()) return std::nullopt;
   return out;
 }
 
@@ -249,16 +348,22 @@ absl::StatusOr<TableSnapshot> ExpectedElements(const NftRuleset& ruleset, const 
       objects->element_digests[s.name] = a_objects->element_digests.at(s.name);
       continue;
     }
+    if (before != nullptr && a_objects != nullptr && SameSetType(*before, s)) {
+      if (std::optional<DerivedElements> derived =
+              ElementsAfterFewChanges(*before, *a_objects, s)) {
+        objects->element_digests[s.name] = ElementsLine(s.name, derived->lines);
+        objects->element_lines[s.name] =
+            std::make_shared<const std::vector<std::string>>(std::move(derived->lines));
+        objects->elements[s.name] =
+            std::make_shared<const std::vector<KernelElement>>(std::move(derived->elements));
+        objects->element_deltas[s.name] = std::move(derived->delta);
+        continue;
+      }
+    }
     absl::StatusOr<std::vector<KernelElement>> elements = KernelElements(s);
     if (!elements.ok()) return elements.status();
-    std::optional<std::vector<std::string>> from_applied;
-    if (before != nullptr && a_objects != nullptr && SameSetType(*before, s)) {
-      from_applied = LinesAfterFewChanges(*a_objects, s.name, *elements);
-    }
     std::vector<std::string> lines;
-    if (from_applied) {
-      lines = std::move(*from_applied);
-    } else {
+    {
       lines.reserve(elements->size());
       for (const KernelElement& k : *elements) lines.push_back(ElementLine(k));
       if (!std::is_sorted(lines.begin(), lines.end())) std::sort(lines.begin(), lines.end());
@@ -374,10 +479,23 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
         have_it != k.elements.end() && have_it->second ? *have_it->second : kNone;
     const std::vector<KernelElement>& wanted = **want;
     std::vector<KernelElement> add, del;
-    std::set_difference(wanted.begin(), wanted.end(), have.begin(), have.end(),
-                        std::back_inserter(add));
-    std::set_difference(have.begin(), have.end(), wanted.begin(), wanted.end(),
-                        std::back_inserter(del));
+    const TableObjects::ElementDelta* delta = nullptr;
+    if (desired_elements != nullptr && desired_elements->objects != nullptr &&
+        have_it != k.elements.end()) {
+      auto d = desired_elements->objects->element_deltas.find(s.name);
+      // Only when the kernel holds exactly the elements the delta starts from.
+      if (d != desired_elements->objects->element_deltas.end() && d->second.base == have_it->second)
+        delta = &d->second;
+    }
+    if (delta != nullptr) {
+      add = delta->added;
+      del = delta->removed;
+    } else {
+      std::set_difference(wanted.begin(), wanted.end(), have.begin(), have.end(),
+                          std::back_inserter(add));
+      std::set_difference(have.begin(), have.end(), wanted.begin(), wanted.end(),
+                          std::back_inserter(del));
+    }
     if (!del.empty() || !add.empty()) element_sets.insert(s.name);
     if (!del.empty()) element_changes_del.emplace_back(&s, std::move(del));
     if (!add.empty()) element_changes_add.emplace_back(&s, std::move(add));

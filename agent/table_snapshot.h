@@ -58,6 +58,13 @@ struct TableObjects {
   std::map<std::string, std::shared_ptr<const std::vector<std::string>>> element_lines;
   std::map<std::string, std::string> element_digests;  // the set's line in `lines`
   std::map<std::string, std::string> objects;          // name -> line (named counters)
+  // For an expected snapshot (ExpectedElements): a set whose elements were derived from the
+  // applied ones records what changed, so the batch need not compare 200k elements again.
+  struct ElementDelta {
+    std::shared_ptr<const std::vector<KernelElement>> base;  // the applied elements
+    std::vector<KernelElement> added, removed;               // sorted, disjoint
+  };
+  std::map<std::string, ElementDelta> element_deltas;
 };
 
 struct TableSnapshot {

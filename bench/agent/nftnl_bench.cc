@@ -6,6 +6,7 @@
 //                             one batch, then the read-back
 //   BM_StructuredChange1k/N   apply a ruleset differing from the current one by 1,000 of N
 //                             addresses (500 gone, 500 new): one batch of 2,000 kernel elements
+//   BM_StructuredChangeOne/N  the same for 2 addresses (1 gone, 1 new): the floor of a change
 //   BM_StructuredDrift/N      a foreign `nft add rule` until the enforcer's drift report
 //                             (p50/p99): from the tamper's start (report_*), which includes
 //                             the tampering process's own commit (the kernel validates every
@@ -51,8 +52,19 @@ void Fail(benchmark::State& state, const std::string& why) {
   state.SkipWithError(why.c_str());
 }
 
+// Elements in the order the compiler emits them (by key).
+wire::NftRuleset Sorted(wire::NftRuleset rs) {
+  for (wire::NftSet& s : rs.sets) {
+    std::sort(s.elements.begin(), s.elements.end(),
+              [](const wire::NftElement& a, const wire::NftElement& b) {
+                return std::tie(a.key[0].from, a.key[0].to) < std::tie(b.key[0].from, b.key[0].to);
+              });
+  }
+  return rs;
+}
+
 // 2,000 zones into 500 profile chains of 25 services each, plus `n` single addresses.
-wire::NftRuleset Layout(int n) { return testing::LayoutRuleset(2000, 500, 25, n); }
+wire::NftRuleset Layout(int n) { return Sorted(testing::LayoutRuleset(2000, 500, 25, n)); }
 
 Ruleset Structured(wire::NftRuleset rs, const std::string& name) {
   Ruleset r;
@@ -63,16 +75,16 @@ Ruleset Structured(wire::NftRuleset rs, const std::string& name) {
   return r;
 }
 
-// `rs` with 500 of its single addresses removed and 500 others added.
-wire::NftRuleset Changed(wire::NftRuleset rs) {
+// `rs` with `count` of its single addresses removed and `count` others added.
+wire::NftRuleset Changed(wire::NftRuleset rs, size_t count = 500) {
   for (wire::NftSet& s : rs.sets) {
     if (s.name != "in4") continue;
-    size_t first = s.elements.size() - 500;
-    for (size_t i = 0; i < 500; ++i) {
+    size_t first = s.elements.size() - count;
+    for (size_t i = 0; i < count; ++i) {
       s.elements[first + i].key = {testing::Ipv4(absl::StrCat("192.168.", i / 256, ".", i % 256))};
     }
   }
-  return rs;
+  return Sorted(std::move(rs));
 }
 
 void Cleanup() { testing::RunNft("table inet polder\ndelete table inet polder\n"); }
@@ -107,10 +119,10 @@ BENCHMARK(BM_StructuredLoad)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-void BM_StructuredChange1k(benchmark::State& state) {
+void ChangeBench(benchmark::State& state, size_t count) {
   int n = static_cast<int>(state.range(0));
   wire::NftRuleset a = Layout(n);
-  wire::NftRuleset b = Changed(a);
+  wire::NftRuleset b = Changed(a, count);
   // Built once: a Ruleset shares its structured table, so the loop measures the apply, not a
   // copy of 100k elements (the agent decodes an Assignment once, before it applies it).
   Ruleset ra = Structured(std::move(a), "a"), rb = Structured(std::move(b), "b");
@@ -126,6 +138,16 @@ void BM_StructuredChange1k(benchmark::State& state) {
   }
   Cleanup();
 }
+void BM_StructuredChange1k(benchmark::State& state) { ChangeBench(state, 500); }
+// The floor of any change: one address retargeted costs a commit whose kernel side walks the
+// whole verdict map (validation of every jump, the rbtree's commit walk).
+void BM_StructuredChangeOne(benchmark::State& state) { ChangeBench(state, 1); }
+BENCHMARK(BM_StructuredChangeOne)
+    ->ArgName("addresses")
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_StructuredChange1k)
     ->ArgName("addresses")
     ->Arg(10000)
