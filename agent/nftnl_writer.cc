@@ -226,9 +226,20 @@ std::optional<DerivedElements> ElementsAfterFewChanges(const NftSet& before,
   const std::vector<KernelElement>& was = *el->second;
   const std::vector<std::string>& was_lines = *li->second;
   // The wire elements that went and came, by one merge of the two sorted lists.
-  NftSet gone_set = s, come_set = s;
-  gone_set.elements.clear();
-  come_set.elements.clear();
+  // Copies of the set's declaration without its 100k elements.
+  auto declaration = [&s] {
+    NftSet d;
+    d.name = s.name;
+    d.key = s.key;
+    d.verdict_map = s.verdict_map;
+    d.interval = s.interval;
+    d.dynamic = s.dynamic;
+    d.counter = s.counter;
+    d.size = s.size;
+    d.timeout_s = s.timeout_s;
+    return d;
+  };
+  NftSet gone_set = declaration(), come_set = declaration();
   const std::vector<wire::NftElement>& a = before.elements;
   const std::vector<wire::NftElement>& b = s.elements;
   size_t i = 0, j = 0;
