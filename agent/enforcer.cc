@@ -176,9 +176,17 @@ void Enforcer::HandleNotifications() {
 }
 
 absl::Status Enforcer::HandleApply(std::string text, std::optional<Ruleset> ruleset) {
-  absl::StatusOr<RulesetApplier::Result> result =
-      ruleset ? applier_.Apply(std::move(*ruleset)) : applier_.Apply(std::move(text));
+  absl::StatusOr<RulesetApplier::Result> result = absl::UnknownError("not applied");
+  bool alone = ApplyAlone([&] {
+    result = ruleset ? applier_.Apply(std::move(*ruleset)) : applier_.Apply(std::move(text));
+  });
   NoteOwnCommits();
+  if (!alone) {
+    EmitError(
+        "table inet polder kept changing while the agent applied it: the table read back may "
+        "hold a foreign change; comparing it again");
+    resync_pending_ = true;
+  }
   if (!result.ok()) {
     EmitError(std::string(result.status().message()));
     return result.status();
@@ -250,6 +258,32 @@ absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std
   e.duration_ms = absl::ToDoubleMilliseconds(*took);
   Emit(std::move(e));
   return absl::OkStatus();
+}
+
+bool Enforcer::ApplyAlone(const std::function<void()>& apply) {
+  if (quiet_ == nullptr) {
+    apply();
+    return true;
+  }
+  absl::StatusOr<uint32_t> start = ReadGeneration();
+  uint64_t own = quiet_->committed();
+  apply();
+  // Only structured applies count their commits (libnftables' are not bracketed).
+  constexpr int kReloads = 3;
+  for (int reloads = 0;; ++reloads) {
+    if (!applier_.current() || !applier_.current()->structured) return true;
+    absl::StatusOr<uint32_t> end = ReadGeneration();
+    // Without generations the notifications and the periodic comparison are what is left.
+    if (!start.ok() || !end.ok()) return true;
+    if (static_cast<uint32_t>(*end - *start) == quiet_->committed() - own) return true;
+    if (reloads == kReloads) return false;
+    start = end;
+    own = quiet_->committed();
+    if (absl::StatusOr<absl::Duration> reloaded = applier_.Reload(); !reloaded.ok()) {
+      EmitError(std::string(reloaded.status().message()));
+      return false;
+    }
+  }
 }
 
 void Enforcer::NoteOwnCommits() {

@@ -87,6 +87,10 @@ class Enforcer {
                       const std::set<std::string>* changed_sets = nullptr);
   // After the agent's own commits: a full comparison when one may have hidden a foreign commit.
   void NoteOwnCommits();
+  // Runs `apply` (commits and the read-back of the table as desired) and, when the ruleset
+  // generation says a foreign commit landed meanwhile, reloads the table until a read-back is
+  // the agent's alone (bounded); false when it never was.
+  bool ApplyAlone(const std::function<void()>& apply);
   absl::StatusOr<uint32_t> ReadGeneration();
   void Emit(AgentEvent event);
   void EmitError(std::string message);

@@ -16,6 +16,7 @@ void QuietCommits::BeforeCommit() {
 }
 
 void QuietCommits::AfterCommit(bool committed) {
+  if (committed) ++committed_;
   if (!before_) return;
   uint32_t before = *before_;
   before_.reset();

@@ -41,6 +41,9 @@ class QuietCommits final : public CommitGuard {
   const std::string& deaf_reason() const { return deaf_reason_; }
   absl::Status Rejoin();
 
+  // Batches the kernel took so far (quiet or not): what the agent's own commits added to the
+  // ruleset generation.
+  uint64_t committed() const { return committed_; }
   // Commits done quietly so far, and those after which the table had to be compared (tests).
   uint64_t quiet_commits() const { return quiet_commits_; }
   uint64_t missed() const { return missed_count_; }
@@ -50,6 +53,7 @@ class QuietCommits final : public CommitGuard {
   GenerationSource generation_;
   std::optional<uint32_t> before_;  // generation read before the commit; none: not quiet
   bool missed_ = false;
+  uint64_t committed_ = 0;
   uint64_t quiet_commits_ = 0;
   uint64_t missed_count_ = 0;
   std::string deaf_reason_;

@@ -164,7 +164,12 @@ class CommitsInTheWindow : public NftKernel, private CommitGuard {
   explicit CommitsInTheWindow(std::unique_ptr<NftKernel> inner) : inner_(std::move(inner)) {
     inner_->SetCommitGuard(this);
   }
-  void Arm(std::string script) { script_ = std::move(script); }
+  // `script` runs in another thread once, right after the agent's guard left the group before
+  // a commit (`after` false) or right after the guard's work after the commit (`after` true).
+  void Arm(std::string script, bool after = false) {
+    script_ = std::move(script);
+    after_ = after;
+  }
 
   absl::Status Run(absl::string_view script, bool dry_run) override {
     return inner_->Run(script, dry_run);
@@ -193,21 +198,28 @@ class CommitsInTheWindow : public NftKernel, private CommitGuard {
  private:
   void BeforeCommit() override {
     if (outer_ != nullptr) outer_->BeforeCommit();
+    if (!after_) RunArmed();
+  }
+  void AfterCommit(bool committed) override {
+    if (outer_ != nullptr) outer_->AfterCommit(committed);
+    if (after_) RunArmed();
+  }
+  void RunArmed() {
     if (script_.empty()) return;
     // Another thread (another task id than the enforcer's), in this namespace.
     std::thread foreign([script = script_] { testing::RunNft(script); });
     foreign.join();
     script_.clear();
   }
-  void AfterCommit(bool committed) override {
-    if (outer_ != nullptr) outer_->AfterCommit(committed);
-  }
 
   std::unique_ptr<NftKernel> inner_;
   CommitGuard* outer_ = nullptr;
   std::string script_;
+  bool after_ = false;
 };
 
+// A tamper is heard and restored; a foreign element committed while the agent was out of the
+// group for that restore is found by the full comparison the generation asks for.
 TEST_F(QuietCommitsKernelTest, EnforcerComparesTheTableWhenAForeignCommitWasUnheard) {
   auto wrapped = std::make_unique<CommitsInTheWindow>(std::move(kernel_));
   CommitsInTheWindow* kernel = wrapped.get();
@@ -222,7 +234,7 @@ TEST_F(QuietCommitsKernelTest, EnforcerComparesTheTableWhenAForeignCommitWasUnhe
   ASSERT_TRUE(enforcer.Start().ok());
   ASSERT_TRUE(enforcer.Apply(Structured(testing::LayoutRuleset(10, 3, 4), "v1")).get().ok());
   kernel->Arm("add element inet polder in4 { 10.99.0.1 : jump in_p1 }");
-  ASSERT_TRUE(enforcer.Apply(Structured(testing::LayoutRuleset(12, 3, 4), "v2")).get().ok());
+  ASSERT_TRUE(testing::RunNft("add rule inet polder input tcp dport 22 accept"));
   auto restored = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu) {
     bool drift = false;
     for (const AgentEvent& e : events) {
@@ -233,21 +245,60 @@ TEST_F(QuietCommitsKernelTest, EnforcerComparesTheTableWhenAForeignCommitWasUnhe
   };
   {
     absl::MutexLock lock(&mu);
+    std::string all;
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&restored), absl::Seconds(10)));
-    // Kernel-level element lines carry the key's netlink bytes: 0a630001 is 10.99.0.1.
+    // A small table's report is a listing diff; a big one's has kernel-level element lines,
+    // which carry the key's netlink bytes (0a630001).
     bool named = false;
     for (const AgentEvent& e : events) {
-      if (e.kind != AgentEvent::Kind::kDrift) continue;
-      for (const std::string& d : e.differences) named |= d.find("0a630001") != std::string::npos;
+      if (e.kind != AgentEvent::Kind::kDrift || e.source != "resync") continue;
+      for (const std::string& d : e.differences) {
+        named |= d.find("10.99.0.1") != std::string::npos;
+        all += d + "\n";
+      }
     }
-    std::string all;
-    for (const AgentEvent& e : events)
-      for (const std::string& d : e.differences) all += d + "\n";
     EXPECT_TRUE(named) << "the drift report names the unheard element:\n" << all;
   }
   std::string error;
   EXPECT_FALSE(testing::RunNft("delete element inet polder in4 { 10.99.0.1 }", &error))
       << "the foreign element is still there";
+}
+
+// A foreign element committed while the agent applies is gone when the apply returns.
+TEST_F(QuietCommitsKernelTest, AForeignCommitDuringAnApplyIsUndoneBeforeItAnswers) {
+  auto wrapped = std::make_unique<CommitsInTheWindow>(std::move(kernel_));
+  CommitsInTheWindow* kernel = wrapped.get();
+  Enforcer::Options options;
+  options.full_check_interval = absl::Seconds(600);
+  Enforcer enforcer(std::move(wrapped), options, [](const AgentEvent&) {});
+  ASSERT_TRUE(enforcer.Start().ok());
+  ASSERT_TRUE(enforcer.Apply(Structured(testing::LayoutRuleset(10, 3, 4), "v1")).get().ok());
+  kernel->Arm("add element inet polder in4 { 10.99.0.1 : jump in_p1 }");
+  ASSERT_TRUE(enforcer.Apply(Structured(testing::LayoutRuleset(12, 3, 4), "v2")).get().ok());
+  std::string error;
+  EXPECT_FALSE(testing::RunNft("delete element inet polder in4 { 10.99.0.1 }", &error))
+      << "the foreign element is still there";
+}
+
+// A foreign rule committed after the agent's commit but before its read-back would be read back
+// as part of the desired table, and so never be reported: the generation shows it, and the
+// agent reloads its table before it answers.
+TEST_F(QuietCommitsKernelTest, AForeignCommitBeforeTheReadBackIsNotTakenAsDesired) {
+  auto wrapped = std::make_unique<CommitsInTheWindow>(std::move(kernel_));
+  CommitsInTheWindow* kernel = wrapped.get();
+  Enforcer::Options options;
+  options.full_check_interval = absl::Seconds(600);
+  Enforcer enforcer(std::move(wrapped), options, [](const AgentEvent&) {});
+  ASSERT_TRUE(enforcer.Start().ok());
+  ASSERT_TRUE(enforcer.Apply(Structured(testing::LayoutRuleset(10, 3, 4), "v1")).get().ok());
+  kernel->Arm("add rule inet polder input tcp dport 40000 accept", /*after=*/true);
+  ASSERT_TRUE(enforcer.Apply(Structured(testing::LayoutRuleset(12, 3, 4), "v2")).get().ok());
+  auto lister = LibNftablesKernel::Create();
+  ASSERT_TRUE(lister.ok());
+  absl::StatusOr<std::string> listing = (*lister)->ListPolderTable();
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  EXPECT_EQ(listing->find("dport 40000"), std::string::npos) << *listing;
+  EXPECT_NE(listing->find("10.100.11.0/24"), std::string::npos) << "v2 is applied";
 }
 
 }  // namespace

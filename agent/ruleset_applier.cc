@@ -166,6 +166,29 @@ absl::StatusOr<std::vector<std::string>> RulesetApplier::Check(
   return diff;
 }
 
+absl::StatusOr<absl::Duration> RulesetApplier::Reload() {
+  if (!current_ || !current_->structured) {
+    return absl::FailedPreconditionError("no structured ruleset to reload");
+  }
+  absl::Time start = absl::Now();
+  static const std::set<std::string> kNoSets;
+  absl::StatusOr<TableSnapshot> expected = ExpectedElements(*current_->structured);
+  if (!expected.ok()) return expected.status();
+  absl::StatusOr<NftnlWriter::Result> synced =
+      kernel_->Sync(nullptr, nullptr, *current_->structured, nullptr, nullptr);
+  if (!synced.ok()) {
+    return absl::Status(synced.status().code(),
+                        absl::StrCat("reload failed: ", synced.status().message()));
+  }
+  absl::StatusOr<TableSnapshot> read_back = kernel_->Snapshot({&kNoSets, &*expected});
+  if (!read_back.ok()) {
+    return absl::InternalError(
+        absl::StrCat("table missing right after reloading: ", read_back.status().message()));
+  }
+  KeepDesired(std::move(*read_back));
+  return absl::Now() - start;
+}
+
 absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::string>* changed_sets) {
   if (!current_) return absl::FailedPreconditionError("no ruleset to restore");
   absl::Time start = absl::Now();

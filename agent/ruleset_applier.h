@@ -59,6 +59,11 @@ class RulesetApplier {
   // reload when the table is gone.
   absl::StatusOr<absl::Duration> Restore(const std::set<std::string>* changed_sets = nullptr);
 
+  // Replaces the table with the current structured ruleset in one batch and reads it back
+  // again: for when a foreign commit may have landed between the last commit and its read-back
+  // (the read-back would then hold the foreign change as desired).
+  absl::StatusOr<absl::Duration> Reload();
+
   const std::optional<Ruleset>& current() const { return current_; }
   const TableSnapshot& desired_snapshot() const { return desired_snapshot_; }
   // Empty for tables too big for text diffs.
