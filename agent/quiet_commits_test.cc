@@ -247,8 +247,8 @@ TEST_F(QuietCommitsKernelTest, EnforcerComparesTheTableWhenAForeignCommitWasUnhe
     absl::MutexLock lock(&mu);
     std::string all;
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&restored), absl::Seconds(10)));
-    // A small table's report is a listing diff; a big one's has kernel-level element lines,
-    // which carry the key's netlink bytes (0a630001).
+    // A small table's report is a listing diff; a big one's names elements through
+    // ElementText.
     bool named = false;
     for (const AgentEvent& e : events) {
       if (e.kind != AgentEvent::Kind::kDrift || e.source != "resync") continue;

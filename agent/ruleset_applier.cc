@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/element_text.h"
 #include "agent/listing_diff.h"
 
 namespace polder::agent {
@@ -157,7 +158,18 @@ absl::StatusOr<std::vector<std::string>> RulesetApplier::Check(
         if (have == actual->objects->element_lines.end() || *have->second == *want) continue;
         std::vector<std::string> d =
             DiffListings(absl::StrJoin(*want, "\n"), absl::StrJoin(*have->second, "\n"));
-        for (std::string& line : d) diff.push_back(absl::StrCat(line, " (set ", set, ")"));
+        const wire::NftSet* decl = nullptr;
+        if (current_->structured) {
+          for (const wire::NftSet& candidate : current_->structured->sets) {
+            if (candidate.name == set) decl = &candidate;
+          }
+        }
+        for (std::string& line : d) {
+          // "+ <element>" / "- <element>": the element in words when the set is known.
+          if (decl != nullptr && line.size() > 2)
+            line = line.substr(0, 2) + ElementText(line.substr(2), *decl);
+          diff.push_back(absl::StrCat(line, " (set ", set, ")"));
+        }
       }
     }
   }

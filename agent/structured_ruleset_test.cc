@@ -148,3 +148,22 @@ TEST_F(StructuredRulesetTest, OtherTablesAreNeverTouched) {
 
 }  // namespace
 }  // namespace polder::agent
+
+namespace polder::agent {
+namespace {
+
+// A table too big for listing diffs reports a foreign element in words, not netlink bytes.
+TEST_F(StructuredRulesetTest, DriftInABigSetNamesTheElementInWords) {
+  RulesetApplier applier(kernel_.get(), {});
+  ASSERT_TRUE(applier.Apply(Structured(testing::LayoutRuleset(10, 3, 4, 2000), "v1")).ok());
+  ASSERT_TRUE(applier.desired_listing().empty()) << "the table is meant to be big";
+  ASSERT_TRUE(testing::RunNft("add element inet polder in4 { 10.99.0.1 : jump in_p1 }"));
+  auto diff = applier.Check();
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  EXPECT_NE(std::find(diff->begin(), diff->end(), "+ 10.99.0.1 : jump in_p1 (set in4)"),
+            diff->end())
+      << ::testing::PrintToString(*diff);
+}
+
+}  // namespace
+}  // namespace polder::agent
