@@ -216,7 +216,8 @@ absl::Status Enforcer::HandleApply(std::string text, std::optional<Ruleset> rule
 
 absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std::string& process,
                               const std::set<std::string>* changed_sets) {
-  absl::StatusOr<std::vector<std::string>> diff = applier_.Check(changed_sets);
+  std::optional<TableSnapshot> read;
+  absl::StatusOr<std::vector<std::string>> diff = applier_.Check(changed_sets, &read);
   {
     absl::MutexLock lock(&mu_);
     read_error_ = diff.ok() ? "" : std::string(diff.status().message());
@@ -241,7 +242,7 @@ absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std
     last_reported_drift_ = *diff;
   }
   if (!options_.remediate) return absl::OkStatus();
-  absl::StatusOr<absl::Duration> took = applier_.Restore(changed_sets);
+  absl::StatusOr<absl::Duration> took = applier_.Restore(changed_sets, std::move(read));
   NoteOwnCommits();
   if (!took.ok()) {
     EmitError(std::string(took.status().message()));

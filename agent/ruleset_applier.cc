@@ -133,11 +133,12 @@ void RulesetApplier::KeepDesired(TableSnapshot snapshot) {
 }
 
 absl::StatusOr<std::vector<std::string>> RulesetApplier::Check(
-    const std::set<std::string>* changed_sets) {
+    const std::set<std::string>* changed_sets, std::optional<TableSnapshot>* read) {
   if (!current_) return std::vector<std::string>{};
   SnapshotScope scope;
   if (changed_sets != nullptr && current_->structured) scope = {changed_sets, &desired_snapshot_};
   absl::StatusOr<TableSnapshot> actual = kernel_->Snapshot(scope);
+  if (read != nullptr && actual.ok()) *read = *actual;
   if (absl::IsNotFound(actual.status())) {
     return std::vector<std::string>{"- table inet polder (table deleted)"};
   }
@@ -201,14 +202,18 @@ absl::StatusOr<absl::Duration> RulesetApplier::Reload() {
   return absl::Now() - start;
 }
 
-absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::string>* changed_sets) {
+absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::string>* changed_sets,
+                                                       std::optional<TableSnapshot> just_read) {
   if (!current_) return absl::FailedPreconditionError("no ruleset to restore");
   absl::Time start = absl::Now();
   if (current_->structured) {
     const wire::NftRuleset& desired = *current_->structured;
     SnapshotScope scope;
     if (changed_sets != nullptr) scope = {changed_sets, &desired_snapshot_};
-    absl::StatusOr<TableSnapshot> in_kernel = kernel_->Snapshot(scope);
+    // A table that changed after that read makes the batch fail (a handle gone) or leaves a
+    // difference; both end in the full replace below.
+    absl::StatusOr<TableSnapshot> in_kernel =
+        just_read ? absl::StatusOr<TableSnapshot>(std::move(*just_read)) : kernel_->Snapshot(scope);
     if (!in_kernel.ok() && !absl::IsNotFound(in_kernel.status())) return in_kernel.status();
     absl::StatusOr<NftnlWriter::Result> synced = kernel_->Sync(
         &desired, &desired_snapshot_, desired, in_kernel.ok() ? &*in_kernel : nullptr, nullptr);

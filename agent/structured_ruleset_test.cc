@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/libnftables_kernel.h"
@@ -91,6 +92,63 @@ TEST_F(StructuredRulesetTest, RestoreUndoesOnlyTheTamper) {
   EXPECT_FALSE(applier.Check()->empty());
   ASSERT_TRUE(applier.Restore().ok());
   EXPECT_TRUE(applier.Check()->empty());
+}
+
+// Handles of the rules outside `chain`: a full replace would renew them all.
+std::map<std::string, uint64_t> HandlesOutside(const TableSnapshot& s, const std::string& chain) {
+  std::map<std::string, uint64_t> out;
+  for (const TableObjects::Rule& r : s.objects->rules) {
+    if (r.chain != chain) out[r.chain + r.line] = r.handle;
+  }
+  return out;
+}
+
+// The base chains' rules match ICMP types and link-local sources in anonymous sets, which the
+// kernel numbers (__set%d) by the lowest free number: a restore puts them back in place, and
+// the table then compares equal to the fresh load, without replacing the rest.
+TEST_F(StructuredRulesetTest, RulesWithAnonymousSetsArePutBackInPlace) {
+  RulesetApplier applier(kernel_.get(), {});
+  ASSERT_TRUE(applier.Apply(Structured(testing::LayoutRuleset(10, 3, 4), "v1")).ok());
+  TableSnapshot loaded = applier.desired_snapshot();
+  ASSERT_NE(loaded.lines.find("__set"), std::string::npos) << "no anonymous set to test with";
+  EXPECT_EQ(loaded.lines.find(absl::BytesToHexString("__set0")), std::string::npos)
+      << "snapshot lines carry the kernel's numbering";
+
+  ASSERT_TRUE(testing::RunNft("flush chain inet polder input"));
+  ASSERT_FALSE(applier.Check()->empty());
+  ASSERT_TRUE(applier.Restore().ok());
+  EXPECT_TRUE(applier.Check()->empty());
+  EXPECT_EQ(HandlesOutside(*kernel_->Snapshot(), "input"), HandlesOutside(loaded, "input"));
+
+  // A foreign rule with an anonymous set of its own, behind ours: only it goes. (Ahead of
+  // ours it would renumber them, and that chain's rules with anonymous sets are put back too.)
+  TableSnapshot before = *kernel_->Snapshot();
+  ASSERT_TRUE(testing::RunNft("add rule inet polder output tcp dport { 1, 2, 3 } accept"));
+  ASSERT_FALSE(applier.Check()->empty());
+  ASSERT_TRUE(applier.Restore().ok());
+  EXPECT_TRUE(applier.Check()->empty());
+  EXPECT_EQ(HandlesOf(*kernel_->Snapshot()), HandlesOf(before));
+  ASSERT_TRUE(testing::RunNft("insert rule inet polder output tcp dport { 1, 2, 3 } accept"));
+  ASSERT_TRUE(applier.Restore().ok());
+  EXPECT_TRUE(applier.Check()->empty());
+  EXPECT_EQ(HandlesOutside(*kernel_->Snapshot(), "output"), HandlesOutside(before, "output"));
+  before = *kernel_->Snapshot();
+
+  // One of our rules with two anonymous sets deleted by handle: put back, the rest kept.
+  uint64_t handle = 0;
+  for (const TableObjects::Rule& r : before.objects->rules) {
+    if (r.chain == "output" && r.line.find(absl::BytesToHexString("__set.output.2")) !=
+                                   std::string::npos) {
+      handle = r.handle;
+    }
+  }
+  ASSERT_NE(handle, 0u) << before.lines;
+  ASSERT_TRUE(testing::RunNft(absl::StrCat("delete rule inet polder output handle ", handle)));
+  ASSERT_FALSE(applier.Check()->empty());
+  ASSERT_TRUE(applier.Restore().ok());
+  EXPECT_TRUE(applier.Check()->empty());
+  EXPECT_EQ(HandlesOutside(*kernel_->Snapshot(), "output"), HandlesOutside(before, "output"));
+  EXPECT_EQ(*kernel_->Snapshot(), loaded);
 }
 
 TEST_F(StructuredRulesetTest, ARestartedAgentAdoptsTheTable) {

@@ -12,12 +12,14 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <tuple>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -311,10 +313,41 @@ std::string ElementsLine(const std::string& set, const std::vector<std::string>&
 
 namespace {
 
+// Replaces, in a rule's line, each anonymous set's kernel name (__set%d, NUL-terminated, in the
+// hex of a lookup expression) by the name the snapshot gives it; `named` maps kernel names to
+// those, `next` numbers the chain's anonymous sets.
+std::string NameAnonymousSets(const std::string& chain, std::string line, int& next,
+                              std::map<std::string, std::string>& named) {
+  static const std::string* const kMarker = new std::string(absl::BytesToHexString("__set"));
+  size_t at = 0;
+  while ((at = line.find(*kMarker, at)) != std::string::npos) {
+    size_t end = at + kMarker->size();
+    std::string digits;
+    while (end + 2 <= line.size() && line.compare(end, 2, "00") != 0) {
+      std::string byte = absl::HexStringToBytes(line.substr(end, 2));
+      if (byte.size() != 1 || byte[0] < '0' || byte[0] > '9') break;
+      digits += byte;
+      end += 2;
+    }
+    if (digits.empty() || end + 2 > line.size() || line.compare(end, 2, "00") != 0) {
+      at += kMarker->size();  // not a kernel-named set
+      continue;
+    }
+    std::string kernel = absl::StrCat("__set", digits);
+    std::string ours = absl::StrCat("__set.", chain, ".", next++);
+    named[kernel] = ours;
+    std::string hex = absl::BytesToHexString(ours);
+    line.replace(at, end - at, hex);
+    at += hex.size();
+  }
+  return line;
+}
+
 absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& scope) {
   std::vector<std::string> lines;
   TableSnapshot snap;
   auto objects = std::make_shared<TableObjects>();
+  std::map<std::string, std::string> anonymous_names;  // kernel name -> ours (rules come first)
   for (const ObjectKind& kind : ObjectKinds()) {
     std::vector<std::pair<uint16_t, std::string>> request;
     if (kind.request_names_table) request.emplace_back(kind.table_attr, kTable);
@@ -324,6 +357,7 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       return true;
     };
     std::vector<std::string> set_names;
+    std::map<std::string, int> anonymous_in_chain;  // rules: anonymous sets seen per chain
     // (chain, line) for rules, (name, line) for the rest: objects are listed by name and rules
     // by chain, in the kernel's order within a chain. The order in which chains and sets were
     // created is not configuration: an update that adds a chain appends it, a full load
@@ -340,12 +374,27 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       if (kind.msg == NFT_MSG_GETSET) {
         const nlattr* name = FindAttr(nlh, NFTA_SET_NAME);
         if (name == nullptr) return;
-        set_names.push_back(AttrStr(name));
       }
       const nlattr* name = name_attr != 0 ? FindAttr(nlh, name_attr) : nullptr;
       std::string key = name != nullptr ? AttrStr(name) : "";
       std::string line =
           absl::StrCat(kind.line, " ", CanonicalAttrs(nlh, kind.skip, render_expressions));
+      if (kind.msg == NFT_MSG_GETRULE && absl::StrContains(line, absl::BytesToHexString("__set"))) {
+        line = NameAnonymousSets(key, std::move(line), anonymous_in_chain[key], anonymous_names);
+      }
+      if (kind.msg == NFT_MSG_GETSET) {
+        auto ours = anonymous_names.find(key);
+        if (ours != anonymous_names.end()) {
+          std::string kernel_hex = absl::BytesToHexString(std::string(key) + '\0');
+          if (size_t at = line.find(kernel_hex); at != std::string::npos) {
+            line.replace(at, kernel_hex.size(),
+                         absl::BytesToHexString(std::string(ours->second) + '\0'));
+          }
+          objects->kernel_names[ours->second] = key;
+          key = ours->second;
+        }
+        set_names.push_back(key);
+      }
       switch (kind.msg) {
         case NFT_MSG_GETRULE: {
           const nlattr* handle = FindAttr(nlh, NFTA_RULE_HANDLE);
@@ -381,10 +430,19 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       // docs/traffic.md), not configuration: they are no drift.
       if (objects->set_flags[set] & NFT_SET_EVAL) continue;
       bool anonymous = objects->set_flags[set] & NFT_SET_ANONYMOUS;
+      auto kernel_name = objects->kernel_names.find(set);
+      const std::string& in_kernel =
+          kernel_name != objects->kernel_names.end() ? kernel_name->second : set;
       const TableObjects* base = scope.base != nullptr ? scope.base->objects.get() : nullptr;
-      bool reuse = scope.element_sets != nullptr && !scope.element_sets->count(set) &&
-                   base != nullptr && base->element_lines.count(set) &&
-                   (anonymous || base->elements.count(set));
+      // An anonymous set is taken from the base only if it is the very set (the same kernel
+      // name at the same place): anonymous sets cannot change, but a rule can be replaced.
+      auto base_kernel_name = base != nullptr ? base->kernel_names.find(set)
+                                              : std::map<std::string, std::string>::const_iterator();
+      bool same_set = anonymous ? base != nullptr && base_kernel_name != base->kernel_names.end() &&
+                                      base_kernel_name->second == in_kernel
+                                : base != nullptr && base->elements.count(set);
+      bool reuse = scope.element_sets != nullptr && !scope.element_sets->count(in_kernel) &&
+                   same_set && base->element_lines.count(set);
       if (reuse) {
         objects->element_lines[set] = base->element_lines.at(set);
         if (!anonymous) objects->elements[set] = base->elements.at(set);
@@ -396,7 +454,7 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
         auto parsed = std::make_shared<std::vector<KernelElement>>();
         auto element_lines = std::make_shared<std::vector<std::string>>();
         if (absl::Status el =
-                ReadElements(dumper, set, *element_lines, anonymous ? nullptr : parsed.get());
+                ReadElements(dumper, in_kernel, *element_lines, anonymous ? nullptr : parsed.get());
             !el.ok()) {
           return el;
         }

@@ -51,7 +51,12 @@ struct TableObjects {
   };
   std::vector<Rule> rules;                    // by chain, in the kernel's order within one
   std::map<std::string, std::string> chains;  // name -> line
+  // Anonymous sets go by a name of the snapshot's own, "__set.<chain>.<n>" (the n-th anonymous
+  // set of a chain's rules, in rule order), in every line and map here: the kernel names them
+  // __set%d with the lowest free number, so a rule put back by a restore may get another
+  // number than a fresh load gives it, and the configuration would look different.
   std::map<std::string, std::string> sets;    // name -> line (anonymous sets included)
+  std::map<std::string, std::string> kernel_names;  // anonymous sets: our name -> the kernel's
   std::map<std::string, uint32_t> set_flags;  // name -> NFT_SET_* flags
   // Shared, not copied, when a snapshot takes a set's elements from its base.
   std::map<std::string, std::shared_ptr<const std::vector<KernelElement>>> elements;  // sorted
