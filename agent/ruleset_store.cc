@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/atomic_file.h"
 
 namespace polder::agent {
 namespace {
@@ -22,29 +23,6 @@ namespace fs = std::filesystem;
 // v1 files (no structured form) are still read: an upgraded agent keeps enforcing.
 constexpr char kMagicV1[] = "polder-agent-ruleset-v1";
 constexpr char kMagic[] = "polder-agent-ruleset-v2";
-
-absl::Status Errno(const std::string& what, const fs::path& p) {
-  return absl::InternalError(absl::StrCat(what, " ", p.string(), ": ", strerror(errno)));
-}
-
-absl::Status WriteAll(int fd, const std::string& data, const fs::path& p) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Errno("cannot write", p);
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SyncDir(const fs::path& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", dir);
-  int rc = fsync(fd);
-  close(fd);
-  return rc == 0 ? absl::OkStatus() : Errno("cannot fsync", dir);
-}
 
 }  // namespace
 
@@ -83,8 +61,8 @@ absl::StatusOr<std::optional<StoredRuleset>> RulesetStore::Load() const {
   } else {
     return corrupt();
   }
-  return std::optional<StoredRuleset>(StoredRuleset{
-      fields[1], data.substr(eol + 1, text_bytes), data.substr(eol + 1 + text_bytes)});
+  return std::optional<StoredRuleset>(StoredRuleset{fields[1], data.substr(eol + 1, text_bytes),
+                                                    data.substr(eol + 1 + text_bytes)});
 }
 
 absl::Status RulesetStore::Save(const StoredRuleset& ruleset) const {
@@ -99,18 +77,7 @@ absl::Status RulesetStore::Save(const StoredRuleset& ruleset) const {
   std::string data =
       absl::StrCat(kMagic, " ", ruleset.revision, " ", ruleset.text.size(), " ",
                    ruleset.structured.size(), "\n", ruleset.text, ruleset.structured);
-  fs::path tmp = dir_ / absl::StrCat(".ruleset.json.", getpid(), ".tmp");
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("cannot create", tmp);
-  absl::Status st = WriteAll(fd, data, tmp);
-  if (st.ok() && fsync(fd) != 0) st = Errno("cannot fsync", tmp);
-  if (close(fd) != 0 && st.ok()) st = Errno("cannot close", tmp);
-  if (st.ok() && rename(tmp.c_str(), path().c_str()) != 0) st = Errno("cannot rename to", path());
-  if (!st.ok()) {
-    unlink(tmp.c_str());
-    return st;
-  }
-  return SyncDir(dir_);
+  return WriteFileAtomically(path(), data, 0600);
 }
 
 }  // namespace polder::agent

@@ -137,8 +137,8 @@ TEST_F(StructuredRulesetTest, RulesWithAnonymousSetsArePutBackInPlace) {
   // One of our rules with two anonymous sets deleted by handle: put back, the rest kept.
   uint64_t handle = 0;
   for (const TableObjects::Rule& r : before.objects->rules) {
-    if (r.chain == "output" && r.line.find(absl::BytesToHexString("__set.output.2")) !=
-                                   std::string::npos) {
+    if (r.chain == "output" &&
+        r.line.find(absl::BytesToHexString("__set.output.2")) != std::string::npos) {
       handle = r.handle;
     }
   }

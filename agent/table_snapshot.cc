@@ -436,8 +436,9 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       const TableObjects* base = scope.base != nullptr ? scope.base->objects.get() : nullptr;
       // An anonymous set is taken from the base only if it is the very set (the same kernel
       // name at the same place): anonymous sets cannot change, but a rule can be replaced.
-      auto base_kernel_name = base != nullptr ? base->kernel_names.find(set)
-                                              : std::map<std::string, std::string>::const_iterator();
+      auto base_kernel_name = base != nullptr
+                                  ? base->kernel_names.find(set)
+                                  : std::map<std::string, std::string>::const_iterator();
       bool same_set = anonymous ? base != nullptr && base_kernel_name != base->kernel_names.end() &&
                                       base_kernel_name->second == in_kernel
                                 : base != nullptr && base->elements.count(set);

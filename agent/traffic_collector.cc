@@ -203,4 +203,28 @@ absl::StatusOr<TrafficCollector::Result> TrafficCollector::Collect() {
   return result;
 }
 
+TrafficBaseline TrafficCollector::baseline() const {
+  TrafficBaseline b;
+  b.epoch = epoch_;
+  b.sequence = sequence_;
+  b.read_at = last_;
+  b.elements = previous_;
+  b.overflow = previous_overflow_;
+  b.hits = previous_hits_;
+  return b;
+}
+
+absl::Status TrafficCollector::Resume(const TrafficBaseline& b) {
+  if (b.epoch != epoch_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the baseline is of epoch ", b.epoch, ", the collector's is ", epoch_));
+  }
+  sequence_ = b.sequence;
+  last_ = b.read_at;
+  previous_ = b.elements;
+  previous_overflow_ = b.overflow;
+  previous_hits_ = b.hits;
+  return absl::OkStatus();
+}
+
 }  // namespace polder::agent

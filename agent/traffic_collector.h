@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "agent/clock.h"
 #include "agent/set_counters.h"
+#include "agent/traffic_baseline.h"
 #include "wire/traffic_report.h"
 
 namespace polder::agent {
@@ -93,6 +94,12 @@ class TrafficCollector {
   void SetSources(std::vector<ObservationSource> sources) { sources_ = std::move(sources); }
   // Likewise for the hit counters; a counter no longer read is forgotten.
   void SetHitSources(HitSources hits) { hit_sources_ = std::move(hits); }
+
+  // What the last complete Collect() read, for TrafficBaseline (traffic_baseline.h); and
+  // continuing from such a read, in a restarted agent, so that its first Collect() reports
+  // only what was counted since. A baseline of another epoch is refused.
+  TrafficBaseline baseline() const;
+  absl::Status Resume(const TrafficBaseline& baseline);
 
   uint64_t next_sequence() const { return sequence_ + 1; }
   void set_sequence(uint64_t last_sent) { sequence_ = last_sent; }

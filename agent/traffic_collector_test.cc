@@ -41,6 +41,49 @@ CountedElement Counted(std::string key, uint64_t packets) {
   return CountedElement{std::move(key), true, CounterValue{packets, packets * 60}};
 }
 
+// A restarted agent finds the kernel's counters where the last one left them: resumed from
+// the saved baseline it reports only what came since, and its numbering goes on.
+TEST(TrafficCollectorTest, AResumedCollectorReportsOnlyWhatCameSince) {
+  FakeCounters k;
+  FakeClock clock(absl::FromUnixSeconds(1800000000));
+  ObservationSource in{"seen_in4_deny", "seen_in4_deny_overflow", true, false, false, "denied"};
+  std::string key = Key4({10, 1, 0, 5}, {10, 3, 0, 10}, 6, 5432);
+  k.sets["seen_in4_deny"] = {Counted(key, 3)};
+  k.counters["seen_in4_deny_overflow"] = {2, 120};
+  k.counters["allow_any"] = {7, 700};
+  HitSources hits;
+  hits.counters = {"allow_any"};
+  TrafficBaseline saved;
+  {
+    TrafficCollector first("db-1", {in}, k, clock, 77);
+    first.SetHitSources(hits);
+    ASSERT_TRUE(first.Collect().ok());
+    saved = first.baseline();
+  }
+  EXPECT_EQ(saved.sequence, 1u);
+  EXPECT_EQ(saved.read_at, absl::FromUnixSeconds(1800000000));
+
+  clock.Advance(absl::Seconds(60));
+  k.sets["seen_in4_deny"] = {Counted(key, 5)};
+  k.counters["seen_in4_deny_overflow"] = {3, 180};
+  k.counters["allow_any"] = {9, 900};
+  TrafficCollector second("db-1", {in}, k, clock, 77);
+  second.SetHitSources(hits);
+  ASSERT_TRUE(second.Resume(saved).ok());
+  absl::StatusOr<TrafficCollector::Result> r = second.Collect();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->report.samples.size(), 1u);
+  EXPECT_EQ(r->report.samples[0].connections, 2u);  // not 5
+  EXPECT_EQ(r->report.lost, 1u);                    // not 3
+  ASSERT_EQ(r->report.hits.size(), 1u);
+  EXPECT_EQ(r->report.hits[0].packets, 2u);  // not 9
+  EXPECT_EQ(r->report.sequence, 2u);
+  EXPECT_EQ(r->report.start, absl::FromUnixSeconds(1800000000));
+
+  TrafficCollector other_epoch("db-1", {in}, k, clock, 78);
+  EXPECT_FALSE(other_epoch.Resume(saved).ok());
+}
+
 TEST(TrafficCollectorTest, ReportsDeltasLossAndRestartedCounters) {
   FakeCounters k;
   FakeClock clock(absl::FromUnixSeconds(1800000000));

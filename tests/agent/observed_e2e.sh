@@ -128,6 +128,39 @@ for _ in range(3): socket.create_connection(("10.1.0.12", 5432), timeout=2).clos
     kept=$(kernel_hits "$ruleset.provenance.json")
     [ "$kept" = 10 ] || fail "wire: the kernel's counter is $kept after 3 more connections, not 10"
     pass "wire: an unrelated apply keeps the element's count (7, then 10 after 3 more connections)"
+    # A restarted agent adopts the table, whose counters still hold 10: it must report only
+    # what comes after (2 more), not the 10 again, thanks to the baseline beside the spool.
+    [ -s "$spool.baseline" ] || fail "wire: no baseline beside the spool"
+    kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
+    local out2=$WORK/agent-wire-2.jsonl
+    start_agent "$SERVER" "$out2" "$ruleset" --traffic-spool "$spool" --traffic-interval 1s \
+      --full-check-interval 0.5
+    wait_events "$out2" traffic 1
+    grep -q '"event":"traffic_baseline"' "$out2" && fail "wire: the restarted agent did not resume its baseline: $(grep traffic_baseline "$out2")"
+    in_ns "$CLIENT" python3 -c '
+import socket
+for _ in range(2): socket.create_connection(("10.1.0.12", 5432), timeout=2).close()'
+    wait_hits "$form" "$spool" "$ruleset.provenance.json" 12
+    # Two more reports later it is still 12: nothing was counted twice.
+    local reports
+    reports=$(count_events "$out2" traffic)
+    wait_events "$out2" traffic $((reports + 2))
+    [ "$(hits_of "$spool" "$ruleset.provenance.json" | cut -d' ' -f1)" = 12 ] ||
+      fail "wire: after a restart the spool holds $(hits_of "$spool" "$ruleset.provenance.json") hits, not 12"
+    pass "wire: a restarted agent reports only what was counted after its restart (10, then 12)"
+    # Without the baseline it cannot know what was reported: it says so and counts nothing twice.
+    kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
+    rm "$spool.baseline"
+    local out3=$WORK/agent-wire-3.jsonl
+    start_agent "$SERVER" "$out3" "$ruleset" --traffic-spool "$spool" --traffic-interval 1s \
+      --full-check-interval 0.5
+    wait_events "$out3" traffic_baseline 1
+    grep '"event":"traffic_baseline"' "$out3" | grep -q '"skipped_hit_packets":[1-9]' ||
+      fail "wire: the skipped counts are not said: $(grep traffic_baseline "$out3")"
+    wait_events "$out3" traffic 2
+    [ "$(hits_of "$spool" "$ruleset.provenance.json" | cut -d' ' -f1)" = 12 ] ||
+      fail "wire: without a baseline the spool went to $(hits_of "$spool" "$ruleset.provenance.json") hits, not 12"
+    pass "wire: without a baseline the restarted agent says what it skipped and counts nothing twice"
     cp "$WORK/policy.yaml.orig" "$WORK/policy/policy.yaml"
   fi
   # The CLI checks below read the case without the 3 extra connections.
