@@ -69,6 +69,7 @@ struct Observed {
   bool from_controller = false;
   uint64_t truncated_reports = 0;    // the controller's answer left these (oldest) out
   uint64_t dropped_connections = 0;  // the controller's store dropped these (its size budget)
+  uint64_t dropped_hit_packets = 0;  // hit packets dropped by the store or left out by agents
 };
 
 // The controller's stored reports since `since`, as a Spool (duplicates: batches it received
@@ -90,6 +91,7 @@ absl::Status ReadFromController(const TrafficArgs& a, Observed& o) {
     o.spool.duplicates += static_cast<size_t>(c.duplicates());
   o.truncated_reports = answer->truncated_reports();
   o.dropped_connections = answer->dropped_connections();
+  o.dropped_hit_packets = answer->dropped_hit_packets();
   o.from_controller = true;
   return absl::OkStatus();
 }
@@ -183,6 +185,12 @@ std::string EvidenceLines(const Observed& o) {
                     " connections' rows to stay within its size budget (--traffic-max-bytes); "
                     "counts are short by that\n");
   }
+  if (o.dropped_hit_packets > 0) {
+    absl::StrAppend(&out, "warning: ", o.dropped_hit_packets,
+                    " packets of the kernel's hit counters are missing (dropped by the "
+                    "controller's size budget, or left out of agents' batches): hit counts "
+                    "are short by that\n");
+  }
   if (o.truncated_reports > 0) {
     absl::StrAppend(&out, "warning: the controller's answer left out the ", o.truncated_reports,
                     " oldest reports (too large for one answer): give a later --since\n");
@@ -200,6 +208,7 @@ Json EvidenceJson(const Observed& o) {
       {"duplicate_batches", o.spool.duplicates},
       {"source", o.from_controller ? "controller" : "local"},
       {"dropped_connections", o.dropped_connections},
+      {"dropped_hit_packets", o.dropped_hit_packets},
       {"truncated_reports", o.truncated_reports}};
 }
 
@@ -406,7 +415,7 @@ absl::StatusOr<int> RunUnused(const TrafficArgs& a) {
       FindUnused(o->loaded.policy, o->rows, o->coverage, o->since, o->now, counters);
   // Rows the controller dropped or left out could hold an entry's hits: nothing is called
   // unused on such evidence.
-  if (o->dropped_connections > 0 || o->truncated_reports > 0) {
+  if (o->dropped_connections > 0 || o->dropped_hit_packets > 0 || o->truncated_reports > 0) {
     for (UnusedEntry& e : entries)
       if (e.status == UnusedEntry::Status::kUnused) e.status = UnusedEntry::Status::kUnknown;
   }

@@ -246,6 +246,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Traffic(grpc::CallbackServerContext*
   }
   resp->set_truncated_reports(truncated);
   resp->set_dropped_connections(answer->dropped_connections);
+  resp->set_dropped_hit_packets(answer->dropped_hit_packets);
   resp->set_dropped_rows(answer->dropped_rows);
   return Done(ctx, absl::OkStatus());
 }

@@ -40,6 +40,17 @@ CREATE TABLE IF NOT EXISTS evidence_daily (
 CREATE TABLE IF NOT EXISTS dropped (
   slot INTEGER PRIMARY KEY CHECK (slot = 0), rows INTEGER NOT NULL, connections INTEGER NOT NULL);
 INSERT OR IGNORE INTO dropped VALUES (0, 0, 0);
+CREATE TABLE IF NOT EXISTS hits_hourly (
+  period INTEGER NOT NULL, host TEXT NOT NULL, counter TEXT NOT NULL, packets INTEGER NOT NULL,
+  bytes INTEGER NOT NULL, PRIMARY KEY (host, period, counter));
+CREATE INDEX IF NOT EXISTS hits_hourly_period ON hits_hourly (period);
+CREATE TABLE IF NOT EXISTS hits_daily (
+  period INTEGER NOT NULL, host TEXT NOT NULL, counter TEXT NOT NULL, packets INTEGER NOT NULL,
+  bytes INTEGER NOT NULL, PRIMARY KEY (host, period, counter));
+CREATE INDEX IF NOT EXISTS hits_daily_period ON hits_daily (period);
+CREATE TABLE IF NOT EXISTS dropped_hits (
+  slot INTEGER PRIMARY KEY CHECK (slot = 0), rows INTEGER NOT NULL, packets INTEGER NOT NULL);
+INSERT OR IGNORE INTO dropped_hits VALUES (0, 0, 0);
 )sql";
 
 constexpr int64_t kHour = 3600, kDay = 86400;
@@ -59,6 +70,12 @@ const char* UpsertSql(bool daily) {
                  "connections = connections + excluded.connections, bytes = bytes + "
                  "excluded.bytes, first_us = min(first_us, excluded.first_us), last_us = "
                  "max(last_us, excluded.last_us)";
+}
+const char* HitsUpsertSql(bool daily) {
+  return daily ? "INSERT INTO hits_daily VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET packets = "
+                 "packets + excluded.packets, bytes = bytes + excluded.bytes"
+               : "INSERT INTO hits_hourly VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET packets = "
+                 "packets + excluded.packets, bytes = bytes + excluded.bytes";
 }
 const char* EvidenceSql(bool daily) {
   return daily ? "INSERT INTO evidence_daily VALUES (?,?,1,?,?,?) ON CONFLICT DO UPDATE SET "
@@ -136,9 +153,20 @@ absl::StatusOr<TrafficStore::Added> TrafficStore::Add(const wire::TrafficReport&
           .Bind(at);
       if (absl::Status st = up.Run(); !st.ok()) return fail(st);
     }
+    Stmt hits(db_, HitsUpsertSql(daily));
+    for (const wire::TrafficHit& h : b.hits) {
+      hits.Reset();
+      hits.Bind(period).Bind(b.host).Bind(h.counter).Bind(Clamp(h.packets)).Bind(Clamp(h.bytes));
+      if (absl::Status st = hits.Run(); !st.ok()) return fail(st);
+    }
     Stmt ev(db_, EvidenceSql(daily));
     ev.Bind(b.host).Bind(period).Bind(Clamp(b.lost)).Bind(from).Bind(at);
     if (absl::Status st = ev.Run(); !st.ok()) return fail(st);
+  }
+  if (b.clipped_hit_packets > 0) {
+    Stmt clipped(db_, "UPDATE dropped_hits SET packets = packets + ? WHERE slot = 0");
+    if (absl::Status st = clipped.Bind(Clamp(b.clipped_hit_packets)).Run(); !st.ok())
+      return fail(st);
   }
   Stmt mark(db_,
             "INSERT INTO high_water VALUES (?,?,?,1,0) ON CONFLICT DO UPDATE SET epoch = "
@@ -183,6 +211,8 @@ absl::Status TrafficStore::MaintainLocked(absl::Time now) {
   int64_t daily_cut = Floor(now - options_.daily_retention, kDay);
   for (auto [sql, cut] : {std::pair{"DELETE FROM hourly WHERE period < ?", raw_cut},
                           {"DELETE FROM evidence_hourly WHERE period < ?", raw_cut},
+                          {"DELETE FROM hits_hourly WHERE period < ?", raw_cut},
+                          {"DELETE FROM hits_daily WHERE period < ?", daily_cut},
                           {"DELETE FROM daily WHERE period < ?", daily_cut},
                           {"DELETE FROM evidence_daily WHERE period < ?", daily_cut}}) {
     Stmt del(db_, sql);
@@ -194,14 +224,28 @@ absl::Status TrafficStore::MaintainLocked(absl::Time now) {
   // gone, and counted, before any daily row is dropped). A day whose hourly rows were dropped
   // while its roll-up stayed is shown again once it passes the boundary: then the count errs
   // high, never low. Bounded: every round removes rows or stops.
+  // Hit rows go with the sample rows of their kind (hourly, then daily), counted apart.
   int64_t boundary = Floor(now - options_.raw_retention, kDay) + kDay;
-  for (const char* table : {"hourly", "daily"}) {
-    bool daily = std::string(table) == "daily";
+  struct Budgeted {
+    const char* table;
+    const char* amount;   // the column summed into the drop count
+    const char* counted;  // which drop count
+  };
+  for (Budgeted b : {Budgeted{"hourly", "connections",
+                              "dropped SET rows = rows + ?, connections = connections + ?"},
+                     Budgeted{"hits_hourly", "packets",
+                              "dropped_hits SET rows = rows + ?, packets = packets + ?"},
+                     Budgeted{"daily", "connections",
+                              "dropped SET rows = rows + ?, connections = connections + ?"},
+                     Budgeted{"hits_daily", "packets",
+                              "dropped_hits SET rows = rows + ?, packets = packets + ?"}}) {
+    const std::string table = b.table;
+    bool daily = table == "daily" || table == "hits_daily";
     for (int round = 0; round < 100000; ++round) {
       absl::StatusOr<uint64_t> used = UsedBytesLocked();
       if (!used.ok()) return used.status();
       if (*used <= options_.max_bytes) return absl::OkStatus();
-      std::string pick = absl::StrCat("SELECT rowid, connections, period FROM ", table,
+      std::string pick = absl::StrCat("SELECT rowid, ", b.amount, ", period FROM ", table,
                                       " ORDER BY period LIMIT 256");
       Stmt q(db_, pick.c_str());
       std::vector<int64_t> rows;
@@ -222,8 +266,8 @@ absl::Status TrafficStore::MaintainLocked(absl::Time now) {
           return s;
         }
       }
-      Stmt count(
-          db_, "UPDATE dropped SET rows = rows + ?, connections = connections + ? WHERE slot = 0");
+      std::string count_sql = absl::StrCat("UPDATE ", b.counted, " WHERE slot = 0");
+      Stmt count(db_, count_sql.c_str());
       count.Bind(static_cast<int64_t>(rows.size())).Bind(connections);
       if (absl::Status s = count.Run(); !s.ok()) {
         Exec("ROLLBACK").IgnoreError();
@@ -264,6 +308,10 @@ absl::StatusOr<TrafficStore::Answer> TrafficStore::Query(absl::Time since, const
         daily ? "daily" : "hourly",
         " WHERE host = ? AND period = ? ORDER BY direction, local, peer, protocol, port, verdict");
     Stmt samples(db_, s_sql.c_str());
+    std::string h_sql =
+        absl::StrCat("SELECT counter, packets, bytes FROM ", daily ? "hits_daily" : "hits_hourly",
+                     " WHERE host = ? AND period = ? ORDER BY counter");
+    Stmt hits(db_, h_sql.c_str());
     while (ev.Step()) {
       wire::TrafficReport r;
       r.host = ev.Text(0);
@@ -288,12 +336,19 @@ absl::StatusOr<TrafficStore::Answer> TrafficStore::Query(absl::Time since, const
                              static_cast<uint64_t>(samples.Int(7))});
       }
       if (absl::Status s = samples.status(); !s.ok()) return s;
-      if (samples_total + r.samples.size() > max_samples) {
+      hits.Reset();
+      hits.Bind(r.host).Bind(period);
+      while (hits.Step()) {
+        r.hits.push_back(
+            {hits.Text(0), static_cast<uint64_t>(hits.Int(1)), static_cast<uint64_t>(hits.Int(2))});
+      }
+      if (absl::Status s = hits.status(); !s.ok()) return s;
+      if (samples_total + r.samples.size() + r.hits.size() > max_samples) {
         full = true;
         ++answer.truncated_reports;
         continue;
       }
-      samples_total += r.samples.size();
+      samples_total += r.samples.size() + r.hits.size();
       r.sequence = answer.reports.size() + 1;
       answer.reports.push_back(std::move(r));
     }
@@ -318,6 +373,9 @@ absl::StatusOr<TrafficStore::Answer> TrafficStore::Query(absl::Time since, const
     answer.dropped_connections = static_cast<uint64_t>(dropped.Int(1));
   }
   if (absl::Status s = dropped.status(); !s.ok()) return s;
+  Stmt dropped_hits(db_, "SELECT packets FROM dropped_hits WHERE slot = 0");
+  if (dropped_hits.Step()) answer.dropped_hit_packets = static_cast<uint64_t>(dropped_hits.Int(0));
+  if (absl::Status s = dropped_hits.status(); !s.ok()) return s;
   return answer;
 }
 

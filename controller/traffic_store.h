@@ -2,7 +2,7 @@
 // docs/traffic.md), apart from the state store (traffic is too large for etcd). Agents' batches
 // are summed per hour by (host, direction, local address, peer address, protocol, port,
 // verdict), with connections, bytes, first and last seen, and rolled up per day as they
-// arrive. Per-host evidence records which hours (and days) each host reported and what its
+// arrive; the kernel's hit counts (TrafficBatch.hits) likewise per (host, counter id). Per-host evidence records which hours (and days) each host reported and what its
 // agent could not record, so `polder unused` can judge completeness.
 //
 // A batch at or below its host's (epoch, sequence) high-water mark is a resend: ignored,
@@ -65,6 +65,8 @@ class TrafficStore {
     std::vector<Coverage> coverage;
     uint64_t truncated_reports = 0;  // newest kept; the oldest beyond max_reports left out
     uint64_t dropped_connections = 0, dropped_rows = 0;
+    // Hit packets the budget dropped, or agents left out of their batches.
+    uint64_t dropped_hit_packets = 0;
   };
   // What was observed since `since` (InfinitePast: everything kept), for one host or all.
   // At most `max_samples` samples in all (the newest periods first).

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "gtest/gtest.h"
 
@@ -48,6 +49,32 @@ class TrafficStoreTest : public ::testing::Test {
   }
   std::filesystem::path path_;
 };
+
+// The kernel's hit counts (per counter id) are summed per hour like samples, a resend is not
+// summed twice, and hits an agent left out of its batches are counted as missing.
+TEST_F(TrafficStoreTest, HitsAreSummedPerCounterAndWhatWasLeftOutIsCounted) {
+  auto store = Open();
+  wire::TrafficReport b1 = Batch(1, kNow, 3);
+  b1.hits = {{"in_p1_l4/0600000015380000", 3, 180}, {"counter/allow_any_in", 1, 60}};
+  wire::TrafficReport b2 = Batch(2, kNow + absl::Seconds(60), 4);
+  b2.hits = {{"in_p1_l4/0600000015380000", 4, 240}};
+  b2.clipped_hit_packets = 9;
+  ASSERT_EQ(*store->Add(b1, kNow), TrafficStore::Added::kStored);
+  ASSERT_EQ(*store->Add(b2, kNow), TrafficStore::Added::kStored);
+  ASSERT_EQ(*store->Add(b2, kNow), TrafficStore::Added::kDuplicate);
+  auto a = store->Query(absl::InfinitePast(), "", kNow, 1000);
+  ASSERT_TRUE(a.ok()) << a.status();
+  std::map<std::string, uint64_t> packets;
+  for (const wire::TrafficReport& r : a->reports)
+    for (const wire::TrafficHit& h : r.hits) packets[h.counter] += h.packets;
+  EXPECT_EQ(packets["in_p1_l4/0600000015380000"], 7u);
+  EXPECT_EQ(packets["counter/allow_any_in"], 1u);
+  EXPECT_EQ(a->dropped_hit_packets, 9u);
+  // Another host's hits are not this one's.
+  auto one = store->Query(absl::InfinitePast(), "web-1", kNow, 1000);
+  ASSERT_TRUE(one.ok());
+  for (const wire::TrafficReport& r : one->reports) EXPECT_TRUE(r.hits.empty());
+}
 
 TEST_F(TrafficStoreTest, SumsPerHourAndIgnoresResendsAtOrBelowTheHighWaterMark) {
   auto store = Open();

@@ -5,6 +5,8 @@
 
 #include <functional>
 
+#include "wire/traffic_proto.h"
+
 namespace polder::wire {
 namespace {
 
@@ -168,6 +170,32 @@ TEST(ProtoConvertTest, RulesetFileRefusesWhatTheAgentCouldNotLoad) {
   EXPECT_EQ(
       refused([](v1::NftRuleset& m) { m.mutable_chains(1)->set_policy(v1::NFT_VERDICT_JUMP); }),
       "chain input: policy must be accept or drop");
+}
+
+}  // namespace
+}  // namespace polder::wire
+
+namespace polder::wire {
+namespace {
+
+TEST(TrafficProtoTest, BatchesCarryHitsBothWays) {
+  TrafficReport r;
+  r.host = "db-1";
+  r.epoch = 3;
+  r.sequence = 9;
+  r.start = absl::FromUnixSeconds(1800000000);
+  r.end = absl::FromUnixSeconds(1800000060);
+  r.samples.push_back({"in", "10.0.0.1", "10.0.0.2", "tcp", 5432, "allowed", 3, 180});
+  r.hits = {{"in_p1_l4/0600000015380000", 3, 180}, {"counter/allow_any_in", 1, 60}};
+  r.clipped_hit_packets = 5;
+  v1::TrafficBatch b;
+  ToProto(r, &b);
+  EXPECT_EQ(b.hits_size(), 2);
+  absl::StatusOr<TrafficReport> back = FromProto(b);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, r);
+  b.mutable_hits(1)->set_counter("");
+  EXPECT_FALSE(FromProto(b).ok());
 }
 
 }  // namespace

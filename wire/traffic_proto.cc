@@ -1,6 +1,7 @@
 #include "wire/traffic_proto.h"
 
 #include "absl/strings/str_cat.h"
+#include "wire/limits.h"
 #include "wire/proto_convert.h"
 
 namespace polder::wire {
@@ -53,6 +54,14 @@ void ToProto(const TrafficReport& r, v1::TrafficBatch* out) {
     p->set_connections(s.connections);
     p->set_bytes(s.bytes);
   }
+  out->mutable_hits()->Reserve(static_cast<int>(r.hits.size()));
+  for (const TrafficHit& h : r.hits) {
+    v1::TrafficHit* p = out->add_hits();
+    p->set_counter(h.counter);
+    p->set_packets(h.packets);
+    p->set_bytes(h.bytes);
+  }
+  out->set_clipped_hit_packets(r.clipped_hit_packets);
 }
 
 absl::StatusOr<TrafficReport> FromProto(const v1::TrafficBatch& b) {
@@ -123,6 +132,15 @@ absl::StatusOr<TrafficReport> FromProto(const v1::TrafficBatch& b) {
     s.bytes = p.bytes();
     r.samples.push_back(std::move(s));
   }
+  r.hits.reserve(static_cast<size_t>(b.hits_size()));
+  for (int i = 0; i < b.hits_size(); ++i) {
+    const v1::TrafficHit& h = b.hits(i);
+    if (h.counter().empty() || h.counter().size() > kMaxTrafficCounterNameBytes)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "traffic_batch.hits[", i, "].counter must be 1-", kMaxTrafficCounterNameBytes, " bytes"));
+    r.hits.push_back({h.counter(), h.packets(), h.bytes()});
+  }
+  r.clipped_hit_packets = b.clipped_hit_packets();
   return r;
 }
 

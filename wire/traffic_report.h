@@ -61,6 +61,9 @@ struct TrafficReport {
   uint64_t lost = 0;
   std::vector<TrafficReportSample> samples;
   std::vector<TrafficHit> hits;  // distinct counters
+  // Packets of hits left out when the report was sent (proto TrafficBatch.clipped_hit_packets;
+  // never in a spool line, where a report holds all its hits).
+  uint64_t clipped_hit_packets = 0;
   friend bool operator==(const TrafficReport&, const TrafficReport&) = default;
 };
 

@@ -108,6 +108,19 @@ std::vector<v1::AgentMessage> TrafficOutbox::Take() {
                            wire::kMaxTrafficSamplesPerBatch, " samples; ", clipped,
                            " tuples counted as lost"));
     }
+    if (r->hits.size() > static_cast<size_t>(wire::kMaxTrafficHitsPerBatch)) {
+      // The spool keeps them all (for --local); the controller is told how many packets.
+      uint64_t clipped = 0;
+      for (size_t i = wire::kMaxTrafficHitsPerBatch; i < r->hits.size(); ++i)
+        clipped += r->hits[i].packets;
+      size_t counters = r->hits.size() - wire::kMaxTrafficHitsPerBatch;
+      r->hits.resize(wire::kMaxTrafficHitsPerBatch);
+      r->clipped_hit_packets += clipped;
+      if (warn_)
+        warn_(absl::StrCat("traffic: batch ", r->epoch, "/", r->sequence, " clipped to ",
+                           wire::kMaxTrafficHitsPerBatch, " hit counters; ", counters,
+                           " counters with ", clipped, " packets sent as lost hits"));
+    }
     v1::AgentMessage m;
     wire::ToProto(*r, m.mutable_traffic_batch());
     out.push_back(std::move(m));

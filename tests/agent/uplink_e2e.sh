@@ -6,8 +6,8 @@
 # (kill -9), more connections are made while it is away (the agent spools them), it is
 # restarted on the same files, and the totals are exact: what was owed is replayed, and a batch
 # sent twice is counted once.
-# (An agent restart is not tested: the restarted agent adopts the table and its collector's
-# first read counts the kernel's counters again, see docs/traffic.md "Not yet".)
+# Then the agent is restarted: it adopts the table and resumes its collector's baseline, so the
+# totals stay exact; `polder unused --controller` counts the kernel's hits the agent sent.
 # Usage: uplink_e2e.sh PATH_TO_POLDER_AGENT PATH_TO_POLDER PATH_TO_POLDER_CONTROLLER   (root)
 AGENT=$1
 POLDER=$2
@@ -135,3 +135,39 @@ assert j["hosts"] == ["db-1"], j["hosts"]
 assert j["lost_tuples"] == 0 and j["dropped_connections"] == 0 and j["truncated_reports"] == 0, j
 PY
 pass "after kill -9 and a restart of the controller the totals are still exact (10 allowed, 7 denied)"
+
+# wait_counter_hits N: at most 20 s until `polder unused --controller` attributes N packets of
+# the kernel's counters (the agents' hits, stored by the controller) to clients-to-db.
+wait_counter_hits() {
+  local n=$1 i got=""
+  for i in $(seq 1 100); do
+    in_ns "$SERVER" "$POLDER" unused --controller "$LISTEN" --insecure --policy "$WORK/policy" \
+      --since 1d --format json >"$WORK/unused.json" 2>"$WORK/unused.err" || true
+    got=$(python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(next(e["counter_hits"] for e in j["entries"] if e["name"] == "clients-to-db"))' \
+      "$WORK/unused.json" 2>/dev/null) || got=""
+    [ "$got" = "$n" ] && return 0
+    sleep 0.2
+  done
+  fail "polder unused --controller: clients-to-db's counter hits are '$got', not $n: $(head -c 1500 "$WORK/unused.json"; cat "$WORK/unused.err")"
+}
+wait_counter_hits 10
+pass "polder unused --controller counts the kernel's hits on clients-to-db (10, one per allowed connection)"
+
+# An agent restart: it adopts the table, whose counters still hold everything, and resumes its
+# collector's baseline, so only the 2 new connections are added (not 10 + 4 + 3 again).
+kill "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null || true
+start_uplink_agent
+connect 2 6000 1
+want='{("client-1", "tcp", 5432, "allowed"): 12, ("client-1", "udp", 6000, "denied"): 5, ("client-1", "udp", 6001, "denied"): 3}'
+wait_counts "$want"
+wait_counter_hits 12
+until_s=$((SECONDS + 3))
+while [ $SECONDS -lt $until_s ]; do
+  wait_counts "$want"
+done
+wait_counter_hits 12
+pass "after an agent restart the totals are exact (12 allowed, 8 denied; 12 counter hits)"
