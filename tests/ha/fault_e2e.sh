@@ -3,10 +3,12 @@
 # (10.10.0.2-4:7443, mutual TLS, etcd on that namespace's loopback, election timeout 500 ms),
 # real agents in the lab's namespaces with --controller naming all three. Faults:
 #   1. SIGKILL the controller serving some agents: they reconnect elsewhere within 30 s and
-#      nothing is re-applied (their ruleset is unchanged: "in-sync", no "applied");
+#      nothing is re-applied (their ruleset is unchanged: "in-sync", no "applied"); one of them,
+#      quarantined on a survivor right after the kill, enforces it once it is on a survivor;
 #   2. publish on one controller: the agents of the others get the new revision;
 #   3. quarantine on one controller, 10 times: reaches an agent on another (latency p50/p99);
-#   4. SIGKILL the etcd leader: a publish still succeeds after re-election;
+#   4. SIGKILL the etcd leader: a quarantine ordered right after reaches its agent, and a publish
+#      still succeeds after re-election;
 #   5. SIGSTOP the leading controller past its lease: another leads; resumed, it follows.
 # Prints the figures (FIGURE lines). With EXAMPLE=1 (examples/ha/run.sh) it stops after the
 # status of every controller and the failover, and with HA_KEEP=1 waits for Enter first.
@@ -113,6 +115,29 @@ same=$(for i in 1 2 3; do admin "$i" status --format json 2>/dev/null |
   python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["revision"], j["policy_revision"], sorted((c["address"], c["leader"]) for c in j["controllers"]))'; done | sort -u | wc -l)
 [ "$same" = 1 ] || fleet_die "the controllers disagree on revision or membership"
 
+served_after() { sed -n 's/.*controller now serves revision \([0-9a-f]*\).*/\1/p'; }
+# applied_at HOST REV: ms since the epoch of the host agent's first `applied` event for REV
+# (its own clock: the time the host enforces it); fails while there is none.
+applied_at() {
+  python3 - "$FLEET_DIR/logs/agent-$1.log" "$2" <<'PY'
+import datetime, json, sys
+for line in open(sys.argv[1], errors="replace"):
+    if '"applied"' not in line or sys.argv[2] not in line:
+        continue
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("event") == "applied" and e.get("revision") == sys.argv[2]:
+        t = e["time"]
+        whole, frac = t[:19], t[19:].split("+")[0].rstrip("Z").lstrip(".")
+        base = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+        print(int(base.timestamp() * 1000) + int((frac + "000")[:3]))
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+applied_now() { view applied "$1" "$2" $(statuses); }
 # 1. SIGKILL the controller that serves the most agents.
 victim=$(view where $(statuses) | awk '{print $2}' | sort | uniq -c | sort -rn | awk 'NR==1 {print $2}')
 moved=$(view where $(statuses) | awk -v v="$victim" '$2 == v {print $1}' | tr '\n' ' ')
@@ -122,13 +147,26 @@ fleet_log "killing controller $victim ($(ctl "$victim")), serving:$moved"
 t0=$(ms_now)
 fleet_stop "controller$victim" KILL
 ALIVE=$(echo "$ALIVE" | tr ' ' '\n' | grep -vx "$victim" | tr '\n' ' ')
+# A quarantine ordered on a survivor right after the kill, for an agent of the killed
+# controller: it is enforced once that agent is on a survivor (it gets its quarantine first).
+q_target=${moved%% *}
+q_ctl=${ALIVE%% *}
+tq=$(ms_now)
+q_rev=$(admin "$q_ctl" quarantine "$q_target" --reason "fault test: controller killed" | served_after) ||
+  fleet_die "quarantine right after the controller kill"
 HA_HOSTS=$moved wait_for 30000 "agents of the killed controller reconnect elsewhere" converged
 failover=$(($(ms_now) - t0))
+wait_for 10000 "the quarantine reaches $q_target after the kill" applied_at "$q_target" "$q_rev"
+echo "FIGURE quarantine_agent_of_killed_controller_ms=$(($(applied_at "$q_target" "$q_rev") - tq)) (ordered on controller $q_ctl right after the kill of controller $victim, which served $q_target; to its applied event)"
 for h in $moved; do
-  now=$(grep -c '"event":"applied"' "$FLEET_DIR/logs/agent-$h.log" || true)
-  [ "$now" = "${applied_before[$h]}" ] || fleet_die "$h re-applied an unchanged ruleset after failover"
+  # Applies of the quarantine's revision (it changes its peers' rulesets too) are no re-apply.
+  now=$(grep '"event":"applied"' "$FLEET_DIR/logs/agent-$h.log" | grep -vc "$q_rev" || true)
+  [ "$now" = "${applied_before[$h]}" ] || fleet_die "$h re-applied an unchanged ruleset after failover: $(grep -E "\"event\":\"(applied|in-sync|connected)" "$FLEET_DIR/logs/agent-$h.log" | tail -4 | cut -c1-300)"
 done
 echo "FIGURE failover_ms=$failover agents_moved=$(echo $moved | wc -w) reapplied=0"
+q_rev=$(admin "$q_ctl" release "$q_target" --reason "fault test: controller killed" | served_after) ||
+  fleet_die "release after the controller kill"
+wait_for 10000 "the release reaches $q_target" applied_now "$q_target" "$q_rev"
 # The killed controller's lease runs out (3 s): the survivors drop it, and one of them leads.
 members_ok() {
   local i
@@ -166,19 +204,20 @@ echo "FIGURE publish_to_all_applied_ms=$(($(ms_now) - t0))"
 target=$(view where $(statuses) | awk -v b="$b" '$2 == b {print $1; exit}')
 [ -n "$target" ] || { a=$2; b=$1; target=$(view where $(statuses) | awk -v b="$b" '$2 == b {print $1; exit}'); }
 [ -n "$target" ] || fleet_die "no agent on controller $b"
-applied_now() { view applied "$1" "$2" $(statuses); }
-served_after() { sed -n 's/.*controller now serves revision \([0-9a-f]*\).*/\1/p'; }
-lat=()
+lat=() admin_ms=()
 for n in $(seq 10); do
   t0=$(ms_now)
   rev=$(admin "$a" quarantine "$target" --reason "fault test $n" | served_after) || fleet_die "quarantine $n"
+  admin_ms+=($(($(ms_now) - t0)))
   [ -n "$rev" ] || fleet_die "quarantine $n: no revision"
+  wait_for 10000 "quarantine $n applied by $target (on controller $b)" applied_at "$target" "$rev"
+  lat+=($(($(applied_at "$target" "$rev") - t0)))
+  # The controller it is connected to knows it too.
   wait_for 10000 "quarantine $n reaches $target on controller $b" applied_now "$target" "$rev"
-  lat+=($(($(ms_now) - t0)))
   rev=$(admin "$a" release "$target" --reason "fault test $n" | served_after) || fleet_die "release $n"
   wait_for 10000 "release $n reaches $target" applied_now "$target" "$rev"
 done
-echo "FIGURE quarantine_other_controller_ms p50=$(percentile 50 "${lat[@]}") p99=$(percentile 99 "${lat[@]}") n=${#lat[@]} (order to the agent's applied report on the other controller, polled with polder status)"
+echo "FIGURE quarantine_other_controller_ms p50=$(percentile 50 "${lat[@]}") p99=$(percentile 99 "${lat[@]}") n=${#lat[@]} (from the start of 'polder quarantine' on controller $a to the applied event of the agent on controller $b; the command itself took p50=$(percentile 50 "${admin_ms[@]}") p99=$(percentile 99 "${admin_ms[@]}"))"
 
 # 4. SIGKILL the etcd leader: a publish still succeeds after re-election.
 leader=""
@@ -195,11 +234,26 @@ sed -i 's|tcp/8443|tcp/8445|' "$FLEET_DIR/policy3/services.yaml"
 fleet_log "killing etcd member $leader (the leader)"
 t0=$(ms_now)
 fleet_stop "etcd$leader" KILL
+# A quarantine ordered right after the kill, while etcd elects a new leader: retried until
+# the controller takes it, timed from the first try to the agent's applied event.
+q_rev=""
+q_end=$(($(ms_now) + 20000))
+until q_rev=$(admin "$a" quarantine "$target" --reason "fault test: etcd leader killed" 2>/dev/null | served_after) && [ -n "$q_rev" ]; do
+  [ "$(ms_now)" -lt $q_end ] || fleet_die "no quarantine taken within 20 s of the etcd leader kill"
+  sleep 0.05
+done
+wait_for 10000 "the quarantine reaches $target after the etcd leader kill" applied_at "$target" "$q_rev"
+echo "FIGURE quarantine_after_etcd_leader_kill_ms=$(($(applied_at "$target" "$q_rev") - t0)) (from the kill of the etcd leader to the applied event of $target on controller $b, ordered on controller $a)"
+q_rev=$(admin "$a" release "$target" --reason "fault test: etcd leader killed" | served_after) ||
+  fleet_die "release after the etcd leader kill"
+wait_for 10000 "the release reaches $target" applied_at "$target" "$q_rev"
+old=$(admin "$a" status --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
+tp=$(ms_now)
 wait_for 20000 "a publish succeeds after the etcd leader was killed" \
   admin "$a" publish "$FLEET_DIR/policy3" --reason "after etcd leader loss"
-echo "FIGURE publish_after_etcd_leader_kill_ms=$(($(ms_now) - t0))"
+echo "FIGURE publish_after_etcd_leader_kill_ms=$(($(ms_now) - tp)) (started $((tp - t0)) ms after the kill, after that quarantine and its release)"
 wait_for 20000 "every agent applies it" converged "$old"
-echo "FIGURE etcd_leader_kill_to_all_applied_ms=$(($(ms_now) - t0))"
+echo "FIGURE etcd_leader_kill_publish_to_all_applied_ms=$(($(ms_now) - tp))"
 
 # 5. SIGSTOP the leading controller past its lease, then SIGCONT: another one leads meanwhile,
 #    and the resumed one rejoins as a follower (its stale leadership ends; the fenced write of
