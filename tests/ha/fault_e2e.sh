@@ -10,6 +10,8 @@
 #   4. SIGKILL the etcd leader: a quarantine ordered right after reaches its agent, and a publish
 #      still succeeds after re-election;
 #   5. SIGSTOP the leading controller past its lease: another leads; resumed, it follows.
+# Throughout, a denied connection is tried every 50 ms and must never get through, while an
+# allowed one must keep working (net_tool.py watch).
 # Prints the figures (FIGURE lines). With EXAMPLE=1 (examples/ha/run.sh) it stops after the
 # status of every controller and the failover, and with HA_KEEP=1 waits for Enter first.
 #
@@ -138,6 +140,21 @@ sys.exit(1)
 PY
 }
 applied_now() { view applied "$1" "$2" $(statuses); }
+# Never open a host: throughout every fault below, bastion-1 connects to backup-1 every 50 ms
+# on tcp/22 (allowed: it must keep working) and tries tcp/5432 and udp/9999 (denied: they must
+# never get through). Neither host is quarantined by the faults.
+WATCH_PAIR="bastion-1 backup-1"
+net_tool="$here/../agent/net_tool.py"
+fleet_spawn listen-backup "$(fleet_ns backup-1)" python3 "$net_tool" listen 22,5432
+fleet_spawn echo-backup "$(fleet_ns backup-1)" python3 "$net_tool" udp-echo 9999
+backup_addr=$(fleet_addr backup-1)
+wait_for 10000 "backup-1 listens" ip netns exec "$(fleet_ns bastion-1)" python3 "$net_tool" probe "$backup_addr" 22
+watch_stop="$FLEET_DIR/watch.stop"
+fleet_spawn watch "$(fleet_ns bastion-1)" python3 "$net_tool" watch "$backup_addr" 22 5432 9999 \
+  "$watch_stop" 12000
+wait_for 10000 "the watch runs" grep -q "round 10" "$FLEET_DIR/logs/watch.log"
+not_watched() { case " $WATCH_PAIR " in *" $1 "*) return 1 ;; esac; }
+
 # 1. SIGKILL the controller that serves the most agents.
 victim=$(view where $(statuses) | awk '{print $2}' | sort | uniq -c | sort -rn | awk 'NR==1 {print $2}')
 moved=$(view where $(statuses) | awk -v v="$victim" '$2 == v {print $1}' | tr '\n' ' ')
@@ -149,7 +166,9 @@ fleet_stop "controller$victim" KILL
 ALIVE=$(echo "$ALIVE" | tr ' ' '\n' | grep -vx "$victim" | tr '\n' ' ')
 # A quarantine ordered on a survivor right after the kill, for an agent of the killed
 # controller: it is enforced once that agent is on a survivor (it gets its quarantine first).
-q_target=${moved%% *}
+q_target=""
+for h in $moved; do not_watched "$h" && { q_target=$h; break; }; done
+[ -n "$q_target" ] || fleet_die "no agent of the killed controller outside the watched pair"
 q_ctl=${ALIVE%% *}
 tq=$(ms_now)
 q_rev=$(admin "$q_ctl" quarantine "$q_target" --reason "fault test: controller killed" | served_after) ||
@@ -201,8 +220,9 @@ wait_for 20000 "every agent applies the published revision" converged "$old"
 echo "FIGURE publish_to_all_applied_ms=$(($(ms_now) - t0))"
 
 # 3. Quarantine on one controller, measured on an agent connected to the other.
-target=$(view where $(statuses) | awk -v b="$b" '$2 == b {print $1; exit}')
-[ -n "$target" ] || { a=$2; b=$1; target=$(view where $(statuses) | awk -v b="$b" '$2 == b {print $1; exit}'); }
+on_b() { view where $(statuses) | awk -v b="$b" '$2 == b && $1 != "bastion-1" && $1 != "backup-1" {print $1; exit}'; }
+target=$(on_b)
+[ -n "$target" ] || { a=$2; b=$1; target=$(on_b); }
 [ -n "$target" ] || fleet_die "no agent on controller $b"
 lat=() admin_ms=()
 for n in $(seq 10); do
@@ -280,4 +300,14 @@ wait_for 10000 "the resumed controller rejoins as a follower" \
   bash -c "grep -q 'member .*$(ctl "$paused") is no longer the leader\|lease ran out' '$FLEET_DIR/logs/controller$paused.log'"
 leads_now || fleet_die "the resumed controller took the leadership back"
 [ "$(leader_addr "$paused")" = "$(ctl "$other")" ] || fleet_die "the resumed controller names another leader"
+
+touch "$watch_stop"
+wait_for 10000 "the watch ends" grep -q "^rounds=" "$FLEET_DIR/logs/watch.log"
+summary=$(grep "^rounds=" "$FLEET_DIR/logs/watch.log")
+grep -q BREACH "$FLEET_DIR/logs/watch.log" &&
+  fleet_die "a host was opened (or an allowed flow cut) during the faults: $(grep BREACH "$FLEET_DIR/logs/watch.log" | head -5) ($summary)"
+rounds=${summary#rounds=}
+rounds=${rounds%% *}
+[ "$rounds" -ge 200 ] || fleet_die "the watch ran only $rounds rounds: $summary"
+echo "FIGURE never_open $summary (bastion-1 -> backup-1 every 50 ms through every fault: tcp/22 allowed, tcp/5432 and udp/9999 denied)"
 fleet_log "PASS"
