@@ -157,8 +157,12 @@ absl::StatusOr<Answer<Response>> CallController(const Connection& c,
                                                WhyUnreachable(s.error_message())));
   }
   if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // An order the controller took but could not yet commit (its store has no quorum, say)
+    // may still take effect: say so rather than let a timeout read as "nothing happened".
     return absl::DeadlineExceededError(absl::StrCat(
-        "controller ", c.controller, " did not answer within ", call_timeout_seconds, " s"));
+        "controller ", c.controller, " did not answer within ", call_timeout_seconds,
+        " s; an order (quarantine, release, posture, publish) may still take effect once its "
+        "store answers: check `polder status` and `polder audit`"));
   }
   return answer;
 }

@@ -10,6 +10,9 @@
 #   4. SIGKILL the etcd leader: a quarantine ordered right after reaches its agent, and a publish
 #      still succeeds after re-election;
 #   5. SIGSTOP the leading controller past its lease: another leads; resumed, it follows.
+#   6. loss of etcd quorum: an order is refused, never acknowledged; quorum back, it works;
+#   7. a black-holed controller port: its agents move to the other by keepalives;
+#   8. every controller down while an agent restarts: it enforces its stored ruleset at once.
 # Throughout, a denied connection is tried every 50 ms and must never get through, while an
 # allowed one must keep working (net_tool.py watch).
 # Prints the figures (FIGURE lines). With EXAMPLE=1 (examples/ha/run.sh) it stops after the
@@ -67,13 +70,14 @@ export HA_HOSTS=$AGENT_HOSTS
 ip netns exec "$FLEET_CTRL_NS" ip link set lo up
 cluster="e1=http://127.0.0.1:23801,e2=http://127.0.0.1:23802,e3=http://127.0.0.1:23803"
 ETCD_URLS="http://127.0.0.1:23791,http://127.0.0.1:23792,http://127.0.0.1:23793"
-for i in 1 2 3; do
-  fleet_spawn "etcd$i" "$FLEET_CTRL_NS" etcd --name "e$i" --data-dir "$FLEET_DIR/state/etcd$i" \
-    --listen-client-urls "http://127.0.0.1:2379$i" --advertise-client-urls "http://127.0.0.1:2379$i" \
-    --listen-peer-urls "http://127.0.0.1:2380$i" --initial-advertise-peer-urls "http://127.0.0.1:2380$i" \
+etcd_start() {  # I: starts (or restarts, on its data) etcd member I
+  fleet_spawn "etcd$1" "$FLEET_CTRL_NS" etcd --name "e$1" --data-dir "$FLEET_DIR/state/etcd$1" \
+    --listen-client-urls "http://127.0.0.1:2379$1" --advertise-client-urls "http://127.0.0.1:2379$1" \
+    --listen-peer-urls "http://127.0.0.1:2380$1" --initial-advertise-peer-urls "http://127.0.0.1:2380$1" \
     --initial-cluster "$cluster" --initial-cluster-state new \
     --heartbeat-interval 50 --election-timeout 500 --log-level error --logger zap
-done
+}
+for i in 1 2 3; do etcd_start "$i"; done
 etcdctl_ns() { ip netns exec "$FLEET_CTRL_NS" env ETCDCTL_API=3 etcdctl "$@"; }
 wait_for 20000 "etcd cluster healthy" etcdctl_ns --endpoints "$ETCD_URLS" endpoint health
 
@@ -85,6 +89,13 @@ admin() {  # I CMD ARGS...: polder CMD as the admin against controller I
     --tls-dir "$pki/admins/ha-test" "$@"
 }
 ALIVE="1 2 3"
+controller_start() {  # I: starts controller I on the shared store and waits for its answer
+  fleet_spawn "controller$1" "$FLEET_CTRL_NS" env TMPDIR="$FLEET_DIR/state" \
+    "$POLDER_CONTROLLER" --policy "$FLEET_DIR/policy" \
+    --listen "$(ctl "$1")" --tls-dir "$pki/controller" --store "etcd:$ETCD_URLS" \
+    --traffic-db "$FLEET_DIR/state/traffic$1.db"
+  wait_for 20000 "controller $1 answers" admin "$1" status
+}
 statuses() {  # writes status.I.json for each live controller; prints their paths
   local i
   for i in $ALIVE; do
@@ -96,11 +107,7 @@ view() { python3 "$here/view.py" "$@"; }
 converged() { view converged "${1:-}" $(statuses); }
 for i in 1 2 3; do
   # TMPDIR: the bundle cache of a SIGKILLed controller goes with the work dir.
-  fleet_spawn "controller$i" "$FLEET_CTRL_NS" env TMPDIR="$FLEET_DIR/state" \
-    "$POLDER_CONTROLLER" --policy "$FLEET_DIR/policy" \
-    --listen "$(ctl "$i")" --tls-dir "$pki/controller" --store "etcd:$ETCD_URLS" \
-    --traffic-db "$FLEET_DIR/state/traffic$i.db"
-  wait_for 20000 "controller $i answers" admin "$i" status
+  controller_start "$i"
 done
 controller_list="$(ctl 1),$(ctl 2),$(ctl 3)"
 for h in $AGENT_HOSTS; do
@@ -300,6 +307,87 @@ wait_for 10000 "the resumed controller rejoins as a follower" \
   bash -c "grep -q 'member .*$(ctl "$paused") is no longer the leader\|lease ran out' '$FLEET_DIR/logs/controller$paused.log'"
 leads_now || fleet_die "the resumed controller took the leadership back"
 [ "$(leader_addr "$paused")" = "$(ctl "$other")" ] || fleet_die "the resumed controller names another leader"
+
+# 6. Loss of etcd quorum: with one member down since 4., a second one goes. Agents keep
+#    enforcing (the watch), and an order is refused with an error, never acknowledged; with the
+#    members back, an order goes through again.
+set -- $(for i in 1 2 3; do [ "$i" = "$leader" ] || echo "$i"; done)
+second=$1
+fleet_log "killing etcd member $second too: no quorum"
+fleet_stop "etcd$second" KILL
+set -- $ALIVE
+t0=$(ms_now)
+if q_out=$(timeout 60 ip netns exec "$FLEET_CTRL_NS" "$POLDER" quarantine --controller "$(ctl "$1")" \
+  --tls-dir "$pki/admins/ha-test" "$target" --reason "fault test: no quorum" 2>&1); then
+  fleet_die "a quarantine was acknowledged without an etcd quorum: $q_out"
+fi
+echo "FIGURE no_quorum_order_refused_ms=$(($(ms_now) - t0)) ($(echo "$q_out" | tr '\n' ' ' | cut -c1-200))"
+etcd_start "$leader"
+etcd_start "$second"
+t0=$(ms_now)
+wait_for 30000 "etcd has its quorum back" etcdctl_ns --endpoints "$ETCD_URLS" endpoint health
+# The refused order may still land once the store answers (the controller took it; etcd
+# commits it with the quorum back): either way the host ends up quarantined. Then a release,
+# and a fresh quarantine measured as in a healthy fleet.
+quarantined_now() { admin "$1" status --format json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+hosts = [h for h in j["hosts"] if h.get("quarantined")]
+sys.exit(0 if any(h["host"] == sys.argv[1] for h in hosts) else 1)' "$target"; }
+q_end=$(($(ms_now) + 30000))
+until quarantined_now "$1" || admin "$1" quarantine "$target" --reason "fault test: quorum back" >/dev/null 2>&1; do
+  [ "$(ms_now)" -lt $q_end ] || fleet_die "$target not quarantined within 30 s of the quorum's return"
+  sleep 0.1
+done
+echo "FIGURE quorum_back_to_order_in_force_ms=$(($(ms_now) - t0)) (from the restart of the two members until $target is quarantined on controller $1)"
+q_rev=$(admin "$1" release "$target" --reason "fault test: quorum back" | served_after) || fleet_die "release after the quorum's return"
+wait_for 10000 "the release reaches $target" applied_at "$target" "$q_rev"
+tq=$(ms_now)
+q_rev=$(admin "$1" quarantine "$target" --reason "fault test: quorum back" | served_after) || fleet_die "quarantine after the quorum's return"
+wait_for 10000 "the quarantine reaches $target after the quorum's return" applied_at "$target" "$q_rev"
+echo "FIGURE quarantine_after_quorum_back_ms=$(($(applied_at "$target" "$q_rev") - tq))"
+q_rev=$(admin "$1" release "$target" --reason "fault test: quorum back" | served_after) || fleet_die "release after the quorum's return"
+wait_for 10000 "the release reaches $target" applied_now "$target" "$q_rev"
+
+# 7. A black-holed controller port: packets to and from one controller are silently dropped
+#    (no RST). Its agents notice the half-open stream by keepalives and move to the other.
+set -- $ALIVE
+bh=""
+for i in $ALIVE; do
+  [ -n "$(view where $(statuses) | awk -v v="$i" '$2 == v {print $1}')" ] && { bh=$i; break; }
+done
+[ -n "$bh" ] || fleet_die "no live controller serves an agent"
+bh_agents=$(view where $(statuses) | awk -v v="$bh" '$2 == v {print $1}' | tr '\n' ' ')
+bh_addr=${ADDRS[$((bh - 1))]}
+fleet_log "black-holing controller $bh ($bh_addr:7443), serving: $bh_agents"
+ip netns exec "$FLEET_CTRL_NS" nft -f - <<NFT || fleet_die "cannot black-hole controller $bh"
+table inet ha_blackhole {
+  chain in { type filter hook input priority -10; policy accept; ip daddr $bh_addr tcp dport 7443 drop; }
+  chain out { type filter hook output priority -10; policy accept; ip saddr $bh_addr tcp sport 7443 drop; }
+}
+NFT
+t0=$(ms_now)
+ALIVE_ALL=$ALIVE
+ALIVE=$(echo "$ALIVE" | tr ' ' '\n' | grep -vx "$bh" | tr '\n' ' ')
+HA_HOSTS=$bh_agents wait_for 60000 "agents of the black-holed controller move to another" converged
+echo "FIGURE blackholed_controller_failover_ms=$(($(ms_now) - t0)) agents_moved=$(echo $bh_agents | wc -w) (silently dropped packets; keepalives)"
+ip netns exec "$FLEET_CTRL_NS" nft delete table inet ha_blackhole
+ALIVE=$ALIVE_ALL
+
+# 8. Every controller down while an agent restarts: backup-1's agent (the watched host) comes
+#    back with no controller to ask and enforces its stored ruleset at once; the watch sees no
+#    gap. With the controllers back it reconnects and nothing changes.
+for i in $ALIVE; do fleet_stop "controller$i" TERM; done
+restored_before=$(grep -c '"event":"restored"' "$FLEET_DIR/logs/agent-backup-1.log" || true)
+fleet_stop agent-backup-1 TERM
+fleet_spawn agent-backup-1 "$(fleet_ns backup-1)" "$POLDER_AGENT" --controller "$controller_list" \
+  --host backup-1 --tls-dir "$pki/agents/backup-1" --state-dir "$FLEET_DIR/state/agent-backup-1"
+restored_now() { [ "$(grep -c '"event":"restored"' "$FLEET_DIR/logs/agent-backup-1.log")" -gt "$restored_before" ]; }
+wait_for 10000 "the restarted agent enforces its stored ruleset without a controller" restored_now
+for i in $ALIVE; do controller_start "$i"; done
+HA_HOSTS="backup-1" wait_for 30000 "backup-1 reconnects once the controllers are back" converged
+pass_line="agent restarted with every controller down: enforced its stored ruleset, reconnected"
+fleet_log "$pass_line"
 
 touch "$watch_stop"
 wait_for 10000 "the watch ends" grep -q "^rounds=" "$FLEET_DIR/logs/watch.log"
