@@ -36,6 +36,9 @@ fleet_init() {
 fleet_cleanup() {
   local rc=$?
   set +e
+  # A reader that went away (a pipe to `head`) must not stop the cleanup half-way: writes to
+  # it fail instead of killing this shell, and what was started is stopped either way.
+  trap '' PIPE
   if [ -n "${FLEET_KEEP_LOGS:-}" ] || [ "$rc" -ne 0 ]; then
     for f in "$FLEET_DIR"/logs/*.log; do
       [ -s "$f" ] || continue
