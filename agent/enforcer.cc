@@ -152,6 +152,8 @@ void Enforcer::HandleRequests() {
 void Enforcer::HandleNotifications() {
   std::optional<NftTransaction> foreign;
   std::set<std::string> changed_sets;  // over all foreign transactions read now
+  std::set<std::string> changed_chains;
+  bool other_change = false;  // something beyond rules, chains and elements: read all rules
   absl::Status st = notifications_->ReadAvailable([&](const NftTransaction& t) {
     if (t.pid != 0 && t.pid == static_cast<uint32_t>(loop_tid_)) return;  // Our own commit.
     for (const std::string& chain : t.foreign_base_chains) {
@@ -164,6 +166,8 @@ void Enforcer::HandleNotifications() {
     }
     if (t.touches_polder || !t.foreign_base_chains.empty()) foreign = t;
     changed_sets.insert(t.polder_sets.begin(), t.polder_sets.end());
+    changed_chains.insert(t.polder_chains.begin(), t.polder_chains.end());
+    other_change = other_change || t.polder_other;
   });
   if (absl::IsDataLoss(st)) {
     Verify("resync", 0, "").IgnoreError();
@@ -171,7 +175,9 @@ void Enforcer::HandleNotifications() {
     EmitError(std::string(st.message()));
   } else if (foreign) {
     // Several foreign commits read at once are judged together: one comparison, one report.
-    Verify("event", foreign->pid, foreign->process, &changed_sets).IgnoreError();
+    Verify("event", foreign->pid, foreign->process, &changed_sets,
+           other_change ? nullptr : &changed_chains)
+        .IgnoreError();
   }
 }
 
@@ -215,9 +221,11 @@ absl::Status Enforcer::HandleApply(std::string text, std::optional<Ruleset> rule
 }
 
 absl::Status Enforcer::Verify(const std::string& source, uint32_t pid, const std::string& process,
-                              const std::set<std::string>* changed_sets) {
+                              const std::set<std::string>* changed_sets,
+                              const std::set<std::string>* changed_chains) {
   std::optional<TableSnapshot> read;
-  absl::StatusOr<std::vector<std::string>> diff = applier_.Check(changed_sets, &read);
+  absl::StatusOr<std::vector<std::string>> diff =
+      applier_.Check(changed_sets, &read, changed_sets != nullptr ? changed_chains : nullptr);
   {
     absl::MutexLock lock(&mu_);
     read_error_ = diff.ok() ? "" : std::string(diff.status().message());

@@ -82,9 +82,10 @@ class Enforcer {
   void HandleNotifications();
   absl::Status HandleApply(std::string text, std::optional<Ruleset> ruleset);
   // `changed_sets`: the sets a notification said were changed (only those are read back);
-  // null for a full comparison.
+  // null for a full comparison. `changed_chains` likewise for rules (null: read every chain's).
   absl::Status Verify(const std::string& source, uint32_t pid, const std::string& process,
-                      const std::set<std::string>* changed_sets = nullptr);
+                      const std::set<std::string>* changed_sets = nullptr,
+                      const std::set<std::string>* changed_chains = nullptr);
   // After the agent's own commits: a full comparison when one may have hidden a foreign commit.
   void NoteOwnCommits();
   // Runs `apply` (commits and the read-back of the table as desired) and, when the ruleset

@@ -126,6 +126,12 @@ void NftMonitor::HandleMessage(const nlmsghdr* nlh,
       pending_.polder_sets.insert(StrAttr(attrs.by_type[NFTA_SET_ELEM_LIST_SET]));
     } else if (msg == NFT_MSG_NEWSET || msg == NFT_MSG_DELSET) {
       pending_.polder_sets.insert(StrAttr(attrs.by_type[NFTA_SET_NAME]));
+    } else if (msg == NFT_MSG_NEWRULE || msg == NFT_MSG_DELRULE) {
+      pending_.polder_chains.insert(StrAttr(attrs.by_type[NFTA_RULE_CHAIN]));
+    } else if (msg == NFT_MSG_NEWCHAIN || msg == NFT_MSG_DELCHAIN) {
+      pending_.polder_chains.insert(StrAttr(attrs.by_type[NFTA_CHAIN_NAME]));
+    } else {
+      pending_.polder_other = true;
     }
   } else if (msg == NFT_MSG_NEWCHAIN && attrs.by_type[NFTA_CHAIN_HOOK] != nullptr) {
     pending_.foreign_base_chains.insert(absl::StrCat(FamilyName(nfg->nfgen_family), " ", table, "/",

@@ -28,6 +28,11 @@ struct NftTransaction {
   // Sets of table inet polder whose elements the transaction changed, or that it added or
   // deleted: a check after it reads only their elements from the kernel.
   std::set<std::string> polder_sets;
+  // Chains of table inet polder whose rules the transaction added or deleted, or that it added
+  // or deleted, for a check that reads only their rules; `polder_other` when it touched
+  // anything else of the table (the table, a named counter, a flowtable): read it all then.
+  std::set<std::string> polder_chains;
+  bool polder_other = false;
 };
 
 // Where the Enforcer reads committed transactions from: the kernel (NftMonitor) or, in unit

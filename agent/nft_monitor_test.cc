@@ -50,6 +50,23 @@ TEST_F(NftMonitorTest, SeesPolderChangesWithTheCommittingThread) {
   EXPECT_THAT(t[1].foreign_base_chains, IsEmpty());
 }
 
+// What a check after the transaction must read: the chains whose rules changed (a rule added,
+// a chain flushed), or everything when the table itself was touched.
+TEST_F(NftMonitorTest, NamesTheChainsWhoseRulesChanged) {
+  ASSERT_TRUE(testing::RunNft("table inet polder { chain input { }; chain other { }; }"));
+  ASSERT_TRUE(testing::RunNft("add rule inet polder input tcp dport 22 accept"));
+  ASSERT_TRUE(testing::RunNft("add rule inet polder other tcp dport 23 accept"));
+  ASSERT_TRUE(testing::RunNft("flush chain inet polder input"));
+  std::vector<NftTransaction> t = Read();
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_TRUE(t[0].polder_other);  // the table
+  EXPECT_THAT(t[1].polder_chains, ElementsAre("input"));
+  EXPECT_FALSE(t[1].polder_other);
+  EXPECT_THAT(t[2].polder_chains, ElementsAre("other"));
+  EXPECT_THAT(t[3].polder_chains, ElementsAre("input"));
+  EXPECT_FALSE(t[3].polder_other);
+}
+
 TEST_F(NftMonitorTest, ReportsForeignBaseChainsButNotRegularOnes) {
   ASSERT_TRUE(testing::RunNft("table ip other { chain regular { }; }"));
   ASSERT_TRUE(testing::RunNft(

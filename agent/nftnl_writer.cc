@@ -419,7 +419,7 @@ absl::Status NftnlWriter::Commit(NftnlBatch& batch) {
 absl::StatusOr<NftnlWriter::Result> NftnlWriter::Replace(const NftRuleset& desired) {
   NftnlBatch batch;
   if (absl::Status st = AddFullTable(desired, batch); !st.ok()) return st;
-  Result result{true, batch.size(), {}};
+  Result result{true, batch.size(), {}, {}};
   if (absl::Status st = Commit(batch); !st.ok()) return st;
   return result;
 }
@@ -605,7 +605,12 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
   for (const auto& [name, line] : k.objects) {
     if (desired_counter(name) == nullptr) batch.DeleteCounter(name);
   }
-  Result result{false, batch.size(), std::move(element_sets)};
+  std::set<std::string> rule_chains(chains_gone.begin(), chains_gone.end());
+  for (const ChainPlan& plan : plans) {
+    if (plan.is_new || plan.flush || !plan.delete_handles.empty() || !plan.inserts.empty())
+      rule_chains.insert(plan.chain->name);
+  }
+  Result result{false, batch.size(), std::move(element_sets), std::move(rule_chains)};
   if (batch.size() == 0) return result;
   if (absl::Status st = Commit(batch); !st.ok()) {
     // Whatever the kernel would not take in place (say a concurrent change), a replace does;

@@ -46,6 +46,7 @@ class NftnlWriter {
     bool full = false;                   // the whole table was replaced
     size_t messages = 0;                 // netlink messages in the committed batch
     std::set<std::string> element_sets;  // sets whose elements changed (all when `full`)
+    std::set<std::string> rule_chains;   // chains whose rules or existence changed
   };
 
   // A netfilter netlink socket in the network namespace of the calling thread.

@@ -133,10 +133,12 @@ void RulesetApplier::KeepDesired(TableSnapshot snapshot) {
 }
 
 absl::StatusOr<std::vector<std::string>> RulesetApplier::Check(
-    const std::set<std::string>* changed_sets, std::optional<TableSnapshot>* read) {
+    const std::set<std::string>* changed_sets, std::optional<TableSnapshot>* read,
+    const std::set<std::string>* changed_chains) {
   if (!current_) return std::vector<std::string>{};
   SnapshotScope scope;
-  if (changed_sets != nullptr && current_->structured) scope = {changed_sets, &desired_snapshot_};
+  if (changed_sets != nullptr && current_->structured)
+    scope = {changed_sets, &desired_snapshot_, changed_chains};
   absl::StatusOr<TableSnapshot> actual = kernel_->Snapshot(scope);
   if (read != nullptr && actual.ok()) *read = *actual;
   if (absl::IsNotFound(actual.status())) {
@@ -224,7 +226,8 @@ absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::strin
     // An in-place repair that did not give back the very table (say the kernel named an
     // anonymous set otherwise) is followed by a full replace.
     SnapshotScope after_scope;
-    if (!synced->full) after_scope = {&synced->element_sets, &desired_snapshot_};
+    if (!synced->full)
+      after_scope = {&synced->element_sets, &desired_snapshot_, &synced->rule_chains};
     absl::StatusOr<TableSnapshot> after = kernel_->Snapshot(after_scope);
     if (!synced->full && (!after.ok() || !(*after == desired_snapshot_))) {
       synced = kernel_->Sync(nullptr, nullptr, desired, nullptr, nullptr);

@@ -52,9 +52,13 @@ class RulesetApplier {
   // `changed_sets`: the sets whose elements a foreign change touched (from its notification);
   // only those are read from the kernel, the others are taken as desired. Null: read all.
   // `read` (may be null) receives the kernel's table as read, for a Restore right after.
+  // `changed_chains` (with `changed_sets` only): the chains whose rules a foreign change
+  // touched; only their rules are read, the others' are taken as desired (on a host with 2,000
+  // chains a dump of every rule costs ~30 ms). Null: read every chain's rules.
   absl::StatusOr<std::vector<std::string>> Check(
       const std::set<std::string>* changed_sets = nullptr,
-      std::optional<TableSnapshot>* read = nullptr);
+      std::optional<TableSnapshot>* read = nullptr,
+      const std::set<std::string>* changed_chains = nullptr);
 
   // Puts the desired ruleset back in one atomic transaction: for a structured ruleset only what
   // differs (a foreign rule deleted, a flushed chain refilled, elements put back); a full

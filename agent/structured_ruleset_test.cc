@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <random>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -149,6 +151,33 @@ TEST_F(StructuredRulesetTest, RulesWithAnonymousSetsArePutBackInPlace) {
   EXPECT_TRUE(applier.Check()->empty());
   EXPECT_EQ(HandlesOutside(*kernel_->Snapshot(), "output"), HandlesOutside(before, "output"));
   EXPECT_EQ(*kernel_->Snapshot(), loaded);
+}
+
+// A check after a notification reads only the chains it named: a tamper there is seen and put
+// back in place, the others' rules are taken as desired (the periodic full check reads them).
+TEST_F(StructuredRulesetTest, ACheckReadsOnlyTheChainsANotificationNamed) {
+  RulesetApplier applier(kernel_.get(), {});
+  ASSERT_TRUE(applier.Apply(Structured(testing::LayoutRuleset(10, 3, 4), "v1")).ok());
+  std::map<std::string, uint64_t> before = HandlesOf(applier.desired_snapshot());
+  const std::set<std::string> no_sets;
+  const std::set<std::string> input = {"input"};
+  ASSERT_TRUE(testing::RunNft("add rule inet polder input tcp dport 40000 accept"));
+  std::optional<TableSnapshot> read;
+  auto diff = applier.Check(&no_sets, &read, &input);
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  EXPECT_NE(absl::StrJoin(*diff, "\n").find("40000"), std::string::npos)
+      << absl::StrJoin(*diff, "\n");
+  ASSERT_TRUE(applier.Restore(&no_sets, std::move(read)).ok());
+  EXPECT_TRUE(applier.Check()->empty());
+  EXPECT_EQ(HandlesOf(*kernel_->Snapshot()), before);
+
+  // The scope is trusted: a chain it does not name is not read...
+  ASSERT_TRUE(testing::RunNft("flush chain inet polder in_p2"));
+  EXPECT_TRUE(applier.Check(&no_sets, nullptr, &input)->empty());
+  // ...and a full comparison sees it.
+  EXPECT_FALSE(applier.Check()->empty());
+  ASSERT_TRUE(applier.Restore().ok());
+  EXPECT_TRUE(applier.Check()->empty());
 }
 
 TEST_F(StructuredRulesetTest, ARestartedAgentAdoptsTheTable) {

@@ -369,7 +369,7 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
                          : kind.msg == NFT_MSG_GETOBJ       ? NFTA_OBJ_NAME
                          : kind.msg == NFT_MSG_GETFLOWTABLE ? NFTA_FLOWTABLE_NAME
                                                             : 0;
-    absl::Status st = dumper.Request(kind.msg, kind.single, request, [&](const nlmsghdr* nlh) {
+    auto on_message = [&](const nlmsghdr* nlh) {
       if (!InPolder(nlh, kind.table_attr)) return;
       if (kind.msg == NFT_MSG_GETSET) {
         const nlattr* name = FindAttr(nlh, NFTA_SET_NAME);
@@ -418,7 +418,39 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
           break;
       }
       kind_lines.emplace_back(std::move(key), std::move(line));
-    });
+    };
+    const TableObjects* base_objects = scope.base != nullptr ? scope.base->objects.get() : nullptr;
+    absl::Status st;
+    if (kind.msg == NFT_MSG_GETRULE && scope.rule_chains != nullptr && base_objects != nullptr) {
+      // Only the named chains' rules are read; the others' are the base's (sorted by chain),
+      // and so are their anonymous sets' names.
+      for (const auto& [chain, chain_line] : objects->chains) {
+        if (scope.rule_chains->count(chain)) {
+          std::vector<std::pair<uint16_t, std::string>> one = request;
+          one.emplace_back(NFTA_RULE_CHAIN, chain);
+          st = dumper.Request(kind.msg, false, one, on_message);
+          if (!st.ok()) break;
+          continue;
+        }
+        auto by_chain = [](const TableObjects::Rule& r, const std::string& c) {
+          return r.chain < c;
+        };
+        for (auto r = std::lower_bound(base_objects->rules.begin(), base_objects->rules.end(),
+                                       chain, by_chain);
+             r != base_objects->rules.end() && r->chain == chain; ++r) {
+          objects->rules.push_back(*r);
+          kind_lines.emplace_back(chain, r->line);
+        }
+        const std::string prefix = absl::StrCat("__set.", chain, ".");
+        for (auto n = base_objects->kernel_names.lower_bound(prefix);
+             n != base_objects->kernel_names.end() && absl::StartsWith(n->first, prefix); ++n) {
+          if (n->first.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+            anonymous_names[n->second] = n->first;
+        }
+      }
+    } else {
+      st = dumper.Request(kind.msg, kind.single, request, on_message);
+    }
     if (!st.ok()) return st;
     std::stable_sort(kind_lines.begin(), kind_lines.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });

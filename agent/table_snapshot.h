@@ -55,9 +55,9 @@ struct TableObjects {
   // set of a chain's rules, in rule order), in every line and map here: the kernel names them
   // __set%d with the lowest free number, so a rule put back by a restore may get another
   // number than a fresh load gives it, and the configuration would look different.
-  std::map<std::string, std::string> sets;    // name -> line (anonymous sets included)
+  std::map<std::string, std::string> sets;          // name -> line (anonymous sets included)
   std::map<std::string, std::string> kernel_names;  // anonymous sets: our name -> the kernel's
-  std::map<std::string, uint32_t> set_flags;  // name -> NFT_SET_* flags
+  std::map<std::string, uint32_t> set_flags;        // name -> NFT_SET_* flags
   // Shared, not copied, when a snapshot takes a set's elements from its base.
   std::map<std::string, std::shared_ptr<const std::vector<KernelElement>>> elements;  // sorted
   std::map<std::string, std::shared_ptr<const std::vector<std::string>>> element_lines;
@@ -92,6 +92,9 @@ std::string ElementsLine(const std::string& set, const std::vector<std::string>&
 struct SnapshotScope {
   const std::set<std::string>* element_sets = nullptr;  // null: every set
   const TableSnapshot* base = nullptr;
+  // Likewise for rules: only these chains' rules are read, the other chains' are taken from
+  // `base` (a chain the kernel no longer has has none). Null: every chain's.
+  const std::set<std::string>* rule_chains = nullptr;
 };
 
 // Takes snapshots over one netlink socket, kept open: closing a netfilter netlink socket
