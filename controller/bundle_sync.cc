@@ -50,7 +50,7 @@ absl::StatusOr<std::string> BundleSync::CheckCompiles(const PolicyBundle& bundle
 }
 
 absl::Status BundleSync::AdoptLocked(const DesiredPolicy& desired, bool reload,
-                                     const std::string& reason) {
+                                     const std::string& reason, bool theirs) {
   fs::path dir = BundleDir(absl::StrCat("files-", desired.digest));
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -78,7 +78,7 @@ absl::Status BundleSync::AdoptLocked(const DesiredPolicy& desired, bool reload,
   }
   bool changed = !adopted_ || adopted_->digest != desired.digest;
   adopted_ = desired;
-  if (reload && changed) reload_(reason).IgnoreError();  // a refusal is kept for status
+  if (reload && changed) reload_(reason, theirs).IgnoreError();  // a refusal is kept for status
   return absl::OkStatus();
 }
 
@@ -123,14 +123,15 @@ absl::StatusOr<PublishResult> BundleSync::PublishLocked(const PolicyBundle& bund
                      ") was published first; adopting it"));
     if (auto s = AdoptLocked(outcome.current, reload,
                              absl::StrCat("adopted revision ", outcome.current.revision,
-                                          " published by ", outcome.current.actor));
+                                          " published by ", outcome.current.actor),
+                             /*theirs=*/true);
         !s.ok())
       return s;
     return result;
   }
   result.published = true;
   result.revision = outcome.current.revision;
-  if (auto s = AdoptLocked(outcome.current, reload, reason); !s.ok()) return s;
+  if (auto s = AdoptLocked(outcome.current, reload, reason, /*theirs=*/false); !s.ok()) return s;
   return result;
 }
 
@@ -159,11 +160,12 @@ absl::Status BundleSync::Start(absl::Time now) {
     return r.ok() ? absl::OkStatus() : r.status();
   }
   if (!options_.adopt_at_start && local.ok() && local->Digest() != desired->digest) {
-    if (auto s = AdoptLocked(*desired, false, ""); !s.ok()) return s;  // the version to CAS on
+    if (auto s = AdoptLocked(*desired, false, "", true); !s.ok())
+      return s;  // the version to CAS on
     auto r = PublishLocked(*local, "controller", "controller started", now, /*reload=*/false);
     return r.ok() ? absl::OkStatus() : r.status();
   }
-  if (auto s = AdoptLocked(*desired, /*reload=*/false, ""); !s.ok()) return s;
+  if (auto s = AdoptLocked(*desired, /*reload=*/false, "", /*theirs=*/true); !s.ok()) return s;
   if (!local.ok()) {
     Log(absl::StrCat("WARNING: cannot read --policy ", options_.policy_dir.string(), " (",
                      local.status().message(), "); serving the store's revision ",
@@ -196,7 +198,8 @@ absl::StatusOr<bool> BundleSync::Poll() {
                    desired->actor, "): adopting it"));
   if (auto s = AdoptLocked(
           *desired, /*reload=*/true,
-          absl::StrCat("adopted revision ", desired->revision, " published by ", desired->actor));
+          absl::StrCat("adopted revision ", desired->revision, " published by ", desired->actor),
+          /*theirs=*/true);
       !s.ok())
     return s;
   return true;

@@ -54,7 +54,9 @@ class BundleSync {
   // Runs `f` on the store with access serialised against the Fleet's own writes.
   using UseStore = std::function<absl::Status(const std::function<absl::Status(StateStore&)>& f)>;
   // Recompiles and rolls out (Fleet::Reload) after a bundle was adopted; `reason` for the audit.
-  using Reload = std::function<absl::Status(const std::string& reason)>;
+  // `adopted`: the policy is another controller's publish (it audited the rollout); false for
+  // this controller's own.
+  using Reload = std::function<absl::Status(const std::string& reason, bool adopted)>;
 
   BundleSync(BundleSyncOptions options, UseStore use_store, Reload reload);
 
@@ -75,8 +77,9 @@ class BundleSync {
   std::optional<DesiredPolicy> adopted() const;
 
  private:
-  absl::Status AdoptLocked(const DesiredPolicy& desired, bool reload, const std::string& reason)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `theirs`: the desired policy is another controller's publish.
+  absl::Status AdoptLocked(const DesiredPolicy& desired, bool reload, const std::string& reason,
+                           bool theirs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<PublishResult> PublishLocked(const PolicyBundle& bundle, const std::string& actor,
                                               const std::string& reason, absl::Time now,
                                               bool reload) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

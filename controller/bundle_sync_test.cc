@@ -75,7 +75,7 @@ class BundleSyncTest : public ::testing::Test {
     c.sync = std::make_unique<BundleSync>(
         BundleSyncOptions{policy, dir_ / ("cache-" + name), adopt},
         [self](const std::function<absl::Status(StateStore&)>& f) { return f(*self->store); },
-        [self](const std::string& reason) {
+        [self](const std::string& reason, bool /*adopted*/) {
           self->reloads.push_back(reason);
           return absl::OkStatus();
         });

@@ -34,9 +34,9 @@
 #include "controller/server.h"
 #include "controller/state_store.h"
 #include "controller/store_spec.h"
-#include "wire/rfc3339.h"
 #include "controller/traffic_store.h"
 #include "wire/duration.h"
+#include "wire/rfc3339.h"
 
 namespace polder::controller {
 namespace {
@@ -146,7 +146,9 @@ int Run(const Flags& f) {
       [&fleet_ptr](const std::function<absl::Status(StateStore&)>& fn) {
         return fleet_ptr->UseStore(fn);
       },
-      [&fleet_ptr](const std::string& reason) { return fleet_ptr->Reload(absl::Now(), reason); });
+      [&fleet_ptr](const std::string& reason, bool adopted) {
+        return fleet_ptr->Reload(absl::Now(), reason, /*audited=*/!adopted);
+      });
   Fleet fleet(store->get(), bundles.Compiler());
   fleet_ptr = &fleet;
   absl::Status bundle_start = bundles.Start(absl::Now());

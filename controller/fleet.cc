@@ -106,10 +106,10 @@ absl::Status Fleet::Start(absl::Time now) {
                            CurrentQuarantines(), nullptr);
 }
 
-absl::Status Fleet::Reload(absl::Time now, const std::string& reason) {
+absl::Status Fleet::Reload(absl::Time now, const std::string& reason, bool audited) {
   absl::MutexLock reload(&reload_mu_);
   return CompileAndRollout(now, "controller", reason, CurrentPosture(), CurrentQuarantines(),
-                           nullptr);
+                           nullptr, audited);
 }
 
 namespace {
@@ -159,7 +159,8 @@ absl::StatusOr<bool> Fleet::SyncFromStore(absl::Time now) {
     return false;
   Log("orders changed in the store (another controller): rolling them out");
   absl::Status s = CompileAndRollout(now, "controller", "orders from another controller",
-                                     std::move(*posture), std::move(*quarantines), nullptr);
+                                     std::move(*posture), std::move(*quarantines), nullptr,
+                                     /*audited=*/false);
   if (!s.ok()) return s;
   return true;
 }
@@ -237,7 +238,7 @@ absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
                                       const std::string& reason,
                                       std::optional<PostureRecord> posture,
                                       std::vector<QuarantineRecord> quarantines,
-                                      const std::function<void()>& installed) {
+                                      const std::function<void()>& installed, bool audited) {
   // Compiling a large policy takes seconds: agents' reports and status calls go on meanwhile.
   absl::StatusOr<CompiledPolicy> compiled =
       compiler_(now, quarantines, posture ? posture->name : std::string());
@@ -253,7 +254,7 @@ absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
       postures_ = compiled->postures;
       for (const auto& [name, broken] : postures_)
         if (!broken.empty()) Log(absl::StrCat("posture ", name, " is broken: ", broken));
-      RolloutLocked(std::move(*compiled), now, actor, reason);
+      RolloutLocked(std::move(*compiled), now, actor, reason, audited);
       if (installed) installed();
     } else {
       result = compiled.status();
@@ -287,7 +288,7 @@ void Fleet::RefusePolicy(absl::Time now, const std::string& actor, const std::st
 }
 
 void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor,
-                          const std::string& reason) {
+                          const std::string& reason, bool audited) {
   for (const auto& w : compiled.warnings) Log(absl::StrCat("policy warning: ", w));
   std::vector<DesiredRuleset> changed;
   std::vector<std::string> all;
@@ -338,7 +339,7 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
     ++metrics_.rollouts;
     std::string detail = absl::StrCat("revision ", revision_, ", ", changed.size(), " of ",
                                       all.size(), " hosts changed");
-    AuditLocked(now, "rollout", actor, "", detail, reason);
+    if (audited) AuditLocked(now, "rollout", actor, "", detail, reason);
     Log(absl::StrCat("rollout: ", detail));
   }
   Persist([rev = revision_, mode = mode_, changed = std::move(changed), all = std::move(all), now,
@@ -354,8 +355,8 @@ AssignmentInfo Fleet::AssignLocked(Host& h, absl::Time now) {
   if (h.sent_this_session.size() > 8) h.sent_this_session.pop_front();
   ++metrics_.assignments_sent;
   // The agent checks the revision against the ruleset's header.
-  return {h.ruleset_revision, h.ruleset, h.hash, mode_, now + options_.confirm_timeout,
-          h.nft_ruleset, generation_};
+  return {h.ruleset_revision, h.ruleset,  h.hash, mode_, now + options_.confirm_timeout,
+          h.nft_ruleset,      generation_};
 }
 
 bool Fleet::AheadOfUsLocked(const Host& h) const {

@@ -113,7 +113,10 @@ class Fleet {
   absl::Status Start(absl::Time now);
   // Compiles again (policy changed or a flow expired) and rolls out changes; `reason` goes to
   // the audit log's rollout entry.
-  absl::Status Reload(absl::Time now, const std::string& reason = "policy recompiled");
+  // `audited`: false when the new policy came from the store, published by another controller
+  // that audited its rollout already (the shared audit log holds each rollout once).
+  absl::Status Reload(absl::Time now, const std::string& reason = "policy recompiled",
+                      bool audited = true);
   // A new policy was refused before it reached this Fleet's compiler (a directory that does not
   // compile is not published): kept for status and audited as policy-rejected, as a refusal of
   // Reload's compile is; the served revision stays.
@@ -223,7 +226,7 @@ class Fleet {
   absl::Status CompileAndRollout(absl::Time now, const std::string& actor,
                                  const std::string& reason, std::optional<PostureRecord> posture,
                                  std::vector<QuarantineRecord> quarantines,
-                                 const std::function<void()>& installed)
+                                 const std::function<void()>& installed, bool audited = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   using Write = std::function<absl::Status(StateStore&)>;
 
@@ -248,8 +251,10 @@ class Fleet {
   AssignmentInfo AssignLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefuseLocked(absl::Time now, const std::string& actor, const std::string& reason,
                     const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `audited`: false for a rollout another controller's order or publish caused (it audited
+  // it); logged here either way.
   void RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::string& actor,
-                     const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                     const std::string& reason, bool audited) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The agent applied a newer generation than this controller serves (it talked to a newer
   // controller, or this one's store was restored from an old copy): sending would roll it back.

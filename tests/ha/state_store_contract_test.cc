@@ -398,7 +398,7 @@ TEST(FleetOnEtcdTest, OrdersGivenToOneControllerReachTheOthersAgents) {
   ASSERT_TRUE(nothing.ok()) << nothing.status();
   EXPECT_FALSE(*nothing) << "no order yet: nothing rolled out";
 
-  ASSERT_TRUE(a.Quarantine({"b", {}, "incident 12", "alice", now}, now).ok());
+  ASSERT_TRUE(a.Quarantine({"b", {}, "incident 13", "alice", now}, now).ok());
   auto synced = b.SyncFromStore(now);
   ASSERT_TRUE(synced.ok()) << synced.status();
   EXPECT_TRUE(*synced);
@@ -413,6 +413,22 @@ TEST(FleetOnEtcdTest, OrdersGivenToOneControllerReachTheOthersAgents) {
   ASSERT_TRUE(*b.SyncFromStore(now));
   ASSERT_EQ(agent.got.size(), 3u);
   EXPECT_EQ(agent.got[2].ruleset->find("quarantined"), std::string::npos);
+
+  // The shared audit log holds each order and its rollout once, by the controller that carried
+  // it out, not once more per controller that followed it.
+  ASSERT_TRUE(a.Flush().ok());
+  ASSERT_TRUE(b.Flush().ok());
+  auto log = a.AuditLog(1000, now - absl::Seconds(1));
+  ASSERT_TRUE(log.ok()) << log.status();
+  int orders = 0, rollouts = 0, followed = 0;
+  for (const AuditRecord& e : *log) {
+    if (e.kind == "quarantine" && e.reason == "incident 13") ++orders;
+    if (e.kind == "rollout") ++rollouts;
+    if (e.reason == "orders from another controller") ++followed;
+  }
+  EXPECT_EQ(orders, 1);
+  EXPECT_EQ(followed, 0) << "controller b audited the rollout of a's order again";
+  EXPECT_GE(rollouts, 2);  // a's: the quarantine's and the release's
 }
 
 }  // namespace
