@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -72,6 +73,20 @@ void TrafficOutbox::AddLocked(Position p, uint64_t offset) {
   }
 }
 
+namespace {
+
+// Cuts `v` to its first `max` entries and returns the rest.
+template <typename T>
+std::vector<T> CutTo(std::vector<T>& v, int max) {
+  std::vector<T> rest;
+  if (v.size() <= static_cast<size_t>(max)) return rest;
+  rest.assign(std::make_move_iterator(v.begin() + max), std::make_move_iterator(v.end()));
+  v.resize(static_cast<size_t>(max));
+  return rest;
+}
+
+}  // namespace
+
 std::vector<v1::AgentMessage> TrafficOutbox::Take() {
   std::vector<v1::AgentMessage> out;
   absl::MutexLock lock(&mu_);
@@ -99,27 +114,22 @@ std::vector<v1::AgentMessage> TrafficOutbox::Take() {
       it = entries_.erase(it);
       continue;
     }
-    if (r->samples.size() > static_cast<size_t>(wire::kMaxTrafficSamplesPerBatch)) {
-      uint64_t clipped = r->samples.size() - wire::kMaxTrafficSamplesPerBatch;
-      r->samples.resize(wire::kMaxTrafficSamplesPerBatch);
-      r->lost += clipped;
+    // The spool keeps everything (for --local); what a batch cannot carry is counted in it.
+    if (auto cut = CutTo(r->samples, wire::kMaxTrafficSamplesPerBatch); !cut.empty()) {
+      r->lost += cut.size();
       if (warn_)
         warn_(absl::StrCat("traffic: batch ", r->epoch, "/", r->sequence, " clipped to ",
-                           wire::kMaxTrafficSamplesPerBatch, " samples; ", clipped,
+                           wire::kMaxTrafficSamplesPerBatch, " samples; ", cut.size(),
                            " tuples counted as lost"));
     }
-    if (r->hits.size() > static_cast<size_t>(wire::kMaxTrafficHitsPerBatch)) {
-      // The spool keeps them all (for --local); the controller is told how many packets.
-      uint64_t clipped = 0;
-      for (size_t i = wire::kMaxTrafficHitsPerBatch; i < r->hits.size(); ++i)
-        clipped += r->hits[i].packets;
-      size_t counters = r->hits.size() - wire::kMaxTrafficHitsPerBatch;
-      r->hits.resize(wire::kMaxTrafficHitsPerBatch);
-      r->clipped_hit_packets += clipped;
+    if (auto cut = CutTo(r->hits, wire::kMaxTrafficHitsPerBatch); !cut.empty()) {
+      uint64_t packets = 0;
+      for (const wire::TrafficHit& h : cut) packets += h.packets;
+      r->clipped_hit_packets += packets;
       if (warn_)
         warn_(absl::StrCat("traffic: batch ", r->epoch, "/", r->sequence, " clipped to ",
-                           wire::kMaxTrafficHitsPerBatch, " hit counters; ", counters,
-                           " counters with ", clipped, " packets sent as lost hits"));
+                           wire::kMaxTrafficHitsPerBatch, " hit counters; ", cut.size(),
+                           " counters with ", packets, " packets sent as lost hits"));
     }
     v1::AgentMessage m;
     wire::ToProto(*r, m.mutable_traffic_batch());

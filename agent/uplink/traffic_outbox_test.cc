@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "agent/traffic_spool.h"
 #include "gtest/gtest.h"
 #include "wire/limits.h"
@@ -110,6 +111,22 @@ TEST_F(TrafficOutboxTest, AnOversizedBatchIsClippedAndTheRestCountedLost) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].traffic_batch().samples_size(), wire::kMaxTrafficSamplesPerBatch);
   EXPECT_EQ(out[0].traffic_batch().lost(), 5u);
+  EXPECT_LE(out[0].ByteSizeLong(), wire::kMaxMessageToControllerBytes);
+}
+
+// Hits go to the controller too; beyond a batch's bound their packets are sent as lost hits.
+TEST_F(TrafficOutboxTest, HitsAreSentAndWhatABatchCannotCarryIsCounted) {
+  TrafficOutbox outbox(spool(), acked());
+  ASSERT_TRUE(outbox.Load().ok());
+  wire::TrafficReport r = Report(1);
+  for (int i = 0; i < wire::kMaxTrafficHitsPerBatch + 3; ++i)
+    r.hits.push_back({absl::StrCat("counter/c", i), 2, 120});
+  Append(outbox, r);
+  std::vector<v1::AgentMessage> out = outbox.Take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].traffic_batch().hits_size(), wire::kMaxTrafficHitsPerBatch);
+  EXPECT_EQ(out[0].traffic_batch().hits(0).counter(), "counter/c0");
+  EXPECT_EQ(out[0].traffic_batch().clipped_hit_packets(), 6u);  // 3 counters x 2 packets
   EXPECT_LE(out[0].ByteSizeLong(), wire::kMaxMessageToControllerBytes);
 }
 
