@@ -136,20 +136,33 @@ bool SamePosture(const std::optional<PostureRecord>& a, const std::optional<Post
 }  // namespace
 
 absl::StatusOr<bool> Fleet::SyncFromStore(absl::Time now) {
-  absl::MutexLock reload(&reload_mu_);
-  Flush().IgnoreError();  // ours first (logged)
+  // The store is read before reload_mu_ is taken, one key at a time, stopping at the first
+  // failure: a store without quorum makes each read wait for its deadline, and our own
+  // orders (which take reload_mu_, then store_mu_) must not wait behind all of them.
+  const uint64_t orders = own_orders_.load();
+  if (orders % 2 != 0) return false;  // one of ours is being carried out: look again later
+  Flush().IgnoreError();              // ours first (logged)
   absl::StatusOr<std::vector<QuarantineRecord>> quarantines;
   absl::StatusOr<std::optional<PostureRecord>> posture;
   absl::StatusOr<std::optional<ServedRevision>> served;
   {
     absl::MutexLock store_lock(&store_mu_);
     quarantines = store_->LoadQuarantines();
-    posture = store_->LoadPosture();
-    served = store_->LoadServed();
   }
   if (!quarantines.ok()) return quarantines.status();
+  {
+    absl::MutexLock store_lock(&store_mu_);
+    posture = store_->LoadPosture();
+  }
   if (!posture.ok()) return posture.status();
+  {
+    absl::MutexLock store_lock(&store_mu_);
+    served = store_->LoadServed();
+  }
   if (!served.ok()) return served.status();
+  absl::MutexLock reload(&reload_mu_);
+  // An order of ours since the read: what was read may predate its write. Read again later.
+  if (own_orders_.load() != orders) return false;
   {
     absl::MutexLock lock(&mu_);
     if (served->has_value() && (*served)->generation > generation_)
@@ -661,6 +674,12 @@ absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
                                             std::optional<PostureRecord> posture,
                                             std::vector<QuarantineRecord> quarantines,
                                             const Write& record, absl::Time now) {
+  // Odd while this order is carried out (see own_orders_), even again on every return.
+  struct Counted {
+    std::atomic<uint64_t>& n;
+    explicit Counted(std::atomic<uint64_t>& n) : n(n) { ++n; }
+    ~Counted() { ++n; }
+  } counted(own_orders_);
   std::string revision;
   absl::Status s = CompileAndRollout(
       now, order.actor,

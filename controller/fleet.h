@@ -13,6 +13,7 @@
 #ifndef POLDER_CONTROLLER_FLEET_H_
 #define POLDER_CONTROLLER_FLEET_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -307,6 +308,11 @@ class Fleet {
   // rollouts write to sinks outside mu_, and by Disconnect, so a sink is
   // never destroyed while being written to.
   absl::Mutex reload_mu_ ABSL_ACQUIRED_BEFORE(sinks_mu_);
+  // Counts this controller's orders, twice each (odd while one is being carried out), so that
+  // SyncFromStore can read the store without reload_mu_ (a store without quorum answers in
+  // seconds, and an operator's quarantine must not wait behind such a read) and still drop a
+  // read that raced with an order of ours.
+  std::atomic<uint64_t> own_orders_{0};
   absl::Mutex sinks_mu_ ABSL_ACQUIRED_BEFORE(store_mu_);
   absl::Mutex store_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Notification stop_;
