@@ -141,7 +141,7 @@ check_png "$work/nodot.png"
 # A drill file is shown with its posture; a malformed one is exit 2, never a crash.
 revision=$("$polder" check "$src/policies/shared-service" --format json | python3 -c \
   'import json, sys; print(json.load(sys.stdin)["revision"])')
-posture=$(names "$src/policies/shared-service" postures | head -1)
+posture=$(names "$src/policies/shared-service" postures | sed -n 1p)  # reads all: head would break the pipe
 cat >"$work/drill.json" <<JSON
 {"policy_revision": "$revision", "posture": "${posture:-lockdown}", "posture_revision": "x",
  "started": "2026-12-02T08:00:00Z",
