@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -53,6 +55,26 @@ absl::Status WriteFileAtomically(const fs::path& path, std::string_view data, mo
     return st;
   }
   return SyncDir(dir);
+}
+
+absl::StatusOr<std::optional<std::string>> ReadSmallFile(const fs::path& path,
+                                                         uintmax_t max_bytes) {
+  std::error_code ec;
+  if (!fs::exists(path, ec) && !ec) return std::optional<std::string>();
+  uintmax_t size = fs::file_size(path, ec);
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot stat ", path.string(), ": ", ec.message()));
+  if (size > max_bytes) {
+    return absl::FailedPreconditionError(absl::StrCat(path.string(), " is too large"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InternalError(absl::StrCat("cannot open ", path.string(), ": ", strerror(errno)));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) return absl::InternalError(absl::StrCat("cannot read ", path.string()));
+  return std::optional<std::string>(ss.str());
 }
 
 }  // namespace polder::agent

@@ -1,42 +1,15 @@
 #include "agent/boot_load.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "agent/atomic_file.h"
 #include "agent/ruleset.h"
 #include "agent/ruleset_applier.h"
 #include "agent/ruleset_store.h"
 
 namespace polder::agent {
 namespace {
-
-namespace fs = std::filesystem;
-
-// The bootstrap file's text; nullopt when there is no such file (it is optional), an error when
-// it exists but cannot be read.
-absl::StatusOr<std::optional<std::string>> ReadBootstrap(const fs::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec) && !ec) return std::optional<std::string>();
-  uintmax_t size = fs::file_size(path, ec);
-  if (ec)
-    return absl::InternalError(absl::StrCat("cannot stat ", path.string(), ": ", ec.message()));
-  // Same bound as a stored ruleset: both end up in one kernel transaction.
-  if (size > RulesetStore::kMaxFileBytes) {
-    return absl::FailedPreconditionError(absl::StrCat(path.string(), " is too large"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InternalError(absl::StrCat("cannot open ", path.string(), ": ", strerror(errno)));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in && !in.eof()) return absl::InternalError(absl::StrCat("cannot read ", path.string()));
-  return std::optional<std::string>(ss.str());
-}
 
 // Loads `parsed` (described as `what`) in one transaction; false, after saying why, if it is not
 // loaded. A failed load changes nothing in the kernel.
@@ -98,7 +71,10 @@ BootLoadOutcome BootLoad(const BootLoadOptions& options, NftKernel* kernel,
   }
 
   if (!options.bootstrap.empty()) {
-    absl::StatusOr<std::optional<std::string>> bootstrap = ReadBootstrap(options.bootstrap);
+    // Optional (nullopt when absent); the same bound as a stored ruleset: both end up in
+    // one kernel transaction.
+    absl::StatusOr<std::optional<std::string>> bootstrap =
+        ReadSmallFile(options.bootstrap, RulesetStore::kMaxFileBytes);
     if (!bootstrap.ok()) {
       had_a_ruleset = true;
       say(absl::StrCat("bootstrap ruleset unusable: ", bootstrap.status().message()));

@@ -1,13 +1,7 @@
 #include "agent/ruleset_store.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -27,18 +21,10 @@ constexpr char kMagic[] = "polder-agent-ruleset-v2";
 }  // namespace
 
 absl::StatusOr<std::optional<StoredRuleset>> RulesetStore::Load() const {
-  std::error_code ec;
-  if (!fs::exists(path(), ec)) return std::optional<StoredRuleset>();
-  uintmax_t size = fs::file_size(path(), ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot stat ", path().string()));
-  if (size > kMaxFileBytes) {
-    return absl::FailedPreconditionError(absl::StrCat(path().string(), " is too large"));
-  }
-  std::ifstream in(path(), std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in && !in.eof()) return absl::InternalError(absl::StrCat("cannot read ", path().string()));
-  std::string data = ss.str();
+  absl::StatusOr<std::optional<std::string>> read = ReadSmallFile(path(), kMaxFileBytes);
+  if (!read.ok()) return read.status();
+  if (!read->has_value()) return std::optional<StoredRuleset>();
+  const std::string& data = **read;
   // Header line, then the ruleset's exact bytes and those of its structured form (any bytes:
   // no escaping to get wrong).
   auto corrupt = [&] {

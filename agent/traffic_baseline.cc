@@ -1,8 +1,6 @@
 #include "agent/traffic_baseline.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -49,19 +47,13 @@ absl::Status SaveTrafficBaseline(const fs::path& path, const TrafficBaseline& b)
 }
 
 absl::StatusOr<TrafficBaseline> LoadTrafficBaseline(const fs::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path.string(), ": none"));
   auto bad = [&](const std::string& why) {
     return absl::DataLossError(absl::StrCat(path.string(), ": not a traffic baseline (", why, ")"));
   };
-  uintmax_t size = fs::file_size(path, ec);
-  if (ec) return bad(ec.message());
-  if (size > kMaxTrafficBaselineBytes) return bad("too large");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) return bad("cannot read");
-  json doc = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  absl::StatusOr<std::optional<std::string>> text = ReadSmallFile(path, kMaxTrafficBaselineBytes);
+  if (!text.ok()) return bad(std::string(text.status().message()));
+  if (!text->has_value()) return absl::NotFoundError(absl::StrCat(path.string(), ": none"));
+  json doc = json::parse(**text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return bad("not JSON");
   try {
     if (doc.value("format", "") != kFormat) return bad("unknown format");
