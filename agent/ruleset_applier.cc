@@ -140,7 +140,6 @@ absl::StatusOr<std::vector<std::string>> RulesetApplier::Check(
   if (changed_sets != nullptr && current_->structured)
     scope = {changed_sets, &desired_snapshot_, changed_chains};
   absl::StatusOr<TableSnapshot> actual = kernel_->Snapshot(scope);
-  if (read != nullptr && actual.ok()) *read = *actual;
   if (absl::IsNotFound(actual.status())) {
     return std::vector<std::string>{"- table inet polder (table deleted)"};
   }
@@ -178,6 +177,8 @@ absl::StatusOr<std::vector<std::string>> RulesetApplier::Check(
   }
   // Same lines in another order still matter: rule order decides verdicts.
   if (diff.empty()) diff.push_back("~ same lines in a different order");
+  // Only a table that differs is restored: handed over then, not copied on every check.
+  if (read != nullptr) *read = std::move(*actual);
   return diff;
 }
 

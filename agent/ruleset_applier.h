@@ -51,7 +51,8 @@ class RulesetApplier {
   // Differences between the kernel's table and the desired one; empty when in sync.
   // `changed_sets`: the sets whose elements a foreign change touched (from its notification);
   // only those are read from the kernel, the others are taken as desired. Null: read all.
-  // `read` (may be null) receives the kernel's table as read, for a Restore right after.
+  // `read` (may be null) receives the kernel's table as read when it differs, for a Restore
+  // right after.
   // `changed_chains` (with `changed_sets` only): the chains whose rules a foreign change
   // touched; only their rules are read, the others' are taken as desired (on a host with 2,000
   // chains a dump of every rule costs ~30 ms). Null: read every chain's rules.

@@ -313,15 +313,21 @@ std::string ElementsLine(const std::string& set, const std::vector<std::string>&
 
 namespace {
 
+// Hex of "__set", how an anonymous set's name starts in a rule's line.
+const std::string& AnonymousSetMarker() {
+  static const std::string* const kMarker = new std::string(absl::BytesToHexString("__set"));
+  return *kMarker;
+}
+
 // Replaces, in a rule's line, each anonymous set's kernel name (__set%d, NUL-terminated, in the
 // hex of a lookup expression) by the name the snapshot gives it; `named` maps kernel names to
 // those, `next` numbers the chain's anonymous sets.
 std::string NameAnonymousSets(const std::string& chain, std::string line, int& next,
                               std::map<std::string, std::string>& named) {
-  static const std::string* const kMarker = new std::string(absl::BytesToHexString("__set"));
+  const std::string& marker = AnonymousSetMarker();
   size_t at = 0;
-  while ((at = line.find(*kMarker, at)) != std::string::npos) {
-    size_t end = at + kMarker->size();
+  while ((at = line.find(marker, at)) != std::string::npos) {
+    size_t end = at + marker.size();
     std::string digits;
     while (end + 2 <= line.size() && line.compare(end, 2, "00") != 0) {
       std::string byte = absl::HexStringToBytes(line.substr(end, 2));
@@ -330,7 +336,7 @@ std::string NameAnonymousSets(const std::string& chain, std::string line, int& n
       end += 2;
     }
     if (digits.empty() || end + 2 > line.size() || line.compare(end, 2, "00") != 0) {
-      at += kMarker->size();  // not a kernel-named set
+      at += marker.size();  // not a kernel-named set
       continue;
     }
     std::string kernel = absl::StrCat("__set", digits);
@@ -348,6 +354,7 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
   TableSnapshot snap;
   auto objects = std::make_shared<TableObjects>();
   std::map<std::string, std::string> anonymous_names;  // kernel name -> ours (rules come first)
+  const TableObjects* base = scope.base != nullptr ? scope.base->objects.get() : nullptr;
   for (const ObjectKind& kind : ObjectKinds()) {
     std::vector<std::pair<uint16_t, std::string>> request;
     if (kind.request_names_table) request.emplace_back(kind.table_attr, kTable);
@@ -379,7 +386,7 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       std::string key = name != nullptr ? AttrStr(name) : "";
       std::string line =
           absl::StrCat(kind.line, " ", CanonicalAttrs(nlh, kind.skip, render_expressions));
-      if (kind.msg == NFT_MSG_GETRULE && absl::StrContains(line, absl::BytesToHexString("__set"))) {
+      if (kind.msg == NFT_MSG_GETRULE && absl::StrContains(line, AnonymousSetMarker())) {
         line = NameAnonymousSets(key, std::move(line), anonymous_in_chain[key], anonymous_names);
       }
       if (kind.msg == NFT_MSG_GETSET) {
@@ -419,9 +426,8 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       }
       kind_lines.emplace_back(std::move(key), std::move(line));
     };
-    const TableObjects* base_objects = scope.base != nullptr ? scope.base->objects.get() : nullptr;
     absl::Status st;
-    if (kind.msg == NFT_MSG_GETRULE && scope.rule_chains != nullptr && base_objects != nullptr) {
+    if (kind.msg == NFT_MSG_GETRULE && scope.rule_chains != nullptr && base != nullptr) {
       // Only the named chains' rules are read; the others' are the base's (sorted by chain),
       // and so are their anonymous sets' names.
       for (const auto& [chain, chain_line] : objects->chains) {
@@ -435,15 +441,14 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
         auto by_chain = [](const TableObjects::Rule& r, const std::string& c) {
           return r.chain < c;
         };
-        for (auto r = std::lower_bound(base_objects->rules.begin(), base_objects->rules.end(),
-                                       chain, by_chain);
-             r != base_objects->rules.end() && r->chain == chain; ++r) {
+        for (auto r = std::lower_bound(base->rules.begin(), base->rules.end(), chain, by_chain);
+             r != base->rules.end() && r->chain == chain; ++r) {
           objects->rules.push_back(*r);
           kind_lines.emplace_back(chain, r->line);
         }
         const std::string prefix = absl::StrCat("__set.", chain, ".");
-        for (auto n = base_objects->kernel_names.lower_bound(prefix);
-             n != base_objects->kernel_names.end() && absl::StartsWith(n->first, prefix); ++n) {
+        for (auto n = base->kernel_names.lower_bound(prefix);
+             n != base->kernel_names.end() && absl::StartsWith(n->first, prefix); ++n) {
           if (n->first.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
             anonymous_names[n->second] = n->first;
         }
@@ -465,7 +470,6 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       auto kernel_name = objects->kernel_names.find(set);
       const std::string& in_kernel =
           kernel_name != objects->kernel_names.end() ? kernel_name->second : set;
-      const TableObjects* base = scope.base != nullptr ? scope.base->objects.get() : nullptr;
       // An anonymous set is taken from the base only if it is the very set (the same kernel
       // name at the same place): anonymous sets cannot change, but a rule can be replaced.
       auto base_kernel_name = base != nullptr

@@ -228,19 +228,18 @@ absl::Status TrafficStore::MaintainLocked(absl::Time now) {
   int64_t boundary = Floor(now - options_.raw_retention, kDay) + kDay;
   struct Budgeted {
     const char* table;
+    bool daily;
     const char* amount;   // the column summed into the drop count
     const char* counted;  // which drop count
   };
-  for (Budgeted b : {Budgeted{"hourly", "connections",
-                              "dropped SET rows = rows + ?, connections = connections + ?"},
-                     Budgeted{"hits_hourly", "packets",
-                              "dropped_hits SET rows = rows + ?, packets = packets + ?"},
-                     Budgeted{"daily", "connections",
-                              "dropped SET rows = rows + ?, connections = connections + ?"},
-                     Budgeted{"hits_daily", "packets",
-                              "dropped_hits SET rows = rows + ?, packets = packets + ?"}}) {
+  constexpr char kDropped[] = "dropped SET rows = rows + ?, connections = connections + ?";
+  constexpr char kDroppedHits[] = "dropped_hits SET rows = rows + ?, packets = packets + ?";
+  for (Budgeted b : {Budgeted{"hourly", false, "connections", kDropped},
+                     Budgeted{"hits_hourly", false, "packets", kDroppedHits},
+                     Budgeted{"daily", true, "connections", kDropped},
+                     Budgeted{"hits_daily", true, "packets", kDroppedHits}}) {
     const std::string table = b.table;
-    bool daily = table == "daily" || table == "hits_daily";
+    const bool daily = b.daily;
     for (int round = 0; round < 100000; ++round) {
       absl::StatusOr<uint64_t> used = UsedBytesLocked();
       if (!used.ok()) return used.status();
