@@ -124,6 +124,7 @@ constexpr size_t kMaxAlign = 2'000'000;  // cells; beyond that a chain is flushe
 struct ChainPlan {
   const NftChain* chain;
   bool is_new = false;
+  bool redeclared = false;                               // its policy is sent again
   bool flush = false;                                    // delete all its rules in one message
   std::vector<uint64_t> delete_handles;                  // otherwise these
   std::vector<std::pair<size_t, RulePosition>> inserts;  // desired rule index -> where
@@ -466,6 +467,7 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
     } else if (before->policy != c.policy || a_objects->chains.count(c.name) == 0 ||
                a_objects->chains.at(c.name) != in_kernel->second) {
       if (absl::Status st = batch.AddChain(c); !st.ok()) return st;  // updates the policy
+      plan.redeclared = true;
     }
     plans.push_back(std::move(plan));
   }
@@ -600,14 +602,18 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
   }
   for (const std::string& name : chains_gone) batch.DeleteChain(name);
   for (const auto& [name, line] : k.sets) {
-    if (name.rfind("__set", 0) != 0 && desired_set(name) == nullptr) batch.DeleteSet(name);
+    if (name.rfind("__set", 0) != 0 && desired_set(name) == nullptr) {
+      batch.DeleteSet(name);
+      element_sets.insert(name);
+    }
   }
   for (const auto& [name, line] : k.objects) {
     if (desired_counter(name) == nullptr) batch.DeleteCounter(name);
   }
   std::set<std::string> rule_chains(chains_gone.begin(), chains_gone.end());
   for (const ChainPlan& plan : plans) {
-    if (plan.is_new || plan.flush || !plan.delete_handles.empty() || !plan.inserts.empty())
+    if (plan.is_new || plan.redeclared || plan.flush || !plan.delete_handles.empty() ||
+        !plan.inserts.empty())
       rule_chains.insert(plan.chain->name);
   }
   Result result{false, batch.size(), std::move(element_sets), std::move(rule_chains)};

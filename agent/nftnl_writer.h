@@ -43,10 +43,13 @@ class NftnlBatch;
 class NftnlWriter {
  public:
   struct Result {
-    bool full = false;                   // the whole table was replaced
-    size_t messages = 0;                 // netlink messages in the committed batch
-    std::set<std::string> element_sets;  // sets whose elements changed (all when `full`)
-    std::set<std::string> rule_chains;   // chains whose rules or existence changed
+    bool full = false;    // the whole table was replaced
+    size_t messages = 0;  // netlink messages in the committed batch
+    // What the batch changed, for a read-back that asks only for those (SnapshotScope): sets
+    // whose elements or existence changed (all when `full`), chains whose rules, declaration
+    // or existence changed.
+    std::set<std::string> element_sets;
+    std::set<std::string> rule_chains;
   };
 
   // A netfilter netlink socket in the network namespace of the calling thread.

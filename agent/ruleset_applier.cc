@@ -1,13 +1,49 @@
 #include "agent/ruleset_applier.h"
 
+#include <map>
 #include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "agent/element_text.h"
 #include "agent/listing_diff.h"
 
 namespace polder::agent {
+namespace {
+
+// Adds the chains and sets in which `a` and `b` differ (declaration, rules or elements). Sets
+// go by their kernel names in `a`, as a SnapshotScope names them.
+void AddDiffering(const TableSnapshot& a, const TableSnapshot& b, std::set<std::string>* chains,
+                  std::set<std::string>* sets) {
+  if (a.objects == nullptr || b.objects == nullptr) return;
+  const TableObjects& x = *a.objects;
+  const TableObjects& y = *b.objects;
+  auto differing_keys = [](const auto& m, const auto& n, auto&& add) {
+    for (const auto& [key, value] : m) {
+      auto other = n.find(key);
+      if (other == n.end() || !(other->second == value)) add(key);
+    }
+    for (const auto& [key, value] : n) {
+      if (!m.count(key)) add(key);
+    }
+  };
+  auto add_chain = [chains](const std::string& chain) { chains->insert(chain); };
+  auto add_set = [&x, sets](const std::string& set) {
+    auto kernel = x.kernel_names.find(set);
+    sets->insert(kernel != x.kernel_names.end() ? kernel->second : set);
+  };
+  differing_keys(x.chains, y.chains, add_chain);
+  std::map<std::string, std::vector<absl::string_view>> x_rules, y_rules;
+  for (const TableObjects::Rule& r : x.rules) x_rules[r.chain].push_back(r.line);
+  for (const TableObjects::Rule& r : y.rules) y_rules[r.chain].push_back(r.line);
+  differing_keys(x_rules, y_rules, add_chain);
+  differing_keys(x.sets, y.sets, add_set);
+  differing_keys(x.element_digests, y.element_digests, add_set);
+}
+
+}  // namespace
 
 absl::Status RulesetApplier::Commit(const Ruleset& ruleset) {
   if (options_.dry_run) {
@@ -124,6 +160,7 @@ absl::StatusOr<RulesetApplier::Result> RulesetApplier::Apply(Ruleset ruleset) {
 
 void RulesetApplier::KeepDesired(TableSnapshot snapshot) {
   desired_snapshot_ = std::move(snapshot);
+  kernel_known_ = true;
   desired_listing_.clear();
   // The text listing makes drift reports readable but costs seconds for big sets.
   if (desired_snapshot_.elements <= options_.max_elements_for_text_diff) {
@@ -137,14 +174,18 @@ absl::StatusOr<std::vector<std::string>> RulesetApplier::Check(
     const std::set<std::string>* changed_chains) {
   if (!current_) return std::vector<std::string>{};
   SnapshotScope scope;
-  if (changed_sets != nullptr && current_->structured)
+  if (changed_sets != nullptr && current_->structured && kernel_known_)
     scope = {changed_sets, &desired_snapshot_, changed_chains};
+  kernel_known_ = false;
   absl::StatusOr<TableSnapshot> actual = kernel_->Snapshot(scope);
   if (absl::IsNotFound(actual.status())) {
     return std::vector<std::string>{"- table inet polder (table deleted)"};
   }
   if (!actual.ok()) return actual.status();
-  if (*actual == desired_snapshot_) return std::vector<std::string>{};
+  if (*actual == desired_snapshot_) {
+    kernel_known_ = true;
+    return std::vector<std::string>{};
+  }
   std::vector<std::string> diff;
   if (!desired_listing_.empty()) {
     absl::StatusOr<std::string> listing = kernel_->ListPolderTable();
@@ -212,7 +253,7 @@ absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::strin
   if (current_->structured) {
     const wire::NftRuleset& desired = *current_->structured;
     SnapshotScope scope;
-    if (changed_sets != nullptr) scope = {changed_sets, &desired_snapshot_};
+    if (changed_sets != nullptr && kernel_known_) scope = {changed_sets, &desired_snapshot_};
     // A table that changed after that read makes the batch fail (a handle gone) or leaves a
     // difference; both end in the full replace below.
     absl::StatusOr<TableSnapshot> in_kernel =
@@ -225,10 +266,14 @@ absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::strin
                           absl::StrCat("restore failed: ", synced.status().message()));
     }
     // An in-place repair that did not give back the very table (say the kernel named an
-    // anonymous set otherwise) is followed by a full replace.
+    // anonymous set otherwise) is followed by a full replace. The read-back asks for what the
+    // batch changed and for whatever differed before it, so a difference the batch missed
+    // cannot hide behind the desired snapshot.
     SnapshotScope after_scope;
-    if (!synced->full)
+    if (!synced->full && in_kernel.ok()) {
+      AddDiffering(*in_kernel, desired_snapshot_, &synced->rule_chains, &synced->element_sets);
       after_scope = {&synced->element_sets, &desired_snapshot_, &synced->rule_chains};
+    }
     absl::StatusOr<TableSnapshot> after = kernel_->Snapshot(after_scope);
     if (!synced->full && (!after.ok() || !(*after == desired_snapshot_))) {
       synced = kernel_->Sync(nullptr, nullptr, desired, nullptr, nullptr);
@@ -237,11 +282,13 @@ absl::StatusOr<absl::Duration> RulesetApplier::Restore(const std::set<std::strin
                             absl::StrCat("restore failed: ", synced.status().message()));
       }
     }
+    kernel_known_ = true;
     return absl::Now() - start;
   }
   if (absl::Status st = kernel_->Run(current_->text, false); !st.ok()) {
     return absl::Status(st.code(), absl::StrCat("restore failed: ", st.message()));
   }
+  kernel_known_ = true;
   return absl::Now() - start;
 }
 

@@ -89,6 +89,10 @@ class RulesetApplier {
   std::optional<Ruleset> current_;
   TableSnapshot desired_snapshot_;
   std::string desired_listing_;
+  // The kernel's table was desired_snapshot_ at the last commit or comparison. Only then may a
+  // check read just what a notification names and take the rest as desired: a drift left in
+  // place (no remediation, a failed restore) would otherwise vanish from the next report.
+  bool kernel_known_ = false;
 };
 
 }  // namespace polder::agent

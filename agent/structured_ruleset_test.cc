@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <random>
@@ -176,6 +177,33 @@ TEST_F(StructuredRulesetTest, ACheckReadsOnlyTheChainsANotificationNamed) {
   EXPECT_TRUE(applier.Check(&no_sets, nullptr, &input)->empty());
   // ...and a full comparison sees it.
   EXPECT_FALSE(applier.Check()->empty());
+  ASSERT_TRUE(applier.Restore().ok());
+  EXPECT_TRUE(applier.Check()->empty());
+}
+
+// A drift left in place (no remediation) is not forgotten by the next scoped check: the desired
+// snapshot no longer describes the chains that check does not read.
+TEST_F(StructuredRulesetTest, ADriftLeftInPlaceStaysInTheNextScopedCheck) {
+  RulesetApplier applier(kernel_.get(), {});
+  // Big enough that reports come from the snapshots, not from a full text listing.
+  ASSERT_TRUE(applier.Apply(Structured(testing::LayoutRuleset(10, 3, 4, 2000), "v1")).ok());
+  ASSERT_TRUE(applier.desired_listing().empty());
+  const std::set<std::string> no_sets;
+  const std::set<std::string> in_p2 = {"in_p2"}, input = {"input"};
+  ASSERT_TRUE(testing::RunNft("flush chain inet polder in_p2"));
+  auto first = applier.Check(&no_sets, nullptr, &in_p2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(first->empty());
+  ASSERT_TRUE(testing::RunNft("add rule inet polder input tcp dport 40000 accept"));
+  auto second = applier.Check(&no_sets, nullptr, &input);
+  ASSERT_TRUE(second.ok()) << second.status();
+  std::string report = absl::StrJoin(*second, "\n");
+  EXPECT_NE(report.find("40000"), std::string::npos) << report;
+  for (const std::string& line : *first) {
+    EXPECT_NE(std::find(second->begin(), second->end(), line), second->end())
+        << "lost from the report: " << line << "\nsecond report:\n"
+        << report;
+  }
   ASSERT_TRUE(applier.Restore().ok());
   EXPECT_TRUE(applier.Check()->empty());
 }

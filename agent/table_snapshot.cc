@@ -354,7 +354,19 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
   TableSnapshot snap;
   auto objects = std::make_shared<TableObjects>();
   std::map<std::string, std::string> anonymous_names;  // kernel name -> ours (rules come first)
+  std::set<std::string> fresh_anonymous;  // kernel names of anonymous sets of rules read now
   const TableObjects* base = scope.base != nullptr ? scope.base->objects.get() : nullptr;
+  // Chains and sets too are read one by one, by name, when the scope names the ones that
+  // changed: a big host has thousands of each, and dumping them all on every notification
+  // was most of a drift check.
+  const bool by_name =
+      base != nullptr && scope.rule_chains != nullptr && scope.element_sets != nullptr;
+  // One object by name; an object that is not there is simply left out.
+  auto get_one = [&dumper](uint16_t msg, std::vector<std::pair<uint16_t, std::string>> attrs,
+                           const MessageFn& fn) {
+    absl::Status st = dumper.Request(msg, true, attrs, fn);
+    return absl::IsNotFound(st) ? absl::OkStatus() : st;
+  };
   for (const ObjectKind& kind : ObjectKinds()) {
     std::vector<std::pair<uint16_t, std::string>> request;
     if (kind.request_names_table) request.emplace_back(kind.table_attr, kTable);
@@ -387,7 +399,12 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       std::string line =
           absl::StrCat(kind.line, " ", CanonicalAttrs(nlh, kind.skip, render_expressions));
       if (kind.msg == NFT_MSG_GETRULE && absl::StrContains(line, AnonymousSetMarker())) {
-        line = NameAnonymousSets(key, std::move(line), anonymous_in_chain[key], anonymous_names);
+        std::map<std::string, std::string> named;
+        line = NameAnonymousSets(key, std::move(line), anonymous_in_chain[key], named);
+        for (auto& [kernel, ours] : named) {
+          fresh_anonymous.insert(kernel);
+          anonymous_names[kernel] = std::move(ours);
+        }
       }
       if (kind.msg == NFT_MSG_GETSET) {
         auto ours = anonymous_names.find(key);
@@ -427,7 +444,42 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       kind_lines.emplace_back(std::move(key), std::move(line));
     };
     absl::Status st;
-    if (kind.msg == NFT_MSG_GETRULE && scope.rule_chains != nullptr && base != nullptr) {
+    if (kind.msg == NFT_MSG_GETCHAIN && by_name) {
+      for (const auto& [chain, chain_line] : base->chains) {
+        if (scope.rule_chains->count(chain)) continue;
+        objects->chains[chain] = chain_line;
+        kind_lines.emplace_back(chain, chain_line);
+      }
+      for (const std::string& chain : *scope.rule_chains) {
+        st = get_one(kind.msg, {{NFTA_CHAIN_TABLE, kTable}, {NFTA_CHAIN_NAME, chain}}, on_message);
+        if (!st.ok()) break;
+      }
+    } else if (kind.msg == NFT_MSG_GETSET && by_name) {
+      // The sets a notification named, and the anonymous sets of the rules just read; the
+      // others as in the base (an anonymous set only with the chain its rule is in).
+      std::set<std::string> read(scope.element_sets->begin(), scope.element_sets->end());
+      read.insert(fresh_anonymous.begin(), fresh_anonymous.end());
+      for (const auto& [set, set_line] : base->sets) {
+        auto kernel_name = base->kernel_names.find(set);
+        const std::string& in_kernel =
+            kernel_name != base->kernel_names.end() ? kernel_name->second : set;
+        if (read.count(in_kernel)) continue;
+        if (kernel_name != base->kernel_names.end()) {
+          auto ours = anonymous_names.find(in_kernel);
+          if (ours == anonymous_names.end() || ours->second != set) continue;  // its rule is gone
+          objects->kernel_names[set] = in_kernel;
+        }
+        objects->sets[set] = set_line;
+        auto flags = base->set_flags.find(set);
+        objects->set_flags[set] = flags != base->set_flags.end() ? flags->second : 0;
+        set_names.push_back(set);
+        kind_lines.emplace_back(set, set_line);
+      }
+      for (const std::string& set : read) {
+        st = get_one(kind.msg, {{NFTA_SET_TABLE, kTable}, {NFTA_SET_NAME, set}}, on_message);
+        if (!st.ok()) break;
+      }
+    } else if (kind.msg == NFT_MSG_GETRULE && scope.rule_chains != nullptr && base != nullptr) {
       // Only the named chains' rules are read; the others' are the base's (sorted by chain),
       // and so are their anonymous sets' names.
       for (const auto& [chain, chain_line] : objects->chains) {

@@ -95,6 +95,10 @@ struct SnapshotScope {
   // Likewise for rules: only these chains' rules are read, the other chains' are taken from
   // `base` (a chain the kernel no longer has has none). Null: every chain's.
   const std::set<std::string>* rule_chains = nullptr;
+  // With both lists and a base, the declarations too: only the chains in `rule_chains`, the
+  // sets in `element_sets` and the anonymous sets of the rules read are asked for by name,
+  // the rest are the base's. So both lists must name every chain and set whose declaration
+  // may differ from the base (nftables notifications name each one a commit touched).
 };
 
 // Takes snapshots over one netlink socket, kept open: closing a netfilter netlink socket
