@@ -295,6 +295,12 @@ absl::Status EtcdStateStore::Commit() {
   return impl_->Send(ops);
 }
 
+absl::Status EtcdStateStore::Rollback() {
+  impl_->batching = false;
+  impl_->batch.clear();
+  return absl::OkStatus();
+}
+
 absl::Status EtcdStateStore::SaveRollout(const std::string& revision, wire::Mode mode,
                                          const std::vector<DesiredRuleset>& changed,
                                          const std::vector<std::string>& all_hosts, absl::Time time,

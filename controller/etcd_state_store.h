@@ -36,6 +36,7 @@ class EtcdStateStore final : public StateStore {
 
   absl::Status Begin() override;
   absl::Status Commit() override;
+  absl::Status Rollback() override;
   absl::Status SaveRollout(const std::string& revision, wire::Mode mode,
                            const std::vector<DesiredRuleset>& changed,
                            const std::vector<std::string>& all_hosts, absl::Time time,

@@ -247,14 +247,18 @@ absl::Status Fleet::Restore() {
   return absl::OkStatus();
 }
 
-absl::Status Fleet::CompileAndRollout(absl::Time now, const std::string& actor,
-                                      const std::string& reason,
-                                      std::optional<PostureRecord> posture,
-                                      std::vector<QuarantineRecord> quarantines,
-                                      const std::function<void()>& installed, bool audited) {
+absl::Status Fleet::CompileAndRollout(
+    absl::Time now, const std::string& actor, const std::string& reason,
+    std::optional<PostureRecord> posture, std::vector<QuarantineRecord> quarantines,
+    const std::function<void()>& installed, bool audited,
+    const std::function<absl::Status(const std::string&)>& commit_first) {
   // Compiling a large policy takes seconds: agents' reports and status calls go on meanwhile.
   absl::StatusOr<CompiledPolicy> compiled =
       compiler_(now, quarantines, posture ? posture->name : std::string());
+  if (compiled.ok() && commit_first) {
+    if (absl::Status committed = commit_first(compiled->revision); !committed.ok())
+      return committed;
+  }
   absl::Status result;
   absl::MutexLock sinks(&sinks_mu_);
   {
@@ -680,24 +684,53 @@ absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
     explicit Counted(std::atomic<uint64_t>& n) : n(n) { ++n; }
     ~Counted() { ++n; }
   } counted(own_orders_);
+  // The order and its audit entry in one transaction, written here with its own status, not
+  // in a batch of the writer thread: an order is in the store before it is acknowledged.
+  auto commit = [&](const std::string& revision) {
+    AuditRecord audit{
+        0, now, order.kind, order.actor, order.target, order.detail, order.reason, revision};
+    return StoreNow([&](StateStore& st) {
+      if (absl::Status s = st.Begin(); !s.ok()) return s;
+      absl::Status s = record(st);
+      s.Update(st.Audit(audit));
+      // Both or neither: a failed write must not leave the transaction open either.
+      if (!s.ok()) {
+        st.Rollback().IgnoreError();
+        return s;
+      }
+      return st.Commit();
+    });
+  };
+  const bool tightens = order.kind == "quarantine";
   std::string revision;
+  absl::Status not_committed;
   absl::Status s = CompileAndRollout(
       now, order.actor,
       absl::StrCat(order.kind, " ", order.target, order.reason.empty() ? "" : ": ", order.reason),
-      std::move(posture), std::move(quarantines), [&] {
+      std::move(posture), std::move(quarantines),
+      [&] {
         mu_.AssertHeld();
-        AuditLocked(now, order.kind, order.actor, order.target, order.detail, order.reason);
         Log(order.log);
         revision = revision_;
-      });
+      },
+      /*audited=*/true,
+      tightens ? std::function<absl::Status(const std::string&)>()
+               : [&](const std::string& compiled) {
+                   not_committed = commit(compiled);
+                   return not_committed;
+                 });
+  if (!not_committed.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        order.kind, " not applied: the state store did not record it (", not_committed.message(),
+        "); nothing was pushed to the agents, which keep what they enforce; try again"));
+  }
   if (!s.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat(order.kind, " not applied, the policy does not compile: ", s.message()));
   }
-  // An operator's order is on disk before it is acknowledged: written here, with its own
-  // status, not in a batch of the writer thread.
-  if (absl::Status stored = StoreNow(record); !stored.ok()) {
-    return NotRecorded(order.kind, revision, stored);
+  if (tightens) {
+    if (absl::Status stored = commit(revision); !stored.ok())
+      return NotRecorded(order.kind, revision, stored);
   }
   return revision;
 }

@@ -224,10 +224,13 @@ class Fleet {
   // Compiles with `posture` and `quarantines` holding no lock but reload_mu_, then installs
   // the result (posture_ and quarantines_ included), runs `installed` under mu_, and delivers
   // the assignments. A compile failure is recorded as the policy's refusal and returned.
-  absl::Status CompileAndRollout(absl::Time now, const std::string& actor,
-                                 const std::string& reason, std::optional<PostureRecord> posture,
-                                 std::vector<QuarantineRecord> quarantines,
-                                 const std::function<void()>& installed, bool audited = true)
+  // `commit_first` (may be null) runs after the compile and before anything is installed,
+  // with the revision compiled; when it fails nothing is installed and its error is returned.
+  absl::Status CompileAndRollout(
+      absl::Time now, const std::string& actor, const std::string& reason,
+      std::optional<PostureRecord> posture, std::vector<QuarantineRecord> quarantines,
+      const std::function<void()>& installed, bool audited = true,
+      const std::function<absl::Status(const std::string& revision)>& commit_first = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   using Write = std::function<absl::Status(StateStore&)>;
 
@@ -240,8 +243,11 @@ class Fleet {
     std::string reason;  // the admin's --reason
     std::string log;
   };
-  // Rolls out `posture` and `quarantines` for `order`, audits it, and writes it with `record`
-  // before it is acknowledged; returns the revision now served.
+  // Rolls out `posture` and `quarantines` for `order` and commits `record` together with the
+  // order's audit entry, in one transaction, before it is acknowledged; returns the revision
+  // now served. A quarantine only tightens, so it reaches the agents before the commit (a slow
+  // store does not delay it); a release or posture switch may open paths, so it is committed
+  // first and pushed only then, and one the store did not take changes nothing.
   absl::StatusOr<std::string> CarryOut(const AdminOrder& order,
                                        std::optional<PostureRecord> posture,
                                        std::vector<QuarantineRecord> quarantines,

@@ -345,10 +345,13 @@ TEST_F(FleetTest, PostureIsPushedAuditedExclusiveAndSurvivesRestart) {
   EXPECT_EQ(*a2.got.back().ruleset, "ruleset a");
   EXPECT_EQ(fleet_->ReleasePosture("lockdown", "bob", now_).status().code(),
             absl::StatusCode::kNotFound);
-  log = fleet_->AuditLog(1);
+  // The order was committed before the rollout it caused (newest first).
+  log = fleet_->AuditLog(2);
   ASSERT_TRUE(log.ok());
-  EXPECT_EQ(log->front().kind, "posture-release");
-  EXPECT_EQ(log->front().actor, "bob");
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ(log->front().kind, "rollout");
+  EXPECT_EQ(log->back().kind, "posture-release");
+  EXPECT_EQ(log->back().actor, "bob");
   Restart();
   EXPECT_FALSE(fleet_->Status().posture.has_value());
   EXPECT_EQ(policy_.last_posture, "");
@@ -369,11 +372,12 @@ TEST_F(FleetTest, BrokenOrUnknownPostureIsRefusedAndForceIsAudited) {
   ASSERT_TRUE(forced.ok()) << forced.status();
   ASSERT_TRUE(fleet_->Status().posture.has_value());
   EXPECT_TRUE(fleet_->Status().posture->forced);
-  auto log = fleet_->AuditLog(1);
+  auto log = fleet_->AuditLog(2);
   ASSERT_TRUE(log.ok());
-  EXPECT_EQ(log->front().kind, "posture-activate");
-  EXPECT_NE(log->front().detail.find("FORCED"), std::string::npos) << log->front().detail;
-  EXPECT_NE(log->front().detail.find("keep violated"), std::string::npos) << log->front().detail;
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ(log->back().kind, "posture-activate");
+  EXPECT_NE(log->back().detail.find("FORCED"), std::string::npos) << log->back().detail;
+  EXPECT_NE(log->back().detail.find("keep violated"), std::string::npos) << log->back().detail;
   Restart();
   ASSERT_TRUE(fleet_->Status().posture.has_value());
   EXPECT_TRUE(fleet_->Status().posture->forced);
@@ -406,6 +410,44 @@ TEST_F(FleetTest, QuarantineTheDatabaseDidNotRecordIsNotAcknowledged) {
   EXPECT_NE(rev.status().message().find("did not record"), std::string::npos) << rev.status();
   // It is in force all the same, which the message says.
   EXPECT_TRUE(HostStatus("a").quarantined);
+}
+
+// A release opens paths: it is pushed only once the store has it, so a controller restart (or
+// another controller) can never re-quarantine behind an operator's back, nor one open what
+// the store says is closed.
+TEST_F(FleetTest, AReleaseTheStoreDidNotRecordIsNotPushed) {
+  RecordingSink a;
+  Connect("a", a);
+  ASSERT_TRUE(fleet_->Quarantine({"a", {"mgmt"}, "incident 8", "alice", {}}, now_).ok());
+  ASSERT_FALSE(a.got.empty());
+  size_t sent = a.got.size();
+  std::string quarantined = a.got.back().revision;
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "DROP TABLE quarantines", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  auto released = fleet_->Release("a", "bob", now_);
+  ASSERT_FALSE(released.ok());
+  EXPECT_EQ(released.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(released.status().message().find("nothing was pushed"), std::string::npos)
+      << released.status();
+  EXPECT_EQ(a.got.size(), sent) << "the release reached the agent before the store had it";
+  EXPECT_TRUE(HostStatus("a").quarantined);
+  EXPECT_EQ(fleet_->Status().revision, quarantined);
+}
+
+// An order and its audit entry are one transaction: no order without its entry.
+TEST_F(FleetTest, AnOrderWhoseAuditEntryFailsIsNotRecordedEither) {
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "DROP TABLE audit", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  auto rev = fleet_->Quarantine({"a", {"mgmt"}, "incident 9", "alice", {}}, now_);
+  ASSERT_FALSE(rev.ok());
+  EXPECT_NE(rev.status().message().find("did not record"), std::string::npos) << rev.status();
+  auto stored = store_->LoadQuarantines();
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(stored->empty()) << "the quarantine was stored without its audit entry";
 }
 
 TEST_F(FleetTest, ApplyFailureAndDriftShowInStatusAndMetrics) {

@@ -112,6 +112,7 @@ absl::Status SqliteStateStore::Migrate() {
 
 absl::Status SqliteStateStore::Begin() { return Exec("BEGIN IMMEDIATE"); }
 absl::Status SqliteStateStore::Commit() { return Exec("COMMIT"); }
+absl::Status SqliteStateStore::Rollback() { return Exec("ROLLBACK"); }
 
 absl::Status SqliteStateStore::SaveRollout(const std::string& revision, wire::Mode mode,
                                            const std::vector<DesiredRuleset>& changed,

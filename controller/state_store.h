@@ -144,6 +144,8 @@ class StateStore {
   // Group several writes into one transaction (SaveRollout joins it).
   virtual absl::Status Begin() = 0;
   virtual absl::Status Commit() = 0;
+  // Ends the transaction Begin opened without writing any of it.
+  virtual absl::Status Rollback() = 0;
 
   // Records a rollout: the served revision, its mode, its generation (0: left as stored) and the
   // rulesets of the hosts that changed; hosts not in `all_hosts` are forgotten.
