@@ -96,6 +96,14 @@ class FleetTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *s : 0;
   }
+  // Another process breaks the database: writes to `table` fail from now on.
+  void DropTable(const std::string& table) {
+    sqlite3* other = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(other, ("DROP TABLE " + table).c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(other);
+  }
   HostStatusInfo HostStatus(const std::string& host) {
     for (auto& h : fleet_->Status().hosts)
       if (h.host == host) return h;
@@ -400,10 +408,7 @@ TEST_F(FleetTest, PostureAndQuarantineCombine) {
 
 TEST_F(FleetTest, QuarantineTheDatabaseDidNotRecordIsNotAcknowledged) {
   // Another process breaks the database: the order's own write fails.
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "DROP TABLE quarantines", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(other);
+  ASSERT_NO_FATAL_FAILURE(DropTable("quarantines"));
   auto rev = fleet_->Quarantine({"a", {"mgmt"}, "incident 8", "alice", {}}, now_);
   ASSERT_FALSE(rev.ok());
   EXPECT_EQ(rev.status().code(), absl::StatusCode::kInternal);
@@ -422,10 +427,7 @@ TEST_F(FleetTest, AReleaseTheStoreDidNotRecordIsNotPushed) {
   ASSERT_FALSE(a.got.empty());
   size_t sent = a.got.size();
   std::string quarantined = a.got.back().revision;
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "DROP TABLE quarantines", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(other);
+  ASSERT_NO_FATAL_FAILURE(DropTable("quarantines"));
   auto released = fleet_->Release("a", "bob", now_);
   ASSERT_FALSE(released.ok());
   EXPECT_EQ(released.status().code(), absl::StatusCode::kUnavailable);
@@ -438,10 +440,7 @@ TEST_F(FleetTest, AReleaseTheStoreDidNotRecordIsNotPushed) {
 
 // An order and its audit entry are one transaction: no order without its entry.
 TEST_F(FleetTest, AnOrderWhoseAuditEntryFailsIsNotRecordedEither) {
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "DROP TABLE audit", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(other);
+  ASSERT_NO_FATAL_FAILURE(DropTable("audit"));
   auto rev = fleet_->Quarantine({"a", {"mgmt"}, "incident 9", "alice", {}}, now_);
   ASSERT_FALSE(rev.ok());
   EXPECT_NE(rev.status().message().find("did not record"), std::string::npos) << rev.status();
