@@ -151,9 +151,7 @@ void Enforcer::HandleRequests() {
 
 void Enforcer::HandleNotifications() {
   std::optional<NftTransaction> foreign;
-  std::set<std::string> changed_sets;  // over all foreign transactions read now
-  std::set<std::string> changed_chains;
-  bool other_change = false;  // something beyond rules, chains and elements: read all rules
+  PolderChanges changes;  // over all foreign transactions read now
   absl::Status st = notifications_->ReadAvailable([&](const NftTransaction& t) {
     if (t.pid != 0 && t.pid == static_cast<uint32_t>(loop_tid_)) return;  // Our own commit.
     for (const std::string& chain : t.foreign_base_chains) {
@@ -165,9 +163,7 @@ void Enforcer::HandleNotifications() {
       Emit(std::move(e));
     }
     if (t.touches_polder || !t.foreign_base_chains.empty()) foreign = t;
-    changed_sets.insert(t.polder_sets.begin(), t.polder_sets.end());
-    changed_chains.insert(t.polder_chains.begin(), t.polder_chains.end());
-    other_change = other_change || t.polder_other;
+    changes.Add(t);
   });
   if (absl::IsDataLoss(st)) {
     Verify("resync", 0, "").IgnoreError();
@@ -175,8 +171,8 @@ void Enforcer::HandleNotifications() {
     EmitError(std::string(st.message()));
   } else if (foreign) {
     // Several foreign commits read at once are judged together: one comparison, one report.
-    Verify("event", foreign->pid, foreign->process, &changed_sets,
-           other_change ? nullptr : &changed_chains)
+    Verify("event", foreign->pid, foreign->process, &changes.sets,
+           changes.other ? nullptr : &changes.chains)
         .IgnoreError();
   }
 }

@@ -100,6 +100,12 @@ absl::Status NftMonitor::LeaveGroup() {
 
 int NftMonitor::fd() const { return mnl_socket_get_fd(sock_); }
 
+void PolderChanges::Add(const NftTransaction& t) {
+  sets.insert(t.polder_sets.begin(), t.polder_sets.end());
+  chains.insert(t.polder_chains.begin(), t.polder_chains.end());
+  other = other || t.polder_other;
+}
+
 void NftMonitor::HandleMessage(const nlmsghdr* nlh,
                                const std::function<void(const NftTransaction&)>& on_transaction) {
   if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES) return;

@@ -35,6 +35,15 @@ struct NftTransaction {
   bool polder_other = false;
 };
 
+// What the foreign transactions read at once changed in table inet polder, judged by one
+// check: the sets and chains to read again, or `other` when it must read the whole table.
+struct PolderChanges {
+  std::set<std::string> sets;
+  std::set<std::string> chains;
+  bool other = false;
+  void Add(const NftTransaction& t);
+};
+
 // Where the Enforcer reads committed transactions from: the kernel (NftMonitor) or, in unit
 // tests, FakeNftKernel, which reports the transactions it was given.
 class NftNotifications {

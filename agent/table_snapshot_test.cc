@@ -22,21 +22,12 @@
 namespace polder::agent {
 namespace {
 
-// What the enforcer makes of the notifications of the transactions read at once.
-struct NotifiedScope {
-  std::set<std::string> sets, chains;
-  bool other = false;
-};
-
-NotifiedScope ReadScope(NftMonitor& monitor) {
-  NotifiedScope scope;
-  absl::Status st = monitor.ReadAvailable([&](const NftTransaction& t) {
-    scope.sets.insert(t.polder_sets.begin(), t.polder_sets.end());
-    scope.chains.insert(t.polder_chains.begin(), t.polder_chains.end());
-    scope.other = scope.other || t.polder_other;
-  });
+// What the enforcer makes of the transactions read at once.
+PolderChanges ReadChanges(NftMonitor& monitor) {
+  PolderChanges changes;
+  absl::Status st = monitor.ReadAvailable([&](const NftTransaction& t) { changes.Add(t); });
   EXPECT_TRUE(st.ok()) << st;
-  return scope;
+  return changes;
 }
 
 class ScopedSnapshotTest : public ::testing::Test {
@@ -94,7 +85,7 @@ TEST_F(ScopedSnapshotTest, ASnapshotOfWhatTheNotificationsNameEqualsAFullOne) {
       "add counter inet polder extra_counter",
   };
   TableSnapshot before = Full();
-  ASSERT_TRUE(ReadScope(*monitor_).sets.empty());
+  ASSERT_TRUE(ReadChanges(*monitor_).sets.empty());
   for (std::string tamper : tampers) {
     if (tamper.empty()) {
       ASSERT_NE(anonymous_rule, 0u);
@@ -102,7 +93,7 @@ TEST_F(ScopedSnapshotTest, ASnapshotOfWhatTheNotificationsNameEqualsAFullOne) {
     }
     std::string error;
     ASSERT_TRUE(testing::RunNft(tamper, &error)) << tamper << ": " << error;
-    NotifiedScope notified = ReadScope(*monitor_);
+    PolderChanges notified = ReadChanges(*monitor_);
     SnapshotScope scope{&notified.sets, &before, notified.other ? nullptr : &notified.chains};
     auto scoped = reader_->Snapshot(scope);
     ASSERT_TRUE(scoped.ok()) << scoped.status();
