@@ -306,9 +306,9 @@ absl::Status EtcdStateStore::SaveRollout(const std::string& revision, wire::Mode
                                          const std::vector<std::string>& all_hosts, absl::Time time,
                                          uint64_t generation) {
   if (generation == 0) {
-    auto served = LoadServed();
-    if (!served.ok()) return served.status();
-    if (served->has_value()) generation = (*served)->generation;
+    auto stored = LoadGeneration();
+    if (!stored.ok()) return stored.status();
+    generation = *stored;
   }
   std::vector<RequestOp> ops;
   ops.push_back(Put("meta/served", Dump({{"revision", revision},
@@ -324,10 +324,10 @@ absl::Status EtcdStateStore::SaveRollout(const std::string& revision, wire::Mode
     ops.push_back(Delete(kv.key));
     ops.push_back(Delete(absl::StrCat("state/", host, "/"), /*prefix=*/true));
   }
-  for (const auto& d : changed) {
-    ops.push_back(Put(absl::StrCat("desired/", d.host),
-                      Dump({{"revision", d.revision}, {"ruleset", d.ruleset}, {"hash", d.hash}})));
-  }
+  // Not the ruleset text (state_store.h, LoadServed).
+  for (const auto& d : changed)
+    ops.push_back(
+        Put(absl::StrCat("desired/", d.host), Dump({{"revision", d.revision}, {"hash", d.hash}})));
   return impl_->Write(std::move(ops));
 }
 
@@ -351,9 +351,19 @@ absl::StatusOr<std::optional<ServedRevision>> EtcdStateStore::LoadServed() {
     auto d = Object(kv.key, kv.value, &error);
     if (!d) return error;
     out.hosts.push_back({std::string(absl::StripPrefix(kv.key, "desired/")), Str(*d, "revision"),
-                         Str(*d, "ruleset"), Str(*d, "hash")});
+                         "", Str(*d, "hash")});
   }
   return std::optional<ServedRevision>(std::move(out));
+}
+
+absl::StatusOr<uint64_t> EtcdStateStore::LoadGeneration() {
+  auto served = impl_->Get("meta/served");
+  if (!served.ok()) return served.status();
+  if (!served->has_value()) return 0;
+  absl::Status error;
+  auto j = Object("meta/served", **served, &error);
+  if (!j) return error;
+  return static_cast<uint64_t>(Int(*j, "generation"));
 }
 
 absl::Status EtcdStateStore::RecordApply(const std::string& host, const ApplyRecord& r) {

@@ -144,7 +144,7 @@ absl::StatusOr<bool> Fleet::SyncFromStore(absl::Time now) {
   Flush().IgnoreError();              // ours first (logged)
   absl::StatusOr<std::vector<QuarantineRecord>> quarantines;
   absl::StatusOr<std::optional<PostureRecord>> posture;
-  absl::StatusOr<std::optional<ServedRevision>> served;
+  absl::StatusOr<uint64_t> generation;
   {
     absl::MutexLock store_lock(&store_mu_);
     quarantines = store_->LoadQuarantines();
@@ -156,17 +156,18 @@ absl::StatusOr<bool> Fleet::SyncFromStore(absl::Time now) {
   }
   if (!posture.ok()) return posture.status();
   {
+    // Only the generation: the served hosts are 10,000 keys on a big fleet, and this runs
+    // every 100 ms on every controller.
     absl::MutexLock store_lock(&store_mu_);
-    served = store_->LoadServed();
+    generation = store_->LoadGeneration();
   }
-  if (!served.ok()) return served.status();
+  if (!generation.ok()) return generation.status();
   absl::MutexLock reload(&reload_mu_);
   // An order of ours since the read: what was read may predate its write. Read again later.
   if (own_orders_.load() != orders) return false;
   {
     absl::MutexLock lock(&mu_);
-    if (served->has_value() && (*served)->generation > generation_)
-      generation_ = (*served)->generation;
+    if (*generation > generation_) generation_ = *generation;
   }
   if (SameOrders(*quarantines, CurrentQuarantines()) && SamePosture(*posture, CurrentPosture()))
     return false;
@@ -226,8 +227,12 @@ absl::Status Fleet::Restore() {
     generation_ = (*served)->generation;
     for (auto& d : (*served)->hosts) {
       Host& h = hosts_[d.host];
-      h.content = ContentHash(d.ruleset);
-      h.ruleset = std::make_shared<const std::string>(std::move(d.ruleset));
+      // No text (etcd keeps only hashes): nothing is sent until the policy compiles, but an
+      // agent that says it runs d.hash is in sync meanwhile.
+      if (!d.ruleset.empty()) {
+        h.content = ContentHash(d.ruleset);
+        h.ruleset = std::make_shared<const std::string>(std::move(d.ruleset));
+      }
       h.hash = d.hash;
       h.ruleset_revision = d.revision;
     }
@@ -318,6 +323,13 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
       if (!h.nft_ruleset) h.nft_ruleset = std::move(c.nft_ruleset);  // restored from the store
       continue;
     }
+    if (h.ruleset == nullptr && !h.hash.empty() && wire::Sha256Hex(c.ruleset) == h.hash) {
+      // Restored as a hash only (etcd): the same ruleset, now with its text.
+      h.content = content;
+      h.ruleset = std::make_shared<const std::string>(std::move(c.ruleset));
+      h.nft_ruleset = std::move(c.nft_ruleset);
+      continue;
+    }
     if (InSync(h)) --in_sync_;
     h.content = content;
     h.hash = wire::Sha256Hex(c.ruleset);
@@ -349,7 +361,7 @@ void Fleet::RolloutLocked(CompiledPolicy compiled, absl::Time now, const std::st
   // Agents first: the database write happens on the writer thread.
   for (const auto& d : changed) {
     Host& h = hosts_[d.host];
-    if (h.sink && h.applied_hash != h.hash && !AheadOfUsLocked(h))
+    if (h.sink && h.ruleset && h.applied_hash != h.hash && !AheadOfUsLocked(h))
       outbox_.emplace_back(h.sink, AssignLocked(h, now));
   }
   if (new_revision || !changed.empty()) {
@@ -438,7 +450,7 @@ absl::StatusOr<uint64_t> Fleet::Connect(const HelloInfo& hello, AgentSink* sink,
     ++metrics_.agents_ahead;
     Log(absl::StrCat("agent ", hello.host, " applied generation ", hello.applied_generation,
                      ", newer than this controller's ", generation_, ": sending it nothing"));
-  } else if (!h.hash.empty()) {
+  } else if (h.ruleset != nullptr) {
     SendLocked(h, now);
   }
   return h.session;

@@ -153,8 +153,17 @@ class StateStore {
                                    const std::vector<DesiredRuleset>& changed,
                                    const std::vector<std::string>& all_hosts, absl::Time time,
                                    uint64_t generation = 0) = 0;
-  // The last rollout, if any.
+  // The last rollout, if any. A host's ruleset text is kept where one controller restarts from
+  // it before its policy compiles again (SQLite). On etcd it is empty: the policy bundle is in
+  // the store and every controller compiles it, and 10,000 hosts' rulesets (~100 MB) would be
+  // written on every rollout and read by every controller that starts.
   virtual absl::StatusOr<std::optional<ServedRevision>> LoadServed() = 0;
+  // The generation of the last rollout (0: none), without the hosts: what a controller polls.
+  virtual absl::StatusOr<uint64_t> LoadGeneration() {
+    auto served = LoadServed();
+    if (!served.ok()) return served.status();
+    return served->has_value() ? (*served)->generation : 0;
+  }
 
   // Apply results and drift reports: the newest kKeptReports of each are kept, so an agent
   // that reports without end cannot fill the disk.
