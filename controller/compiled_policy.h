@@ -25,6 +25,10 @@ struct CompiledHost {
   std::string ruleset;  // nftables script for this host
   // The same table, structured: what the agent loads through libnftnl.
   std::shared_ptr<const wire::NftRuleset> nft_ruleset = nullptr;
+  // SHA-256 of `ruleset`, and of its rules without the leading comments: left empty by
+  // compilers, filled in by the Fleet on all cores before it takes its lock.
+  std::string hash = {};
+  std::string content = {};
 };
 
 struct CompiledPolicy {

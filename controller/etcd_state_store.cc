@@ -318,16 +318,24 @@ absl::Status EtcdStateStore::SaveRollout(const std::string& revision, wire::Mode
   auto desired = impl_->Range("desired/");
   if (!desired.ok()) return desired.status();
   std::set<std::string> keep(all_hosts.begin(), all_hosts.end());
-  for (const auto& kv : *desired) {
+  std::map<std::string, std::string> stored;
+  for (auto& kv : *desired) {
     std::string host(absl::StripPrefix(kv.key, "desired/"));
-    if (keep.count(host)) continue;
+    if (keep.count(host)) {
+      stored[kv.key] = std::move(kv.value);
+      continue;
+    }
     ops.push_back(Delete(kv.key));
     ops.push_back(Delete(absl::StrCat("state/", host, "/"), /*prefix=*/true));
   }
-  // Not the ruleset text (state_store.h, LoadServed).
-  for (const auto& d : changed)
-    ops.push_back(
-        Put(absl::StrCat("desired/", d.host), Dump({{"revision", d.revision}, {"hash", d.hash}})));
+  // Not the ruleset text (state_store.h, LoadServed). Every controller rolls out the same
+  // revision and would write the same 10,000 values: only the first one's writes are needed.
+  for (const auto& d : changed) {
+    std::string key = absl::StrCat("desired/", d.host);
+    std::string value = Dump({{"revision", d.revision}, {"hash", d.hash}});
+    auto it = stored.find(key);
+    if (it == stored.end() || it->second != value) ops.push_back(Put(key, std::move(value)));
+  }
   return impl_->Write(std::move(ops));
 }
 

@@ -43,6 +43,7 @@ class EtcdStateStore final : public StateStore {
                            uint64_t generation = 0) override;
   absl::StatusOr<std::optional<ServedRevision>> LoadServed() override;
   absl::StatusOr<uint64_t> LoadGeneration() override;
+  bool KeepsRulesetText() const override { return false; }
   absl::Status RecordApply(const std::string& host, const ApplyRecord& r) override;
   absl::Status RecordDrift(const std::string& host, const DriftRecord& r) override;
   absl::Status SetLastReport(const std::string& host, absl::Time time) override;

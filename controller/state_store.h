@@ -158,6 +158,9 @@ class StateStore {
   // the store and every controller compiles it, and 10,000 hosts' rulesets (~100 MB) would be
   // written on every rollout and read by every controller that starts.
   virtual absl::StatusOr<std::optional<ServedRevision>> LoadServed() = 0;
+  // Whether SaveRollout keeps DesiredRuleset.ruleset (see LoadServed); when not, callers need not
+  // copy 10,000 rulesets into the call.
+  virtual bool KeepsRulesetText() const { return true; }
   // The generation of the last rollout (0: none), without the hosts: what a controller polls.
   virtual absl::StatusOr<uint64_t> LoadGeneration() {
     auto served = LoadServed();

@@ -68,7 +68,12 @@ for k in $(seq 1 "$ROUNDS"); do
   revision=$("$POLDER" check "$NEXT" 2>&1 | sed -n 's/.*revision \([0-9a-f]\{64\}\).*/\1/p')
   [ -n "$revision" ] || ha_die "policy $k does not check"
   if [ -n "${BENCH_PERF:-}" ] && [ "$k" = 1 ]; then  # a system-wide profile of the first change
-    perf record -F 499 -g -a -o "$BENCH_PERF" -- sleep 12 >/dev/null 2>&1 &
+    if [ -n "${BENCH_PERF_CONTROLLER:-}" ]; then  # one controller, with call stacks
+      perf record -F 299 --call-graph dwarf,16384 -p "$(ha_pid "controller$BENCH_PERF_CONTROLLER")" \
+        -o "$BENCH_PERF" -- sleep 10 >/dev/null 2>&1 &
+    else
+      perf record -F 499 -g -a -o "$BENCH_PERF" -- sleep 12 >/dev/null 2>&1 &
+    fi
     sleep 0.5
   fi
   t0=$(now_ms)
