@@ -13,7 +13,7 @@ namespace polder::cli {
 namespace fs = std::filesystem;
 namespace {
 
-// Larger than the controller's 1 MiB bound, so that it, not this, says what is too big.
+// Larger than the controller's 3 MiB bound, so that it, not this, says what is too big.
 constexpr size_t kMaxReadBytes = 8 << 20;
 
 struct PublishOptions {

@@ -15,8 +15,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "wire/sha256.h"
 
 namespace polder::controller {
 namespace {
@@ -550,8 +552,44 @@ absl::StatusOr<std::optional<DesiredPolicy>> EtcdStateStore::LoadDesiredPolicy()
   return std::optional<DesiredPolicy>();
 }
 
+namespace {
+
+// A bundle larger than one etcd request takes (--max-request-bytes, 1.5 MiB by default: a
+// 30,000-host policy's hosts file alone is 1.4 MB) is stored as chunks under
+// bundle/<revision>/<index>, each written on its own before the publish, and bundle/<revision>
+// holds this marker, the chunk count and the whole bundle's SHA-256. Chunks of a publish that
+// lost its race stay behind: content-addressed by revision, a later publish of the same
+// revision writes them again unchanged.
+constexpr absl::string_view kChunkedMarker = "polder-chunked-bundle-v1 ";
+constexpr size_t kBundleChunkBytes = 512 << 10;
+
+std::string ChunkKey(const std::string& revision, size_t i) {
+  return absl::StrFormat("bundle/%s/%06d", revision, i);
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<std::string>> EtcdStateStore::LoadBundle(const std::string& revision) {
-  return impl_->Get(absl::StrCat("bundle/", revision));
+  auto stored = impl_->Get(absl::StrCat("bundle/", revision));
+  if (!stored.ok() || !stored->has_value() || !absl::StartsWith(**stored, kChunkedMarker))
+    return stored;
+  std::vector<std::string> fields =
+      absl::StrSplit(absl::StripPrefix(**stored, kChunkedMarker), ' ');
+  size_t chunks = 0;
+  if (fields.size() != 2 || !absl::SimpleAtoi(fields[0], &chunks))
+    return Corrupt(absl::StrCat("bundle/", revision), "a chunked bundle without its count");
+  auto rows = impl_->Range(absl::StrCat("bundle/", revision, "/"));
+  if (!rows.ok()) return rows.status();
+  std::string bundle;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    if ((*rows)[i].key != ChunkKey(revision, i)) break;
+    bundle += (*rows)[i].value;
+  }
+  if (rows->size() != chunks || wire::Sha256Hex(bundle) != fields[1])
+    return Corrupt(absl::StrCat("bundle/", revision),
+                   absl::StrCat("its ", chunks, " chunks are missing or do not match its SHA-256 (",
+                                rows->size(), " found)"));
+  return std::optional<std::string>(std::move(bundle));
 }
 
 absl::StatusOr<PublishOutcome> EtcdStateStore::PublishPolicy(const DesiredPolicy& desired,
@@ -561,6 +599,17 @@ absl::StatusOr<PublishOutcome> EtcdStateStore::PublishPolicy(const DesiredPolicy
   // One transaction: if the desired key is still at `expected_version` (its mod_revision; for
   // 0, absent: create_revision 0), put the bundle, the desired key and the audit entry; else
   // read the desired key, so the loser learns the winner in the same round trip.
+  std::string stored = bundle;
+  if (bundle.size() > kBundleChunkBytes) {
+    size_t chunks = (bundle.size() + kBundleChunkBytes - 1) / kBundleChunkBytes;
+    for (size_t i = 0; i < chunks; ++i)
+      if (absl::Status s =
+              impl_->Write({Put(ChunkKey(desired.revision, i),
+                                bundle.substr(i * kBundleChunkBytes, kBundleChunkBytes))});
+          !s.ok())
+        return s;
+    stored = absl::StrCat(kChunkedMarker, chunks, " ", wire::Sha256Hex(bundle));
+  }
   etcdserverpb::TxnRequest txn;
   auto* cmp = txn.add_compare();
   cmp->set_key(Key(kDesiredKey));
@@ -572,7 +621,7 @@ absl::StatusOr<PublishOutcome> EtcdStateStore::PublishPolicy(const DesiredPolicy
     cmp->set_target(etcdserverpb::Compare::MOD);
     cmp->set_mod_revision(expected_version);
   }
-  *txn.add_success() = Put(absl::StrCat("bundle/", desired.revision), bundle);
+  *txn.add_success() = Put(absl::StrCat("bundle/", desired.revision), stored);
   *txn.add_success() = Put(kDesiredKey, Dump({{"revision", desired.revision},
                                               {"digest", desired.digest},
                                               {"actor", desired.actor},

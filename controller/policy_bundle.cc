@@ -63,8 +63,7 @@ absl::StatusOr<PolicyBundle> PolicyBundle::FromFiles(std::map<std::string, std::
     total += path.size() + content.size();
     if (total > kMaxBytes)
       return absl::InvalidArgumentError(absl::StrCat("policy bundle: more than ", kMaxBytes,
-                                                     " bytes (the store takes one bundle in one "
-                                                     "request); at ",
+                                                     " bytes (a publish is one message); at ",
                                                      path));
   }
   return PolicyBundle(std::move(files));

@@ -78,7 +78,13 @@ for k in $(seq 1 "$ROUNDS"); do
   fi
   t0=$(now_ms)
   echo "$t0 $revision" >"$RUN/change.$k.tmp" && mv "$RUN/change.$k.tmp" "$RUN/change.$k"
-  "$POLDER" publish --controller "$(ha_controller_addr 1)" --insecure "$NEXT" --reason "bench round $k" >/dev/null
+  # The command waits for its controller's own rollout; on a big fleet it may give up first
+  # (the publish is recorded all the same, and the agents' acknowledgements are what counts).
+  publish_start=$(now_ms)
+  if ! "$POLDER" publish --controller "$(ha_controller_addr 1)" --insecure "$NEXT" \
+    --reason "bench round $k" >"$RUN/publish.$k.out" 2>&1; then
+    echo "  (polder publish gave up after $(($(now_ms) - publish_start)) ms: $(tail -1 "$RUN/publish.$k.out"))"
+  fi
   wait_files "$RUN/changed.$k.*" "$PROCS" 150
   cat "$RUN"/changed."$k".* | awk -v t0="$t0" -v k="$k" '
     { acked += $1; hosts += $2; if ($3 > last) last = $3; if ($5 > p99) p99 = $5; if ($4 > p50) p50 = $4; re += $6 }

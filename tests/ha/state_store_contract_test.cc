@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "controller/etcd_state_store.h"
 #include "controller/fleet.h"
@@ -218,6 +220,36 @@ TEST_P(StoreContractTest, AuditLogIsNewestFirstWithLimitAndSince) {
   EXPECT_EQ((*since)[1].target, "t3");
   EXPECT_EQ((*since)[1].reason, "why");
   EXPECT_EQ((*since)[1].time, base + absl::Seconds(3));
+}
+
+// A policy bundle larger than one etcd request (1.5 MiB by default) is stored whole, and on etcd
+// a damaged chunk is refused, never served.
+TEST_P(StoreContractTest, ABundleOfSeveralMegabytesIsStoredWhole) {
+  auto before = store_->LoadDesiredPolicy();
+  ASSERT_TRUE(before.ok()) << before.status();
+  int64_t base = before->has_value() ? (*before)->version : 0;
+  std::string bundle;
+  for (int i = 0; bundle.size() < (5u << 19); ++i)
+    absl::StrAppend(&bundle, "  - name: h", i, "\n    addresses: [10.0.", i % 250, ".1]\n");
+  absl::Time t = absl::FromUnixSeconds(1800000000);
+  DesiredPolicy p{"big-" + absl::StrCat(absl::ToUnixMicros(absl::Now())), "digest", "alice", t, 0};
+  AuditRecord a{0, t, "publish", "alice", "policy", "files", "big", p.revision};
+  auto won = store_->PublishPolicy(p, bundle, base, a);
+  ASSERT_TRUE(won.ok()) << won.status();
+  ASSERT_TRUE(won->won);
+  store_ = Open();
+  auto loaded = store_->LoadBundle(p.revision);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ(loaded->value().size(), bundle.size());
+  EXPECT_TRUE(**loaded == bundle) << "the chunks came back in another order or cut";
+  if (!IsEtcd()) return;
+  std::string put =
+      absl::StrCat("ETCDCTL_API=3 etcdctl --endpoints ", SharedEtcd()->client_url(),
+                   " put /polder/v1/bundle/", p.revision, "/000001 damaged >/dev/null");
+  ASSERT_EQ(std::system(put.c_str()), 0) << put;
+  auto damaged = store_->LoadBundle(p.revision);
+  EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << damaged.status();
 }
 
 // Publish is a compare-and-swap on the desired policy's version, with its bundle and audit
