@@ -53,9 +53,25 @@ void HashRulesets(CompiledPolicy& compiled) {
 
 absl::Status NotRecorded(absl::string_view what, const std::string& revision,
                          const absl::Status& why) {
-  return absl::InternalError(absl::StrCat(what, " is in force (revision ", revision,
-                                          ") but the state database did not record it (",
-                                          why.message(), "); a controller restart would undo it"));
+  return absl::InternalError(absl::StrCat(
+      what, " is in force (revision ", revision, ") but the state store has not recorded it (",
+      why.message(),
+      "); this controller keeps trying, and until then a restart of it would undo the order and "
+      "other controllers do not know it"));
+}
+
+// An order and its audit entry, in one transaction: both or neither.
+absl::Status CommitOrder(StateStore& st, const std::function<absl::Status(StateStore&)>& record,
+                         const AuditRecord& audit) {
+  if (absl::Status s = st.Begin(); !s.ok()) return s;
+  absl::Status s = record(st);
+  s.Update(st.Audit(audit));
+  if (!s.ok()) {
+    // A failed write must not leave the transaction open either.
+    st.Rollback().IgnoreError();
+    return s;
+  }
+  return st.Commit();
 }
 
 }  // namespace
@@ -80,9 +96,38 @@ void Fleet::AuditLocked(absl::Time now, std::string kind, std::string actor, std
 
 void Fleet::Persist(Write write) { pending_.push_back(std::move(write)); }
 
+absl::Status Fleet::RecordOrders() {
+  while (true) {
+    std::shared_ptr<UnrecordedOrder> next;
+    {
+      absl::MutexLock lock(&mu_);
+      if (unrecorded_.empty()) return absl::OkStatus();
+      next = unrecorded_.front();
+    }
+    absl::Status s = next->write(*store_);
+    if (!next->first_attempt.HasBeenNotified()) {
+      next->first_status = s;
+      next->first_attempt.Notify();
+    }
+    if (!s.ok()) {
+      if (!next->failing)
+        Log(absl::StrCat("state store error: ", next->what,
+                         " is in force but not recorded; retrying: ", s.message()));
+      next->failing = true;
+      return s;
+    }
+    if (next->failing)
+      Log(absl::StrCat(next->what, " recorded in the state store, ",
+                       absl::FormatDuration(absl::Now() - next->since), " after it was ordered"));
+    absl::MutexLock lock(&mu_);
+    unrecorded_.pop_front();
+  }
+}
+
 absl::Status Fleet::Flush() {
   // store_mu_ first: batches reach the database in the order they were made.
   absl::MutexLock store_lock(&store_mu_);
+  RecordOrders().IgnoreError();  // logged; the batch goes on its own
   std::vector<Write> batch;
   {
     absl::MutexLock lock(&mu_);
@@ -101,7 +146,10 @@ absl::Status Fleet::StoreNow(const Write& write) {
   // Pending batches first, so the database sees writes in the order they were made.
   Flush().IgnoreError();  // logged; the order's own write decides
   absl::MutexLock store_lock(&store_mu_);
-  absl::Status s = write(*store_);
+  // Quarantines not recorded yet come first: a release recorded before the quarantine it lifts
+  // would leave the store saying the host is quarantined.
+  absl::Status s = RecordOrders();
+  if (s.ok()) s = write(*store_);
   StoreError(s);
   return s;
 }
@@ -113,13 +161,26 @@ absl::Status Fleet::UseStore(const std::function<absl::Status(StateStore&)>& f) 
 }
 
 void Fleet::WriterLoop() {
-  while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(50))) Flush().IgnoreError();
+  while (!stop_.HasBeenNotified()) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!writer_woken_) writer_wake_.WaitWithTimeout(&mu_, absl::Milliseconds(50));
+      writer_woken_ = false;
+    }
+    Flush().IgnoreError();
+  }
   Flush().IgnoreError();
 }
 
 Fleet::~Fleet() {
   stop_.Notify();
+  writer_wake_.Signal();
   writer_.join();
+  absl::MutexLock lock(&mu_);
+  for (const auto& order : unrecorded_)
+    Log(absl::StrCat(order->what,
+                     " was never recorded in the state store: a restart of this "
+                     "controller does not enforce it"));
 }
 
 absl::Status Fleet::Start(absl::Time now) {
@@ -164,7 +225,11 @@ absl::StatusOr<bool> Fleet::SyncFromStore(absl::Time now) {
   // orders (which take reload_mu_, then store_mu_) must not wait behind all of them.
   const uint64_t orders = own_orders_.load();
   if (orders % 2 != 0) return false;  // one of ours is being carried out: look again later
-  Flush().IgnoreError();              // ours first (logged)
+  {
+    absl::MutexLock lock(&mu_);
+    if (!unrecorded_.empty()) return false;  // the store lacks one of ours: it would lift it
+  }
+  Flush().IgnoreError();  // ours first (logged)
   absl::StatusOr<std::vector<QuarantineRecord>> quarantines;
   absl::StatusOr<std::optional<PostureRecord>> posture;
   absl::StatusOr<uint64_t> generation;
@@ -633,8 +698,8 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
       {"quarantine", order.actor, order.target,
        absl::StrCat("allow [", absl::StrJoin(order.allow, ", "), "]: ", order.reason), order.reason,
        absl::StrCat("quarantined ", order.target, " by ", order.actor, ": ", order.reason)},
-      CurrentPosture(), std::move(next), [&](StateStore& st) { return st.SaveQuarantine(order); },
-      now);
+      CurrentPosture(), std::move(next),
+      [order](StateStore& st) { return st.SaveQuarantine(order); }, now);
 }
 
 absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
@@ -713,30 +778,21 @@ absl::StatusOr<std::string> Fleet::ReleasePosture(const std::string& name, const
 
 absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
                                             std::optional<PostureRecord> posture,
-                                            std::vector<QuarantineRecord> quarantines,
-                                            const Write& record, absl::Time now) {
+                                            std::vector<QuarantineRecord> quarantines, Write record,
+                                            absl::Time now) {
   // Odd while this order is carried out (see own_orders_), even again on every return.
   struct Counted {
     std::atomic<uint64_t>& n;
     explicit Counted(std::atomic<uint64_t>& n) : n(n) { ++n; }
     ~Counted() { ++n; }
   } counted(own_orders_);
-  // The order and its audit entry in one transaction, written here with its own status, not
-  // in a batch of the writer thread: an order is in the store before it is acknowledged.
-  auto commit = [&](const std::string& revision) {
-    AuditRecord audit{
-        0, now, order.kind, order.actor, order.target, order.detail, order.reason, revision};
-    return StoreNow([&](StateStore& st) {
-      if (absl::Status s = st.Begin(); !s.ok()) return s;
-      absl::Status s = record(st);
-      s.Update(st.Audit(audit));
-      // Both or neither: a failed write must not leave the transaction open either.
-      if (!s.ok()) {
-        st.Rollback().IgnoreError();
-        return s;
-      }
-      return st.Commit();
-    });
+  // The order and its audit entry in one transaction, written with its own status, not in a
+  // batch of the writer thread: an order is in the store before it is acknowledged.
+  auto commit_write = [&](const std::string& revision) -> Write {
+    return [record, audit = AuditRecord{0, now, order.kind, order.actor, order.target, order.detail,
+                                        order.reason, revision}](StateStore& st) {
+      return CommitOrder(st, record, audit);
+    };
   };
   const bool tightens = order.kind == "quarantine";
   std::string revision;
@@ -753,7 +809,7 @@ absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
       /*audited=*/true,
       tightens ? std::function<absl::Status(const std::string&)>()
                : [&](const std::string& compiled) {
-                   not_committed = commit(compiled);
+                   not_committed = StoreNow(commit_write(compiled));
                    return not_committed;
                  });
   if (!not_committed.ok()) {
@@ -766,8 +822,24 @@ absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
         absl::StrCat(order.kind, " not applied, the policy does not compile: ", s.message()));
   }
   if (tightens) {
-    if (absl::Status stored = commit(revision); !stored.ok())
-      return NotRecorded(order.kind, revision, stored);
+    // In force already; recorded by the writer thread, which retries until the store takes it.
+    auto queued = std::make_shared<UnrecordedOrder>();
+    queued->what = absl::StrCat(order.kind, " of ", order.target);
+    queued->write = commit_write(revision);
+    queued->since = absl::Now();
+    {
+      absl::MutexLock lock(&mu_);
+      unrecorded_.push_back(queued);
+      writer_woken_ = true;
+      writer_wake_.Signal();
+    }
+    bool tried = queued->first_attempt.WaitForNotificationWithTimeout(options_.order_record_wait);
+    if (tried && queued->first_status.ok()) return revision;
+    absl::Status why = tried ? queued->first_status
+                             : absl::UnavailableError(
+                                   absl::StrCat("the store did not answer within ",
+                                                absl::FormatDuration(options_.order_record_wait)));
+    return NotRecorded(order.kind, revision, why);
   }
   return revision;
 }

@@ -99,6 +99,10 @@ struct FleetOptions {
   // An agent whose heartbeat's time is further than this from the controller's clock is
   // degraded (clock-skew): its certificates, expiries and logs would be judged wrongly.
   absl::Duration max_clock_skew = absl::Seconds(60);
+  // How long a quarantine's answer waits for the store to record it. The quarantine is in force
+  // on the agents before that; past it (a store without quorum answers after seconds), the
+  // answer says it is not recorded yet, and the writer thread keeps trying.
+  absl::Duration order_record_wait = absl::Seconds(2);
 };
 
 class Fleet {
@@ -145,6 +149,9 @@ class Fleet {
                    std::optional<std::vector<std::string>> degraded = std::nullopt);
 
   // Admin operations; both return the revision now served.
+  // A quarantine the store has not recorded within order_record_wait is an error that says
+  // so, but it stays in force and is recorded as soon as the store takes it (before any later
+  // write of this controller): an acknowledged order is always in the store.
   absl::StatusOr<std::string> Quarantine(QuarantineRecord order, absl::Time now);
   absl::StatusOr<std::string> Release(const std::string& target, const std::string& actor,
                                       absl::Time now, const std::string& reason = "");
@@ -248,11 +255,22 @@ class Fleet {
   // now served. A quarantine only tightens, so it reaches the agents before the commit (a slow
   // store does not delay it); a release or posture switch may open paths, so it is committed
   // first and pushed only then, and one the store did not take changes nothing.
+  // `record` must hold copies, not references: a quarantine's may run after this returns.
   absl::StatusOr<std::string> CarryOut(const AdminOrder& order,
                                        std::optional<PostureRecord> posture,
-                                       std::vector<QuarantineRecord> quarantines,
-                                       const Write& record, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+                                       std::vector<QuarantineRecord> quarantines, Write record,
+                                       absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // A quarantine in force, in the queue of orders the store has yet to record.
+  struct UnrecordedOrder {
+    std::string what;  // "quarantine db-1", for the log
+    Write write;       // the order and its audit entry, one transaction
+    absl::Time since;
+    absl::Notification first_attempt;  // after the first try, recorded or not
+    absl::Status first_status;         // that try's result; written before the notification
+    bool failing = false;              // the last try failed (logged once); under store_mu_
+  };
+  // Records the queued orders, oldest first, stopping at the first the store refuses.
+  absl::Status RecordOrders() ABSL_EXCLUSIVE_LOCKS_REQUIRED(store_mu_);
   // Writes the assignments a rollout queued. Caller holds sinks_mu_, not mu_.
   void DeliverOutbox();
   AssignmentInfo AssignLocked(Host& h, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -305,6 +323,13 @@ class Fleet {
   int in_sync_ ABSL_GUARDED_BY(mu_) = 0;  // connected and applied == desired
   MetricsSnapshot metrics_ ABSL_GUARDED_BY(mu_);
   std::vector<Write> pending_ ABSL_GUARDED_BY(mu_);
+  // This controller's quarantines in force but not in the store yet, oldest first. They are
+  // written before anything else, and SyncFromStore leaves the orders alone while any is
+  // queued: the store's view, which lacks them, would lift them.
+  std::deque<std::shared_ptr<UnrecordedOrder>> unrecorded_ ABSL_GUARDED_BY(mu_);
+  // Wakes the writer thread before its next 50 ms round (a queued order).
+  bool writer_woken_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar writer_wake_;
 
   std::vector<std::pair<AgentSink*, AssignmentInfo>> outbox_ ABSL_GUARDED_BY(mu_);
 
