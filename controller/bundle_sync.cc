@@ -44,9 +44,7 @@ absl::StatusOr<std::string> BundleSync::CheckCompiles(const PolicyBundle& bundle
   if (!fs::is_directory(dir, ec)) {
     if (auto s = bundle.WriteTo(dir); !s.ok()) return s;
   }
-  auto compiled = DirectoryCompiler(dir)(now, {}, "");
-  if (!compiled.ok()) return compiled.status();  // the compiler's own diagnostics
-  return compiled->revision;
+  return CheckDirectory(dir, now);  // the revision, or the compiler's own diagnostics
 }
 
 absl::Status BundleSync::AdoptLocked(const DesiredPolicy& desired, bool reload,

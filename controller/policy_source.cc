@@ -43,9 +43,11 @@ std::optional<absl::Time> NextExpiry(const Policy& p, absl::Time now) {
   return next;
 }
 
+// `render`: false for a check only (the hosts are left out).
 absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::Time now,
                                        const std::vector<QuarantineRecord>& quarantines,
-                                       const std::string& posture, MemoryParseCache& cache) {
+                                       const std::string& posture, MemoryParseCache& cache,
+                                       bool render = true) {
   CheckOptions options;
   options.now = now;
   // Only the files that changed since the last compile are parsed again: the others'
@@ -83,6 +85,7 @@ absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::T
   for (const Zone& z : policy->zones) out.zones.insert(z.name);
   for (const Diagnostic& d : loaded->diagnostics.items())
     if (d.severity == Severity::kWarning) out.warnings.push_back(Cite(d));
+  if (!render) return out;
   std::vector<HostRuleset> rulesets = RenderAllRulesetsParallel(*policy, 0);
   for (HostId h = 0; h < static_cast<HostId>(policy->hosts.size()); ++h) {
     const Host& host = policy->hosts[h];
@@ -93,6 +96,13 @@ absl::StatusOr<CompiledPolicy> Compile(const std::filesystem::path& dir, absl::T
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> CheckDirectory(const std::filesystem::path& dir, absl::Time now) {
+  MemoryParseCache cache;
+  auto checked = Compile(dir, now, {}, "", cache, /*render=*/false);
+  if (!checked.ok()) return checked.status();
+  return checked->revision;
+}
 
 PolicyCompiler DirectoryCompiler(std::filesystem::path dir) {
   auto cache = std::make_shared<MemoryParseCache>();

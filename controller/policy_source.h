@@ -19,6 +19,11 @@ namespace polder::controller {
 
 PolicyCompiler DirectoryCompiler(std::filesystem::path dir);
 
+// The same check without rendering any host: the revision, or the error DirectoryCompiler's
+// compile would give. A publish checks with it before the compare-and-swap (on a 10,000-host
+// policy rendering is half the compile, and every controller renders after the swap anyway).
+absl::StatusOr<std::string> CheckDirectory(const std::filesystem::path& dir, absl::Time now);
+
 }  // namespace polder::controller
 
 #endif  // POLDER_CONTROLLER_POLICY_SOURCE_H_

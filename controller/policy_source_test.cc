@@ -100,6 +100,21 @@ TEST_F(PolicySourceTest, PolicyWithErrorsIsRefusedWithDiagnostics) {
   EXPECT_NE(c.status().message().find("policy.yaml:"), absl::string_view::npos);
 }
 
+// A publish checks without rendering: the same revision, and the same refusal, as a compile.
+TEST_F(PolicySourceTest, CheckingGivesTheCompilesRevisionOrItsRefusal) {
+  auto compiled = DirectoryCompiler(dir_)(now_, {}, "");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  auto checked = CheckDirectory(dir_, now_);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(*checked, compiled->revision);
+  Write(std::string(kPolicy) + "  - from: nowhere\n    to: web\n");
+  auto refused = DirectoryCompiler(dir_)(now_, {}, "");
+  auto check_refused = CheckDirectory(dir_, now_);
+  ASSERT_FALSE(refused.ok());
+  ASSERT_FALSE(check_refused.ok());
+  EXPECT_EQ(check_refused.status(), refused.status());
+}
+
 TEST_F(PolicySourceTest, QuarantineGivesNewRevisionAndSparesAllowedZone) {
   auto base = DirectoryCompiler(dir_)(now_, {}, "");
   auto q = DirectoryCompiler(dir_)(now_, {{"web-1", {"mgmt"}, "incident", "alice", now_}}, "");
