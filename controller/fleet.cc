@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "compiler/model/parallel_for.h"
 #include "controller/log.h"
 #include "wire/sha256.h"
 
@@ -36,19 +37,13 @@ std::string ContentHash(const std::string& ruleset) {
 void HashRulesets(CompiledPolicy& compiled) {
   std::vector<CompiledHost*> hosts;
   for (auto& [name, c] : compiled.hosts) hosts.push_back(&c);
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < hosts.size(); i = next++) {
-      hosts[i]->hash = wire::Sha256Hex(hosts[i]->ruleset);
-      hosts[i]->content = ContentHash(hosts[i]->ruleset);
-    }
-  };
-  size_t threads =
-      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), hosts.size() / 256 + 1);
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
+  // A thread per 256 hosts at most: a test's two-host policy is not worth one.
+  int threads = static_cast<int>(
+      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), hosts.size() / 256 + 1));
+  ParallelFor(hosts.size(), threads, [&](size_t i) {
+    hosts[i]->hash = wire::Sha256Hex(hosts[i]->ruleset);
+    hosts[i]->content = ContentHash(hosts[i]->ruleset);
+  });
 }
 
 absl::Status NotRecorded(absl::string_view what, const std::string& revision,
@@ -704,6 +699,17 @@ absl::StatusOr<std::string> Fleet::Quarantine(QuarantineRecord order, absl::Time
 
 absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std::string& actor,
                                            absl::Time now, const std::string& reason) {
+  absl::StatusOr<std::string> released = ReleaseKnown(target, actor, now, reason);
+  if (released.status().code() != absl::StatusCode::kNotFound) return released;
+  // Quarantined through another controller a moment ago: this one reads the store's orders
+  // only every 100 ms. Read them now, and try once more.
+  absl::StatusOr<bool> synced = SyncFromStore(now);
+  if (!synced.ok() || !*synced) return released;
+  return ReleaseKnown(target, actor, now, reason);
+}
+
+absl::StatusOr<std::string> Fleet::ReleaseKnown(const std::string& target, const std::string& actor,
+                                                absl::Time now, const std::string& reason) {
   absl::MutexLock reload(&reload_mu_);
   std::vector<QuarantineRecord> next = CurrentQuarantines();
   if (std::erase_if(next, [&](const auto& q) { return q.target == target; }) == 0)
@@ -712,7 +718,7 @@ absl::StatusOr<std::string> Fleet::Release(const std::string& target, const std:
       {"release", actor, target, "", reason,
        absl::StrCat("released ", target, " by ", actor, reason.empty() ? "" : ": ", reason)},
       CurrentPosture(), std::move(next),
-      [&](StateStore& st) { return st.DeleteQuarantine(target); }, now);
+      [target](StateStore& st) { return st.DeleteQuarantine(target); }, now);
 }
 
 absl::StatusOr<std::string> Fleet::ActivatePosture(PostureRecord order, absl::Time now) {

@@ -250,6 +250,9 @@ class Fleet {
     std::string reason;  // the admin's --reason
     std::string log;
   };
+  // Release of a quarantine this controller knows of (NotFound otherwise).
+  absl::StatusOr<std::string> ReleaseKnown(const std::string& target, const std::string& actor,
+                                           absl::Time now, const std::string& reason);
   // Rolls out `posture` and `quarantines` for `order` and commits `record` together with the
   // order's audit entry, in one transaction, before it is acknowledged; returns the revision
   // now served. A quarantine only tightens, so it reaches the agents before the commit (a slow

@@ -15,7 +15,9 @@
 #     take to be in sync on another controller (goal: 99% within 10 s, all within 30 s), how many
 #     hosts on the other controllers lost their stream (goal 0) and how many unchanged rulesets
 #     were sent again (goal 0).
-# Everything it starts is stopped and removed on exit.
+# Everything it starts is stopped and removed on exit. It fails (exit 1) when a host never
+# acknowledges, never gets back in sync after the kill, loses its stream on a surviving
+# controller or is sent an unchanged ruleset again; the times are reported, not judged.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: ha_fleet_bench.sh BUILD [AGENTS] [PROCS] [ROUNDS] [FAILOVER]}" && pwd)
 AGENTS=${2:-10000}
@@ -88,7 +90,7 @@ for k in $(seq 1 "$ROUNDS"); do
   wait_files "$RUN/changed.$k.*" "$PROCS" 150
   cat "$RUN"/changed."$k".* | awk -v t0="$t0" -v k="$k" '
     { acked += $1; hosts += $2; if ($3 > last) last = $3; if ($5 > p99) p99 = $5; if ($4 > p50) p50 = $4; re += $6 }
-    END { printf "one-flow change %d: %d/%d acknowledged, the last %d ms after the publish (per process p50 <= %d ms, p99 <= %d ms), %d unchanged rulesets sent again (goal < 2000 ms)\n", k, acked, hosts, last - t0, p50, p99, re }'
+    END { printf "one-flow change %d: %d/%d acknowledged, the last %d ms after the publish (per process p50 <= %d ms, p99 <= %d ms), %d unchanged rulesets sent again (goal < 2000 ms)\n", k, acked, hosts, last - t0, p50, p99, re; exit (acked != hosts || re > 0) }'
 done
 
 if [ "$FAILOVER" = 1 ]; then
@@ -100,7 +102,7 @@ if [ "$FAILOVER" = 1 ]; then
   wait_files "$RUN/failover.*" "$PROCS" 90
   cat "$RUN"/failover.* | awk '
     { moved += $1; ok += $2; if ($4 > p99) p99 = $4; if ($5 > mx) mx = $5; if ($3 > p50) p50 = $3; w += $6; dropped += $7; re += $8 }
-    END { printf "failover: controller 1 SIGKILLed with %d hosts; %d in sync on another controller (per process p50 <= %d ms, p99 <= %d ms, max %d ms); %.2f%% within 10 s (goal 99%%), all within 30 s: %s; %d hosts of the surviving controllers lost their stream (goal 0); %d unchanged rulesets sent again (goal 0)\n", moved, ok, p50, p99, mx, moved ? 100 * w / moved : 100, (ok == moved && mx <= 30000) ? "yes" : "NO", dropped, re }'
+    END { printf "failover: controller 1 SIGKILLed with %d hosts; %d in sync on another controller (per process p50 <= %d ms, p99 <= %d ms, max %d ms); %.2f%% within 10 s (goal 99%%), all within 30 s: %s; %d hosts of the surviving controllers lost their stream (goal 0); %d unchanged rulesets sent again (goal 0)\n", moved, ok, p50, p99, mx, moved ? 100 * w / moved : 100, (ok == moved && mx <= 30000) ? "yes" : "NO", dropped, re; exit (ok != moved || dropped > 0 || re > 0) }'
 fi
 touch "$RUN/stop"
 if [ -n "${BENCH_LOGS:-}" ]; then cp -r "$HA_DIR/logs/." "$BENCH_LOGS/"; fi

@@ -17,6 +17,9 @@
 //                           every host that was on it is in sync on another one; writes
 //                           D/failover.I: "<moved> <resettled> <p50 ms> <p99 ms> <max ms>
 //                           <within 10 s> <dropped elsewhere> <reapplied>"
+//   D/settle.K              "<t0 unix ms>": waits until every host is in sync and no assignment
+//                           came for 1 s; writes D/settled.K.I: "<in sync> <hosts> <ms from t0
+//                           to the last sync or acknowledgement> <generation regressions>"
 //   D/stop                  exits
 // Times are measured at the agents: an acknowledgement counts when it is queued on the stream.
 #include <grpcpp/grpcpp.h>
@@ -150,7 +153,8 @@ struct SimHost {
   std::string synced_on, synced_on_before;
   absl::Time acked_at = absl::InfinitePast();  // the last assignment acknowledged
   int streams_ended = 0;
-  int reapplied = 0;  // assignments of the ruleset it had applied already
+  int reapplied = 0;    // assignments of the ruleset it had applied already
+  int regressions = 0;  // assignments of a lower generation than one it had applied
 };
 
 class Stream final : public grpc::ClientBidiReactor<v1::AgentMessage, ControllerEvent> {
@@ -211,10 +215,12 @@ class Sim {
     absl::MutexLock lock(&mu_);
     SimHost& h = hosts_[i];
     if (hash == h.applied_hash) ++h.reapplied;
+    if (a.generation != 0 && a.generation < h.applied_generation) ++h.regressions;
     h.applied_revision = a.revision;
     h.applied_hash = hash;
     h.applied_generation = std::max(h.applied_generation, a.generation);
     h.acked_at = now;
+    last_assignment_ = now;
     MarkInSyncLocked(h, now);
     v1::AgentMessage ack;
     auto* r = ack.mutable_apply_result();
@@ -283,6 +289,11 @@ class Sim {
     return f(hosts_);
   }
 
+  absl::Time LastAssignment() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return last_assignment_;
+  }
+
   std::vector<std::string> Errors() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     return errors_;
@@ -319,6 +330,7 @@ class Sim {
 
   absl::Mutex mu_;
   std::vector<SimHost> hosts_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_assignment_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::multimap<absl::Time, int> due_ ABSL_GUARDED_BY(mu_);  // reconnections
   std::mt19937 rng_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> errors_ ABSL_GUARDED_BY(mu_);  // the first few, for the log
@@ -460,6 +472,30 @@ void Failover(Sim& sim, const std::string& dir, const std::string& self) {
   WriteFile(dir + "/failover." + self, line);
 }
 
+// Until every host is in sync on a live stream and no assignment came for a second: when the
+// fleet has converged after the faults, and whether any host was ever sent an older generation.
+void Settle(Sim& sim, const std::string& dir, const std::string& k, const std::string& self) {
+  int64_t t0 = std::stoll(ReadFile(absl::StrCat(dir, "/settle.", k)));
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  bool settled = false;
+  while (!settled && absl::Now() < deadline) {
+    settled = sim.WaitAll([](size_t, const SimHost& h) { return h.in_sync; }, absl::Seconds(1)) &&
+              absl::Now() - sim.LastAssignment() >= absl::Seconds(1);
+    if (!settled) absl::SleepFor(absl::Milliseconds(50));
+  }
+  std::string line = sim.Read([&](std::vector<SimHost>& hs) {
+    int in_sync = 0, regressions = 0;
+    int64_t last = t0;
+    for (auto& h : hs) {
+      in_sync += h.in_sync;
+      regressions += h.regressions;
+      last = std::max({last, UnixMs(h.synced_at), UnixMs(h.acked_at)});
+    }
+    return absl::StrFormat("%d %d %d %d", in_sync, hs.size(), last - t0, regressions);
+  });
+  WriteFile(absl::StrCat(dir, "/settled.", k, ".", self), line);
+}
+
 int Main(int argc, char** argv) {
   std::string controllers, dir;
   int first = 0, count = 1000;
@@ -515,6 +551,9 @@ int Main(int argc, char** argv) {
       if (name.rfind("change.", 0) == 0) {
         done.insert(name);
         Change(sim, dir, name.substr(7), self);
+      } else if (name.rfind("settle.", 0) == 0) {
+        done.insert(name);
+        Settle(sim, dir, name.substr(7), self);
       } else if (name == "kill") {
         done.insert(name);
         Failover(sim, dir, self);

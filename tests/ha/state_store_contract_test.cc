@@ -468,6 +468,16 @@ TEST(FleetOnEtcdTest, OrdersGivenToOneControllerReachTheOthersAgents) {
   EXPECT_EQ(orders, 1);
   EXPECT_EQ(followed, 0) << "controller b audited the rollout of a's order again";
   EXPECT_GE(rollouts, 2);  // a's: the quarantine's and the release's
+
+  // A release given to b right after a's quarantine, before b's next read of the store (every
+  // 100 ms in polder-controller), finds the quarantine: b reads the store when it does not.
+  ASSERT_TRUE(a.Quarantine({"b", {}, "incident 14", "alice", now}, now).ok());
+  auto released = b.Release("b", "bob", now, "over again");
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(agent.got.back().ruleset->find("quarantined"), std::string::npos);
+  auto stored = open()->LoadQuarantines();  // a store of its own: a's and b's are in use
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(stored->empty());
 }
 
 }  // namespace
