@@ -80,8 +80,8 @@ for k in $(seq 1 "$ROUNDS"); do
   fi
   t0=$(now_ms)
   echo "$t0 $revision" >"$RUN/change.$k.tmp" && mv "$RUN/change.$k.tmp" "$RUN/change.$k"
-  # The command waits for its controller's own rollout; on a big fleet it may give up first
-  # (the publish is recorded all the same, and the agents' acknowledgements are what counts).
+  # The command waits for its controller's own rollout (up to 60 s); should it give up, the
+  # publish is recorded all the same, and the agents' acknowledgements are what counts.
   publish_start=$(now_ms)
   if ! "$POLDER" publish --controller "$(ha_controller_addr 1)" --insecure "$NEXT" \
     --reason "bench round $k" >"$RUN/publish.$k.out" 2>&1; then
