@@ -395,7 +395,8 @@ nlohmann::ordered_json StatusJson(const v1::StatusResponse& status) {
         {{"target", q.target()},
          {"allow", std::vector<std::string>(q.allow().begin(), q.allow().end())},
          {"reason", q.reason()},
-         {"actor", q.actor()}});
+         {"actor", q.actor()},
+         {"recorded", !q.not_recorded()}});
   }
   // Spec §11: the active posture's name, null when none.
   out["posture"] = status.has_posture() ? nlohmann::ordered_json(status.posture().name())
@@ -511,7 +512,11 @@ std::string StatusText(const v1::StatusResponse& status, absl::Time now) {
     absl::StrAppend(&out, "posture none\n");
   }
   for (const auto& q : status.quarantines())
-    absl::StrAppend(&out, "quarantine ", q.target(), " by ", q.actor(), ": ", q.reason(), "\n");
+    absl::StrAppend(&out, "quarantine ", q.target(), " by ", q.actor(), ": ", q.reason(),
+                    q.not_recorded() ? " (NOT RECORDED in the state store yet: this controller "
+                                       "keeps trying; until then a restart of it lifts it)"
+                                     : "",
+                    "\n");
   std::string posture = status.has_posture() ? status.posture().name() : "-";
   absl::StrAppend(&out, absl::StrFormat("%-24s %-12s %-8s %-6s %-20s %-16s %-12s %-12s %s\n",
                                         "HOST", "CONNECTED", "APPLIED", "DRIFT", "LAST REPORT",

@@ -77,6 +77,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(grpc::CallbackServerContext* 
     out->set_reason(q.reason);
     out->set_actor(q.actor);
     wire::SetTimestamp(q.since, out->mutable_since());
+    out->set_not_recorded(s.unrecorded_quarantines.count(q.target) > 0);
   }
   if (s.posture) {
     auto* out = resp->mutable_posture();

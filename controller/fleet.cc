@@ -831,6 +831,7 @@ absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
     // In force already; recorded by the writer thread, which retries until the store takes it.
     auto queued = std::make_shared<UnrecordedOrder>();
     queued->what = absl::StrCat(order.kind, " of ", order.target);
+    queued->target = order.target;
     queued->write = commit_write(revision);
     queued->since = absl::Now();
     {
@@ -857,7 +858,8 @@ bool Fleet::QuarantinedLocked(const std::string& host, const Host& h) const {
 
 FleetStatus Fleet::Status() const {
   absl::MutexLock lock(&mu_);
-  FleetStatus s{revision_, policy_error_, {}, quarantines_, posture_};
+  FleetStatus s{revision_, policy_error_, {}, quarantines_, {}, posture_};
+  for (const auto& order : unrecorded_) s.unrecorded_quarantines.insert(order->target);
   s.hosts.reserve(hosts_.size());
   for (const auto& [name, h] : hosts_) {
     // Hosts whose ruleset did not change across revisions are up to date

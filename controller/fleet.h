@@ -91,6 +91,8 @@ struct FleetStatus {
   std::string policy_error;
   std::vector<HostStatusInfo> hosts;
   std::vector<QuarantineRecord> quarantines;
+  // Targets of quarantines in force that the store has not recorded yet (it is retried).
+  std::set<std::string> unrecorded_quarantines;
   std::optional<PostureRecord> posture;  // the active posture, if any
 };
 
@@ -266,7 +268,8 @@ class Fleet {
   // A quarantine in force, in the queue of orders the store has yet to record.
   struct UnrecordedOrder {
     std::string what;  // "quarantine db-1", for the log
-    Write write;       // the order and its audit entry, one transaction
+    std::string target;
+    Write write;  // the order and its audit entry, one transaction
     absl::Time since;
     absl::Notification first_attempt;  // after the first try, recorded or not
     absl::Status first_status;         // that try's result; written before the notification

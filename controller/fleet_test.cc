@@ -477,6 +477,8 @@ TEST_F(FleetTest, AQuarantineTheStoreMissedIsRecordedOnceItCanAndBeforeARelease)
   ASSERT_FALSE(q.ok());
   EXPECT_NE(q.status().message().find("keeps trying"), std::string::npos) << q.status();
   EXPECT_TRUE(HostStatus("a").quarantined);
+  EXPECT_EQ(fleet_->Status().unrecorded_quarantines, std::set<std::string>{"a"})
+      << "status must say the quarantine is not in the store";
   // The store's view (no quarantine) must not lift it.
   ASSERT_TRUE(fleet_->SyncFromStore(now_).ok());
   EXPECT_TRUE(HostStatus("a").quarantined) << "the store's older view lifted the quarantine";
@@ -488,6 +490,7 @@ TEST_F(FleetTest, AQuarantineTheStoreMissedIsRecordedOnceItCanAndBeforeARelease)
   // The database takes quarantines again: the writer thread records it.
   ASSERT_NO_FATAL_FAILURE(Sql("DROP TRIGGER refuse"));
   ASSERT_TRUE(EventuallyStored(*fleet_, "a")) << "the quarantine never reached the store";
+  EXPECT_TRUE(fleet_->Status().unrecorded_quarantines.empty());
   auto log = fleet_->AuditLog(100);
   ASSERT_TRUE(log.ok()) << log.status();
   int audited = 0;

@@ -83,12 +83,17 @@ def hold(host, port, stopfile, max_seconds):
     sys.exit(0 if exchanges else 1)
 
 
-def connect(host, port, timeout):
+def connect_error(host, port, timeout):
+    """None when a TCP connection opens, else why not ("timed out": dropped)."""
     try:
         with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+            return None
+    except OSError as e:
+        return str(e) or type(e).__name__
+
+
+def connect(host, port, timeout):
+    return connect_error(host, port, timeout) is None
 
 
 def udp_echo(port):
@@ -115,9 +120,13 @@ def watch(host, allowed, denied_tcp, denied_udp, stopfile, max_rounds):
     while not os.path.exists(stopfile) and rounds < max_rounds:
         start = time.monotonic()
         rounds += 1
-        if not connect(host, allowed, 1.0):
+        error = connect_error(host, allowed, 1.0)
+        if error is not None:
             allowed_fail += 1
-            print(f"BREACH round {rounds}: allowed tcp/{allowed} failed", flush=True)
+            # The time and the error, to match the agents' logs: dropped (timed out) or refused.
+            when = time.strftime("%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+            print(f"BREACH round {rounds} at {when}: allowed tcp/{allowed} failed ({error})",
+                  flush=True)
         if connect(host, denied_tcp, 0.03):
             tcp_open += 1
             print(f"BREACH round {rounds}: denied tcp/{denied_tcp} connected", flush=True)
