@@ -39,6 +39,10 @@ fleet_cleanup() {
   # A reader that went away (a pipe to `head`) must not stop the cleanup half-way: writes to
   # it fail instead of killing this shell, and what was started is stopped either way.
   trap '' PIPE
+  # FLEET_SAVE_LOGS=DIR: a failed run's logs are copied there whole, for a later look.
+  if [ -n "${FLEET_SAVE_LOGS:-}" ] && [ "$rc" -ne 0 ]; then
+    mkdir -p "$FLEET_SAVE_LOGS" && cp -r "$FLEET_DIR/logs/." "$FLEET_SAVE_LOGS/"
+  fi
   if [ -n "${FLEET_KEEP_LOGS:-}" ] || [ "$rc" -ne 0 ]; then
     for f in "$FLEET_DIR"/logs/*.log; do
       [ -s "$f" ] || continue
