@@ -106,13 +106,13 @@ absl::Status Fleet::RecordOrders() {
     }
     if (!s.ok()) {
       if (!next->failing)
-        Log(absl::StrCat("state store error: ", next->what,
+        Log(absl::StrCat("state store error: quarantine of ", next->target,
                          " is in force but not recorded; retrying: ", s.message()));
       next->failing = true;
       return s;
     }
     if (next->failing)
-      Log(absl::StrCat(next->what, " recorded in the state store, ",
+      Log(absl::StrCat("quarantine of ", next->target, " recorded in the state store, ",
                        absl::FormatDuration(absl::Now() - next->since), " after it was ordered"));
     absl::MutexLock lock(&mu_);
     unrecorded_.pop_front();
@@ -173,7 +173,7 @@ Fleet::~Fleet() {
   writer_.join();
   absl::MutexLock lock(&mu_);
   for (const auto& order : unrecorded_)
-    Log(absl::StrCat(order->what,
+    Log(absl::StrCat("quarantine of ", order->target,
                      " was never recorded in the state store: a restart of this "
                      "controller does not enforce it"));
 }
@@ -830,7 +830,6 @@ absl::StatusOr<std::string> Fleet::CarryOut(const AdminOrder& order,
   if (tightens) {
     // In force already; recorded by the writer thread, which retries until the store takes it.
     auto queued = std::make_shared<UnrecordedOrder>();
-    queued->what = absl::StrCat(order.kind, " of ", order.target);
     queued->target = order.target;
     queued->write = commit_write(revision);
     queued->since = absl::Now();

@@ -267,9 +267,8 @@ class Fleet {
                                        absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // A quarantine in force, in the queue of orders the store has yet to record.
   struct UnrecordedOrder {
-    std::string what;  // "quarantine db-1", for the log
-    std::string target;
-    Write write;  // the order and its audit entry, one transaction
+    std::string target;  // only quarantines wait here
+    Write write;         // the order and its audit entry, one transaction
     absl::Time since;
     absl::Notification first_attempt;  // after the first try, recorded or not
     absl::Status first_status;         // that try's result; written before the notification

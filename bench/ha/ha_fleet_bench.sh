@@ -31,14 +31,10 @@ SIM=$BUILD/bin/polder_ha_fleet_sim
 # shellcheck source=../../tests/ha/lib.sh
 source "$ROOT/tests/ha/lib.sh"
 ha_init fleet-bench
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-wait_files() {  # PATTERN COUNT SECONDS
-  local deadline=$(($(date +%s) + $3))
+# PATTERN COUNT: at least COUNT files (not being written) match PATTERN.
+have_files() {
   # shellcheck disable=SC2086
-  until [ "$(ls $1 2>/dev/null | grep -vc '\.tmp$')" -ge "$2" ]; do
-    [ "$(date +%s)" -lt "$deadline" ] || ha_die "not within $3 s: $2 files $1"
-    sleep 0.05
-  done
+  [ "$(ls $1 2>/dev/null | grep -vc '\.tmp$')" -ge "$2" ]
 }
 
 POLICY=$HA_DIR/policy
@@ -50,16 +46,16 @@ RUN=$HA_DIR/run
 mkdir -p "$RUN"
 
 per=$(((AGENTS + PROCS - 1) / PROCS))
-start=$(now_ms)
+start=$(ha_now_ms)
 for p in $(seq 0 $((PROCS - 1))); do
   first=$((p * per))
   count=$((AGENTS - first < per ? AGENTS - first : per))
   ha_spawn "sim$p" "$SIM" --controllers "$CONTROLLERS" --first "$first" --count "$count" --dir "$RUN"
 done
-wait_files "$RUN/ready.*" "$PROCS" 300
+ha_wait 300000 "every simulator reports its agents in sync" have_files "$RUN/ready.*" "$PROCS"
 if grep -q "NOT READY" "$RUN"/ready.*; then ha_die "some simulated agents never got in sync"; fi
 load=$(cut -d' ' -f1 /proc/loadavg)
-echo "fleet: $AGENTS simulated agents ($PROCS processes) on 3 controllers, 3 etcd members; in sync after $(($(now_ms) - start)) ms; load $load"
+echo "fleet: $AGENTS simulated agents ($PROCS processes) on 3 controllers, 3 etcd members; in sync after $(($(ha_now_ms) - start)) ms; load $load"
 for i in 1 2 3; do
   echo "  controller $i: $(ha_status "$i" | ha_json 'sum(1 for h in j["hosts"] if h.get("connected"))') hosts connected"
 done
@@ -78,16 +74,16 @@ for k in $(seq 1 "$ROUNDS"); do
     fi
     sleep 0.5
   fi
-  t0=$(now_ms)
+  t0=$(ha_now_ms)
   echo "$t0 $revision" >"$RUN/change.$k.tmp" && mv "$RUN/change.$k.tmp" "$RUN/change.$k"
   # The command waits for its controller's own rollout (up to 60 s); should it give up, the
   # publish is recorded all the same, and the agents' acknowledgements are what counts.
-  publish_start=$(now_ms)
+  publish_start=$(ha_now_ms)
   if ! "$POLDER" publish --controller "$(ha_controller_addr 1)" --insecure "$NEXT" \
     --reason "bench round $k" >"$RUN/publish.$k.out" 2>&1; then
-    echo "  (polder publish gave up after $(($(now_ms) - publish_start)) ms: $(tail -1 "$RUN/publish.$k.out"))"
+    echo "  (polder publish gave up after $(($(ha_now_ms) - publish_start)) ms: $(tail -1 "$RUN/publish.$k.out"))"
   fi
-  wait_files "$RUN/changed.$k.*" "$PROCS" 150
+  ha_wait 150000 "every simulator reports change $k" have_files "$RUN/changed.$k.*" "$PROCS"
   cat "$RUN"/changed."$k".* | awk -v t0="$t0" -v k="$k" '
     { acked += $1; hosts += $2; if ($3 > last) last = $3; if ($5 > p99) p99 = $5; if ($4 > p50) p50 = $4; re += $6 }
     END { printf "one-flow change %d: %d/%d acknowledged, the last %d ms after the publish (per process p50 <= %d ms, p99 <= %d ms), %d unchanged rulesets sent again (goal < 2000 ms)\n", k, acked, hosts, last - t0, p50, p99, re; exit (acked != hosts || re > 0) }'
@@ -95,11 +91,11 @@ done
 
 if [ "$FAILOVER" = 1 ]; then
   victim=$(ha_controller_addr 1)
-  t0=$(now_ms)
+  t0=$(ha_now_ms)
   echo "$t0 $victim" >"$RUN/kill.tmp"
   ha_controller_kill 1 || true  # wait reports the SIGKILL
   mv "$RUN/kill.tmp" "$RUN/kill"
-  wait_files "$RUN/failover.*" "$PROCS" 90
+  ha_wait 90000 "every simulator reports the failover" have_files "$RUN/failover.*" "$PROCS"
   cat "$RUN"/failover.* | awk '
     { moved += $1; ok += $2; if ($4 > p99) p99 = $4; if ($5 > mx) mx = $5; if ($3 > p50) p50 = $3; w += $6; dropped += $7; re += $8 }
     END { printf "failover: controller 1 SIGKILLed with %d hosts; %d in sync on another controller (per process p50 <= %d ms, p99 <= %d ms, max %d ms); %.2f%% within 10 s (goal 99%%), all within 30 s: %s; %d hosts of the surviving controllers lost their stream (goal 0); %d unchanged rulesets sent again (goal 0)\n", moved, ok, p50, p99, mx, moved ? 100 * w / moved : 100, (ok == moved && mx <= 30000) ? "yes" : "NO", dropped, re; exit (ok != moved || dropped > 0 || re > 0) }'

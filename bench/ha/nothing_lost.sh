@@ -23,7 +23,6 @@ POLDER_CONTROLLER=$BUILD/bin/polder-controller
 # shellcheck source=../../tests/ha/lib.sh
 source "$ROOT/tests/ha/lib.sh"
 ha_init nothing-lost
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 POLICY=$HA_DIR/policy
 python3 "$ROOT/bench/ha/gen_fleet_policy.py" "$POLICY" "$AGENTS" 22
@@ -46,33 +45,33 @@ faults() {
     c=$((1 + RANDOM % 3))
     case $((RANDOM % 3)) in
       0)
-        echo "$(now_ms) fault $n: SIGKILL controller $c, started again 1 s later"
+        echo "$(ha_now_ms) fault $n: SIGKILL controller $c, started again 1 s later"
         ha_controller_kill "$c" || true
         sleep 1
         ha_controller_start "$c" "$POLICY" >/dev/null 2>&1
         ;;
       1)
-        echo "$(now_ms) fault $n: SIGSTOP controller $c for 3 s"
+        echo "$(ha_now_ms) fault $n: SIGSTOP controller $c for 3 s"
         kill -STOP "$(ha_pid "controller$c")"
         sleep 3
         kill -CONT "$(ha_pid "controller$c")"
         ;;
       2)
         leader=$(ha_etcd_leader || echo 1)
-        echo "$(now_ms) fault $n: SIGSTOP etcd member $leader (the leader) for 3 s"
+        echo "$(ha_now_ms) fault $n: SIGSTOP etcd member $leader (the leader) for 3 s"
         kill -STOP "$(ha_pid "etcd$leader")"
         sleep 3
         kill -CONT "$(ha_pid "etcd$leader")"
         ;;
     esac
-    echo "$(now_ms) fault $n undone"
+    echo "$(ha_now_ms) fault $n undone"
   done
 }
 faults >"$RUN/faults.log" 2>&1 &
 faults_pid=$!
 
 # The operations: publish (a new admin port each time), quarantine a host, release it.
-start=$(now_ms)
+start=$(ha_now_ms)
 acked=0
 for i in $(seq 1 "$OPS"); do
   c=$((1 + RANDOM % 3))
@@ -99,12 +98,12 @@ for i in $(seq 1 "$OPS"); do
   else
     rc=$?
   fi
-  echo "$i $kind $target $rc $(now_ms) $(tail -1 "$RUN/op.out" | tr -s ' \t' ' ' | cut -c1-160)" >>"$RUN/ops.log"
+  echo "$i $kind $target $rc $(ha_now_ms) $(tail -1 "$RUN/op.out" | tr -s ' \t' ' ' | cut -c1-160)" >>"$RUN/ops.log"
 done
-ops_ms=$(($(now_ms) - start))
+ops_ms=$(($(ha_now_ms) - start))
 touch "$RUN/faults.stop"
 wait "$faults_pid" || true
-last_fault=$(now_ms)
+last_fault=$(ha_now_ms)
 # Whatever the last fault left stopped goes on again (it was undone, but be sure).
 for p in "$HA_DIR"/pids/*; do kill -CONT "$(cat "$p")" 2>/dev/null || true; done
 echo "$last_fault" >"$RUN/settle.1.tmp" && mv "$RUN/settle.1.tmp" "$RUN/settle.1"

@@ -11,6 +11,7 @@
 #   ha_controller_kill I [SIGNAL]   stop controller I (default SIGKILL)
 #   ha_status I                     `polder status --format json` from controller I
 #   ha_wait MS DESCRIPTION CMD...   polls CMD every 50 ms until it succeeds, or fails the run
+#   ha_now_ms                       the wall clock in milliseconds
 #
 # Callers set POLDER and POLDER_CONTROLLER to the binaries.
 
@@ -65,12 +66,14 @@ ha_spawn() {  # NAME CMD...: runs CMD in the background, records its pid under N
 
 ha_pid() { cat "$HA_DIR/pids/$1"; }
 
+ha_now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
 ha_wait() {  # MS DESCRIPTION CMD...
   local ms=$1 what=$2
   shift 2
-  local deadline=$(($(date +%s%N) / 1000000 + ms))
+  local deadline=$(($(ha_now_ms) + ms))
   until "$@" >/dev/null 2>&1; do
-    [ $(($(date +%s%N) / 1000000)) -lt $deadline ] || ha_die "not within $ms ms: $what"
+    [ "$(ha_now_ms)" -lt $deadline ] || ha_die "not within $ms ms: $what"
     sleep 0.05
   done
 }
