@@ -792,32 +792,45 @@ void NftnlBatch::DeleteCounter(const std::string& name) {
   Done();
 }
 
+namespace {
+
+// Every base chain polder declares is `type filter hook <hook> priority filter` (0).
+constexpr const char* kChainType = "filter";
+constexpr int32_t kChainPriority = 0;
+
+absl::StatusOr<uint32_t> HookNumber(const wire::NftChain& chain) {
+  if (chain.hook == "input") return NF_INET_LOCAL_IN;
+  if (chain.hook == "output") return NF_INET_LOCAL_OUT;
+  if (chain.hook == "forward") return NF_INET_FORWARD;
+  return absl::InvalidArgumentError(
+      absl::StrCat("chain ", chain.name, ": unknown hook \"", chain.hook, "\""));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DeclaredHook(const wire::NftChain& chain) {
+  absl::StatusOr<uint32_t> hook = HookNumber(chain);
+  if (!hook.ok()) return hook.status();
+  return BaseChainHook(kChainType, *hook, kChainPriority);
+}
+
 absl::Status NftnlBatch::AddChain(const wire::NftChain& chain) {
+  if (chain.base) {
+    absl::StatusOr<uint32_t> hook = HookNumber(chain);
+    if (!hook.ok()) return hook.status();
+    if (chain.policy != NftVerdict::kAccept && chain.policy != NftVerdict::kDrop) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("chain ", chain.name, ": policy must be accept or drop"));
+    }
+  }
   nftnl_chain* c = nftnl_chain_alloc();
   nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, kTable);
   nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain.name.c_str());
   nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, kFamily);
   if (chain.base) {
-    uint32_t hook;
-    if (chain.hook == "input") {
-      hook = NF_INET_LOCAL_IN;
-    } else if (chain.hook == "output") {
-      hook = NF_INET_LOCAL_OUT;
-    } else if (chain.hook == "forward") {
-      hook = NF_INET_FORWARD;
-    } else {
-      nftnl_chain_free(c);
-      return absl::InvalidArgumentError(
-          absl::StrCat("chain ", chain.name, ": unknown hook \"", chain.hook, "\""));
-    }
-    if (chain.policy != NftVerdict::kAccept && chain.policy != NftVerdict::kDrop) {
-      nftnl_chain_free(c);
-      return absl::InvalidArgumentError(
-          absl::StrCat("chain ", chain.name, ": policy must be accept or drop"));
-    }
-    nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
-    nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
-    nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+    nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, *HookNumber(chain));
+    nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, kChainPriority);
+    nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, kChainType);
     nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, static_cast<uint32_t>(VerdictCode(chain.policy)));
   }
   what_.emplace_back(seq_, absl::StrCat("add chain ", chain.name));

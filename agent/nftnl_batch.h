@@ -88,8 +88,14 @@ class NftnlBatch {
 };
 
 // Whole table inet polder as `ruleset`, in one transaction: ReplaceTable, then the counters,
-// sets and elements, chains and rules.
+// sets and elements, chains and rules. Not hitless for a table that exists: the kernel hooks
+// a new base chain when the batch is prepared, with its policy and none of its rules until
+// the commit, so a drop policy drops new connections for as long as the rest of the batch
+// takes to prepare (NftnlWriter::Replace avoids it).
 absl::Status AddFullTable(const wire::NftRuleset& ruleset, NftnlBatch& batch);
+
+// The TableObjects::base_chain_hooks entry of a base chain as `chain` declares it.
+absl::StatusOr<std::string> DeclaredHook(const wire::NftChain& chain);
 
 // Refuses names that would reach outside what the agent manages (the table is fixed; set and
 // chain names must be plain nft identifiers).

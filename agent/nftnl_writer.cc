@@ -3,6 +3,7 @@
 #include <arpa/inet.h>  // Before the linux headers, which clash with it otherwise.
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -12,10 +13,12 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/nftnl_batch.h"
 
 namespace polder::agent {
@@ -120,6 +123,42 @@ std::vector<int> Align(const std::vector<T>& a, const std::vector<T>& b) {
 }
 
 constexpr size_t kMaxAlign = 2'000'000;  // cells; beyond that a chain is flushed and refilled
+
+// The rules of `chain` (in order) as lines in which each anonymous set a rule names stands
+// for its declaration and elements: the snapshot names anonymous sets by their place, so a
+// rule with other constants at the same place would otherwise look the same.
+std::vector<std::string> RuleIdentities(const TableObjects& objects, const std::string& chain,
+                                        const std::vector<const TableObjects::Rule*>& rules) {
+  std::vector<std::string> out;
+  out.reserve(rules.size());
+  int next = 0;  // they are numbered in rule order, so one pass finds each rule's
+  for (const TableObjects::Rule* r : rules) {
+    std::string line = r->line;
+    for (;;) {
+      std::string name = absl::StrCat("__set.", chain, ".", next);
+      std::string hex = absl::StrCat(absl::BytesToHexString(name), "00");
+      size_t at = line.find(hex);
+      if (at == std::string::npos) break;
+      std::string contents = objects.sets.count(name) ? objects.sets.at(name) : "";
+      if (auto e = objects.element_lines.find(name); e != objects.element_lines.end() && e->second)
+        absl::StrAppend(&contents, "{", absl::StrJoin(*e->second, ","), "}");
+      line.replace(at, hex.size(), absl::StrCat("[", contents, "]"));
+      ++next;
+    }
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+bool UsesAnySet(const NftRule& rule, const std::set<std::string>& sets) {
+  for (const wire::NftMatch& m : rule.matches) {
+    if (!m.set.empty() && sets.count(m.set)) return true;
+  }
+  for (const wire::NftStatement& st : rule.statements) {
+    if (st.kind == wire::NftStatement::Kind::kSetUpdate && sets.count(st.name)) return true;
+  }
+  return false;
+}
 
 struct ChainPlan {
   const NftChain* chain;
@@ -408,6 +447,8 @@ absl::StatusOr<std::unique_ptr<NftnlWriter>> NftnlWriter::Open() {
   return std::unique_ptr<NftnlWriter>(new NftnlWriter(sock));
 }
 
+NftnlWriter::NftnlWriter(mnl_socket* sock) : sock_(sock), reader_(std::make_unique<TableReader>()) {}
+
 NftnlWriter::~NftnlWriter() { mnl_socket_close(sock_); }
 
 absl::Status NftnlWriter::Commit(NftnlBatch& batch) {
@@ -417,11 +458,74 @@ absl::Status NftnlWriter::Commit(NftnlBatch& batch) {
   return st;
 }
 
-absl::StatusOr<NftnlWriter::Result> NftnlWriter::Replace(const NftRuleset& desired) {
+absl::StatusOr<NftnlWriter::Result> NftnlWriter::ReplaceTable(const NftRuleset& desired) {
   NftnlBatch batch;
   if (absl::Status st = AddFullTable(desired, batch); !st.ok()) return st;
   Result result{true, batch.size(), {}, {}};
   if (absl::Status st = Commit(batch); !st.ok()) return st;
+  return result;
+}
+
+absl::StatusOr<NftnlWriter::Result> NftnlWriter::Replace(const NftRuleset& desired) {
+  absl::StatusOr<TableSnapshot> now = reader_->Snapshot();
+  // No table (or none readable): nothing to keep.
+  if (!now.ok()) return ReplaceTable(desired);
+  absl::StatusOr<Result> synced = SyncOnce(nullptr, nullptr, desired, *now, nullptr, false);
+  if (!synced.ok()) return synced;
+  synced->full = true;  // whatever was there, the whole table is now as desired
+  return synced;
+}
+
+absl::StatusOr<NftnlWriter::Declarations> NftnlWriter::DeclarationsOf(const NftRuleset& ruleset) {
+  // The ruleset without its named sets' elements, in an empty network namespace of a
+  // short-lived thread: a few messages, and the kernel's own lines for what they declare (what
+  // it lists may differ from what was sent).
+  absl::StatusOr<Declarations> result = absl::InternalError("not run");
+  std::thread worker([&] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      result = absl::InternalError(absl::StrCat("unshare(CLONE_NEWNET): ", strerror(errno)));
+      return;
+    }
+    absl::StatusOr<std::unique_ptr<NftnlWriter>> writer = Open();
+    if (!writer.ok()) {
+      result = writer.status();
+      return;
+    }
+    NftnlBatch batch;
+    batch.AddTable();
+    for (const wire::NftNamedCounter& c : ruleset.counters) batch.AddCounter(c);
+    absl::Status st;
+    for (const NftChain& c : ruleset.chains) {
+      if (st.ok()) st = batch.AddChain(c);
+    }
+    for (const NftSet& set : ruleset.sets) {
+      if (st.ok()) st = batch.AddSet(set);
+    }
+    for (const NftChain& c : ruleset.chains) {
+      for (const NftRule& r : c.rules) {
+        if (st.ok()) st = batch.AddRule(ruleset, c.name, r);
+      }
+    }
+    if (st.ok()) st = (*writer)->Commit(batch);
+    SnapshotScope declarations;
+    declarations.without_elements = true;
+    absl::StatusOr<TableSnapshot> snap =
+        st.ok() ? TableReader().Snapshot(declarations) : absl::StatusOr<TableSnapshot>(st);
+    if (!snap.ok()) {
+      result = snap.status();
+      return;
+    }
+    Declarations d;
+    d.sets = snap->objects->sets;
+    d.chains = snap->objects->chains;
+    std::map<std::string, std::vector<const TableObjects::Rule*>> by_chain;
+    for (const TableObjects::Rule& r : snap->objects->rules) by_chain[r.chain].push_back(&r);
+    for (const auto& [chain, rules] : by_chain) {
+      d.rules[chain] = RuleIdentities(*snap->objects, chain, rules);
+    }
+    result = std::move(d);
+  });
+  worker.join();
   return result;
 }
 
@@ -431,8 +535,17 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
                                                       const TableSnapshot* kernel,
                                                       const TableSnapshot* desired_elements) {
   if (kernel == nullptr || kernel->objects == nullptr) return Replace(desired);
+  return SyncOnce(applied, applied_snapshot, desired, *kernel, desired_elements, true);
+}
+
+absl::StatusOr<NftnlWriter::Result> NftnlWriter::SyncOnce(const NftRuleset* applied,
+                                                          const TableSnapshot* applied_snapshot,
+                                                          const NftRuleset& desired,
+                                                          const TableSnapshot& kernel,
+                                                          const TableSnapshot* desired_elements,
+                                                          bool may_read_again) {
   if (absl::Status st = CheckRulesetNames(desired); !st.ok()) return st;
-  const TableObjects& k = *kernel->objects;
+  const TableObjects& k = *kernel.objects;
   const TableObjects* a_objects =
       applied_snapshot != nullptr ? applied_snapshot->objects.get() : nullptr;
   if (applied == nullptr || a_objects == nullptr) {
@@ -451,7 +564,16 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
   for (const wire::NftNamedCounter& c : desired.counters) {
     if (!k.objects.count(c.name)) batch.AddCounter(c);
   }
-  // Chains: new ones, and base chains whose definition differs from what we put in.
+  // Without the applied ruleset, or for a set whose declaration is not the one applied, what
+  // the desired objects look like in the kernel: from loading them into an empty namespace.
+  std::optional<absl::StatusOr<Declarations>> fresh;
+  auto declarations = [&]() -> const Declarations* {
+    if (!fresh) fresh = DeclarationsOf(desired);
+    return fresh->ok() ? &**fresh : nullptr;  // unknown: every such set is added again
+  };
+  // Chains: new ones, and those whose declaration differs from what we put in (or is not
+  // known). A chain stays hooked where it is, or unhooked: one that changes between base and
+  // regular, or its hook, is redefined only by adding the table again.
   std::vector<ChainPlan> plans;
   for (const NftChain& c : desired.chains) {
     ChainPlan plan;
@@ -461,17 +583,36 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
     if (in_kernel == k.chains.end()) {
       plan.is_new = true;
       if (absl::Status st = batch.AddChain(c); !st.ok()) return st;
-    } else if (before == nullptr || before->base != c.base || before->hook != c.hook) {
-      // Unknown or a different kind of chain: only a full replace redefines it.
-      if (before != nullptr || c.base) return Replace(desired);
-    } else if (before->policy != c.policy || a_objects->chains.count(c.name) == 0 ||
-               a_objects->chains.at(c.name) != in_kernel->second) {
+      plans.push_back(std::move(plan));
+      continue;
+    }
+    std::optional<std::string> want_hook, have_hook;
+    if (c.base) {
+      absl::StatusOr<std::string> hook = DeclaredHook(c);
+      if (!hook.ok()) return hook.status();
+      want_hook = *hook;
+    }
+    if (auto h = k.base_chain_hooks.find(c.name); h != k.base_chain_hooks.end())
+      have_hook = h->second;
+    if (want_hook != have_hook) return ReplaceTable(desired);
+    bool as_applied = before != nullptr && before->base == c.base && before->hook == c.hook &&
+                      before->policy == c.policy && a_objects->chains.count(c.name) != 0 &&
+                      a_objects->chains.at(c.name) == in_kernel->second;
+    if (!as_applied && before == nullptr) {
+      const Declarations* d = declarations();
+      as_applied = d != nullptr && d->chains.count(c.name) != 0 &&
+                   d->chains.at(c.name) == in_kernel->second;
+    }
+    if (!as_applied) {
       if (absl::Status st = batch.AddChain(c); !st.ok()) return st;  // updates the policy
       plan.redeclared = true;
     }
     plans.push_back(std::move(plan));
   }
-  // Sets: new ones with their elements; a changed type needs a full replace.
+  // Sets: new ones with their elements; one whose type or flags change is added again.
+  std::vector<std::pair<const NftSet*, std::shared_ptr<const std::vector<KernelElement>>>>
+      recreated;
+  std::set<std::string> recreated_names;
   std::vector<std::pair<const NftSet*, std::vector<KernelElement>>> element_changes_add;
   std::vector<std::pair<const NftSet*, std::vector<KernelElement>>> element_changes_del;
   for (const NftSet& s : desired.sets) {
@@ -486,8 +627,23 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
       element_sets.insert(s.name);
       continue;
     }
-    // A set's type and flags cannot change in place (nor can we tell them from an unknown one).
-    if (before == nullptr || !SameSetType(*before, s)) return Replace(desired);
+    // A set's type and flags cannot change in place. Known from the applied ruleset when the
+    // kernel's set is still the one applied, else from the fresh declaration.
+    bool same_type;
+    if (before != nullptr && a_objects->sets.count(s.name) != 0 &&
+        a_objects->sets.at(s.name) == in_kernel->second) {
+      same_type = SameSetType(*before, s);
+    } else {
+      const Declarations* d = declarations();
+      same_type = d != nullptr && d->sets.count(s.name) != 0 &&
+                  d->sets.at(s.name) == in_kernel->second;
+    }
+    if (!same_type) {
+      recreated.emplace_back(&s, *want);
+      recreated_names.insert(s.name);
+      element_sets.insert(s.name);
+      continue;
+    }
     if (s.dynamic) continue;  // filled by traffic, not configuration
     auto have_it = k.elements.find(s.name);
     // The kernel snapshot shares a set's elements with the applied one when it did not read
@@ -545,6 +701,25 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
         int b = kernel_to_before[i];
         if (b >= 0 && before_to_want[b] >= 0) kept_at[before_to_want[b]] = static_cast<int>(i);
       }
+    } else if (!plan.is_new && before == nullptr && have.size() * c.rules.size() < kMaxAlign) {
+      // The kernel's rules against the desired ones as a fresh load lists them, anonymous
+      // sets by their contents.
+      const Declarations* d = declarations();
+      const std::vector<std::string>* fresh_rules = nullptr;
+      if (d != nullptr) {
+        if (auto f = d->rules.find(c.name); f != d->rules.end()) fresh_rules = &f->second;
+      }
+      if (fresh_rules != nullptr && fresh_rules->size() == c.rules.size()) {
+        std::vector<std::string> have_l = RuleIdentities(k, c.name, have);
+        std::vector<int> kernel_to_want = Align(have_l, *fresh_rules);
+        for (size_t i = 0; i < have.size(); ++i) {
+          if (kernel_to_want[i] >= 0) kept_at[kernel_to_want[i]] = static_cast<int>(i);
+        }
+      }
+    }
+    // A rule that uses a set added again is added again too, bound to the new set.
+    for (size_t d = 0; d < c.rules.size() && !recreated_names.empty(); ++d) {
+      if (kept_at[d] >= 0 && UsesAnySet(c.rules[d], recreated_names)) kept_at[d] = -1;
     }
     std::vector<bool> kernel_kept(have.size(), false);
     for (int i : kept_at) {
@@ -585,6 +760,12 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
       if (!kernel_rules[name].empty()) batch.FlushChain(name);
     }
   }
+  // No rule uses them any more (rules of gone chains too are flushed by now).
+  for (const auto& [set, elements] : recreated) {
+    batch.DeleteSet(set->name);
+    if (absl::Status st = batch.AddSet(*set); !st.ok()) return st;
+    if (absl::Status st = batch.AddElements(*set, *elements); !st.ok()) return st;
+  }
   for (const auto& [set, elements] : element_changes_del) {
     if (absl::Status st = batch.DeleteElements(*set, elements); !st.ok()) return st;
   }
@@ -619,9 +800,17 @@ absl::StatusOr<NftnlWriter::Result> NftnlWriter::Sync(const NftRuleset* applied,
   Result result{false, batch.size(), std::move(element_sets), std::move(rule_chains)};
   if (batch.size() == 0) return result;
   if (absl::Status st = Commit(batch); !st.ok()) {
-    // Whatever the kernel would not take in place (say a concurrent change), a replace does;
-    // a ruleset the kernel refuses is refused there too.
-    return Replace(desired);
+    // Whatever the kernel would not take in place: say the table changed since `kernel` was
+    // read, so once more from a fresh read; then adding the table again, which refuses a
+    // ruleset the kernel refuses.
+    if (may_read_again) {
+      if (absl::StatusOr<TableSnapshot> now = reader_->Snapshot(); now.ok()) {
+        absl::StatusOr<Result> again = SyncOnce(nullptr, nullptr, desired, *now, nullptr, false);
+        if (again.ok()) again->full = true;
+        return again;
+      }
+    }
+    return ReplaceTable(desired);
   }
   return result;
 }

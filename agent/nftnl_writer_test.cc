@@ -103,6 +103,65 @@ TEST_F(NftnlWriterTest, IncrementalUpdatesEqualAFreshFullLoad) {
   EXPECT_GT(incremental, steps * 3 / 4) << incremental << " of " << steps;
 }
 
+// An agent that just started knows neither the ruleset it applied nor the snapshot after it:
+// it syncs from the kernel's table alone, which must still end equal to a fresh load, and send
+// nothing at all when the table already is the desired one.
+TEST_F(NftnlWriterTest, SyncsFromAnUnknownTableEqualAFreshLoad) {
+  int in_place = 0, steps = 0;
+  for (int seed = 11; seed <= 16; ++seed) {
+    std::mt19937 rng(seed);
+    wire::NftRuleset rs = testing::RandomRuleset(rng);
+    for (int step = 0; step < 8; ++step) {
+      wire::NftRuleset next = rs;
+      int edits = 1 + static_cast<int>(rng() % 3);
+      for (int e = 0; e < edits; ++e) testing::RandomEdit(rng, next);
+      TableSnapshot synced;
+      {
+        Kernel k;
+        ASSERT_TRUE(k.writer().Replace(rs).ok());
+        TableSnapshot now = k.Snapshot();
+        absl::StatusOr<NftnlWriter::Result> same = k.writer().Sync(nullptr, nullptr, rs, &now);
+        ASSERT_TRUE(same.ok()) << same.status();
+        EXPECT_EQ(same->messages, 0u) << "seed " << seed << " step " << step
+                                      << ": the table already was the desired one";
+        absl::StatusOr<NftnlWriter::Result> r = k.writer().Sync(nullptr, nullptr, next, &now);
+        ASSERT_TRUE(r.ok()) << "seed " << seed << " step " << step << ": " << r.status();
+        ++steps;
+        if (!r->full) ++in_place;
+        synced = k.Snapshot();
+      }
+      TableSnapshot fresh = FreshLoad(next);
+      ASSERT_EQ(fresh.lines, synced.lines) << "seed " << seed << " step " << step << "\n"
+                                           << Diff(fresh, synced);
+      rs = std::move(next);
+    }
+  }
+  EXPECT_GT(in_place, steps * 3 / 4) << in_place << " of " << steps;
+}
+
+// A set's flags cannot change in the kernel: the set and the rules that use it are added
+// again, in the same batch, and the rest of the table stays.
+TEST_F(NftnlWriterTest, ASetWhoseFlagsChangeIsAddedAgainInPlace) {
+  wire::NftRuleset rs = testing::LayoutRuleset(4, 2, 3);
+  wire::NftRuleset next = rs;
+  for (wire::NftSet& set : next.sets) {
+    if (set.name != "in_p1_l4") continue;
+    set.interval = true;
+    set.elements.push_back({{testing::Byte(6), testing::PortRange(5000, 5010)}, {}});
+  }
+  Kernel k;
+  ASSERT_TRUE(k.writer().Replace(rs).ok());
+  TableSnapshot applied = k.Snapshot();
+  absl::StatusOr<NftnlWriter::Result> r = k.writer().Sync(&rs, &applied, next, &applied);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->full);
+  EXPECT_EQ(r->element_sets, std::set<std::string>{"in_p1_l4"});
+  EXPECT_EQ(r->rule_chains, std::set<std::string>{"in_p1"});
+  TableSnapshot after = k.Snapshot();
+  TableSnapshot fresh = FreshLoad(next);
+  EXPECT_EQ(fresh.lines, after.lines) << Diff(fresh, after);
+}
+
 TEST_F(NftnlWriterTest, ConsecutiveIncrementalUpdatesStayEqualToAFullLoad) {
   std::mt19937 rng(99);
   wire::NftRuleset rs = testing::RandomRuleset(rng);

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -109,6 +110,22 @@ const nlattr* FindAttr(const nlmsghdr* nlh, uint16_t type) {
     if (mnl_attr_get_type(a) == type) found = a;
   });
   return found;
+}
+
+// A base chain's type, hook and priority (nullopt for a chain without a hook).
+std::optional<std::string> ChainHook(const nlmsghdr* nlh) {
+  const nlattr* hook = FindAttr(nlh, NFTA_CHAIN_HOOK);
+  const nlattr* type = FindAttr(nlh, NFTA_CHAIN_TYPE);
+  if (hook == nullptr) return std::nullopt;
+  uint32_t number = UINT32_MAX;
+  int32_t priority = 0;
+  ForEachNested(hook, [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) == NFTA_HOOK_HOOKNUM && mnl_attr_get_payload_len(a) >= 4)
+      number = ntohl(mnl_attr_get_u32(a));
+    if (mnl_attr_get_type(a) == NFTA_HOOK_PRIORITY && mnl_attr_get_payload_len(a) >= 4)
+      priority = static_cast<int32_t>(ntohl(mnl_attr_get_u32(a)));
+  });
+  return BaseChainHook(type != nullptr ? AttrStr(type) : "", number, priority);
 }
 
 class Dumper {
@@ -302,6 +319,10 @@ absl::Status ReadElements(Dumper& dumper, const std::string& set, std::vector<st
 // element, so comparing and copying snapshots of big sets stays cheap.
 }  // namespace
 
+std::string BaseChainHook(const std::string& type, uint32_t hook, int32_t priority) {
+  return absl::StrCat(type, " ", hook, " ", priority);
+}
+
 std::string ElementsLine(const std::string& set, const std::vector<std::string>& elements) {
   uint64_t h = 1469598103934665603ull;
   for (const std::string& e : elements) {
@@ -428,6 +449,9 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
         }
         case NFT_MSG_GETCHAIN:
           objects->chains[key] = line;
+          if (std::optional<std::string> hook = ChainHook(nlh)) {
+            objects->base_chain_hooks[key] = *hook;
+          }
           break;
         case NFT_MSG_GETSET: {
           objects->sets[key] = line;
@@ -448,6 +472,8 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       for (const auto& [chain, chain_line] : base->chains) {
         if (scope.rule_chains->count(chain)) continue;
         objects->chains[chain] = chain_line;
+        if (auto hook = base->base_chain_hooks.find(chain); hook != base->base_chain_hooks.end())
+          objects->base_chain_hooks.insert(*hook);
         kind_lines.emplace_back(chain, chain_line);
       }
       for (const std::string& chain : *scope.rule_chains) {
@@ -519,6 +545,7 @@ absl::StatusOr<TableSnapshot> ReadSnapshot(Dumper& dumper, const SnapshotScope& 
       // docs/traffic.md), not configuration: they are no drift.
       if (objects->set_flags[set] & NFT_SET_EVAL) continue;
       bool anonymous = objects->set_flags[set] & NFT_SET_ANONYMOUS;
+      if (scope.without_elements && !anonymous) continue;
       auto kernel_name = objects->kernel_names.find(set);
       const std::string& in_kernel =
           kernel_name != objects->kernel_names.end() ? kernel_name->second : set;

@@ -51,6 +51,9 @@ struct TableObjects {
   };
   std::vector<Rule> rules;                    // by chain, in the kernel's order within one
   std::map<std::string, std::string> chains;  // name -> line
+  // Base chains: name -> "<type> <hook number> <priority>" (BaseChainHook), so that a writer
+  // can tell whether a chain can stay where it is hooked.
+  std::map<std::string, std::string> base_chain_hooks;
   // Anonymous sets go by a name of the snapshot's own, "__set.<chain>.<n>" (the n-th anonymous
   // set of a chain's rules, in rule order), in every line and map here: the kernel names them
   // __set%d with the lowest free number, so a rule put back by a restore may get another
@@ -82,6 +85,9 @@ struct TableSnapshot {
   bool operator==(const TableSnapshot& o) const { return lines == o.lines; }
 };
 
+// The form of TableObjects::base_chain_hooks.
+std::string BaseChainHook(const std::string& type, uint32_t hook, int32_t priority);
+
 // The snapshot line for a set's sorted element lines.
 std::string ElementsLine(const std::string& set, const std::vector<std::string>& elements);
 
@@ -95,6 +101,9 @@ struct SnapshotScope {
   // Likewise for rules: only these chains' rules are read, the other chains' are taken from
   // `base` (a chain the kernel no longer has has none). Null: every chain's.
   const std::set<std::string>* rule_chains = nullptr;
+  // The table's declarations and rules, and the elements of anonymous sets only (they are
+  // part of their rules): a named set's dump is the expensive part of a snapshot.
+  bool without_elements = false;
   // With both lists and a base, the declarations too: only the chains in `rule_chains`, the
   // sets in `element_sets` and the anonymous sets of the rules read are asked for by name,
   // the rest are the base's. So both lists must name every chain and set whose declaration

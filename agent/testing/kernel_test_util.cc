@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +51,45 @@ ScopedNetns::ScopedNetns() {
 }
 
 ScopedNetns::~ScopedNetns() {
+  if (original_ < 0) return;
+  if (ok_ && setns(original_, CLONE_NEWNET) != 0) abort();  // Never continue in the wrong netns.
+  close(original_);
+}
+
+namespace {
+std::atomic<int> next_netns{0};
+
+bool Run(const std::string& command) { return std::system(command.c_str()) == 0; }
+}  // namespace
+
+NamedNetns::NamedNetns() : name_(absl::StrCat("polder-t", getpid(), "-", next_netns++)) {
+  ok_ = Run(absl::StrCat("ip netns add ", name_));
+}
+
+NamedNetns::~NamedNetns() {
+  if (ok_) Run(absl::StrCat("ip netns del ", name_));
+}
+
+bool NamedNetns::Ip(const std::string& command) const {
+  return ok_ && Run(absl::StrCat("ip -n ", name_, " ", command));
+}
+
+bool LinkNamespaces(const NamedNetns& a, const std::string& a_cidr, const NamedNetns& b,
+                    const std::string& b_cidr) {
+  return a.Ip(absl::StrCat("link add va type veth peer name vb netns ", b.name())) &&
+         a.Ip(absl::StrCat("addr add ", a_cidr, " dev va")) &&
+         b.Ip(absl::StrCat("addr add ", b_cidr, " dev vb")) && a.Ip("link set va up") &&
+         b.Ip("link set vb up") && a.Ip("link set lo up") && b.Ip("link set lo up");
+}
+
+EnterNetns::EnterNetns(const NamedNetns& ns) {
+  original_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  int target = open(absl::StrCat("/var/run/netns/", ns.name()).c_str(), O_RDONLY | O_CLOEXEC);
+  ok_ = original_ >= 0 && target >= 0 && setns(target, CLONE_NEWNET) == 0;
+  if (target >= 0) close(target);
+}
+
+EnterNetns::~EnterNetns() {
   if (original_ < 0) return;
   if (ok_ && setns(original_, CLONE_NEWNET) != 0) abort();  // Never continue in the wrong netns.
   close(original_);
