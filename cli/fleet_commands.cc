@@ -3,6 +3,7 @@
 #include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -604,6 +605,78 @@ absl::StatusOr<v1::PublishResponse> PublishTo(const ControllerConnection& c,
 absl::StatusOr<v1::TrafficResponse> FetchTraffic(const ControllerConnection& c,
                                                  const v1::TrafficRequest& request) {
   return Unwrap(c, CallController(c, &v1::Admin::Stub::Traffic, request, kCallTimeoutSeconds));
+}
+
+namespace {
+
+// Adds `from`'s answer to `into`: reports side by side (each controller holds other batches of a
+// host), per-host coverage summed (hours: the larger, so a host is never credited with an hour
+// twice), and what each left out or dropped summed.
+void MergeTraffic(const v1::TrafficResponse& from, v1::TrafficResponse& into) {
+  for (const v1::TrafficBatch& r : from.reports()) *into.add_reports() = r;
+  for (const v1::TrafficHostCoverage& c : from.coverage()) {
+    v1::TrafficHostCoverage* same = nullptr;
+    for (v1::TrafficHostCoverage& have : *into.mutable_coverage()) {
+      if (have.host() == c.host()) same = &have;
+    }
+    if (same == nullptr) {
+      *into.add_coverage() = c;
+      continue;
+    }
+    same->set_hours(std::max(same->hours(), c.hours()));
+    same->set_lost(same->lost() + c.lost());
+    same->set_batches(same->batches() + c.batches());
+    same->set_duplicates(same->duplicates() + c.duplicates());
+  }
+  into.set_truncated_reports(into.truncated_reports() + from.truncated_reports());
+  into.set_dropped_connections(into.dropped_connections() + from.dropped_connections());
+  into.set_dropped_rows(into.dropped_rows() + from.dropped_rows());
+  into.set_dropped_hit_packets(into.dropped_hit_packets() + from.dropped_hit_packets());
+}
+
+
+}  // namespace
+
+absl::StatusOr<FleetTraffic> FetchFleetTraffic(const ControllerConnection& c,
+                                               const v1::TrafficRequest& request) {
+  FleetTraffic out;
+  absl::StatusOr<v1::TrafficResponse> own = FetchTraffic(c, request);
+  if (!own.ok()) return own.status();
+  out.merged = std::move(*own);
+  out.answered.push_back(c.controller);
+  if (!out.merged.holders_error().empty()) {
+    out.missing.push_back(absl::StrCat("the other controllers holding traffic are unknown: ",
+                                       out.merged.holders_error()));
+  }
+  const std::string self = out.merged.controller_id();
+  const auto holders = out.merged.holders();
+  absl::Time since =
+      request.has_since() ? wire::FromTimestamp(request.since()) : absl::InfinitePast();
+  for (const v1::TrafficHolder& h : holders) {
+    if (h.id() == self) continue;
+    // A holder notes its last batch at most once a minute: one noted a little before the
+    // window may still hold batches in it.
+    if (wire::FromTimestamp(h.last_stored()) + absl::Minutes(2) < since) continue;
+    ControllerConnection peer = c;
+    peer.controller = h.address();
+    absl::StatusOr<v1::TrafficResponse> theirs = FetchTraffic(peer, request);
+    if (!theirs.ok()) {
+      out.missing.push_back(absl::StrCat(h.address(), " (", h.id(), ", last stored ",
+                                         FormatRfc3339(wire::FromTimestamp(h.last_stored())),
+                                         "): ", theirs.status().message()));
+      continue;
+    }
+    if (theirs->controller_id() != h.id()) {
+      out.missing.push_back(absl::StrCat(h.address(), ": answered as '", theirs->controller_id(),
+                                         "', not as the holder '", h.id(),
+                                         "' listed there (its traffic left out)"));
+      continue;
+    }
+    MergeTraffic(*theirs, out.merged);
+    out.answered.push_back(h.address());
+  }
+  out.merged.clear_holders();
+  return out;
 }
 
 absl::StatusOr<std::string> ActivatePostureOn(const ControllerConnection& c,

@@ -41,6 +41,21 @@ absl::StatusOr<v1::PublishResponse> PublishTo(const ControllerConnection& c,
 absl::StatusOr<v1::TrafficResponse> FetchTraffic(const ControllerConnection& c,
                                                  const v1::TrafficRequest& request);
 
+// The observed traffic of the whole fleet. On a shared store (etcd) each controller keeps the
+// traffic of the agents it served in its own database; `c`'s answer lists every controller that
+// has stored traffic (TrafficResponse.holders), and each whose last batch falls in the window
+// is asked too; the answers are merged. `missing` names the holders whose traffic is not in
+// `merged` and why (unreachable, an error, the list could not be read): a dead controller's
+// traffic is said to be missing, not silently left out. A controller alone answers for itself.
+// Errors: as FetchTraffic's, for `c`'s own answer.
+struct FleetTraffic {
+  v1::TrafficResponse merged;
+  std::vector<std::string> answered;  // HOST:PORT of each controller whose traffic is merged
+  std::vector<std::string> missing;   // "HOST:PORT: why", or why the members are unknown
+};
+absl::StatusOr<FleetTraffic> FetchFleetTraffic(const ControllerConnection& c,
+                                               const v1::TrafficRequest& request);
+
 // Why a controller could not be reached, from gRPC's message, in the words of
 // `cannot reach controller HOST:PORT: WHY`: "connection refused", "TLS handshake failed (...)",
 // "cannot resolve the name", ... or gRPC's own message when it is none of those.

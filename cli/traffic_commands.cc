@@ -70,6 +70,8 @@ struct Observed {
   uint64_t truncated_reports = 0;    // the controller's answer left these (oldest) out
   uint64_t dropped_connections = 0;  // the controller's store dropped these (its size budget)
   uint64_t dropped_hit_packets = 0;  // hit packets dropped by the store or left out by agents
+  // On a shared store: the controllers whose traffic is in the answer, and those whose is not.
+  std::vector<std::string> controllers, missing_controllers;
 };
 
 // The controller's stored reports since `since`, as a Spool (duplicates: batches it received
@@ -78,8 +80,11 @@ absl::Status ReadFromController(const TrafficArgs& a, Observed& o) {
   v1::TrafficRequest request;
   if (o.since != absl::InfinitePast()) wire::SetTimestamp(o.since, request.mutable_since());
   // --zone and --host select rows by either side, so every host's reports are needed.
-  absl::StatusOr<v1::TrafficResponse> answer = FetchTraffic(a.conn, request);
-  if (!answer.ok()) return answer.status();
+  absl::StatusOr<FleetTraffic> fleet = FetchFleetTraffic(a.conn, request);
+  if (!fleet.ok()) return fleet.status();
+  o.controllers = fleet->answered;
+  o.missing_controllers = fleet->missing;
+  const v1::TrafficResponse* answer = &fleet->merged;
   for (int i = 0; i < answer->reports_size(); ++i) {
     absl::StatusOr<wire::TrafficReport> r = wire::FromProto(answer->reports(i));
     if (!r.ok())
@@ -195,6 +200,13 @@ std::string EvidenceLines(const Observed& o) {
     absl::StrAppend(&out, "warning: the controller's answer left out the ", o.truncated_reports,
                     " oldest reports (too large for one answer): give a later --since\n");
   }
+  if (o.controllers.size() > 1) {
+    absl::StrAppend(&out, "from the controllers ", absl::StrJoin(o.controllers, ", "), "\n");
+  }
+  for (const std::string& m : o.missing_controllers) {
+    absl::StrAppend(&out, "warning: traffic of the agents a controller served is missing: ", m,
+                    "\n");
+  }
   return out;
 }
 
@@ -209,7 +221,9 @@ Json EvidenceJson(const Observed& o) {
       {"source", o.from_controller ? "controller" : "local"},
       {"dropped_connections", o.dropped_connections},
       {"dropped_hit_packets", o.dropped_hit_packets},
-      {"truncated_reports", o.truncated_reports}};
+      {"truncated_reports", o.truncated_reports},
+      {"controllers", o.controllers},
+      {"missing_controllers", o.missing_controllers}};
 }
 
 std::string PortText(const TrafficKey& k) {
@@ -413,9 +427,10 @@ absl::StatusOr<int> RunUnused(const TrafficArgs& a) {
   CounterEvidence counters = CounterEvidenceOf(*o);
   std::vector<UnusedEntry> entries =
       FindUnused(o->loaded.policy, o->rows, o->coverage, o->since, o->now, counters);
-  // Rows the controller dropped or left out could hold an entry's hits: nothing is called
-  // unused on such evidence.
-  if (o->dropped_connections > 0 || o->dropped_hit_packets > 0 || o->truncated_reports > 0) {
+  // Rows a controller dropped or left out, or the traffic of a controller that did not answer,
+  // could hold an entry's hits: nothing is called unused on such evidence.
+  if (o->dropped_connections > 0 || o->dropped_hit_packets > 0 || o->truncated_reports > 0 ||
+      !o->missing_controllers.empty()) {
     for (UnusedEntry& e : entries)
       if (e.status == UnusedEntry::Status::kUnused) e.status = UnusedEntry::Status::kUnknown;
   }
@@ -484,6 +499,10 @@ absl::StatusOr<int> RunSuggest(const TrafficArgs& a) {
   if (o->lost > 0) {
     text = absl::StrCat("# warning: agents could not record ", o->lost,
                         " tuples (observation sets full): traffic may be missing here\n", text);
+  }
+  for (const std::string& m : o->missing_controllers) {
+    text = absl::StrCat("# warning: traffic of the agents a controller served is missing: ", m,
+                        "\n", text);
   }
   if (o->dropped_connections > 0 || o->truncated_reports > 0) {
     text = absl::StrCat("# warning: the controller dropped ", o->dropped_connections,

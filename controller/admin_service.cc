@@ -249,6 +249,20 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Traffic(grpc::CallbackServerContext*
   resp->set_dropped_connections(answer->dropped_connections);
   resp->set_dropped_hit_packets(answer->dropped_hit_packets);
   resp->set_dropped_rows(answer->dropped_rows);
+  if (traffic_marks_ != nullptr) {
+    resp->set_controller_id(traffic_marks_->id());
+    absl::StatusOr<std::vector<TrafficMarks::Holder>> holders = traffic_marks_->Holders();
+    if (!holders.ok()) {
+      resp->set_holders_error(std::string(holders.status().message()));
+    } else {
+      for (const TrafficMarks::Holder& h : *holders) {
+        v1::TrafficHolder* out = resp->add_holders();
+        out->set_id(h.id);
+        out->set_address(h.address);
+        wire::SetTimestamp(h.last_stored, out->mutable_last_stored());
+      }
+    }
+  }
   return Done(ctx, absl::OkStatus());
 }
 

@@ -10,6 +10,7 @@
 #include "controller/bundle_sync.h"
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
+#include "controller/traffic_marks.h"
 #include "controller/traffic_store.h"
 #include "polder/v1/polder.grpc.pb.h"
 
@@ -21,16 +22,18 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   using MembersFn = std::function<absl::StatusOr<std::vector<MemberInfo>>()>;
   // `bundles` (optional): the store's policy bundle, for Publish and Status. `members`
   // (optional): the live controllers on a shared store, for Status. `traffic` (optional): the
-  // observed traffic Traffic answers from (none: FAILED_PRECONDITION).
+  // observed traffic Traffic answers from (none: FAILED_PRECONDITION). `traffic_marks`
+  // (optional, a shared store): the controllers holding traffic, listed in each Traffic answer.
   AdminServiceImpl(Fleet* fleet, bool insecure, const OpenStreams* open = nullptr,
                    BundleSync* bundles = nullptr, MembersFn members = nullptr,
-                   TrafficStore* traffic = nullptr)
+                   TrafficStore* traffic = nullptr, TrafficMarks* traffic_marks = nullptr)
       : fleet_(fleet),
         insecure_(insecure),
         open_(open),
         bundles_(bundles),
         members_(std::move(members)),
-        traffic_(traffic) {}
+        traffic_(traffic),
+        traffic_marks_(traffic_marks) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* req,
                                    v1::StatusResponse* resp) override;
@@ -65,6 +68,7 @@ class AdminServiceImpl final : public v1::Admin::CallbackService {
   BundleSync* const bundles_;
   const MembersFn members_;
   TrafficStore* const traffic_;
+  TrafficMarks* const traffic_marks_;  // null: a controller alone
 };
 
 }  // namespace polder::controller

@@ -64,13 +64,15 @@ std::vector<std::string> Escaped(const google::protobuf::RepeatedPtrField<std::s
 class AgentStream final : public Reactor, public AgentSink {
  public:
   AgentStream(Fleet* fleet, grpc::CallbackServerContext* context, bool insecure,
-              SilentStreams* silent, OpenStreams* open, TrafficStore* traffic)
+              SilentStreams* silent, OpenStreams* open, TrafficStore* traffic,
+              TrafficMarks* marks)
       : fleet_(fleet),
         context_(context),
         insecure_(insecure),
         silent_(silent),
         open_(open),
-        traffic_(traffic) {
+        traffic_(traffic),
+        marks_(marks) {
     if (!insecure_) {
       auto peer = PeerIdentityOf(*context_->auth_context());
       std::string name = peer.ok() ? peer->common_name : "";
@@ -194,11 +196,32 @@ class AgentStream final : public Reactor, public AgentSink {
     absl::StatusOr<wire::TrafficReport> report = wire::FromProto(b);
     if (!report.ok()) return report.status();
     // A batch not stored ends the stream unacknowledged: the agent reconnects and sends it
-    // again, before any later one could raise the high-water mark past it.
-    absl::StatusOr<TrafficStore::Added> added = traffic_->Add(*report, now);
+    // again, before any later one could raise the high-water mark past it. So does one whose
+    // fleet-wide mark cannot be read: another controller may have stored it.
+    TrafficMarks::Mark fleet_mark{0, 0};
+    if (marks_ != nullptr) {
+      absl::StatusOr<TrafficMarks::Mark> m = marks_->Get(host_);
+      if (!m.ok())
+        return absl::UnavailableError(
+            absl::StrCat("cannot check a traffic batch against the fleet: ", m.status().message()));
+      fleet_mark = *m;
+    }
+    absl::StatusOr<TrafficStore::Added> added = traffic_->Add(*report, now, fleet_mark);
     if (!added.ok())
       return absl::UnavailableError(
           absl::StrCat("cannot store a traffic batch: ", added.status().message()));
+    if (marks_ != nullptr && *added == TrafficStore::Added::kStored) {
+      // Stored here either way; an unraised mark lets another controller store a resend too.
+      if (absl::Status s = marks_->Advance(host_, {b.epoch(), b.sequence()}); !s.ok())
+        Log(absl::StrCat("traffic batch ", b.epoch(), "/", b.sequence(), " of ", host_,
+                         " stored, but its fleet-wide mark was not raised (a resend to another "
+                         "controller would be counted twice): ",
+                         s.message()));
+      if (absl::Status s = marks_->NoteStored(now); !s.ok())
+        Log(absl::StrCat("this controller's traffic is not listed in the store yet (`polder "
+                         "traffic` elsewhere may leave it out unnamed): ",
+                         s.message()));
+    }
     Ack(b.epoch(), b.sequence());
     return absl::OkStatus();
   }
@@ -288,6 +311,7 @@ class AgentStream final : public Reactor, public AgentSink {
   SilentStreams* const silent_;
   OpenStreams* const open_;                 // null when insecure
   TrafficStore* const traffic_;             // null: batches are refused
+  TrafficMarks* const marks_;               // null: this controller's own mark only
   std::optional<std::string> silent_peer_;  // admitted, and no message read yet
   v1::AgentMessage in_;                     // touched only by the read path
   std::string host_;
@@ -338,7 +362,7 @@ Reactor* AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
                                  "try again later or another controller"));
     return refused;
   }
-  return new AgentStream(fleet_, context, insecure_, &silent_, open_, traffic_);
+  return new AgentStream(fleet_, context, insecure_, &silent_, open_, traffic_, marks_);
 }
 
 }  // namespace polder::controller

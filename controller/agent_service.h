@@ -13,6 +13,7 @@
 #include "controller/fleet.h"
 #include "controller/open_streams.h"
 #include "controller/stream_rate_limit.h"
+#include "controller/traffic_marks.h"
 #include "controller/traffic_store.h"
 #include "polder/v1/polder.grpc.pb.h"
 
@@ -42,13 +43,17 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   // `new_streams` (optional) bounds how many streams are taken per second.
   // `traffic` (optional) stores agents' TrafficBatches, each acknowledged once stored (or
   // found at or below its host's high-water mark); without it a batch is refused.
+  // `marks` (optional): the fleet-wide marks (traffic_marks.h), read before and raised after
+  // each batch is stored; a batch whose mark cannot be read is not acknowledged.
   AgentServiceImpl(Fleet* fleet, bool insecure, OpenStreams* open = nullptr,
-                   StreamRateLimit* new_streams = nullptr, TrafficStore* traffic = nullptr)
+                   StreamRateLimit* new_streams = nullptr, TrafficStore* traffic = nullptr,
+                   TrafficMarks* marks = nullptr)
       : fleet_(fleet),
         insecure_(insecure),
         open_(open),
         new_streams_(new_streams),
-        traffic_(traffic) {}
+        traffic_(traffic),
+        marks_(marks) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -61,6 +66,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   OpenStreams* const open_;
   StreamRateLimit* const new_streams_;
   TrafficStore* const traffic_;
+  TrafficMarks* const marks_;
   SilentStreams silent_;
 };
 

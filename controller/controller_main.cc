@@ -34,6 +34,7 @@
 #include "controller/server.h"
 #include "controller/state_store.h"
 #include "controller/store_spec.h"
+#include "controller/traffic_marks.h"
 #include "controller/traffic_store.h"
 #include "wire/duration.h"
 #include "wire/rfc3339.h"
@@ -179,6 +180,8 @@ int Run(const Flags& f) {
   // On etcd: membership on a 3 s lease and a fenced leader election (etcd_leadership.h). The
   // leader trims the audit log to kAuditRetention, once an hour, each trim fenced.
   std::unique_ptr<EtcdLeadership> leadership;
+  // Each host's traffic high-water mark for every controller to see (traffic_marks.h).
+  std::unique_ptr<TrafficMarks> traffic_marks;
   if (spec->kind == StoreSpec::Kind::kEtcd) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
@@ -193,6 +196,7 @@ int Run(const Flags& f) {
       return 2;
     }
     leadership = std::move(*started);
+    traffic_marks = EtcdTrafficMarks(etcd->channel(), absl::StrCat(host, "-", f.listen), f.listen);
   }
   // On a shared store, other controllers' quarantines and postures reach this one's agents:
   // the store is looked at every 100 ms (a read of a few keys).
@@ -247,6 +251,7 @@ int Run(const Flags& f) {
   if (leadership) options.members = [l = leadership.get()] { return l->Members(); };
   if (!f.insecure) options.tls_dir = f.tls_dir;
   options.traffic = traffic->get();
+  options.traffic_marks = traffic_marks.get();
   auto server = ControllerServer::Start(&fleet, options);
   if (!server.ok()) {
     Log(std::string(server.status().message()));

@@ -47,7 +47,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   }
   std::unique_ptr<ControllerServer> server(new ControllerServer(
       fleet, std::move(revoked), options.max_new_streams_per_second, options.bundles,
-      options.members, options.traffic));
+      options.members, options.traffic, options.traffic_marks));
   if (server->revoked_) {
     creds->SetAuthMetadataProcessor(std::make_shared<RevocationCheck>(server->revoked_.get()));
   }

@@ -47,6 +47,9 @@ struct ServerOptions {
   // Where agents' TrafficBatches are stored and Admin.Traffic answers from (not owned; must
   // outlive the server). Null: batches are refused and Traffic fails.
   TrafficStore* traffic = nullptr;
+  // Each host's traffic high-water mark shared by the fleet's controllers (not owned); null: a
+  // controller alone, whose own store's mark is the only one.
+  TrafficMarks* traffic_marks = nullptr;
 };
 
 class ControllerServer {
@@ -65,12 +68,13 @@ class ControllerServer {
  private:
   ControllerServer(Fleet* fleet, std::unique_ptr<RevocationList> revoked, double streams_per_second,
                    BundleSync* bundles, AdminServiceImpl::MembersFn members,
-                   TrafficStore* traffic)
+                   TrafficStore* traffic, TrafficMarks* traffic_marks)
       : revoked_(std::move(revoked)),
         open_(revoked_.get()),
         new_streams_(streams_per_second, streams_per_second),
-        agents_(fleet, revoked_ == nullptr, &open_, &new_streams_, traffic),
-        admin_(fleet, revoked_ == nullptr, &open_, bundles, std::move(members), traffic) {}
+        agents_(fleet, revoked_ == nullptr, &open_, &new_streams_, traffic, traffic_marks),
+        admin_(fleet, revoked_ == nullptr, &open_, bundles, std::move(members), traffic,
+               traffic_marks) {}
   // Re-reads the CRL every `period` until Shutdown; closes revoked streams.
   void SweepLoop(absl::Duration period);
 

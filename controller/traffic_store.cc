@@ -109,7 +109,7 @@ TrafficStore::~TrafficStore() { sqlite3_close(db_); }
 absl::Status TrafficStore::Exec(const char* sql) { return ExecSql(db_, sql); }
 
 absl::StatusOr<TrafficStore::Added> TrafficStore::Add(const wire::TrafficReport& b,
-                                                      absl::Time now) {
+                                                      absl::Time now, Mark fleet_mark) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
   auto fail = [&](absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -119,17 +119,21 @@ absl::StatusOr<TrafficStore::Added> TrafficStore::Add(const wire::TrafficReport&
   {
     Stmt hw(db_, "SELECT epoch, sequence FROM high_water WHERE host = ?");
     hw.Bind(b.host);
-    if (hw.Step()) {
-      std::pair<uint64_t, uint64_t> mark{static_cast<uint64_t>(hw.Int(0)),
-                                         static_cast<uint64_t>(hw.Int(1))};
-      if (std::pair{b.epoch, b.sequence} <= mark) {
-        Stmt dup(db_, "UPDATE high_water SET duplicates = duplicates + 1 WHERE host = ?");
-        if (absl::Status s = dup.Bind(b.host).Run(); !s.ok()) return fail(s);
-        if (absl::Status s = Exec("COMMIT"); !s.ok()) return fail(s);
-        return Added::kDuplicate;
-      }
+    Mark mark = fleet_mark;
+    bool known = hw.Step();
+    if (known) {
+      mark = std::max(mark, Mark{static_cast<uint64_t>(hw.Int(0)), static_cast<uint64_t>(hw.Int(1))});
     } else if (absl::Status s = hw.status(); !s.ok()) {
       return fail(s);
+    }
+    if (Mark{b.epoch, b.sequence} <= mark) {
+      // Counted where this controller keeps the host's batches, known or not yet.
+      Stmt dup(db_,
+               "INSERT INTO high_water VALUES (?,0,0,0,1) ON CONFLICT DO UPDATE SET duplicates = "
+               "duplicates + 1");
+      if (absl::Status s = dup.Bind(b.host).Run(); !s.ok()) return fail(s);
+      if (absl::Status s = Exec("COMMIT"); !s.ok()) return fail(s);
+      return Added::kDuplicate;
     }
   }
   int64_t at = absl::ToUnixMicros(b.end);

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,9 +45,11 @@ class TrafficStore {
   ~TrafficStore();
 
   enum class Added { kStored, kDuplicate };
-  // Stores one validated batch. kDuplicate: at or below the host's high-water mark.
-  absl::StatusOr<Added> Add(const wire::TrafficReport& batch, absl::Time now)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Stores one validated batch. kDuplicate: at or below the host's high-water mark, or at or
+  // below `fleet_mark` (the fleet-wide one, TrafficMarks: another controller stored it).
+  using Mark = std::pair<uint64_t, uint64_t>;
+  absl::StatusOr<Added> Add(const wire::TrafficReport& batch, absl::Time now,
+                            Mark fleet_mark = {0, 0}) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Drops what retention and the budget say, now.
   absl::Status Maintain(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);

@@ -12,6 +12,7 @@
 #include "controller/policy_source.h"
 #include "controller/server.h"
 #include "controller/state_store.h"
+#include "controller/traffic_marks.h"
 #include "pki/pki.h"
 #include "tests/controller/test_agent.h"
 #include "wire/sha256.h"
@@ -121,9 +122,10 @@ class ControllerLoopbackTest : public ::testing::Test {
     store_ = std::move(*StateStore::Open(dir_ / "state.db"));
     fleet_ = std::make_unique<Fleet>(store_.get(), DirectoryCompiler(dir_ / "policy"));
     ASSERT_TRUE(fleet_->Start(absl::Now()).ok());
-    traffic_ = std::move(*TrafficStore::Open(dir_ / "traffic.db"));
+    traffic_ = std::move(*TrafficStore::Open(dir_ / traffic_db_));
     ServerOptions options{"127.0.0.1:0", pki::ControllerDir(SharedPki().ca_)};
     options.traffic = traffic_.get();
+    options.traffic_marks = traffic_marks_;
     auto server = ControllerServer::Start(fleet_.get(), options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -169,6 +171,9 @@ class ControllerLoopbackTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  // Another name stands for another controller of the fleet, with a database of its own.
+  std::string traffic_db_ = "traffic.db";
+  TrafficMarks* traffic_marks_ = nullptr;  // the fleet's shared marks, if any
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<TrafficStore> traffic_;
@@ -241,6 +246,102 @@ TEST_F(ControllerLoopbackTest, TrafficBatchesAreAckedAndAResendCountsOnce) {
   grpc::ClientContext ctx;
   v1::TrafficResponse denied;
   EXPECT_EQ(stub->Traffic(&ctx, {}, &denied).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// The fleet's shared marks in memory (etcd's are tested in tests/ha/traffic_marks_test.cc).
+class MemoryMarks : public TrafficMarks {
+ public:
+  absl::StatusOr<Mark> Get(const std::string& host) override {
+    absl::MutexLock lock(&mu_);
+    if (!reachable_) return absl::UnavailableError("the store is down (test)");
+    return marks_[host];
+  }
+  absl::Status Advance(const std::string& host, Mark to) override {
+    absl::MutexLock lock(&mu_);
+    if (!reachable_) return absl::UnavailableError("the store is down (test)");
+    marks_[host] = std::max(marks_[host], to);
+    return absl::OkStatus();
+  }
+  absl::Status NoteStored(absl::Time now) override {
+    absl::MutexLock lock(&mu_);
+    last_stored_ = now;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<Holder>> Holders() override {
+    absl::MutexLock lock(&mu_);
+    return std::vector<Holder>{{id_, "127.0.0.1:1", last_stored_}};
+  }
+  const std::string& id() const override { return id_; }
+  void set_reachable(bool r) {
+    absl::MutexLock lock(&mu_);
+    reachable_ = r;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, Mark> marks_ ABSL_GUARDED_BY(mu_);
+  bool reachable_ ABSL_GUARDED_BY(mu_) = true;
+  absl::Time last_stored_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  const std::string id_ = "controller-under-test";
+};
+
+// An agent that fails over sends the batches its old controller stored but never acknowledged
+// to the new one, whose own database does not have them: the fleet's mark makes them
+// duplicates there, so the fleet counts each batch once. Without the mark, none is taken.
+TEST_F(ControllerLoopbackTest, AResendToAnotherControllerIsCountedOnceInTheFleet) {
+  MemoryMarks marks;
+  StopController();
+  traffic_marks_ = &marks;
+  traffic_db_ = "controller-a.db";
+  StartController();
+  {
+    auto a = SyncedAgent("web-1");
+    ASSERT_TRUE(a->Send(TrafficBatch("web-1", 1, 3)));
+    ASSERT_TRUE(a->Send(TrafficBatch("web-1", 2, 4)));
+    ASSERT_EQ(a->WaitTrafficAcks(2, absl::Seconds(10)).size(), 2u);
+  }
+  EXPECT_EQ(*marks.Get("web-1"), (TrafficMarks::Mark{7, 2}));
+  StopController();
+  traffic_db_ = "controller-b.db";
+  StartController();
+  auto admin_traffic = [&](v1::TrafficResponse* out) {
+    auto stub = v1::Admin::NewStub(grpc::CreateChannel(target_, SharedPki().Admin()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub->Traffic(&ctx, {}, out);
+  };
+  {
+    auto a = SyncedAgent("web-1");
+    ASSERT_TRUE(a->Send(TrafficBatch("web-1", 2, 4)));  // its ack was lost with controller A
+    ASSERT_TRUE(a->Send(TrafficBatch("web-1", 3, 5)));
+    ASSERT_EQ(a->WaitTrafficAcks(2, absl::Seconds(10)).size(), 2u);
+  }
+  v1::TrafficResponse b;
+  ASSERT_TRUE(admin_traffic(&b).ok());
+  EXPECT_EQ(Connections(b), 5u);  // batch 3 only: 1 and 2 are controller A's
+  ASSERT_EQ(b.coverage_size(), 1);
+  EXPECT_EQ(b.coverage(0).batches(), 1u);
+  EXPECT_EQ(b.coverage(0).duplicates(), 1u);
+  EXPECT_EQ(*marks.Get("web-1"), (TrafficMarks::Mark{7, 3}));
+  // The answer names this controller among the fleet's holders of traffic, for the CLI.
+  EXPECT_EQ(b.controller_id(), "controller-under-test");
+  ASSERT_EQ(b.holders_size(), 1);
+  EXPECT_GT(b.holders(0).last_stored().seconds(), 0);
+  // A mark that cannot be read: the batch is neither stored nor acknowledged (the agent keeps
+  // it and sends it again).
+  marks.set_reachable(false);
+  auto a = SyncedAgent("web-1");
+  ASSERT_TRUE(a->Send(TrafficBatch("web-1", 4, 6)));
+  auto end = a->WaitEnd(absl::Seconds(10));
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAVAILABLE) << end->error_message();
+  EXPECT_TRUE(a->WaitTrafficAcks(1, absl::ZeroDuration()).empty());
+  marks.set_reachable(true);
+  v1::TrafficResponse after;
+  ASSERT_TRUE(admin_traffic(&after).ok());
+  EXPECT_EQ(Connections(after), 5u);
+  StopController();
+  traffic_marks_ = nullptr;
 }
 
 // A batch for another host, or a malformed one, ends the stream and stores nothing.
